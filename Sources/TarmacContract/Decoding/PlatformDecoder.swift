@@ -1,0 +1,136 @@
+import TarmacModel
+
+/// Builds a typed `Platform` from a merged, checked Platform document.
+public enum PlatformDecoder {
+    public static func decode(_ document: YNode) -> Platform {
+        let spec = document["spec"] ?? YNode(.mapping([]), at: document.location)
+        var p = Platform(name: document["metadata"]?.str("name") ?? "platform")
+        p.origin = spec.origin()
+        for (name, n) in spec.named("accelerators") {
+            var a = Accelerator(name: name, resource: n.str("resource") ?? "nvidia.com/gpu")
+            a.product = n.str("product")
+            a.memory = n.bytes("memory")
+            a.interconnect = n.str("interconnect")
+            a.hourlyCost = n.double("hourlyCost")
+            if let s = n["sharing"], let m = s.int("maxPerGPU") { a.sharing = .init(maxPerGPU: m, resource: s.str("resource")) }
+            a.origin = n.origin()
+            p.accelerators[name] = a
+        }
+        for (name, n) in spec.named("pools") {
+            var pool = Pool(name: name)
+            pool.accelerator = n.str("accelerator")
+            pool.gpusPerNode = n.int("gpusPerNode") ?? 0
+            pool.cpuPerNode = n.cpu("cpuPerNode") ?? CPUQuantity(millis: 0)
+            pool.memoryPerNode = n.bytes("memoryPerNode") ?? ByteQuantity(bytes: 0)
+            pool.nodes = n.int("nodes") ?? 0
+            pool.nodeSelector = n.stringMap("nodeSelector")
+            pool.topologyKey = n.str("topologyKey")
+            pool.classes = n.strings("classes").compactMap(WorkloadClass.init(rawValue:))
+            pool.taints = (n["taints"]?.items ?? []).compactMap { t in
+                t.str("key").map { Taint(key: $0, value: t.str("value"), effect: t.str("effect") ?? "NoSchedule") }
+            }
+            pool.hourlyCost = n.double("hourlyCost")
+            pool.origin = n.origin()
+            p.pools[name] = pool
+        }
+        p.sizes = decodeSizes(spec["sizes"])
+        for (name, n) in spec.named("teams") {
+            var t = Team(name: name)
+            t.members = n.strings("members")
+            t.quota = n["quota"].map(amounts) ?? ResourceAmounts()
+            t.cohort = n.str("cohort")
+            t.borrowingLimit = n["borrowingLimit"].map(amounts)
+            t.lendingLimit = n["lendingLimit"].map(amounts)
+            t.weight = n.double("weight") ?? 1
+            t.origin = n.origin()
+            p.teams[name] = t
+        }
+        for e in spec["priorities"]?.entries ?? [] { if let v = e.value.text.flatMap({ Int($0) }) { p.priorities[e.key] = v } }
+        if let d = spec["defaults"] {
+            for c in WorkloadClass.allCases { if let v = d["priority"]?.str(c.rawValue) { p.defaults.priority[c] = v } }
+            if let c = d.bytes("checkpointStorage") { p.defaults.checkpointStorage = c }
+            p.defaults.storageClass = d.str("storageClass")
+        }
+        for (name, n) in spec.named("environments") {
+            var e = Environment(name: name)
+            e.overlay = n.str("overlay")
+            if let g = n["guardrails"] { e.guardrails = guardrails(g) }
+            e.origin = n.origin()
+            p.environments[name] = e
+        }
+        for (name, n) in spec.named("tools") {
+            var t = Tool(name: name, endpoint: n.str("endpoint") ?? "")
+            t.cidr = n.str("cidr")
+            t.port = n.int("port")
+            t.scopes = n.strings("scopes")
+            t.sensitiveScopes = n.strings("sensitiveScopes")
+            t.description = n.str("description")
+            t.origin = n.origin()
+            p.tools[name] = t
+        }
+        for (name, n) in spec.named("destinations") {
+            var d = Destination(name: name, cidr: n.str("cidr") ?? "")
+            d.ports = (n["ports"]?.items ?? []).compactMap { $0.text.flatMap { Int($0) } }
+            d.description = n.str("description")
+            d.origin = n.origin()
+            p.destinations[name] = d
+        }
+        for (name, n) in spec.named("datasets") {
+            var d = Dataset(name: name, claim: n.str("claim") ?? name)
+            d.readOnly = n.bool("readOnly") ?? true
+            d.origin = n.origin()
+            p.datasets[name] = d
+        }
+        if let c = spec["costs"] {
+            p.costs.cpuCoreHour = c.double("cpuCoreHour")
+            p.costs.memoryGiBHour = c.double("memoryGiBHour")
+        }
+        return p
+    }
+
+    static func decodeSizes(_ node: YNode?) -> [WorkloadClass: [String: Size]] {
+        var out: [WorkloadClass: [String: Size]] = [:]
+        for c in WorkloadClass.allCases {
+            for (name, n) in node?.named(c.rawValue) ?? [] {
+                var s = Size(workloadClass: c, name: name)
+                s.accelerator = n.str("accelerator")
+                s.gpus = n.gpus("gpus") ?? .zero
+                s.cpu = n.cpu("cpu") ?? CPUQuantity(millis: 0)
+                s.memory = n.bytes("memory") ?? ByteQuantity(bytes: 0)
+                s.shm = n.bytes("shm")
+                s.ephemeralStorage = n.bytes("ephemeralStorage")
+                s.topology = n.str("topology").flatMap(Topology.init(rawValue:))
+                s.description = n.str("description")
+                s.origin = n.origin()
+                out[c, default: [:]][name] = s
+            }
+        }
+        return out
+    }
+
+    static func guardrails(_ g: YNode) -> Guardrails {
+        var r = Guardrails()
+        r.allowedRegistries = g.strings("allowedRegistries")
+        r.requireSignedImages = g.bool("requireSignedImages") ?? false
+        r.requireOwner = g.bool("requireOwner") ?? false
+        r.requireRollbackTarget = g.bool("requireRollbackTarget") ?? false
+        r.allowedEgress = g.strings("allowedEgress")
+        r.maxDuration = g.duration("maxDuration")
+        r.origin = g.origin()
+        return r
+    }
+
+    /// Quota keys are accelerator names (GPUs), `cpu` (cores) or `memory` (bytes).
+    static func amounts(_ node: YNode) -> ResourceAmounts {
+        var r = ResourceAmounts()
+        for e in node.entries ?? [] {
+            guard let t = e.value.text else { continue }
+            switch e.key {
+            case "cpu": r.cpu = try? CPUQuantity.parse(t, allowZero: true).get()
+            case "memory": r.memory = try? ByteQuantity.parse(t, allowZero: true).get()
+            default: if let g = try? GPUAmount.parse(t).get() { r.gpus[e.key] = g }
+            }
+        }
+        return r
+    }
+}

@@ -1,0 +1,262 @@
+import TarmacModel
+
+/// The schemas of every Tarmac document. The checker and `tarmac schema` both read these.
+public enum Schemas {
+    static func s(_ t: ScalarType, _ d: String) -> Schema { .scalar(t, description: d) }
+    static func names(_ d: String) -> Schema { .list(s(.name, "A name."), description: d) }
+    static func strings(_ d: String) -> Schema { .list(s(.string, "A string."), description: d) }
+
+    static let stringMap = Schema.map(keys: .labelKey, values: s(.string, "Value."), description: "Labels as key: value.")
+
+    static func header(kind: DocumentKind) -> [Field] {
+        [
+            Field("apiVersion", s(.constant(DocumentKind.apiVersion), "Always \(DocumentKind.apiVersion)."), required: true),
+            Field("kind", s(.constant(kind.rawValue), "The document kind."), required: true),
+        ]
+    }
+
+    // MARK: Platform
+
+    static let accelerator = Schema.object(ObjectSchema("An accelerator model and how Kubernetes exposes it.", [
+        Field("resource", s(.labelKey, "Extended resource advertised by the device plugin, e.g. nvidia.com/gpu."), required: true),
+        Field("product", s(.string, "Value of the node label nvidia.com/gpu.product for this model.")),
+        Field("memory", s(.bytes, "Memory of one device, e.g. 80Gi.")),
+        Field("interconnect", s(.oneOf(["nvlink", "pcie", "infinity-fabric"]), "How GPUs of one node talk to each other.")),
+        Field("hourlyCost", s(.number(min: 0), "Cost of one device-hour, in the platform's currency.")),
+        Field("sharing", .object(ObjectSchema("Time-sliced sharing of one device by several workloads.", [
+            Field("maxPerGPU", s(.integer(min: 2, max: 64), "How many workloads may share one device."), required: true),
+            Field("resource", s(.labelKey, "Resource name of one shared slice (default: RESOURCE.shared).")),
+        ]))),
+        Field("description", s(.string, "Free text.")),
+    ]))
+
+    static let taint = Schema.object(ObjectSchema("A node taint that pods of this pool tolerate.", [
+        Field("key", s(.labelKey, "Taint key."), required: true),
+        Field("value", s(.string, "Taint value.")),
+        Field("effect", s(.oneOf(["NoSchedule", "PreferNoSchedule", "NoExecute"]), "Taint effect."), required: true),
+    ]))
+
+    static let classes = Schema.list(s(.oneOf(WorkloadClass.allCases.map(\.rawValue)), "A workload class."),
+                                     description: "Workload classes this pool runs.", minItems: 1)
+
+    static let pool = Schema.object(ObjectSchema("A group of identical nodes.", [
+        Field("accelerator", s(.name, "Accelerator of every node; omit for CPU-only pools.")),
+        Field("gpusPerNode", s(.integer(min: 0, max: 64), "Devices per node.")),
+        Field("cpuPerNode", s(.cpu, "Allocatable CPU per node."), required: true),
+        Field("memoryPerNode", s(.bytes, "Allocatable memory per node."), required: true),
+        Field("nodes", s(.integer(min: 1, max: 100_000), "Number of nodes."), required: true),
+        Field("nodeSelector", .map(keys: .labelKey, values: s(.string, "Label value."), description: "Labels that select this pool's nodes.")),
+        Field("topologyKey", s(.labelKey, "Node label naming a topology domain (rack, zone) for gangs that must stay in one.")),
+        Field("classes", classes, required: true),
+        Field("taints", .list(taint, description: "Taints on this pool's nodes, tolerated by its pods.")),
+        Field("hourlyCost", s(.number(min: 0), "Cost of one node-hour (CPU pools).")),
+        Field("description", s(.string, "Free text.")),
+    ]))
+
+    static let size = Schema.object(ObjectSchema("A t-shirt size: resources of one pod (worker, task or replica).", [
+        Field("accelerator", s(.name, "Accelerator; omit for CPU-only sizes.")),
+        Field("gpus", s(.gpus, "GPUs per pod: whole numbers, or a fraction below 1 on a shared accelerator.")),
+        Field("cpu", s(.cpu, "CPU per pod."), required: true),
+        Field("memory", s(.bytes, "Memory per pod (request = limit)."), required: true),
+        Field("shm", s(.bytes, "Shared memory (/dev/shm) for data loaders, e.g. 16Gi.")),
+        Field("ephemeralStorage", s(.bytes, "Scratch disk per pod.")),
+        Field("topology", s(.oneOf(Topology.allCases.map(\.rawValue)), "node: a worker's GPUs on one node; domain: a whole gang in one topology domain.")),
+        Field("description", s(.string, "Free text shown to users.")),
+    ]))
+
+    static let sizeTable = Schema.map(keys: .name, values: size, description: "Sizes by name.")
+    static let sizes = Schema.object(ObjectSchema("Sizes per workload class.",
+        WorkloadClass.allCases.map { Field($0.rawValue, sizeTable) }))
+
+    static let quota = Schema.map(keys: .name, values: s(.quotaAmount, "GPUs for an accelerator name, cores for cpu, bytes for memory."),
+                                  description: "Amounts per accelerator name, plus cpu and memory.")
+
+    static let team = Schema.object(ObjectSchema("A team: its members, quota and place in a cohort.", [
+        Field("members", .list(s(.email, "A member's email."), description: "People who submit for this team.")),
+        Field("quota", quota),
+        Field("cohort", s(.name, "Cohort whose teams lend each other unused quota.")),
+        Field("borrowingLimit", quota),
+        Field("lendingLimit", quota),
+        Field("weight", s(.number(min: 0.001), "Fair-share weight (default 1).")),
+        Field("overrides", .object(ObjectSchema("Values that apply to this team only, layered over its environment.",
+                                                [Field("sizes", sizes.partial)]))),
+        Field("description", s(.string, "Free text.")),
+    ]))
+
+    static let guardrails = Schema.object(ObjectSchema("Rules every workload of an environment must follow.", [
+        Field("allowedRegistries", strings("Registry hosts or host/path prefixes images may come from; empty allows any.")),
+        Field("requireSignedImages", s(.bool, "Images must be signed (verified at admission).")),
+        Field("requireOwner", s(.bool, "Workloads must name an owner.")),
+        Field("requireRollbackTarget", s(.bool, "Inference services must name a rollback target.")),
+        Field("allowedEgress", names("Destinations workloads may reach (DNS is always allowed).")),
+        Field("maxDuration", s(.duration, "Longest maxDuration a job may ask for.")),
+    ]))
+
+    static let environment = Schema.object(ObjectSchema("An environment such as dev or prod.", [
+        Field("overlay", s(.relativePath, "A PlatformOverlay file applied when resolving this environment.")),
+        Field("guardrails", guardrails),
+        Field("description", s(.string, "Free text.")),
+    ]))
+
+    static let tool = Schema.object(ObjectSchema("A tool agents may call.", [
+        Field("endpoint", s(.url, "Where the tool listens."), required: true),
+        Field("cidr", s(.cidr, "Addresses of the tool, for network policy.")),
+        Field("port", s(.integer(min: 1, max: 65535), "Port of the tool.")),
+        Field("scopes", strings("Scopes the tool understands."), required: true),
+        Field("sensitiveScopes", strings("Scopes an agent may only hold when acting on behalf of a person.")),
+        Field("description", s(.string, "Free text.")),
+    ]))
+
+    static let destination = Schema.object(ObjectSchema("A network destination workloads may be allowed to reach.", [
+        Field("cidr", s(.cidr, "Address block."), required: true),
+        Field("ports", .list(s(.integer(min: 1, max: 65535), "A TCP port."), description: "TCP ports; empty means all.")),
+        Field("description", s(.string, "Free text.")),
+    ]))
+
+    static let dataset = Schema.object(ObjectSchema("A dataset mounted by name.", [
+        Field("claim", s(.name, "PersistentVolumeClaim holding the data, in each team namespace."), required: true),
+        Field("readOnly", s(.bool, "Mount read-only (default true).")),
+        Field("description", s(.string, "Free text.")),
+    ]))
+
+    static let defaults = Schema.object(ObjectSchema("Platform-wide defaults.", [
+        Field("priority", .object(ObjectSchema("Priority used when a workload names none, per class.",
+                                               WorkloadClass.allCases.map { Field($0.rawValue, s(.name, "Priority name.")) }))),
+        Field("checkpointStorage", s(.bytes, "Size of a training job's checkpoint volume (default 100Gi).")),
+        Field("storageClass", s(.name, "StorageClass of checkpoint volumes.")),
+    ]))
+
+    static let costs = Schema.object(ObjectSchema("Cost rates for accounting.", [
+        Field("cpuCoreHour", s(.number(min: 0), "Cost of one core-hour.")),
+        Field("memoryGiBHour", s(.number(min: 0), "Cost of one GiB-hour.")),
+    ]))
+
+    static let metadata = Schema.object(ObjectSchema("Name and labels.", [
+        Field("name", s(.name, "Name of this document."), required: true),
+        Field("labels", stringMap),
+        Field("annotations", .map(keys: .labelKey, values: s(.string, "Value."), description: "Annotations.")),
+    ]))
+
+    static var layerFields: [Field] {
+        [
+            Field("accelerators", .map(keys: .name, values: accelerator, description: "Accelerator models by name.")),
+            Field("pools", .map(keys: .name, values: pool, description: "Node pools by name.")),
+            Field("sizes", sizes),
+            Field("priorities", .map(keys: .name, values: s(.integer(min: -1_000_000, max: 1_000_000_000), "Priority value."), description: "Priorities by name; higher runs first.")),
+            Field("defaults", defaults),
+            Field("tools", .map(keys: .name, values: tool, description: "Tools agents may call.")),
+            Field("destinations", .map(keys: .name, values: destination, description: "Network destinations.")),
+            Field("datasets", .map(keys: .name, values: dataset, description: "Datasets by name.")),
+            Field("costs", costs),
+        ]
+    }
+
+    public static let platform = Schema.object(ObjectSchema("A Tarmac platform contract.", header(kind: .platform) + [
+        Field("metadata", metadata, required: true),
+        Field("spec", .object(ObjectSchema("The contract.", [
+            Field("extends", .list(s(.relativePath, "A Platform file, relative to this one."), description: "Files this one layers on, in order.")),
+        ] + layerFields + [
+            Field("teams", .map(keys: .name, values: team, description: "Teams by name.")),
+            Field("environments", .map(keys: .name, values: environment, description: "Environments by name.")),
+        ])), required: true),
+    ]))
+
+    public static let platformOverlay = Schema.object(ObjectSchema("Values that apply in one environment, layered over the platform.",
+        header(kind: .platformOverlay) + [
+            Field("metadata", metadata, required: true),
+            Field("spec", Schema.object(ObjectSchema("The overlay.", layerFields + [Field("guardrails", guardrails)])).partial, required: true),
+        ]))
+
+    // MARK: Workloads
+
+    static let workloadMetadata = Schema.object(ObjectSchema("Who the workload belongs to.", [
+        Field("name", s(.name, "Name, unique per team and environment (at most 52 characters)."), required: true),
+        Field("team", s(.name, "Team that owns and pays for it."), required: true),
+        Field("env", s(.name, "Environment it runs in."), required: true),
+        Field("owner", s(.email, "Person responsible.")),
+        Field("labels", stringMap),
+        Field("annotations", .map(keys: .labelKey, values: s(.string, "Value."), description: "Annotations.")),
+    ]))
+
+    static let hostAccess = Forbidden(
+        ["privileged", "hostNetwork", "hostPID", "hostIPC", "hostPath", "hostPort", "securityContext", "capabilities", "volumes"],
+        rule: "no-host-access",
+        message: "Tarmac never runs privileged pods or pods with access to the host",
+        help: "remove it; for data use spec.datasets, for scratch space choose a size with ephemeralStorage")
+    static let placement = Forbidden(
+        ["nodeName", "nodeSelector", "affinity", "tolerations", "schedulerName"],
+        rule: "placement-by-tarmac",
+        message: "placement is decided by Tarmac from the size's pools",
+        help: "choose a size; platform engineers map sizes to pools")
+    static let rawResources = Forbidden(
+        ["resources", "requests", "limits", "gpus", "cpu", "memory", "shm"],
+        rule: "size-not-bytes",
+        message: "workloads ask for a size, not for resources",
+        help: "set spec.size to one of the platform's sizes (tarmac explain lists them)")
+
+    static func container(_ extra: [Field]) -> [Field] {
+        [
+            Field("size", s(.name, "A size of this workload's class."), required: true),
+            Field("image", s(.image, "Container image."), required: true),
+            Field("command", strings("Entrypoint.")),
+            Field("args", strings("Arguments.")),
+            Field("env", .map(keys: .envVar, values: s(.string, "Value."), description: "Environment variables.")),
+            Field("priority", s(.name, "A priority name of the platform.")),
+            Field("egress", names("Destinations this workload needs to reach.")),
+        ] + extra
+    }
+
+    static let datasetMounts = Schema.list(.object(ObjectSchema("A dataset to mount.", [
+        Field("name", s(.name, "Dataset name from the platform."), required: true),
+        Field("mountPath", s(.absolutePath, "Where to mount it."), required: true),
+    ])), description: "Datasets to mount.")
+
+    static func workload(_ kind: DocumentKind, _ description: String, _ fields: [Field]) -> Schema {
+        .object(ObjectSchema(description, header(kind: kind) + [
+            Field("metadata", workloadMetadata, required: true),
+            Field("spec", .object(ObjectSchema("What to run.", container(fields), forbidden: [hostAccess, placement, rawResources])), required: true),
+        ]))
+    }
+
+    public static let trainingJob = workload(.trainingJob, "A gang of workers that start together or not at all.", [
+        Field("workers", s(.integer(min: 1, max: 4096), "Number of workers (pods), default 1.")),
+        Field("datasets", datasetMounts),
+        Field("checkpoint", .object(ObjectSchema("Where the job writes checkpoints, so preemption loses little.", [
+            Field("path", s(.absolutePath, "Checkpoint directory."), required: true),
+            Field("interval", s(.duration, "How often the job checkpoints.")),
+        ]))),
+        Field("maxDuration", s(.duration, "Deadline after which the job is stopped.")),
+    ])
+
+    public static let batchJob = workload(.batchJob, "An array of independent tasks, each retried on its own.", [
+        Field("tasks", s(.integer(min: 1, max: 100_000), "Number of tasks (default 1).")),
+        Field("parallelism", s(.integer(min: 1, max: 10_000), "Tasks running at once (default: all).")),
+        Field("maxRetries", s(.integer(min: 0, max: 20), "Retries per task (default 3).")),
+        Field("datasets", datasetMounts),
+        Field("maxDuration", s(.duration, "Deadline for the whole job.")),
+    ])
+
+    public static let inferenceService = workload(.inferenceService, "A long-running model server.", [
+        Field("model", s(.model, "Model as name@version."), required: true),
+        Field("replicas", s(.replicas, "Replicas: a number or min..max (default 1).")),
+        Field("port", s(.integer(min: 1, max: 65535), "Port the server listens on (default 8080).")),
+        Field("rollbackTarget", s(.model, "Version to return to if this one misbehaves (name@version).")),
+        Field("datasets", datasetMounts),
+    ])
+
+    public static let agent = workload(.agent, "A long-running service that calls tools.", [
+        Field("tools", .map(keys: .name, values: strings("Scopes requested."), description: "Tools the agent calls, each with the scopes it needs.")),
+        Field("onBehalfOf", s(.email, "The person the agent acts for.")),
+    ])
+
+    public static func schema(for kind: DocumentKind) -> Schema {
+        switch kind {
+        case .platform: platform
+        case .platformOverlay: platformOverlay
+        case .trainingJob: trainingJob
+        case .batchJob: batchJob
+        case .inferenceService: inferenceService
+        case .agent: agent
+        }
+    }
+}

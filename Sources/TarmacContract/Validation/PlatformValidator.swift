@@ -1,0 +1,190 @@
+import TarmacModel
+
+/// Semantic checks of a resolved contract: references between sections, sizes that fit their pools,
+/// fractional GPUs that the accelerator can share, memory that matches the GPUs, quotas that name real resources.
+public enum PlatformValidator {
+    public static func validate(_ contract: ResolvedContract) -> [Diagnostic] {
+        let p = contract.platform
+        var out: [Diagnostic] = []
+        let accelerators = p.accelerators.keys
+
+        for pool in p.pools.values.sorted(by: { $0.name < $1.name }) {
+            let o = pool.origin
+            if let a = pool.accelerator {
+                if p.accelerators[a] == nil {
+                    out.append(.error(at: o.at("accelerator"), "pool '\(pool.name)' names unknown accelerator '\(a)'" + Suggestions.hint(for: a, in: accelerators, noun: "accelerators"), rule: "unknown-reference"))
+                }
+                if pool.gpusPerNode == 0 {
+                    out.append(.error(at: o.key("gpusPerNode"), "pool '\(pool.name)' has accelerator '\(a)' but no gpusPerNode", rule: "missing-field", help: "set gpusPerNode to the devices of one node, e.g. 8"))
+                }
+            } else if pool.gpusPerNode > 0 {
+                out.append(.error(at: o.at("gpusPerNode"), "pool '\(pool.name)' has gpusPerNode but no accelerator", rule: "unknown-reference", help: "name the accelerator of its nodes"))
+            }
+        }
+
+        for (c, table) in p.sizes.sorted(by: { $0.key < $1.key }) {
+            for size in table.values.sorted(by: { $0.name < $1.name }) { out += validate(size: size, class: c, in: p) }
+        }
+
+        for team in p.teams.values.sorted(by: { $0.name < $1.name }) {
+            let o = team.origin
+            let teamNode = contract.spec["teams"]?[team.name]
+            // Team overrides may change existing sizes only (checked where no team override is applied yet).
+            if contract.team == nil, let overrides = teamNode?["overrides"]?["sizes"] {
+                for c in WorkloadClass.allCases {
+                    let known = (contract.spec["sizes"]?[c.rawValue]?.entries ?? []).map(\.key)
+                    for e in overrides[c.rawValue]?.entries ?? [] where !known.contains(e.key) {
+                        out.append(.error(at: e.keyLocation, "team '\(team.name)' overrides unknown \(c.rawValue) size '\(e.key)'"
+                                          + Suggestions.hint(for: e.key, in: known, noun: "\(c.rawValue) sizes"), rule: "unknown-reference"))
+                    }
+                }
+            }
+            for field in ["quota", "borrowingLimit", "lendingLimit"] {
+                if let node = teamNode?[field] { out += validate(amounts: node, field: field, team: team.name, platform: p) }
+            }
+            if team.borrowingLimit != nil {
+                if team.cohort == nil {
+                    out.append(.error(at: o.key("borrowingLimit"), "team '\(team.name)' has a borrowingLimit but no cohort to borrow from", rule: "cohort", help: "set cohort, or remove borrowingLimit"))
+                }
+            }
+            if let cohort = team.cohort, p.cohorts[cohort]?.count == 1 {
+                out.append(.warning(at: o.at("cohort"), "team '\(team.name)' is alone in cohort '\(cohort)': there is no one to borrow from or lend to", rule: "cohort"))
+            }
+            if team.quota.isEmpty && team.cohort == nil {
+                out.append(.warning(at: o.location, "team '\(team.name)' has no quota and no cohort: it can never run anything", rule: "quota"))
+            }
+        }
+
+        for (c, name) in p.defaults.priority.sorted(by: { $0.key < $1.key }) where p.priorities[name] == nil {
+            out.append(.error(at: p.origin.at("defaults.priority.\(c.rawValue)"), "default priority '\(name)' is not defined" + Suggestions.hint(for: name, in: p.priorities.keys, noun: "priorities"), rule: "unknown-reference"))
+        }
+
+        for env in p.environments.values.sorted(by: { $0.name < $1.name }) {
+            for (i, d) in env.guardrails.allowedEgress.enumerated() where p.destinations[d] == nil {
+                out.append(.error(at: env.guardrails.origin.at("allowedEgress.\(i)"), "environment '\(env.name)' allows egress to unknown destination '\(d)'"
+                                  + Suggestions.hint(for: d, in: p.destinations.keys, noun: "destinations"), rule: "unknown-reference"))
+            }
+            for (i, r) in env.guardrails.allowedRegistries.enumerated() where r.contains("://") || r.contains(" ") {
+                out.append(.error(at: env.guardrails.origin.at("allowedRegistries.\(i)"), "registry '\(r)' must be a host or host/path, without a scheme", rule: "invalid-value"))
+            }
+        }
+
+        for tool in p.tools.values.sorted(by: { $0.name < $1.name }) {
+            if tool.scopes.isEmpty {
+                out.append(.error(at: tool.origin.key("scopes"), "tool '\(tool.name)' declares no scopes", rule: "tool-scopes", help: "list the scopes it understands, e.g. [read]"))
+            }
+            for (i, s) in tool.sensitiveScopes.enumerated() where !tool.scopes.contains(s) {
+                out.append(.error(at: tool.origin.at("sensitiveScopes.\(i)"), "sensitive scope '\(s)' is not one of tool '\(tool.name)' scopes" + Suggestions.hint(for: s, in: tool.scopes, noun: "scopes"), rule: "tool-scopes"))
+            }
+            if tool.cidr == nil {
+                out.append(.warning(at: tool.origin.location, "tool '\(tool.name)' has no cidr: agents cannot be given network access to it", rule: "egress", help: "set cidr (and port) so network policy can allow exactly this tool"))
+            }
+        }
+        return out
+    }
+
+    static func validate(size: Size, class c: WorkloadClass, in p: Platform) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let o = size.origin
+        let ref = size.reference
+        var accelerator: Accelerator?
+        if let a = size.accelerator {
+            accelerator = p.accelerators[a]
+            if accelerator == nil {
+                out.append(.error(at: o.at("accelerator"), "size '\(ref)' names unknown accelerator '\(a)'" + Suggestions.hint(for: a, in: p.accelerators.keys, noun: "accelerators"), rule: "unknown-reference"))
+                return out
+            }
+            if size.gpus == .zero {
+                out.append(.error(at: o.key("accelerator"), "size '\(ref)' names accelerator '\(a)' but asks for no gpus", rule: "non-positive", help: "set gpus (e.g. 1 or 0.5), or remove accelerator for a CPU size"))
+                return out
+            }
+        } else if size.gpus > .zero {
+            out.append(.error(at: o.at("gpus"), "size '\(ref)' asks for \(size.gpus) GPUs but names no accelerator" + Suggestions.hint(for: "", in: p.accelerators.keys, noun: "accelerators"), rule: "unknown-reference"))
+            return out
+        }
+        if let a = accelerator, size.gpus.isFractional {
+            if size.gpus.thousandths > 1000 {
+                out.append(.error(at: o.at("gpus"), "size '\(ref)' asks for \(size.gpus) GPUs; amounts above 1 must be whole GPUs", rule: "gpu-fraction"))
+            } else if let sharing = a.sharing {
+                if (size.gpus.thousandths * sharing.maxPerGPU) % 1000 != 0 {
+                    out.append(.error(at: o.at("gpus"), "size '\(ref)' asks for \(size.gpus) GPUs, but '\(a.name)' is shared in slices of 1/\(sharing.maxPerGPU)",
+                                      rule: "gpu-fraction", help: "use a multiple of \(GPUAmount(thousandths: 1000 / sharing.maxPerGPU)) GPUs"))
+                }
+            } else {
+                out.append(.error(at: o.at("gpus"), "size '\(ref)' asks for \(size.gpus) GPUs, but accelerator '\(a.name)' does not allow sharing",
+                                  rule: "gpu-fraction", help: "ask for whole GPUs, or declare sharing: {maxPerGPU: N} on the accelerator"))
+            }
+        }
+
+        let pools = p.pools(for: size)
+        if pools.isEmpty {
+            let what = size.accelerator.map { "accelerator '\($0)'" } ?? "no accelerator (CPU)"
+            let sameAccel = p.pools.values.filter { $0.accelerator == size.accelerator }.map(\.name).sorted()
+            let detail = sameAccel.isEmpty ? "no pool has \(what)" : "pools with \(what) (\(sameAccel.joined(separator: ", "))) do not run class '\(c.rawValue)'"
+            out.append(.error(at: o.location, "size '\(ref)' cannot run anywhere: \(detail)", rule: "no-pool",
+                              help: sameAccel.isEmpty ? "add a pool with this accelerator" : "add '\(c.rawValue)' to the classes of one of those pools"))
+        } else if !pools.contains(where: { fits(size, $0) }) {
+            let biggest = pools.max { ($0.gpusPerNode, $0.cpuPerNode.millis, $0.memoryPerNode.bytes) < ($1.gpusPerNode, $1.cpuPerNode.millis, $1.memoryPerNode.bytes) }!
+            var problems: [(String, String)] = []
+            if size.gpus.wholeGPUs > biggest.gpusPerNode { problems.append(("gpus", "\(size.gpus) GPUs but the largest node of pool '\(biggest.name)' has \(biggest.gpusPerNode)")) }
+            if size.cpu > biggest.cpuPerNode { problems.append(("cpu", "\(size.cpu) CPU but the largest node of pool '\(biggest.name)' has \(biggest.cpuPerNode)")) }
+            if size.memory > biggest.memoryPerNode { problems.append(("memory", "\(size.memory) memory but the largest node of pool '\(biggest.name)' has \(biggest.memoryPerNode)")) }
+            if problems.isEmpty { problems.append(("cpu", "more than any single node of its pools offers")) }
+            for (field, text) in problems {
+                out.append(.error(at: o.at(field), "size '\(ref)' needs \(text)", rule: "size-fit", help: "a pod runs on one node: shrink the size or add larger nodes"))
+            }
+        }
+        if size.topology == .domain, !pools.isEmpty, pools.allSatisfy({ $0.topologyKey == nil }) {
+            out.append(.error(at: o.at("topology"), "size '\(ref)' asks for one topology domain, but its pools declare no topologyKey", rule: "topology",
+                              help: "set topologyKey (e.g. topology.kubernetes.io/zone) on the pool"))
+        }
+        if let a = accelerator, let gpuMemory = a.memory, size.gpus.thousandths >= 1000 {
+            let perGPU = size.memory.bytes / Int64(max(1, size.gpus.wholeGPUs))
+            if perGPU < gpuMemory.bytes {
+                out.append(.warning(at: o.at("memory"), "size '\(ref)' gives \(ByteQuantity(bytes: perGPU)) of host memory per GPU, less than the \(gpuMemory) of one '\(a.name)'",
+                                    rule: "memory-per-gpu", help: "jobs that stage a model or checkpoint through host memory will be OOM-killed again and again; give at least \(ByteQuantity(bytes: gpuMemory.bytes * Int64(size.gpus.wholeGPUs))) of memory"))
+            }
+        }
+        if size.usesGPU, c == .training, size.shm == nil {
+            out.append(.warning(at: o.location, "GPU training size '\(ref)' sets no shm: PyTorch data loaders fail with the default 64Mi /dev/shm", rule: "shm",
+                                help: "set shm, e.g. shm: 16Gi"))
+        }
+        if let shm = size.shm, shm.bytes * 2 > size.memory.bytes {
+            out.append(.warning(at: o.at("shm"), "size '\(ref)' shm (\(shm)) is more than half its memory (\(size.memory)); /dev/shm counts against the memory limit", rule: "shm"))
+        }
+        return out
+    }
+
+    static func fits(_ size: Size, _ pool: Pool) -> Bool {
+        let gpusNeeded = size.gpus.isFractional ? 1 : size.gpus.wholeGPUs
+        return gpusNeeded <= pool.gpusPerNode && size.cpu <= pool.cpuPerNode && size.memory <= pool.memoryPerNode
+    }
+
+    /// Quota keys name accelerators (GPUs), cpu (cores) or memory (bytes); zero is allowed (a team may only borrow).
+    static func validate(amounts node: YNode, field: String, team: String, platform p: Platform) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let valid = p.accelerators.keys.sorted() + ["cpu", "memory"]
+        for e in node.entries ?? [] {
+            let what = "team '\(team)' \(field).\(e.key)"
+            guard valid.contains(e.key) else {
+                out.append(.error(at: e.keyLocation, "team '\(team)' \(field) names unknown resource '\(e.key)'" + Suggestions.hint(for: e.key, in: valid, noun: "resources"), rule: "unknown-reference"))
+                continue
+            }
+            guard let text = e.value.text else { continue }
+            let loc = e.value.location
+            let failure: String? = switch e.key {
+            case "cpu": if case .failure(let f) = CPUQuantity.parse(text, allowZero: true) { "\(f)" } else { nil }
+            case "memory": if case .failure(let f) = ByteQuantity.parse(text, allowZero: true) { "\(f)" } else { nil }
+            default: if case .failure(let f) = GPUAmount.parse(text) { "\(f)" } else { nil }
+            }
+            guard let failure else { continue }
+            if failure.hasPrefix("negative") {
+                out.append(.error(at: loc, "\(what) must not be negative, got '\(text)'", rule: "non-positive"))
+            } else {
+                let unit = e.key == "cpu" ? "a CPU quantity" : e.key == "memory" ? "a memory quantity" : "a number of GPUs"
+                out.append(.error(at: loc, "\(what): '\(text)' is not \(unit)", rule: "invalid-quantity"))
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,159 @@
+import TarmacModel
+
+/// Checks a workload against the contract of its team and environment: references, capacity and guardrails.
+public enum WorkloadValidator {
+    /// Environment variables Tarmac sets itself.
+    public static let reservedEnv: Set<String> = ["MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "NODE_RANK", "LOCAL_RANK",
+                                                  "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "PET_NNODES", "PET_NPROC_PER_NODE"]
+
+    public static func validate(_ w: Workload, against contract: Contract) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let o = w.origin
+        let base = contract.platform
+        let md = w.metadata
+
+        if w.metadata.name.count > 52 {
+            out.append(.error(at: o.at("metadata.name"), "name '\(md.name)' is \(md.name.count) characters; workload names are at most 52 (pod names add a suffix)", rule: "invalid-name"))
+        }
+        if !md.team.isEmpty, base.teams[md.team] == nil {
+            out.append(.error(at: o.at("metadata.team"), "unknown team '\(md.team)'" + Suggestions.hint(for: md.team, in: base.teams.keys, noun: "teams"), rule: "unknown-reference"))
+        }
+        if !md.env.isEmpty, base.environments[md.env] == nil {
+            out.append(.error(at: o.at("metadata.env"), "unknown environment '\(md.env)'" + Suggestions.hint(for: md.env, in: base.environments.keys, noun: "environments"), rule: "unknown-reference"))
+        }
+        let resolved = contract.resolve(env: base.environments[md.env] == nil ? nil : md.env, team: base.teams[md.team] == nil ? nil : md.team)
+        let p = resolved.platform
+        let c = w.workloadClass
+        let table = p.sizes[c] ?? [:]
+
+        let size = table[w.size]
+        if size == nil, !w.size.isEmpty {
+            let other = WorkloadClass.allCases.filter { $0 != c && p.sizes[$0]?[w.size] != nil }
+            var message = "unknown \(c.rawValue) size '\(w.size)'"
+            if let oc = other.first, Suggestions.closest(to: w.size, in: table.keys) == nil {
+                message += " ('\(w.size)' is a \(oc.rawValue) size)" + Suggestions.hint(for: w.size, in: table.keys, noun: "\(c.rawValue) sizes")
+            } else {
+                message += Suggestions.hint(for: w.size, in: table.keys, noun: "\(c.rawValue) sizes")
+            }
+            out.append(.error(at: o.at("spec.size"), message, rule: "unknown-size", help: "tarmac explain --platform \(contract.path) lists every size"))
+        }
+
+        if let prio = w.priority, p.priorities[prio] == nil {
+            out.append(.error(at: o.at("spec.priority"), "unknown priority '\(prio)'" + Suggestions.hint(for: prio, in: p.priorities.keys, noun: "priorities"), rule: "unknown-reference"))
+        }
+        var mountPaths: [String: Int] = [:]
+        for (i, d) in w.datasets.enumerated() {
+            if p.datasets[d.name] == nil {
+                out.append(.error(at: o.at("spec.datasets.\(i).name"), "unknown dataset '\(d.name)'" + Suggestions.hint(for: d.name, in: p.datasets.keys, noun: "datasets"), rule: "unknown-reference"))
+            }
+            if let j = mountPaths[d.mountPath] {
+                out.append(.error(at: o.at("spec.datasets.\(i).mountPath"), "mountPath '\(d.mountPath)' is already used by datasets[\(j)]", rule: "invalid-value"))
+            }
+            mountPaths[d.mountPath] = i
+        }
+        for e in w.env where reservedEnv.contains(e.name) || e.name.hasPrefix("TARMAC_") {
+            out.append(.error(at: o.key("spec.env.\(e.name)"), "environment variable '\(e.name)' is set by Tarmac", rule: "reserved-env", help: "remove it; Tarmac sets it from the size and placement"))
+        }
+
+        if let size { out += capacity(w, size, p) }
+        if case .agent(let a) = w.details { out += tools(a, w, p) }
+        if let env = p.environments[md.env] { out += Guardrail.check(w, env: env, platform: p) }
+        out += hygiene(w, size, p)
+        return out
+    }
+
+    /// A workload whose pods can never all run at once is refused: it would wait forever.
+    static func capacity(_ w: Workload, _ size: Size, _ p: Platform) -> [Diagnostic] {
+        let pools = p.pools(for: size).filter { PlatformValidator.fits(size, $0) }
+        guard !pools.isEmpty else { return [] }  // reported on the size itself
+        var slots = 0
+        for pool in pools {
+            var perNode = Int(pool.cpuPerNode.millis / max(1, size.cpu.millis))
+            perNode = min(perNode, Int(pool.memoryPerNode.bytes / max(1, size.memory.bytes)))
+            if size.usesGPU {
+                let gpuSlots = size.gpus.isFractional ? pool.gpusPerNode * 1000 / size.gpus.thousandths : pool.gpusPerNode / max(1, size.gpus.wholeGPUs)
+                perNode = min(perNode, gpuSlots)
+            }
+            slots += perNode * pool.nodes
+        }
+        let needed = w.podCount
+        guard needed > slots else { return [] }
+        let what: String
+        let field: String
+        switch w.details {
+        case .training: (what, field) = ("\(needed) workers", "spec.workers")
+        case .batch: (what, field) = ("\(needed) tasks in parallel", "spec.parallelism")
+        case .inference: (what, field) = ("\(needed) replicas", "spec.replicas")
+        case .agent: (what, field) = ("1 pod", "spec.size")
+        }
+        let message = "needs \(what) of size '\(size.reference)' at once, but its pools (\(pools.map(\.name).joined(separator: ", "))) hold at most \(slots)"
+        if case .batch = w.details {
+            return [.warning(at: w.origin.at(field), message + "; tasks beyond that wait", rule: "capacity")]
+        }
+        return [.error(at: w.origin.at(field), message, rule: "capacity", help: "ask for fewer, or a smaller size")]
+    }
+
+    static func tools(_ a: AgentDetails, _ w: Workload, _ p: Platform) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let o = w.origin
+        for (name, scopes) in a.tools.sorted(by: { $0.key < $1.key }) {
+            guard let tool = p.tools[name] else {
+                out.append(.error(at: o.key("spec.tools.\(name)"), "unknown tool '\(name)'" + Suggestions.hint(for: name, in: p.tools.keys, noun: "tools"), rule: "unknown-tool",
+                                  help: "agents may only call tools from the platform's catalogue"))
+                continue
+            }
+            if scopes.isEmpty {
+                out.append(.error(at: o.at("spec.tools.\(name)"), "tool '\(name)' is requested with no scopes", rule: "tool-scopes", help: "name the least scopes the agent needs, e.g. [\(tool.scopes.first ?? "read")]"))
+            }
+            for (i, s) in scopes.enumerated() {
+                if !tool.scopes.contains(s) {
+                    out.append(.error(at: o.at("spec.tools.\(name).\(i)"), "tool '\(name)' has no scope '\(s)'" + Suggestions.hint(for: s, in: tool.scopes, noun: "scopes"), rule: "tool-scopes"))
+                } else if tool.sensitiveScopes.contains(s) && a.onBehalfOf == nil {
+                    out.append(.error(at: o.at("spec.tools.\(name).\(i)"), "scope '\(s)' of tool '\(name)' is sensitive and needs spec.onBehalfOf", rule: "least-privilege",
+                                      help: "set onBehalfOf to the person the agent acts for, or drop the scope"))
+                }
+            }
+            if tool.scopes.count > 1 && Set(scopes) == Set(tool.scopes) {
+                out.append(.warning(at: o.at("spec.tools.\(name)"), "agent asks for every scope of tool '\(name)'", rule: "least-privilege", help: "request only the scopes it uses"))
+            }
+        }
+        return out
+    }
+
+    static func hygiene(_ w: Workload, _ size: Size?, _ p: Platform) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let o = w.origin
+        if let image = ImageReference(w.image), image.digest == nil, image.tag == nil || image.tag == "latest" {
+            out.append(.warning(at: o.at("spec.image"), "image '\(w.image)' has \(image.tag == nil ? "no tag" : "the tag 'latest'"): reruns may run different code", rule: "image-tag",
+                                help: "pin a version tag or a digest"))
+        }
+        if let owner = w.metadata.owner, let team = p.teams[w.metadata.team], !team.members.isEmpty, !team.members.contains(owner) {
+            out.append(.warning(at: o.at("metadata.owner"), "owner '\(owner)' is not a member of team '\(team.name)'", rule: "owner"))
+        }
+        switch w.details {
+        case .training(let t):
+            if w.maxDuration == nil {
+                out.append(.warning(at: o.key("spec"), "training job has no maxDuration: a hung job holds its GPUs forever", rule: "max-duration", help: "set maxDuration, e.g. 12h"))
+            }
+            if t.workers > 1 || (w.maxDuration?.seconds ?? 0) > 3600, t.checkpoint == nil, size?.usesGPU == true {
+                out.append(.warning(at: o.key("spec"), "long or multi-worker GPU job without a checkpoint: preemption or a failure restarts it from zero", rule: "checkpoint",
+                                    help: "set checkpoint: {path: /ckpt, interval: 30m}"))
+            }
+        case .batch(let b):
+            if b.parallelism > b.tasks {
+                out.append(.warning(at: o.at("spec.parallelism"), "parallelism \(b.parallelism) is more than tasks \(b.tasks)", rule: "parallelism"))
+            }
+        case .inference(let i):
+            if let r = i.rollbackTarget {
+                if r == i.model {
+                    out.append(.error(at: o.at("spec.rollbackTarget"), "rollbackTarget \(r) is the version being deployed", rule: "rollback-target", help: "name the version to return to"))
+                } else if r.name != i.model.name {
+                    out.append(.error(at: o.at("spec.rollbackTarget"), "rollbackTarget \(r) is another model than \(i.model)", rule: "rollback-target"))
+                }
+            }
+        case .agent:
+            break
+        }
+        return out
+    }
+}

@@ -1,0 +1,150 @@
+/// A workload as submitted: a training job, batch job, inference service or agent.
+public struct Workload: Sendable, Hashable {
+    public var kind: DocumentKind
+    public var metadata: WorkloadMetadata
+    public var size: String
+    public var image: String
+    public var command: [String] = []
+    public var args: [String] = []
+    /// Environment variables, in the order given.
+    public var env: [EnvVar] = []
+    public var egress: [String] = []
+    public var datasets: [DatasetMount] = []
+    public var priority: String?
+    public var maxDuration: TimeSpan?
+    public var details: Details
+    public var origin = Origin.unknown
+    /// False when the document had structural errors; such a workload is only used to report more problems.
+    public var isValid = true
+
+    public init(kind: DocumentKind, metadata: WorkloadMetadata, size: String, image: String, details: Details) {
+        self.kind = kind
+        self.metadata = metadata
+        self.size = size
+        self.image = image
+        self.details = details
+    }
+
+    public var workloadClass: WorkloadClass { kind.workloadClass ?? .batch }
+
+    public enum Details: Sendable, Hashable {
+        case training(TrainingDetails)
+        case batch(BatchDetails)
+        case inference(InferenceDetails)
+        case agent(AgentDetails)
+    }
+
+    /// Number of pods the workload asks for at once (gang size, parallelism, minimum replicas, 1).
+    public var podCount: Int {
+        switch details {
+        case .training(let t): t.workers
+        case .batch(let b): b.parallelism
+        case .inference(let i): i.replicas.min
+        case .agent: 1
+        }
+    }
+}
+
+public struct WorkloadMetadata: Sendable, Hashable {
+    public var name: String
+    public var team: String
+    public var env: String
+    public var owner: String?
+    public var labels: [String: String] = [:]
+    public init(name: String, team: String, env: String, owner: String? = nil) {
+        self.name = name
+        self.team = team
+        self.env = env
+        self.owner = owner
+    }
+}
+
+public struct EnvVar: Sendable, Hashable {
+    public var name: String
+    public var value: String
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+public struct DatasetMount: Sendable, Hashable {
+    public var name: String
+    public var mountPath: String
+    public init(name: String, mountPath: String) {
+        self.name = name
+        self.mountPath = mountPath
+    }
+}
+
+public struct Checkpoint: Sendable, Hashable {
+    public var path: String
+    public var interval: TimeSpan?
+    public init(path: String, interval: TimeSpan?) {
+        self.path = path
+        self.interval = interval
+    }
+}
+
+public struct TrainingDetails: Sendable, Hashable {
+    public var workers: Int
+    public var checkpoint: Checkpoint?
+    public init(workers: Int, checkpoint: Checkpoint?) {
+        self.workers = workers
+        self.checkpoint = checkpoint
+    }
+}
+
+public struct BatchDetails: Sendable, Hashable {
+    public var tasks: Int
+    public var parallelism: Int
+    public var maxRetries: Int
+    public init(tasks: Int, parallelism: Int, maxRetries: Int) {
+        self.tasks = tasks
+        self.parallelism = parallelism
+        self.maxRetries = maxRetries
+    }
+}
+
+/// Replica bounds `min..max`; a single number means fixed.
+public struct ReplicaRange: Sendable, Hashable, CustomStringConvertible {
+    public var min: Int
+    public var max: Int
+    public init(min: Int, max: Int) {
+        self.min = min
+        self.max = max
+    }
+
+    /// Reads `2`, `1..4`.
+    public static func parse(_ text: String) -> ReplicaRange? {
+        if let n = Int(text) { return ReplicaRange(min: n, max: n) }
+        let parts = text.components(separatedBy: "..")
+        guard parts.count == 2, let a = Int(parts[0]), let b = Int(parts[1]) else { return nil }
+        return ReplicaRange(min: a, max: b)
+    }
+
+    public var description: String { min == max ? "\(min)" : "\(min)..\(max)" }
+}
+
+public struct InferenceDetails: Sendable, Hashable {
+    public var model: ModelReference
+    public var replicas: ReplicaRange
+    public var port: Int
+    public var rollbackTarget: ModelReference?
+    public init(model: ModelReference, replicas: ReplicaRange, port: Int, rollbackTarget: ModelReference?) {
+        self.model = model
+        self.replicas = replicas
+        self.port = port
+        self.rollbackTarget = rollbackTarget
+    }
+}
+
+public struct AgentDetails: Sendable, Hashable {
+    /// Tool name to the scopes requested, as written.
+    public var tools: [String: [String]]
+    public var onBehalfOf: String?
+    public init(tools: [String: [String]], onBehalfOf: String?) {
+        self.tools = tools
+        self.onBehalfOf = onBehalfOf
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import TarmacContract
+import TarmacModel
+
+/// Expands command-line paths: a directory stands for every .yaml, .yml and .json file under it, sorted.
+enum Inputs {
+    static func expand(_ paths: [String]) -> (files: [String], diagnostics: [Diagnostic]) {
+        var files: [String] = []
+        var diagnostics: [Diagnostic] = []
+        let fm = FileManager.default
+        for path in paths {
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
+                diagnostics.append(.error(at: nil, "no such file or directory '\(path)'", rule: "file"))
+                continue
+            }
+            if isDir.boolValue {
+                let found = (fm.enumerator(atPath: path)?.allObjects as? [String] ?? [])
+                    .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") || $0.hasSuffix(".json") }
+                    .sorted()
+                    .map { (path.hasSuffix("/") ? path : path + "/") + $0 }
+                files += found
+            } else {
+                files.append(path)
+            }
+        }
+        return (files, diagnostics)
+    }
+
+    /// The platform named by --platform, else TARMAC_PLATFORM.
+    static func platformPath(_ option: String?) -> String? {
+        option ?? ProcessInfo.processInfo.environment["TARMAC_PLATFORM"]
+    }
+}

@@ -1,0 +1,24 @@
+import ArgumentParser
+
+@main
+struct Tarmac: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tarmac",
+        abstract: "The paved road from ML engineers to GPU clusters.",
+        discussion: """
+        Platform engineers describe the platform once (accelerators, pools, sizes, teams, quotas,
+        environments and guardrails); ML engineers submit training jobs, batch jobs, inference
+        services and agents by size. Start with:
+
+          tarmac validate --platform examples/platform/platform.yaml examples/workloads
+          tarmac explain  --platform examples/platform/platform.yaml --env prod training/large
+          tarmac render   --platform examples/platform/platform.yaml --out out examples/workloads
+        """,
+        version: TarmacVersion.current,
+        subcommands: [ValidateCommand.self, ExplainCommand.self, RenderCommand.self, SchemaCommand.self]
+    )
+}
+
+enum TarmacVersion {
+    static let current = "0.1.0"
+}
