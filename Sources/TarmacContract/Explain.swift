@@ -74,10 +74,8 @@ public enum Explainer {
         var out: [String] = []
         let pools = p.pools(for: size)
         for pool in pools {
-            let fits = PlatformValidator.fits(size, pool)
-            var perNode = Int(pool.cpuPerNode.millis / max(1, size.cpu.millis))
-            perNode = min(perNode, Int(pool.memoryPerNode.bytes / max(1, size.memory.bytes)))
-            if size.usesGPU { perNode = min(perNode, pool.gpusPerNode * 1000 / size.gpus.thousandths) }
+            let fits = pool.canHost(size)
+            let perNode = pool.podsPerNode(size)
             out.append("runs on pool \(pool.name): \(pool.nodes) nodes of \(pool.gpusPerNode > 0 ? "\(pool.gpusPerNode)×\(pool.accelerator ?? "") GPU, " : "")\(pool.cpuPerNode) CPU, \(pool.memoryPerNode); "
                        + (fits ? "\(perNode) per node, \(perNode * pool.nodes) in the pool" : "does not fit on one node"))
         }

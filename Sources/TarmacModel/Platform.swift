@@ -17,10 +17,13 @@ public struct Platform: Sendable {
 
     public init(name: String) { self.name = name }
 
-    /// Pools that can run a size: same accelerator (or none for CPU sizes) and the size's class.
+    /// Pools that can run a size: same accelerator (or none for CPU sizes), the size's class,
+    /// and, when the size names pools, only those.
     public func pools(for size: Size) -> [Pool] {
-        pools.values.filter { $0.accelerator == size.accelerator && $0.classes.contains(size.workloadClass) }
-            .sorted { $0.name < $1.name }
+        pools.values.filter {
+            $0.accelerator == size.accelerator && $0.classes.contains(size.workloadClass) && (size.pools.isEmpty || size.pools.contains($0.name))
+        }
+        .sorted { $0.name < $1.name }
     }
 
     /// Names of the cohorts teams belong to, each with its member teams.
@@ -91,6 +94,20 @@ public struct Pool: Sendable, Hashable {
     public init(name: String) { self.name = name }
 
     public var totalGPUs: Int { gpusPerNode * nodes }
+
+    /// Whether one pod of this size fits on one node of this pool (a fractional GPU needs one device).
+    public func canHost(_ size: Size) -> Bool {
+        let gpusNeeded = size.gpus.isFractional ? 1 : size.gpus.wholeGPUs
+        return gpusNeeded <= gpusPerNode && size.cpu <= cpuPerNode && size.memory <= memoryPerNode
+    }
+
+    /// How many pods of this size one node holds at most.
+    public func podsPerNode(_ size: Size) -> Int {
+        var n = Int(cpuPerNode.millis / max(1, size.cpu.millis))
+        n = min(n, Int(memoryPerNode.bytes / max(1, size.memory.bytes)))
+        if size.usesGPU { n = min(n, gpusPerNode * 1000 / size.gpus.thousandths) }
+        return n
+    }
 }
 
 /// How a gang's pods are laid out.
@@ -112,6 +129,8 @@ public struct Size: Sendable, Hashable {
     public var shm: ByteQuantity?
     public var ephemeralStorage: ByteQuantity?
     public var topology: Topology?
+    /// Restricts the size to these pools (otherwise: every pool with its accelerator and class).
+    public var pools: [String] = []
     public var description: String?
     public var origin = Origin.unknown
 

@@ -100,6 +100,7 @@ public enum PlatformDecoder {
                 s.shm = n.bytes("shm")
                 s.ephemeralStorage = n.bytes("ephemeralStorage")
                 s.topology = n.str("topology").flatMap(Topology.init(rawValue:))
+                s.pools = n.strings("pools")
                 s.description = n.str("description")
                 s.origin = n.origin()
                 out[c, default: [:]][name] = s

@@ -61,6 +61,7 @@ public enum Schemas {
         Field("shm", s(.bytes, "Shared memory (/dev/shm) for data loaders, e.g. 16Gi.")),
         Field("ephemeralStorage", s(.bytes, "Scratch disk per pod.")),
         Field("topology", s(.oneOf(Topology.allCases.map(\.rawValue)), "node: a worker's GPUs on one node; domain: a whole gang in one topology domain.")),
+        Field("pools", names("Only these pools run this size (default: every pool with its accelerator and class).")),
         Field("description", s(.string, "Free text shown to users.")),
     ]))
 

@@ -116,6 +116,18 @@ public enum PlatformValidator {
             }
         }
 
+        for (i, name) in size.pools.enumerated() {
+            guard let pool = p.pools[name] else {
+                out.append(.error(at: o.at("pools.\(i)"), "size '\(ref)' names unknown pool '\(name)'" + Suggestions.hint(for: name, in: p.pools.keys, noun: "pools"), rule: "unknown-reference"))
+                continue
+            }
+            if pool.accelerator != size.accelerator || !pool.classes.contains(c) {
+                let has = pool.accelerator.map { "accelerator '\($0)'" } ?? "no accelerator"
+                out.append(.error(at: o.at("pools.\(i)"), "size '\(ref)' names pool '\(name)', which has \(has) and classes [\(pool.classes.map(\.rawValue).joined(separator: ", "))]",
+                                  rule: "no-pool", help: "a size's pools must have its accelerator and run its class"))
+            }
+        }
+        if !size.pools.isEmpty && size.pools.contains(where: { p.pools[$0] == nil }) { return out }
         let pools = p.pools(for: size)
         if pools.isEmpty {
             let what = size.accelerator.map { "accelerator '\($0)'" } ?? "no accelerator (CPU)"
@@ -123,7 +135,7 @@ public enum PlatformValidator {
             let detail = sameAccel.isEmpty ? "no pool has \(what)" : "pools with \(what) (\(sameAccel.joined(separator: ", "))) do not run class '\(c.rawValue)'"
             out.append(.error(at: o.location, "size '\(ref)' cannot run anywhere: \(detail)", rule: "no-pool",
                               help: sameAccel.isEmpty ? "add a pool with this accelerator" : "add '\(c.rawValue)' to the classes of one of those pools"))
-        } else if !pools.contains(where: { fits(size, $0) }) {
+        } else if !pools.contains(where: { $0.canHost(size) }) {
             let biggest = pools.max { ($0.gpusPerNode, $0.cpuPerNode.millis, $0.memoryPerNode.bytes) < ($1.gpusPerNode, $1.cpuPerNode.millis, $1.memoryPerNode.bytes) }!
             var problems: [(String, String)] = []
             if size.gpus.wholeGPUs > biggest.gpusPerNode { problems.append(("gpus", "\(size.gpus) GPUs but the largest node of pool '\(biggest.name)' has \(biggest.gpusPerNode)")) }
@@ -153,11 +165,6 @@ public enum PlatformValidator {
             out.append(.warning(at: o.at("shm"), "size '\(ref)' shm (\(shm)) is more than half its memory (\(size.memory)); /dev/shm counts against the memory limit", rule: "shm"))
         }
         return out
-    }
-
-    static func fits(_ size: Size, _ pool: Pool) -> Bool {
-        let gpusNeeded = size.gpus.isFractional ? 1 : size.gpus.wholeGPUs
-        return gpusNeeded <= pool.gpusPerNode && size.cpu <= pool.cpuPerNode && size.memory <= pool.memoryPerNode
     }
 
     /// Quota keys name accelerators (GPUs), cpu (cores) or memory (bytes); zero is allowed (a team may only borrow).

@@ -64,17 +64,11 @@ public enum WorkloadValidator {
 
     /// A workload whose pods can never all run at once is refused: it would wait forever.
     static func capacity(_ w: Workload, _ size: Size, _ p: Platform) -> [Diagnostic] {
-        let pools = p.pools(for: size).filter { PlatformValidator.fits(size, $0) }
+        let pools = p.pools(for: size).filter { $0.canHost(size) }
         guard !pools.isEmpty else { return [] }  // reported on the size itself
         var slots = 0
         for pool in pools {
-            var perNode = Int(pool.cpuPerNode.millis / max(1, size.cpu.millis))
-            perNode = min(perNode, Int(pool.memoryPerNode.bytes / max(1, size.memory.bytes)))
-            if size.usesGPU {
-                let gpuSlots = size.gpus.isFractional ? pool.gpusPerNode * 1000 / size.gpus.thousandths : pool.gpusPerNode / max(1, size.gpus.wholeGPUs)
-                perNode = min(perNode, gpuSlots)
-            }
-            slots += perNode * pool.nodes
+            slots += pool.podsPerNode(size) * pool.nodes
         }
         let needed = w.podCount
         guard needed > slots else { return [] }

@@ -1,0 +1,41 @@
+import TarmacModel
+
+/// Names and labels shared by every rendered object, so the control plane can find what it owns.
+public enum Naming {
+    public static let systemNamespace = "tarmac-system"
+    /// The identity Tarmac's control plane uses inside the cluster.
+    public static let controllerUser = "system:serviceaccount:tarmac-system:tarmac"
+    public static let managedBy = "app.kubernetes.io/managed-by"
+    public static let workloadLabel = "tarmac.dev/workload"
+    public static let kindLabel = "tarmac.dev/kind"
+    public static let teamLabel = "tarmac.dev/team"
+    public static let envLabel = "tarmac.dev/env"
+    public static let egressLabelPrefix = "egress.tarmac.dev/"
+    public static let rendezvousPort = 29500
+    public static let localQueue = "tarmac"
+
+    public static func namespace(team: String, env: String) -> String { "\(team)-\(env)" }
+    public static func priorityClass(_ name: String) -> String { "tarmac-\(name)" }
+
+    static func base(team: String? = nil, env: String? = nil) -> [String: String] {
+        var l = [managedBy: "tarmac"]
+        if let team { l[teamLabel] = team }
+        if let env { l[envLabel] = env }
+        return l
+    }
+
+    static func labels(for w: Workload) -> [String: String] {
+        var l = base(team: w.metadata.team, env: w.metadata.env)
+        l[workloadLabel] = w.metadata.name
+        l[kindLabel] = w.kind.rawValue.lowercased()
+        for (k, v) in w.metadata.labels where !k.hasPrefix("tarmac.dev/") && k != managedBy { l[k] = v }
+        return l
+    }
+}
+
+/// Options of `tarmac render`.
+public struct RenderOptions: Sendable {
+    /// Also render Kueue objects (ResourceFlavors, ClusterQueues, LocalQueues, WorkloadPriorityClasses) and queue labels.
+    public var kueue: Bool
+    public init(kueue: Bool = false) { self.kueue = kueue }
+}

@@ -1,0 +1,38 @@
+import TarmacContract
+import TarmacModel
+
+/// Renders a contract and its workloads into one deterministic set of objects, or explains why not.
+public enum Rendering {
+    public struct Output: Sendable {
+        public var objects: [KubeObject]
+        public var diagnostics: [Diagnostic]
+    }
+
+    /// `env`, when given, keeps only that environment's namespaced objects and workloads.
+    public static func render(contract: Contract, workloads: [Workload], env: String? = nil, options: RenderOptions = RenderOptions()) -> Output {
+        var diagnostics: [Diagnostic] = []
+        var objects = PlatformRenderer.render(contract, options: options)
+        if let env {
+            let keep = Set(contract.platform.teams.keys.map { Naming.namespace(team: $0, env: env) })
+            objects = objects.filter { $0.namespace == nil || keep.contains($0.namespace!) || $0.namespace == Naming.systemNamespace }
+        }
+        var seen: [String: SourceLocation?] = [:]
+        for w in workloads where env == nil || w.metadata.env == env {
+            switch WorkloadRenderer.render(w, contract: contract, options: options) {
+            case .success(let rendered):
+                for o in rendered {
+                    if let first = seen[o.relativePath] {
+                        diagnostics.append(.error(at: w.origin.at("metadata.name"),
+                                                  "\(o.kind) \(o.namespace ?? "")/\(o.name) is rendered twice" + (first.map { " (also by the workload at \($0))" } ?? ""),
+                                                  rule: "duplicate-object", help: "workload names are unique per team and environment"))
+                    }
+                    seen[o.relativePath] = w.origin.location
+                }
+                objects += rendered
+            case .failure(.invalid(let message)):
+                diagnostics.append(.error(at: w.origin.location, message, rule: "render"))
+            }
+        }
+        return Output(objects: objects.sortedByPath(), diagnostics: diagnostics.normalized())
+    }
+}
