@@ -38,7 +38,10 @@ let package = Package(
             dependencies: ["TarmacModel", "TarmacContract", "TarmacManifests", "TarmacTesting"],
             path: "Benchmarks/TarmacBenchmarks",
             swiftSettings: strict),
-        .testTarget(name: "TarmacModelTests", dependencies: ["TarmacModel"], swiftSettings: strict),
+        .testTarget(
+            name: "TarmacModelTests",
+            dependencies: ["TarmacModel", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict),
         .testTarget(
             name: "TarmacContractTests",
             dependencies: [

@@ -59,10 +59,13 @@ extension Array where Element == Diagnostic {
     public var errors: [Diagnostic] { filter { $0.severity == .error } }
     public var warnings: [Diagnostic] { filter { $0.severity == .warning } }
 
-    /// Sorted by file, line, column, then severity and message; exact duplicates removed.
+    /// Sorted by file, line, column, then severity and message. Duplicates are removed: the same rule at the same
+    /// position is one problem, even when found twice (a value checked in its own layer and in the merged contract).
     public func normalized() -> [Diagnostic] {
-        var seen = Set<Diagnostic>()
-        let unique = filter { seen.insert($0).inserted }
+        var seen = Set<DiagnosticKey>()
+        let unique = filter { d in
+            seen.insert(DiagnosticKey(severity: d.severity, location: d.location, rule: d.rule, message: d.location == nil ? d.message : nil)).inserted
+        }
         return unique.sorted { a, b in
             switch (a.location, b.location) {
             case let (x?, y?) where x != y: return x < y
@@ -74,4 +77,11 @@ extension Array where Element == Diagnostic {
             }
         }
     }
+}
+
+private struct DiagnosticKey: Hashable {
+    var severity: Severity
+    var location: SourceLocation?
+    var rule: String
+    var message: String?
 }

@@ -59,8 +59,14 @@ public struct Contract: Sendable {
             }
             spec = Layering.merge(spec, overlay.removing("guardrails"))
         }
-        if let team, let sizes = spec["teams"]?[team]?["overrides"]?["sizes"] {
-            spec = spec.setting("sizes", to: spec["sizes"].map { Layering.merge($0, sizes) } ?? sizes)
+        if let team, let overrides = spec["teams"]?[team]?["overrides"]?["sizes"], let sizes = spec["sizes"] {
+            // A team may change sizes that exist; an override of an unknown size is reported, not applied.
+            var known = overrides
+            for c in overrides.entries ?? [] {
+                let existing = Set((sizes[c.key]?.entries ?? []).map(\.key))
+                known = known.setting(c.key, to: YNode(.mapping((c.value.entries ?? []).filter { existing.contains($0.key) }), at: c.value.location))
+            }
+            spec = spec.setting("sizes", to: Layering.merge(sizes, known))
         }
         let doc = document.setting("spec", to: spec)
         return ResolvedContract(platform: PlatformDecoder.decode(doc), spec: spec, env: env, team: team)

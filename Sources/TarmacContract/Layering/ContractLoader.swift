@@ -16,6 +16,7 @@ public enum ContractLoader {
             return Result(contract: nil, diagnostics: diagnostics.normalized())
         }
         diagnostics += SchemaChecker(checkRequired: true).check(document, against: Schemas.platform, path: "")
+        guard document["spec"]?.entries != nil else { return Result(contract: nil, diagnostics: diagnostics.normalized()) }
 
         var overlays: [String: YNode] = [:]
         for env in document["spec"]?["environments"]?.entries ?? [] {
@@ -24,19 +25,23 @@ public enum ContractLoader {
             let loaded = YAMLLoader.loadFile(file, reference: ref.location)
             files.append(file)
             diagnostics += loaded.diagnostics
-            guard let doc = single(loaded.documents, file: file, expected: .platformOverlay, diagnostics: &diagnostics) else { continue }
+            guard loaded.diagnostics.isEmpty || !loaded.documents.isEmpty,
+                  let doc = single(loaded.documents, file: file, expected: .platformOverlay, diagnostics: &diagnostics) else { continue }
             diagnostics += SchemaChecker(checkRequired: true).check(doc, against: Schemas.platformOverlay, path: "")
             overlays[env.key] = doc
         }
-        if diagnostics.hasErrors { return Result(contract: nil, diagnostics: diagnostics.normalized()) }
-
+        // Semantic checks run even when some values are malformed, so one run reports everything;
+        // entities with a malformed field of their own are skipped, so nothing cascades.
         let contract = Contract(path: path, document: document, overlays: overlays, files: files)
+        var structural = diagnostics
         for variant in contract.variants {
             // Overlays and overrides are partial; what they resolve to must be complete.
             let resolved = document.setting("spec", to: variant.spec)
-            diagnostics += SchemaChecker(checkRequired: true).check(resolved, against: Schemas.platform, path: "")
-            diagnostics += PlatformValidator.validate(variant)
+            structural += SchemaChecker(checkRequired: true).check(resolved, against: Schemas.platform, path: "")
         }
+        let malformed = Set(structural.filter { $0.severity == .error }.compactMap(\.location))
+        diagnostics = structural
+        for variant in contract.variants { diagnostics += PlatformValidator.validate(variant, skipping: malformed) }
         let all = diagnostics.normalized()
         return Result(contract: all.hasErrors ? nil : contract, diagnostics: all)
     }
@@ -47,6 +52,7 @@ public enum ContractLoader {
         let loaded = YAMLLoader.loadFile(path, reference: reference)
         files.append(path)
         diagnostics += loaded.diagnostics
+        if loaded.documents.isEmpty && !loaded.diagnostics.isEmpty { return nil }
         guard let doc = single(loaded.documents, file: path, expected: .platform, diagnostics: &diagnostics) else { return nil }
         diagnostics += SchemaChecker(checkRequired: false).check(doc, against: Schemas.platform, path: "")
 

@@ -3,12 +3,16 @@ import TarmacModel
 /// Semantic checks of a resolved contract: references between sections, sizes that fit their pools,
 /// fractional GPUs that the accelerator can share, memory that matches the GPUs, quotas that name real resources.
 public enum PlatformValidator {
-    public static func validate(_ contract: ResolvedContract) -> [Diagnostic] {
+    /// `malformed` holds locations of values that failed structural checks; entities owning one are skipped.
+    public static func validate(_ contract: ResolvedContract, skipping malformed: Set<SourceLocation> = []) -> [Diagnostic] {
         let p = contract.platform
+        func ok(_ o: Origin) -> Bool {
+            malformed.isEmpty || !((o.location.map(malformed.contains) ?? false) || o.fields.values.contains(where: malformed.contains))
+        }
         var out: [Diagnostic] = []
         let accelerators = p.accelerators.keys
 
-        for pool in p.pools.values.sorted(by: { $0.name < $1.name }) {
+        for pool in p.pools.values.sorted(by: { $0.name < $1.name }) where ok(pool.origin) {
             let o = pool.origin
             if let a = pool.accelerator {
                 if p.accelerators[a] == nil {
@@ -23,7 +27,7 @@ public enum PlatformValidator {
         }
 
         for (c, table) in p.sizes.sorted(by: { $0.key < $1.key }) {
-            for size in table.values.sorted(by: { $0.name < $1.name }) { out += validate(size: size, class: c, in: p) }
+            for size in table.values.sorted(by: { $0.name < $1.name }) where ok(size.origin) { out += validate(size: size, class: c, in: p) }
         }
 
         for team in p.teams.values.sorted(by: { $0.name < $1.name }) {
@@ -130,9 +134,10 @@ public enum PlatformValidator {
         if !size.pools.isEmpty && size.pools.contains(where: { p.pools[$0] == nil }) { return out }
         let pools = p.pools(for: size)
         if pools.isEmpty {
-            let what = size.accelerator.map { "accelerator '\($0)'" } ?? "no accelerator (CPU)"
+            let what = size.accelerator.map { "accelerator '\($0)'" } ?? "no accelerator"
             let sameAccel = p.pools.values.filter { $0.accelerator == size.accelerator }.map(\.name).sorted()
-            let detail = sameAccel.isEmpty ? "no pool has \(what)" : "pools with \(what) (\(sameAccel.joined(separator: ", "))) do not run class '\(c.rawValue)'"
+            let detail = sameAccel.isEmpty ? (size.accelerator == nil ? "no pool is CPU-only" : "no pool has \(what)")
+                : "pools with \(what) (\(sameAccel.joined(separator: ", "))) do not run class '\(c.rawValue)'"
             out.append(.error(at: o.location, "size '\(ref)' cannot run anywhere: \(detail)", rule: "no-pool",
                               help: sameAccel.isEmpty ? "add a pool with this accelerator" : "add '\(c.rawValue)' to the classes of one of those pools"))
         } else if !pools.contains(where: { $0.canHost(size) }) {

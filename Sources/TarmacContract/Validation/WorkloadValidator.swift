@@ -55,10 +55,14 @@ public enum WorkloadValidator {
             out.append(.error(at: o.key("spec.env.\(e.name)"), "environment variable '\(e.name)' is set by Tarmac", rule: "reserved-env", help: "remove it; Tarmac sets it from the size and placement"))
         }
 
-        if let size { out += capacity(w, size, p) }
         if case .agent(let a) = w.details { out += tools(a, w, p) }
         if let env = p.environments[md.env] { out += Guardrail.check(w, env: env, platform: p) }
-        out += hygiene(w, size, p)
+        // Checks that read numbers and durations only run on a structurally valid document:
+        // a malformed value must not cascade into a second, misleading problem.
+        if w.isValid {
+            if let size { out += capacity(w, size, p) }
+            out += hygiene(w, size, p)
+        }
         return out
     }
 

@@ -104,6 +104,33 @@ public enum YAMLLoader {
             var message = "YAML syntax error: \(problem)"
             if let context { message += " (\(context.text))" }
             return .error(at: location(mark, file: file), message, rule: "yaml-syntax")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Yams stops at the mapping; point at each repeated key (block style: same column, later line).
+            let mapping = context.mark
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            var found: [Diagnostic] = []
+            for key in duplicates {
+                var first: Int?
+                for (i, line) in lines.enumerated() where i + 1 >= mapping.line {
+                    let scalars = Array(line.unicodeScalars)
+                    guard scalars.count >= mapping.column else { continue }
+                    let indent = scalars.prefix(mapping.column - 1)
+                    if i + 1 > mapping.line, !indent.allSatisfy({ $0 == " " || $0 == "-" }) { break }
+                    let rest = String(String.UnicodeScalarView(scalars[(mapping.column - 1)...]))
+                    guard rest.hasPrefix(key + ":") || rest.hasPrefix("\"\(key)\":") else { continue }
+                    if let f = first {
+                        found.append(.error(at: SourceLocation(file: file, line: i + 1, column: mapping.column),
+                                            "duplicate key '\(key)' (first defined at \(f):\(mapping.column))", rule: "duplicate-key"))
+                    } else {
+                        first = i + 1
+                    }
+                }
+            }
+            if found.isEmpty {
+                let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+                return .error(at: location(mapping, file: file), "duplicate key \(keys) in this mapping", rule: "duplicate-key")
+            }
+            return found[0]
         case .reader(let problem, let offset, _, _):
             let (line, column) = lineAndColumn(ofUTF8Offset: offset ?? 0, in: text)
             return .error(at: SourceLocation(file: file, line: line, column: column), "cannot read input: \(problem)", rule: "yaml-syntax")

@@ -1,0 +1,89 @@
+import Foundation
+
+/// Paths to the repository's examples and test fixtures, found from this source file.
+public enum Fixtures {
+    /// The repository root.
+    public static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+
+    public static var examplePlatform: String { path("examples/platform/platform.yaml") }
+    public static var exampleWorkloads: String { path("examples/workloads") }
+    public static var invalidDir: String { path("Tests/Fixtures/invalid") }
+    public static var goldenDir: String { path("Tests/Fixtures/golden") }
+
+    /// Every file under a directory with one of the extensions, sorted.
+    public static func files(in dir: String, extensions: [String] = ["yaml", "yml", "json"]) -> [String] {
+        let items = FileManager.default.enumerator(atPath: dir)?.allObjects as? [String] ?? []
+        return items.filter { f in extensions.contains { f.hasSuffix("." + $0) } }.sorted().map { dir + "/" + $0 }
+    }
+
+    /// The exact diagnostic headlines a fixture must produce, one per line of its sidecar file
+    /// (`FILE.expect`, or `expect.txt` in a multi-file case), with paths relative to the fixture's directory.
+    public static func expectations(at path: String) -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+    }
+}
+
+/// A temporary directory that removes itself.
+public final class TemporaryDirectory: @unchecked Sendable {
+    public let url: URL
+    public var path: String { url.path }
+
+    public init(prefix: String = "tarmac-test") throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    @discardableResult
+    public func write(_ relative: String, _ contents: String) throws -> String {
+        let file = url.appendingPathComponent(relative)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try contents.write(to: file, atomically: true, encoding: .utf8)
+        return file.path
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Runs a program and captures what it prints.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+public enum Run {
+    public static func program(_ executable: String, _ arguments: [String], cwd: String? = nil, environment: [String: String]? = nil) throws -> ProcessResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, b in b } }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // Read both pipes fully before waiting, so a large output cannot fill a pipe and block the child.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var outData = Data(), errData = Data()
+        group.enter()
+        DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter()
+        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.wait()
+        p.waitUntilExit()
+        return ProcessResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Finds a program on PATH.
+    public static func which(_ name: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let candidate = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}

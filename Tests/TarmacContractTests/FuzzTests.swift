@@ -1,0 +1,102 @@
+import Foundation
+import PropertyBased
+import Testing
+import TarmacContract
+import TarmacModel
+import TarmacTesting
+
+/// Random and mutated documents never crash the decoder, and every problem it reports is well-formed:
+/// it has a rule, and a position inside the document (or no position at all).
+@Suite struct FuzzTests {
+    static let seeds: [String] = Fixtures.files(in: Fixtures.exampleWorkloads).compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+        + Fixtures.files(in: Fixtures.invalidDir + "/workloads").filter { !$0.hasSuffix(".expect") }.compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+
+    static let tokens = [": ", "- ", "\n", "  ", "{", "}", "[", "]", ",", "&a ", "*a", "!!int ", "'", "\"", "#", "|", ">", "~", "null", "-1", "0",
+                         "1e309", "999999999999999999999", "0.0001", "Gi", "\t", "\u{0}", "é", "size: ", "gpus: ", "kind: Platform", "---\n", "? ", "%YAML 1.1\n"]
+
+    /// A small deterministic generator, so a failing case can be replayed from its seed.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static func mutate(_ text: String, seed: UInt64) -> String {
+        var rng = SplitMix(state: seed)
+        var lines = text.components(separatedBy: "\n")
+        for _ in 0..<Int.random(in: 1...4, using: &rng) {
+            guard !lines.isEmpty else { break }
+            let i = Int.random(in: 0..<lines.count, using: &rng)
+            switch Int.random(in: 0..<6, using: &rng) {
+            case 0: lines.remove(at: i)
+            case 1: lines.insert(lines[i], at: i)
+            case 2:
+                var chars = Array(lines[i])
+                let at = chars.isEmpty ? 0 : Int.random(in: 0...chars.count, using: &rng)
+                chars.insert(contentsOf: tokens.randomElement(using: &rng)!, at: at)
+                lines[i] = String(chars)
+            case 3:
+                let chars = Array(lines[i])
+                if !chars.isEmpty { lines[i] = String(chars.prefix(Int.random(in: 0..<chars.count, using: &rng))) }
+            case 4: lines[i] = " " + lines[i]
+            default: lines.swapAt(i, Int.random(in: 0..<lines.count, using: &rng))
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func assertWellFormed(_ text: String, _ diagnostics: [Diagnostic]) {
+        let lineCount = text.split(separator: "\n", omittingEmptySubsequences: false).count
+        for d in diagnostics {
+            #expect(!d.rule.isEmpty && !d.message.isEmpty)
+            if let l = d.location, l.file == "fuzz.yaml" {
+                #expect(l.line >= 1 && l.line <= lineCount + 1, "\(d) outside a \(lineCount)-line document")
+                #expect(l.column >= 1)
+            }
+        }
+    }
+
+    @Test func mutatedDocuments() async {
+        await propertyCheck(count: 1500, input: Gen.int(in: 0...(Self.seeds.count - 1)), Gen.uint64(in: 0...UInt64.max)) { index, seed in
+            let text = Self.mutate(Self.seeds[index], seed: seed)
+            let diagnostics = Support.check(text, file: "fuzz.yaml")
+            Self.assertWellFormed(text, diagnostics)
+            #expect(Support.check(text, file: "fuzz.yaml") == diagnostics, "the same input gives the same diagnostics")
+        }
+    }
+
+    @Test func randomTokenSoup() async {
+        await propertyCheck(count: 1500, input: Gen.uint64(in: 0...UInt64.max)) { seed in
+            var rng = SplitMix(state: seed)
+            let text = (0..<Int.random(in: 0...60, using: &rng)).map { _ in Self.tokens.randomElement(using: &rng)! }.joined()
+            Self.assertWellFormed(text, Support.check(text, file: "fuzz.yaml"))
+        }
+    }
+
+    @Test func randomBytes() async {
+        await propertyCheck(count: 500, input: Gen.uint64(in: 0...UInt64.max)) { seed in
+            var rng = SplitMix(state: seed)
+            let bytes = (0..<Int.random(in: 0...200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let text = String(decoding: bytes, as: UTF8.self)
+            Self.assertWellFormed(text, Support.check(text, file: "fuzz.yaml"))
+        }
+    }
+
+    /// Mutated platform contracts: the loader never crashes and never returns a contract alongside an error.
+    @Test func mutatedPlatforms() async throws {
+        let base = try String(contentsOfFile: Fixtures.path("examples/platform/base.yaml"), encoding: .utf8)
+        await propertyCheck(count: 200, input: Gen.uint64(in: 0...UInt64.max)) { seed in
+            guard let dir = try? TemporaryDirectory() else { return }
+            let text = Self.mutate(base, seed: seed)
+            guard let file = try? dir.write("base.yaml", text) else { return }
+            let r = ContractLoader.load(file)
+            #expect(r.contract == nil || !r.diagnostics.hasErrors)
+            for d in r.diagnostics { #expect(!d.rule.isEmpty) }
+        }
+    }
+}
