@@ -50,7 +50,11 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(
-            name: "TarmacManifestsTests", dependencies: ["TarmacManifests", "TarmacTesting"],
+            name: "TarmacManifestsTests",
+            dependencies: [
+                "TarmacManifests", "TarmacTesting", .product(name: "Yams", package: "Yams"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strict),
         .testTarget(name: "TarmacCLITests", dependencies: ["tarmac", "TarmacTesting"], swiftSettings: strict),
     ]
