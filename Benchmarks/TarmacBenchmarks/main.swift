@@ -1,1 +1,173 @@
-print("bench")
+// Benchmarks print figures; they are never asserted in tests.
+//
+//   swift run -c release TarmacBenchmarks render [--count N] [--platform FILE]
+//
+// render: generates N workloads of every kind, team, environment and size of the example contract,
+// then measures, stage by stage, what `tarmac validate` and `tarmac render` do with them:
+// decode (YAML -> checked document), validate (against the contract and guardrails), render (Kubernetes
+// objects) and serialize (deterministic YAML). Reports workloads/s per stage and end to end, and peak memory.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import TarmacContract
+import TarmacManifests
+import TarmacModel
+import TarmacTesting
+
+func peakRSSMiB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024  // Linux reports KiB
+}
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+func option(_ name: String, _ args: [String]) -> String? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
+
+/// N workload documents cycling through kinds, teams, environments and valid sizes.
+func generate(_ n: Int, contract: Contract) -> [String] {
+    let p = contract.platform
+    let teams = p.teams.keys.sorted()
+    var docs: [String] = []
+    docs.reserveCapacity(n)
+    for i in 0..<n {
+        let team = teams[i % teams.count]
+        let env = i % 5 == 0 ? "prod" : "dev"
+        let owner = p.teams[team]?.members.first ?? "someone@acme.example"
+        let image = "registry.acme.example/app@sha256:" + String(repeating: "a", count: 64)
+        switch i % 4 {
+        case 0:
+            let sizes = ["cpu-small", "small", "medium", "large"]
+            docs.append("""
+            apiVersion: tarmac.dev/v1alpha1
+            kind: TrainingJob
+            metadata: {name: train-\(i), team: \(team), env: \(env), owner: \(owner)}
+            spec:
+              size: \(sizes[i / 4 % sizes.count])
+              workers: \(1 + i % 3)
+              image: \(image)
+              command: [torchrun, train.py]
+              env: {LR: "0.001", EPOCHS: "3"}
+              datasets: [{name: clicks, mountPath: /data}]
+              checkpoint: {path: /ckpt, interval: 30m}
+              maxDuration: 12h
+              egress: [object-store]
+            """)
+        case 1:
+            docs.append("""
+            apiVersion: tarmac.dev/v1alpha1
+            kind: BatchJob
+            metadata: {name: batch-\(i), team: \(team), env: \(env), owner: \(owner)}
+            spec:
+              size: \(i % 8 == 1 ? "gpu" : "cpu-large")
+              tasks: 100
+              parallelism: 10
+              image: \(image)
+              command: [python, task.py]
+              maxDuration: 2h
+            """)
+        case 2:
+            docs.append("""
+            apiVersion: tarmac.dev/v1alpha1
+            kind: InferenceService
+            metadata: {name: serve-\(i), team: \(team), env: \(env), owner: \(owner)}
+            spec:
+              size: \(["s", "m", "cpu-small"][i / 4 % 3])
+              model: model-\(i % 17)@\(1 + i % 9)
+              rollbackTarget: model-\(i % 17)@0
+              image: \(image)
+              replicas: 1..4
+              port: 8080
+              egress: [metrics]
+            """)
+        default:
+            docs.append("""
+            apiVersion: tarmac.dev/v1alpha1
+            kind: Agent
+            metadata: {name: agent-\(i), team: \(team), env: \(env), owner: \(owner)}
+            spec:
+              size: standard
+              image: \(image)
+              tools: {tickets: [read, comment], search-index: [read]}
+              onBehalfOf: \(owner)
+            """)
+        }
+    }
+    return docs
+}
+
+func renderBenchmark(_ args: [String]) {
+    let count = Int(option("--count", args) ?? "") ?? 10_000
+    let platformPath = option("--platform", args) ?? Fixtures.examplePlatform
+    let t0 = now()
+    let loaded = ContractLoader.load(platformPath)
+    guard let contract = loaded.contract else {
+        for d in loaded.diagnostics { print(d) }
+        exit(1)
+    }
+    let tContract = now() - t0
+    let docs = generate(count, contract: contract)
+
+    var workloads: [Workload] = []
+    workloads.reserveCapacity(count)
+    var errors = 0, warnings = 0
+    let t1 = now()
+    var trees: [(YAMLLoader.Result, String)] = []
+    trees.reserveCapacity(count)
+    for (i, text) in docs.enumerated() { trees.append((YAMLLoader.load(text, file: "w\(i).yaml"), "w\(i).yaml")) }
+    let tParse = now() - t1
+    let t1b = now()
+    for (loaded, file) in trees {
+        let read = DocumentReader.read(documents: loaded.documents, file: file)
+        errors += loaded.diagnostics.errors.count + read.diagnostics.errors.count
+        workloads += read.workloads
+    }
+    let tCheck = now() - t1b
+    let tDecode = tParse + tCheck
+    let t2 = now()
+    for w in workloads {
+        let ds = WorkloadValidator.validate(w, against: contract)
+        errors += ds.errors.count
+        warnings += ds.warnings.count
+    }
+    let tValidate = now() - t2
+    var objects: [KubeObject] = []
+    let t3 = now()
+    for w in workloads {
+        if case .success(let o) = WorkloadRenderer.render(w, contract: contract) { objects += o }
+    }
+    let tRender = now() - t3
+    let t4 = now()
+    var bytes = 0
+    for o in objects { bytes += o.yaml.utf8.count }
+    let tSerialize = now() - t4
+    let total = tDecode + tValidate + tRender + tSerialize
+
+    func rate(_ t: Double) -> String { String(format: "%10.0f", Double(count) / t) }
+    func ms(_ t: Double) -> String { String(format: "%9.1f", t * 1000) }
+    print("validate + render \(count) workloads against \(platformPath)")
+    print("contract load: \(ms(tContract)) ms; \(errors) errors, \(warnings) warnings in the generated workloads; \(objects.count) objects, \(bytes / 1024) KiB of YAML")
+    print("")
+    print("stage                        time (ms)   workloads/s")
+    print("parse (YAML -> tree)        \(ms(tParse))    \(rate(tParse))")
+    print("check (schema, decode)      \(ms(tCheck))    \(rate(tCheck))")
+    print("validate (contract, rules)  \(ms(tValidate))    \(rate(tValidate))")
+    print("render (objects)            \(ms(tRender))    \(rate(tRender))")
+    print("serialize (YAML)            \(ms(tSerialize))    \(rate(tSerialize))")
+    print("end to end                  \(ms(total))    \(rate(total))")
+    print("")
+    print(String(format: "peak memory (max RSS): %.1f MiB", peakRSSMiB()))
+    if errors > 0 { exit(1) }
+}
+
+let args = Array(CommandLine.arguments.dropFirst())
+switch args.first {
+case "render": renderBenchmark(Array(args.dropFirst()))
+default:
+    print("usage: TarmacBenchmarks render [--count N] [--platform FILE]")
+    exit(args.isEmpty ? 0 : 64)
+}

@@ -67,6 +67,20 @@ public enum YAMLWriter {
     }
 
     static func needsQuotes(_ s: String) -> Bool {
+        // Fast path, one pass over the bytes: starts with a letter, only characters that are never special.
+        // (A string that starts with a letter is never a number; reserved words are checked separately.)
+        var utf8 = s.utf8.makeIterator()
+        if let b = utf8.next(), (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) {
+            var plain = true
+            var previous = b
+            while let c = utf8.next() {
+                let safe = (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39)
+                    || c == 0x2E || c == 0x2F || c == 0x2D || c == 0x5F || c == 0x40 || (c == 0x3A && previous != 0x20)
+                if !safe { plain = false; break }
+                previous = c
+            }
+            if plain && previous != 0x3A { return reserved.contains(s) }
+        }
         guard let first = s.first, let last = s.last else { return true }
         if reserved.contains(s) { return true }
         if first == " " || last == " " || last == ":" { return true }

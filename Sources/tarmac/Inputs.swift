@@ -29,6 +29,8 @@ enum Inputs {
 
     /// The platform named by --platform, else TARMAC_PLATFORM.
     static func platformPath(_ option: String?) -> String? {
-        option ?? ProcessInfo.processInfo.environment["TARMAC_PLATFORM"]
+        if let option { return option }
+        guard let env = ProcessInfo.processInfo.environment["TARMAC_PLATFORM"], !env.isEmpty else { return nil }
+        return env
     }
 }

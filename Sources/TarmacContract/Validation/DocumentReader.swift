@@ -23,7 +23,7 @@ public enum DocumentReader {
         return result
     }
 
-    static func read(documents: [YNode], file: String) -> Result {
+    public static func read(documents: [YNode], file: String) -> Result {
         var result = Result()
         for doc in documents {
             guard doc.entries != nil else {

@@ -16,7 +16,8 @@ public enum YAMLLoader {
         var documents: [YNode] = []
         var diagnostics: [Diagnostic] = []
         do {
-            let parser = try Parser(yaml: text)
+            // Tags are not resolved by regex here: scalars are typed by the schema, from their text and plainness.
+            let parser = try Parser(yaml: text, resolver: .basic)
             while let root = try parser.nextRoot() {
                 var budget = maxNodes
                 switch convert(root, file: file, budget: &budget, diagnostics: &diagnostics) {

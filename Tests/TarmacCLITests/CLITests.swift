@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import TarmacTesting
+
+/// Drives the real `tarmac` executable, as users and scripts do.
+@Suite struct CLITests {
+    static let binary: String = {
+        // The test bundle sits next to the products of the same build.
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [dir, dir.deletingLastPathComponent()] {
+            let p = candidate.appendingPathComponent("tarmac").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        let fallback = Fixtures.path(".build/debug/tarmac")
+        return ProcessInfo.processInfo.environment["TARMAC_BIN"] ?? fallback
+    }()
+
+    func tarmac(_ args: String..., cwd: String? = Fixtures.root.path) throws -> ProcessResult {
+        try Run.program(Self.binary, args, cwd: cwd, environment: ["NO_COLOR": "1", "TARMAC_PLATFORM": ""])
+    }
+
+    @Test func validateExamplesExitsZero() throws {
+        let r = try tarmac("validate", "--platform", "examples/platform/platform.yaml", "examples/workloads")
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stderr.contains("8 documents in 6 files: 0 errors, 0 warnings"))
+    }
+
+    @Test(arguments: Fixtures.files(in: Fixtures.invalidDir + "/workloads").map { ($0 as NSString).lastPathComponent })
+    func validateBrokenDocumentExitsOne(_ name: String) throws {
+        let dir = "Tests/Fixtures/invalid/workloads"
+        let r = try tarmac("validate", "--platform", "examples/platform/platform.yaml", "\(dir)/\(name)")
+        #expect(r.status == 1)
+        let headlines = r.stdout.split(separator: "\n").filter { !$0.hasPrefix("    help:") }.map { $0.replacingOccurrences(of: dir + "/", with: "") }
+        #expect(headlines == Fixtures.expectations(at: Fixtures.invalidDir + "/workloads/\(name).expect"))
+    }
+
+    @Test func validateBrokenPlatformExitsOne() throws {
+        let r = try tarmac("validate", "Tests/Fixtures/invalid/platforms/references/platform.yaml")
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("platform.yaml:8:24: error: pool 'gpu' names unknown accelerator 'h10'; did you mean 'h100'? [unknown-reference]"))
+    }
+
+    @Test func validateJSONOutput() throws {
+        let r = try tarmac("validate", "-o", "json", "--platform", "examples/platform/platform.yaml", "Tests/Fixtures/invalid/workloads/capacity.yaml")
+        #expect(r.status == 1)
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let first = (json?["diagnostics"] as? [[String: Any]])?.first
+        #expect(first?["rule"] as? String == "capacity")
+        #expect((first?["location"] as? [String: Any])?["line"] as? Int == 6)
+    }
+
+    @Test func workloadsWithoutPlatformAreCheckedForStructureWithANote() throws {
+        let r = try tarmac("validate", "examples/workloads/ranker-ft.yaml")
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("note: no platform given"))
+    }
+
+    @Test func missingFileIsAnError() throws {
+        let r = try tarmac("validate", "no/such.yaml")
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("error: no such file or directory 'no/such.yaml' [file]"))
+    }
+
+    @Test func explainPrintsSourcesAndFailsOnTypos() throws {
+        let r = try tarmac("explain", "--platform", "examples/platform/platform.yaml", "--env", "prod", "inference/s")
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("memory       20Gi   examples/platform/environments/prod.yaml:"))
+        let bad = try tarmac("explain", "--platform", "examples/platform/platform.yaml", "--env", "prd", "s")
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("unknown environment 'prd'; did you mean 'prod'?"))
+        let json = try tarmac("explain", "--platform", "examples/platform/platform.yaml", "-o", "json", "large")
+        let obj = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(obj?["subject"] as? String == "training/large")
+    }
+
+    @Test func renderWritesDeterministicTreeAndNothingOnError() throws {
+        let dir = try TemporaryDirectory()
+        let out = dir.path + "/out"
+        let r = try tarmac("render", "--platform", "examples/platform/platform.yaml", "--out", out, "examples/workloads")
+        #expect(r.status == 0, "\(r.stderr)")
+        let first = Fixtures.files(in: out)
+        #expect(first.contains(out + "/search-dev/job-ranker-ft.yaml"))
+        #expect(first.contains(out + "/_cluster/validatingadmissionpolicy-tarmac-gpu-via-tarmac.yaml"))
+        let bytes = try first.map { try String(contentsOfFile: $0, encoding: .utf8) }
+        // Again: same bytes; a second render replaces the tree.
+        #expect(try tarmac("render", "--platform", "examples/platform/platform.yaml", "--out", out, "examples/workloads").status == 0)
+        #expect(try Fixtures.files(in: out).map { try String(contentsOfFile: $0, encoding: .utf8) } == bytes)
+        // Only the platform now: the workloads' files disappear, so a GitOps diff shows the removal.
+        #expect(try tarmac("render", "--platform", "examples/platform/platform.yaml", "--out", out).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: out + "/search-dev/job-ranker-ft.yaml"))
+        // A broken workload: exit 1, and the tree is untouched.
+        let before = Fixtures.files(in: out)
+        let bad = try tarmac("render", "--platform", "examples/platform/platform.yaml", "--out", out, "examples/workloads", "Tests/Fixtures/invalid/workloads/unknown-size.yaml")
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("nothing written"))
+        #expect(Fixtures.files(in: out) == before)
+    }
+
+    @Test func renderRefusesForeignDirectory() throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("keep.txt", "mine")
+        let r = try tarmac("render", "--platform", "examples/platform/platform.yaml", "--out", dir.path)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("was not written by tarmac render"))
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/keep.txt"))
+    }
+
+    @Test func renderToStdoutIsAYAMLStream() throws {
+        let r = try tarmac("render", "--platform", "examples/platform/platform.yaml", "--env", "prod", "--stdout", "examples/workloads/ranker-serve.yaml")
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("kind: Deployment"))
+        #expect(!r.stdout.contains("namespace: search-dev"))
+    }
+
+    @Test func helpHasExamples() throws {
+        for command in ["validate", "explain", "render", "schema"] {
+            let r = try tarmac(command, "--help")
+            #expect(r.status == 0)
+            #expect(r.stdout.contains("Examples:"), "\(command) --help")
+        }
+        #expect(try tarmac("frobnicate").status == 64)
+    }
+}
