@@ -14,6 +14,9 @@ import TarmacTesting
     static let tokens = [": ", "- ", "\n", "  ", "{", "}", "[", "]", ",", "&a ", "*a", "!!int ", "'", "\"", "#", "|", ">", "~", "null", "-1", "0",
                          "1e309", "999999999999999999999", "0.0001", "Gi", "\t", "\u{0}", "é", "size: ", "gpus: ", "kind: Platform", "---\n", "? ", "%YAML 1.1\n"]
 
+    /// TARMAC_FUZZ_FACTOR=20 runs every fuzz test 20 times as long (for a longer session than CI's).
+    static func runs(_ n: Int) -> Int { n * (Int(ProcessInfo.processInfo.environment["TARMAC_FUZZ_FACTOR"] ?? "") ?? 1) }
+
     /// A small deterministic generator, so a failing case can be replayed from its seed.
     struct SplitMix: RandomNumberGenerator {
         var state: UInt64
@@ -51,7 +54,17 @@ import TarmacTesting
     }
 
     static func assertWellFormed(_ text: String, _ diagnostics: [Diagnostic]) {
-        let lineCount = text.split(separator: "\n", omittingEmptySubsequences: false).count
+        // YAML's line breaks: LF, CR, CR LF, NEL, LS, PS.
+        var lineCount = 1
+        var previousCR = false
+        for u in text.unicodeScalars {
+            switch u {
+            case "\n": if !previousCR { lineCount += 1 }
+            case "\r", "\u{85}", "\u{2028}", "\u{2029}": lineCount += 1
+            default: break
+            }
+            previousCR = u == "\r"
+        }
         for d in diagnostics {
             #expect(!d.rule.isEmpty && !d.message.isEmpty)
             if let l = d.location, l.file == "fuzz.yaml" {
@@ -62,7 +75,7 @@ import TarmacTesting
     }
 
     @Test func mutatedDocuments() async {
-        await propertyCheck(count: 1500, input: Gen.int(in: 0...(Self.seeds.count - 1)), Gen.uint64(in: 0...UInt64.max)) { index, seed in
+        await propertyCheck(count: Self.runs(1500), input: Gen.int(in: 0...(Self.seeds.count - 1)), Gen.uint64(in: 0...UInt64.max)) { index, seed in
             let text = Self.mutate(Self.seeds[index], seed: seed)
             let diagnostics = Support.check(text, file: "fuzz.yaml")
             Self.assertWellFormed(text, diagnostics)
@@ -71,7 +84,7 @@ import TarmacTesting
     }
 
     @Test func randomTokenSoup() async {
-        await propertyCheck(count: 1500, input: Gen.uint64(in: 0...UInt64.max)) { seed in
+        await propertyCheck(count: Self.runs(1500), input: Gen.uint64(in: 0...UInt64.max)) { seed in
             var rng = SplitMix(state: seed)
             let text = (0..<Int.random(in: 0...60, using: &rng)).map { _ in Self.tokens.randomElement(using: &rng)! }.joined()
             Self.assertWellFormed(text, Support.check(text, file: "fuzz.yaml"))
@@ -79,7 +92,7 @@ import TarmacTesting
     }
 
     @Test func randomBytes() async {
-        await propertyCheck(count: 500, input: Gen.uint64(in: 0...UInt64.max)) { seed in
+        await propertyCheck(count: Self.runs(500), input: Gen.uint64(in: 0...UInt64.max)) { seed in
             var rng = SplitMix(state: seed)
             let bytes = (0..<Int.random(in: 0...200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             let text = String(decoding: bytes, as: UTF8.self)
@@ -90,7 +103,7 @@ import TarmacTesting
     /// Mutated platform contracts: the loader never crashes and never returns a contract alongside an error.
     @Test func mutatedPlatforms() async throws {
         let base = try String(contentsOfFile: Fixtures.path("examples/platform/base.yaml"), encoding: .utf8)
-        await propertyCheck(count: 200, input: Gen.uint64(in: 0...UInt64.max)) { seed in
+        await propertyCheck(count: Self.runs(200), input: Gen.uint64(in: 0...UInt64.max)) { seed in
             guard let dir = try? TemporaryDirectory() else { return }
             let text = Self.mutate(base, seed: seed)
             guard let file = try? dir.write("base.yaml", text) else { return }
