@@ -8,17 +8,16 @@ struct ExplainCommand: ParsableCommand {
         commandName: "explain",
         abstract: "Show resolved contract values and the file:line each one came from.",
         discussion: """
-        Values are resolved through the contract's layers: the extends chain, then the
-        environment's overlay (--env), then the team's overrides (--team).
+        Values are resolved through the contract's layers: the extends chain, then the environment's overlay (--env), then the team's overrides (--team).
 
         Examples:
-          tarmac explain --platform examples/platform/platform.yaml
-          tarmac explain --platform examples/platform/platform.yaml --env prod inference/s
-          tarmac explain --platform examples/platform/platform.yaml --team ads medium -o json
+          export TARMAC_PLATFORM=examples/platform/platform.yaml
+          tarmac explain
+          tarmac explain --env prod inference/s
+          tarmac explain --team ads medium -o json
         """)
 
-    @Option(name: .long, help: "Platform contract (default: $TARMAC_PLATFORM).")
-    var platform: String?
+    @OptionGroup var platform: PlatformOption
 
     @Option(name: .long, help: "Environment whose overlay applies.")
     var env: String?
@@ -34,7 +33,7 @@ struct ExplainCommand: ParsableCommand {
 
     func run() throws {
         guard let format = OutputFormat(rawValue: output) else { throw ValidationError("unknown output format '\(output)'; use text, json or yaml") }
-        guard let path = Inputs.platformPath(platform) else { throw ValidationError("name the platform with --platform FILE (or set TARMAC_PLATFORM)") }
+        let path = try platform.required()
         let loaded = ContractLoader.load(path)
         guard let contract = loaded.contract else {
             for d in loaded.diagnostics { print(Terminal.render(d)) }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import TarmacContract
 import TarmacModel
@@ -32,5 +33,19 @@ enum Inputs {
         if let option { return option }
         guard let env = ProcessInfo.processInfo.environment["TARMAC_PLATFORM"], !env.isEmpty else { return nil }
         return env
+    }
+}
+
+/// `--platform FILE`, shared by every command that reads a contract.
+struct PlatformOption: ParsableArguments {
+    @Option(name: .long, help: "Platform contract (default: $TARMAC_PLATFORM).")
+    var platform: String?
+
+    /// The path given, or $TARMAC_PLATFORM.
+    var path: String? { Inputs.platformPath(platform) }
+
+    func required() throws -> String {
+        guard let path else { throw ValidationError("name the platform with --platform FILE (or set TARMAC_PLATFORM)") }
+        return path
     }
 }

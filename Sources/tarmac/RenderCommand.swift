@@ -9,21 +9,18 @@ struct RenderCommand: ParsableCommand {
         commandName: "render",
         abstract: "Write the platform and workloads as Kubernetes manifests, for GitOps.",
         discussion: """
-        Everything is validated first; if anything has an error, nothing is written. Output is
-        deterministic (same input, same bytes): one object per file at DIR/<namespace>/<kind>-<name>.yaml,
-        cluster-scoped objects under DIR/_cluster/. A directory written before by tarmac render is
-        replaced as a whole, so removed objects disappear from the GitOps diff too.
+        Everything is validated first; if anything has an error, nothing is written. Output is deterministic (same input, same bytes): one object per file at DIR/<namespace>/<kind>-<name>.yaml, cluster-scoped objects under DIR/_cluster/. A directory written before by tarmac render is replaced as a whole, so removed objects disappear from the GitOps diff too.
 
         Examples:
-          tarmac render --platform examples/platform/platform.yaml --out out examples/workloads
-          tarmac render --platform examples/platform/platform.yaml --env prod --stdout
-          tarmac render --platform examples/platform/platform.yaml --kueue --out out
+          export TARMAC_PLATFORM=examples/platform/platform.yaml
+          tarmac render --out out examples/workloads
+          tarmac render --env prod --stdout
+          tarmac render --kueue --out out
         """)
 
     static let marker = ".tarmac-render"
 
-    @Option(name: .long, help: "Platform contract (default: $TARMAC_PLATFORM).")
-    var platform: String?
+    @OptionGroup var platform: PlatformOption
 
     @Option(name: .long, help: "Render only this environment's namespaces and workloads.")
     var env: String?
@@ -45,7 +42,7 @@ struct RenderCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let path = Inputs.platformPath(platform) else { throw ValidationError("name the platform with --platform FILE (or set TARMAC_PLATFORM)") }
+        let path = try platform.required()
         let loaded = ContractLoader.load(path)
         var diagnostics = loaded.diagnostics
         let (inputs, missing) = Inputs.expand(files)

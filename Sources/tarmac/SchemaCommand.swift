@@ -8,8 +8,7 @@ struct SchemaCommand: ParsableCommand {
         commandName: "schema",
         abstract: "Print the JSON Schema of a document kind, or write all of them.",
         discussion: """
-        Editors use these to validate and complete Tarmac documents. The repository publishes
-        them under schemas/.
+        Editors use these to validate and complete Tarmac documents. The repository publishes them under schemas/.
 
         Examples:
           tarmac schema TrainingJob

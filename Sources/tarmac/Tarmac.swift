@@ -6,13 +6,13 @@ struct Tarmac: ParsableCommand {
         commandName: "tarmac",
         abstract: "The paved road from ML engineers to GPU clusters.",
         discussion: """
-        Platform engineers describe the platform once (accelerators, pools, sizes, teams, quotas,
-        environments and guardrails); ML engineers submit training jobs, batch jobs, inference
-        services and agents by size. Start with:
+        Platform engineers describe the platform once (accelerators, pools, sizes, teams, quotas, environments and guardrails); ML engineers submit training jobs, batch jobs, inference services and agents by size.
 
-          tarmac validate --platform examples/platform/platform.yaml examples/workloads
-          tarmac explain  --platform examples/platform/platform.yaml --env prod training/large
-          tarmac render   --platform examples/platform/platform.yaml --out out examples/workloads
+        Start with:
+          export TARMAC_PLATFORM=examples/platform/platform.yaml
+          tarmac validate examples/workloads
+          tarmac explain --env prod training/large
+          tarmac render --out out examples/workloads
         """,
         version: TarmacVersion.current,
         subcommands: [ValidateCommand.self, ExplainCommand.self, RenderCommand.self, SchemaCommand.self]

@@ -8,18 +8,15 @@ struct ValidateCommand: ParsableCommand {
         commandName: "validate",
         abstract: "Check platform contracts and workloads; report every problem at once.",
         discussion: """
-        Each problem is printed as FILE:LINE:COL: error|warning: MESSAGE [rule], with a help line
-        when there is a clear fix. Exit status: 0 when there is no error (warnings allowed),
-        1 when any document has an error.
+        Each problem is printed as FILE:LINE:COL: error|warning: MESSAGE [rule], with a help line when there is a clear fix. Exit status: 0 when there is no error (warnings allowed), 1 when any document has an error.
 
         Examples:
           tarmac validate examples/platform/platform.yaml
-          tarmac validate --platform examples/platform/platform.yaml examples/workloads
-          tarmac validate -o json --platform platform.yaml job.yaml
+          tarmac validate --platform examples/platform/platform.yaml job.yaml
+          tarmac validate -o json --platform platform.yaml jobs/
         """)
 
-    @Option(name: .long, help: "Platform contract that workloads are checked against (default: $TARMAC_PLATFORM).")
-    var platform: String?
+    @OptionGroup var platform: PlatformOption
 
     @Option(name: .shortAndLong, help: "Output format: text or json.")
     var output: String = "text"
@@ -34,7 +31,7 @@ struct ValidateCommand: ParsableCommand {
         guard let format = OutputFormat(rawValue: output), format != .yaml else {
             throw ValidationError("unknown output format '\(output)'; use text or json")
         }
-        let report = Validation.run(platform: Inputs.platformPath(platform), paths: files)
+        let report = Validation.run(platform: platform.path, paths: files)
         switch format {
         case .json:
             let enc = JSONEncoder()
