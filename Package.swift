@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "TarmacModel", targets: ["TarmacModel"]),
         .library(name: "TarmacContract", targets: ["TarmacContract"]),
         .library(name: "TarmacManifests", targets: ["TarmacManifests"]),
+        .library(name: "TarmacEngine", targets: ["TarmacEngine"]),
+        .library(name: "TarmacSimulator", targets: ["TarmacSimulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,6 +22,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "TarmacModel", swiftSettings: strict),
+        .target(name: "TarmacEngine", swiftSettings: strict),
+        .target(name: "TarmacSimulator", dependencies: ["TarmacEngine", "TarmacModel", "TarmacContract"], swiftSettings: strict),
         .target(
             name: "TarmacContract",
             dependencies: ["TarmacModel", .product(name: "Yams", package: "Yams")],
@@ -35,7 +39,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "TarmacBenchmarks",
-            dependencies: ["TarmacModel", "TarmacContract", "TarmacManifests", "TarmacTesting"],
+            dependencies: ["TarmacModel", "TarmacContract", "TarmacManifests", "TarmacTesting", "TarmacEngine", "TarmacSimulator"],
             path: "Benchmarks/TarmacBenchmarks",
             swiftSettings: strict),
         .testTarget(
@@ -56,6 +60,11 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strict),
+        .testTarget(
+            name: "TarmacEngineTests",
+            dependencies: ["TarmacEngine", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict),
+        .testTarget(name: "TarmacSimulatorTests", dependencies: ["TarmacSimulator", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacCLITests", dependencies: ["tarmac", "TarmacTesting"], swiftSettings: strict),
     ]
 )

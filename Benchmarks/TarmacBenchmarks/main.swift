@@ -167,7 +167,11 @@ func renderBenchmark(_ args: [String]) {
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "render": renderBenchmark(Array(args.dropFirst()))
+case "placement": placementBenchmark(Array(args.dropFirst()))
 default:
-    print("usage: TarmacBenchmarks render [--count N] [--platform FILE]")
+    print("""
+    usage: TarmacBenchmarks render [--count N] [--platform FILE]
+           TarmacBenchmarks placement [--trace DIR] [--seeds N] [--lists default,cpu050,...] [--policies FGD,Tarmac,...]
+    """)
     exit(args.isEmpty ? 0 : 64)
 }

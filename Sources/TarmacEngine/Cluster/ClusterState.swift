@@ -1,0 +1,125 @@
+/// The free and total resources of every node, struct-of-arrays for speed. A value: a scheduling cycle
+/// works on a copy, so a decision never sees a half-applied change.
+public struct ClusterState: Sendable {
+    public static let maxGPUsPerNode = 8
+
+    public var names: [String] = []
+    /// GPU model id per node (0 = no GPU model); names in `modelNames`.
+    public var model: [UInt8] = []
+    public var modelNames: [String] = ["none"]
+    public var cpuCapacity: [Int32] = []
+    public var cpuFree: [Int32] = []
+    public var memoryCapacity: [Int32] = []
+    public var memoryFree: [Int32] = []
+    public var gpuCount: [Int8] = []
+    /// Free thousandths per GPU, `maxGPUsPerNode` slots per node.
+    public var gpuFree: [Int16] = []
+    /// Pool index per node, and the topology domain (rack, zone) per node, for gangs that must stay in one.
+    public var pool: [Int16] = []
+    public var domain: [Int32] = []
+
+    public init() {}
+
+    public var count: Int { names.count }
+
+    /// Adds a node; returns its index.
+    @discardableResult
+    public mutating func addNode(name: String, cpuMilli: Int32, memoryMiB: Int32, gpus: Int, model modelName: String?, pool: Int16 = 0, domain: Int32 = 0) -> Int {
+        precondition(gpus >= 0 && gpus <= Self.maxGPUsPerNode, "at most \(Self.maxGPUsPerNode) GPUs per node")
+        let id: UInt8 = if let modelName { modelID(modelName) } else { 0 }
+        names.append(name)
+        model.append(id)
+        cpuCapacity.append(cpuMilli)
+        cpuFree.append(cpuMilli)
+        memoryCapacity.append(memoryMiB)
+        memoryFree.append(memoryMiB)
+        gpuCount.append(Int8(gpus))
+        for g in 0..<Self.maxGPUsPerNode { gpuFree.append(g < gpus ? 1000 : 0) }
+        self.pool.append(pool)
+        self.domain.append(domain)
+        return names.count - 1
+    }
+
+    /// The id of a model name, registering it if new.
+    public mutating func modelID(_ name: String) -> UInt8 {
+        if let i = modelNames.firstIndex(of: name) { return UInt8(i) }
+        precondition(modelNames.count < 64, "at most 63 GPU models")
+        modelNames.append(name)
+        return UInt8(modelNames.count - 1)
+    }
+
+    @inline(__always) public func free(_ node: Int, _ gpu: Int) -> Int16 { gpuFree[node &* Self.maxGPUsPerNode &+ gpu] }
+
+    public func gpusFree(_ node: Int) -> [Int16] {
+        (0..<Int(gpuCount[node])).map { free(node, $0) }
+    }
+
+    public func totalGPUFree(_ node: Int) -> Int {
+        var s = 0
+        for g in 0..<Int(gpuCount[node]) { s += Int(free(node, g)) }
+        return s
+    }
+
+    public var totalGPUMilli: Int { gpuCount.reduce(0) { $0 + Int($1) } * 1000 }
+    public var allocatedGPUMilli: Int { totalGPUMilli - (0..<count).reduce(0) { $0 + totalGPUFree($1) } }
+
+    /// Whether a pod fits on a node right now: GPU model, CPU, memory, and enough GPUs with room.
+    @inline(__always) public func fits(_ pod: PodShape, on node: Int) -> Bool {
+        guard cpuFree[node] >= pod.cpuMilli, memoryFree[node] >= pod.memoryMiB else { return false }
+        guard pod.gpuCount > 0 else { return true }
+        guard model[node] != 0, pod.models.allows(model[node]) else { return false }
+        var n = 0
+        let base = node &* Self.maxGPUsPerNode
+        for g in 0..<Int(gpuCount[node]) where gpuFree[base &+ g] >= pod.gpuMilli { n += 1 }
+        return n >= Int(pod.gpuCount)
+    }
+
+    /// Puts a pod on a node and the given GPUs. The caller has checked `fits`.
+    public mutating func assign(_ pod: PodShape, to placement: Placement) {
+        let n = placement.node
+        cpuFree[n] -= pod.cpuMilli
+        memoryFree[n] -= pod.memoryMiB
+        for g in placement.gpus.indices { gpuFree[n &* Self.maxGPUsPerNode &+ g] -= pod.gpuMilli }
+        precondition(cpuFree[n] >= 0 && memoryFree[n] >= 0, "over-committed node \(names[n])")
+    }
+
+    /// Gives a pod's resources back.
+    public mutating func release(_ pod: PodShape, from placement: Placement) {
+        let n = placement.node
+        cpuFree[n] += pod.cpuMilli
+        memoryFree[n] += pod.memoryMiB
+        for g in placement.gpus.indices { gpuFree[n &* Self.maxGPUsPerNode &+ g] += pod.gpuMilli }
+    }
+
+    /// The first `count` fully free GPUs of a node, in index order (how devices are handed out whole).
+    public func wholeGPUs(_ node: Int, count: Int) -> GPUSet? {
+        var set = GPUSet()
+        var need = count
+        for g in 0..<Int(gpuCount[node]) where need > 0 && free(node, g) == 1000 {
+            set.insert(g)
+            need -= 1
+        }
+        return need == 0 ? set : nil
+    }
+}
+
+/// A set of GPU indices on one node.
+public struct GPUSet: Hashable, Sendable, CustomStringConvertible {
+    public var bits: UInt8 = 0
+    public init() {}
+    public init(_ indices: [Int]) { for i in indices { insert(i) } }
+    public mutating func insert(_ i: Int) { bits |= 1 << UInt8(i) }
+    public var indices: [Int] { (0..<8).filter { bits & (1 << UInt8($0)) != 0 } }
+    public var count: Int { bits.nonzeroBitCount }
+    public var description: String { indices.map(String.init).joined(separator: ",") }
+}
+
+/// Where a pod goes: a node and, for GPU pods, which devices.
+public struct Placement: Hashable, Sendable {
+    public var node: Int
+    public var gpus: GPUSet
+    public init(node: Int, gpus: GPUSet = GPUSet()) {
+        self.node = node
+        self.gpus = gpus
+    }
+}

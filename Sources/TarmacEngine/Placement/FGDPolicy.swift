@@ -1,0 +1,87 @@
+import Foundation
+
+/// Fragmentation Gradient Descent (Weng et al., USENIX ATC'23): put the pod where the expected fragmentation of the
+/// cluster grows least. Faithful to the published simulator: the score is int(100 * sigmoid(-Δ/1000)), so nearby
+/// values tie, and ties are broken at random; within a node, the GPU with the best score (first on a tie).
+public struct FGDPolicy: PlacementPolicy {
+    public let name = "FGD"
+    var model: FragmentationModel
+
+    public init(model: FragmentationModel) { self.model = model }
+
+    public mutating func place(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64) -> Placement? {
+        var pick = ArgMax()
+        for n in 0..<c.count where c.fits(pod, on: n) {
+            var best = Int.min
+            var bestGPUs = GPUSet()
+            if pod.isShare {
+                // Every GPU with room, in index order; the first best wins.
+                for g in 0..<Int(c.gpuCount[n]) where c.free(n, g) >= pod.gpuMilli {
+                    let d = model.delta(pod, node: n, gpus: GPUSet([g]), in: c)
+                    let s = Int(100 / (1 + exp(-(d.before - d.after) / 1000)))
+                    if s > best { best = s; bestGPUs = GPUSet([g]) }
+                }
+            } else {
+                bestGPUs = pod.usesGPU ? (c.wholeGPUs(n, count: Int(pod.gpuCount)) ?? GPUSet()) : GPUSet()
+                let d = model.delta(pod, node: n, gpus: bestGPUs, in: c)
+                best = Int(100 / (1 + exp(-(d.before - d.after) / 1000)))
+            }
+            pick.offer(best, Placement(node: n, gpus: bestGPUs), &rng)
+        }
+        return pick.choice
+    }
+}
+
+/// Tarmac's default policy. It keeps FGD's objective (least growth of expected fragmentation) and changes what FGD gets wrong:
+/// - fragmentation counts memory: a node that cannot give a typical pod its memory strands all its idle GPUs for that pod
+///   (FGD's model ignores memory, although memory decides whether a pod fits);
+/// - growths are compared exactly, and those within `epsilon` (20 thousandths of a GPU) count as equal, instead of a score
+///   rounded to whole percents;
+/// - equal growths go to the tightest fit: least share left on the chosen GPU (online bin packing of GPU shares), then least
+///   idle GPU left on the node, then least CPU left;
+/// - GPUs of a node with the same free share are one candidate, so the choice is deterministic.
+public struct TarmacPolicy: PlacementPolicy {
+    public let name = "Tarmac"
+    var model: FragmentationModel
+    /// Fragmentation growths closer than this (GPU thousandths) count as equal, and best fit decides.
+    public var epsilon: Double
+
+    public init(model: FragmentationModel, epsilon: Double = 0) {
+        self.model = model
+        self.epsilon = epsilon
+    }
+
+    /// What is compared, in order: growth of fragmentation (within epsilon), then the share left on the chosen GPU
+    /// (tightest fit), then idle GPU left on the node, then CPU left.
+    struct Key {
+        var delta: Double
+        var slotLeft: Int
+        var gpuLeft: Int
+        var cpuLeft: Int32
+    }
+
+    public mutating func place(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64) -> Placement? {
+        var best: Key?
+        var choice: Placement?
+        for n in 0..<c.count where c.fits(pod, on: n) {
+            let gpuLeft = c.totalGPUFree(n) - pod.totalGPUMilli
+            let cpuLeft = c.cpuFree[n] - pod.cpuMilli
+            for gpus in FragmentationModel.candidates(pod, node: n, in: c) {
+                let d = model.delta(pod, node: n, gpus: gpus, in: c)
+                let slotLeft = pod.isShare ? Int(c.free(n, gpus.indices[0]) - pod.gpuMilli) : 0
+                let key = Key(delta: d.after - d.before, slotLeft: slotLeft, gpuLeft: gpuLeft, cpuLeft: cpuLeft)
+                if let b = best, !Self.better(key, than: b, epsilon: epsilon) { continue }
+                best = key
+                choice = Placement(node: n, gpus: gpus)
+            }
+        }
+        return choice
+    }
+
+    static func better(_ a: Key, than b: Key, epsilon: Double) -> Bool {
+        if abs(a.delta - b.delta) > max(1e-9, epsilon) { return a.delta < b.delta }
+        if a.slotLeft != b.slotLeft { return a.slotLeft < b.slotLeft }
+        if a.gpuLeft != b.gpuLeft { return a.gpuLeft < b.gpuLeft }
+        return a.cpuLeft < b.cpuLeft
+    }
+}

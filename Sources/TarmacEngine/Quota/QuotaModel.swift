@@ -1,0 +1,117 @@
+/// A team's quota: nominal amounts, how much it may borrow from its cohort and lend to it, and its fair-share weight.
+/// `nil` limits are unlimited (as in Kueue).
+public struct TeamQuota: Hashable, Sendable {
+    public var name: String
+    public var nominal: Resources
+    public var cohort: String?
+    public var borrowingLimit: Resources?
+    public var lendingLimit: Resources?
+    public var weight: Double
+
+    public init(name: String, nominal: Resources, cohort: String? = nil, borrowingLimit: Resources? = nil, lendingLimit: Resources? = nil, weight: Double = 1) {
+        self.name = name
+        self.nominal = nominal
+        self.cohort = cohort
+        self.borrowingLimit = borrowingLimit
+        self.lendingLimit = lendingLimit
+        self.weight = weight
+    }
+}
+
+/// Quota arithmetic over teams and cohorts. A team uses its nominal quota first; beyond it, it borrows what other
+/// teams of its cohort do not use (within their lending limits and its own borrowing limit).
+public struct QuotaBook: Sendable {
+    public var teams: [String: TeamQuota]
+    /// What each team holds now.
+    public var usage: [String: Resources]
+
+    public init(teams: [TeamQuota], usage: [String: Resources] = [:]) {
+        self.teams = Dictionary(uniqueKeysWithValues: teams.map { ($0.name, $0) })
+        self.usage = usage
+    }
+
+    public func used(_ team: String) -> Resources { usage[team] ?? .zero }
+
+    /// What the team holds beyond its nominal quota.
+    public func borrowed(_ team: String) -> Resources {
+        guard let q = teams[team] else { return used(team) }
+        return (used(team) - q.nominal).clampedAtZero
+    }
+
+    /// What a team leaves unused and may lend: nominal minus usage, within its lending limit.
+    func lendable(_ q: TeamQuota) -> Resources {
+        var idle = (q.nominal - used(q.name)).clampedAtZero
+        if let l = q.lendingLimit {
+            idle.cpuMilli = min(idle.cpuMilli, l.cpuMilli)
+            idle.memoryMiB = min(idle.memoryMiB, l.memoryMiB)
+            for i in 0..<idle.gpuMilli.count { idle.gpuMilli[i] = min(idle.gpuMilli[i], l.gpu(i)) }
+        }
+        return idle
+    }
+
+    /// Why `request` cannot be admitted for `team` now, or nil if quota allows it.
+    public func shortfall(team: String, request: Resources) -> QuotaShortfall? {
+        guard let q = teams[team] else { return QuotaShortfall(resource: "team", needed: 0, available: 0, detail: "team '\(team)' has no quota") }
+        let after = used(team) + request
+        // Within a cohort, capacity another team has borrowed is not there until it is reclaimed (by preemption).
+        if let cohort = q.cohort {
+            let members = teams.values.filter { $0.cohort == cohort }
+            let cohortUsed = members.reduce(request) { $0 + used($1.name) }
+            let cohortNominal = members.reduce(Resources.zero) { $0 + $1.nominal }
+            if after.fits(in: q.nominal), let r = firstExceeding(cohortUsed, cohortNominal) {
+                return QuotaShortfall(resource: r.name, needed: r.need, available: r.have, detail: "cohort '\(cohort)' has lent this team's idle quota out; it is reclaimed by preempting borrowers")
+            }
+        }
+        if after.fits(in: q.nominal) { return nil }
+        let borrow = (after - q.nominal).clampedAtZero
+        if let limit = q.borrowingLimit, let r = firstExceeding(borrow, limit) {
+            return QuotaShortfall(resource: r.name, needed: r.need, available: r.have, detail: "beyond the borrowing limit")
+        }
+        guard let cohort = q.cohort else {
+            let r = firstExceeding(after, q.nominal)!
+            return QuotaShortfall(resource: r.name, needed: r.need, available: r.have, detail: "beyond nominal quota, and the team is in no cohort")
+        }
+        // What the cohort can lend to this team: what the others leave idle (within their lending limits),
+        // minus what the others already borrow. `borrow` is everything this team would hold beyond its nominal.
+        var pool = Resources()
+        for other in teams.values where other.cohort == cohort && other.name != team {
+            pool = pool + lendable(other) - borrowed(other.name)
+        }
+        let available = pool.clampedAtZero
+        if let r = firstExceeding(borrow, available) {
+            return QuotaShortfall(resource: r.name, needed: r.need, available: r.have, detail: "cohort '\(cohort)' has no more to lend")
+        }
+        return nil
+    }
+
+    /// The first resource where `a` exceeds `b`.
+    func firstExceeding(_ a: Resources, _ b: Resources) -> (name: String, need: Int64, have: Int64)? {
+        if a.cpuMilli > b.cpuMilli { return ("cpu", a.cpuMilli, b.cpuMilli) }
+        if a.memoryMiB > b.memoryMiB { return ("memory", a.memoryMiB, b.memoryMiB) }
+        for i in 0..<a.gpuMilli.count where a.gpu(i) > b.gpu(i) { return ("gpu[\(i)]", a.gpu(i), b.gpu(i)) }
+        return nil
+    }
+
+    /// The team's dominant share: its largest usage over nominal across resources, divided by its weight.
+    public func dominantShare(_ team: String) -> Double {
+        guard let q = teams[team] else { return .infinity }
+        let u = used(team)
+        var share = 0.0
+        func ratio(_ used: Int64, _ nominal: Int64) -> Double { used == 0 ? 0 : (nominal == 0 ? Double(used) : Double(used) / Double(nominal)) }
+        share = max(share, ratio(u.cpuMilli, q.nominal.cpuMilli))
+        share = max(share, ratio(u.memoryMiB, q.nominal.memoryMiB))
+        for i in 0..<u.gpuMilli.count { share = max(share, ratio(u.gpu(i), q.nominal.gpu(i))) }
+        return share / max(q.weight, 1e-9)
+    }
+
+    public mutating func charge(_ team: String, _ r: Resources) { usage[team] = used(team) + r }
+    public mutating func refund(_ team: String, _ r: Resources) { usage[team] = used(team) - r }
+}
+
+/// Why quota blocks a workload, with the numbers.
+public struct QuotaShortfall: Hashable, Sendable {
+    public var resource: String
+    public var needed: Int64
+    public var available: Int64
+    public var detail: String
+}

@@ -1,0 +1,297 @@
+/// Tarmac's admission engine: one pure, synchronous cycle over an immutable snapshot.
+///
+/// A workload is admitted only when both hold at once: its team's quota (nominal, or borrowed from its cohort within
+/// limits) covers it, and a concrete placement exists for every pod of its gang right now. Order: priority, then the
+/// team with the lowest weighted dominant share, then users of a team in turn, then submission time.
+public struct Scheduler: Sendable {
+    public var config: SchedulerConfig
+
+    public init(config: SchedulerConfig = SchedulerConfig()) { self.config = config }
+
+    public func cycle(_ s: Snapshot, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> Decision {
+        var state = CycleState(snapshot: s)
+        var decision = Decision()
+        var queues = Self.teamQueues(s)
+        var reservation: PendingWorkload?
+
+        while let team = Self.nextTeam(queues, state.book) {
+            let w = queues[team]!.removeFirst()
+            if queues[team]!.isEmpty { queues[team] = nil }
+
+            if let r = reservation, Self.competes(w, with: r) {
+                decision.waiting[w.id] = .reservation(for: r.id)
+                continue
+            }
+            switch attempt(w, &state, policy: &policy, rng: &rng, useCache: true) {
+            case .success(let admission):
+                state.commit(w, admission, now: s.now, policy: &policy)
+                decision.admitted.append(admission)
+            case .failure(let reason):
+                if config.preemption, let (victims, admission) = preempt(for: w, &state, policy: &policy, rng: &rng) {
+                    for v in victims {
+                        state.evict(v, policy: &policy)
+                        let why = v.workload.priority < w.priority ? "priority" : "reclaim"
+                        decision.preempted.append(.init(id: v.workload.id, by: w.id, reason: why, lostGPUMilliSeconds: v.lostWork(at: s.now)))
+                    }
+                    state.commit(w, admission, now: s.now, policy: &policy)
+                    decision.admitted.append(admission)
+                    continue
+                }
+                decision.waiting[w.id] = config.explain ? reason.explained(w, state.cluster) : reason.brief
+                if reservation == nil, case .shape = reason.failure, s.now - w.submitted >= config.reservationAfter {
+                    reservation = w
+                }
+            }
+        }
+        return decision
+    }
+
+    // MARK: Order
+
+    /// Per team, pending work in order: priority, then users in turn (a user's k-th workload after every other
+    /// user's k-th, counting what each already runs), then submission time.
+    static func teamQueues(_ s: Snapshot) -> [String: [PendingWorkload]] {
+        var runningPerUser: [String: Int] = [:]
+        for r in s.running { runningPerUser[r.workload.team + "/" + r.workload.user, default: 0] += 1 }
+        var byTeam: [String: [PendingWorkload]] = [:]
+        for w in s.pending { byTeam[w.team, default: []].append(w) }
+        return byTeam.mapValues { list in
+            var rank: [String: Int] = [:]
+            let bySubmission = list.sorted { ($0.submitted, $0.id) < ($1.submitted, $1.id) }
+            var keyed: [(PendingWorkload, Int)] = []
+            for w in bySubmission {
+                let u = w.team + "/" + w.user
+                let r = rank[u, default: runningPerUser[u] ?? 0]
+                rank[u] = r + 1
+                keyed.append((w, r))
+            }
+            return keyed.sorted { a, b in
+                if a.0.priority != b.0.priority { return a.0.priority > b.0.priority }
+                if a.1 != b.1 { return a.1 < b.1 }
+                return (a.0.submitted, a.0.id) < (b.0.submitted, b.0.id)
+            }.map(\.0)
+        }
+    }
+
+    /// The team whose head goes next: highest priority, then lowest weighted dominant share (as admitted so far), then oldest.
+    static func nextTeam(_ queues: [String: [PendingWorkload]], _ book: QuotaBook) -> String? {
+        var best: (String, Int, Double, Int64)?
+        for (team, q) in queues {
+            guard let head = q.first else { continue }
+            let key = (team, head.priority, book.dominantShare(team), head.submitted)
+            if let b = best {
+                if key.1 != b.1 ? key.1 < b.1 : (key.2 != b.2 ? key.2 > b.2 : (key.3 != b.3 ? key.3 > b.3 : key.0 > b.0)) { continue }
+            }
+            best = key
+        }
+        return best?.0
+    }
+
+    /// Whether `w` would take capacity that the reserved workload `r` waits for.
+    static func competes(_ w: PendingWorkload, with r: PendingWorkload) -> Bool {
+        let rGPU = r.pods.contains(where: \.usesGPU), wGPU = w.pods.contains(where: \.usesGPU)
+        if rGPU != wGPU { return false }
+        guard rGPU else { return true }
+        let rm = r.pods.first(where: \.usesGPU)!.models, wm = w.pods.first(where: \.usesGPU)!.models
+        return rm.isAny || wm.isAny || rm.bits & wm.bits != 0
+    }
+
+    // MARK: Admission
+
+    enum Failure {
+        case quota(QuotaShortfall)
+        case shape(PendingWorkload)
+
+        var brief: WaitReason {
+            switch self {
+            case .quota(let q): .quota(q)
+            case .shape: .shape("no placement for the whole gang")
+            }
+        }
+
+        func explained(_ w: PendingWorkload, _ c: ClusterState) -> WaitReason {
+            switch self {
+            case .quota(let q): .quota(q)
+            case .shape: .shape(ShapeReport.describe(w, in: c))
+            }
+        }
+    }
+
+    func attempt(_ w: PendingWorkload, _ state: inout CycleState, policy: inout any PlacementPolicy, rng: inout SplitMix64, useCache: Bool) -> Result<Decision.Admission, FailureBox> {
+        // Quota first when the GPU model is known in advance (one allowed model): the most actionable reason.
+        if let assumed = Self.assumedRequest(w), let short = state.book.shortfall(team: w.team, request: assumed) {
+            return .failure(FailureBox(.quota(short)))
+        }
+        let key = ShapeKey(w)
+        if useCache, state.unplaceable.contains(key) { return .failure(FailureBox(.shape(w))) }
+        guard let placements = Self.placeGang(w, in: state.cluster, policy: &policy, rng: &rng) else {
+            if useCache { state.unplaceable.insert(key) }
+            return .failure(FailureBox(.shape(w)))
+        }
+        let charged = Self.charge(w, placements, state.cluster)
+        if let short = state.book.shortfall(team: w.team, request: charged) { return .failure(FailureBox(.quota(short))) }
+        return .success(.init(id: w.id, placements: placements, charged: charged))
+    }
+
+    static func assumedRequest(_ w: PendingWorkload) -> Resources? {
+        var model: Int?
+        for p in w.pods where p.usesGPU {
+            guard p.models.bits.nonzeroBitCount == 1 else { return nil }
+            let m = p.models.bits.trailingZeroBitCount
+            if model != nil && model != m { return nil }
+            model = m
+        }
+        return Resources.of(w.pods) { _ in model ?? 0 }
+    }
+
+    static func charge(_ w: PendingWorkload, _ placements: [Placement], _ c: ClusterState) -> Resources {
+        var r = Resources()
+        for (p, at) in zip(w.pods, placements) {
+            r.cpuMilli += Int64(p.cpuMilli)
+            r.memoryMiB += Int64(p.memoryMiB)
+            if p.usesGPU { r.addGPU(Int(c.model[at.node]), Int64(p.totalGPUMilli)) }
+        }
+        return r
+    }
+
+    /// Places every pod of the gang, or none. Pods are placed one after another on a scratch copy, so each sees the
+    /// ones before it; a gang that must share a topology domain tries the domains with the most free GPU first.
+    static func placeGang(_ w: PendingWorkload, in c: ClusterState, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> [Placement]? {
+        let base = w.pools.map { pools in c.masked { pools.contains(c.pool[$0]) } } ?? c
+        if !w.sameDomain { return placeAll(w.pods, in: base, policy: &policy, rng: &rng) }
+        var freeByDomain: [Int32: Int] = [:]
+        for n in 0..<base.count where base.cpuFree[n] >= 0 { freeByDomain[base.domain[n], default: 0] += base.totalGPUFree(n) }
+        for (d, _) in freeByDomain.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
+            if let p = placeAll(w.pods, in: base.masked { base.domain[$0] == d }, policy: &policy, rng: &rng) { return p }
+        }
+        return nil
+    }
+
+    static func placeAll(_ pods: [PodShape], in c: ClusterState, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> [Placement]? {
+        var scratch = c
+        var out: [Placement] = []
+        out.reserveCapacity(pods.count)
+        for pod in pods {
+            guard let p = policy.place(pod, in: scratch, rng: &rng), scratch.fits(pod, on: p.node) else { return nil }
+            scratch.assign(pod, to: p)
+            out.append(p)
+        }
+        return out
+    }
+
+    // MARK: Preemption
+
+    /// Victims that free room for `w`: only lower priority, or (to reclaim nominal quota) work that other teams of the
+    /// cohort run on borrowed capacity; never before their guaranteed runtime; whole gangs; least lost work first.
+    func preempt(for w: PendingWorkload, _ state: inout CycleState, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> ([RunningWorkload], Decision.Admission)? {
+        let now = state.now
+        let team = state.book.teams[w.team]
+        let request = Self.assumedRequest(w) ?? Resources.of(w.pods) { _ in 0 }
+        let withinNominal = team.map { (state.book.used(w.team) + request).fits(in: $0.nominal) } ?? false
+        let candidates = state.running.values.filter { v in
+            guard v.workload.preemptible, now - v.started >= v.workload.minRuntime, v.workload.id != w.id else { return false }
+            if v.workload.priority < w.priority { return true }
+            guard withinNominal, v.workload.team != w.team, let c = team?.cohort, state.book.teams[v.workload.team]?.cohort == c else { return false }
+            return !state.book.borrowed(v.workload.team).isZero && v.workload.priority <= w.priority
+        }.sorted { a, b in
+            let la = a.lostWork(at: now), lb = b.lostWork(at: now)
+            if la != lb { return la < lb }
+            if a.workload.priority != b.workload.priority { return a.workload.priority < b.workload.priority }
+            return (b.started, a.workload.id) < (a.started, b.workload.id)
+        }
+        guard !candidates.isEmpty else { return nil }
+        var trial = state
+        var chosen: [RunningWorkload] = []
+        for v in candidates.prefix(256) {
+            trial.release(v)
+            chosen.append(v)
+            if case .success = attempt(w, &trial, policy: &policy, rng: &rng, useCache: false) {
+                // Keep only the victims that are needed.
+                var needed = chosen
+                for v in chosen.reversed() {
+                    var without = state
+                    for u in needed where u.workload.id != v.workload.id { without.release(u) }
+                    if case .success = attempt(w, &without, policy: &policy, rng: &rng, useCache: false) {
+                        needed.removeAll { $0.workload.id == v.workload.id }
+                    }
+                }
+                var final = state
+                for u in needed { final.release(u) }
+                guard case .success(let admission) = attempt(w, &final, policy: &policy, rng: &rng, useCache: false) else { return nil }
+                return (needed, admission)
+            }
+        }
+        return nil
+    }
+}
+
+/// A failure reason carried through `Result`.
+struct FailureBox: Error {
+    let failure: Scheduler.Failure
+    init(_ f: Scheduler.Failure) { failure = f }
+    var brief: WaitReason { failure.brief }
+    func explained(_ w: PendingWorkload, _ c: ClusterState) -> WaitReason { failure.explained(w, c) }
+}
+
+extension Result where Failure == FailureBox {}
+
+/// Identity of a gang's shape, to skip placing shapes already known not to fit in this cycle.
+struct ShapeKey: Hashable {
+    var pods: [PodShape]
+    var sameDomain: Bool
+    var pools: Set<Int16>?
+    init(_ w: PendingWorkload) {
+        pods = w.pods
+        sameDomain = w.sameDomain
+        pools = w.pools
+    }
+}
+
+/// The mutable state of one cycle: the cluster, quota usage and running set as decided so far.
+struct CycleState {
+    var now: Int64
+    var cluster: ClusterState
+    var book: QuotaBook
+    var running: [String: RunningWorkload]
+    /// Shapes that did not fit; valid until something is released.
+    var unplaceable: Set<ShapeKey> = []
+
+    init(snapshot s: Snapshot) {
+        now = s.now
+        cluster = s.cluster
+        var usage: [String: Resources] = [:]
+        for r in s.running { usage[r.workload.team] = (usage[r.workload.team] ?? .zero) + r.charged }
+        book = QuotaBook(teams: s.quotas, usage: usage)
+        running = Dictionary(uniqueKeysWithValues: s.running.map { ($0.workload.id, $0) })
+    }
+
+    mutating func commit(_ w: PendingWorkload, _ a: Decision.Admission, now: Int64, policy: inout any PlacementPolicy) {
+        for (pod, p) in zip(w.pods, a.placements) {
+            cluster.assign(pod, to: p)
+            policy.didPlace(pod, at: p, in: cluster)
+        }
+        book.charge(w.team, a.charged)
+        running[w.id] = RunningWorkload(workload: w, placements: a.placements, charged: a.charged, started: now)
+    }
+
+    mutating func release(_ v: RunningWorkload) {
+        for (pod, p) in zip(v.workload.pods, v.placements) { cluster.release(pod, from: p) }
+        book.refund(v.workload.team, v.charged)
+        running[v.workload.id] = nil
+        unplaceable.removeAll()
+    }
+
+    mutating func evict(_ v: RunningWorkload, policy: inout any PlacementPolicy) {
+        release(v)
+        for (pod, p) in zip(v.workload.pods, v.placements) { policy.didRelease(pod, from: p, in: cluster) }
+    }
+}
+
+extension ClusterState {
+    /// A copy in which only the kept nodes can take pods.
+    func masked(keep: (Int) -> Bool) -> ClusterState {
+        var c = self
+        for n in 0..<count where !keep(n) { c.cpuFree[n] = -1 }
+        return c
+    }
+}
