@@ -168,10 +168,14 @@ let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "render": renderBenchmark(Array(args.dropFirst()))
 case "placement": placementBenchmark(Array(args.dropFirst()))
+case "throughput": throughputBenchmark(Array(args.dropFirst()))
+case "kueue": kueueBenchmark(Array(args.dropFirst()))
 default:
     print("""
     usage: TarmacBenchmarks render [--count N] [--platform FILE]
            TarmacBenchmarks placement [--trace DIR] [--seeds N] [--lists default,cpu050,...] [--policies FGD,Tarmac,...]
+           TarmacBenchmarks throughput [--nodes N] [--workloads N] [--batch N] [--policies BestFit,Tarmac]
+           TarmacBenchmarks kueue [--nodes N]
     """)
     exit(args.isEmpty ? 0 : 64)
 }

@@ -50,7 +50,8 @@ public enum AlibabaTrace {
         return names.sorted { a, b in a == "default" ? b != "default" : (b == "default" ? false : a < b) }
     }
 
-    static func rows(_ path: String, columns: [String]) throws -> [(line: Int, fields: [Substring])] {
+    /// Rows of a CSV file whose header is `columns`, or its first `minimum` columns (the multigpu lists carry only five).
+    static func rows(_ path: String, columns: [String], minimum: Int? = nil) throws -> (width: Int, rows: [(line: Int, fields: [Substring])]) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LoadError(file: path, line: 0, message: "cannot read the file")
         }
@@ -59,13 +60,13 @@ public enum AlibabaTrace {
         if lines.last?.isEmpty == true { lines.removeLast() }
         guard let header = lines.first else { throw LoadError(file: path, line: 1, message: "empty file") }
         let got = header.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-        guard got == columns else {
+        guard got == columns || (minimum.map { got.count >= $0 && got.count <= columns.count && Array(columns.prefix(got.count)) == got } ?? false) else {
             throw LoadError(file: path, line: 1, message: "expected columns \(columns.joined(separator: ",")), got \(got.joined(separator: ","))")
         }
-        return lines.dropFirst().enumerated().compactMap { i, l in
+        return (got.count, lines.dropFirst().enumerated().compactMap { i, l in
             let trimmed = l.hasSuffix("\r") ? l.dropLast() : l
             return trimmed.isEmpty ? nil : (i + 2, trimmed.split(separator: ",", omittingEmptySubsequences: false))
-        }
+        })
     }
 
     static func int(_ f: [Substring], _ i: Int, _ name: String, _ file: String, _ line: Int, allowEmpty: Bool = false) throws -> Int? {
@@ -76,7 +77,7 @@ public enum AlibabaTrace {
     }
 
     public static func loadNodes(_ path: String) throws -> [Node] {
-        try rows(path, columns: nodeColumns).map { line, f in
+        try rows(path, columns: nodeColumns).rows.map { line, f in
             guard f.count == nodeColumns.count else { throw LoadError(file: path, line: line, message: "expected \(nodeColumns.count) columns, got \(f.count)") }
             let gpus = try int(f, 3, "gpu", path, line)!
             guard gpus <= ClusterState.maxGPUsPerNode else { throw LoadError(file: path, line: line, message: "at most 8 GPUs per node, got \(gpus)") }
@@ -86,8 +87,10 @@ public enum AlibabaTrace {
     }
 
     public static func loadPods(_ path: String) throws -> [Pod] {
-        try rows(path, columns: podColumns).map { line, f in
-            guard f.count == podColumns.count else { throw LoadError(file: path, line: line, message: "expected \(podColumns.count) columns, got \(f.count)") }
+        let (width, rows) = try rows(path, columns: podColumns, minimum: 5)
+        return try rows.map { line, f in
+            guard f.count == width else { throw LoadError(file: path, line: line, message: "expected \(width) columns, got \(f.count)") }
+            func field(_ i: Int) -> Substring { i < f.count ? f[i] : "" }
             let count = try int(f, 3, "num_gpu", path, line)!
             let milli = try int(f, 4, "gpu_milli", path, line)!
             guard milli <= 1000, count <= ClusterState.maxGPUsPerNode, count <= 1 || milli == 1000 || milli == 0 else {
@@ -95,9 +98,9 @@ public enum AlibabaTrace {
             }
             return Pod(name: String(f[0]), cpuMilli: Int32(try int(f, 1, "cpu_milli", path, line)!), memoryMiB: Int32(try int(f, 2, "memory_mib", path, line)!),
                        gpuCount: count, gpuMilli: count == 0 ? 0 : (milli == 0 ? 1000 : milli),
-                       gpuSpec: f[5].split(separator: "|").map(String.init).filter { !$0.isEmpty },
-                       creation: try int(f, 8, "creation_time", path, line, allowEmpty: true) ?? 0,
-                       deletion: try int(f, 9, "deletion_time", path, line, allowEmpty: true))
+                       gpuSpec: field(5).split(separator: "|").map(String.init).filter { !$0.isEmpty },
+                       creation: width > 8 ? try int(f, 8, "creation_time", path, line, allowEmpty: true) ?? 0 : 0,
+                       deletion: width > 9 ? try int(f, 9, "deletion_time", path, line, allowEmpty: true) : nil)
         }
     }
 

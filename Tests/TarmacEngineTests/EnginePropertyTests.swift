@@ -82,6 +82,9 @@ import Testing
         let running = Dictionary(uniqueKeysWithValues: s.running.map { ($0.workload.id, $0) })
         var book = QuotaBook(teams: s.quotas, usage: [:])
         for r in s.running { book.charge(r.workload.team, r.charged) }
+        // Borrowing is judged when the engine decides, which can be after admissions earlier in the same cycle: at most
+        // the usage at the start plus everything admitted in the cycle.
+        for a in d.admitted { if let w = pending[a.id] { book.charge(w.team, a.charged) } }
         for a in d.admitted {
             let w = pending[a.id]
             #expect(w != nil, "admitted \(a.id) was not pending")
@@ -99,6 +102,7 @@ import Testing
             #expect(s.now - v.started >= v.workload.minRuntime, "\(p.id) preempted before its guaranteed runtime")
         }
         #expect(Set(d.admitted.map(\.id)).isDisjoint(with: d.waiting.keys))
+        #expect(Set(d.admitted.map(\.id)).isDisjoint(with: d.preempted.map(\.id)), "a workload both started and stopped in one cycle")
     }
 
     static func verify(_ s: Snapshot, capacity: ClusterState) {

@@ -21,13 +21,23 @@ public struct TeamQuota: Hashable, Sendable {
 /// Quota arithmetic over teams and cohorts. A team uses its nominal quota first; beyond it, it borrows what other
 /// teams of its cohort do not use (within their lending limits and its own borrowing limit).
 public struct QuotaBook: Sendable {
-    public var teams: [String: TeamQuota]
+    public private(set) var teams: [String: TeamQuota]
     /// What each team holds now.
-    public var usage: [String: Resources]
+    public private(set) var usage: [String: Resources]
+    /// Per cohort: its teams, their nominal quota in all, and what they hold in all (kept current by charge and refund).
+    private var members: [String: [String]] = [:]
+    private var cohortNominal: [String: Resources] = [:]
+    private var cohortUsage: [String: Resources] = [:]
 
     public init(teams: [TeamQuota], usage: [String: Resources] = [:]) {
         self.teams = Dictionary(uniqueKeysWithValues: teams.map { ($0.name, $0) })
         self.usage = usage
+        for t in teams {
+            guard let c = t.cohort else { continue }
+            members[c, default: []].append(t.name)
+            cohortNominal[c] = (cohortNominal[c] ?? .zero) + t.nominal
+            cohortUsage[c] = (cohortUsage[c] ?? .zero) + (usage[t.name] ?? .zero)
+        }
     }
 
     public func used(_ team: String) -> Resources { usage[team] ?? .zero }
@@ -40,26 +50,23 @@ public struct QuotaBook: Sendable {
 
     /// What a team leaves unused and may lend: nominal minus usage, within its lending limit.
     func lendable(_ q: TeamQuota) -> Resources {
-        var idle = (q.nominal - used(q.name)).clampedAtZero
-        if let l = q.lendingLimit {
-            idle.cpuMilli = min(idle.cpuMilli, l.cpuMilli)
-            idle.memoryMiB = min(idle.memoryMiB, l.memoryMiB)
-            for i in 0..<idle.gpuMilli.count { idle.gpuMilli[i] = min(idle.gpuMilli[i], l.gpu(i)) }
-        }
-        return idle
+        let idle = (q.nominal - used(q.name)).clampedAtZero
+        return q.lendingLimit.map { idle.capped(by: $0) } ?? idle
     }
 
     /// Why `request` cannot be admitted for `team` now, or nil if quota allows it.
     public func shortfall(team: String, request: Resources) -> QuotaShortfall? {
         guard let q = teams[team] else { return QuotaShortfall(resource: "team", needed: 0, available: 0, detail: "team '\(team)' has no quota") }
         let after = used(team) + request
-        // Within a cohort, capacity another team has borrowed is not there until it is reclaimed (by preemption).
+        // A cohort never holds more than its teams' nominal quota, in any resource. Capacity of this team that another
+        // team has borrowed is not there until it is reclaimed (by preempting the borrower).
         if let cohort = q.cohort {
-            let members = teams.values.filter { $0.cohort == cohort }
-            let cohortUsed = members.reduce(request) { $0 + used($1.name) }
-            let cohortNominal = members.reduce(Resources.zero) { $0 + $1.nominal }
-            if after.fits(in: q.nominal), let r = firstExceeding(cohortUsed, cohortNominal) {
-                return QuotaShortfall(resource: r.name, needed: r.need, available: r.have, detail: "cohort '\(cohort)' has lent this team's idle quota out; it is reclaimed by preempting borrowers")
+            let cohortUsed = (cohortUsage[cohort] ?? .zero) + request
+            if let r = firstExceeding(cohortUsed, cohortNominal[cohort] ?? .zero) {
+                let ownIdle = after.fits(in: q.nominal) || firstExceeding(after, q.nominal)?.name != r.name
+                return QuotaShortfall(resource: r.name, needed: r.need, available: r.have,
+                                      detail: ownIdle ? "cohort '\(cohort)' has lent this team's idle quota out; it is reclaimed by preempting borrowers"
+                                                      : "cohort '\(cohort)' has no more to lend")
             }
         }
         if after.fits(in: q.nominal) { return nil }
@@ -74,8 +81,9 @@ public struct QuotaBook: Sendable {
         // What the cohort can lend to this team: what the others leave idle (within their lending limits),
         // minus what the others already borrow. `borrow` is everything this team would hold beyond its nominal.
         var pool = Resources()
-        for other in teams.values where other.cohort == cohort && other.name != team {
-            pool = pool + lendable(other) - borrowed(other.name)
+        for name in members[cohort] ?? [] where name != team {
+            guard let other = teams[name] else { continue }
+            pool = pool + lendable(other) - borrowed(name)
         }
         let available = pool.clampedAtZero
         if let r = firstExceeding(borrow, available) {
@@ -88,7 +96,7 @@ public struct QuotaBook: Sendable {
     func firstExceeding(_ a: Resources, _ b: Resources) -> (name: String, need: Int64, have: Int64)? {
         if a.cpuMilli > b.cpuMilli { return ("cpu", a.cpuMilli, b.cpuMilli) }
         if a.memoryMiB > b.memoryMiB { return ("memory", a.memoryMiB, b.memoryMiB) }
-        for i in 0..<a.gpuMilli.count where a.gpu(i) > b.gpu(i) { return ("gpu[\(i)]", a.gpu(i), b.gpu(i)) }
+        for i in 0..<Resources.maxModels where a.gpu[i] > b.gpu[i] { return ("gpu[\(i)]", a.gpu[i], b.gpu[i]) }
         return nil
     }
 
@@ -100,12 +108,19 @@ public struct QuotaBook: Sendable {
         func ratio(_ used: Int64, _ nominal: Int64) -> Double { used == 0 ? 0 : (nominal == 0 ? Double(used) : Double(used) / Double(nominal)) }
         share = max(share, ratio(u.cpuMilli, q.nominal.cpuMilli))
         share = max(share, ratio(u.memoryMiB, q.nominal.memoryMiB))
-        for i in 0..<u.gpuMilli.count { share = max(share, ratio(u.gpu(i), q.nominal.gpu(i))) }
+        for i in 0..<Resources.maxModels where u.gpu[i] != 0 { share = max(share, ratio(u.gpu[i], q.nominal.gpu[i])) }
         return share / max(q.weight, 1e-9)
     }
 
-    public mutating func charge(_ team: String, _ r: Resources) { usage[team] = used(team) + r }
-    public mutating func refund(_ team: String, _ r: Resources) { usage[team] = used(team) - r }
+    public mutating func charge(_ team: String, _ r: Resources) {
+        usage[team] = used(team) + r
+        if let c = teams[team]?.cohort { cohortUsage[c] = (cohortUsage[c] ?? .zero) + r }
+    }
+
+    public mutating func refund(_ team: String, _ r: Resources) {
+        usage[team] = used(team) - r
+        if let c = teams[team]?.cohort { cohortUsage[c] = (cohortUsage[c] ?? .zero) - r }
+    }
 }
 
 /// Why quota blocks a workload, with the numbers.

@@ -1,57 +1,59 @@
-/// Amounts per resource: CPU (millicores), memory (MiB), and GPU thousandths per accelerator (index = GPU model id).
+/// Amounts per resource: CPU (millicores), memory (MiB), and GPU thousandths per accelerator model (index = GPU model
+/// id, 1 to 15). Stored inline (no heap): quota checks run for every waiting workload in every cycle.
 public struct Resources: Hashable, Sendable, CustomStringConvertible {
-    public var cpuMilli: Int64 = 0
-    public var memoryMiB: Int64 = 0
-    public var gpuMilli: [Int64] = []
+    public static let maxModels = 16
 
-    public init(cpuMilli: Int64 = 0, memoryMiB: Int64 = 0, gpuMilli: [Int64] = []) {
+    public var cpuMilli: Int64
+    public var memoryMiB: Int64
+    public var gpu: SIMD16<Int64>
+
+    public init(cpuMilli: Int64 = 0, memoryMiB: Int64 = 0, gpu: SIMD16<Int64> = .zero) {
         self.cpuMilli = cpuMilli
         self.memoryMiB = memoryMiB
-        self.gpuMilli = gpuMilli
+        self.gpu = gpu
     }
 
     public static let zero = Resources()
 
-    public func gpu(_ model: Int) -> Int64 { model < gpuMilli.count ? gpuMilli[model] : 0 }
+    @inline(__always) public func gpu(_ model: Int) -> Int64 { model < Self.maxModels ? gpu[model] : 0 }
 
     public mutating func addGPU(_ model: Int, _ milli: Int64) {
-        if gpuMilli.count <= model { gpuMilli += Array(repeating: 0, count: model + 1 - gpuMilli.count) }
-        gpuMilli[model] += milli
+        precondition(model < Self.maxModels, "at most \(Self.maxModels - 1) GPU models in quota accounting")
+        gpu[model] += milli
     }
 
     public static func + (a: Resources, b: Resources) -> Resources {
-        var r = Resources(cpuMilli: a.cpuMilli + b.cpuMilli, memoryMiB: a.memoryMiB + b.memoryMiB)
-        for i in 0..<max(a.gpuMilli.count, b.gpuMilli.count) { r.addGPU(i, a.gpu(i) + b.gpu(i)) }
-        return r
+        Resources(cpuMilli: a.cpuMilli + b.cpuMilli, memoryMiB: a.memoryMiB + b.memoryMiB, gpu: a.gpu &+ b.gpu)
     }
 
     public static func - (a: Resources, b: Resources) -> Resources {
-        var r = Resources(cpuMilli: a.cpuMilli - b.cpuMilli, memoryMiB: a.memoryMiB - b.memoryMiB)
-        for i in 0..<max(a.gpuMilli.count, b.gpuMilli.count) { r.addGPU(i, a.gpu(i) - b.gpu(i)) }
-        return r
+        Resources(cpuMilli: a.cpuMilli - b.cpuMilli, memoryMiB: a.memoryMiB - b.memoryMiB, gpu: a.gpu &- b.gpu)
     }
 
     /// Every amount of `self` is at most the same amount of `other`.
-    public func fits(in other: Resources) -> Bool {
-        guard cpuMilli <= other.cpuMilli, memoryMiB <= other.memoryMiB else { return false }
-        for i in 0..<gpuMilli.count where gpu(i) > other.gpu(i) { return false }
-        return true
+    @inline(__always) public func fits(in other: Resources) -> Bool {
+        cpuMilli <= other.cpuMilli && memoryMiB <= other.memoryMiB && all(gpu .<= other.gpu)
     }
 
-    /// Per-resource maximum with zero: what of `self` exceeds nothing.
+    /// Per-resource maximum with zero.
     public var clampedAtZero: Resources {
-        Resources(cpuMilli: max(0, cpuMilli), memoryMiB: max(0, memoryMiB), gpuMilli: gpuMilli.map { max(0, $0) })
+        Resources(cpuMilli: max(0, cpuMilli), memoryMiB: max(0, memoryMiB), gpu: pointwiseMax(gpu, .zero))
     }
 
-    public var isZero: Bool { cpuMilli == 0 && memoryMiB == 0 && gpuMilli.allSatisfy { $0 == 0 } }
+    /// Per-resource minimum.
+    public func capped(by other: Resources) -> Resources {
+        Resources(cpuMilli: min(cpuMilli, other.cpuMilli), memoryMiB: min(memoryMiB, other.memoryMiB), gpu: pointwiseMin(gpu, other.gpu))
+    }
+
+    public var isZero: Bool { cpuMilli == 0 && memoryMiB == 0 && gpu == .zero }
 
     public var description: String {
         var parts = ["cpu=\(cpuMilli)m", "memory=\(memoryMiB)Mi"]
-        for (i, g) in gpuMilli.enumerated() where g != 0 { parts.append("gpu[\(i)]=\(g)m") }
+        for i in 0..<Self.maxModels where gpu[i] != 0 { parts.append("gpu[\(i)]=\(gpu[i])m") }
         return parts.joined(separator: " ")
     }
 
-    /// What a set of pods asks for, GPUs counted against the model of the node each would use (`model`).
+    /// What a set of pods asks for, GPUs counted against the model each would use (`model`).
     public static func of(_ pods: [PodShape], model: (PodShape) -> Int) -> Resources {
         var r = Resources()
         for p in pods {

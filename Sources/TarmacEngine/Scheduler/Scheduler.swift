@@ -11,12 +11,33 @@ public struct Scheduler: Sendable {
     public func cycle(_ s: Snapshot, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> Decision {
         var state = CycleState(snapshot: s)
         var decision = Decision()
-        var queues = Self.teamQueues(s)
+        let queues = Self.teamQueues(s)
+        var heads: [String: Int] = [:]  // next index into each team's queue
         var reservation: PendingWorkload?
 
-        while let team = Self.nextTeam(queues, state.book) {
-            let w = queues[team]!.removeFirst()
-            if queues[team]!.isEmpty { queues[team] = nil }
+        let clock = ContinuousClock()
+        var started = clock.now
+        // Each team's place in line: (head priority, dominant share, head submission). Only the team just served, and
+        // after a preemption the victims' teams, change, so keys are kept and updated rather than recomputed.
+        var keys: [String: TeamKey] = [:]
+        func refresh(_ team: String) {
+            guard let q = queues[team], heads[team, default: 0] < q.count else { keys[team] = nil; return }
+            let head = q[heads[team, default: 0]]
+            keys[team] = TeamKey(priority: head.priority, share: state.book.dominantShare(team), submitted: head.submitted)
+        }
+        for team in queues.keys { refresh(team) }
+        while let team = Self.nextTeam(keys) {
+            defer { refresh(team) }
+            if config.measure {
+                let t = clock.now
+                if !decision.admitted.isEmpty || !decision.waiting.isEmpty {
+                    let d = started.duration(to: t).components
+                    decision.decisionNanoseconds.append(d.seconds * 1_000_000_000 + d.attoseconds / 1_000_000_000)
+                }
+                started = t
+            }
+            let w = queues[team]![heads[team, default: 0]]
+            heads[team, default: 0] += 1
 
             if let r = reservation, Self.competes(w, with: r) {
                 decision.waiting[w.id] = .reservation(for: r.id)
@@ -28,6 +49,7 @@ public struct Scheduler: Sendable {
                 decision.admitted.append(admission)
             case .failure(let reason):
                 if config.preemption, let (victims, admission) = preempt(for: w, &state, policy: &policy, rng: &rng) {
+                    defer { for t in Set(victims.map(\.workload.team)) where keys[t] != nil { refresh(t) } }
                     for v in victims {
                         state.evict(v, policy: &policy)
                         let why = v.workload.priority < w.priority ? "priority" : "reclaim"
@@ -73,16 +95,22 @@ public struct Scheduler: Sendable {
         }
     }
 
+    struct TeamKey {
+        var priority: Int
+        var share: Double
+        var submitted: Int64
+    }
+
     /// The team whose head goes next: highest priority, then lowest weighted dominant share (as admitted so far), then oldest.
-    static func nextTeam(_ queues: [String: [PendingWorkload]], _ book: QuotaBook) -> String? {
-        var best: (String, Int, Double, Int64)?
-        for (team, q) in queues {
-            guard let head = q.first else { continue }
-            let key = (team, head.priority, book.dominantShare(team), head.submitted)
-            if let b = best {
-                if key.1 != b.1 ? key.1 < b.1 : (key.2 != b.2 ? key.2 > b.2 : (key.3 != b.3 ? key.3 > b.3 : key.0 > b.0)) { continue }
+    static func nextTeam(_ keys: [String: TeamKey]) -> String? {
+        var best: (String, TeamKey)?
+        for (team, k) in keys {
+            if let (bt, b) = best {
+                let worse = k.priority != b.priority ? k.priority < b.priority
+                    : (k.share != b.share ? k.share > b.share : (k.submitted != b.submitted ? k.submitted > b.submitted : team > bt))
+                if worse { continue }
             }
-            best = key
+            best = (team, k)
         }
         return best?.0
     }
@@ -189,7 +217,8 @@ public struct Scheduler: Sendable {
         let request = Self.assumedRequest(w) ?? Resources.of(w.pods) { _ in 0 }
         let withinNominal = team.map { (state.book.used(w.team) + request).fits(in: $0.nominal) } ?? false
         let candidates = state.running.values.filter { v in
-            guard v.workload.preemptible, now - v.started >= v.workload.minRuntime, v.workload.id != w.id else { return false }
+            // Never what this cycle admitted: a decision must not both start and stop a workload.
+            guard v.workload.preemptible, !state.admittedNow.contains(v.workload.id), now - v.started >= v.workload.minRuntime, v.workload.id != w.id else { return false }
             if v.workload.priority < w.priority { return true }
             guard withinNominal, v.workload.team != w.team, let c = team?.cohort, state.book.teams[v.workload.team]?.cohort == c else { return false }
             return !state.book.borrowed(v.workload.team).isZero && v.workload.priority <= w.priority
@@ -255,6 +284,8 @@ struct CycleState {
     var running: [String: RunningWorkload]
     /// Shapes that did not fit; valid until something is released.
     var unplaceable: Set<ShapeKey> = []
+    /// Workloads admitted in this cycle.
+    var admittedNow: Set<String> = []
 
     init(snapshot s: Snapshot) {
         now = s.now
@@ -272,6 +303,7 @@ struct CycleState {
         }
         book.charge(w.team, a.charged)
         running[w.id] = RunningWorkload(workload: w, placements: a.placements, charged: a.charged, started: now)
+        admittedNow.insert(w.id)
     }
 
     mutating func release(_ v: RunningWorkload) {

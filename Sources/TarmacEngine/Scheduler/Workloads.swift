@@ -121,6 +121,8 @@ public struct Decision: Sendable {
     public var admitted: [Admission] = []
     public var preempted: [Preemption] = []
     public var waiting: [String: WaitReason] = [:]
+    /// Nanoseconds spent deciding each workload, when `SchedulerConfig.measure` is set.
+    public var decisionNanoseconds: [Int64] = []
 }
 
 public struct SchedulerConfig: Sendable {
@@ -130,10 +132,13 @@ public struct SchedulerConfig: Sendable {
     public var preemption: Bool
     /// Explain every waiting workload (costs a scan per distinct shape).
     public var explain: Bool
+    /// Time every decision (for benchmarks).
+    public var measure: Bool
 
-    public init(reservationAfter: Int64 = 10 * 60 * 1000, preemption: Bool = true, explain: Bool = true) {
+    public init(reservationAfter: Int64 = 10 * 60 * 1000, preemption: Bool = true, explain: Bool = true, measure: Bool = false) {
         self.reservationAfter = reservationAfter
         self.preemption = preemption
         self.explain = explain
+        self.measure = measure
     }
 }
