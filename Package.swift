@@ -33,7 +33,7 @@ let package = Package(
         .executableTarget(
             name: "tarmac",
             dependencies: [
-                "TarmacModel", "TarmacContract", "TarmacManifests",
+                "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacEngine", "TarmacSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

@@ -57,7 +57,13 @@ public struct ContractInventory: Sendable {
         var out: [SimulatedWorkload] = []
         for i in 0..<count {
             let cls = [WorkloadClass.training, .batch, .inference].randomElement(using: &rng)!
-            guard let size = platform.sizes[cls]?.values.sorted(by: { $0.name < $1.name }).randomElement(using: &rng), let team = teams.randomElement(using: &rng) else { continue }
+            guard let team = teams.randomElement(using: &rng) else { continue }
+            // Only sizes the team can ever get: its own quota for the accelerator, or its cohort's.
+            let reachable = (platform.sizes[cls]?.values.sorted(by: { $0.name < $1.name }) ?? []).filter { size in
+                guard let a = size.accelerator else { return true }
+                return platform.teams.values.contains { ($0.name == team.name || ($0.cohort != nil && $0.cohort == team.cohort)) && ($0.quota.gpus[a]?.thousandths ?? 0) > 0 }
+            }
+            guard let size = reachable.randomElement(using: &rng) else { continue }
             let pools = Set(platform.pools(for: size).filter { $0.canHost(size) }.compactMap { poolIndex[$0.name] })
             guard !pools.isEmpty else { continue }
             let workers = cls == .training ? Int.random(in: 1...4, using: &rng) : 1

@@ -31,7 +31,7 @@ public struct Simulation {
     public var seed: UInt64
 
     public init(cluster: ClusterState, quotas: [TeamQuota], workloads: [SimulatedWorkload], policy: PolicyName = .tarmac,
-                scheduler: Scheduler = Scheduler(), seed: UInt64 = 1) {
+                scheduler: Scheduler = Scheduler(config: SchedulerConfig(explain: false)), seed: UInt64 = 1) {
         self.cluster = cluster
         self.quotas = quotas
         self.workloads = workloads.sorted { ($0.arrival, $0.workload.id) < ($1.arrival, $1.workload.id) }

@@ -15,7 +15,7 @@ struct Tarmac: ParsableCommand {
           tarmac render --out out examples/workloads
         """,
         version: TarmacVersion.current,
-        subcommands: [ValidateCommand.self, ExplainCommand.self, RenderCommand.self, SchemaCommand.self]
+        subcommands: [ValidateCommand.self, ExplainCommand.self, RenderCommand.self, SimulateCommand.self, SchemaCommand.self]
     )
 }
 

@@ -79,7 +79,7 @@ public struct ClusterState: Sendable {
         let n = placement.node
         cpuFree[n] -= pod.cpuMilli
         memoryFree[n] -= pod.memoryMiB
-        for g in placement.gpus.indices { gpuFree[n &* Self.maxGPUsPerNode &+ g] -= pod.gpuMilli }
+        placement.gpus.forEach { g in gpuFree[n &* Self.maxGPUsPerNode &+ g] -= pod.gpuMilli }
         precondition(cpuFree[n] >= 0 && memoryFree[n] >= 0, "over-committed node \(names[n])")
     }
 
@@ -88,7 +88,7 @@ public struct ClusterState: Sendable {
         let n = placement.node
         cpuFree[n] += pod.cpuMilli
         memoryFree[n] += pod.memoryMiB
-        for g in placement.gpus.indices { gpuFree[n &* Self.maxGPUsPerNode &+ g] += pod.gpuMilli }
+        placement.gpus.forEach { g in gpuFree[n &* Self.maxGPUsPerNode &+ g] += pod.gpuMilli }
     }
 
     /// The first `count` fully free GPUs of a node, in index order (how devices are handed out whole).
@@ -110,6 +110,16 @@ public struct GPUSet: Hashable, Sendable, CustomStringConvertible {
     public init(_ indices: [Int]) { for i in indices { insert(i) } }
     public mutating func insert(_ i: Int) { bits |= 1 << UInt8(i) }
     public var indices: [Int] { (0..<8).filter { bits & (1 << UInt8($0)) != 0 } }
+    /// Calls `body` with each index, without allocating.
+    @inline(__always) public func forEach(_ body: (Int) -> Void) {
+        var b = bits
+        while b != 0 {
+            body(b.trailingZeroBitCount)
+            b &= b &- 1
+        }
+    }
+    /// The lowest index in the set.
+    public var first: Int? { bits == 0 ? nil : bits.trailingZeroBitCount }
     public var count: Int { bits.nonzeroBitCount }
     public var description: String { indices.map(String.init).joined(separator: ",") }
 }

@@ -66,13 +66,22 @@ public struct TarmacPolicy: PlacementPolicy {
         for n in 0..<c.count where c.fits(pod, on: n) {
             let gpuLeft = c.totalGPUFree(n) - pod.totalGPUMilli
             let cpuLeft = c.cpuFree[n] - pod.cpuMilli
-            for gpus in FragmentationModel.candidates(pod, node: n, in: c) {
+            func consider(_ gpus: GPUSet, slotLeft: Int) {
                 let d = model.delta(pod, node: n, gpus: gpus, in: c)
-                let slotLeft = pod.isShare ? Int(c.free(n, gpus.indices[0]) - pod.gpuMilli) : 0
                 let key = Key(delta: d.after - d.before, slotLeft: slotLeft, gpuLeft: gpuLeft, cpuLeft: cpuLeft)
-                if let b = best, !Self.better(key, than: b, epsilon: epsilon) { continue }
+                if let b = best, !Self.better(key, than: b, epsilon: epsilon) { return }
                 best = key
                 choice = Placement(node: n, gpus: gpus)
+            }
+            if pod.isShare {
+                // Every GPU with room; GPUs with the same free share give the same key, and the first one stays.
+                for g in 0..<Int(c.gpuCount[n]) where c.free(n, g) >= pod.gpuMilli {
+                    consider(GPUSet([g]), slotLeft: Int(c.free(n, g) - pod.gpuMilli))
+                }
+            } else if pod.usesGPU {
+                if let gpus = c.wholeGPUs(n, count: Int(pod.gpuCount)) { consider(gpus, slotLeft: 0) }
+            } else {
+                consider(GPUSet(), slotLeft: 0)
             }
         }
         return choice

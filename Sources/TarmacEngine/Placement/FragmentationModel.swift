@@ -146,7 +146,7 @@ public struct FragmentationModel {
         var after = now
         withUnsafeMutableBytes(of: &after) { raw in
             let g = raw.bindMemory(to: Int16.self)
-            for i in gpus.indices { g[i] -= pod.gpuMilli }
+            gpus.forEach { g[$0] -= pod.gpuMilli }
         }
         return (before, value(model: c.model[n], cpuFree: c.cpuFree[n] - pod.cpuMilli, memoryFree: c.memoryFree[n] - pod.memoryMiB, gpus: after, count: count))
     }

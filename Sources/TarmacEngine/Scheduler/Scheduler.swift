@@ -60,7 +60,10 @@ public struct Scheduler: Sendable {
                     continue
                 }
                 decision.waiting[w.id] = config.explain ? reason.explained(w, state.cluster) : reason.brief
-                if reservation == nil, case .shape = reason.failure, s.now - w.submitted >= config.reservationAfter {
+                // A reservation only for a gang that could start once capacity frees up: it fits on the empty cluster and
+                // within its team's limits. Anything else would block competing work forever.
+                if reservation == nil, case .shape = reason.failure, s.now - w.submitted >= config.reservationAfter,
+                   Self.feasible(w, empty: s.cluster, book: state.book, policy: &policy, rng: &rng) {
                     reservation = w
                 }
             }
@@ -207,6 +210,21 @@ public struct Scheduler: Sendable {
         return out
     }
 
+    /// Whether a gang could ever start: it fits on the empty cluster, and within its team's nominal plus borrowing limit.
+    static func feasible(_ w: PendingWorkload, empty c: ClusterState, book: QuotaBook, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> Bool {
+        var empty = c
+        for n in 0..<empty.count {
+            empty.cpuFree[n] = empty.cpuCapacity[n]
+            empty.memoryFree[n] = empty.memoryCapacity[n]
+            for g in 0..<ClusterState.maxGPUsPerNode { empty.gpuFree[n * ClusterState.maxGPUsPerNode + g] = g < Int(empty.gpuCount[n]) ? 1000 : 0 }
+        }
+        guard let placements = placeGang(w, in: empty, policy: &policy, rng: &rng) else { return false }
+        guard let q = book.teams[w.team] else { return false }
+        let need = charge(w, placements, empty)
+        let limit = q.cohort == nil ? q.nominal : q.nominal + (q.borrowingLimit ?? Resources(cpuMilli: .max / 4, memoryMiB: .max / 4, gpu: SIMD16(repeating: .max / 4)))
+        return need.fits(in: limit)
+    }
+
     // MARK: Preemption
 
     /// Victims that free room for `w`: only lower priority, or (to reclaim nominal quota) work that other teams of the
@@ -216,9 +234,13 @@ public struct Scheduler: Sendable {
         let team = state.book.teams[w.team]
         let request = Self.assumedRequest(w) ?? Resources.of(w.pods) { _ in 0 }
         let withinNominal = team.map { (state.book.used(w.team) + request).fits(in: $0.nominal) } ?? false
+        let wantsGPU = w.pods.contains(where: \.usesGPU)
+        let models = w.pods.first(where: \.usesGPU)?.models ?? .any
         let candidates = state.running.values.filter { v in
             // Never what this cycle admitted: a decision must not both start and stop a workload.
             guard v.workload.preemptible, !state.admittedNow.contains(v.workload.id), now - v.started >= v.workload.minRuntime, v.workload.id != w.id else { return false }
+            // Only victims whose release can help: GPU work on a model the preemptor may use (any work for a CPU preemptor).
+            if wantsGPU && !v.placements.contains(where: { p in !p.gpus.indices.isEmpty && models.allows(state.cluster.model[p.node]) }) { return false }
             if v.workload.priority < w.priority { return true }
             guard withinNominal, v.workload.team != w.team, let c = team?.cohort, state.book.teams[v.workload.team]?.cohort == c else { return false }
             return !state.book.borrowed(v.workload.team).isZero && v.workload.priority <= w.priority
@@ -231,7 +253,7 @@ public struct Scheduler: Sendable {
         guard !candidates.isEmpty else { return nil }
         var trial = state
         var chosen: [RunningWorkload] = []
-        for v in candidates.prefix(256) {
+        for v in candidates.prefix(64) {
             trial.release(v)
             chosen.append(v)
             if case .success = attempt(w, &trial, policy: &policy, rng: &rng, useCache: false) {
