@@ -44,7 +44,7 @@ public struct TypicalPod: Hashable, Sendable {
 /// and the multiset of its GPUs' free shares, so values are memoized by that state.
 public struct FragmentationModel {
     public let typical: [TypicalPod]
-    private var memo: [StateKey: Double] = [:]
+    private var memo = StateMemo()
     /// Each node's current value, with the free CPU and GPU it was computed for (revalidated on every use).
     private var nodeValue: [Double] = []
     private var nodeStamp: [Int64] = []
@@ -56,7 +56,6 @@ public struct FragmentationModel {
     public init(typical: [TypicalPod], countsMemory: Bool = false) {
         self.typical = typical
         self.countsMemory = countsMemory
-        memo.reserveCapacity(1 << 16)
     }
 
     struct StateKey: Hashable {
@@ -89,9 +88,9 @@ public struct FragmentationModel {
         var g = gpus
         let mem = countsMemory ? memoryFree : 0
         let k = Self.key(model: model, cpuFree: cpuFree, memoryFree: mem, gpus: &g, count: count)
-        if let v = memo[k] { return v }
+        if let v = memo.get(k.a, k.b) { return v }
         let v = compute(model: model, cpuFree: cpuFree, memoryFree: mem, gpus: g, count: count)
-        memo[k] = v
+        memo.set(k.a, k.b, v)
         return v
     }
 
