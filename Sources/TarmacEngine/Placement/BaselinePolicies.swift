@@ -21,20 +21,25 @@ public struct RandomPolicy: PlacementPolicy {
     }
 }
 
+/// Scores every node the pod fits on; the best node (lowest index on a tie) gets it, on GPUs chosen by best fit.
+func placeByScore(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64, score: (Int) -> Int) -> Placement? {
+    var pick = ArgMax()
+    for n in 0..<c.count where c.fits(pod, on: n) { pick.offer(score(n), Placement(node: n), &rng) }
+    guard var p = pick.choice else { return nil }
+    p.gpus = bestFitGPUs(pod, node: p.node, in: c)
+    return p
+}
+
 /// Tetris-style alignment: the node whose free (CPU, GPU) vector has the smallest dot product with the request.
 public struct DotProductPolicy: PlacementPolicy {
     public let name = "DotProduct"
     public init() {}
     public mutating func place(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64) -> Placement? {
-        var pick = ArgMax()
         let reqCPU = Double(pod.cpuMilli) / Spec.cpu, reqGPU = Double(pod.totalGPUMilli) / Spec.gpu
-        for n in 0..<c.count where c.fits(pod, on: n) {
+        return placeByScore(pod, in: c, rng: &rng) { n in
             let dot = Double(c.cpuFree[n]) / Spec.cpu * reqCPU + Double(c.totalGPUFree(n)) / Spec.gpu * reqGPU
-            pick.offer(Int(100 * (1 - dot / 2)), Placement(node: n), &rng)
+            return Int(100 * (1 - dot / 2))
         }
-        guard var p = pick.choice else { return nil }
-        p.gpus = bestFitGPUs(pod, node: p.node, in: c)
-        return p
     }
 }
 
@@ -43,14 +48,10 @@ public struct BestFitPolicy: PlacementPolicy {
     public let name = "BestFit"
     public init() {}
     public mutating func place(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64) -> Placement? {
-        var pick = ArgMax()
-        for n in 0..<c.count where c.fits(pod, on: n) {
+        placeByScore(pod, in: c, rng: &rng) { n in
             let left = Double(c.cpuFree[n] - pod.cpuMilli) / Spec.cpu * 0.5 + Double(c.totalGPUFree(n) - pod.totalGPUMilli) / Spec.gpu * 0.5
-            pick.offer(Int((1 - left) * 100), Placement(node: n), &rng)
+            return Int((1 - left) * 100)
         }
-        guard var p = pick.choice else { return nil }
-        p.gpus = bestFitGPUs(pod, node: p.node, in: c)
-        return p
     }
 }
 
@@ -59,13 +60,7 @@ public struct GpuPackingPolicy: PlacementPolicy {
     public let name = "GpuPacking"
     public init() {}
     public mutating func place(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64) -> Placement? {
-        var pick = ArgMax()
-        for n in 0..<c.count where c.fits(pod, on: n) {
-            pick.offer(pod.usesGPU ? score(pod, n, c) : 0, Placement(node: n), &rng)
-        }
-        guard var p = pick.choice else { return nil }
-        p.gpus = bestFitGPUs(pod, node: p.node, in: c)
-        return p
+        placeByScore(pod, in: c, rng: &rng) { n in pod.usesGPU ? score(pod, n, c) : 0 }
     }
 
     func score(_ pod: PodShape, _ n: Int, _ c: ClusterState) -> Int {
@@ -99,22 +94,15 @@ public struct GpuClusteringPolicy: PlacementPolicy {
     }
 
     public mutating func place(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64) -> Placement? {
-        var pick = ArgMax()
         let k = Self.kind(pod)
-        for n in 0..<c.count where c.fits(pod, on: n) {
-            guard let k else { pick.offer(0, Placement(node: n), &rng); continue }
+        let kinds = self.kinds
+        return placeByScore(pod, in: c, rng: &rng) { n in
+            guard let k else { return 0 }
             let here = kinds[n] ?? [:]
             let fill = 25 * (8000 - c.totalGPUFree(n)) / 8000
-            let score: Int = if (here[k] ?? 0) > 0 {
-                here.count == 1 ? fill + 75 : fill + 50
-            } else {
-                here.isEmpty ? fill + 25 : fill
-            }
-            pick.offer(score, Placement(node: n), &rng)
+            if (here[k] ?? 0) > 0 { return here.count == 1 ? fill + 75 : fill + 50 }
+            return here.isEmpty ? fill + 25 : fill
         }
-        guard var p = pick.choice else { return nil }
-        p.gpus = bestFitGPUs(pod, node: p.node, in: c)
-        return p
     }
 
     public mutating func didPlace(_ pod: PodShape, at p: Placement, in c: ClusterState) {
