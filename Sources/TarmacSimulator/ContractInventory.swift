@@ -50,8 +50,9 @@ public struct ContractInventory: Sendable {
     }
 
     /// `count` workloads of random sizes and teams arriving over `span` ms (Poisson-like, seeded), running
-    /// `meanDuration` ms on average (exponential), training gangs of 1-4 workers with checkpoints every 10% of their run.
-    public func synthetic(count: Int, span: Int64, meanDuration: Int64, seed: UInt64) -> [SimulatedWorkload] {
+    /// `meanDuration` ms on average (exponential), training gangs of 1-4 workers with checkpoints every 10% of their run;
+    /// a share `failureRate` of them fails after a random part of its run.
+    public func synthetic(count: Int, span: Int64, meanDuration: Int64, seed: UInt64, failureRate: Double = 0) -> [SimulatedWorkload] {
         var rng = SplitMix64(seed: seed)
         let teams = platform.teams.values.sorted { $0.name < $1.name }
         var out: [SimulatedWorkload] = []
@@ -73,8 +74,9 @@ public struct ContractInventory: Sendable {
             let w = PendingWorkload(id: "\(cls.rawValue)-\(i)", team: team.name, user: team.members.randomElement(using: &rng) ?? team.name,
                                     priority: priority, submitted: arrival, pods: Array(repeating: shape(size), count: workers),
                                     sameDomain: size.topology == .domain, pools: pools, minRuntime: cls == .training ? 60_000 : 0)
+            let fails = Double.random(in: 0..<1, using: &rng) < failureRate ? Int64(Double(duration) * Double.random(in: 0.05...0.95, using: &rng)) : nil
             out.append(SimulatedWorkload(workload: w, arrival: arrival, duration: duration, workloadClass: cls.rawValue,
-                                         checkpointEvery: cls == .training ? max(1000, duration / 10) : nil))
+                                         checkpointEvery: cls == .training ? max(1000, duration / 10) : nil, failsAfter: fails))
         }
         return out
     }

@@ -85,7 +85,8 @@ public struct Simulation {
                     policy.didRelease(pod, from: p, in: snapshot.cluster)
                 }
                 let l = live[r.workload.id]!
-                if let f = l.spec.failsAfter, f <= l.spec.duration { report.failed += 1 } else { report.completed += 1 }
+                // It failed if it stopped at its failure point, before its work was done.
+                if let f = l.spec.failsAfter, f < l.remaining { report.failed += 1 } else { report.completed += 1 }
                 report.makespan = max(report.makespan, t)
             }
             snapshot.running.removeAll { live[$0.workload.id]!.end <= t }

@@ -43,6 +43,9 @@ struct SimulateCommand: ParsableCommand {
     @Option(name: .long, help: "Hours over which they arrive (platform mode).")
     var hours: Double = 8
 
+    @Option(name: .long, help: "Share of synthetic workloads that fail partway (platform mode, 0 to 1).")
+    var failureRate: Double = 0.05
+
     @Option(name: .long, help: "Extra nodes for a pool, as POOL=N (platform mode; repeatable).")
     var add: [String] = []
 
@@ -52,6 +55,7 @@ struct SimulateCommand: ParsableCommand {
     func validate() throws {
         if (trace == nil) == (platform.path == nil) { throw ValidationError("give exactly one of --trace alibaba:DIR and --platform FILE") }
         if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
+        if !(0...1).contains(failureRate) { throw ValidationError("--failure-rate must be between 0 and 1") }
         _ = try policies()
     }
 
@@ -118,7 +122,7 @@ struct SimulateCommand: ParsableCommand {
             extra[pool, default: 0] += n
         }
         let inventory = ContractInventory(platform: contract.platform, extraNodes: extra)
-        let load = inventory.synthetic(count: workloads, span: Int64(hours * 3_600_000), meanDuration: 3_600_000, seed: seed)
+        let load = inventory.synthetic(count: workloads, span: Int64(hours * 3_600_000), meanDuration: 3_600_000, seed: seed, failureRate: failureRate)
         let progress = Progress(total: 100)
         var reports: [SimulationReport] = []
         for name in try policies() {
@@ -132,16 +136,16 @@ struct SimulateCommand: ParsableCommand {
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             let summaries = reports.map { r in
                 Summary(policy: r.policy, gpuAllocation: r.gpuAllocation, cpuAllocation: r.cpuAllocation, fragmentation: r.fragmentation,
-                        makespanHours: Double(r.makespan) / 3_600_000, completed: r.completed, neverAdmitted: r.neverAdmitted,
+                        makespanHours: Double(r.makespan) / 3_600_000, completed: r.completed, failed: r.failed, neverAdmitted: r.neverAdmitted,
                         preemptions: r.preemptions, lostGPUHours: r.lostGPUHours,
                         waits: r.waitStats { "\($0.team)/\($0.workloadClass)" }.map { .init(group: $0.key, count: $0.count, p50Minutes: Double($0.p50) / 60_000, p95Minutes: Double($0.p95) / 60_000, p99Minutes: Double($0.p99) / 60_000) })
             }
             return print(String(decoding: try enc.encode(summaries), as: UTF8.self))
         }
         print("\(contract.platform.name): \(inventory.cluster.count) nodes, \(inventory.cluster.totalGPUMilli / 1000) GPUs\(extra.isEmpty ? "" : " (with " + extra.sorted { $0.key < $1.key }.map { "+\($0.value) \($0.key)" }.joined(separator: ", ") + ")"); \(load.count) workloads over \(hours) h")
-        print(Terminal.table(["POLICY", "GPU ALLOC", "CPU ALLOC", "FRAGMENTED", "MAKESPAN", "DONE", "NEVER RAN", "PREEMPTIONS", "LOST GPU-H"], reports.map { r in
+        print(Terminal.table(["POLICY", "GPU ALLOC", "CPU ALLOC", "FRAGMENTED", "MAKESPAN", "DONE", "FAILED", "NEVER RAN", "PREEMPTIONS", "LOST GPU-H"], reports.map { r in
             [r.policy, String(format: "%.1f%%", r.gpuAllocation), String(format: "%.1f%%", r.cpuAllocation), String(format: "%.2f%%", r.fragmentation),
-             String(format: "%.1f h", Double(r.makespan) / 3_600_000), "\(r.completed)", "\(r.neverAdmitted)", "\(r.preemptions)", String(format: "%.1f", r.lostGPUHours)]
+             String(format: "%.1f h", Double(r.makespan) / 3_600_000), "\(r.completed)", "\(r.failed)", "\(r.neverAdmitted)", "\(r.preemptions)", String(format: "%.1f", r.lostGPUHours)]
         }))
         for r in reports {
             print("\nqueue wait (minutes), \(r.policy):")
@@ -159,6 +163,7 @@ struct SimulateCommand: ParsableCommand {
         var fragmentation: Double
         var makespanHours: Double
         var completed: Int
+        var failed: Int
         var neverAdmitted: Int
         var preemptions: Int
         var lostGPUHours: Double

@@ -112,8 +112,24 @@ import TarmacTesting
         #expect(!r.stdout.contains("namespace: search-dev"))
     }
 
+    @Test func simulateAContractAndRefuseTypos() throws {
+        let r = try tarmac("simulate", "--platform", "examples/platform/platform.yaml", "--workloads", "60", "--policy", "bestfit", "--json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]]
+        #expect(json?.first?["policy"] as? String == "BestFit")
+        let total = ["completed", "failed", "neverAdmitted"].compactMap { json?.first?[$0] as? Int }.reduce(0, +)
+        #expect(total > 40)
+        let typo = try tarmac("simulate", "--platform", "examples/platform/platform.yaml", "--add", "train-h10=4")
+        #expect(typo.status == 64)
+        #expect(typo.stderr.contains("unknown pool 'train-h10'; did you mean 'train-h100'?"))
+        let policy = try tarmac("simulate", "--platform", "examples/platform/platform.yaml", "--policy", "fgdd")
+        #expect(policy.stderr.contains("did you mean 'FGD'?"))
+        let noTrace = try tarmac("simulate", "--trace", "alibaba:/nonexistent")
+        #expect(noTrace.status == 64 && noTrace.stderr.contains("no trace at /nonexistent"))
+    }
+
     @Test func helpHasExamples() throws {
-        for command in ["validate", "explain", "render", "schema"] {
+        for command in ["validate", "explain", "render", "simulate", "schema"] {
             let r = try tarmac(command, "--help")
             #expect(r.status == 0)
             #expect(r.stdout.contains("Examples:"), "\(command) --help")

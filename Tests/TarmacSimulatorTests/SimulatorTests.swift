@@ -102,6 +102,15 @@ let traceAvailable = FileManager.default.fileExists(atPath: traceDir + "/csv/ope
         #expect(r.completed == 2)
     }
 
+    @Test func aFailureEndsTheRunEarlyAndFreesTheNode() {
+        var failing = job("flaky", team: "a", at: 0, gpus: 8, runs: 10_000)
+        failing.failsAfter = 4000
+        let sim = Simulation(cluster: cluster(1), quotas: [quota("a", 8)], workloads: [failing, job("next", team: "a", at: 0, gpus: 8, runs: 1000)])
+        let r = sim.run()
+        #expect(r.failed == 1 && r.completed == 1)
+        #expect(r.makespan == 5000)  // the next job starts when the flaky one fails at 4 s
+    }
+
     @Test func kueueScenarioSmallRunsToCompletion() {
         var sim = KueueScenario.simulation(cohorts: 1, queuesPerCohort: 2, nodes: 1)
         sim.workloads = Array(sim.workloads.prefix(200))
