@@ -63,26 +63,40 @@ public struct TarmacPolicy: PlacementPolicy {
     public mutating func place(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64) -> Placement? {
         var best: Key?
         var choice: Placement?
+        // A candidate's key depends only on the node's state and the free share of the chosen GPU, so it is computed
+        // once per distinct state in this decision. Every node is still compared, in order, with the best so far
+        // (the comparison within epsilon is not transitive, so no node may be skipped).
+        var known: [FragmentationModel.StateKey: [(free: Int16, key: Key)]] = [:]
         for n in 0..<c.count where c.fits(pod, on: n) {
+            let state = model.stateKey(node: n, in: c)
+            var entries = known[state] ?? []
+            let fresh = entries.isEmpty
             let gpuLeft = c.totalGPUFree(n) - pod.totalGPUMilli
             let cpuLeft = c.cpuFree[n] - pod.cpuMilli
-            func consider(_ gpus: GPUSet, slotLeft: Int) {
-                let d = model.delta(pod, node: n, gpus: gpus, in: c)
-                let key = Key(delta: d.after - d.before, slotLeft: slotLeft, gpuLeft: gpuLeft, cpuLeft: cpuLeft)
+            func consider(_ gpus: GPUSet, free: Int16, slotLeft: Int) {
+                let key: Key
+                if let e = entries.first(where: { $0.free == free }) {
+                    key = e.key
+                } else {
+                    let d = model.delta(pod, node: n, gpus: gpus, in: c)
+                    key = Key(delta: d.after - d.before, slotLeft: slotLeft, gpuLeft: gpuLeft, cpuLeft: cpuLeft)
+                    entries.append((free, key))
+                }
                 if let b = best, !Self.better(key, than: b, epsilon: epsilon) { return }
                 best = key
                 choice = Placement(node: n, gpus: gpus)
             }
             if pod.isShare {
-                // Every GPU with room; GPUs with the same free share give the same key, and the first one stays.
+                // Every GPU with room, in index order; GPUs with the same free share give the same key, and the first stays.
                 for g in 0..<Int(c.gpuCount[n]) where c.free(n, g) >= pod.gpuMilli {
-                    consider(GPUSet([g]), slotLeft: Int(c.free(n, g) - pod.gpuMilli))
+                    consider(GPUSet([g]), free: c.free(n, g), slotLeft: Int(c.free(n, g) - pod.gpuMilli))
                 }
             } else if pod.usesGPU {
-                if let gpus = c.wholeGPUs(n, count: Int(pod.gpuCount)) { consider(gpus, slotLeft: 0) }
+                if let gpus = c.wholeGPUs(n, count: Int(pod.gpuCount)) { consider(gpus, free: 1000, slotLeft: 0) }
             } else {
-                consider(GPUSet(), slotLeft: 0)
+                consider(GPUSet(), free: -1, slotLeft: 0)
             }
+            if fresh { known[state] = entries }
         }
         return choice
     }

@@ -47,7 +47,27 @@ public struct FragmentationModel {
     private var memo = StateMemo()
     /// Each node's current value, with the free CPU and GPU it was computed for (revalidated on every use).
     private var nodeValue: [Double] = []
-    private var nodeStamp: [Int64] = []
+    private var nodeValueState: [RawState] = []
+    private var nodeKey: [StateKey] = []
+    private var nodeKeyState: [RawState] = []
+
+    /// A node's free resources exactly as they are (GPUs in index order): cheap to take and to compare, so caches
+    /// per node are checked exactly, never by a hash.
+    struct RawState: Equatable {
+        var cpu: Int32
+        var memory: Int32
+        var low: UInt64
+        var high: UInt64
+        static let none = RawState(cpu: -2, memory: -2, low: 0, high: 0)
+    }
+
+    @inline(__always) static func raw(_ n: Int, _ c: ClusterState) -> RawState {
+        var low: UInt64 = 0, high: UInt64 = 0
+        let count = Int(c.gpuCount[n])
+        for i in 0..<min(count, 4) { low |= UInt64(UInt16(bitPattern: c.free(n, i))) << (16 * UInt64(i)) }
+        for i in 4..<max(4, count) { high |= UInt64(UInt16(bitPattern: c.free(n, i))) << (16 * UInt64(i - 4)) }
+        return RawState(cpu: c.cpuFree[n], memory: c.memoryFree[n], low: low, high: high)
+    }
 
     /// Whether a node's free memory counts: the FGD paper's model ignores it (a pod that lacks memory still
     /// "fits"); Tarmac's counts every idle GPU of a node as stranded for a pod that lacks memory there.
@@ -118,29 +138,48 @@ public struct FragmentationModel {
         }
     }
 
+    /// A node's exact state (GPU model, free CPU and memory, multiset of free GPU shares), cached per node.
+    /// Two nodes with the same key are interchangeable for placement decisions that depend only on the node's state.
+    mutating func stateKey(node n: Int, in c: ClusterState) -> StateKey {
+        let state = Self.raw(n, c)
+        if nodeKey.count != c.count {
+            nodeKey = Array(repeating: StateKey(a: 0, b: 0), count: c.count)
+            nodeKeyState = Array(repeating: .none, count: c.count)
+        }
+        if nodeKeyState[n] == state { return nodeKey[n] }
+        var now: (Int16, Int16, Int16, Int16, Int16, Int16, Int16, Int16) = (0, 0, 0, 0, 0, 0, 0, 0)
+        let count = Int(c.gpuCount[n])
+        withUnsafeMutableBytes(of: &now) { raw in
+            let g = raw.bindMemory(to: Int16.self)
+            for i in 0..<count { g[i] = c.free(n, i) }
+        }
+        // The exact state, memory included, whatever the model counts: nodes that differ in memory may differ in fit.
+        let k = Self.key(model: c.model[n], cpuFree: c.cpuFree[n], memoryFree: c.memoryFree[n], gpus: &now, count: count)
+        nodeKey[n] = k
+        nodeKeyState[n] = state
+        return k
+    }
+
     /// Fragmentation of node `n` now, and if `pod` were put on GPUs `gpus`.
     mutating func delta(_ pod: PodShape, node n: Int, gpus: GPUSet, in c: ClusterState) -> (before: Double, after: Double) {
         var now: (Int16, Int16, Int16, Int16, Int16, Int16, Int16, Int16) = (0, 0, 0, 0, 0, 0, 0, 0)
         let count = Int(c.gpuCount[n])
-        var stamp = Int64(c.cpuFree[n]) << 32 ^ Int64(c.memoryFree[n]) << 12
         withUnsafeMutableBytes(of: &now) { raw in
             let g = raw.bindMemory(to: Int16.self)
-            for i in 0..<count {
-                g[i] = c.free(n, i)
-                stamp = stamp &* 31 &+ Int64(g[i]) &+ 1
-            }
+            for i in 0..<count { g[i] = c.free(n, i) }
         }
         if nodeValue.count != c.count {
             nodeValue = Array(repeating: 0, count: c.count)
-            nodeStamp = Array(repeating: -1, count: c.count)
+            nodeValueState = Array(repeating: .none, count: c.count)
         }
+        let state = Self.raw(n, c)
         let before: Double
-        if nodeStamp[n] == stamp {
+        if nodeValueState[n] == state {
             before = nodeValue[n]
         } else {
             before = value(model: c.model[n], cpuFree: c.cpuFree[n], memoryFree: c.memoryFree[n], gpus: now, count: count)
             nodeValue[n] = before
-            nodeStamp[n] = stamp
+            nodeValueState[n] = state
         }
         var after = now
         withUnsafeMutableBytes(of: &after) { raw in
