@@ -7,18 +7,6 @@ public struct TypicalPod: Hashable, Sendable {
         self.share = share
     }
 
-    /// How typical pods are weighted: by how often they occur (the FGD paper), or by the GPU they ask for.
-    public enum Weighting: Sendable { case count, gpu }
-
-    /// Re-weights shapes by the GPU thousandths they request (CPU-only shapes keep a small weight of one GPU
-    /// thousandth per pod): the expected share of the next GPU requested, rather than of the next pod.
-    public static func weighted(_ typical: [TypicalPod], by weighting: Weighting) -> [TypicalPod] {
-        guard weighting == .gpu else { return typical }
-        let raw = typical.map { $0.share * Double(max(1, $0.shape.totalGPUMilli)) }
-        let sum = raw.reduce(0, +)
-        return zip(typical, raw).map { TypicalPod(shape: $0.shape, share: $1 / sum) }
-    }
-
     /// The most frequent shapes of a pod list that together cover `coverage` of it (the FGD paper uses 95%),
     /// taken in steps of `step` shapes, with shares normalized over what was kept.
     public static func from(_ pods: [PodShape], coverage: Double = 0.95, step: Int = 10) -> [TypicalPod] {
@@ -187,19 +175,5 @@ public struct FragmentationModel {
             gpus.forEach { g[$0] -= pod.gpuMilli }
         }
         return (before, value(model: c.model[n], cpuFree: c.cpuFree[n] - pod.cpuMilli, memoryFree: c.memoryFree[n] - pod.memoryMiB, gpus: after, count: count))
-    }
-
-    /// Candidate GPU sets for a pod on a node: for a share, one GPU per distinct free amount (equal amounts are
-    /// interchangeable); for whole GPUs, the first free ones; none for CPU pods.
-    static func candidates(_ pod: PodShape, node n: Int, in c: ClusterState) -> [GPUSet] {
-        guard pod.usesGPU else { return [GPUSet()] }
-        guard pod.isShare else { return c.wholeGPUs(n, count: Int(pod.gpuCount)).map { [$0] } ?? [] }
-        var out: [GPUSet] = []
-        var seen: [Int16] = []
-        for g in 0..<Int(c.gpuCount[n]) where c.free(n, g) >= pod.gpuMilli && !seen.contains(c.free(n, g)) {
-            seen.append(c.free(n, g))
-            out.append(GPUSet([g]))
-        }
-        return out
     }
 }

@@ -284,7 +284,6 @@ struct FailureBox: Error {
     func explained(_ w: PendingWorkload, _ c: ClusterState) -> WaitReason { failure.explained(w, c) }
 }
 
-extension Result where Failure == FailureBox {}
 
 /// Identity of a gang's shape, to skip placing shapes already known not to fit in this cycle.
 struct ShapeKey: Hashable {
