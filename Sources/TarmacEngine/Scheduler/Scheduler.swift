@@ -62,7 +62,7 @@ public struct Scheduler: Sendable {
                 decision.waiting[w.id] = config.explain ? reason.explained(w, state.cluster) : reason.brief
                 // A reservation only for a gang that could start once capacity frees up: it fits on the empty cluster and
                 // within its team's limits. Anything else would block competing work forever.
-                if reservation == nil, case .shape = reason.failure, s.now - w.submitted >= config.reservationAfter,
+                if reservation == nil, case .shape = reason, s.now - w.submitted >= config.reservationAfter,
                    Self.feasible(w, empty: s.cluster, book: state.book, policy: &policy, rng: &rng) {
                     reservation = w
                 }
@@ -129,7 +129,7 @@ public struct Scheduler: Sendable {
 
     // MARK: Admission
 
-    enum Failure {
+    enum Failure: Error {
         case quota(QuotaShortfall)
         case shape(PendingWorkload)
 
@@ -148,19 +148,19 @@ public struct Scheduler: Sendable {
         }
     }
 
-    func attempt(_ w: PendingWorkload, _ state: inout CycleState, policy: inout any PlacementPolicy, rng: inout SplitMix64, useCache: Bool) -> Result<Decision.Admission, FailureBox> {
+    func attempt(_ w: PendingWorkload, _ state: inout CycleState, policy: inout any PlacementPolicy, rng: inout SplitMix64, useCache: Bool) -> Result<Decision.Admission, Failure> {
         // Quota first when the GPU model is known in advance (one allowed model): the most actionable reason.
         if let assumed = Self.assumedRequest(w), let short = state.book.shortfall(team: w.team, request: assumed) {
-            return .failure(FailureBox(.quota(short)))
+            return .failure(.quota(short))
         }
         let key = ShapeKey(w)
-        if useCache, state.unplaceable.contains(key) { return .failure(FailureBox(.shape(w))) }
+        if useCache, state.unplaceable.contains(key) { return .failure(.shape(w)) }
         guard let placements = Self.placeGang(w, in: state.cluster, policy: &policy, rng: &rng) else {
             if useCache { state.unplaceable.insert(key) }
-            return .failure(FailureBox(.shape(w)))
+            return .failure(.shape(w))
         }
         let charged = Self.charge(w, placements, state.cluster)
-        if let short = state.book.shortfall(team: w.team, request: charged) { return .failure(FailureBox(.quota(short))) }
+        if let short = state.book.shortfall(team: w.team, request: charged) { return .failure(.quota(short)) }
         return .success(.init(id: w.id, placements: placements, charged: charged))
     }
 
@@ -275,15 +275,6 @@ public struct Scheduler: Sendable {
         return nil
     }
 }
-
-/// A failure reason carried through `Result`.
-struct FailureBox: Error {
-    let failure: Scheduler.Failure
-    init(_ f: Scheduler.Failure) { failure = f }
-    var brief: WaitReason { failure.brief }
-    func explained(_ w: PendingWorkload, _ c: ClusterState) -> WaitReason { failure.explained(w, c) }
-}
-
 
 /// Identity of a gang's shape, to skip placing shapes already known not to fit in this cycle.
 struct ShapeKey: Hashable {
