@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Tarmac: ParsableCommand {
+struct Tarmac: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tarmac",
         abstract: "The paved road from ML engineers to GPU clusters.",
@@ -13,9 +13,18 @@ struct Tarmac: ParsableCommand {
           tarmac validate examples/workloads
           tarmac explain --env prod training/large
           tarmac render --out out examples/workloads
+
+        Run the platform on this machine and submit to it:
+          tarmac up                                    # in one terminal
+          tarmac submit --wait examples/workloads/train-cpu.yaml
+          tarmac list; tarmac logs -f hello-train; tarmac why hello-train
         """,
         version: TarmacVersion.current,
-        subcommands: [ValidateCommand.self, ExplainCommand.self, RenderCommand.self, SimulateCommand.self, SchemaCommand.self]
+        subcommands: [
+            ValidateCommand.self, ExplainCommand.self, RenderCommand.self, SimulateCommand.self, SchemaCommand.self,
+            UpCommand.self, SubmitCommand.self, GetCommand.self, ListCommand.self, LogsCommand.self, CancelCommand.self,
+            WhyCommand.self, QueueCommand.self, AuditCommand.self, TokenCommand.self, PodSupervisorCommand.self,
+        ]
     )
 }
 

@@ -25,6 +25,9 @@ enum Terminal {
         return line
     }
 
+    /// Flushes standard output (so a supervisor or test reading it sees lines as they are printed).
+    static func flush() { fflush(nil) }
+
     static func writeError(_ s: String) {
         FileHandle.standardError.write(Data((s + "\n").utf8))
     }

@@ -1,0 +1,132 @@
+import Foundation
+import Logging
+import Subprocess
+import SystemPackage
+import TarmacRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The embedded backend: each pod is a supervised child process on this machine (DESIGN §6).
+public actor LocalBackend: Backend {
+    struct Key: Hashable { var workload: String, attempt: Int, pod: Int }
+
+    let root: String
+    let supervisor: String
+    let machine: NodeInventory
+    let logger: Logger
+    var tracked: [Key: ContinuousClock.Instant] = [:]
+
+    /// `root`: where pod directories live. `supervisor`: the executable whose `pod-supervisor DIR` subcommand supervises
+    /// a pod (the tarmac binary itself).
+    public init(root: String, supervisor: String, machine: NodeInventory, logger: Logger = Logger(label: "tarmac.local")) {
+        self.root = root
+        self.supervisor = supervisor
+        self.machine = machine
+        self.logger = logger
+    }
+
+    public func nodes() async throws -> [NodeInventory] { [machine] }
+
+    func directory(_ k: Key) -> PodDirectory { PodDirectory(root: root, workload: k.workload, attempt: k.attempt, pod: k.pod) }
+
+    public func launch(_ pods: [PodLaunch]) async throws {
+        let enc = JSONEncoder()
+        enc.dateEncodingStrategy = .millisecondsSince1970
+        var started = 0
+        var lastError: (any Error)?
+        for p in pods {
+            let key = Key(workload: p.workload, attempt: p.attempt, pod: p.pod)
+            let dir = directory(key)
+            do {
+                try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true)
+                // Relaunching a pod that already has a supervisor or an ending would duplicate it: never.
+                if dir.supervisorAlive || dir.hasStatus {
+                    tracked[key] = .now
+                    continue
+                }
+                try PodDirectory.writeAtomically(try enc.encode(p), to: dir.launchFile)
+                try spawn(dir)
+                tracked[key] = .now
+                started += 1
+            } catch {
+                lastError = error
+                logger.error("could not start pod", metadata: ["workload": "\(p.workload)", "pod": "\(p.pod)", "error": "\(error)"])
+            }
+        }
+        if started == 0, let lastError { throw lastError }
+    }
+
+    /// Starts a supervisor in its own session, so that neither a terminal's Ctrl-C nor the control plane's exit reaches it.
+    /// A detached task waits for it (reaping it); the pod's end is read from its directory, whoever started it.
+    func spawn(_ dir: PodDirectory) throws {
+        var options = PlatformOptions()
+        options.createSession = true
+        let supervisor = self.supervisor
+        let log = open(dir.path + "/supervisor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard log >= 0 else { throw POSIXError(.EACCES) }
+        let fd = FileDescriptor(rawValue: log)
+        Task.detached {
+            _ = try? await Subprocess.run(.path(FilePath(supervisor)), arguments: ["pod-supervisor", dir.path], platformOptions: options,
+                                          input: .none, output: .fileDescriptor(fd, closeAfterSpawningProcess: true), error: .discarded)
+        }
+    }
+
+    public func stop(workload: String, attempt: Int) async {
+        var pod = 0
+        while true {
+            let dir = directory(Key(workload: workload, attempt: attempt, pod: pod))
+            guard FileManager.default.fileExists(atPath: dir.path) else { break }
+            if dir.supervisorAlive, let pid = dir.supervisorPID { kill(pid, SIGTERM) }
+            pod += 1
+        }
+    }
+
+    public func poll() async -> [PodExit] {
+        var out: [PodExit] = []
+        for (key, since) in tracked {
+            let dir = directory(key)
+            if let s = dir.readStatus() {
+                out.append(exit(key, s, dir))
+                tracked[key] = nil
+            } else if ContinuousClock.now - since > .seconds(5), !dir.supervisorAlive, !dir.hasStatus {
+                out.append(PodExit(workload: key.workload, attempt: key.attempt, pod: key.pod, reason: .lost, lastLines: dir.lastLines(),
+                                   detail: "its supervisor exited without writing a status"))
+                tracked[key] = nil
+            }
+        }
+        return out
+    }
+
+    public func recover(workload: String, attempt: Int, pods: Int) async -> [PodRecovery] {
+        (0..<pods).map { pod in
+            let key = Key(workload: workload, attempt: attempt, pod: pod)
+            let dir = directory(key)
+            if !dir.exists { return .notStarted }
+            if let s = dir.readStatus() { return .finished(exit(key, s, dir)) }
+            if dir.supervisorAlive {
+                tracked[key] = .now
+                return .running
+            }
+            // A supervisor that never got going (no pid written) was killed with the control plane mid-launch: start it.
+            if !dir.wasStarted { return .notStarted }
+            return .finished(PodExit(workload: workload, attempt: attempt, pod: pod, reason: .lost, lastLines: dir.lastLines(),
+                                     detail: "its supervisor is gone and left no exit status"))
+        }
+    }
+
+    func exit(_ key: Key, _ s: ExitStatus, _ dir: PodDirectory) -> PodExit {
+        PodExit(workload: key.workload, attempt: key.attempt, pod: key.pod, reason: s.reason, exitCode: s.exitCode, signal: s.signal,
+                peakMemoryBytes: s.peakMemoryBytes, memoryLimitBytes: s.memoryLimitBytes, lastLines: dir.lastLines())
+    }
+
+    public func readLog(workload: String, attempt: Int, pod: Int, from offset: Int64, max: Int) async throws -> LogChunk {
+        let dir = directory(Key(workload: workload, attempt: attempt, pod: pod))
+        guard let h = FileHandle(forReadingAtPath: dir.logFile) else { return LogChunk(data: Data(), nextOffset: offset) }
+        defer { try? h.close() }
+        try h.seek(toOffset: UInt64(Swift.max(0, offset)))
+        let data = try h.read(upToCount: max) ?? Data()
+        return LogChunk(data: data, nextOffset: offset + Int64(data.count))
+    }
+}

@@ -1,0 +1,158 @@
+import Dispatch
+import Foundation
+import Subprocess
+import SystemPackage
+import Synchronization
+import TarmacRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The supervisor of one pod (`tarmac pod-supervisor DIR`), a process of its own so that pods outlive a control-plane
+/// crash or restart. It holds the pod directory's lock for its whole life, runs the command in a new process group with
+/// the pod's environment, working directory and log file, enforces the memory limit by watching the group's resident
+/// memory, enforces the deadline, turns SIGTERM into a graceful stop of the group (SIGKILL after the grace period), and
+/// writes how the pod ended to `status.json` before it exits.
+public enum PodSupervisor {
+    /// How often memory, deadline and stop requests are checked.
+    static let interval: Duration = .milliseconds(50)
+
+    public static func run(directory: String) async -> Int32 {
+        let dir = PodDirectory(path: directory)
+        let lock = open(dir.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0, flock(lock, LOCK_EX) == 0 else {
+            FileHandle.standardError.write(Data("pod-supervisor: cannot lock \(dir.lockFile)\n".utf8))
+            return 2
+        }
+        if dir.hasStatus { return 0 }
+        try? PodDirectory.writeAtomically(Data("\(getpid())\n".utf8), to: dir.pidFile)
+        guard let data = FileManager.default.contents(atPath: dir.launchFile),
+              let launch = try? decoder.decode(PodLaunch.self, from: data) else {
+            write(ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: 0, finishedAt: Date()), dir)
+            return 2
+        }
+        let stop = StopRequest()
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
+        source.setEventHandler { stop.request() }
+        source.resume()
+
+        try? FileManager.default.createDirectory(atPath: dir.workDirectory, withIntermediateDirectories: true)
+        let log = open(dir.logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        var status = ExitStatus(reason: .exited, exitCode: 0, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date())
+        let runs: [Int?] = launch.completionIndices.isEmpty ? [nil] : launch.completionIndices.map { $0 }
+        for index in runs {
+            var env = launch.environment
+            if let index { env["JOB_COMPLETION_INDEX"] = String(index) }
+            let one = await runOnce(launch, environment: env, log: log, directory: dir, stop: stop)
+            status.peakMemoryBytes = max(status.peakMemoryBytes, one.peakMemoryBytes)
+            status.reason = one.reason
+            status.exitCode = one.exitCode
+            status.signal = one.signal
+            if one.reason != .exited || one.exitCode != 0 { break }
+        }
+        status.finishedAt = Date()
+        close(log)
+        write(status, dir)
+        return 0
+    }
+
+    static func runOnce(_ launch: PodLaunch, environment: [String: String], log: Int32, directory: PodDirectory, stop: StopRequest) async -> ExitStatus {
+        guard let executable = launch.command.first else {
+            return ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date())
+        }
+        var env: [Environment.Key: String] = [:]
+        for (k, v) in environment { env[Environment.Key(stringLiteral: k)] = v }
+        var options = PlatformOptions()
+        options.processGroupID = 0
+        let outcome = Outcome()
+        do {
+            let result = try await Subprocess.run(
+                .name(executable), arguments: Arguments(Array(launch.command.dropFirst())),
+                environment: .custom(minimalEnvironment().merging(env) { _, new in new }),
+                workingDirectory: FilePath(directory.workDirectory), platformOptions: options,
+                input: .none, output: .fileDescriptor(FileDescriptor(rawValue: log), closeAfterSpawningProcess: false),
+                error: .fileDescriptor(FileDescriptor(rawValue: log), closeAfterSpawningProcess: false)
+            ) { execution in
+                await watch(execution.processIdentifier.value, launch: launch, stop: stop, outcome: outcome)
+            }
+            var s = ExitStatus(reason: outcome.reason, exitCode: nil, signal: nil, peakMemoryBytes: outcome.peak, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date())
+            switch result.terminationStatus {
+            case .exited(let code): s.exitCode = Int(code)
+            case .signaled(let sig): s.signal = Int(sig)
+            }
+            return s
+        } catch {
+            let line = "tarmac: cannot start \(executable): \(error)\n"
+            _ = line.withCString { Glibc.write(log, $0, strlen($0)) }
+            return ExitStatus(reason: .exited, exitCode: 127, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date())
+        }
+    }
+
+    /// Watches the pod's process group until its leader exits: memory over the limit is killed at once (out of memory),
+    /// the deadline and stop requests get SIGTERM and, after the grace period, SIGKILL.
+    static func watch(_ pid: pid_t, launch: PodLaunch, stop: StopRequest, outcome: Outcome) async {
+        var terminatedAt: ContinuousClock.Instant?
+        while ProcessTable.isRunning(pid) {
+            let rss = ProcessTable.residentBytes(processGroup: pid)
+            outcome.peak = max(outcome.peak, rss)
+            if rss > launch.memoryLimitBytes, outcome.reason != .outOfMemory {
+                outcome.reason = .outOfMemory
+                kill(-pid, SIGKILL)
+            }
+            if terminatedAt == nil, outcome.reason == .exited {
+                if stop.requested {
+                    outcome.reason = .stopped
+                } else if let d = launch.deadline, Date() >= d {
+                    outcome.reason = .deadline
+                }
+                if outcome.reason != .exited {
+                    kill(-pid, SIGTERM)
+                    terminatedAt = .now
+                }
+            }
+            if let t = terminatedAt, ContinuousClock.now - t > .milliseconds(Int64(launch.graceSeconds * 1000)) {
+                kill(-pid, SIGKILL)
+            }
+            try? await Task.sleep(for: interval)
+        }
+        // Whatever the leader left behind in its group goes with it.
+        kill(-pid, SIGKILL)
+    }
+
+    /// What a pod inherits from the supervisor: a PATH and locale, nothing else (never the control plane's secrets).
+    static func minimalEnvironment() -> [Environment.Key: String] {
+        var env: [Environment.Key: String] = [:]
+        let inherited = ProcessInfo.processInfo.environment
+        for k in ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"] { if let v = inherited[k] { env[Environment.Key(stringLiteral: k)] = v } }
+        if env["PATH"] == nil { env["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
+        return env
+    }
+
+    static func write(_ s: ExitStatus, _ dir: PodDirectory) {
+        let enc = JSONEncoder()
+        enc.dateEncodingStrategy = .millisecondsSince1970
+        if let d = try? enc.encode(s) { try? PodDirectory.writeAtomically(d, to: dir.statusFile) }
+    }
+
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .millisecondsSince1970
+        return d
+    }()
+}
+
+/// Set from the SIGTERM handler, read by the watcher.
+final class StopRequest: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func request() { flag.store(true, ordering: .relaxed) }
+    var requested: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// What the watcher saw (written only by the watcher, read after it returns).
+final class Outcome: @unchecked Sendable {
+    var reason: PodExit.Reason = .exited
+    var peak: Int64 = 0
+}

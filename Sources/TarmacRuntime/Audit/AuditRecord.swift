@@ -1,0 +1,100 @@
+import Foundation
+
+/// Who did something. Humans and automation act through API tokens; workloads have identities of their own; the
+/// scheduler and the lifecycle loop act as the system. The kinds never mix: a workload identity is never a human one.
+public struct Actor: Codable, Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: String, Codable, Sendable { case user, workload, system }
+    public var kind: Kind
+    public var id: String
+
+    public init(kind: Kind, id: String) {
+        self.kind = kind
+        self.id = id
+    }
+
+    public static let scheduler = Actor(kind: .system, id: "scheduler")
+    public static let lifecycle = Actor(kind: .system, id: "lifecycle")
+    public var description: String { "\(kind.rawValue):\(id)" }
+}
+
+/// An audit record before the store gives it a place in the chain.
+public struct AuditDraft: Sendable, Hashable {
+    public var time: Date
+    public var actor: Actor
+    public var action: String
+    /// `kind/id` of the object acted on.
+    public var object: String
+    public var before: String
+    public var after: String
+    public var detail: String
+
+    public init(time: Date, actor: Actor, action: String, object: String, before: String = "", after: String = "", detail: String = "") {
+        self.time = time
+        self.actor = actor
+        self.action = action
+        self.object = object
+        self.before = before
+        self.after = after
+        self.detail = detail
+    }
+}
+
+/// One link of the append-only audit chain: it holds the hash of the record before it.
+public struct AuditRecord: Codable, Sendable, Hashable {
+    public var seq: Int64
+    /// Milliseconds since 1970.
+    public var timeMillis: Int64
+    public var actorKind: String
+    public var actorID: String
+    public var action: String
+    public var object: String
+    /// Digests (SHA-256) of the object before and after the change; empty when there is none.
+    public var before: String
+    public var after: String
+    public var detail: String
+    public var previousHash: String
+    public var hash: String
+
+    public init(seq: Int64, draft d: AuditDraft, previousHash: String) {
+        self.seq = seq
+        timeMillis = Int64((d.time.timeIntervalSince1970 * 1000).rounded())
+        actorKind = d.actor.kind.rawValue
+        actorID = d.actor.id
+        action = d.action
+        object = d.object
+        before = d.before
+        after = d.after
+        detail = d.detail
+        self.previousHash = previousHash
+        hash = ""
+        hash = computedHash
+    }
+
+    public init(seq: Int64, timeMillis: Int64, actorKind: String, actorID: String, action: String, object: String, before: String,
+                after: String, detail: String, previousHash: String, hash: String) {
+        self.seq = seq
+        self.timeMillis = timeMillis
+        self.actorKind = actorKind
+        self.actorID = actorID
+        self.action = action
+        self.object = object
+        self.before = before
+        self.after = after
+        self.detail = detail
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+
+    /// The hash over every field but itself, each length-prefixed so no two records can be made to collide by moving text
+    /// between fields.
+    public var computedHash: String {
+        var s = ""
+        for f in [String(seq), String(timeMillis), actorKind, actorID, action, object, before, after, detail, previousHash] {
+            s += "\(f.utf8.count):\(f);"
+        }
+        return Digest.sha256Hex(s)
+    }
+
+    /// The hash the first record points back to.
+    public static let genesis = String(repeating: "0", count: 64)
+}

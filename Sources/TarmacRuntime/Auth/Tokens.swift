@@ -1,0 +1,53 @@
+import Foundation
+import TarmacContract
+
+/// Issues, checks and revokes API tokens. Secrets are shown once and stored only as SHA-256 hashes.
+public struct Tokens: Sendable {
+    let store: any Store
+    let teams: Set<String>
+
+    public init(store: any Store, teams: Set<String>) {
+        self.store = store
+        self.teams = teams
+    }
+
+    /// The first start: an admin token when there is none. Returns its secret (to print once), or nil.
+    public func bootstrap() async throws -> String? {
+        guard try await store.tokens().isEmpty else { return nil }
+        return try await create(name: "admin", role: .admin, team: nil, ttl: nil, by: Actor(kind: .system, id: "bootstrap")).secret
+    }
+
+    public func create(name: String, role: Role, team: String?, ttl: TimeInterval?, by actor: Actor) async throws -> (token: APIToken, secret: String) {
+        var problems: [String] = []
+        if let team, !teams.contains(team) {
+            let near = Suggestions.closest(to: team, in: teams.sorted())
+            problems.append("unknown team '\(team)'\(near.map { "; did you mean '\($0)'?" } ?? "")")
+        }
+        if role == .member && team == nil { problems.append("a member token needs --team") }
+        if role == .admin && team != nil { problems.append("an admin token is not bound to a team; drop --team") }
+        if let ttl, ttl <= 0 { problems.append("the time to live must be positive") }
+        if name.isEmpty || name.count > 100 { problems.append("the name must have 1 to 100 characters") }
+        guard problems.isEmpty else { throw RuntimeError(.invalid, problems.joined(separator: "; ")) }
+        let (secret, hash) = APIToken.newSecret()
+        let now = Date()
+        let t = APIToken(id: Identifier.make("tok"), name: name, role: role, team: team, hash: hash, createdAt: now,
+                         expiresAt: ttl.map { now.addingTimeInterval($0) }, createdBy: actor.id)
+        try await store.insertToken(t, audit: AuditDraft(time: now, actor: actor, action: "token-create", object: "token/\(t.id)",
+                                                          detail: "\(name) role \(role.rawValue)\(team.map { " team \($0)" } ?? "")\(t.expiresAt.map { " until \(ISO8601DateFormatter().string(from: $0))" } ?? "")"))
+        return (t, secret)
+    }
+
+    /// The principal behind a bearer secret, if the token exists, is not revoked and has not expired.
+    public func authenticate(_ secret: String) async throws -> Principal? {
+        guard secret.hasPrefix("tmc_"), secret.count < 200, let t = try await store.token(hash: APIToken.hashOf(secret)), t.isValid(at: Date()) else { return nil }
+        return Principal(t)
+    }
+
+    public func list() async throws -> [APIToken] { try await store.tokens() }
+
+    public func revoke(id: String, by actor: Actor) async throws {
+        guard try await store.revokeToken(id: id, audit: AuditDraft(time: Date(), actor: actor, action: "token-revoke", object: "token/\(id)")) else {
+            throw RuntimeError(.notFound, "no active token with id '\(id)'")
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+
+/// A machine the backend can run pods on.
+public struct NodeInventory: Codable, Sendable, Hashable {
+    public var name: String
+    public var cpuMilli: Int
+    public var memoryMiB: Int
+    public var gpus: Int
+    /// The accelerator name in the contract (nil: no GPU).
+    public var accelerator: String?
+
+    public init(name: String, cpuMilli: Int, memoryMiB: Int, gpus: Int, accelerator: String?) {
+        self.name = name
+        self.cpuMilli = cpuMilli
+        self.memoryMiB = memoryMiB
+        self.gpus = gpus
+        self.accelerator = accelerator
+    }
+}
+
+/// Everything a backend needs to run one pod of one attempt.
+public struct PodLaunch: Codable, Sendable, Hashable {
+    public var workload: String
+    public var attempt: Int
+    public var pod: Int
+    public var command: [String]
+    public var environment: [String: String]
+    public var memoryLimitBytes: Int64
+    public var cpuMilli: Int
+    public var placement: PodPlacement
+    /// Stop it at this time (the workload's maxDuration).
+    public var deadline: Date?
+    /// For batch jobs: the completion indices this pod runs, one after another (`JOB_COMPLETION_INDEX`).
+    public var completionIndices: [Int]
+    public var graceSeconds: Double
+
+    public init(workload: String, attempt: Int, pod: Int, command: [String], environment: [String: String], memoryLimitBytes: Int64,
+                cpuMilli: Int, placement: PodPlacement, deadline: Date?, completionIndices: [Int], graceSeconds: Double) {
+        self.workload = workload
+        self.attempt = attempt
+        self.pod = pod
+        self.command = command
+        self.environment = environment
+        self.memoryLimitBytes = memoryLimitBytes
+        self.cpuMilli = cpuMilli
+        self.placement = placement
+        self.deadline = deadline
+        self.completionIndices = completionIndices
+        self.graceSeconds = graceSeconds
+    }
+}
+
+/// What a backend found of a pod when the control plane starts again.
+public enum PodRecovery: Sendable, Hashable {
+    /// It never started: launch it.
+    case notStarted
+    /// Still running: watched again from now on.
+    case running
+    /// It ended while the control plane was away.
+    case finished(PodExit)
+}
+
+/// A chunk of a pod's log.
+public struct LogChunk: Sendable {
+    public var data: Data
+    public var nextOffset: Int64
+    public init(data: Data, nextOffset: Int64) {
+        self.data = data
+        self.nextOffset = nextOffset
+    }
+}
+
+/// Turns admitted placements into running things and reports how they end (DESIGN §3: one engine, several backends).
+public protocol Backend: Sendable {
+    /// The machines it can place on.
+    func nodes() async throws -> [NodeInventory]
+    /// Starts the pods of one attempt. Throws only if nothing was started.
+    func launch(_ pods: [PodLaunch]) async throws
+    /// Stops an attempt's pods: SIGTERM (or the backend's equivalent), then a hard kill after the grace period.
+    func stop(workload: String, attempt: Int) async
+    /// Pods that ended since the last call.
+    func poll() async -> [PodExit]
+    /// After a restart: what became of each pod of an attempt that was admitted or running.
+    func recover(workload: String, attempt: Int, pods: Int) async -> [PodRecovery]
+    /// Reads a pod's log from a byte offset.
+    func readLog(workload: String, attempt: Int, pod: Int, from offset: Int64, max: Int) async throws -> LogChunk
+}

@@ -1,0 +1,188 @@
+import Foundation
+import TarmacContract
+import TarmacEngine
+import TarmacModel
+
+/// A workload as `why` explains it.
+public struct WhyReport: Codable, Sendable {
+    public var workload: String
+    public var name: String
+    public var state: WorkloadState
+    /// `quota`, `shape`, `reservation`, `priority`, `backoff`, a failure cause, or nil when nothing holds it.
+    public var reason: String?
+    public var message: String
+}
+
+public struct WorkloadFilter: Sendable {
+    public var team: String?
+    public var kind: String?
+    public var state: WorkloadState?
+    public init(team: String? = nil, kind: String? = nil, state: WorkloadState? = nil) {
+        self.team = team
+        self.kind = kind
+        self.state = state
+    }
+}
+
+extension ControlPlane {
+    // MARK: submit
+
+    /// Validates a document exactly as `tarmac validate` does and queues it. A request id makes it idempotent.
+    public func submit(text: String, requestID: String?, by principal: Principal, runsImages: Bool) async throws -> (workload: WorkloadEntry, created: Bool) {
+        guard principal.role != .viewer else { throw RuntimeError(.forbidden, "viewers cannot submit workloads") }
+        if let r = requestID, let id = byRequest[r], let e = workloads[id] {
+            guard principal.canRead(team: e.team) else { throw RuntimeError(.conflict, "request id '\(r)' was already used") }
+            return (e, false)
+        }
+        let read = DocumentReader.read(text: text, file: "request")
+        var diagnostics = read.diagnostics
+        if !read.platformFiles.isEmpty || read.workloads.count != 1 {
+            throw RuntimeError(.invalid, "the body must hold exactly one workload document (TrainingJob, BatchJob, InferenceService or Agent); found \(read.workloads.count) workload\(read.workloads.count == 1 ? "" : "s")\(read.platformFiles.isEmpty ? "" : " and a platform")",
+                               diagnostics: diagnostics.map(Self.payload))
+        }
+        let w = read.workloads[0]
+        if w.isValid { diagnostics += WorkloadValidator.validate(w, against: contract) }
+        if !runsImages && w.command.isEmpty && w.isValid {
+            diagnostics.append(Diagnostic(.error, at: w.origin.key("spec") ?? w.origin.location,
+                                          "this control plane runs workloads as local processes, so spec.command is required (the image is not run)",
+                                          rule: "local-command", help: "add spec.command, e.g. command: [python3, train.py]"))
+        }
+        diagnostics = diagnostics.normalized()
+        if diagnostics.hasErrors || !w.isValid {
+            let n = diagnostics.errors.count
+            throw RuntimeError(.invalid, "the workload has \(n) error\(n == 1 ? "" : "s")", diagnostics: diagnostics.map(Self.payload))
+        }
+        guard principal.canChange(team: w.metadata.team) else {
+            throw RuntimeError(.forbidden, "\(principal.name) (\(principal.role.rawValue)\(principal.team.map { " of team \($0)" } ?? "")) cannot submit workloads for team \(w.metadata.team)")
+        }
+        let key = "\(w.metadata.team)/\(w.metadata.env)/\(w.kind.rawValue)/\(w.metadata.name)"
+        if reservedNames.contains(key) || workloads.values.contains(where: {
+            !$0.state.isTerminal && $0.team == w.metadata.team && $0.env == w.metadata.env && $0.kind == w.kind.rawValue && $0.name == w.metadata.name
+        }) {
+            throw RuntimeError(.conflict, "\(w.kind.rawValue) \(w.metadata.name) of team \(w.metadata.team) in \(w.metadata.env) is already queued or running; cancel it first or choose another name")
+        }
+        guard let plan = WorkloadPlan(workload: w, contract: contract, models: base) else {
+            throw RuntimeError(.invalid, "size \(w.size) does not resolve for team \(w.metadata.team) in \(w.metadata.env)")
+        }
+        reservedNames.insert(key)
+        defer { reservedNames.remove(key) }
+        let now = Date()
+        let entry = WorkloadEntry(id: Identifier.make("wl"), name: w.metadata.name, team: w.metadata.team, env: w.metadata.env,
+                                  kind: w.kind.rawValue, owner: w.metadata.owner, submittedBy: principal.name, requestID: requestID,
+                                  size: w.size, podCount: w.podCount, priority: plan.priority, source: text,
+                                  maxAttempts: plan.maxAttempts, now: now)
+        let (stored, created) = try await store.insert(entry, audit: AuditDraft(time: now, actor: principal.actor, action: "submit",
+                                                                               object: object(entry), after: entry.digest,
+                                                                               detail: "\(entry.kind) \(entry.team)/\(entry.env)/\(entry.name) size \(entry.size)"))
+        if created {
+            workloads[stored.id] = stored
+            plans[stored.id] = plan
+            dirty = true
+            logger.info("submitted", metadata: ["workload": "\(stored.id)", "name": "\(stored.name)", "team": "\(stored.team)", "actor": "\(principal.actor)"])
+        } else if workloads[stored.id] == nil {
+            workloads[stored.id] = stored
+        }
+        if let r = requestID { byRequest[r] = stored.id }
+        return (stored, created)
+    }
+
+    static func payload(_ d: Diagnostic) -> DiagnosticPayload {
+        DiagnosticPayload(severity: d.severity.rawValue, file: d.location?.file ?? "request", line: d.location?.line ?? 0,
+                          column: d.location?.column ?? 0, message: d.message, rule: d.rule, help: d.help, text: d.description)
+    }
+
+    // MARK: read
+
+    /// A workload by id, or by name (the newest the caller may see).
+    public func find(_ ref: String, team: String? = nil, by principal: Principal) throws -> WorkloadEntry {
+        if let e = workloads[ref] {
+            guard principal.canRead(team: e.team) else { throw RuntimeError(.forbidden, "workload \(ref) belongs to team \(e.team)") }
+            return e
+        }
+        let named = workloads.values.filter { $0.name == ref && (team == nil || $0.team == team) }
+        let visible = named.filter { principal.canRead(team: $0.team) }
+        guard let e = visible.max(by: { $0.createdAt < $1.createdAt }) else {
+            if !named.isEmpty { throw RuntimeError(.forbidden, "workload \(ref) belongs to another team") }
+            throw RuntimeError(.notFound, "no workload named or with id '\(ref)'")
+        }
+        return e
+    }
+
+    public func list(_ f: WorkloadFilter, by principal: Principal) -> [WorkloadEntry] {
+        workloads.values.filter {
+            principal.canRead(team: $0.team) && (f.team == nil || $0.team == f.team) && (f.kind == nil || $0.kind.lowercased() == f.kind!.lowercased())
+                && (f.state == nil || $0.state == f.state)
+        }.sorted { $0.createdAt == $1.createdAt ? $0.id < $1.id : $0.createdAt < $1.createdAt }
+    }
+
+    public func why(_ ref: String, by principal: Principal) throws -> WhyReport {
+        let e = try find(ref, by: principal)
+        switch e.state {
+        case .queued:
+            if let n = e.notBefore, n > Date() {
+                return WhyReport(workload: e.id, name: e.name, state: e.state, reason: "backoff", message: e.message ?? "waiting to retry")
+            }
+            if let r = waiting[e.id] {
+                return WhyReport(workload: e.id, name: e.name, state: e.state, reason: r.kind, message: r.description)
+            }
+            return WhyReport(workload: e.id, name: e.name, state: e.state, reason: nil,
+                             message: e.message ?? "queued; the next scheduling cycle will consider it")
+        case .admitted, .running:
+            let nodes = Set(e.placements.map(\.node)).sorted().joined(separator: ", ")
+            return WhyReport(workload: e.id, name: e.name, state: e.state, reason: nil,
+                             message: "\(e.state.rawValue) (attempt \(e.attempt)) on \(nodes)\(e.cancelRequested ? "; cancelling" : "")")
+        default:
+            return WhyReport(workload: e.id, name: e.name, state: e.state, reason: e.cause, message: e.message ?? e.state.rawValue)
+        }
+    }
+
+    /// Queued workloads in the order the scheduler weighs them (priority, then submission), with why each waits.
+    public func queue(by principal: Principal) -> [(WorkloadEntry, WhyReport)] {
+        let q = workloads.values.filter { $0.state == .queued && principal.canRead(team: $0.team) }
+            .sorted { $0.priority != $1.priority ? $0.priority > $1.priority : $0.createdAt < $1.createdAt }
+        return q.compactMap { e in (try? why(e.id, by: principal)).map { (e, $0) } }
+    }
+
+    // MARK: change
+
+    public func cancel(_ ref: String, by principal: Principal) async throws -> WorkloadEntry {
+        var e = try find(ref, by: principal)
+        guard principal.canChange(team: e.team) else {
+            throw RuntimeError(.forbidden, "\(principal.name) (\(principal.role.rawValue)) cannot cancel workloads of team \(e.team)")
+        }
+        if e.state.isTerminal || e.cancelRequested { return e }
+        let now = Date()
+        if e.state == .queued {
+            try await finish(e.id, state: .cancelled, cause: nil, message: "cancelled by \(principal.name) while queued", actor: principal.actor)
+            return workloads[e.id] ?? e
+        }
+        let before = e.digest
+        e.cancelRequested = true
+        e.message = "cancel requested by \(principal.name); stopping pods"
+        e.updatedAt = now
+        try await save(e, AuditDraft(time: now, actor: principal.actor, action: "cancel-request", object: object(e), before: before, after: e.digest))
+        await backend.stop(workload: e.id, attempt: e.attempt)
+        return e
+    }
+
+    // MARK: logs
+
+    public func logTarget(_ ref: String, pod: Int, attempt: Int?, by principal: Principal) throws -> (workload: WorkloadEntry, attempt: Int) {
+        let e = try find(ref, by: principal)
+        guard pod >= 0, pod < e.podCount else { throw RuntimeError(.notFound, "workload \(e.name) has pods 0..<\(e.podCount); no pod \(pod)") }
+        let a = attempt ?? e.attempt
+        guard a >= 1, a <= e.attempt else {
+            throw RuntimeError(.notFound, e.attempt == 0 ? "workload \(e.name) has not started yet: no logs" : "workload \(e.name) has attempts 1...\(e.attempt)")
+        }
+        return (e, a)
+    }
+
+    public func readLog(workload: String, attempt: Int, pod: Int, from offset: Int64, max: Int) async throws -> LogChunk {
+        try await backend.readLog(workload: workload, attempt: attempt, pod: pod, from: offset, max: max)
+    }
+
+    public func current(_ id: String) -> WorkloadEntry? { workloads[id] }
+
+    /// Node inventory the engine places on.
+    public func inventory() -> [NodeInventory] { nodes }
+}

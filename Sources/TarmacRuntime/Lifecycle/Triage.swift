@@ -1,0 +1,89 @@
+/// How a pod ended, as a backend saw it.
+public struct PodExit: Codable, Sendable, Hashable {
+    public enum Reason: String, Codable, Sendable {
+        /// The process exited by itself (code or signal).
+        case exited
+        /// Killed for using more memory than its size allows.
+        case outOfMemory
+        /// Killed at its `maxDuration`.
+        case deadline
+        /// Stopped on request (cancel or preemption).
+        case stopped
+        /// Its supervisor vanished without a word (machine or control-plane crash).
+        case lost
+        /// It could not be started at all.
+        case launchFailed
+    }
+
+    public var workload: String
+    public var attempt: Int
+    public var pod: Int
+    public var reason: Reason
+    public var exitCode: Int?
+    public var signal: Int?
+    public var peakMemoryBytes: Int64?
+    public var memoryLimitBytes: Int64?
+    /// The last lines of its log (for the triage and for `tarmac why`).
+    public var lastLines: [String]
+    public var detail: String?
+
+    public init(workload: String, attempt: Int, pod: Int, reason: Reason, exitCode: Int? = nil, signal: Int? = nil,
+                peakMemoryBytes: Int64? = nil, memoryLimitBytes: Int64? = nil, lastLines: [String] = [], detail: String? = nil) {
+        self.workload = workload
+        self.attempt = attempt
+        self.pod = pod
+        self.reason = reason
+        self.exitCode = exitCode
+        self.signal = signal
+        self.peakMemoryBytes = peakMemoryBytes
+        self.memoryLimitBytes = memoryLimitBytes
+        self.lastLines = lastLines
+        self.detail = detail
+    }
+
+    public var succeeded: Bool { reason == .exited && exitCode == 0 }
+}
+
+/// A failure cause the user can act on (DESIGN §5), with the message that says what to do.
+public struct Triage: Sendable, Hashable {
+    public var cause: String
+    public var message: String
+    /// Whether trying again could help (a lost supervisor: yes; out of memory at the same size: no).
+    public var retryable: Bool
+
+    /// Pure: the same exit always gets the same triage.
+    public static func of(_ exit: PodExit) -> Triage {
+        let mib: (Int64?) -> String = { $0.map { "\($0 >> 20)Mi" } ?? "?" }
+        let tail = exit.lastLines.suffix(3).joined(separator: " | ")
+        switch exit.reason {
+        case .outOfMemory:
+            return Triage(cause: "OutOfMemory",
+                          message: "pod \(exit.pod) used \(mib(exit.peakMemoryBytes)) of host memory, over its size's limit of \(mib(exit.memoryLimitBytes)); it was killed. Use a larger size or lower the memory use.",
+                          retryable: false)
+        case .deadline:
+            return Triage(cause: "DeadlineExceeded", message: "pod \(exit.pod) ran past its maxDuration and was stopped", retryable: false)
+        case .lost:
+            return Triage(cause: "LostOnRestart", message: "pod \(exit.pod) was lost while the control plane was down (its supervisor is gone and left no exit status)", retryable: true)
+        case .launchFailed:
+            return Triage(cause: "LaunchFailed", message: "pod \(exit.pod) could not be started: \(exit.detail ?? "unknown error")", retryable: false)
+        case .stopped:
+            return Triage(cause: "Stopped", message: "pod \(exit.pod) was stopped", retryable: false)
+        case .exited:
+            let text = exit.lastLines.joined(separator: "\n")
+            if text.contains("CUDA out of memory") || text.contains("OutOfMemoryError: CUDA") {
+                return Triage(cause: "GPUOutOfMemory", message: "pod \(exit.pod) ran out of GPU memory (\(tail)); use a size with more GPU memory or a smaller batch", retryable: false)
+            }
+            if text.contains("MemoryError") || text.contains("std::bad_alloc") || text.contains("Cannot allocate memory") {
+                return Triage(cause: "OutOfMemory", message: "pod \(exit.pod) could not allocate memory (\(tail)); use a larger size", retryable: false)
+            }
+            if let s = exit.signal {
+                return Triage(cause: "ApplicationError", message: "pod \(exit.pod) was killed by signal \(s)\(tail.isEmpty ? "" : "; last lines: \(tail)")", retryable: true)
+            }
+            let code = exit.exitCode ?? -1
+            if code == 127 || code == 126 {
+                return Triage(cause: "CommandNotFound", message: "pod \(exit.pod) exited with \(code): the command could not be run\(tail.isEmpty ? "" : " (\(tail))")", retryable: false)
+            }
+            return Triage(cause: "ApplicationError", message: "pod \(exit.pod) exited with code \(code)\(tail.isEmpty ? "" : "; last lines: \(tail)")", retryable: true)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+
+/// One workload as the control plane knows it: what was submitted, by whom, and where it is in its life.
+/// A value; the store persists it before any backend acts on a change.
+public struct WorkloadEntry: Codable, Sendable, Hashable {
+    public var id: String
+    public var name: String
+    public var team: String
+    public var env: String
+    public var kind: String
+    public var owner: String?
+    /// Who submitted it (a human or automation identity, never a workload identity).
+    public var submittedBy: String
+    /// The client's request id: a retried submit with the same id returns this workload instead of creating one.
+    public var requestID: String?
+    public var size: String
+    public var podCount: Int
+    public var priority: Int
+    /// The submitted document, as received (YAML or JSON).
+    public var source: String
+    public var state: WorkloadState
+    /// Why it waits, or what happened (human readable).
+    public var message: String?
+    /// Triage of a failure (`OutOfMemory`, `DeadlineExceeded`, `ApplicationError`, `LostOnRestart`, ...).
+    public var cause: String?
+    /// Attempts made so far (an attempt starts at admission).
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var cancelRequested: Bool
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var admittedAt: Date?
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    /// Not to be admitted before (retry backoff).
+    public var notBefore: Date?
+    public var placements: [PodPlacement]
+    /// What its team's quota was charged: CPU millis, memory MiB, GPU thousandths by model name.
+    public var charged: Charge?
+    public var exitCode: Int?
+    /// Accounted when it finishes: GPU-seconds and CPU core-seconds of all attempts.
+    public var gpuSeconds: Double
+    public var cpuSeconds: Double
+
+    public init(id: String, name: String, team: String, env: String, kind: String, owner: String?, submittedBy: String,
+                requestID: String?, size: String, podCount: Int, priority: Int, source: String, maxAttempts: Int, now: Date) {
+        self.id = id
+        self.name = name
+        self.team = team
+        self.env = env
+        self.kind = kind
+        self.owner = owner
+        self.submittedBy = submittedBy
+        self.requestID = requestID
+        self.size = size
+        self.podCount = podCount
+        self.priority = priority
+        self.source = source
+        self.state = .queued
+        self.attempt = 0
+        self.maxAttempts = maxAttempts
+        self.cancelRequested = false
+        self.createdAt = now
+        self.updatedAt = now
+        self.placements = []
+        self.gpuSeconds = 0
+        self.cpuSeconds = 0
+    }
+
+    /// A stable digest of this value (for audit records' before/after).
+    public var digest: String { Digest.sha256Hex(Self.canonicalJSON(self)) }
+
+    static func canonicalJSON(_ w: WorkloadEntry) -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        enc.dateEncodingStrategy = .millisecondsSince1970
+        return (try? enc.encode(w)) ?? Data()
+    }
+}
+
+/// Where one pod of an admitted workload runs.
+public struct PodPlacement: Codable, Sendable, Hashable {
+    public var node: String
+    /// GPU indices on that node.
+    public var gpus: [Int]
+    /// Share of each GPU in thousandths (1000 for whole GPUs).
+    public var gpuMilli: Int
+
+    public init(node: String, gpus: [Int], gpuMilli: Int) {
+        self.node = node
+        self.gpus = gpus
+        self.gpuMilli = gpuMilli
+    }
+}
+
+/// Resources charged against a team's quota.
+public struct Charge: Codable, Sendable, Hashable {
+    public var cpuMilli: Int64
+    public var memoryMiB: Int64
+    public var gpuMilli: [String: Int64]
+
+    public init(cpuMilli: Int64, memoryMiB: Int64, gpuMilli: [String: Int64]) {
+        self.cpuMilli = cpuMilli
+        self.memoryMiB = memoryMiB
+        self.gpuMilli = gpuMilli
+    }
+}

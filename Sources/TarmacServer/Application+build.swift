@@ -1,0 +1,84 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import TarmacRuntime
+
+/// What the HTTP server is built from.
+public struct ServerDependencies: Sendable {
+    public var controlPlane: ControlPlane
+    public var store: any Store
+    public var tokens: Tokens
+    public var registry: PrometheusCollectorRegistry
+    /// Whether the backend runs images (Kubernetes) or only commands (local processes).
+    public var runsImages: Bool
+    /// Requests per second per token (0: unlimited) and the burst allowed.
+    public var rateLimit: Double
+    public var rateBurst: Double
+
+    public init(controlPlane: ControlPlane, store: any Store, tokens: Tokens, registry: PrometheusCollectorRegistry, runsImages: Bool,
+                rateLimit: Double = 50, rateBurst: Double = 200) {
+        self.controlPlane = controlPlane
+        self.store = store
+        self.tokens = tokens
+        self.registry = registry
+        self.runsImages = runsImages
+        self.rateLimit = rateLimit
+        self.rateBurst = rateBurst
+    }
+}
+
+/// The API's router: public probes and documents at the root, everything else under /v1 behind bearer tokens.
+public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestContext> {
+    let router = Router(context: TarmacRequestContext.self)
+    router.middlewares.add(ErrorMiddleware())
+    router.middlewares.add(MetricsMiddleware())
+    router.middlewares.add(LogRequestsMiddleware(.debug))
+    HealthController(controlPlane: deps.controlPlane, registry: deps.registry).register(router)
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: deps.tokens, limiter: RateLimiter(rate: deps.rateLimit, burst: deps.rateBurst)))
+    WorkloadController(controlPlane: deps.controlPlane, runsImages: deps.runsImages).register(v1)
+    AuditController(store: deps.store).register(v1)
+    TokenController(tokens: deps.tokens).register(v1)
+    PlatformController(controlPlane: deps.controlPlane).register(v1)
+    return router
+}
+
+public func buildApplication(_ deps: ServerDependencies, host: String, port: Int, services: [any Service],
+                             onServerRunning: @escaping @Sendable (any Channel) async -> Void, logger: Logger) -> some ApplicationProtocol {
+    Application(router: buildRouter(deps), configuration: .init(address: .hostname(host, port: port), serverName: "tarmac"),
+                services: services, onServerRunning: onServerRunning, logger: logger)
+}
+
+/// /healthz (the process serves), /readyz (the control plane has recovered its state), /metrics, /openapi.yaml.
+struct HealthController {
+    let controlPlane: ControlPlane
+    let registry: PrometheusCollectorRegistry
+
+    func register(_ router: Router<TarmacRequestContext>) {
+        router.get("healthz") { _, _ in JSON.text("ok\n") }
+        router.get("readyz") { _, _ in
+            await controlPlane.ready ? JSON.text("ready\n")
+                : JSON.text("recovering state\n", status: .serviceUnavailable)
+        }
+        router.get("metrics") { _, _ in
+            var out: [UInt8] = []
+            registry.emit(into: &out)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: out)))
+        }
+        router.get("openapi.yaml") { _, _ in
+            JSON.text(OpenAPIDocument.yaml, contentType: "application/yaml")
+        }
+    }
+}
+
+/// The OpenAPI 3.1 document of this API (Sources/TarmacServer/openapi.yaml).
+public enum OpenAPIDocument {
+    public static let yaml: String = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+              let text = try? String(contentsOf: url, encoding: .utf8) else { return "openapi: 3.1.0\n" }
+        return text
+    }()
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Hummingbird
+import TarmacContract
+import TarmacModel
+import TarmacRuntime
+
+/// /v1/platform and /v1/sizes: what the contract offers, for the caller's team and an environment.
+struct PlatformController {
+    let controlPlane: ControlPlane
+
+    struct PlatformView: Codable {
+        var name: String
+        var environments: [String]
+        var teams: [String]
+        var accelerators: [String]
+        var pools: [String]
+        var priorities: [String: Int]
+        var nodes: [NodeInventory]
+    }
+
+    struct SizeView: Codable {
+        var workloadClass: String
+        var name: String
+        var cpu: String
+        var memory: String
+        var gpus: String
+        var accelerator: String?
+        var description: String?
+    }
+
+    struct SizeList: Codable { var items: [SizeView] }
+
+    func register(_ group: RouterGroup<TarmacRequestContext>) {
+        group.get("platform", use: platform)
+        group.get("sizes", use: sizes)
+    }
+
+    @Sendable func platform(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        _ = try context.caller()
+        let p = controlPlane.contract.platform
+        return try JSON.response(PlatformView(name: p.name, environments: p.environments.keys.sorted(), teams: p.teams.keys.sorted(),
+                                              accelerators: p.accelerators.keys.sorted(), pools: p.pools.keys.sorted(),
+                                              priorities: p.priorities, nodes: await controlPlane.inventory()))
+    }
+
+    @Sendable func sizes(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let principal = try context.caller()
+        let q = request.uri.queryParameters
+        let base = controlPlane.contract.platform
+        let env = q.get("env")
+        let team = q.get("team") ?? principal.team
+        if let env, base.environments[env] == nil {
+            throw APIError(.badRequest, code: "badRequest", "unknown environment '\(env)'\(Suggestions.closest(to: env, in: base.environments.keys).map { "; did you mean '\($0)'?" } ?? "")")
+        }
+        if let team, base.teams[team] == nil {
+            throw APIError(.badRequest, code: "badRequest", "unknown team '\(team)'\(Suggestions.closest(to: team, in: base.teams.keys).map { "; did you mean '\($0)'?" } ?? "")")
+        }
+        let p = controlPlane.contract.resolve(env: env, team: team).platform
+        var items: [SizeView] = []
+        for (cls, sizes) in p.sizes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            for s in sizes.values.sorted(by: { $0.name < $1.name }) {
+                items.append(SizeView(workloadClass: cls.rawValue, name: s.name, cpu: s.cpu.description, memory: s.memory.description,
+                                      gpus: s.gpus.description, accelerator: s.accelerator, description: s.description))
+            }
+        }
+        return try JSON.response(SizeList(items: items))
+    }
+}

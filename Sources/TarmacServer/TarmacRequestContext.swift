@@ -1,0 +1,26 @@
+import Hummingbird
+import TarmacRuntime
+
+/// The request context: Hummingbird's core storage plus who is calling, once authenticated.
+public struct TarmacRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var principal: Principal?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        principal = nil
+    }
+
+    /// Request bodies larger than this are refused with 413.
+    public var maxUploadSize: Int { ServerLimits.maxBody }
+
+    /// The authenticated caller (routes behind `AuthMiddleware` always have one).
+    func caller() throws -> Principal {
+        guard let principal else { throw APIError(.unauthorized, code: "unauthenticated", "a bearer token is required") }
+        return principal
+    }
+}
+
+public enum ServerLimits {
+    public static let maxBody = 1 << 20
+}

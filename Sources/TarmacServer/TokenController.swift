@@ -1,0 +1,54 @@
+import Foundation
+import Hummingbird
+import TarmacRuntime
+
+/// /v1/tokens (admins) and /v1/whoami (anyone with a token).
+struct TokenController {
+    let tokens: Tokens
+
+    func register(_ group: RouterGroup<TarmacRequestContext>) {
+        group.get("whoami", use: whoami)
+        group.get("tokens", use: list)
+        group.post("tokens", use: create)
+        group.delete("tokens/:id", use: revoke)
+    }
+
+    func admin(_ context: TarmacRequestContext) throws -> Principal {
+        let p = try context.caller()
+        guard p.role == .admin else { throw APIError(.forbidden, code: "forbidden", "only admins manage tokens") }
+        return p
+    }
+
+    @Sendable func whoami(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let p = try context.caller()
+        return try JSON.response(WhoAmI(name: p.name, role: p.role.rawValue, team: p.team, tokenID: p.tokenID))
+    }
+
+    @Sendable func list(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        _ = try admin(context)
+        return try JSON.response(TokenList(items: try await tokens.list().map { TokenView($0) }))
+    }
+
+    @Sendable func create(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let p = try admin(context)
+        let body = try await request.body.collect(upTo: 64 << 10)
+        let req: TokenRequest
+        do {
+            req = try JSONDecoder().decode(TokenRequest.self, from: Data(buffer: body))
+        } catch {
+            throw APIError(.badRequest, code: "badRequest", "the body must be JSON: {\"role\": \"member\", \"team\": \"search\", \"name\": \"ci\", \"ttlSeconds\": 86400}")
+        }
+        guard let role = Role(rawValue: req.role) else {
+            throw APIError(.unprocessableContent, code: "invalid", "unknown role '\(req.role)'; use admin, member or viewer")
+        }
+        let (t, secret) = try await tokens.create(name: req.name ?? "\(role.rawValue)\(req.team.map { "-\($0)" } ?? "")", role: role, team: req.team,
+                                                  ttl: req.ttlSeconds, by: p.actor)
+        return try JSON.response(TokenView(t, secret: secret), status: .created)
+    }
+
+    @Sendable func revoke(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let p = try admin(context)
+        try await tokens.revoke(id: try context.parameters.require("id"), by: p.actor)
+        return Response(status: .noContent)
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import NIOCore
+import TarmacRuntime
+
+/// /v1/workloads: submit, list, get, cancel, why, logs; and /v1/queue.
+struct WorkloadController {
+    let controlPlane: ControlPlane
+    let runsImages: Bool
+
+    func register(_ group: RouterGroup<TarmacRequestContext>) {
+        group.post("workloads", use: submit)
+        group.get("workloads", use: list)
+        group.get("workloads/:ref", use: get)
+        group.post("workloads/:ref/cancel", use: cancel)
+        group.get("workloads/:ref/why", use: why)
+        group.get("workloads/:ref/logs", use: logs)
+        group.get("queue", use: queue)
+    }
+
+    @Sendable func submit(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let principal = try context.caller()
+        let body = try await request.body.collect(upTo: ServerLimits.maxBody)
+        let text = String(buffer: body)
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw APIError(.badRequest, code: "badRequest", "the body is empty: send one workload document as YAML or JSON")
+        }
+        let requestID = request.headers[.idempotencyKey] ?? request.uri.queryParameters.get("requestId")
+        if let r = requestID, r.isEmpty || r.count > 200 {
+            throw APIError(.badRequest, code: "badRequest", "the request id must have 1 to 200 characters")
+        }
+        let (w, created) = try await controlPlane.submit(text: text, requestID: requestID, by: principal, runsImages: runsImages)
+        return try JSON.response(WorkloadView(w), status: created ? .created : .ok, headers: [.location: "/v1/workloads/\(w.id)"])
+    }
+
+    @Sendable func list(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let principal = try context.caller()
+        let q = request.uri.queryParameters
+        var state: WorkloadState?
+        if let s = q.get("state") {
+            guard let v = WorkloadState(rawValue: s) else {
+                throw APIError(.badRequest, code: "badRequest", "unknown state '\(s)'; use one of \(WorkloadState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            state = v
+        }
+        let items = await controlPlane.list(WorkloadFilter(team: q.get("team"), kind: q.get("kind"), state: state), by: principal)
+        return try JSON.response(WorkloadList(items: items.map(WorkloadView.init)))
+    }
+
+    @Sendable func get(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let principal = try context.caller()
+        let ref = try context.parameters.require("ref")
+        return try JSON.response(WorkloadView(try await controlPlane.find(ref, team: request.uri.queryParameters.get("team"), by: principal)))
+    }
+
+    @Sendable func cancel(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let principal = try context.caller()
+        return try JSON.response(WorkloadView(try await controlPlane.cancel(try context.parameters.require("ref"), by: principal)))
+    }
+
+    @Sendable func why(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let principal = try context.caller()
+        return try JSON.response(try await controlPlane.why(try context.parameters.require("ref"), by: principal))
+    }
+
+    @Sendable func queue(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let principal = try context.caller()
+        let items = await controlPlane.queue(by: principal).enumerated().map { i, p in
+            QueueItem(position: i + 1, workload: WorkloadView(p.0), reason: p.1.reason, message: p.1.message)
+        }
+        return try JSON.response(QueueView(items: items))
+    }
+
+    /// The pod's log as plain text; with `follow=true` the response stays open and streams new lines until the workload ends.
+    @Sendable func logs(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let principal = try context.caller()
+        let q = request.uri.queryParameters
+        func int(_ name: String) throws -> Int? {
+            guard let s = q.get(name) else { return nil }
+            guard let v = Int(s), v >= 0, v < 1_000_000 else { throw APIError(.badRequest, code: "badRequest", "\(name) must be a non-negative integer") }
+            return v
+        }
+        let pod = try int("pod") ?? 0
+        let attempt = try int("attempt")
+        let follow = q.get("follow").map { $0 == "true" || $0 == "1" } ?? false
+        let (w, a) = try await controlPlane.logTarget(try context.parameters.require("ref"), pod: pod, attempt: attempt, by: principal)
+        let cp = controlPlane
+        let id = w.id
+        let body = ResponseBody { writer in
+            var offset: Int64 = 0
+            while true {
+                let chunk = try await cp.readLog(workload: id, attempt: a, pod: pod, from: offset, max: 64 << 10)
+                if !chunk.data.isEmpty {
+                    try await writer.write(ByteBuffer(bytes: chunk.data))
+                    offset = chunk.nextOffset
+                    continue
+                }
+                guard follow, let cur = await cp.current(id), cur.attempt == a, !cur.state.isTerminal || cur.finishedAt.map({ Date().timeIntervalSince($0) < 1 }) == true else { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: body)
+    }
+}
+
+extension HTTPField.Name {
+    static let idempotencyKey = Self("Idempotency-Key")!
+}

@@ -1,0 +1,48 @@
+import GRDB
+
+/// Named schema migrations, applied in order and never edited once released.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-workloads") { db in
+            try db.create(table: "workload") { t in
+                t.primaryKey("id", .text)
+                t.column("requestID", .text).unique()
+                t.column("team", .text).notNull().indexed()
+                t.column("state", .text).notNull().indexed()
+                t.column("createdAt", .datetime).notNull()
+                t.column("updatedAt", .datetime).notNull()
+                t.column("body", .blob).notNull()
+            }
+        }
+        m.registerMigration("v1-tokens") { db in
+            try db.create(table: "token") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull()
+                t.column("role", .text).notNull()
+                t.column("team", .text)
+                t.column("hash", .text).notNull().unique()
+                t.column("createdAt", .datetime).notNull()
+                t.column("expiresAt", .datetime)
+                t.column("revoked", .boolean).notNull().defaults(to: false)
+                t.column("createdBy", .text).notNull()
+            }
+        }
+        m.registerMigration("v1-audit") { db in
+            try db.create(table: "audit") { t in
+                t.primaryKey("seq", .integer)
+                t.column("timeMillis", .integer).notNull().indexed()
+                t.column("actorKind", .text).notNull()
+                t.column("actorID", .text).notNull()
+                t.column("action", .text).notNull()
+                t.column("object", .text).notNull()
+                t.column("before", .text).notNull()
+                t.column("after", .text).notNull()
+                t.column("detail", .text).notNull()
+                t.column("previousHash", .text).notNull()
+                t.column("hash", .text).notNull()
+            }
+        }
+        return m
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import GRDB
+import TarmacRuntime
+
+/// The embedded store: one SQLite file in WAL mode, `synchronous = FULL` so a committed transition survives a power cut,
+/// not only a crash. Reads run concurrently with the single writer.
+public final class SQLiteStore: Store {
+    let pool: DatabasePool
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: config)
+        try Migrations.migrator.migrate(pool)
+    }
+
+    /// Migrations applied so far, by name.
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { db in try Migrations.migrator.appliedMigrations(db) }
+    }
+
+    public func loadWorkloads() async throws -> [WorkloadEntry] {
+        try await pool.read { db in
+            try WorkloadRecord.order(Column("createdAt"), Column("id")).fetchAll(db).map { try $0.entry() }
+        }
+    }
+
+    public func insert(_ workload: WorkloadEntry, audit: AuditDraft) async throws -> (workload: WorkloadEntry, created: Bool) {
+        try await pool.write { db in
+            if let r = workload.requestID, let existing = try WorkloadRecord.filter(Column("requestID") == r).fetchOne(db) {
+                return (try existing.entry(), false)
+            }
+            try WorkloadRecord(workload).insert(db)
+            try Self.append([audit], db)
+            return (workload, true)
+        }
+    }
+
+    public func update(_ workloads: [WorkloadEntry], audit: [AuditDraft]) async throws {
+        try await pool.write { db in
+            for w in workloads { try WorkloadRecord(w).update(db) }
+            try Self.append(audit, db)
+        }
+    }
+
+    public func insertToken(_ token: APIToken, audit: AuditDraft) async throws {
+        try await pool.write { db in
+            try TokenRecord(token).insert(db)
+            try Self.append([audit], db)
+        }
+    }
+
+    public func token(hash: String) async throws -> APIToken? {
+        try await pool.read { db in try TokenRecord.filter(Column("hash") == hash).fetchOne(db)?.token() }
+    }
+
+    public func tokens() async throws -> [APIToken] {
+        try await pool.read { db in try TokenRecord.order(Column("createdAt")).fetchAll(db).compactMap { $0.token() } }
+    }
+
+    public func revokeToken(id: String, audit: AuditDraft) async throws -> Bool {
+        try await pool.write { db in
+            guard var t = try TokenRecord.fetchOne(db, key: id), !t.revoked else { return false }
+            t.revoked = true
+            try t.update(db)
+            try Self.append([audit], db)
+            return true
+        }
+    }
+
+    public func auditRecords(since: Date?, limit: Int?) async throws -> [AuditRecord] {
+        try await pool.read { db in
+            var q = AuditRow.order(Column("seq"))
+            if let since { q = q.filter(Column("timeMillis") >= Int64(since.timeIntervalSince1970 * 1000)) }
+            if let limit { q = q.limit(limit) }
+            return try q.fetchAll(db).map(\.record)
+        }
+    }
+
+    public func appendAudit(_ audit: [AuditDraft]) async throws {
+        try await pool.write { db in try Self.append(audit, db) }
+    }
+
+    /// Links records onto the chain's head, inside the caller's transaction.
+    static func append(_ drafts: [AuditDraft], _ db: Database) throws {
+        guard !drafts.isEmpty else { return }
+        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        var seq: Int64 = head?["seq"] ?? 0
+        var previous: String = head?["hash"] ?? AuditRecord.genesis
+        for d in drafts {
+            seq += 1
+            let r = AuditRecord(seq: seq, draft: d, previousHash: previous)
+            try AuditRow(r).insert(db)
+            previous = r.hash
+        }
+    }
+}

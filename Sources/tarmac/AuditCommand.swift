@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import TarmacRuntime
+import TarmacStoreSQLite
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Read, verify and export the hash-chained audit trail.",
+        discussion: """
+        Every change (submit, cancel, tokens) and every decision (admit, preempt, retry, succeed, fail) is an append-only record that holds the hash of the record before it.
+
+        Examples:
+          tarmac audit list --since 2026-11-22
+          tarmac audit verify
+          tarmac audit verify --data .tarmac        # offline, straight from the store
+          tarmac audit export --since 2026-11-01T00:00:00Z > evidence.jsonl
+        """,
+        subcommands: [List.self, Verify.self, Export.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List audit records.")
+        @OptionGroup var client: ClientOptions
+        @Option(help: "From this time (RFC 3339 or a date).") var since: String?
+        @Option(help: "At most this many records.") var limit: Int = 100
+
+        struct Item: Decodable {
+            var seq: Int
+            var time: Date
+            var actorKind: String
+            var actorID: String
+            var action: String
+            var object: String
+            var detail: String
+        }
+        struct Page: Decodable { var items: [Item] }
+
+        func run() async throws {
+            try await runClient {
+                var q = ["limit=\(limit)"]
+                if let since { q.append("since=\(ServerClient.query(since))") }
+                let body = try await client.client().call(.GET, "/v1/audit?" + q.joined(separator: "&")).body
+                guard client.output.format == .text else { return try printStructured(body, client.output.format) }
+                let page = try ServerClient.decode(Page.self, body)
+                let f = ISO8601DateFormatter()
+                print(Terminal.table(["SEQ", "TIME", "ACTOR", "ACTION", "OBJECT", "DETAIL"], page.items.map {
+                    [String($0.seq), f.string(from: $0.time), "\($0.actorKind):\($0.actorID)", $0.action, $0.object, $0.detail]
+                }))
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check that no record was edited, deleted, inserted or reordered; names the first bad one (exit 1).")
+        @OptionGroup var client: ClientOptions
+        @Option(help: "Verify the store in this data directory directly, without a server.") var data: String?
+
+        func run() async throws {
+            try await runClient {
+                let body: Data
+                if let data {
+                    let path = data + "/tarmac.db"
+                    guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no store at \(path)") }
+                    let store = try SQLiteStore(path: path)
+                    let enc = JSONEncoder()
+                    body = try enc.encode(AuditChain.verify(try await store.auditRecords(since: nil, limit: nil)))
+                } else {
+                    body = try await client.client().call(.GET, "/v1/audit/verify").body
+                }
+                let v = try ServerClient.decode(AuditChain.Verification.self, body)
+                if client.output.format == .text {
+                    if v.ok {
+                        print("audit chain intact: \(v.records) records; head \(v.head)")
+                    } else {
+                        print("audit chain BROKEN at record \(v.firstBad.map(String.init) ?? "?"): \(v.problem ?? "")")
+                    }
+                } else {
+                    try printStructured(body, client.output.format)
+                }
+                if !v.ok { throw ExitCode(1) }
+            }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write records as JSON Lines (one record per line) to standard output.")
+        @OptionGroup var client: ClientOptions
+        @Option(help: "From this time (RFC 3339 or a date).") var since: String?
+
+        func run() async throws {
+            try await runClient {
+                let body = try await client.client().call(.GET, "/v1/audit/export" + (since.map { "?since=\(ServerClient.query($0))" } ?? "")).body
+                FileHandle.standardOutput.write(body)
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+
+struct ListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List workloads you may see.",
+        discussion: """
+        Examples:
+          tarmac list
+          tarmac list --team search --state running
+          tarmac list --kind TrainingJob -o json
+        """)
+
+    @OptionGroup var client: ClientOptions
+
+    @Option(help: "Only this team's workloads.") var team: String?
+    @Option(help: "Only this kind (TrainingJob, BatchJob, InferenceService, Agent).") var kind: String?
+    @Option(help: "Only this state (queued, admitted, running, succeeded, failed, cancelled, rejected).") var state: String?
+
+    func run() async throws {
+        try await runClient {
+            var q: [String] = []
+            if let team { q.append("team=\(ServerClient.query(team))") }
+            if let kind { q.append("kind=\(ServerClient.query(kind))") }
+            if let state { q.append("state=\(ServerClient.query(state))") }
+            let body = try await client.client().call(.GET, "/v1/workloads" + (q.isEmpty ? "" : "?" + q.joined(separator: "&"))).body
+            guard client.output.format == .text else { return try printStructured(body, client.output.format) }
+            let list = try ServerClient.decode(WorkloadListDTO.self, body)
+            guard !list.items.isEmpty else { return Terminal.writeError("no workloads") }
+            print(Terminal.table(["NAME", "KIND", "TEAM", "ENV", "SIZE", "STATE", "ATTEMPT", "AGE", "ID"], list.items.map {
+                [$0.name, $0.kind, $0.team, $0.env, $0.size, $0.stateText, String($0.attempt), Age.text(since: $0.createdAt), $0.id]
+            }))
+        }
+    }
+}

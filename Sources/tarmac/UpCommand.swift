@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import TarmacContract
+import TarmacLocal
+import TarmacModel
+import TarmacRuntime
+import TarmacServer
+import TarmacStoreSQLite
+
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Run the Tarmac control plane on this machine: API server, scheduler and local backend in one process.",
+        discussion: """
+        With no arguments it serves the bundled example platform (examples/platform/platform.yaml) on http://127.0.0.1:8080 and keeps its state in ./.tarmac. Workloads run as local processes (the machine's cores, memory and GPUs are the inventory); their image is not run, their command is. The first start creates an admin token, prints it once and writes it to the CLI's credentials file (mode 0600), so `tarmac submit` works right away from another terminal.
+
+        SIGTERM or Ctrl-C stops the server gracefully; running workloads keep running and the next start takes them back.
+
+        Examples:
+          tarmac up
+          tarmac up --platform platform.yaml --data /var/lib/tarmac --port 9090
+          tarmac up --host 0.0.0.0 --allow-remote
+        """)
+
+    @OptionGroup var platform: PlatformOption
+
+    @Option(help: "Data directory (store, pod logs).") var data: String = ".tarmac"
+    @Option(help: "Port to listen on.") var port: Int = 8080
+    @Option(help: "Address to listen on (beyond loopback needs --allow-remote).") var host: String = "127.0.0.1"
+    @Flag(help: "Allow listening on a non-loopback address.") var allowRemote = false
+    @Option(help: "CPUs this machine offers (default: all cores).") var cpus: Int?
+    @Option(help: "Memory this machine offers, e.g. 16Gi (default: all of it).") var memory: String?
+    @Option(help: "Seconds between SIGTERM and SIGKILL when a pod is stopped.") var grace: Double = 10
+    @Option(help: "API requests per second allowed per token (0: unlimited).") var rateLimit: Double = 50
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
+        let loopback = ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
+        if !loopback && !allowRemote {
+            throw ValidationError("listening on \(host) exposes the API beyond this machine; add --allow-remote if that is what you want")
+        }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level '\(logLevel)'") }
+        if grace < 0 { throw ValidationError("--grace must not be negative") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "tarmac")
+        guard let path = platform.path ?? Self.bundledPlatform() else {
+            throw ValidationError("no platform: name one with --platform FILE (or TARMAC_PLATFORM); the bundled example is examples/platform/platform.yaml in the Tarmac repository")
+        }
+        let loaded = ContractLoader.load(path)
+        for d in loaded.diagnostics { Terminal.writeError(Terminal.render(d)) }
+        guard let contract = loaded.contract, !loaded.diagnostics.hasErrors else {
+            Terminal.writeError("the platform contract has errors; fix them and start again")
+            throw ExitCode(1)
+        }
+        var memoryMiB: Int?
+        if let memory {
+            guard case .success(let q) = ByteQuantity.parse(memory) else { throw ValidationError("--memory must be a quantity such as 16Gi") }
+            memoryMiB = Int(q.bytes >> 20)
+        }
+
+        try FileManager.default.createDirectory(atPath: data + "/pods", withIntermediateDirectories: true)
+        let dataDir = URL(fileURLWithPath: data).standardizedFileURL.path
+        let store = try SQLiteStore(path: dataDir + "/tarmac.db")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let machine = await MachineInventory.detect(platform: contract.platform, cpus: cpus, memoryMiB: memoryMiB)
+        let backend = LocalBackend(root: dataDir + "/pods", supervisor: Self.executablePath(), machine: machine)
+        let controlPlane = ControlPlane(contract: contract, store: store, backend: backend,
+                                        config: ControlPlaneConfig(graceSeconds: grace), logger: logger)
+        try await controlPlane.start()
+        let tokens = Tokens(store: store, teams: Set(contract.platform.teams.keys))
+        let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        let secret = try await tokens.bootstrap()
+
+        let deps = ServerDependencies(controlPlane: controlPlane, store: store, tokens: tokens, registry: registry, runsImages: false,
+                                      rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4))
+        let platformName = contract.platform.name
+        let gpuText = machine.gpus > 0 ? ", \(machine.gpus) GPU\(machine.gpus == 1 ? "" : "s") (\(machine.accelerator ?? "unknown model"))" : ", no GPU"
+        let app = buildApplication(deps, host: host, port: port, services: [LifecycleService(controlPlane)], onServerRunning: { _ in
+            print("Tarmac \(TarmacVersion.current) is up: platform \(platformName) from \(path)")
+            print("  API       \(url)  (OpenAPI: \(url)/openapi.yaml, metrics: \(url)/metrics)")
+            print("  data      \(dataDir)")
+            print("  machine   \(machine.name): \(machine.cpuMilli / 1000) CPUs, \(machine.memoryMiB / 1024) GiB\(gpuText)")
+            if let secret {
+                do {
+                    try Credentials(server: url, token: secret).save()
+                    print("  login     admin token (shown once, saved to \(Credentials.path)):")
+                    print("            \(secret)")
+                } catch {
+                    print("  login     admin token (shown once; could not save credentials: \(error)):")
+                    print("            \(secret)")
+                }
+            } else {
+                print("  login     with the token in \(Credentials.path), or TARMAC_TOKEN")
+            }
+            print("Try: tarmac submit --wait examples/workloads/train-cpu.yaml")
+            Terminal.flush()
+        }, logger: logger)
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        logger.info("stopped; running workloads keep running and are taken back at the next start")
+    }
+
+    /// examples/platform/platform.yaml in the working directory or above it, or next to the executable's checkout.
+    static func bundledPlatform() -> String? {
+        let fm = FileManager.default
+        var candidates: [URL] = []
+        var dir = URL(fileURLWithPath: fm.currentDirectoryPath)
+        for _ in 0..<6 {
+            candidates.append(dir)
+            dir.deleteLastPathComponent()
+        }
+        var exe = URL(fileURLWithPath: executablePath()).deletingLastPathComponent()
+        for _ in 0..<5 {
+            candidates.append(exe)
+            exe.deleteLastPathComponent()
+        }
+        return candidates.map { $0.appendingPathComponent("examples/platform/platform.yaml").path }.first { fm.fileExists(atPath: $0) }
+    }
+
+    static func executablePath() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}
