@@ -25,7 +25,7 @@ public struct Tokens: Sendable {
         }
         if role == .member && team == nil { problems.append("a member token needs --team") }
         if role == .admin && team != nil { problems.append("an admin token is not bound to a team; drop --team") }
-        if let ttl, ttl <= 0 { problems.append("the time to live must be positive") }
+        if let ttl, ttl <= 0 || ttl > 3650 * 86400 { problems.append("the time to live must be positive and at most 10 years") }
         if name.isEmpty || name.count > 100 { problems.append("the name must have 1 to 100 characters") }
         guard problems.isEmpty else { throw RuntimeError(.invalid, problems.joined(separator: "; ")) }
         let (secret, hash) = APIToken.newSecret()
