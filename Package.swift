@@ -127,6 +127,10 @@ let package = Package(
             name: "TarmacRuntimeTests",
             dependencies: ["TarmacRuntime", "TarmacStoreSQLite", "TarmacLocal", "TarmacTesting"],
             swiftSettings: strict),
+        .testTarget(
+            name: "TarmacServerTests",
+            dependencies: ["tarmac", "TarmacTesting", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: strict),
         .testTarget(name: "TarmacCLITests", dependencies: ["tarmac", "TarmacTesting"], swiftSettings: strict),
     ]
 )

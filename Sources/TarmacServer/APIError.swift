@@ -66,6 +66,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             default: "badRequest"
             }
             throw APIError(e.status, code: code, e.body ?? e.status.reasonPhrase)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, code: "tooLarge", "the body is larger than \(ServerLimits.maxBody >> 10) KiB")
         } catch {
             context.logger.error("unexpected error", metadata: ["error": "\(error)"])
             throw APIError(.internalServerError, code: "internalError", "internal error; see the server log")

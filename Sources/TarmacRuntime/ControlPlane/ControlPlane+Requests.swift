@@ -41,7 +41,7 @@ extension ControlPlane {
                                diagnostics: diagnostics.map(Self.payload))
         }
         let w = read.workloads[0]
-        if w.isValid { diagnostics += WorkloadValidator.validate(w, against: contract) }
+        diagnostics += WorkloadValidator.validate(w, against: contract)
         if !runsImages && w.command.isEmpty && w.isValid {
             diagnostics.append(Diagnostic(.error, at: w.origin.key("spec") ?? w.origin.location,
                                           "this control plane runs workloads as local processes, so spec.command is required (the image is not run)",

@@ -1,0 +1,207 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TarmacTesting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `tarmac up` on a free loopback port with its own data directory and credentials file, driven by the real CLI
+/// and by HTTP.
+final class TestServer: @unchecked Sendable {
+    static let binary: String = {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [dir, dir.deletingLastPathComponent()] {
+            let p = candidate.appendingPathComponent("tarmac").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return ProcessInfo.processInfo.environment["TARMAC_BIN"] ?? Fixtures.path(".build/debug/tarmac")
+    }()
+
+    let dir: TemporaryDirectory
+    let port: Int
+    var process: Process?
+    var extraArguments: [String]
+    var data: String { dir.path + "/data" }
+    var credentials: String { dir.path + "/credentials.json" }
+    var url: String { "http://127.0.0.1:\(port)" }
+    var logFile: String { dir.path + "/server.log" }
+
+    init(arguments: [String] = []) throws {
+        dir = try TemporaryDirectory(prefix: "tarmac-server")
+        port = try Self.freePort()
+        extraArguments = arguments
+    }
+
+    deinit {
+        stop(signal: SIGKILL)
+        // Pods of a test must not outlive it.
+        killSupervisors()
+    }
+
+    /// Starts (or restarts) the server and waits until it is ready.
+    func start() async throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = ["up", "--data", data, "--port", String(port), "--platform", Fixtures.examplePlatform, "--grace", "2", "--rate-limit", "0"] + extraArguments
+        p.environment = environment
+        if !FileManager.default.fileExists(atPath: logFile) { _ = FileManager.default.createFile(atPath: logFile, contents: nil) }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
+        try log.seekToEnd()
+        p.standardOutput = log
+        p.standardError = log
+        try p.run()
+        process = p
+        for _ in 0..<300 {
+            if let (status, _) = try? await http(.GET, "/readyz", token: nil), status == 200 { return }
+            guard p.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestFailure("server did not become ready; log:\n\(serverLog)")
+    }
+
+    func stop(signal: Int32) {
+        guard let p = process, p.isRunning else { return }
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        process = nil
+    }
+
+    var serverLog: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    var environment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["TARMAC_CREDENTIALS"] = credentials
+        env["NO_COLOR"] = "1"
+        env["TARMAC_SERVER"] = nil
+        env["TARMAC_TOKEN"] = nil
+        env["TARMAC_PLATFORM"] = nil
+        return env
+    }
+
+    var adminToken: String {
+        get throws {
+            guard let d = FileManager.default.contents(atPath: credentials),
+                  let o = try JSONSerialization.jsonObject(with: d) as? [String: Any], let t = o["token"] as? String else {
+                throw TestFailure("no credentials file at \(credentials)")
+            }
+            return t
+        }
+    }
+
+    /// Runs the real CLI against this server.
+    func cli(_ args: [String], token: String? = nil) throws -> ProcessResult {
+        var env = environment
+        if let token { env["TARMAC_TOKEN"] = token }
+        return try Run.program(Self.binary, args, cwd: Fixtures.root.path, environment: env)
+    }
+
+    func http(_ method: HTTPMethod, _ path: String, token: String?, body: String? = nil, headers: [(String, String)] = []) async throws -> (Int, Data) {
+        var req = HTTPClientRequest(url: url + path)
+        req.method = method
+        if let token { req.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (k, v) in headers { req.headers.add(name: k, value: v) }
+        if let body { req.body = .bytes(ByteBuffer(string: body)) }
+        let resp = try await HTTPClient.shared.execute(req, timeout: .seconds(30))
+        let body = try await resp.body.collect(upTo: 16 << 20)
+        return (Int(resp.status.code), Data(body.readableBytesView))
+    }
+
+    func json(_ method: HTTPMethod, _ path: String, token: String?, body: String? = nil, headers: [(String, String)] = []) async throws -> (Int, [String: Any]) {
+        let (s, d) = try await http(method, path, token: token, body: body, headers: headers)
+        return (s, (try? JSONSerialization.jsonObject(with: d) as? [String: Any]) ?? [:])
+    }
+
+    /// Polls a workload until `until` holds (or fails after `timeout`), returning its last JSON.
+    func waitFor(_ ref: String, timeout: Duration = .seconds(60), _ until: ([String: Any]) -> Bool) async throws -> [String: Any] {
+        let token = try adminToken
+        let deadline = ContinuousClock.now + timeout
+        var last: [String: Any] = [:]
+        while ContinuousClock.now < deadline {
+            let (s, w) = try await json(.GET, "/v1/workloads/\(ref)", token: token)
+            if s == 200 {
+                last = w
+                if until(w) { return w }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestFailure("timed out waiting for \(ref); last: \(last)\nserver log:\n\(serverLog.suffix(3000))")
+    }
+
+    /// The PIDs of supervisors of this server's pods that are still alive.
+    func liveSupervisors() -> [pid_t] {
+        guard let e = FileManager.default.enumerator(atPath: data + "/pods") else { return [] }
+        var out: [pid_t] = []
+        while let f = e.nextObject() as? String {
+            guard f.hasSuffix("supervisor.pid"), let s = try? String(contentsOfFile: data + "/pods/" + f, encoding: .utf8),
+                  let pid = pid_t(s.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0 else { continue }
+            out.append(pid)
+        }
+        return out
+    }
+
+    func killSupervisors() {
+        for pid in liveSupervisors() { kill(pid, SIGKILL) }
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard ok else { throw TestFailure("no free port") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// Workload documents for the tests.
+enum Doc {
+    static func training(_ name: String, team: String = "search", owner: String = "alice@acme.example", size: String = "cpu-small",
+                         script: String, maxDuration: String = "10m") -> String {
+        """
+        apiVersion: tarmac.dev/v1alpha1
+        kind: TrainingJob
+        metadata: {name: \(name), team: \(team), env: dev, owner: \(owner)}
+        spec:
+          size: \(size)
+          workers: 1
+          image: docker.io/library/python:3.12-slim
+          command: [python3, -c, \(jsonString(script))]
+          maxDuration: \(maxDuration)
+
+        """
+    }
+
+    static func batch(_ name: String, script: String) -> String {
+        """
+        apiVersion: tarmac.dev/v1alpha1
+        kind: BatchJob
+        metadata: {name: \(name), team: platform, env: dev, owner: ops@acme.example}
+        spec:
+          size: cpu-small
+          tasks: 1
+          parallelism: 1
+          image: docker.io/library/python:3.12-slim
+          command: [python3, -c, \(jsonString(script))]
+          maxDuration: 5m
+
+        """
+    }
+
+    static func jsonString(_ s: String) -> String {
+        String(decoding: try! JSONSerialization.data(withJSONObject: s, options: [.fragmentsAllowed]), as: UTF8.self)
+    }
+}
