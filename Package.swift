@@ -97,7 +97,10 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "TarmacBenchmarks",
-            dependencies: ["TarmacModel", "TarmacContract", "TarmacManifests", "TarmacTesting", "TarmacEngine", "TarmacSimulator"],
+            dependencies: [
+                "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacTesting", "TarmacEngine", "TarmacSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             path: "Benchmarks/TarmacBenchmarks",
             swiftSettings: strict),
         .testTarget(

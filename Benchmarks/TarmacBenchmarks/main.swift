@@ -170,12 +170,21 @@ case "render": renderBenchmark(Array(args.dropFirst()))
 case "placement": placementBenchmark(Array(args.dropFirst()))
 case "throughput": throughputBenchmark(Array(args.dropFirst()))
 case "kueue": kueueBenchmark(Array(args.dropFirst()))
+case "api":
+    let rest = Array(args.dropFirst())
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        await apiBenchmark(rest)
+        done.signal()
+    }
+    done.wait()
 default:
     print("""
     usage: TarmacBenchmarks render [--count N] [--platform FILE]
            TarmacBenchmarks placement [--trace DIR] [--seeds N] [--lists default,cpu050,...] [--policies FGD,Tarmac,...]
            TarmacBenchmarks throughput [--nodes N] [--workloads N] [--batch N] [--policies BestFit,Tarmac]
            TarmacBenchmarks kueue [--nodes N]
+           TarmacBenchmarks api [--tarmac PATH] [--clients 1,4,16,64] [--submits N] [--latency N]
     """)
     exit(args.isEmpty ? 0 : 64)
 }

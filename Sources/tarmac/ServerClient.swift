@@ -144,7 +144,11 @@ struct ServerClient {
 
     static func decode<T: Decodable>(_ t: T.Type, _ data: Data) throws -> T {
         let dec = JSONDecoder()
-        dec.dateDecodingStrategy = .iso8601
+        dec.dateDecodingStrategy = .custom { decoder in
+            let s = try decoder.singleValueContainer().decode(String.self)
+            if let d = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(s) { return d }
+            return try Date.ISO8601FormatStyle().parse(s)
+        }
         do { return try dec.decode(T.self, from: data) } catch {
             throw APIFailure(status: 0, code: "badResponse", message: "the server's answer could not be read: \(error)", diagnostics: [])
         }

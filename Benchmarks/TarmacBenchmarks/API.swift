@@ -1,0 +1,162 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TarmacTesting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The control plane through its HTTP API on loopback, with a real `tarmac up` (SQLite in WAL mode, synchronous=FULL):
+/// durable submissions per second for N concurrent clients, and submit-to-running latency with the local backend.
+func apiBenchmark(_ args: [String]) async {
+    func value(_ name: String) -> String? { args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } }
+    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tarmac").path
+    let tarmac = value("--tarmac") ?? exe
+    let clients = (value("--clients") ?? "1,4,16,64").split(separator: ",").compactMap { Int($0) }
+    let submits = Int(value("--submits") ?? "2000") ?? 2000
+    let latencyRuns = Int(value("--latency") ?? "100") ?? 100
+    guard FileManager.default.isExecutableFile(atPath: tarmac) else {
+        print("no tarmac binary at \(tarmac); build it (swift build -c release --product tarmac) or pass --tarmac PATH")
+        exit(1)
+    }
+    do {
+        let dir = try TemporaryDirectory(prefix: "tarmac-bench")
+        let port = 20000 + Int.random(in: 0..<20000)
+        let creds = dir.path + "/credentials.json"
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: tarmac)
+        server.arguments = ["up", "--data", dir.path + "/data", "--port", String(port), "--platform", Fixtures.examplePlatform,
+                            "--rate-limit", "0", "--log-level", "warning"]
+        var env = ProcessInfo.processInfo.environment
+        env["TARMAC_CREDENTIALS"] = creds
+        server.environment = env
+        server.standardOutput = FileHandle.nullDevice
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGTERM)
+            server.waitUntilExit()
+        }
+        let base = "http://127.0.0.1:\(port)"
+        var ready = false
+        for _ in 0..<200 where !ready {
+            if let r = try? await send(.GET, base + "/readyz", token: nil, body: nil), r.0 == 200 { ready = true } else { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        guard ready, let d = FileManager.default.contents(atPath: creds),
+              let token = (try JSONSerialization.jsonObject(with: d) as? [String: Any])?["token"] as? String else {
+            print("the server did not start")
+            exit(1)
+        }
+        print("tarmac up at \(base) (\(tarmac)); store: SQLite WAL, synchronous=FULL; \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print("")
+        print("Durable submissions through POST /v1/workloads (GPU-sized jobs that stay queued: no process is started)")
+        print("clients   submits   seconds   submits/s   p50 ms   p99 ms")
+        var round = 0
+        for n in clients {
+            round += 1
+            let per = max(1, submits / n)
+            let tag = round
+            let started = ContinuousClock.now
+            let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+                for c in 0..<n {
+                    group.addTask {
+                        var out: [Double] = []
+                        for i in 0..<per {
+                            let doc = workload(name: "bench-\(tag)-\(c)-\(i)", size: "small", script: "print(1)")
+                            let t0 = ContinuousClock.now
+                            let r = try await send(.POST, base + "/v1/workloads", token: token, body: doc, headers: [("Idempotency-Key", "b\(tag)-\(c)-\(i)")])
+                            guard r.0 == 201 else { throw BenchFailure("submit answered \(r.0): \(String(decoding: r.1, as: UTF8.self))") }
+                            out.append(seconds(ContinuousClock.now - t0) * 1000)
+                        }
+                        return out
+                    }
+                }
+                var all: [Double] = []
+                for try await part in group { all += part }
+                return all
+            }
+            let total = seconds(ContinuousClock.now - started)
+            let sorted = latencies.sorted()
+            print(String(format: "%7d   %7d   %7.2f   %9.0f   %6.1f   %6.1f", n, sorted.count, total, Double(sorted.count) / total,
+                         percentile(sorted, 0.5), percentile(sorted, 0.99)))
+        }
+        print("")
+        print("Submit -> running with the local backend (\(latencyRuns) CPU jobs, one at a time; server timestamps)")
+        var toStart: [Double] = [], toOutput: [Double] = []
+        for i in 0..<latencyRuns {
+            let doc = workload(name: "lat-\(i)", size: "cpu-small", script: "import time\nprint(repr(time.time()), flush=True)")
+            let t0 = Date()
+            let r = try await send(.POST, base + "/v1/workloads", token: token, body: doc)
+            guard r.0 == 201, let id = (try JSONSerialization.jsonObject(with: r.1) as? [String: Any])?["id"] as? String else { throw BenchFailure("submit failed: \(r.0)") }
+            var w: [String: Any] = [:]
+            for _ in 0..<600 {
+                let g = try await send(.GET, base + "/v1/workloads/\(id)", token: token, body: nil)
+                w = (try JSONSerialization.jsonObject(with: g.1) as? [String: Any]) ?? [:]
+                if ["succeeded", "failed"].contains(w["state"] as? String ?? "") { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            guard w["state"] as? String == "succeeded" else { throw BenchFailure("job \(id) ended \(w["state"] ?? "?"): \(w["message"] ?? "")") }
+            let logs = try await send(.GET, base + "/v1/workloads/\(id)/logs", token: token, body: nil)
+            if let first = Double(String(decoding: logs.1, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) {
+                toOutput.append((first - t0.timeIntervalSince1970) * 1000)
+            }
+            let ev = try await send(.GET, base + "/v1/audit?limit=100000", token: token, body: nil)
+            if let items = (try JSONSerialization.jsonObject(with: ev.1) as? [String: Any])?["items"] as? [[String: Any]] {
+                let mine = items.filter { $0["object"] as? String == "workload/\(id)" }
+                let fmt = ISO8601DateFormatter()
+                fmt.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                func at(_ action: String) -> Date? {
+                    (mine.first { $0["action"] as? String == action }?["time"] as? String).flatMap { fmt.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) }
+                }
+                if let s = at("submit"), let run = at("run") { toStart.append(run.timeIntervalSince(s) * 1000) }
+            }
+        }
+        let a = toStart.sorted(), b = toOutput.sorted()
+        print("                                          p50 ms   p99 ms   max ms")
+        print(String(format: "accepted submit -> supervisor started     %6.1f   %6.1f   %6.1f   (audit timestamps, ms resolution)", percentile(a, 0.5), percentile(a, 0.99), a.last ?? 0))
+        print(String(format: "client sends submit -> pod's first line  %6.1f   %6.1f   %6.1f   (includes python3 start-up)", percentile(b, 0.5), percentile(b, 0.99), b.last ?? 0))
+    } catch {
+        print("api benchmark failed: \(error)")
+        exit(1)
+    }
+}
+
+struct BenchFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+private func workload(name: String, size: String, script: String) -> String {
+    let s = String(decoding: try! JSONSerialization.data(withJSONObject: script, options: [.fragmentsAllowed]), as: UTF8.self)
+    return """
+    apiVersion: tarmac.dev/v1alpha1
+    kind: TrainingJob
+    metadata: {name: \(name), team: search, env: dev, owner: alice@acme.example}
+    spec:
+      size: \(size)
+      workers: 1
+      image: docker.io/library/python:3.12-slim
+      command: [python3, -c, \(s)]
+      maxDuration: 10m
+
+    """
+}
+
+private func send(_ method: HTTPMethod, _ url: String, token: String?, body: String?, headers: [(String, String)] = []) async throws -> (Int, Data) {
+    var req = HTTPClientRequest(url: url)
+    req.method = method
+    if let token { req.headers.add(name: "Authorization", value: "Bearer \(token)") }
+    for (k, v) in headers { req.headers.add(name: k, value: v) }
+    if let body { req.body = .bytes(ByteBuffer(string: body)) }
+    let resp = try await HTTPClient.shared.execute(req, timeout: .seconds(60))
+    let b = try await resp.body.collect(upTo: 64 << 20)
+    return (Int(resp.status.code), Data(b.readableBytesView))
+}
+
+private func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+private func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    guard !sorted.isEmpty else { return 0 }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+}
