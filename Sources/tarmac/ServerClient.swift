@@ -15,7 +15,8 @@ struct Credentials: Codable {
     static var path: String {
         let env = ProcessInfo.processInfo.environment
         if let p = env["TARMAC_CREDENTIALS"], !p.isEmpty { return p }
-        let config = env["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.config")
+        let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let config = env["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (home + "/.config")
         return config + "/tarmac/credentials.json"
     }
 
