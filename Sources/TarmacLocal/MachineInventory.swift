@@ -11,13 +11,16 @@ public enum MachineInventory {
         public var name: String
     }
 
+    /// The node: explicit values (flags) first, then the contract's `local` section, then what the machine has.
     public static func detect(platform: Platform, cpus: Int? = nil, memoryMiB: Int? = nil) async -> NodeInventory {
-        let gpus = await nvidiaGPUs()
-        let cores = cpus ?? ProcessInfo.processInfo.activeProcessorCount
-        let memory = memoryMiB ?? Int(ProcessInfo.processInfo.physicalMemory >> 20)
+        let found = await nvidiaGPUs()
+        let local = platform.local
+        let cpuMilli = cpus.map { $0 * 1000 } ?? local?.cpu.map { Int($0.millis) } ?? ProcessInfo.processInfo.activeProcessorCount * 1000
+        let memory = memoryMiB ?? local?.memory.map { Int($0.bytes >> 20) } ?? Int(ProcessInfo.processInfo.physicalMemory >> 20)
+        let gpus = local?.gpus ?? found.count
         return NodeInventory(name: ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "local",
-                             cpuMilli: cores * 1000, memoryMiB: memory, gpus: gpus.count,
-                             accelerator: gpus.first.flatMap { accelerator(named: $0.name, in: platform) })
+                             cpuMilli: cpuMilli, memoryMiB: memory, gpus: gpus,
+                             accelerator: gpus == 0 ? nil : local?.accelerator ?? found.first.flatMap { accelerator(named: $0.name, in: platform) })
     }
 
     /// `nvidia-smi -L` lines: `GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-...)`. None when the tool is missing.

@@ -13,6 +13,8 @@ public struct Platform: Sendable {
     public var destinations: [String: Destination] = [:]
     public var datasets: [String: Dataset] = [:]
     public var costs = Costs()
+    /// The machine `tarmac up` runs workloads on, when it should offer less (or other) than it has.
+    public var local: LocalMachine?
     public var origin = Origin.unknown
 
     public init(name: String) { self.name = name }
@@ -235,6 +237,16 @@ public struct Defaults: Sendable, Hashable {
     /// Size of the checkpoint volume of a training job.
     public var checkpointStorage = ByteQuantity.gibibytes(100)
     public var storageClass: String?
+    public init() {}
+}
+
+/// The `local` section: what the local backend's one machine offers. Unset values are read off the machine.
+public struct LocalMachine: Sendable, Hashable {
+    public var cpu: CPUQuantity?
+    public var memory: ByteQuantity?
+    public var gpus: Int?
+    public var accelerator: String?
+    public var origin = Origin.unknown
     public init() {}
 }
 

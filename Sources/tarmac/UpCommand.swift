@@ -17,7 +17,7 @@ struct UpCommand: AsyncParsableCommand {
         commandName: "up",
         abstract: "Run the Tarmac control plane on this machine: API server, scheduler and local backend in one process.",
         discussion: """
-        With no arguments it serves the bundled example platform (examples/platform/platform.yaml) on http://127.0.0.1:8080 and keeps its state in ./.tarmac. Workloads run as local processes (the machine's cores, memory and GPUs are the inventory); their image is not run, their command is. The first start creates an admin token, prints it once and writes it to the CLI's credentials file (mode 0600), so `tarmac submit` works right away from another terminal.
+        With no arguments it serves the bundled example platform (examples/platform/platform.yaml) on http://127.0.0.1:8080 and keeps its state in ./.tarmac. Workloads run as local processes; their image is not run, their command is. The inventory is this machine: the contract's `local` section (cpu, memory, gpus, accelerator) where set, else its cores, memory and the GPUs `nvidia-smi -L` lists. The first start creates an admin token, prints it once and writes it to the CLI's credentials file (mode 0600), so `tarmac submit` works right away from another terminal.
 
         SIGTERM or Ctrl-C stops the server gracefully; running workloads keep running and the next start takes them back.
 
@@ -33,8 +33,8 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on.") var port: Int = 8080
     @Option(help: "Address to listen on (beyond loopback needs --allow-remote).") var host: String = "127.0.0.1"
     @Flag(help: "Allow listening on a non-loopback address.") var allowRemote = false
-    @Option(help: "CPUs this machine offers (default: all cores).") var cpus: Int?
-    @Option(help: "Memory this machine offers, e.g. 16Gi (default: all of it).") var memory: String?
+    @Option(help: "CPUs this machine offers (default: the contract's local.cpu, else all cores).") var cpus: Int?
+    @Option(help: "Memory this machine offers, e.g. 16Gi (default: the contract's local.memory, else all of it).") var memory: String?
     @Option(help: "Seconds between SIGTERM and SIGKILL when a pod is stopped.") var grace: Double = 10
     @Option(help: "API requests per second allowed per token (0: unlimited).") var rateLimit: Double = 50
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
@@ -95,7 +95,7 @@ struct UpCommand: AsyncParsableCommand {
             print("Tarmac \(TarmacVersion.current) is up: platform \(platformName) from \(path)")
             print("  API       \(url)  (OpenAPI: \(url)/openapi.yaml, metrics: \(url)/metrics)")
             print("  data      \(dataDir)")
-            print("  machine   \(machine.name): \(machine.cpuMilli / 1000) CPUs, \(machine.memoryMiB / 1024) GiB\(gpuText)")
+            print("  machine   \(machine.name): \(String(format: "%g", Double(machine.cpuMilli) / 1000)) CPUs, \(machine.memoryMiB / 1024) GiB\(gpuText)")
             if let secret {
                 do {
                     try Credentials(server: url, token: secret).save()

@@ -29,6 +29,8 @@ final class TestServer: @unchecked Sendable {
     var url: String { "http://127.0.0.1:\(port)" }
     var logFile: String { dir.path + "/server.log" }
 
+    var platform = Fixtures.examplePlatform
+
     init(arguments: [String] = []) throws {
         dir = try TemporaryDirectory(prefix: "tarmac-server")
         port = try Self.freePort()
@@ -41,11 +43,21 @@ final class TestServer: @unchecked Sendable {
         killSupervisors()
     }
 
+    /// Uses a copy of the example platform with `extra` appended to its spec.
+    func usePlatform(appendingToSpec extra: String) throws {
+        let src = URL(fileURLWithPath: Fixtures.examplePlatform).deletingLastPathComponent()
+        let dst = dir.url.appendingPathComponent("platform")
+        try FileManager.default.copyItem(at: src, to: dst)
+        let file = dst.appendingPathComponent("platform.yaml")
+        try (try String(contentsOf: file, encoding: .utf8) + extra).write(to: file, atomically: true, encoding: .utf8)
+        platform = file.path
+    }
+
     /// Starts (or restarts) the server and waits until it is ready.
     func start() async throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = ["up", "--data", data, "--port", String(port), "--platform", Fixtures.examplePlatform, "--grace", "2", "--rate-limit", "0"] + extraArguments
+        p.arguments = ["up", "--data", data, "--port", String(port), "--platform", platform, "--grace", "2", "--rate-limit", "0"] + extraArguments
         p.environment = environment
         if !FileManager.default.fileExists(atPath: logFile) { _ = FileManager.default.createFile(atPath: logFile, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))

@@ -81,6 +81,15 @@ public enum PlatformDecoder {
             d.origin = n.origin()
             p.datasets[name] = d
         }
+        if let l = spec["local"] {
+            var m = LocalMachine()
+            m.cpu = l.cpu("cpu")
+            m.memory = l.bytes("memory")
+            m.gpus = l.int("gpus")
+            m.accelerator = l.str("accelerator")
+            m.origin = l.origin()
+            p.local = m
+        }
         if let c = spec["costs"] {
             p.costs.cpuCoreHour = c.double("cpuCoreHour")
             p.costs.memoryGiBHour = c.double("memoryGiBHour")

@@ -132,6 +132,13 @@ public enum Schemas {
         Field("memoryGiBHour", s(.number(min: 0), "Cost of one GiB-hour.")),
     ]))
 
+    static let local = Schema.object(ObjectSchema("The machine `tarmac up` runs workloads on; unset values are read off the machine.", [
+        Field("cpu", s(.cpu, "CPU offered to workloads (default: every core).")),
+        Field("memory", s(.bytes, "Memory offered to workloads (default: all of it).")),
+        Field("gpus", s(.integer(min: 0, max: 8), "GPUs offered (default: those `nvidia-smi -L` lists).")),
+        Field("accelerator", s(.name, "The accelerator model of those GPUs (default: matched by product name).")),
+    ]))
+
     static let metadata = Schema.object(ObjectSchema("Name and labels.", [
         Field("name", s(.name, "Name of this document."), required: true),
         Field("labels", stringMap),
@@ -149,6 +156,7 @@ public enum Schemas {
             Field("destinations", .map(keys: .name, values: destination, description: "Network destinations.")),
             Field("datasets", .map(keys: .name, values: dataset, description: "Datasets by name.")),
             Field("costs", costs),
+            Field("local", local),
         ]
     }
 

@@ -26,6 +26,10 @@ public enum PlatformValidator {
             }
         }
 
+        if let l = p.local, ok(l.origin), let a = l.accelerator, p.accelerators[a] == nil {
+            out.append(.error(at: l.origin.at("accelerator"), "local names unknown accelerator '\(a)'" + Suggestions.hint(for: a, in: accelerators, noun: "accelerators"), rule: "unknown-reference"))
+        }
+
         for (c, table) in p.sizes.sorted(by: { $0.key < $1.key }) {
             for size in table.values.sorted(by: { $0.name < $1.name }) where ok(size.origin) { out += validate(size: size, class: c, in: p) }
         }

@@ -314,8 +314,6 @@ public actor ControlPlane {
         e.cpuSeconds += seconds * cpus
         FloatingPointCounter(label: "tarmac_gpu_seconds_total", dimensions: [("team", e.team)]).increment(by: seconds * gpus)
         FloatingPointCounter(label: "tarmac_cpu_seconds_total", dimensions: [("team", e.team)]).increment(by: seconds * cpus)
-        e.startedAt = nil
-        e.admittedAt = nil
     }
 
     func save(_ e: WorkloadEntry, _ audit: AuditDraft) async throws {

@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+import TarmacTesting
+
+/// The local machine as the inventory: the contract's `local` section, and CPU enforced through the engine's accounting.
+@Suite(.serialized) struct InventoryTests {
+    @Test func localSectionSetsTheMachineAndTheEngineAccountsItsCPU() async throws {
+        let server = try TestServer()
+        try server.usePlatform(appendingToSpec: "\n  local: {cpu: 1500m, memory: 3Gi}\n")
+        try await server.start()
+        let admin = try server.adminToken
+        let (_, platform) = try await server.json(.GET, "/v1/platform", token: admin)
+        let node = try #require((platform["nodes"] as? [[String: Any]])?.first)
+        #expect(node["cpuMilli"] as? Int == 1500 && node["memoryMiB"] as? Int == 3072 && node["gpus"] as? Int == 0, "\(node)")
+
+        // cpu-small training is 1 CPU: the second cannot start until the first ends.
+        let long = Doc.training("first", script: "import time\ntime.sleep(3)")
+        let second = Doc.training("second", script: "print('second ran')")
+        #expect(try await server.http(.POST, "/v1/workloads", token: admin, body: long).0 == 201)
+        _ = try await server.waitFor("first") { $0["state"] as? String == "running" }
+        #expect(try await server.http(.POST, "/v1/workloads", token: admin, body: second).0 == 201)
+        try await Task.sleep(for: .milliseconds(500))
+        let why = try server.cli(["why", "second"])
+        #expect(why.stdout.contains("queued [shape]") && why.stdout.contains("CPU"), "\(why.stdout)")
+        let queue = try server.cli(["queue"])
+        #expect(queue.stdout.contains("second"), "\(queue.stdout)")
+        let done = try await server.waitFor("second") { $0["state"] as? String == "succeeded" }
+        let first = try await server.waitFor("first") { $0["state"] as? String == "succeeded" }
+        let firstEnd = try #require((first["finishedAt"] as? String).flatMap { try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse($0) })
+        let secondStart = try #require((done["startedAt"] as? String).flatMap { try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse($0) })
+        #expect(secondStart >= firstEnd, "the second started only once the first had freed its CPU")
+    }
+
+    @Test func aTypoInTheLocalSectionIsAnErrorWithASuggestion() throws {
+        let server = try TestServer()
+        try server.usePlatform(appendingToSpec: "\n  local: {gpus: 1, accelerator: l5, cpus: 4}\n")
+        let r = try Run.program(TestServer.binary, ["validate", server.platform], environment: ["NO_COLOR": "1"])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("unknown field 'cpus' in spec.local; did you mean 'cpu'?"), "\(r.stdout)")
+        #expect(r.stdout.contains("local names unknown accelerator 'l5'; did you mean 'l4'?"), "\(r.stdout)")
+    }
+}
