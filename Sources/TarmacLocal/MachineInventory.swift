@@ -15,8 +15,12 @@ public enum MachineInventory {
     public static func detect(platform: Platform, cpus: Int? = nil, memoryMiB: Int? = nil) async -> NodeInventory {
         let found = await nvidiaGPUs()
         let local = platform.local
-        let cpuMilli = cpus.map { $0 * 1000 } ?? local?.cpu.map { Int($0.millis) } ?? ProcessInfo.processInfo.activeProcessorCount * 1000
-        let memory = memoryMiB ?? local?.memory.map { Int($0.bytes >> 20) } ?? Int(ProcessInfo.processInfo.physicalMemory >> 20)
+        let machineCPU: Int = ProcessInfo.processInfo.activeProcessorCount * 1000
+        let machineMemory = Int(ProcessInfo.processInfo.physicalMemory >> 20)
+        let contractCPU: Int? = local?.cpu.map { Int($0.millis) }
+        let contractMemory: Int? = local?.memory.map { Int($0.bytes >> 20) }
+        let cpuMilli: Int = cpus.map { $0 * 1000 } ?? contractCPU ?? machineCPU
+        let memory: Int = memoryMiB ?? contractMemory ?? machineMemory
         let gpus = local?.gpus ?? found.count
         return NodeInventory(name: ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "local",
                              cpuMilli: cpuMilli, memoryMiB: memory, gpus: gpus,
