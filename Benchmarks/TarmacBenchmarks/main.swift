@@ -173,7 +173,8 @@ case "kueue": kueueBenchmark(Array(args.dropFirst()))
 case "api":
     let rest = Array(args.dropFirst())
     let done = DispatchSemaphore(value: 0)
-    Task {
+    // Detached: the top-level code holds the main actor while it waits.
+    Task.detached {
         await apiBenchmark(rest)
         done.signal()
     }

@@ -3,7 +3,8 @@ import Testing
 import TarmacTesting
 
 /// The local machine as the inventory: the contract's `local` section, and CPU enforced through the engine's accounting.
-@Suite(.serialized) struct InventoryTests {
+extension ServerTests {
+@Suite struct InventoryTests {
     @Test func localSectionSetsTheMachineAndTheEngineAccountsItsCPU() async throws {
         let server = try TestServer()
         try server.usePlatform(appendingToSpec: "\n  local: {cpu: 1500m, memory: 3Gi}\n")
@@ -39,4 +40,5 @@ import TarmacTesting
         #expect(r.stdout.contains("unknown field 'cpus' in spec.local; did you mean 'cpu'?"), "\(r.stdout)")
         #expect(r.stdout.contains("local names unknown accelerator 'l5'; did you mean 'l4'?"), "\(r.stdout)")
     }
+}
 }

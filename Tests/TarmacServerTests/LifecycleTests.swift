@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 /// The control plane end to end: real server, real CLI, real processes, real SQLite.
-@Suite(.serialized) struct LifecycleTests {
+extension ServerTests {
+@Suite struct LifecycleTests {
     @Test func submitRunsARealProcessToSuccessWithLogs() async throws {
         let server = try TestServer()
         try await server.start()
@@ -150,4 +151,5 @@ import Glibc
         let w = try await server.waitFor("calm") { $0["state"] as? String == "succeeded" }
         #expect(w["attempt"] as? Int == 1)
     }
+}
 }

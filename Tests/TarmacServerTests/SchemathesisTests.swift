@@ -4,7 +4,8 @@ import TarmacTesting
 
 /// Fuzzes the API from its own OpenAPI document: no 5xx, and every response (status, content type, headers, body)
 /// conforms to the document. Needs `schemathesis` (PyPI), which .ci/run installs.
-@Suite(.serialized) struct SchemathesisTests {
+extension ServerTests {
+@Suite struct SchemathesisTests {
     @Test func apiConformsToItsOpenAPIDocument() async throws {
         guard let st = Run.which("schemathesis") else {
             Issue.record("schemathesis is not installed (pip install schemathesis); .ci/run installs it")
@@ -31,4 +32,5 @@ import TarmacTesting
         #expect(r.stdout.contains("passed"))
         #expect(!server.serverLog.contains("unexpected error"), "\(server.serverLog.suffix(3000))")
     }
+}
 }

@@ -3,7 +3,8 @@ import Testing
 import TarmacTesting
 
 /// Tokens, roles, teams, idempotency, input errors and the audit chain, through the real server.
-@Suite(.serialized) struct SecurityTests {
+extension ServerTests {
+@Suite struct SecurityTests {
     static func token(_ server: TestServer, role: String, team: String?) async throws -> String {
         var body = "{\"role\": \"\(role)\", \"name\": \"\(role)-\(team ?? "all")\""
         if let team { body += ", \"team\": \"\(team)\"" }
@@ -147,4 +148,5 @@ import TarmacTesting
         #expect(doc.hasPrefix("openapi: 3.1.0"))
         #expect(doc.contains("/v1/workloads/{ref}/logs:"))
     }
+}
 }

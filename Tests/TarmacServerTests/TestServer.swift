@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Testing
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -217,3 +218,7 @@ enum Doc {
         String(decoding: try! JSONSerialization.data(withJSONObject: s, options: [.fragmentsAllowed]), as: UTF8.self)
     }
 }
+
+/// Every suite that starts servers runs inside this one, one test at a time: each test starts real processes, and the
+/// machine has two cores.
+@Suite(.serialized) enum ServerTests {}

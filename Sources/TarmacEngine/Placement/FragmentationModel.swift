@@ -30,7 +30,7 @@ public struct TypicalPod: Hashable, Sendable {
 /// The expected GPU fragmentation of a node (FGD, USENIX ATC'23): for each typical pod, the idle GPU thousandths
 /// that pod could not use, weighted by how often it occurs. A node's value depends only on its GPU model, its free CPU
 /// and the multiset of its GPUs' free shares, so values are memoized by that state.
-public struct FragmentationModel {
+public struct FragmentationModel: Sendable {
     public let typical: [TypicalPod]
     private var memo = StateMemo()
     /// Each node's current value, with the free CPU and GPU it was computed for (revalidated on every use).

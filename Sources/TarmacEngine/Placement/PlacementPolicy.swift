@@ -1,6 +1,6 @@
 /// Chooses where one pod goes. Policies are values; a policy that learns from its own decisions (GpuClustering)
 /// does so in `didPlace`. The engine asks a policy only about pods; quotas, order and gangs are the engine's.
-public protocol PlacementPolicy {
+public protocol PlacementPolicy: Sendable {
     var name: String { get }
     /// The best placement for `pod` in `cluster`, or nil when it fits nowhere.
     mutating func place(_ pod: PodShape, in cluster: ClusterState, rng: inout SplitMix64) -> Placement?

@@ -165,15 +165,30 @@ public actor ControlPlane {
             waiting = [:]
             return
         }
-        let decision = scheduler.cycle(Snapshot(now: nowMs, cluster: cluster, running: running, pending: pending, quotas: quotas),
-                                       policy: &policy, rng: &rng)
+        // The decision is a pure function of the snapshot: it runs off the actor, so submissions and reads go on meanwhile.
+        let (decision, policy, rng) = await Self.decide(scheduler, Snapshot(now: nowMs, cluster: cluster, running: running, pending: pending, quotas: quotas),
+                                                        policy: self.policy, rng: self.rng)
+        self.policy = policy
+        self.rng = rng
         waiting = decision.waiting
         for p in decision.preempted { try await preempt(p, now: now) }
         for a in decision.admitted { try await admit(a, cluster: cluster, now: now) }
     }
 
+    @concurrent
+    nonisolated static func decide(_ scheduler: Scheduler, _ snapshot: Snapshot, policy: any PlacementPolicy, rng: SplitMix64) async
+        -> (Decision, any PlacementPolicy, SplitMix64) {
+        var policy = policy, rng = rng
+        let decision = scheduler.cycle(snapshot, policy: &policy, rng: &rng)
+        return (decision, policy, rng)
+    }
+
     func admit(_ a: Decision.Admission, cluster: ClusterState, now: Date) async throws {
-        guard var e = workloads[a.id], let plan = plans[a.id] else { return }
+        // It may have been cancelled while the cycle was deciding.
+        guard var e = workloads[a.id], e.state == .queued, !e.cancelRequested, let plan = plans[a.id] else {
+            dirty = true
+            return
+        }
         let before = e.digest
         e.state = .admitted
         e.attempt += 1
