@@ -44,12 +44,13 @@ public enum MachineInventory {
         }
     }
 
-    /// The contract's accelerator whose product matches a GPU's name (ignoring case, spaces and dashes).
+    /// The contract's accelerator whose product is the GPU's name (ignoring case, spaces and dashes); exact, so that an
+    /// L40S is never taken for an L4.
     public static func accelerator(named gpu: String, in platform: Platform) -> String? {
         func norm(_ s: String) -> String { s.lowercased().filter { $0.isLetter || $0.isNumber } }
         let g = norm(gpu)
         return platform.accelerators.values.sorted { $0.name < $1.name }.first { a in
-            a.product.map { norm($0) == g || g.contains(norm($0)) || norm($0).contains(g) } ?? false
+            a.product.map { norm($0) == g } ?? false
         }?.name
     }
 }

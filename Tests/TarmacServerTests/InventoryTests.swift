@@ -42,3 +42,56 @@ extension ServerTests {
     }
 }
 }
+
+extension ServerTests {
+    /// Preemption on the local machine: a serving workload takes the CPU of a lower-priority batch gang, which goes back to
+    /// the queue, and runs again once the room is free.
+    @Suite struct PreemptionTests {
+        @Test func higherPriorityPreemptsAWholeBatchGangWhichRunsAgainLater() async throws {
+            let server = try TestServer()
+            try server.usePlatform(appendingToSpec: "\n  local: {cpu: 1}\n")
+            try await server.start()
+            let admin = try server.adminToken
+            let batch = """
+                apiVersion: tarmac.dev/v1alpha1
+                kind: BatchJob
+                metadata: {name: crunch, team: platform, env: dev, owner: ops@acme.example}
+                spec:
+                  size: cpu-small
+                  tasks: 2
+                  parallelism: 2
+                  image: docker.io/library/python:3.12-slim
+                  command: [python3, -c, "import os, time\\nprint('attempt', os.environ['TARMAC_ATTEMPT'], flush=True)\\ntime.sleep(3)"]
+
+                """
+            let serve = """
+                apiVersion: tarmac.dev/v1alpha1
+                kind: InferenceService
+                metadata: {name: serve, team: platform, env: dev, owner: ops@acme.example}
+                spec:
+                  size: cpu-small
+                  model: echo@1
+                  image: docker.io/library/python:3.12-slim
+                  command: [python3, -c, "import time\\ntime.sleep(60)"]
+                  replicas: 1
+                  port: 8080
+
+                """
+            #expect(try await server.http(.POST, "/v1/workloads", token: admin, body: batch).0 == 201)
+            _ = try await server.waitFor("crunch") { $0["state"] as? String == "running" }
+            #expect(try await server.http(.POST, "/v1/workloads", token: admin, body: serve).0 == 201)
+            let preempted = try await server.waitFor("crunch") { ($0["message"] as? String)?.contains("preempted by") == true }
+            #expect(preempted["state"] as? String != "failed", "\(preempted)")
+            _ = try await server.waitFor("serve") { $0["state"] as? String == "running" }
+            let audit = try server.cli(["audit", "list", "-o", "json"]).stdout
+            #expect(audit.contains("\"action\" : \"preempt\""), "\(audit.suffix(2000))")
+            // The batch waits while the service holds the CPU, then runs again from the queue once it is cancelled.
+            let why = try server.cli(["why", "crunch"]).stdout
+            #expect(why.contains("queued"), "\(why)")
+            #expect(try server.cli(["cancel", "serve"]).status == 0)
+            let done = try await server.waitFor("crunch") { $0["state"] as? String == "succeeded" }
+            #expect(done["attempt"] as? Int == 2, "\(done)")
+            #expect(try server.cli(["logs", "crunch"]).stdout == "attempt 2\n")
+        }
+    }
+}
