@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -76,6 +77,18 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ],
             resources: [.copy("openapi.yaml")],
+            swiftSettings: strict),
+        .target(
+            name: "TarmacKubernetes",
+            dependencies: [
+                "TarmacContract",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strict),
         .target(name: "TarmacTesting", dependencies: ["TarmacModel", "TarmacContract"], swiftSettings: strict),
         .executableTarget(
@@ -133,6 +146,14 @@ let package = Package(
         .testTarget(
             name: "TarmacServerTests",
             dependencies: ["tarmac", "TarmacTesting", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "TarmacKubernetesTests",
+            dependencies: [
+                "TarmacKubernetes", "TarmacTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict),
         .testTarget(name: "TarmacCLITests", dependencies: ["tarmac", "TarmacTesting"], swiftSettings: strict),
     ]
