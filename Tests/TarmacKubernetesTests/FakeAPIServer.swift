@@ -60,7 +60,11 @@ final class FakeAPIServer: Sendable {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
                 for l in lines { try await writer.write(ByteBuffer(string: l + "\n")) }
                 if let drop {
+                    // Let the complete lines reach the client before the connection dies: an aborted connection may
+                    // discard what it had not yet sent.
+                    try await Task.sleep(for: .milliseconds(500))
                     try await writer.write(ByteBuffer(string: drop))
+                    try await Task.sleep(for: .milliseconds(100))
                     throw CancellationError()  // the connection dies mid-line
                 }
                 try await writer.finish(nil)
