@@ -38,70 +38,12 @@ struct WorkloadRecord: Codable, FetchableRecord, PersistableRecord {
     }()
 }
 
-/// A row of `token`: an API token, by the hash of its secret.
-struct TokenRecord: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "token"
-    var id: String
-    var name: String
-    var role: String
-    var team: String?
-    var hash: String
-    var createdAt: Date
-    var expiresAt: Date?
-    var revoked: Bool
-    var createdBy: String
-
-    init(_ t: APIToken) {
-        id = t.id
-        name = t.name
-        role = t.role.rawValue
-        team = t.team
-        hash = t.hash
-        createdAt = t.createdAt
-        expiresAt = t.expiresAt
-        revoked = t.revoked
-        createdBy = t.createdBy
-    }
-
-    func token() -> APIToken? {
-        guard let r = Role(rawValue: role) else { return nil }
-        var t = APIToken(id: id, name: name, role: r, team: team, hash: hash, createdAt: createdAt, expiresAt: expiresAt, createdBy: createdBy)
-        t.revoked = revoked
-        return t
-    }
+/// A row of `token` is an API token as the runtime defines it (only the hash of its secret).
+extension APIToken: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "token"
 }
 
-/// A row of `audit`: one link of the hash chain.
-struct AuditRow: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "audit"
-    var seq: Int64
-    var timeMillis: Int64
-    var actorKind: String
-    var actorID: String
-    var action: String
-    var object: String
-    var before: String
-    var after: String
-    var detail: String
-    var previousHash: String
-    var hash: String
-
-    init(_ r: AuditRecord) {
-        seq = r.seq
-        timeMillis = r.timeMillis
-        actorKind = r.actorKind
-        actorID = r.actorID
-        action = r.action
-        object = r.object
-        before = r.before
-        after = r.after
-        detail = r.detail
-        previousHash = r.previousHash
-        hash = r.hash
-    }
-
-    var record: AuditRecord {
-        AuditRecord(seq: seq, timeMillis: timeMillis, actorKind: actorKind, actorID: actorID, action: action, object: object,
-                    before: before, after: after, detail: detail, previousHash: previousHash, hash: hash)
-    }
+/// A row of `audit` is one link of the hash chain, column for field.
+extension AuditRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "audit"
 }

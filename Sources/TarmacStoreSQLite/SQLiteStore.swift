@@ -50,22 +50,22 @@ public final class SQLiteStore: Store {
 
     public func insertToken(_ token: APIToken, audit: AuditDraft) async throws {
         try await pool.write { db in
-            try TokenRecord(token).insert(db)
+            try token.insert(db)
             try Self.append([audit], db)
         }
     }
 
     public func token(hash: String) async throws -> APIToken? {
-        try await pool.read { db in try TokenRecord.filter(Column("hash") == hash).fetchOne(db)?.token() }
+        try await pool.read { db in try APIToken.filter(Column("hash") == hash).fetchOne(db) }
     }
 
     public func tokens() async throws -> [APIToken] {
-        try await pool.read { db in try TokenRecord.order(Column("createdAt")).fetchAll(db).compactMap { $0.token() } }
+        try await pool.read { db in try APIToken.order(Column("createdAt")).fetchAll(db) }
     }
 
     public func revokeToken(id: String, audit: AuditDraft) async throws -> Bool {
         try await pool.write { db in
-            guard var t = try TokenRecord.fetchOne(db, key: id), !t.revoked else { return false }
+            guard var t = try APIToken.fetchOne(db, key: id), !t.revoked else { return false }
             t.revoked = true
             try t.update(db)
             try Self.append([audit], db)
@@ -75,10 +75,10 @@ public final class SQLiteStore: Store {
 
     public func auditRecords(since: Date?, limit: Int?) async throws -> [AuditRecord] {
         try await pool.read { db in
-            var q = AuditRow.order(Column("seq"))
+            var q = AuditRecord.order(Column("seq"))
             if let since { q = q.filter(Column("timeMillis") >= Int64(since.timeIntervalSince1970 * 1000)) }
             if let limit { q = q.limit(limit) }
-            return try q.fetchAll(db).map(\.record)
+            return try q.fetchAll(db)
         }
     }
 
@@ -95,7 +95,7 @@ public final class SQLiteStore: Store {
         for d in drafts {
             seq += 1
             let r = AuditRecord(seq: seq, draft: d, previousHash: previous)
-            try AuditRow(r).insert(db)
+            try r.insert(db)
             previous = r.hash
         }
     }

@@ -8,6 +8,17 @@ public enum Fixtures {
 
     public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
+    /// The `tarmac` executable of the build that runs the tests (the test bundle sits next to the build's products),
+    /// else $TARMAC_BIN, else .build/debug/tarmac.
+    public static let tarmacBinary: String = {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [dir, dir.deletingLastPathComponent()] {
+            let p = candidate.appendingPathComponent("tarmac").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return ProcessInfo.processInfo.environment["TARMAC_BIN"] ?? path(".build/debug/tarmac")
+    }()
+
     public static var examplePlatform: String { path("examples/platform/platform.yaml") }
     public static var exampleWorkloads: String { path("examples/workloads") }
     public static var invalidDir: String { path("Tests/Fixtures/invalid") }

@@ -4,16 +4,7 @@ import TarmacTesting
 
 /// Drives the real `tarmac` executable, as users and scripts do.
 @Suite struct CLITests {
-    static let binary: String = {
-        // The test bundle sits next to the products of the same build.
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [dir, dir.deletingLastPathComponent()] {
-            let p = candidate.appendingPathComponent("tarmac").path
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        let fallback = Fixtures.path(".build/debug/tarmac")
-        return ProcessInfo.processInfo.environment["TARMAC_BIN"] ?? fallback
-    }()
+    static let binary = Fixtures.tarmacBinary
 
     func tarmac(_ args: String..., cwd: String? = Fixtures.root.path) throws -> ProcessResult {
         try Run.program(Self.binary, args, cwd: cwd, environment: ["NO_COLOR": "1", "TARMAC_PLATFORM": ""])

@@ -12,14 +12,7 @@ import Glibc
 /// A real `tarmac up` on a free loopback port with its own data directory and credentials file, driven by the real CLI
 /// and by HTTP.
 final class TestServer: @unchecked Sendable {
-    static let binary: String = {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [dir, dir.deletingLastPathComponent()] {
-            let p = candidate.appendingPathComponent("tarmac").path
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return ProcessInfo.processInfo.environment["TARMAC_BIN"] ?? Fixtures.path(".build/debug/tarmac")
-    }()
+    static let binary = Fixtures.tarmacBinary
 
     let dir: TemporaryDirectory
     let port: Int
