@@ -90,12 +90,19 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict),
+        .target(
+            name: "TarmacKubernetesBackend",
+            dependencies: [
+                "TarmacKubernetes", "TarmacRuntime", "TarmacManifests", "TarmacContract", "TarmacModel",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .target(name: "TarmacTesting", dependencies: ["TarmacModel", "TarmacContract"], swiftSettings: strict),
         .executableTarget(
             name: "tarmac",
             dependencies: [
                 "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacEngine", "TarmacSimulator",
-                "TarmacRuntime", "TarmacStoreSQLite", "TarmacLocal", "TarmacServer",
+                "TarmacRuntime", "TarmacStoreSQLite", "TarmacLocal", "TarmacServer", "TarmacKubernetes", "TarmacKubernetesBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -150,7 +157,7 @@ let package = Package(
         .testTarget(
             name: "TarmacKubernetesTests",
             dependencies: [
-                "TarmacKubernetes", "TarmacTesting",
+                "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -99,6 +99,18 @@ public final class KubeClient: Sendable {
                               contentType: "application/apply-patch+yaml")
     }
 
+    /// A JSON merge patch (`application/merge-patch+json`) as field manager `tarmac`: for flipping one field (suspend, replicas)
+    /// without restating the object.
+    public func mergePatch(_ path: String, _ patch: [String: Any]) async throws -> [String: Any] {
+        try await json(.PATCH, path + (path.contains("?") ? "&" : "?") + "fieldManager=\(Self.fieldManager)",
+                       body: try JSONSerialization.data(withJSONObject: patch), contentType: "application/merge-patch+json")
+    }
+
+    /// A GET whose body is not JSON (a pod's log).
+    public func raw(_ path: String) async throws -> Data {
+        try await send(.GET, path, body: nil, contentType: nil).1
+    }
+
     /// Replaces the status subresource (`PUT .../status`); a stale resourceVersion gets 409.
     public func updateStatus(_ path: String, _ object: [String: Any]) async throws -> [String: Any] {
         try await json(.PUT, path + "/status", body: try JSONSerialization.data(withJSONObject: object), contentType: "application/json")
@@ -152,7 +164,7 @@ public final class KubeClient: Sendable {
     func execute(_ method: HTTPMethod, _ path: String, body: Data?, contentType: String?, timeout: Duration) async throws -> HTTPClientResponse {
         var req = HTTPClientRequest(url: access.server + path)
         req.method = method
-        req.headers.add(name: "Accept", value: "application/json")
+        req.headers.add(name: "Accept", value: "application/json, */*")
         req.headers.add(name: "User-Agent", value: "tarmac")
         if let t = access.token { req.headers.add(name: "Authorization", value: "Bearer \(t)") }
         if let contentType { req.headers.add(name: "Content-Type", value: contentType) }

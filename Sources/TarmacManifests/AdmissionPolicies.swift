@@ -7,7 +7,7 @@ import TarmacModel
 public enum AdmissionPolicies {
     static let api = "admissionregistration.k8s.io/v1"
 
-    public static func render(_ contract: Contract) -> [KubeObject] {
+    public static func render(_ contract: Contract, controllerUser: String = Naming.controllerUser) -> [KubeObject] {
         let base = contract.platform
         var gpuResources = Set<String>()
         for a in base.accelerators.values {
@@ -17,19 +17,19 @@ public enum AdmissionPolicies {
         let gpuList = cel(gpuResources.sorted())
         var out: [KubeObject] = []
 
-        out += policy("tarmac-gpu-via-tarmac", gpuList: gpuList, validations: [
+        out += policy(user: controllerUser, "tarmac-gpu-via-tarmac", gpuList: gpuList, validations: [
             validation("size(variables.gpuContainers) == 0 || variables.fromTarmac",
                        "GPU workloads in Tarmac namespaces are submitted through Tarmac (tarmac submit), not created directly"),
             validation("size(variables.gpuContainers) == 0 || object.kind != 'Pod' || (has(object.metadata.labels) && '\(Naming.workloadLabel)' in object.metadata.labels)",
                        "GPU pods must belong to a Tarmac workload (label \(Naming.workloadLabel))"),
         ])
-        out += policy("tarmac-gpu-requests-equal-limits", gpuList: gpuList, validations: [
+        out += policy(user: controllerUser, "tarmac-gpu-requests-equal-limits", gpuList: gpuList, validations: [
             validation("variables.gpuContainers.all(c, has(c.resources.requests) && has(c.resources.limits) && \(gpuList).all(r, (r in c.resources.requests) == (r in c.resources.limits) && (!(r in c.resources.requests) || quantity(string(c.resources.requests[r])).compareTo(quantity(string(c.resources.limits[r]))) == 0)))",
                        "GPU requests must equal GPU limits"),
             validation("variables.gpuContainers.all(c, has(c.resources.requests) && has(c.resources.limits) && 'memory' in c.resources.requests && 'memory' in c.resources.limits && quantity(string(c.resources.requests['memory'])).compareTo(quantity(string(c.resources.limits['memory']))) == 0)",
                        "GPU containers must set a memory limit equal to their memory request"),
         ])
-        out += policy("tarmac-no-host-access", gpuList: gpuList, validations: [
+        out += policy(user: controllerUser, "tarmac-no-host-access", gpuList: gpuList, validations: [
             validation("!(has(variables.podSpec.hostNetwork) && variables.podSpec.hostNetwork) && !(has(variables.podSpec.hostPID) && variables.podSpec.hostPID) && !(has(variables.podSpec.hostIPC) && variables.podSpec.hostIPC)",
                        "host network, PID and IPC namespaces are not allowed"),
             validation("!has(variables.podSpec.volumes) || variables.podSpec.volumes.all(v, !has(v.hostPath))",
@@ -41,7 +41,7 @@ public enum AdmissionPolicies {
             let g = contract.resolve(env: env).platform.environments[env]!.guardrails
             guard !g.allowedRegistries.isEmpty else { continue }
             let regs = cel(g.allowedRegistries.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }.sorted())
-            out += policy("tarmac-registries-\(env)", gpuList: gpuList, env: env, validations: [
+            out += policy(user: controllerUser, "tarmac-registries-\(env)", gpuList: gpuList, env: env, validations: [
                 validation("variables.containers.all(c, \(regs).exists(r, c.image.startsWith(r + '/') || c.image.startsWith(r + ':') || c.image.startsWith(r + '@')))",
                            "images in environment \(env) must come from: \(g.allowedRegistries.joined(separator: ", "))"),
             ])
@@ -58,7 +58,7 @@ public enum AdmissionPolicies {
     }
 
     /// A policy over pods and every controller that has a pod template, plus its binding.
-    static func policy(_ name: String, gpuList: String, env: String? = nil, validations: [KValue]) -> [KubeObject] {
+    static func policy(user: String, _ name: String, gpuList: String, env: String? = nil, validations: [KValue]) -> [KubeObject] {
         let ops: KValue = ["CREATE", "UPDATE"]
         let rules: KValue = [
             ["apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]],
@@ -73,7 +73,7 @@ public enum AdmissionPolicies {
             ["name": "gpuContainers",
              "expression": .string("variables.containers.filter(c, has(c.resources) && ((has(c.resources.requests) && c.resources.requests.exists(r, r in \(gpuList))) || (has(c.resources.limits) && c.resources.limits.exists(r, r in \(gpuList)))))")],
             ["name": "fromTarmac",
-             "expression": .string("request.userInfo.username == '\(Naming.controllerUser)' || request.userInfo.username == 'system:kube-controller-manager' || request.userInfo.username.startsWith('system:serviceaccount:kube-system:')")],
+             "expression": .string("request.userInfo.username == '\(user)' || request.userInfo.username == 'system:kube-controller-manager' || request.userInfo.username.startsWith('system:serviceaccount:kube-system:')")],
         ]
         var nsLabels: [String: KValue] = [Naming.managedBy: "tarmac"]
         if let env { nsLabels[Naming.envLabel] = .string(env) }

@@ -7,6 +7,10 @@ public enum Naming {
     public static let controllerUser = "system:serviceaccount:tarmac-system:tarmac"
     public static let managedBy = "app.kubernetes.io/managed-by"
     public static let workloadLabel = "tarmac.dev/workload"
+    /// The control plane's id of the workload an object belongs to (set by the Kubernetes backend, not by `render`).
+    public static let workloadIDLabel = "tarmac.dev/workload-id"
+    /// The attempt a pod template (and so its pods) belongs to.
+    public static let attemptLabel = "tarmac.dev/attempt"
     public static let kindLabel = "tarmac.dev/kind"
     public static let teamLabel = "tarmac.dev/team"
     public static let envLabel = "tarmac.dev/env"
@@ -37,5 +41,10 @@ public enum Naming {
 public struct RenderOptions: Sendable {
     /// Also render Kueue objects (ResourceFlavors, ClusterQueues, LocalQueues, WorkloadPriorityClasses) and queue labels.
     public var kueue: Bool
-    public init(kueue: Bool = false) { self.kueue = kueue }
+    /// The user the admission policies let create GPU workloads: the control plane's own identity in the cluster.
+    public var controllerUser: String
+    public init(kueue: Bool = false, controllerUser: String = Naming.controllerUser) {
+        self.kueue = kueue
+        self.controllerUser = controllerUser
+    }
 }

@@ -24,7 +24,7 @@ public enum PlatformRenderer {
                 "description": .string("Tarmac priority '\(name)'"),
             ]))
         }
-        objects += AdmissionPolicies.render(contract)
+        objects += AdmissionPolicies.render(contract, controllerUser: options.controllerUser)
         if options.kueue { objects += KueueRenderer.render(contract) }
         return objects.sortedByPath()
     }

@@ -22,7 +22,7 @@ struct Tarmac: AsyncParsableCommand {
         version: TarmacVersion.current,
         subcommands: [
             ValidateCommand.self, ExplainCommand.self, RenderCommand.self, SimulateCommand.self, SchemaCommand.self,
-            UpCommand.self, SubmitCommand.self, GetCommand.self, ListCommand.self, LogsCommand.self, CancelCommand.self,
+            UpCommand.self, ApplyPlatformCommand.self, SubmitCommand.self, GetCommand.self, ListCommand.self, LogsCommand.self, CancelCommand.self,
             WhyCommand.self, QueueCommand.self, AuditCommand.self, TokenCommand.self, PodSupervisorCommand.self,
         ]
     )

@@ -6,6 +6,8 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 import TarmacContract
+import TarmacKubernetes
+import TarmacKubernetesBackend
 import TarmacLocal
 import TarmacModel
 import TarmacRuntime
@@ -19,15 +21,22 @@ struct UpCommand: AsyncParsableCommand {
         discussion: """
         With no arguments it serves the bundled example platform (examples/platform/platform.yaml) on http://127.0.0.1:8080 and keeps its state in ./.tarmac. Workloads run as local processes; their image is not run, their command is. The inventory is this machine: the contract's `local` section (cpu, memory, gpus, accelerator) where set, else its cores, memory and the GPUs `nvidia-smi -L` lists. The first start creates an admin token, prints it once and writes it to the CLI's credentials file (mode 0600), so `tarmac submit` works right away from another terminal.
 
+        With --backend kubernetes the same control plane drives a cluster instead: at start it applies the platform's objects (namespaces with Pod Security `restricted`, quotas, limit ranges, network policies, priority classes, admission policies) with server-side apply; the inventory is the cluster's Ready, uncordoned nodes that match a pool's nodeSelector, less what pods Tarmac did not create request on them. A queued workload's objects exist in its team's namespace, held (a suspended Job, a Deployment at zero replicas); admission pins its pods to the nodes Tarmac chose and releases them. State stays in the data directory, so a restart adopts what exists in the cluster.
+
         SIGTERM or Ctrl-C stops the server gracefully; running workloads keep running and the next start takes them back.
 
         Examples:
           tarmac up
+          tarmac up --backend kubernetes --kubeconfig ~/.kube/config --context gpu-cluster
           tarmac up --platform platform.yaml --data /var/lib/tarmac --port 9090
           tarmac up --host 0.0.0.0 --allow-remote
         """)
 
+    enum BackendName: String, ExpressibleByArgument, CaseIterable { case local, kubernetes }
+
     @OptionGroup var platform: PlatformOption
+    @Option(help: "Where workloads run: local (processes on this machine) or kubernetes (a cluster).") var backend: BackendName = .local
+    @OptionGroup(title: "Kubernetes backend") var cluster: ClusterOptions
 
     @Option(help: "Data directory (store, pod logs).") var data: String = ".tarmac"
     @Option(help: "Port to listen on.") var port: Int = 8080
@@ -78,24 +87,46 @@ struct UpCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        let machine = await MachineInventory.detect(platform: contract.platform, cpus: cpus, memoryMiB: memoryMiB)
-        let backend = LocalBackend(root: dataDir + "/pods", supervisor: Self.executablePath(), machine: machine)
-        let controlPlane = ControlPlane(contract: contract, store: store, backend: backend,
+        let runtime: any Backend
+        var where_: String
+        var kubernetes: KubernetesBackend?
+        switch backend {
+        case .local:
+            let machine = await MachineInventory.detect(platform: contract.platform, cpus: cpus, memoryMiB: memoryMiB)
+            runtime = LocalBackend(root: dataDir + "/pods", supervisor: Self.executablePath(), machine: machine)
+            let gpuText = machine.gpus > 0 ? ", \(machine.gpus) GPU\(machine.gpus == 1 ? "" : "s") (\(machine.accelerator ?? "unknown model"))" : ", no GPU"
+            where_ = "machine   \(machine.name): \(String(format: "%g", Double(machine.cpuMilli) / 1000)) CPUs, \(machine.memoryMiB / 1024) GiB\(gpuText)"
+        case .kubernetes:
+            let access = try cluster.access()
+            let client = try KubeClient(access, logger: Logger(label: "tarmac.kubernetes"))
+            let k = KubernetesBackend(client: client, contract: contract, options: KubernetesBackendOptions(logDirectory: dataDir + "/logs"))
+            do { try await k.start() } catch {
+                Terminal.writeError("error: cannot drive the cluster at \(access.server): \(error)")
+                throw ExitCode(5)
+            }
+            let nodes = try await k.nodes()
+            let gpus = nodes.map(\.gpus).reduce(0, +)
+            let applied = await k.platformOutcomes
+            where_ = "cluster   \(access.server): \(nodes.count) node\(nodes.count == 1 ? "" : "s"), \(gpus) GPU\(gpus == 1 ? "" : "s") free for Tarmac; platform: \(applied.filter { $0.action == .created }.count) created, \(applied.filter { $0.action == .updated }.count) corrected, \(applied.filter { $0.action == .unchanged }.count) unchanged; acting as \(await k.controllerUser)"
+            runtime = k
+            kubernetes = k
+        }
+        let controlPlane = ControlPlane(contract: contract, store: store, backend: runtime,
                                         config: ControlPlaneConfig(graceSeconds: grace), logger: logger)
         try await controlPlane.start()
         let tokens = Tokens(store: store, teams: Set(contract.platform.teams.keys))
         let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
         let secret = try await tokens.bootstrap()
 
-        let deps = ServerDependencies(controlPlane: controlPlane, store: store, tokens: tokens, registry: registry, runsImages: false,
+        let deps = ServerDependencies(controlPlane: controlPlane, store: store, tokens: tokens, registry: registry, runsImages: backend == .kubernetes,
                                       rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4))
         let platformName = contract.platform.name
-        let gpuText = machine.gpus > 0 ? ", \(machine.gpus) GPU\(machine.gpus == 1 ? "" : "s") (\(machine.accelerator ?? "unknown model"))" : ", no GPU"
+        let banner = where_
         let app = buildApplication(deps, host: host, port: port, services: [LifecycleService(controlPlane)], onServerRunning: { _ in
             print("Tarmac \(TarmacVersion.current) is up: platform \(platformName) from \(path)")
             print("  API       \(url)  (OpenAPI: \(url)/openapi.yaml, metrics: \(url)/metrics)")
             print("  data      \(dataDir)")
-            print("  machine   \(machine.name): \(String(format: "%g", Double(machine.cpuMilli) / 1000)) CPUs, \(machine.memoryMiB / 1024) GiB\(gpuText)")
+            print("  \(banner)")
             if let secret {
                 do {
                     try Credentials(server: url, token: secret).save()
@@ -112,6 +143,7 @@ struct UpCommand: AsyncParsableCommand {
             Terminal.flush()
         }, logger: logger)
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        await kubernetes?.shutdown()
         logger.info("stopped; running workloads keep running and are taken back at the next start")
     }
 

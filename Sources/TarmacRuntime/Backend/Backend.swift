@@ -1,4 +1,5 @@
 import Foundation
+import TarmacModel
 
 /// A machine the backend can run pods on.
 public struct NodeInventory: Codable, Sendable, Hashable {
@@ -8,13 +9,19 @@ public struct NodeInventory: Codable, Sendable, Hashable {
     public var gpus: Int
     /// The accelerator name in the contract (nil: no GPU).
     public var accelerator: String?
+    /// The contract's pool this node belongs to (nil: the machine is not split into pools, as with the local backend).
+    public var pool: String?
+    /// The value of the pool's topology label (nodes sharing it form one domain for gangs that must stay together).
+    public var domain: String?
 
-    public init(name: String, cpuMilli: Int, memoryMiB: Int, gpus: Int, accelerator: String?) {
+    public init(name: String, cpuMilli: Int, memoryMiB: Int, gpus: Int, accelerator: String?, pool: String? = nil, domain: String? = nil) {
         self.name = name
         self.cpuMilli = cpuMilli
         self.memoryMiB = memoryMiB
         self.gpus = gpus
         self.accelerator = accelerator
+        self.pool = pool
+        self.domain = domain
     }
 }
 
@@ -70,6 +77,28 @@ public struct LogChunk: Sendable {
     }
 }
 
+/// A workload the control plane keeps (queued, admitted or running), as a backend needs to know it.
+public struct ActiveWorkload: Sendable, Hashable {
+    public var id: String
+    public var workload: Workload
+    /// The attempt it is in (0 while it has never been admitted).
+    public var attempt: Int
+    public var holdsCapacity: Bool
+    public init(id: String, workload: Workload, attempt: Int, holdsCapacity: Bool) {
+        self.id = id
+        self.workload = workload
+        self.attempt = attempt
+        self.holdsCapacity = holdsCapacity
+    }
+}
+
+/// The backend refused a workload for good (the cluster's admission rejected its objects): the workload fails with this message.
+public struct BackendRejection: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
 /// Turns admitted placements into running things and reports how they end (DESIGN §3: one engine, several backends).
 public protocol Backend: Sendable {
     /// The machines it can place on.
@@ -84,4 +113,19 @@ public protocol Backend: Sendable {
     func recover(workload: String, attempt: Int, pods: Int) async -> [PodRecovery]
     /// Reads a pod's log from a byte offset.
     func readLog(workload: String, attempt: Int, pod: Int, from offset: Int64, max: Int) async throws -> LogChunk
+
+    /// At start, before any recovery: every workload the store still keeps. A backend with objects of its own adopts the
+    /// ones that belong to these and removes the rest.
+    func reconcile(_ active: [ActiveWorkload]) async throws
+    /// A workload was accepted into the queue: prepare what it needs ahead of admission (Kubernetes: its objects, suspended).
+    /// Throws `BackendRejection` when the workload can never run; other errors are retried at admission.
+    func accept(_ workload: ActiveWorkload) async throws
+    /// The workload ended for good: free what it holds. Its logs stay readable.
+    func release(workload: String) async
+}
+
+extension Backend {
+    public func reconcile(_ active: [ActiveWorkload]) async throws {}
+    public func accept(_ workload: ActiveWorkload) async throws {}
+    public func release(workload: String) async {}
 }

@@ -77,8 +77,21 @@ extension ControlPlane {
         if created {
             workloads[stored.id] = stored
             plans[stored.id] = plan
-            dirty = true
             logger.info("submitted", metadata: ["workload": "\(stored.id)", "name": "\(stored.name)", "team": "\(stored.team)", "actor": "\(principal.actor)"])
+            // Not scheduled before the backend has it (Kubernetes: its objects exist, suspended).
+            accepting.insert(stored.id)
+            do {
+                try await backend.accept(ActiveWorkload(id: stored.id, workload: w, attempt: 0, holdsCapacity: false))
+            } catch let r as BackendRejection {
+                accepting.remove(stored.id)
+                try await finish(stored.id, state: .failed, cause: "Rejected", message: r.message, actor: .lifecycle)
+                if let r = requestID { byRequest[r] = stored.id }
+                return (workloads[stored.id] ?? stored, created)
+            } catch {
+                logger.warning("the backend could not prepare the workload yet; it will at admission", metadata: ["workload": "\(stored.id)", "error": "\(error)"])
+            }
+            accepting.remove(stored.id)
+            dirty = true
         } else if workloads[stored.id] == nil {
             workloads[stored.id] = stored
         }

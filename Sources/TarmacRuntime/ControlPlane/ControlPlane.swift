@@ -14,13 +14,16 @@ public struct ControlPlaneConfig: Sendable {
     /// A scheduling cycle runs at least this often, even when nothing changed (reservations age, backoffs expire).
     public var idleCycle: Duration
     public var placementPolicy: PolicyName
+    /// How often the backend's node inventory is read again (nodes join, leave, are cordoned, or other pods take GPUs).
+    public var inventoryRefresh: Duration
 
     public init(graceSeconds: Double = 10, tick: Duration = .milliseconds(50), idleCycle: Duration = .seconds(1),
-                placementPolicy: PolicyName = .tarmac) {
+                placementPolicy: PolicyName = .tarmac, inventoryRefresh: Duration = .seconds(2)) {
         self.graceSeconds = graceSeconds
         self.tick = tick
         self.idleCycle = idleCycle
         self.placementPolicy = placementPolicy
+        self.inventoryRefresh = inventoryRefresh
     }
 }
 
@@ -44,6 +47,11 @@ public actor ControlPlane {
     var nodes: [NodeInventory] = []
     var base = ClusterState()
     var nodeIndex: [String: Int] = [:]
+    /// Pool indices in the engine, by the contract's pool name.
+    var poolIndex: [String: Int16] = [:]
+    /// Workloads stored but not yet accepted by the backend: not scheduled until they are.
+    var accepting: Set<String> = []
+    var lastInventory = ContinuousClock.now
     var quotas: [TeamQuota] = []
     var policy: any PlacementPolicy
     var rng = SplitMix64(seed: 0x7a4_ac)
@@ -67,26 +75,20 @@ public actor ControlPlane {
 
     /// Loads the store, takes the inventory and recovers admitted and running work from the backend.
     public func start() async throws {
-        nodes = try await backend.nodes()
+        applyInventory(try await backend.nodes())
+        // Quotas name GPU models by index: the same contract-only inventory (no pool nodes) as the cluster's, so the indices agree.
         var p = contract.platform
         p.pools = [:]
-        let inventory = ContractInventory(platform: p)
-        var c = inventory.cluster
-        for n in nodes {
-            nodeIndex[n.name] = c.addNode(name: n.name, cpuMilli: Int32(clamping: n.cpuMilli), memoryMiB: Int32(clamping: n.memoryMiB),
-                                          gpus: min(n.gpus, ClusterState.maxGPUsPerNode), model: n.accelerator, pool: 0, domain: 0)
-        }
-        // The fragmentation-aware policies weigh placements by the pods they expect: the contract's sizes, equally.
-        var typical: [PodShape] = []
-        for sizes in contract.platform.sizes.values { for s in sizes.values { typical.append(WorkloadPlan.shape(of: s, models: &c)) } }
-        policy = config.placementPolicy.make(typical: TypicalPod.from(typical, coverage: 1))
-        base = c
-        quotas = inventory.quotas
+        quotas = ContractInventory(platform: p).quotas
         for e in try await store.loadWorkloads() {
             workloads[e.id] = e
             if let r = e.requestID { byRequest[r] = e.id }
             if !e.state.isTerminal { plans[e.id] = WorkloadPlan(source: e.source, contract: contract, models: base) }
         }
+        // The backend adopts what belongs to these workloads and removes what belongs to none.
+        try await backend.reconcile(workloads.values.compactMap { e in
+            plans[e.id].map { ActiveWorkload(id: e.id, workload: $0.workload, attempt: e.attempt, holdsCapacity: e.state.holdsCapacity) }
+        })
         var finished: [PodExit] = []
         for e in workloads.values.sorted(by: { $0.createdAt < $1.createdAt }) where !e.state.isTerminal {
             guard plans[e.id] != nil else {
@@ -121,10 +123,61 @@ public actor ControlPlane {
         dirty = true
     }
 
+    /// Builds the engine's cluster from the backend's nodes: pools by the contract's pool names, topology domains by label value.
+    func applyInventory(_ found: [NodeInventory]) {
+        nodes = found
+        var p = contract.platform
+        p.pools = [:]
+        var c = ContractInventory(platform: p).cluster
+        poolIndex = [:]
+        for (i, name) in contract.platform.pools.keys.sorted().enumerated() { poolIndex[name] = Int16(i) }
+        var domains: [String: Int32] = [:]
+        nodeIndex = [:]
+        for n in found {
+            let pool = n.pool.flatMap { poolIndex[$0] } ?? -1
+            var domain: Int32 = 0
+            if let d = n.domain {
+                let key = (n.pool ?? "") + "/" + d
+                if domains[key] == nil { domains[key] = Int32(domains.count + 1) }
+                domain = domains[key]!
+            }
+            nodeIndex[n.name] = c.addNode(name: n.name, cpuMilli: Int32(clamping: n.cpuMilli), memoryMiB: Int32(clamping: n.memoryMiB),
+                                          gpus: min(n.gpus, ClusterState.maxGPUsPerNode), model: n.accelerator, pool: pool, domain: domain)
+        }
+        // The fragmentation-aware policies weigh placements by the pods they expect: the contract's sizes, equally.
+        var typical: [PodShape] = []
+        for sizes in contract.platform.sizes.values { for s in sizes.values { typical.append(WorkloadPlan.shape(of: s, models: &c)) } }
+        policy = config.placementPolicy.make(typical: TypicalPod.from(typical, coverage: 1))
+        base = c
+        dirty = true
+    }
+
+    /// Reads the backend's inventory again; rebuilds the engine's cluster only when it changed.
+    func refreshInventory() async {
+        guard ContinuousClock.now - lastInventory >= config.inventoryRefresh else { return }
+        lastInventory = .now
+        do {
+            let found = try await backend.nodes()
+            if found != nodes {
+                logger.info("inventory changed", metadata: ["nodes": "\(found.count)", "before": "\(nodes.count)"])
+                applyInventory(found)
+            }
+        } catch {
+            logger.warning("could not read the inventory; keeping the last one", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Pools a plan may use, as engine indices (nil: any node, when no node belongs to a pool).
+    func pools(for plan: WorkloadPlan) -> Set<Int16>? {
+        guard nodes.contains(where: { $0.pool != nil }) else { return nil }
+        return Set(plan.poolNames.compactMap { poolIndex[$0] })
+    }
+
     // MARK: the loop
 
     /// One turn of the loop: collect ended pods, then schedule if anything changed (or the idle period passed).
     public func tick() async {
+        await refreshInventory()
         let exits = await backend.poll()
         for exit in exits {
             do { try await handle(exit) } catch { logger.error("could not record a pod's end", metadata: ["error": "\(error)"]) }
@@ -152,15 +205,15 @@ public actor ControlPlane {
         var running: [RunningWorkload] = []
         for e in workloads.values where e.state.holdsCapacity {
             guard let plan = plans[e.id] else { continue }
-            let pending = plan.pending(e)
+            let pending = plan.pending(e, pools: pools(for: plan))
             let placements = e.placements.compactMap { p in nodeIndex[p.node].map { Placement(node: $0, gpus: GPUSet(p.gpus)) } }
             guard placements.count == pending.pods.count else { continue }
             for (pod, pl) in zip(pending.pods, placements) { cluster.assign(pod, to: pl) }
             running.append(RunningWorkload(workload: pending, placements: placements, charged: resources(e.charged),
                                            started: Int64((e.startedAt ?? e.admittedAt ?? now).timeIntervalSince1970 * 1000)))
         }
-        let pending = workloads.values.filter { $0.state == .queued && !$0.cancelRequested && ($0.notBefore ?? .distantPast) <= now }
-            .compactMap { e in plans[e.id].map { $0.pending(e) } }
+        let pending = workloads.values.filter { $0.state == .queued && !$0.cancelRequested && ($0.notBefore ?? .distantPast) <= now && !accepting.contains($0.id) }
+            .compactMap { e in plans[e.id].map { $0.pending(e, pools: pools(for: $0)) } }
         guard !pending.isEmpty else {
             waiting = [:]
             return
@@ -315,6 +368,8 @@ public actor ControlPlane {
         plans[id] = nil
         ended[id] = nil
         waiting[id] = nil
+        accepting.remove(id)
+        await backend.release(workload: id)
         Counter(label: "tarmac_completions_total", dimensions: [("team", e.team), ("state", state.rawValue)]).increment()
         logger.info("workload ended", metadata: ["workload": "\(e.id)", "name": "\(e.name)", "state": "\(state.rawValue)", "cause": "\(cause ?? "-")"])
     }

@@ -11,6 +11,8 @@ struct WorkloadPlan: Sendable {
     var shape: PodShape
     var priority: Int
     var minRuntime: Int64
+    /// The contract's pools that can host its size.
+    var poolNames: [String]
 
     init?(source: String, contract: Contract, models: ClusterState) {
         let read = DocumentReader.read(text: source, file: "request")
@@ -28,6 +30,7 @@ struct WorkloadPlan: Sendable {
         let priorityName = w.priority ?? platform.defaults.priority[w.workloadClass]
         priority = priorityName.flatMap { platform.priorities[$0] } ?? 0
         minRuntime = w.workloadClass == .training ? 60_000 : 0
+        poolNames = platform.pools(for: size).filter { $0.canHost(size) }.map(\.name)
     }
 
     /// The engine's pod shape of a size (GPU models by their index in `models`).
@@ -47,10 +50,10 @@ struct WorkloadPlan: Sendable {
         return 3
     }
 
-    func pending(_ e: WorkloadEntry) -> PendingWorkload {
+    func pending(_ e: WorkloadEntry, pools: Set<Int16>? = nil) -> PendingWorkload {
         PendingWorkload(id: e.id, team: e.team, user: e.owner ?? e.submittedBy, priority: e.priority,
                         submitted: Int64(e.createdAt.timeIntervalSince1970 * 1000), pods: Array(repeating: shape, count: e.podCount),
-                        sameDomain: size.topology == .domain, pools: nil, minRuntime: minRuntime)
+                        sameDomain: size.topology == .domain, pools: pools, minRuntime: minRuntime)
     }
 
     /// The pods of one attempt, ready for a backend.

@@ -1,3 +1,5 @@
+import TarmacModel
+
 /// How a pod ended, as a backend saw it.
 public struct PodExit: Codable, Sendable, Hashable {
     public enum Reason: String, Codable, Sendable {
@@ -13,6 +15,14 @@ public struct PodExit: Codable, Sendable, Hashable {
         case lost
         /// It could not be started at all.
         case launchFailed
+        /// Its image could not be pulled (Kubernetes: ErrImagePull, ImagePullBackOff, InvalidImageName).
+        case imagePull
+        /// Its container could not be configured (Kubernetes: CreateContainerConfigError, e.g. a missing Secret or ConfigMap).
+        case containerConfig
+        /// No node would take it (Kubernetes: the scheduler's Unschedulable, with its message in `detail`).
+        case unschedulable
+        /// The node or the cluster evicted it (pressure, drain, a NoExecute taint).
+        case evicted
     }
 
     public var workload: String
@@ -57,8 +67,14 @@ public struct Triage: Sendable, Hashable {
         let tail = exit.lastLines.suffix(3).joined(separator: " | ")
         switch exit.reason {
         case .outOfMemory:
+            let limit = exit.memoryLimitBytes.map { ByteQuantity(bytes: $0).description } ?? "?"
+            guard let peak = exit.peakMemoryBytes else {
+                return Triage(cause: "OutOfMemory",
+                              message: "pod \(exit.pod) was OOM-killed: it went over its size's memory limit of \(limit). Use a larger size or lower the memory use.",
+                              retryable: false)
+            }
             return Triage(cause: "OutOfMemory",
-                          message: "pod \(exit.pod) used \(mib(exit.peakMemoryBytes)) of host memory, over its size's limit of \(mib(exit.memoryLimitBytes)); it was killed. Use a larger size or lower the memory use.",
+                          message: "pod \(exit.pod) used \(mib(peak)) of host memory, over its size's limit of \(limit); it was killed. Use a larger size or lower the memory use.",
                           retryable: false)
         case .deadline:
             return Triage(cause: "DeadlineExceeded", message: "pod \(exit.pod) ran past its maxDuration and was stopped", retryable: false)
@@ -68,6 +84,20 @@ public struct Triage: Sendable, Hashable {
             return Triage(cause: "LaunchFailed", message: "pod \(exit.pod) could not be started: \(exit.detail ?? "unknown error")", retryable: false)
         case .stopped:
             return Triage(cause: "Stopped", message: "pod \(exit.pod) was stopped", retryable: false)
+        case .imagePull:
+            return Triage(cause: "ImagePullFailed",
+                          message: "pod \(exit.pod) could not pull its image (\(exit.detail ?? "no detail")); check the image name and tag, and that the registry is reachable and allowed",
+                          retryable: false)
+        case .containerConfig:
+            return Triage(cause: "CreateContainerConfigError",
+                          message: "pod \(exit.pod)'s container could not be configured (\(exit.detail ?? "no detail")); a Secret or ConfigMap it names is probably missing",
+                          retryable: false)
+        case .unschedulable:
+            return Triage(cause: "Unschedulable",
+                          message: "pod \(exit.pod) could not be scheduled on the nodes Tarmac chose: \(exit.detail ?? "no detail from the scheduler")",
+                          retryable: true)
+        case .evicted:
+            return Triage(cause: "Evicted", message: "pod \(exit.pod) was evicted: \(exit.detail ?? "no detail")", retryable: true)
         case .exited:
             let text = exit.lastLines.joined(separator: "\n")
             if text.contains("CUDA out of memory") || text.contains("OutOfMemoryError: CUDA") {

@@ -1,0 +1,448 @@
+import Foundation
+import Logging
+import TarmacContract
+import TarmacKubernetes
+import TarmacManifests
+import TarmacModel
+import TarmacRuntime
+
+public struct KubernetesBackendError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public struct KubernetesBackendOptions: Sendable {
+    /// Where the logs of pods that are gone are kept (read before their objects are deleted).
+    public var logDirectory: String
+    /// How long a pod may be Unschedulable on the nodes Tarmac chose before the attempt fails (the previous attempt's
+    /// pods may still be terminating there).
+    public var unschedulableGrace: TimeInterval
+    /// Apply the platform objects at start and keep them converged.
+    public var applyPlatform: Bool
+    /// How often the platform objects are compared with the cluster and drift is corrected.
+    public var platformResync: Duration
+    /// The user the admission policies let create GPU workloads. nil: the identity Tarmac has in the cluster (SelfSubjectReview).
+    public var controllerUser: String?
+    /// How long a stopped attempt's pods may take to leave before they are reported stopped anyway.
+    public var stopTimeout: TimeInterval
+
+    public init(logDirectory: String, unschedulableGrace: TimeInterval = 60, applyPlatform: Bool = true, platformResync: Duration = .seconds(60),
+                controllerUser: String? = nil, stopTimeout: TimeInterval = 180) {
+        self.logDirectory = logDirectory
+        self.unschedulableGrace = unschedulableGrace
+        self.applyPlatform = applyPlatform
+        self.platformResync = platformResync
+        self.controllerUser = controllerUser
+        self.stopTimeout = stopTimeout
+    }
+}
+
+/// The Kubernetes backend (DESIGN §6): each workload's objects are created held (a suspended Job, a Deployment at zero
+/// replicas) when it is queued; admission pins its pods to the nodes the engine chose and releases them; preemption and
+/// failure hold them again; the end deletes them with propagation. Nodes, pods, Jobs and Deployments are kept current by
+/// list+watch, so reads cost no requests. Every object carries its workload's id, and every pod its attempt, so a restart
+/// adopts what belongs to a live workload and removes the rest.
+public actor KubernetesBackend: Backend {
+    struct Key: Hashable { var workload: String, attempt: Int, pod: Int }
+    struct AttemptKey: Hashable { var workload: String, attempt: Int }
+
+    public let client: KubeClient
+    let contract: Contract
+    let options: KubernetesBackendOptions
+    let logger: Logger
+
+    var nodeObjects: [String: [String: Any]] = [:]
+    var podObjects: [String: [String: Any]] = [:]
+    var jobs: [String: [String: Any]] = [:]
+    var deployments: [String: [String: Any]] = [:]
+    var synced: Set<String> = []
+    var watchError: [String: String] = [:]
+    var tasks: [Task<Void, Never>] = []
+
+    var tracked: [String: WorkloadObjects] = [:]
+    var launched: [String: Int] = [:]
+    var reported: Set<Key> = []
+    var stopping: [AttemptKey: Date] = [:]
+    var excluded: [String: String] = [:]
+    public private(set) var controllerUser = Naming.controllerUser
+    public private(set) var platformOutcomes: [PlatformSync.Outcome] = []
+
+    public init(client: KubeClient, contract: Contract, options: KubernetesBackendOptions, logger: Logger = Logger(label: "tarmac.kubernetes")) {
+        self.client = client
+        self.contract = contract
+        self.options = options
+        self.logger = logger
+    }
+
+    // MARK: start
+
+    /// Learns its own identity, applies the platform, then lists and watches nodes, pods, Jobs and Deployments; returns
+    /// when every list has arrived.
+    /// `onlyIdentity`: learn the identity and stop there (for `tarmac apply-platform`).
+    public func start(syncTimeout: Duration = .seconds(60), onlyIdentity: Bool = false) async throws {
+        if let u = options.controllerUser {
+            controllerUser = u
+        } else if let u = await whoAmI() {
+            controllerUser = u
+        }
+        if onlyIdentity { return }
+        if options.applyPlatform {
+            let failed = try await applyPlatform().filter { $0.action == .failed }
+            if !failed.isEmpty {
+                throw KubernetesBackendError("could not apply the platform: " + failed.map { "\($0.kind) \($0.namespace.map { "\($0)/" } ?? "")\($0.name): \($0.error ?? "")" }.joined(separator: "; "))
+            }
+        }
+        let selector = Naming.workloadIDLabel
+        watch("nodes", ListWatch(client: client, path: "/api/v1/nodes"))
+        watch("pods", ListWatch(client: client, path: "/api/v1/pods"))
+        watch("jobs", ListWatch(client: client, path: "/apis/batch/v1/jobs", labelSelector: selector))
+        watch("deployments", ListWatch(client: client, path: "/apis/apps/v1/deployments", labelSelector: selector))
+        let deadline = ContinuousClock.now + syncTimeout
+        while synced.count < 4 {
+            if ContinuousClock.now > deadline {
+                throw KubernetesBackendError("the cluster's lists did not arrive within \(syncTimeout): \(watchError.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; "))")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        if options.applyPlatform {
+            let every = options.platformResync
+            tasks.append(Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: every)
+                    guard let self, !Task.isCancelled else { return }
+                    _ = try? await self.applyPlatform()
+                }
+            })
+        }
+    }
+
+    public func shutdown() {
+        for t in tasks { t.cancel() }
+        tasks = []
+    }
+
+    /// The username the API server sees for Tarmac's credentials.
+    func whoAmI() async -> String? {
+        do {
+            let review = try await client.create("/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                                  ["apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"])
+            return ((review["status"] as? [String: Any])?["userInfo"] as? [String: Any])?["username"] as? String
+        } catch {
+            logger.warning("could not learn Tarmac's own identity (SelfSubjectReview); the admission policies allow \(Naming.controllerUser)",
+                           metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Renders the platform for this control plane's identity and converges the cluster to it; drift is logged.
+    public func applyPlatform(dryRun: Bool = false) async throws -> [PlatformSync.Outcome] {
+        let objects = PlatformRenderer.render(contract, options: RenderOptions(controllerUser: controllerUser))
+        let outcomes = await PlatformSync(client: client).sync(objects, dryRun: dryRun)
+        for o in outcomes where !o.drift.isEmpty {
+            logger.warning("platform drift corrected", metadata: ["object": "\(o.kind) \(o.namespace.map { "\($0)/" } ?? "")\(o.name)", "drift": "\(o.drift.joined(separator: "; "))"])
+        }
+        for o in outcomes where o.action == .failed {
+            logger.error("platform object not applied", metadata: ["object": "\(o.kind) \(o.namespace.map { "\($0)/" } ?? "")\(o.name)", "error": "\(o.error ?? "")"])
+        }
+        platformOutcomes = outcomes
+        return outcomes
+    }
+
+    func watch(_ name: String, _ lw: ListWatch) {
+        // The task holds the backend until `shutdown()` cancels it.
+        tasks.append(Task { [self] in
+            var failures = 0
+            while !Task.isCancelled {
+                do {
+                    try await lw.run { event in await self.apply(event, to: name) }
+                    return
+                } catch is CancellationError {
+                    return
+                } catch {
+                    failures += 1
+                    self.noteWatchError(name, error)
+                    try? await Task.sleep(for: lw.client.retry.delay(retry: failures, retryAfter: nil))
+                }
+            }
+        })
+    }
+
+    func noteWatchError(_ name: String, _ error: any Error) {
+        watchError[name] = "\(error)"
+        logger.warning("list/watch failed; retrying", metadata: ["resource": "\(name)", "error": "\(error)"])
+    }
+
+    func apply(_ event: WatchEvent, to name: String) {
+        func key(_ o: [String: Any]) -> String? {
+            switch name {
+            case "nodes": AttemptStatus.name(o)
+            case "pods": "\(AttemptStatus.namespace(o) ?? "")/\(AttemptStatus.name(o))"
+            default: AttemptStatus.labels(o)[Naming.workloadIDLabel]
+            }
+        }
+        func update(_ body: (inout [String: [String: Any]]) -> Void) {
+            switch name {
+            case "nodes": body(&nodeObjects)
+            case "pods": body(&podObjects)
+            case "jobs": body(&jobs)
+            default: body(&deployments)
+            }
+        }
+        switch event {
+        case .relisted(let all):
+            update { store in
+                store = [:]
+                for o in all { if let k = key(o.value) { store[k] = o.value } }
+            }
+            synced.insert(name)
+        case .added(let o), .modified(let o):
+            if let k = key(o.value) { update { $0[k] = o.value } }
+        case .deleted(let o):
+            if let k = key(o.value) { update { $0[k] = nil } }
+        }
+    }
+
+    // MARK: Backend
+
+    public func nodes() async throws -> [NodeInventory] {
+        let r = ClusterInventory.compute(nodes: Array(nodeObjects.values), pods: Array(podObjects.values), platform: contract.platform)
+        if r.excluded != excluded {
+            excluded = r.excluded
+            for (n, why) in r.excluded.sorted(by: { $0.key < $1.key }) { logger.info("node not used", metadata: ["node": "\(n)", "why": "\(why)"]) }
+        }
+        return r.nodes
+    }
+
+    public func reconcile(_ active: [ActiveWorkload]) async throws {
+        var ids = Set<String>()
+        for a in active {
+            ids.insert(a.id)
+            do { tracked[a.id] = try WorkloadObjects(id: a.id, workload: a.workload, contract: contract) } catch {
+                logger.error("cannot render a stored workload", metadata: ["workload": "\(a.id)", "error": "\(error)"])
+            }
+        }
+        // What belongs to no live workload goes: a crash between the store and the cluster leaves nothing behind.
+        var removed = 0
+        for (api, kind) in Self.ownedKinds {
+            let (items, _) = try await client.list(ResourcePath.group(api) + "/" + ResourcePath.plural(kind) + "?labelSelector=" + Naming.workloadIDLabel)
+            for item in items {
+                guard let owner = AttemptStatus.labels(item)[Naming.workloadIDLabel], !ids.contains(owner) else { continue }
+                try await client.delete(ResourcePath.object(apiVersion: api, kind: kind, name: AttemptStatus.name(item), namespace: AttemptStatus.namespace(item)))
+                removed += 1
+            }
+        }
+        if removed > 0 { logger.notice("removed objects of workloads that no longer exist", metadata: ["objects": "\(removed)"]) }
+        // Queued workloads have their held objects (created again if a crash came first).
+        for a in active where !a.holdsCapacity {
+            guard let o = tracked[a.id] else { continue }
+            do { try await ensure(o.queued, for: o) } catch {
+                logger.warning("could not create a queued workload's objects; retried at admission", metadata: ["workload": "\(a.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    static let ownedKinds: [(String, String)] = [
+        ("batch/v1", "Job"), ("apps/v1", "Deployment"), ("v1", "Service"), ("v1", "ServiceAccount"),
+        ("v1", "PersistentVolumeClaim"), ("networking.k8s.io/v1", "NetworkPolicy"),
+    ]
+
+    public func accept(_ w: ActiveWorkload) async throws {
+        let o = try WorkloadObjects(id: w.id, workload: w.workload, contract: contract)
+        tracked[w.id] = o
+        try await ensure(o.queued, for: o)
+    }
+
+    /// Creates each object that does not exist. One left by an earlier workload of the same name is deleted first; a
+    /// refusal by the cluster (admission, validation, a missing namespace) is the workload's rejection.
+    func ensure(_ objects: [KubeObject], for w: WorkloadObjects) async throws {
+        for o in objects {
+            let collection = ResourcePath.collection(apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace)
+            var tries = 0
+            while true {
+                tries += 1
+                do {
+                    _ = try await client.create(collection, o.json)
+                    break
+                } catch let e as KubeError where e.isConflict {
+                    let live = try? await client.get(ResourcePath.of(o))
+                    let owner = live.flatMap { AttemptStatus.labels($0)[Naming.workloadIDLabel] }
+                    if owner == w.id { break }
+                    guard tries < 60 else { throw BackendRejection("\(o.kind) \(o.namespace ?? "")/\(o.name) exists and belongs to \(owner.map { "workload \($0)" } ?? "no Tarmac workload")") }
+                    if owner == nil && live != nil {
+                        throw BackendRejection("\(o.kind) \(o.namespace ?? "")/\(o.name) already exists and was not created by Tarmac; rename the workload or remove the object")
+                    }
+                    // An earlier workload's object of the same name: gone for good, or on its way out.
+                    if let owner, tracked[owner] == nil { try await client.delete(ResourcePath.of(o)) }
+                    try await Task.sleep(for: .milliseconds(500))
+                } catch let e as KubeError where [400, 403, 404, 422].contains(e.code) {
+                    throw BackendRejection("the cluster refused \(o.kind) \(o.namespace ?? "")/\(o.name): \(e.message)")
+                }
+            }
+        }
+    }
+
+    public func launch(_ pods: [PodLaunch]) async throws {
+        guard let first = pods.first else { return }
+        let id = first.workload, attempt = first.attempt
+        guard let o = tracked[id] else { throw BackendRejection("workload \(id) is not known to the Kubernetes backend") }
+        try await ensure(o.supporting, for: o)
+        if let previous = launched[id], previous != attempt { await keepLogs(id, attempt: previous) }
+        let nodes = pods.map(\.placement.node)
+        let desired = o.controller(attempt: attempt, nodes: nodes)
+        let live = o.isJob ? jobs[id] : deployments[id]
+        // A Job that finished, or ran under another attempt, cannot be re-pointed: it is replaced.
+        if o.isJob, let live, Self.isFinished(live) || (AttemptStatus.annotations(live)[Naming.attemptLabel] != String(attempt) && Self.hasStarted(live)) {
+            try await replace(o)
+        }
+        do {
+            _ = try await client.apply(o.controllerPath, desired.json)
+        } catch let e as KubeError where e.code == 422 && o.isJob {
+            // The pod template of a Job that has run is immutable until its controller records the suspension.
+            logger.info("replacing the Job to re-point it", metadata: ["workload": "\(id)", "error": "\(e.message)"])
+            try await replace(o)
+            _ = try await client.apply(o.controllerPath, desired.json)
+        } catch let e as KubeError where [400, 403, 404, 422].contains(e.code) {
+            throw BackendRejection("the cluster refused \(desired.kind) \(o.namespace)/\(o.controllerName): \(e.message)")
+        }
+        launched[id] = attempt
+        stopping[AttemptKey(workload: id, attempt: attempt)] = nil
+    }
+
+    /// Deletes the controller (its pods with it) and waits until the name is free.
+    func replace(_ o: WorkloadObjects) async throws {
+        try await client.delete(o.controllerPath)
+        for _ in 0..<120 {
+            do { _ = try await client.get(o.controllerPath) } catch let e as KubeError where e.isNotFound { return }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        throw KubernetesBackendError("\(o.controllerPath) was not deleted within 30 s")
+    }
+
+    static func isFinished(_ job: [String: Any]) -> Bool {
+        ((job["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []).contains {
+            ["Complete", "Failed"].contains($0["type"] as? String ?? "") && $0["status"] as? String == "True"
+        }
+    }
+
+    static func hasStarted(_ job: [String: Any]) -> Bool { (job["status"] as? [String: Any])?["startTime"] != nil }
+
+    public func stop(workload: String, attempt: Int) async {
+        guard let o = tracked[workload] else { return }
+        stopping[AttemptKey(workload: workload, attempt: attempt)] = Date()
+        do {
+            _ = try await client.mergePatch(o.controllerPath, o.isJob ? ["spec": ["suspend": true]] : ["spec": ["replicas": 0]])
+        } catch let e as KubeError where e.isNotFound {
+        } catch {
+            logger.error("could not stop a workload", metadata: ["workload": "\(workload)", "error": "\(error)"])
+        }
+    }
+
+    public func poll() async -> [PodExit] {
+        var out: [PodExit] = []
+        let now = Date()
+        var byWorkload: [String: [[String: Any]]] = [:]
+        for p in podObjects.values {
+            if let id = AttemptStatus.labels(p)[Naming.workloadIDLabel], tracked[id] != nil { byWorkload[id, default: []].append(p) }
+        }
+        for (id, attempt) in launched {
+            guard let o = tracked[id] else { continue }
+            let key = AttemptKey(workload: id, attempt: attempt)
+            if let since = stopping[key] {
+                // Stopped: reported once its pods have left (their capacity is free again), or after the timeout.
+                let left = (byWorkload[id] ?? []).filter { AttemptStatus.labels($0)[Naming.attemptLabel] == String(attempt) && !ClusterInventory.isFinished($0) }
+                if left.isEmpty || now.timeIntervalSince(since) > options.stopTimeout {
+                    for pod in 0..<o.podCount where reported.insert(Key(workload: id, attempt: attempt, pod: pod)).inserted {
+                        out.append(PodExit(workload: id, attempt: attempt, pod: pod, reason: .stopped))
+                    }
+                    stopping[key] = nil
+                }
+                continue
+            }
+            let exits = AttemptStatus.exits(.init(objects: o, attempt: attempt, controller: o.isJob ? jobs[id] : deployments[id], pods: byWorkload[id] ?? [],
+                                                  now: now, unschedulableGrace: options.unschedulableGrace))
+            for e in exits where reported.insert(Key(workload: id, attempt: attempt, pod: e.pod)).inserted { out.append(e) }
+        }
+        return out
+    }
+
+    public func recover(workload: String, attempt: Int, pods: Int) async -> [PodRecovery] {
+        guard let o = tracked[workload] else { return Array(repeating: .notStarted, count: pods) }
+        let live = o.isJob ? jobs[workload] : deployments[workload]
+        guard let live, AttemptStatus.annotations(live)[Naming.attemptLabel] == String(attempt) else { return Array(repeating: .notStarted, count: pods) }
+        let spec = live["spec"] as? [String: Any] ?? [:]
+        let held = o.isJob ? (spec["suspend"] as? Bool ?? false) && !Self.isFinished(live) : (spec["replicas"] as? Int ?? 0) == 0
+        if held { return Array(repeating: .notStarted, count: pods) }
+        launched[workload] = attempt
+        let mine = podObjects.values.filter { AttemptStatus.labels($0)[Naming.workloadIDLabel] == workload }
+        let exits = AttemptStatus.exits(.init(objects: o, attempt: attempt, controller: live, pods: Array(mine), now: Date(), unschedulableGrace: options.unschedulableGrace))
+        var result = Array(repeating: PodRecovery.running, count: pods)
+        for e in exits where e.pod < pods && reported.insert(Key(workload: workload, attempt: attempt, pod: e.pod)).inserted {
+            result[e.pod] = .finished(e)
+        }
+        return result
+    }
+
+    public func release(workload: String) async {
+        guard let o = tracked[workload] else { return }
+        if let attempt = launched[workload] { await keepLogs(workload, attempt: attempt) }
+        for obj in o.supporting + [o.controller(attempt: 0, nodes: nil)] {
+            do { try await client.delete(ResourcePath.of(obj)) } catch {
+                logger.error("could not delete an object of an ended workload", metadata: ["object": "\(ResourcePath.of(obj))", "error": "\(error)"])
+            }
+        }
+        tracked[workload] = nil
+        launched[workload] = nil
+        reported = reported.filter { $0.workload != workload }
+        stopping = stopping.filter { $0.key.workload != workload }
+    }
+
+    // MARK: logs
+
+    public func readLog(workload: String, attempt: Int, pod: Int, from offset: Int64, max: Int) async throws -> LogChunk {
+        let file = logFile(workload, attempt, pod)
+        if let pod = self.pod(workload, attempt, pod), let o = tracked[workload] {
+            let path = "/api/v1/namespaces/\(o.namespace)/pods/\(AttemptStatus.name(pod))/log?container=\(o.containerName)&limitBytes=\(offset + Int64(max))"
+            do {
+                let data = try await client.raw(path)
+                return LogChunk(data: data.count > offset ? data.subdata(in: Int(offset)..<data.count) : Data(), nextOffset: Swift.max(offset, Int64(data.count)))
+            } catch let e as KubeError where e.code == 400 {
+                // The container has not started yet: no log so far.
+                return LogChunk(data: Data(), nextOffset: offset)
+            }
+        }
+        guard let h = FileHandle(forReadingAtPath: file) else { return LogChunk(data: Data(), nextOffset: offset) }
+        defer { try? h.close() }
+        try h.seek(toOffset: UInt64(offset))
+        let data = try h.read(upToCount: max) ?? Data()
+        return LogChunk(data: data, nextOffset: offset + Int64(data.count))
+    }
+
+    func logFile(_ workload: String, _ attempt: Int, _ pod: Int) -> String { "\(options.logDirectory)/\(workload)/\(attempt)/\(pod).log" }
+
+    /// The newest pod of a slot of an attempt.
+    func pod(_ workload: String, _ attempt: Int, _ slot: Int) -> [String: Any]? {
+        guard let o = tracked[workload] else { return nil }
+        let mine = podObjects.values.filter {
+            AttemptStatus.labels($0)[Naming.workloadIDLabel] == workload && AttemptStatus.labels($0)[Naming.attemptLabel] == String(attempt)
+        }.sorted { (AttemptStatus.index($0) ?? 0, AttemptStatus.name($0)) < (AttemptStatus.index($1) ?? 0, AttemptStatus.name($1)) }
+        if o.isJob {
+            return mine.filter { o.slot(ofIndex: AttemptStatus.index($0) ?? 0) == slot }.max { created($0) < created($1) }
+        }
+        return slot < mine.count ? mine[slot] : nil
+    }
+
+    func created(_ o: [String: Any]) -> String { (o["metadata"] as? [String: Any])?["creationTimestamp"] as? String ?? "" }
+
+    /// Copies the logs of an attempt's pods to disk before they go, so `tarmac logs` keeps working after the end.
+    func keepLogs(_ workload: String, attempt: Int) async {
+        guard let o = tracked[workload] else { return }
+        for slot in 0..<o.podCount {
+            guard let pod = pod(workload, attempt, slot) else { continue }
+            let path = "/api/v1/namespaces/\(o.namespace)/pods/\(AttemptStatus.name(pod))/log?container=\(o.containerName)&limitBytes=\(16 << 20)"
+            guard let data = try? await client.raw(path) else { continue }
+            let file = logFile(workload, attempt, slot)
+            try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: file, contents: data)
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import TarmacContract
+import TarmacManifests
+import TarmacModel
+import TarmacRuntime
+
+/// The Kubernetes objects of one workload as the backend drives them: `tarmac render`'s objects, each labelled with the
+/// workload's id, and a controller (Job or Deployment) that is either held (suspended Job, Deployment at zero replicas)
+/// or running one attempt pinned to the nodes the engine chose. Pure: the same input gives the same objects.
+public struct WorkloadObjects: Sendable {
+    public let id: String
+    public let workload: Workload
+    public let namespace: String
+    /// Everything besides the controller: ServiceAccount, Services, PersistentVolumeClaims, NetworkPolicies.
+    public let supporting: [KubeObject]
+    let controllerBase: KubeObject
+    public let memoryLimitBytes: Int64
+    public let containerName: String
+
+    public init(id: String, workload w: Workload, contract: Contract, options: RenderOptions = RenderOptions()) throws(BackendRejection) {
+        let rendered: [KubeObject]
+        switch WorkloadRenderer.render(w, contract: contract, options: options) {
+        case .success(let objects): rendered = objects
+        case .failure(.invalid(let message)): throw BackendRejection(message)
+        }
+        let p = contract.resolve(env: w.metadata.env, team: w.metadata.team).platform
+        guard let size = p.sizes[w.workloadClass]?[w.size] else { throw BackendRejection("unknown \(w.workloadClass.rawValue) size '\(w.size)'") }
+        var supporting: [KubeObject] = []
+        var controller: KubeObject?
+        for var o in rendered {
+            o.labels[Naming.workloadIDLabel] = id
+            switch o.kind {
+            case "Job", "Deployment": controller = o
+            // Replicas above the admitted ones would not be placed by the engine: autoscaling within admission is not done yet.
+            case "HorizontalPodAutoscaler": continue
+            default: supporting.append(o)
+            }
+        }
+        guard let controller else { throw BackendRejection("workload \(w.metadata.name) renders no Job or Deployment") }
+        self.id = id
+        self.workload = w
+        self.namespace = Naming.namespace(team: w.metadata.team, env: w.metadata.env)
+        self.supporting = supporting
+        self.controllerBase = controller
+        self.memoryLimitBytes = size.memory.bytes
+        self.containerName = controller.body["spec"]?["template"]?["spec"]?["containers"]?.list?.first?["name"]?.string ?? "main"
+    }
+
+    public var isJob: Bool { controllerBase.kind == "Job" }
+    public var podCount: Int { workload.podCount }
+    public var controllerName: String { controllerBase.name }
+    public var controllerPath: String { ResourcePath.of(controllerBase) }
+
+    /// Every object, the controller held: what exists while the workload waits in the queue.
+    public var queued: [KubeObject] { supporting + [controller(attempt: 0, nodes: nil)] }
+
+    /// The controller for one attempt. `nodes` nil: held (a suspended Job, a Deployment at zero replicas). Otherwise
+    /// running, its pods allowed only on those nodes (node affinity on `metadata.name`), so admitted means schedulable.
+    public func controller(attempt: Int, nodes: [String]?) -> KubeObject {
+        var o = controllerBase
+        o.annotations[Naming.attemptLabel] = String(attempt)
+        guard var spec = o.body["spec"], var template = spec["template"] else { return o }
+        var labels = template["metadata"]?["labels"] ?? [:]
+        labels[Naming.workloadIDLabel] = .string(id)
+        labels[Naming.attemptLabel] = .string(String(attempt))
+        template["metadata"]?["labels"] = labels
+        if let nodes, var podSpec = template["spec"] {
+            var affinity = podSpec["affinity"] ?? [:]
+            affinity["nodeAffinity"] = ["requiredDuringSchedulingIgnoredDuringExecution": ["nodeSelectorTerms": [[
+                "matchFields": [["key": "metadata.name", "operator": "In", "values": .strings(Array(Set(nodes)).sorted())]],
+            ]]]]
+            podSpec["affinity"] = affinity
+            template["spec"] = podSpec
+        }
+        spec["template"] = template
+        if isJob {
+            spec["suspend"] = .bool(nodes == nil)
+        } else {
+            spec["replicas"] = .int(nodes == nil ? 0 : podCount)
+        }
+        o.body["spec"] = spec
+        return o
+    }
+
+    /// The pod slot (0..<podCount) a Job pod's completion index belongs to: batch jobs run their tasks `parallelism` at a time.
+    public func slot(ofIndex index: Int) -> Int { index % max(1, podCount) }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import TarmacManifests
+import TarmacRuntime
+
+/// How the pods of one attempt ended, read from its controller's conditions and its pods' states. Pure: the same
+/// objects and time give the same exits. The caller reports each (attempt, pod) once.
+public enum AttemptStatus {
+    public struct Input {
+        public var objects: WorkloadObjects
+        public var attempt: Int
+        /// The Job or Deployment (nil: not seen).
+        public var controller: [String: Any]?
+        /// Every pod of this workload (any attempt).
+        public var pods: [[String: Any]]
+        public var now: Date
+        /// How long a pod may stay Unschedulable before it counts as failed (a pod of the previous attempt may still be leaving).
+        public var unschedulableGrace: TimeInterval
+
+        public init(objects: WorkloadObjects, attempt: Int, controller: [String: Any]?, pods: [[String: Any]], now: Date, unschedulableGrace: TimeInterval) {
+            self.objects = objects
+            self.attempt = attempt
+            self.controller = controller
+            self.pods = pods
+            self.now = now
+            self.unschedulableGrace = unschedulableGrace
+        }
+    }
+
+    /// Waiting reasons that mean the pod cannot start, and how they are classified. ErrImagePull alone may be a blip: the
+    /// kubelet's back-off that follows it is not.
+    static let waiting: [String: PodExit.Reason] = [
+        "ImagePullBackOff": .imagePull, "InvalidImageName": .imagePull, "ErrImageNeverPull": .imagePull,
+        "CreateContainerConfigError": .containerConfig, "CreateContainerError": .containerConfig,
+    ]
+
+    public static func exits(_ input: Input) -> [PodExit] {
+        let o = input.objects
+        let pods = input.pods.filter { labels($0)[Naming.attemptLabel] == String(input.attempt) }
+        let id = o.id, attempt = input.attempt
+        func all(_ reason: PodExit.Reason, code: Int? = nil, detail: String? = nil) -> [PodExit] {
+            (0..<o.podCount).map { PodExit(workload: id, attempt: attempt, pod: $0, reason: reason, exitCode: code, detail: detail) }
+        }
+        // The controller's verdict, when it has one and speaks for this attempt.
+        if o.isJob, let job = input.controller, annotations(job)[Naming.attemptLabel] == String(attempt) {
+            let conditions = (job["status"] as? [String: Any])?["conditions"] as? [[String: Any]] ?? []
+            func has(_ type: String) -> [String: Any]? { conditions.first { $0["type"] as? String == type && $0["status"] as? String == "True" } }
+            if has("Complete") != nil { return all(.exited, code: 0) }
+            if let failed = has("Failed") {
+                let reason = failed["reason"] as? String ?? ""
+                if reason == "DeadlineExceeded" { return all(.deadline, detail: failed["message"] as? String) }
+                // The most telling failed pod speaks for the gang: out of memory first, then any exit.
+                let ended = pods.compactMap { pod in terminated(pod).map { (pod, $0) } }
+                    .sorted { a, b in (a.1.reason == .outOfMemory ? 0 : 1, index(a.0) ?? 0) < (b.1.reason == .outOfMemory ? 0 : 1, index(b.0) ?? 0) }
+                if let (pod, exit) = ended.first {
+                    return [PodExit(workload: id, attempt: attempt, pod: o.slot(ofIndex: index(pod) ?? 0), reason: exit.reason, exitCode: exit.code,
+                                    signal: exit.signal, memoryLimitBytes: exit.reason == .outOfMemory ? o.memoryLimitBytes : nil, detail: exit.detail)]
+                }
+                return [PodExit(workload: id, attempt: attempt, pod: 0, reason: .exited, exitCode: 1,
+                                detail: "Job failed (\(reason)): \(failed["message"] as? String ?? "")")]
+            }
+        }
+        // Otherwise, a pod that cannot start or was evicted ends its slot now.
+        var out: [PodExit] = []
+        let ordered = pods.sorted { (index($0) ?? 0, name($0)) < (index($1) ?? 0, name($1)) }
+        for (rank, pod) in ordered.enumerated() {
+            let slot = o.isJob ? o.slot(ofIndex: index(pod) ?? 0) : rank
+            guard slot < o.podCount else { continue }
+            func exit(_ r: PodExit.Reason, code: Int? = nil, signal: Int? = nil, detail: String?) -> PodExit {
+                PodExit(workload: id, attempt: attempt, pod: slot, reason: r, exitCode: code, signal: signal,
+                        memoryLimitBytes: r == .outOfMemory ? o.memoryLimitBytes : nil, detail: detail)
+            }
+            let status = pod["status"] as? [String: Any] ?? [:]
+            if status["reason"] as? String == "Evicted" {
+                out.append(exit(.evicted, detail: status["message"] as? String))
+                continue
+            }
+            let podConditions = status["conditions"] as? [[String: Any]] ?? []
+            if status["phase"] as? String == "Failed",
+               let d = podConditions.first(where: { $0["type"] as? String == "DisruptionTarget" && $0["status"] as? String == "True" }) {
+                out.append(exit(.evicted, detail: "\(d["reason"] as? String ?? "disrupted"): \(d["message"] as? String ?? "")"))
+                continue
+            }
+            if let w = waitingReason(pod), let r = waiting[w.reason] {
+                out.append(exit(r, detail: "\(w.reason): \(w.message)"))
+                continue
+            }
+            if let s = podConditions.first(where: { $0["type"] as? String == "PodScheduled" && $0["status"] as? String == "False" && $0["reason"] as? String == "Unschedulable" }) {
+                let since = (s["lastTransitionTime"] as? String).flatMap(parseTime) ?? input.now
+                if input.now.timeIntervalSince(since) >= input.unschedulableGrace {
+                    out.append(exit(.unschedulable, detail: s["message"] as? String))
+                }
+                continue
+            }
+            // A service's container that keeps failing: its last ending is the cause.
+            if !o.isJob, let w = waitingReason(pod), w.reason == "CrashLoopBackOff", let last = lastTerminated(pod) {
+                out.append(exit(last.reason, code: last.code, signal: last.signal, detail: last.detail))
+            }
+        }
+        return out
+    }
+
+    struct Ending {
+        var reason: PodExit.Reason
+        var code: Int?
+        var signal: Int?
+        var detail: String?
+    }
+
+    /// The main container's terminated state of a failed pod.
+    static func terminated(_ pod: [String: Any]) -> Ending? {
+        guard (pod["status"] as? [String: Any])?["phase"] as? String == "Failed" else { return nil }
+        for c in containerStatuses(pod) {
+            if let t = (c["state"] as? [String: Any])?["terminated"] as? [String: Any] { return ending(t) }
+        }
+        let status = pod["status"] as? [String: Any] ?? [:]
+        return Ending(reason: .exited, code: nil, signal: nil, detail: "\(status["reason"] as? String ?? "Failed"): \(status["message"] as? String ?? "")")
+    }
+
+    static func lastTerminated(_ pod: [String: Any]) -> Ending? {
+        for c in containerStatuses(pod) {
+            if let t = (c["lastState"] as? [String: Any])?["terminated"] as? [String: Any] { return ending(t) }
+        }
+        return nil
+    }
+
+    static func ending(_ t: [String: Any]) -> Ending {
+        let reason = t["reason"] as? String ?? ""
+        let code = t["exitCode"] as? Int
+        let detail = [reason, t["message"] as? String ?? ""].filter { !$0.isEmpty }.joined(separator: ": ")
+        if reason == "OOMKilled" { return Ending(reason: .outOfMemory, code: code, signal: nil, detail: detail) }
+        return Ending(reason: .exited, code: code, signal: (t["signal"] as? Int).flatMap { $0 == 0 ? nil : $0 }, detail: detail.isEmpty ? nil : detail)
+    }
+
+    static func waitingReason(_ pod: [String: Any]) -> (reason: String, message: String)? {
+        for c in containerStatuses(pod) {
+            if let w = (c["state"] as? [String: Any])?["waiting"] as? [String: Any], let r = w["reason"] as? String {
+                return (r, w["message"] as? String ?? "")
+            }
+        }
+        return nil
+    }
+
+    static func containerStatuses(_ pod: [String: Any]) -> [[String: Any]] {
+        let status = pod["status"] as? [String: Any] ?? [:]
+        return (status["initContainerStatuses"] as? [[String: Any]] ?? []) + (status["containerStatuses"] as? [[String: Any]] ?? [])
+    }
+
+    public static func labels(_ o: [String: Any]) -> [String: String] { (o["metadata"] as? [String: Any])?["labels"] as? [String: String] ?? [:] }
+    public static func annotations(_ o: [String: Any]) -> [String: String] { (o["metadata"] as? [String: Any])?["annotations"] as? [String: String] ?? [:] }
+    public static func name(_ o: [String: Any]) -> String { (o["metadata"] as? [String: Any])?["name"] as? String ?? "" }
+    public static func namespace(_ o: [String: Any]) -> String? { (o["metadata"] as? [String: Any])?["namespace"] as? String }
+
+    /// A Job pod's completion index (annotation, or label on newer clusters).
+    public static func index(_ pod: [String: Any]) -> Int? {
+        (annotations(pod)["batch.kubernetes.io/job-completion-index"] ?? labels(pod)["batch.kubernetes.io/job-completion-index"]).flatMap { Int($0) }
+    }
+
+    static func parseTime(_ s: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.date(from: s)
+    }
+}
