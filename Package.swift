@@ -97,6 +97,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        .target(
+            name: "TarmacFakeCluster",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
         .target(name: "TarmacTesting", dependencies: ["TarmacModel", "TarmacContract"], swiftSettings: strict),
         .executableTarget(
             name: "tarmac",
@@ -119,7 +123,9 @@ let package = Package(
             name: "TarmacBenchmarks",
             dependencies: [
                 "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacTesting", "TarmacEngine", "TarmacSimulator",
+                "TarmacRuntime", "TarmacStoreSQLite", "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/TarmacBenchmarks",
             swiftSettings: strict),
@@ -157,7 +163,8 @@ let package = Package(
         .testTarget(
             name: "TarmacKubernetesTests",
             dependencies: [
-                "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacTesting",
+                "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacTesting",
+                "TarmacRuntime", "TarmacStoreSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -1,0 +1,152 @@
+import Foundation
+import Logging
+import Testing
+import TarmacFakeCluster
+import TarmacKubernetes
+import TarmacKubernetesBackend
+import TarmacRuntime
+import TarmacStoreSQLite
+import TarmacTesting
+
+/// The control plane driving the Kubernetes backend through a whole workload life, against the in-memory API server
+/// (which only stores objects: this test plays the Job controller). It proves the backend's side of the protocol: what
+/// it creates, changes and deletes, and what it makes of status. Real-cluster behaviour is RealClusterTests' job.
+@Suite(.serialized) struct BackendFlowTests {
+    static let admin = Principal(tokenID: "t", name: "admin", role: .admin, team: nil)
+
+    static func node(_ name: String, pool: String, cpu: String, memory: String, gpus: Int = 0) -> [String: Any] {
+        var allocatable = ["cpu": cpu, "memory": memory]
+        if gpus > 0 { allocatable["nvidia.com/gpu"] = String(gpus) }
+        return ["apiVersion": "v1", "kind": "Node", "metadata": ["name": name, "labels": ["tarmac.dev/pool": pool]],
+                "spec": ["taints": gpus > 0 ? [["key": "nvidia.com/gpu", "effect": "NoSchedule"]] : []],
+                "status": ["allocatable": allocatable, "conditions": [["type": "Ready", "status": "True"]]]]
+    }
+
+    func backend(_ url: String, _ dir: TemporaryDirectory) throws -> KubernetesBackend {
+        let client = try KubeClient(ClusterAccess(server: url, source: "test"), retry: RetryPolicy(attempts: 3, base: .milliseconds(20), timeout: .seconds(10)))
+        return KubernetesBackend(client: client, contract: BackendSupport.contract,
+                                 options: KubernetesBackendOptions(logDirectory: dir.path + "/logs", platformResync: .seconds(3600)))
+    }
+
+    func until(_ what: String, _ cp: ControlPlane, timeout: Duration = .seconds(20), _ check: () async throws -> Bool) async throws {
+        let end = ContinuousClock.now + timeout
+        while ContinuousClock.now < end {
+            await cp.tick()
+            if try await check() { return }
+            try await Task.sleep(for: .milliseconds(30))
+        }
+        Issue.record("timed out waiting until \(what)")
+        throw CancellationError()
+    }
+
+    @Test func aJobIsHeldReleasedPinnedFinishedAndCleanedUp() async throws {
+        let fake = InMemoryAPIServer(username: "system:serviceaccount:tarmac-system:tarmac-test")
+        let (url, server) = try await fake.start()
+        defer { server.cancel() }
+        fake.put("/api/v1/nodes/cpu-a", Self.node("cpu-a", pool: "cpu", cpu: "4", memory: "16Gi"))
+        fake.put("/api/v1/nodes/h100-a", Self.node("h100-a", pool: "train-h100", cpu: "96", memory: "1000Gi", gpus: 8))
+        let dir = try TemporaryDirectory(prefix: "tarmac-k8s-flow")
+        let k = try backend(url, dir)
+        try await k.start()
+        defer { Task { await k.shutdown() } }
+
+        // The platform is applied: namespaces under Pod Security `restricted`, and admission policies naming Tarmac's identity.
+        let ns = try #require(fake.object("/api/v1/namespaces/search-dev"))
+        #expect(((ns["metadata"] as? [String: Any])?["labels"] as? [String: String])?["pod-security.kubernetes.io/enforce"] == "restricted")
+        let policy = try #require(fake.object("/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/tarmac-gpu-via-tarmac"))
+        #expect(String(decoding: try JSONSerialization.data(withJSONObject: policy), as: UTF8.self).contains("tarmac-system:tarmac-test"))
+        let inventory = try await k.nodes()
+        #expect(inventory.map(\.name) == ["cpu-a", "h100-a"])
+        #expect(inventory.first { $0.name == "h100-a" }?.gpus == 8)
+
+        let store = try SQLiteStore(path: dir.path + "/tarmac.db")
+        let cp = ControlPlane(contract: BackendSupport.contract, store: store, backend: k, config: ControlPlaneConfig(inventoryRefresh: .milliseconds(100)))
+        try await cp.start()
+        let text = try String(contentsOfFile: Fixtures.path("examples/workloads/train-cpu.yaml"), encoding: .utf8)
+        let (entry, _) = try await cp.submit(text: text, requestID: nil, by: Self.admin, runsImages: true)
+        let jobPath = "/apis/batch/v1/namespaces/search-dev/jobs/hello-train"
+
+        // Admitted: the Job is released, its pods pinned to the node the engine chose.
+        try await until("the Job is unsuspended", cp) { (fake.object(jobPath)?["spec"] as? [String: Any])?["suspend"] as? Bool == false }
+        let job = try #require(fake.object(jobPath))
+        let template = (job["spec"] as? [String: Any])?["template"] as? [String: Any]
+        let affinity = ((template?["spec"] as? [String: Any])?["affinity"] as? [String: Any])?["nodeAffinity"] as? [String: Any]
+        let terms = (affinity?["requiredDuringSchedulingIgnoredDuringExecution"] as? [String: Any])?["nodeSelectorTerms"] as? [[String: Any]]
+        let fields = terms?.first?["matchFields"] as? [[String: Any]]
+        #expect(fields?.first?["values"] as? [String] == ["cpu-a"], "the CPU size's pool is cpu: only cpu-a may host it")
+        #expect(((template?["metadata"] as? [String: Any])?["labels"] as? [String: String])?["tarmac.dev/workload-id"] == entry.id)
+        #expect(fake.object("/api/v1/namespaces/search-dev/serviceaccounts/hello-train") != nil)
+
+        // Playing the Job controller: a pod that ran on cpu-a, then the Job's Complete condition.
+        fake.put("/api/v1/namespaces/search-dev/pods/hello-train-0-abcde", [
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": ["labels": ["tarmac.dev/workload-id": entry.id, "tarmac.dev/attempt": "1"],
+                         "annotations": ["batch.kubernetes.io/job-completion-index": "0"]],
+            "spec": ["nodeName": "cpu-a", "containers": [["name": "worker", "resources": ["requests": ["cpu": "1", "memory": "1Gi"]]]]],
+            "status": ["phase": "Succeeded", "containerStatuses": [["name": "worker", "state": ["terminated": ["exitCode": 0, "reason": "Completed"]]]]],
+        ])
+        var done = job
+        done["status"] = ["conditions": [["type": "Complete", "status": "True"]], "succeeded": 1]
+        fake.put(jobPath, done)
+        try await until("the workload succeeded", cp) { await cp.current(entry.id)?.state == .succeeded }
+        // Its objects are deleted with propagation once it ended.
+        try await until("its objects are gone", cp) { fake.object(jobPath) == nil && fake.object("/api/v1/namespaces/search-dev/serviceaccounts/hello-train") == nil }
+        let verbs = fake.requestsByVerb
+        #expect((verbs["POST"] ?? 0) >= 2 && (verbs["DELETE"] ?? 0) >= 2 && (verbs["PATCH"] ?? 0) >= 1, "\(verbs)")
+    }
+
+    @Test func aRestartAdoptsLiveObjectsAndRemovesOrphans() async throws {
+        let fake = InMemoryAPIServer()
+        let (url, server) = try await fake.start()
+        defer { server.cancel() }
+        fake.put("/api/v1/nodes/cpu-a", Self.node("cpu-a", pool: "cpu", cpu: "1", memory: "4Gi"))
+        let dir = try TemporaryDirectory(prefix: "tarmac-k8s-restart")
+        let store = try SQLiteStore(path: dir.path + "/tarmac.db")
+        let text = try String(contentsOfFile: Fixtures.path("examples/workloads/train-cpu.yaml"), encoding: .utf8)
+        let jobPath = "/apis/batch/v1/namespaces/search-dev/jobs/hello-train"
+        let id: String
+        do {
+            let k = try backend(url, dir)
+            try await k.start()
+            let cp = ControlPlane(contract: BackendSupport.contract, store: store, backend: k)
+            try await cp.start()
+            id = try await cp.submit(text: text, requestID: "r1", by: Self.admin, runsImages: true).workload.id
+            try await until("running", cp) { await cp.current(id)?.state == .running }
+            await k.shutdown()
+        }
+        // While the control plane is down: a leftover of a workload the store does not know.
+        fake.put("/apis/batch/v1/namespaces/search-dev/jobs/stale", ["apiVersion": "batch/v1", "kind": "Job",
+                                                                       "metadata": ["labels": ["tarmac.dev/workload-id": "wl-gone"]], "spec": ["suspend": true]])
+        let before = try #require(fake.object(jobPath))
+        let k = try backend(url, dir)
+        try await k.start()
+        defer { Task { await k.shutdown() } }
+        let cp = ControlPlane(contract: BackendSupport.contract, store: store, backend: k)
+        try await cp.start()
+        #expect(fake.object("/apis/batch/v1/namespaces/search-dev/jobs/stale") == nil, "an object of no live workload is removed")
+        let after = try #require(fake.object(jobPath))
+        #expect((after["metadata"] as? [String: Any])?["uid"] as? String == (before["metadata"] as? [String: Any])?["uid"] as? String,
+                "the running workload's Job is adopted, not created again")
+        #expect(fake.objects("batch/v1/jobs").count == 1)
+        #expect(await cp.current(id)?.state == .running)
+        #expect(await cp.current(id)?.attempt == 1)
+    }
+
+    @Test func aForeignObjectOrARefusalRejectsTheWorkloadWithTheReason() async throws {
+        let fake = InMemoryAPIServer()
+        let (url, server) = try await fake.start()
+        defer { server.cancel() }
+        fake.put("/apis/batch/v1/namespaces/search-dev/jobs/hello-train", ["apiVersion": "batch/v1", "kind": "Job", "metadata": ["labels": ["app": "someone-elses"]]])
+        let dir = try TemporaryDirectory(prefix: "tarmac-k8s-reject")
+        let k = try backend(url, dir)
+        let w = ActiveWorkload(id: "wl-1", workload: BackendSupport.workload("train-cpu.yaml"), attempt: 0, holdsCapacity: false)
+        do {
+            try await k.accept(w)
+            Issue.record("accepting over an object Tarmac did not create must fail")
+        } catch let r as BackendRejection {
+            #expect(r.message.contains("Job search-dev/hello-train already exists and was not created by Tarmac"), "\(r.message)")
+        }
+        // The other Job is left alone.
+        #expect((fake.object("/apis/batch/v1/namespaces/search-dev/jobs/hello-train")?["metadata"] as? [String: Any])?["labels"] as? [String: String] == ["app": "someone-elses"])
+    }
+}
