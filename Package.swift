@@ -164,7 +164,7 @@ let package = Package(
             name: "TarmacKubernetesTests",
             dependencies: [
                 "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacTesting",
-                "TarmacRuntime", "TarmacStoreSQLite",
+                "TarmacRuntime", "TarmacStoreSQLite", "TarmacContract",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -179,6 +179,14 @@ case "api":
         done.signal()
     }
     done.wait()
+case "reconcile":
+    let rest = Array(args.dropFirst())
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+        await reconcileBenchmark(rest)
+        done.signal()
+    }
+    done.wait()
 default:
     print("""
     usage: TarmacBenchmarks render [--count N] [--platform FILE]
@@ -186,6 +194,7 @@ default:
            TarmacBenchmarks throughput [--nodes N] [--workloads N] [--batch N] [--policies BestFit,Tarmac]
            TarmacBenchmarks kueue [--nodes N]
            TarmacBenchmarks api [--tarmac PATH] [--clients 1,4,16,64] [--submits N] [--latency N]
+           TarmacBenchmarks reconcile [--workloads N] [--nodes N] [--kubeconfig FILE [--context NAME]] [--platform FILE]
     """)
     exit(args.isEmpty ? 0 : 64)
 }

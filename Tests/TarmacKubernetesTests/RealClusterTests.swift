@@ -1,6 +1,11 @@
 import Foundation
 import Testing
+import TarmacContract
 import TarmacKubernetes
+import TarmacKubernetesBackend
+import TarmacRuntime
+import TarmacStoreSQLite
+import TarmacTesting
 
 /// Against a real API server when TARMAC_TEST_KUBECONFIG names a kubeconfig (optionally TARMAC_TEST_CONTEXT): list
 /// nodes, then create, server-side apply, read, list+watch and delete a namespace `tarmac-test-*`.
@@ -30,5 +35,74 @@ import TarmacKubernetes
         #expect(managers.contains("tarmac"))
         try await c.delete("/api/v1/namespaces/\(name)")
         try await c.delete("/api/v1/namespaces/\(name)")  // already going: not an error
+    }
+}
+
+/// The backend against a real cluster when TARMAC_TEST_KUBECONFIG is set (TARMAC_TEST_IMAGE overrides the image,
+/// docker.io/library/busybox:1.36): the platform of Tests/Fixtures/kubernetes is applied (namespace tarmac-e2e-test
+/// under Pod Security `restricted`, quota, limit range, network policies, priority class, admission policies); a
+/// batch job is held, admitted, bound by the real scheduler to the node Tarmac chose, runs, and its status and log
+/// flow back; then its objects are deleted.
+@Suite(.serialized) struct RealClusterBackendTests {
+    @Test(.enabled(if: RealClusterTests.kubeconfig != nil, "set TARMAC_TEST_KUBECONFIG to a kubeconfig to run the Kubernetes backend against a real cluster"))
+    func aBatchJobRunsOnTheNodeTarmacChose() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let access = try KubeConfig.load(path: try #require(RealClusterTests.kubeconfig), context: env["TARMAC_TEST_CONTEXT"])
+        let loaded = ContractLoader.load(Fixtures.path("Tests/Fixtures/kubernetes/platform.yaml"))
+        let contract = try #require(loaded.contract, "\(loaded.diagnostics)")
+        let dir = try TemporaryDirectory(prefix: "tarmac-real-cluster")
+        let client = try KubeClient(access)
+        let backend = KubernetesBackend(client: client, contract: contract, options: KubernetesBackendOptions(logDirectory: dir.path + "/logs"))
+        try await backend.start()
+        let applied = await backend.platformOutcomes
+        #expect(!applied.contains { $0.action == .failed }, "\(applied.filter { $0.action == .failed })")
+        let nodes = try await backend.nodes()
+        try #require(!nodes.isEmpty, "the cluster has no Ready, uncordoned node")
+
+        let store = try SQLiteStore(path: dir.path + "/tarmac.db")
+        let cp = ControlPlane(contract: contract, store: store, backend: backend)
+        try await cp.start()
+        let loop = Task { await cp.run() }
+        defer { loop.cancel() }
+        let name = "hello-\(UInt16.random(in: 0...UInt16.max))"
+        let image = env["TARMAC_TEST_IMAGE"] ?? "docker.io/library/busybox:1.36"
+        let doc = """
+        apiVersion: tarmac.dev/v1alpha1
+        kind: BatchJob
+        metadata: {name: \(name), team: tarmac-e2e, env: test}
+        spec:
+          size: tiny
+          tasks: 1
+          parallelism: 1
+          image: \(image)
+          command: [sh, -c, "echo hello from tarmac; sleep 3"]
+        """
+        let admin = Principal(tokenID: "t", name: "e2e", role: .admin, team: nil)
+        let id = try await cp.submit(text: doc, requestID: nil, by: admin, runsImages: true).workload.id
+        var chosen: String?
+        var boundTo: String?
+        let end = ContinuousClock.now + .seconds(300)
+        while ContinuousClock.now < end {
+            let e = await cp.current(id)
+            if let node = e?.placements.first?.node { chosen = node }
+            if boundTo == nil, let pods = try? await client.list("/api/v1/namespaces/tarmac-e2e-test/pods?labelSelector=tarmac.dev/workload-id%3D\(id)").items,
+               let node = (pods.first?["spec"] as? [String: Any])?["nodeName"] as? String {
+                boundTo = node
+            }
+            if e?.state.isTerminal == true { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let e = try #require(await cp.current(id))
+        #expect(e.state == .succeeded, "state \(e.state.rawValue): \(e.cause ?? "") \(e.message ?? "")")
+        #expect(chosen != nil && boundTo == chosen, "Tarmac chose \(chosen ?? "nothing"); the scheduler bound the pod to \(boundTo ?? "nothing")")
+        let log = try await cp.readLog(workload: id, attempt: 1, pod: 0, from: 0, max: 1 << 16)
+        #expect(String(decoding: log.data, as: UTF8.self).contains("hello from tarmac"))
+        do {
+            _ = try await client.get("/apis/batch/v1/namespaces/tarmac-e2e-test/jobs/\(name)")
+            // Deleted with propagation: it may still be going.
+        } catch let k as KubeError {
+            #expect(k.isNotFound)
+        }
+        await backend.shutdown()
     }
 }

@@ -61,6 +61,8 @@ public actor KubernetesBackend: Backend {
 
     var tracked: [String: WorkloadObjects] = [:]
     var launched: [String: Int] = [:]
+    /// Workloads whose held objects are known to exist (created or adopted): admission needs no check of them.
+    var prepared: Set<String> = []
     var reported: Set<Key> = []
     var stopping: [AttemptKey: Date] = [:]
     var excluded: [String: String] = [:]
@@ -235,7 +237,10 @@ public actor KubernetesBackend: Backend {
         // Queued workloads have their held objects (created again if a crash came first).
         for a in active where !a.holdsCapacity {
             guard let o = tracked[a.id] else { continue }
-            do { try await ensure(o.queued, for: o) } catch {
+            do {
+                try await ensure(o.queued, for: o)
+                prepared.insert(a.id)
+            } catch {
                 logger.warning("could not create a queued workload's objects; retried at admission", metadata: ["workload": "\(a.id)", "error": "\(error)"])
             }
         }
@@ -250,6 +255,7 @@ public actor KubernetesBackend: Backend {
         let o = try WorkloadObjects(id: w.id, workload: w.workload, contract: contract)
         tracked[w.id] = o
         try await ensure(o.queued, for: o)
+        prepared.insert(w.id)
     }
 
     /// Creates each object that does not exist. One left by an earlier workload of the same name is deleted first; a
@@ -285,7 +291,10 @@ public actor KubernetesBackend: Backend {
         guard let first = pods.first else { return }
         let id = first.workload, attempt = first.attempt
         guard let o = tracked[id] else { throw BackendRejection("workload \(id) is not known to the Kubernetes backend") }
-        try await ensure(o.supporting, for: o)
+        if !prepared.contains(id) {
+            try await ensure(o.supporting, for: o)
+            prepared.insert(id)
+        }
         if let previous = launched[id], previous != attempt { await keepLogs(id, attempt: previous) }
         let nodes = pods.map(\.placement.node)
         let desired = o.controller(attempt: attempt, nodes: nodes)
@@ -392,6 +401,7 @@ public actor KubernetesBackend: Backend {
         }
         tracked[workload] = nil
         launched[workload] = nil
+        prepared.remove(workload)
         reported = reported.filter { $0.workload != workload }
         stopping = stopping.filter { $0.key.workload != workload }
     }

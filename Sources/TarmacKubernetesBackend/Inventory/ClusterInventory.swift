@@ -5,8 +5,8 @@ import TarmacRuntime
 /// What Tarmac may place on, from the cluster's nodes and pods. Pure: the same objects give the same inventory.
 ///
 /// A node counts when it is Ready, not cordoned, and carries no NoSchedule/NoExecute taint its pool does not tolerate.
-/// It belongs to the first pool (by name) whose selector its labels match; when the contract has pools, nodes of none are
-/// not Tarmac's. Its capacity is its allocatable CPU, memory and GPUs minus what pods Tarmac did not create request on it.
+/// It belongs to the first pool (by name, pools without a selector last) whose selector its labels match; when the contract
+/// has pools, nodes of none are not Tarmac's. Its capacity is its allocatable CPU, memory and GPUs minus what pods Tarmac did not create request on it.
 public enum ClusterInventory {
     public struct Result: Sendable, Equatable {
         public var nodes: [NodeInventory]
@@ -25,7 +25,8 @@ public enum ClusterInventory {
             for (k, v) in r.other { f.gpus[k, default: 0] += v }
             foreign[node] = f
         }
-        let pools = platform.pools.values.sorted { $0.name < $1.name }
+        // Pools with a selector are tried first (by name); a pool without one takes any node the others do not.
+        let pools = platform.pools.values.sorted { ($0.nodeSelector.isEmpty ? 1 : 0, $0.name) < ($1.nodeSelector.isEmpty ? 1 : 0, $1.name) }
         var out: [NodeInventory] = []
         var excluded: [String: String] = [:]
         for node in nodes {
@@ -43,7 +44,7 @@ public enum ClusterInventory {
                 excluded[name] = "not Ready"
                 continue
             }
-            let pool = pools.first { !$0.nodeSelector.isEmpty && $0.nodeSelector.allSatisfy { labels[$0.key] == $0.value } }
+            let pool = pools.first { $0.nodeSelector.allSatisfy { labels[$0.key] == $0.value } }
             if !pools.isEmpty && pool == nil {
                 excluded[name] = "matches no pool's nodeSelector"
                 continue

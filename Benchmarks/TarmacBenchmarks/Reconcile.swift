@@ -1,0 +1,109 @@
+import Foundation
+import Logging
+import TarmacContract
+import TarmacFakeCluster
+import TarmacKubernetes
+import TarmacKubernetesBackend
+import TarmacRuntime
+import TarmacStoreSQLite
+import TarmacTesting
+
+/// reconcile: the control plane with the Kubernetes backend takes N batch workloads from submission to admitted and
+/// unsuspended (the Job released, its pods pinned). Reports the time and the API requests per workload, labelled with
+/// what it ran against: a real cluster (--kubeconfig) or the in-process in-memory API server.
+func reconcileBenchmark(_ args: [String]) async {
+    let n = Int(option("--workloads", args) ?? "1000") ?? 1000
+    let nodes = Int(option("--nodes", args) ?? "64") ?? 64
+    let platformPath = option("--platform", args) ?? Fixtures.path("Benchmarks/platform/reconcile.yaml")
+    LoggingSystem.bootstrap { label in
+        var h = StreamLogHandler.standardError(label: label)
+        h.logLevel = .error
+        return h
+    }
+    guard let contract = ContractLoader.load(platformPath).contract else {
+        print("the platform \(platformPath) does not load; run tarmac validate on it")
+        exit(1)
+    }
+    do {
+        let access: ClusterAccess
+        let label: String
+        var fake: InMemoryAPIServer?
+        var server: Task<Void, any Error>?
+        if let kubeconfig = option("--kubeconfig", args) {
+            access = try KubeConfig.load(path: kubeconfig, context: option("--context", args))
+            label = "a real cluster at \(access.server)"
+        } else {
+            let f = InMemoryAPIServer()
+            let (url, task) = try await f.start()
+            for i in 0..<nodes {
+                f.put("/api/v1/nodes/cpu-\(i)", ["apiVersion": "v1", "kind": "Node",
+                                                "metadata": ["name": "cpu-\(i)", "labels": ["tarmac.dev/pool": "cpu"]],
+                                                "status": ["allocatable": ["cpu": "64", "memory": "256Gi"], "conditions": [["type": "Ready", "status": "True"]]]])
+            }
+            access = ClusterAccess(server: url, source: "in-memory")
+            label = "the in-process in-memory API server (it stores objects only: no etcd, admission, scheduler or controllers), \(nodes) nodes"
+            fake = f
+            server = task
+        }
+        let dir = try TemporaryDirectory(prefix: "tarmac-bench-reconcile")
+        let client = try KubeClient(access)
+        let backend = KubernetesBackend(client: client, contract: contract, options: KubernetesBackendOptions(logDirectory: dir.path + "/logs"))
+        let t0 = now()
+        try await backend.start()
+        let startRequests = client.requests
+        let tStart = now() - t0
+        let platformObjects = await backend.platformOutcomes.count
+        let store = try SQLiteStore(path: dir.path + "/tarmac.db")
+        let cp = ControlPlane(contract: contract, store: store, backend: backend)
+        try await cp.start()
+        let loop = Task { await cp.run() }
+        let admin = Principal(tokenID: "bench", name: "bench", role: .admin, team: nil)
+        let run = UInt32.random(in: 0...UInt32.max)
+        let t1 = now()
+        var ids: [String] = []
+        for i in 0..<n {
+            let doc = """
+            apiVersion: tarmac.dev/v1alpha1
+            kind: BatchJob
+            metadata: {name: r\(run)-\(i), team: bench, env: dev}
+            spec:
+              size: tiny
+              tasks: 1
+              parallelism: 1
+              image: docker.io/library/busybox:1.36
+              command: [sh, -c, "sleep 600"]
+            """
+            ids.append(try await cp.submit(text: doc, requestID: nil, by: admin, runsImages: true).workload.id)
+        }
+        let tSubmitted = now() - t1
+        let afterSubmit = client.requests
+        while true {
+            var running = 0
+            for id in ids where await cp.current(id)?.state == .running { running += 1 }
+            if running == n { break }
+            if now() - t1 > 600 {
+                print("timed out: \(running) of \(n) running after 600 s")
+                exit(1)
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let tAll = now() - t1
+        let total = client.requests - startRequests
+        print("Reconcile \(n) batch workloads with the Kubernetes backend, against \(label)")
+        print("phase                                   seconds   API requests   per workload")
+        print(String(format: "start: platform applied, lists synced   %7.2f   %12d   (%d platform objects)", tStart, startRequests, platformObjects))
+        print(String(format: "submit: stored + held objects created   %7.2f   %12d   %12.2f", tSubmitted, afterSubmit - startRequests, Double(afterSubmit - startRequests) / Double(n)))
+        print(String(format: "first submit -> all admitted+released   %7.2f   %12d   %12.2f", tAll, total, Double(total) / Double(n)))
+        print(String(format: "throughput: %.0f workloads/s from first submit to all released", Double(n) / tAll))
+        if let fake { print("requests seen by the server, by verb: \(fake.requestsByVerb.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) (WATCH: watch connections)") }
+        // Leave a real cluster as it was.
+        if fake == nil { for id in ids { _ = try? await cp.cancel(id, by: admin) } }
+        loop.cancel()
+        await backend.shutdown()
+        server?.cancel()
+        print(String(format: "peak memory (max RSS): %.1f MiB", peakRSSMiB()))
+    } catch {
+        print("reconcile benchmark failed: \(error)")
+        exit(1)
+    }
+}
