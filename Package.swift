@@ -57,10 +57,12 @@ let package = Package(
             name: "TarmacStoreSQLite",
             dependencies: ["TarmacRuntime", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
+        // The Linux system calls of the local pod sandbox that Swift cannot call directly (Landlock, prctl, mount).
+        .target(name: "CTarmacSandbox"),
         .target(
             name: "TarmacLocal",
             dependencies: [
-                "TarmacRuntime", .product(name: "Subprocess", package: "swift-subprocess"),
+                "TarmacRuntime", "CTarmacSandbox", .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],

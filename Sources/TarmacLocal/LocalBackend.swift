@@ -16,14 +16,19 @@ public actor LocalBackend: Backend {
     let supervisor: String
     let machine: NodeInventory
     let logger: Logger
+    /// How pods are confined (nil: not at all, as before sandboxes existed; only tests of the old layout use it).
+    let sandbox: SandboxPolicy?
     var tracked: [Key: ContinuousClock.Instant] = [:]
+    /// User ids of pods that may still run (uid mode): a new pod never gets one of these.
+    var uids: [Key: UInt32] = [:]
 
     /// `root`: where pod directories live. `supervisor`: the executable whose `pod-supervisor DIR` subcommand supervises
     /// a pod (the tarmac binary itself).
-    public init(root: String, supervisor: String, machine: NodeInventory, logger: Logger = Logger(label: "tarmac.local")) {
+    public init(root: String, supervisor: String, machine: NodeInventory, sandbox: SandboxPolicy?, logger: Logger = Logger(label: "tarmac.local")) {
         self.root = root
         self.supervisor = supervisor
         self.machine = machine
+        self.sandbox = sandbox
         self.logger = logger
     }
 
@@ -47,6 +52,9 @@ public actor LocalBackend: Backend {
                     continue
                 }
                 try PodDirectory.writeAtomically(try enc.encode(p), to: dir.launchFile)
+                if let spec = sandboxSpec(key, dir) {
+                    try PodDirectory.writeAtomically(try JSONEncoder().encode(spec), to: dir.sandboxFile)
+                }
                 try spawn(dir)
                 tracked[key] = .now
                 started += 1
@@ -58,17 +66,38 @@ public actor LocalBackend: Backend {
         if started == 0, let lastError { throw lastError }
     }
 
+    /// The pod's confinement: in uid mode a user id no other live pod has (derived from the pod's key, then the next free one).
+    func sandboxSpec(_ key: Key, _ dir: PodDirectory) -> SandboxSpec? {
+        guard let policy = sandbox else { return nil }
+        var uid: UInt32?
+        if policy.isolation.mode == .uid {
+            let inUse = Set(uids.values)
+            var h: UInt32 = 2_166_136_261
+            for b in "\(key.workload)/\(key.attempt)/\(key.pod)".utf8 { h = (h ^ UInt32(b)) &* 16_777_619 }
+            var candidate = h % SandboxPolicy.uidRange
+            while inUse.contains(policy.firstUID + candidate) { candidate = (candidate + 1) % SandboxPolicy.uidRange }
+            uid = policy.firstUID + candidate
+            uids[key] = uid
+        }
+        return SandboxSpec(mode: policy.isolation.mode, landlockABI: policy.isolation.landlockABI, uid: uid, gid: uid, box: dir.box,
+                           dataDirectory: policy.dataDirectory, hidden: policy.hidden)
+    }
+
     /// Starts a supervisor in its own session, so that neither a terminal's Ctrl-C nor the control plane's exit reaches it.
     /// A detached task waits for it (reaping it); the pod's end is read from its directory, whoever started it.
     func spawn(_ dir: PodDirectory) throws {
         var options = PlatformOptions()
         options.createSession = true
         let supervisor = self.supervisor
-        let log = open(dir.path + "/supervisor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let log = open(dir.path + "/supervisor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard log >= 0 else { throw POSIXError(.EACCES) }
         let fd = FileDescriptor(rawValue: log)
+        // The supervisor does not inherit the control plane's environment either.
+        var env: [Environment.Key: String] = [:]
+        for (k, v) in PodSupervisor.scrubbedEnvironment() { env[Environment.Key(stringLiteral: k)] = v }
         Task.detached {
-            _ = try? await Subprocess.run(.path(FilePath(supervisor)), arguments: ["pod-supervisor", dir.path], platformOptions: options,
+            _ = try? await Subprocess.run(.path(FilePath(supervisor)), arguments: ["pod-supervisor", dir.path],
+                                          environment: .custom(env), platformOptions: options,
                                           input: .none, output: .fileDescriptor(fd, closeAfterSpawningProcess: true), error: .discarded)
         }
     }
@@ -90,10 +119,12 @@ public actor LocalBackend: Backend {
             if let s = dir.readStatus() {
                 out.append(exit(key, s, dir))
                 tracked[key] = nil
+                uids[key] = nil
             } else if ContinuousClock.now - since > .seconds(5), !dir.supervisorAlive, !dir.hasStatus {
                 out.append(PodExit(workload: key.workload, attempt: key.attempt, pod: key.pod, reason: .lost, lastLines: dir.lastLines(),
                                    detail: "its supervisor exited without writing a status"))
                 tracked[key] = nil
+                uids[key] = nil
             }
         }
         return out
@@ -107,6 +138,7 @@ public actor LocalBackend: Backend {
             if let s = dir.readStatus() { return .finished(exit(key, s, dir)) }
             if dir.supervisorAlive {
                 tracked[key] = .now
+                if let uid = dir.readSandbox()?.uid { uids[key] = uid }
                 return .running
             }
             // A supervisor that never got going (no pid written) was killed with the control plane mid-launch: start it.

@@ -5,8 +5,9 @@ import TarmacRuntime
 import Glibc
 #endif
 
-/// Where one pod of one attempt lives on disk: `<data>/pods/<workload>/<attempt>/<pod>/`, holding its launch spec, the
-/// supervisor's lock and pid, the exit status, the log and a working directory. The directory is the pod's durable state:
+/// Where one pod of one attempt lives on disk: `<data>/pods/<workload>/<attempt>/<pod>/`, holding its launch spec and
+/// sandbox spec, the supervisor's lock and pid, the exit status, the log (all readable by the control plane's user
+/// only) and the pod's sandbox `box/` (its working directory, HOME and TMPDIR, owned by the pod's user). The directory is the pod's durable state:
 /// a restarted control plane learns from it whether the pod never started, still runs, ended, or was lost.
 public struct PodDirectory: Sendable, Hashable {
     public let path: String
@@ -22,7 +23,15 @@ public struct PodDirectory: Sendable, Hashable {
     public var pidFile: String { path + "/supervisor.pid" }
     public var statusFile: String { path + "/status.json" }
     public var logFile: String { path + "/output.log" }
-    public var workDirectory: String { path + "/work" }
+    /// How the pod is confined (`SandboxSpec`); absent for pods launched before sandboxes existed.
+    public var sandboxFile: String { path + "/sandbox.json" }
+    /// The pod's sandbox: its working directory (`work`), HOME (`home`) and TMPDIR (`tmp`).
+    public var box: String { path + "/box" }
+    public var workDirectory: String { box + "/work" }
+
+    public func readSandbox() -> SandboxSpec? {
+        FileManager.default.contents(atPath: sandboxFile).flatMap { try? JSONDecoder().decode(SandboxSpec.self, from: $0) }
+    }
 
     public var exists: Bool { FileManager.default.fileExists(atPath: launchFile) }
     public var hasStatus: Bool { FileManager.default.fileExists(atPath: statusFile) }

@@ -39,14 +39,21 @@ public enum PodSupervisor {
         source.setEventHandler { stop.request() }
         source.resume()
 
-        try? FileManager.default.createDirectory(atPath: dir.workDirectory, withIntermediateDirectories: true)
-        let log = open(dir.logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let sandbox = dir.readSandbox()
+        do {
+            try prepareBox(dir, sandbox)
+        } catch {
+            FileHandle.standardError.write(Data("pod-supervisor: cannot prepare \(dir.box): \(error)\n".utf8))
+            write(ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date()), dir)
+            return 2
+        }
+        let log = open(dir.logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         var status = ExitStatus(reason: .exited, exitCode: 0, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date())
         let runs: [Int?] = launch.completionIndices.isEmpty ? [nil] : launch.completionIndices.map { $0 }
         for index in runs {
             var env = launch.environment
             if let index { env["JOB_COMPLETION_INDEX"] = String(index) }
-            let one = await runOnce(launch, environment: env, log: log, directory: dir, stop: stop)
+            let one = await runOnce(launch, environment: env, log: log, directory: dir, sandbox: sandbox, stop: stop)
             status.peakMemoryBytes = max(status.peakMemoryBytes, one.peakMemoryBytes)
             status.reason = one.reason
             status.exitCode = one.exitCode
@@ -59,19 +66,25 @@ public enum PodSupervisor {
         return 0
     }
 
-    static func runOnce(_ launch: PodLaunch, environment: [String: String], log: Int32, directory: PodDirectory, stop: StopRequest) async -> ExitStatus {
+    static func runOnce(_ launch: PodLaunch, environment: [String: String], log: Int32, directory: PodDirectory, sandbox: SandboxSpec?,
+                        stop: StopRequest) async -> ExitStatus {
         guard let executable = launch.command.first else {
             return ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date())
         }
         var env: [Environment.Key: String] = [:]
+        for (k, v) in podEnvironment(directory) { env[Environment.Key(stringLiteral: k)] = v }
         for (k, v) in environment { env[Environment.Key(stringLiteral: k)] = v }
         var options = PlatformOptions()
         options.processGroupID = 0
         let outcome = Outcome()
+        // With a sandbox, `tarmac pod-exec` confines the process and executes the command in its place (same pid).
+        let (program, arguments): (Executable, [String]) = sandbox == nil
+            ? (.name(executable), Array(launch.command.dropFirst()))
+            : (.path(FilePath(selfExecutable())), ["pod-exec", directory.sandboxFile, "--"] + launch.command)
         do {
             let result = try await Subprocess.run(
-                .name(executable), arguments: Arguments(Array(launch.command.dropFirst())),
-                environment: .custom(minimalEnvironment().merging(env) { _, new in new }),
+                program, arguments: Arguments(arguments),
+                environment: .custom(env),
                 workingDirectory: FilePath(directory.workDirectory), platformOptions: options,
                 input: .none, output: .fileDescriptor(FileDescriptor(rawValue: log), closeAfterSpawningProcess: false),
                 error: .fileDescriptor(FileDescriptor(rawValue: log), closeAfterSpawningProcess: false)
@@ -122,13 +135,38 @@ public enum PodSupervisor {
         kill(-pid, SIGKILL)
     }
 
-    /// What a pod inherits from the supervisor: a PATH and locale, nothing else (never the control plane's secrets).
-    static func minimalEnvironment() -> [Environment.Key: String] {
-        var env: [Environment.Key: String] = [:]
-        let inherited = ProcessInfo.processInfo.environment
-        for k in ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"] { if let v = inherited[k] { env[Environment.Key(stringLiteral: k)] = v } }
-        if env["PATH"] == nil { env["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
+    /// What every pod starts from: the PATH and locale of the machine, and a HOME and TMPDIR of its own in its sandbox.
+    /// Nothing else of the control plane's environment (its secrets, its HOME, its credentials file) reaches a pod.
+    static func podEnvironment(_ dir: PodDirectory) -> [String: String] {
+        var env = scrubbedEnvironment()
+        env["HOME"] = dir.box + "/home"
+        env["TMPDIR"] = dir.box + "/tmp"
         return env
+    }
+
+    /// The variables a supervisor or a pod may inherit from the control plane: where programs are and how text is shown.
+    public static func scrubbedEnvironment() -> [String: String] {
+        var env: [String: String] = [:]
+        let inherited = ProcessInfo.processInfo.environment
+        for k in ["PATH", "LANG", "LC_ALL", "TZ"] { if let v = inherited[k] { env[k] = v } }
+        if env["PATH"] == nil { env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }
+        return env
+    }
+
+    /// The pod's sandbox directories, owned by the pod's user in uid mode, mode 0700.
+    static func prepareBox(_ dir: PodDirectory, _ sandbox: SandboxSpec?) throws {
+        let fm = FileManager.default
+        for d in [dir.box, dir.box + "/work", dir.box + "/home", dir.box + "/tmp"] {
+            try fm.createDirectory(atPath: d, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            if let uid = sandbox?.uid, let gid = sandbox?.gid {
+                guard chown(d, uid, gid) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM) }
+            }
+            guard chmod(d, 0o700) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM) }
+        }
+    }
+
+    static func selfExecutable() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
     static func write(_ s: ExitStatus, _ dir: PodDirectory) {

@@ -34,12 +34,14 @@ public struct Workload: Sendable, Hashable {
         case agent(AgentDetails)
     }
 
-    /// Number of pods the workload asks for at once (gang size, parallelism, minimum replicas, 1).
+    /// Number of pods the workload asks for at once: the gang size; a batch job's parallelism, but never more pods than
+    /// tasks (a pod without a task would have nothing to run); a service's minimum replicas, at least one (scaling to
+    /// zero needs an autoscaler that admits the first replica, which does not exist yet); 1 for an agent.
     public var podCount: Int {
         switch details {
         case .training(let t): t.workers
-        case .batch(let b): b.parallelism
-        case .inference(let i): i.replicas.min
+        case .batch(let b): Swift.max(1, Swift.min(b.parallelism, b.tasks))
+        case .inference(let i): Swift.max(1, i.replicas.min)
         case .agent: 1
         }
     }

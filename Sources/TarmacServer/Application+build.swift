@@ -17,9 +17,12 @@ public struct ServerDependencies: Sendable {
     /// Requests per second per token (0: unlimited) and the burst allowed.
     public var rateLimit: Double
     public var rateBurst: Double
+    /// The audit anchor file `audit/verify` checks the chain against (nil: none).
+    public var auditAnchors: String?
 
     public init(controlPlane: ControlPlane, store: any Store, tokens: Tokens, registry: PrometheusCollectorRegistry, runsImages: Bool,
-                rateLimit: Double = 50, rateBurst: Double = 200) {
+                rateLimit: Double = 50, rateBurst: Double = 200, auditAnchors: String? = nil) {
+        self.auditAnchors = auditAnchors
         self.controlPlane = controlPlane
         self.store = store
         self.tokens = tokens
@@ -35,11 +38,11 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     let router = Router(context: TarmacRequestContext.self)
     router.middlewares.add(ErrorMiddleware())
     router.middlewares.add(MetricsMiddleware())
-    router.middlewares.add(LogRequestsMiddleware(.debug))
+    router.middlewares.add(RequestLogMiddleware())
     HealthController(controlPlane: deps.controlPlane, registry: deps.registry).register(router)
     let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: deps.tokens, limiter: RateLimiter(rate: deps.rateLimit, burst: deps.rateBurst)))
     WorkloadController(controlPlane: deps.controlPlane, runsImages: deps.runsImages).register(v1)
-    AuditController(store: deps.store).register(v1)
+    AuditController(store: deps.store, anchors: deps.auditAnchors).register(v1)
     TokenController(tokens: deps.tokens).register(v1)
     PlatformController(controlPlane: deps.controlPlane).register(v1)
     return router

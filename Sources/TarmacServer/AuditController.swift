@@ -6,6 +6,7 @@ import TarmacRuntime
 /// /v1/audit: the hash-chained record of every change and decision. Admins and viewers without a team read it.
 struct AuditController {
     let store: any Store
+    let anchors: String?
 
     func register(_ group: RouterGroup<TarmacRequestContext>) {
         group.get("audit", use: list)
@@ -42,7 +43,8 @@ struct AuditController {
 
     @Sendable func verify(_ request: Request, context: TarmacRequestContext) async throws -> Response {
         try authorize(context)
-        return try JSON.response(AuditChain.verify(try await store.auditRecords(since: nil, limit: nil)))
+        let anchored = try anchors.map { try AuditAnchor.read($0) } ?? []
+        return try JSON.response(AuditChain.verify(try await store.auditRecords(since: nil, limit: nil), anchors: anchored))
     }
 
     /// JSON Lines, one record per line, for change-management evidence.

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TarmacContract
 import TarmacRuntime
 
 /// /v1/tokens (admins) and /v1/whoami (anyone with a token).
@@ -32,12 +33,7 @@ struct TokenController {
     @Sendable func create(_ request: Request, context: TarmacRequestContext) async throws -> Response {
         let p = try admin(context)
         let body = try await request.body.collect(upTo: 64 << 10)
-        let req: TokenRequest
-        do {
-            req = try JSONDecoder().decode(TokenRequest.self, from: Data(buffer: body))
-        } catch {
-            throw APIError(.badRequest, code: "badRequest", "the body must be JSON: {\"role\": \"member\", \"team\": \"search\", \"name\": \"ci\", \"ttlSeconds\": 86400}")
-        }
+        let req = try TokenRequest.decodeStrictly(Data(buffer: body))
         guard let role = Role(rawValue: req.role) else {
             throw APIError(.unprocessableContent, code: "invalid", "unknown role '\(req.role)'; use admin, member or viewer")
         }
@@ -50,5 +46,28 @@ struct TokenController {
         let p = try admin(context)
         try await tokens.revoke(id: try context.parameters.require("id"), by: p.actor)
         return Response(status: .noContent)
+    }
+}
+
+extension TokenRequest {
+    static let example = "{\"role\": \"member\", \"team\": \"search\", \"name\": \"ci\", \"ttlSeconds\": 86400}"
+
+    /// Decodes a token request as strictly as documents are decoded: a field it does not know is an error (with the
+    /// closest known field), not silently ignored, so a typo such as `tean` cannot create a token without its team.
+    static func decodeStrictly(_ data: Data) throws -> TokenRequest {
+        guard let object = try? JSONSerialization.jsonObject(with: data), let fields = object as? [String: Any] else {
+            throw APIError(.badRequest, code: "badRequest", "the body must be a JSON object, e.g. \(example)")
+        }
+        let known = ["name", "role", "team", "ttlSeconds"]
+        let unknown = fields.keys.filter { !known.contains($0) }.sorted()
+        if !unknown.isEmpty {
+            let each = unknown.map { "unknown field '\($0)'" + Suggestions.hint(for: $0, in: known, noun: "fields") }
+            throw APIError(.unprocessableContent, code: "invalid", each.joined(separator: "; "))
+        }
+        do {
+            return try JSONDecoder().decode(TokenRequest.self, from: data)
+        } catch {
+            throw APIError(.unprocessableContent, code: "invalid", "role must be a string, name and team strings, ttlSeconds a number, e.g. \(example)")
+        }
     }
 }

@@ -38,7 +38,7 @@ struct WorkloadView: Codable, Sendable {
         kind = e.kind
         owner = e.owner
         submittedBy = e.submittedBy
-        requestID = e.requestID
+        requestID = e.clientRequestID
         size = e.size
         pods = e.podCount
         priority = e.priority

@@ -43,7 +43,32 @@ extension APIToken: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "token"
 }
 
-/// A row of `audit` is one link of the hash chain, column for field.
+/// A row of `audit` is one link of the hash chain, column for field. Text is bound as UTF-8 blobs with their length:
+/// SQLite binds text up to the first NUL byte, so a NUL in a log line or a name would otherwise be cut on the way in
+/// while the record's hash covers the whole string, and the chain would fail to verify forever after. Every field
+/// round-trips byte for byte this way; rows written as text by earlier versions read back the same.
 extension AuditRecord: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "audit"
+
+    public init(row: Row) throws {
+        // A blob (this version) or text (earlier ones): GRDB reads either as bytes.
+        func text(_ column: String) throws -> String { (row[column] as Data?).map { String(decoding: $0, as: UTF8.self) } ?? "" }
+        self.init(seq: row["seq"], timeMillis: row["timeMillis"], actorKind: try text("actorKind"), actorID: try text("actorID"),
+                  action: try text("action"), object: try text("object"), before: try text("before"), after: try text("after"),
+                  detail: try text("detail"), previousHash: try text("previousHash"), hash: try text("hash"))
+    }
+
+    public func encode(to container: inout PersistenceContainer) throws {
+        container["seq"] = seq
+        container["timeMillis"] = timeMillis
+        container["actorKind"] = Data(actorKind.utf8)
+        container["actorID"] = Data(actorID.utf8)
+        container["action"] = Data(action.utf8)
+        container["object"] = Data(object.utf8)
+        container["before"] = Data(before.utf8)
+        container["after"] = Data(after.utf8)
+        container["detail"] = Data(detail.utf8)
+        container["previousHash"] = previousHash
+        container["hash"] = hash
+    }
 }

@@ -82,6 +82,12 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func auditHead() async throws -> (seq: Int64, hash: String)? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT seq, CAST(hash AS TEXT) AS hash FROM audit ORDER BY seq DESC LIMIT 1").map { ($0["seq"], $0["hash"]) }
+        }
+    }
+
     public func appendAudit(_ audit: [AuditDraft]) async throws {
         try await pool.write { db in try Self.append(audit, db) }
     }
@@ -89,7 +95,7 @@ public final class SQLiteStore: Store {
     /// Links records onto the chain's head, inside the caller's transaction.
     static func append(_ drafts: [AuditDraft], _ db: Database) throws {
         guard !drafts.isEmpty else { return }
-        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        let head = try Row.fetchOne(db, sql: "SELECT seq, CAST(hash AS TEXT) AS hash FROM audit ORDER BY seq DESC LIMIT 1")
         var seq: Int64 = head?["seq"] ?? 0
         var previous: String = head?["hash"] ?? AuditRecord.genesis
         for d in drafts {

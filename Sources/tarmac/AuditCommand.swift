@@ -52,9 +52,10 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check that no record was edited, deleted, inserted or reordered; names the first bad one (exit 1).")
+            abstract: "Check that no record was edited, deleted, inserted or reordered, and that the tail matches the anchors; names every bad record (exit 1).")
         @OptionGroup var client: ClientOptions
         @Option(help: "Verify the store in this data directory directly, without a server.") var data: String?
+        @Option(help: "With --data: the audit anchor file to check the chain against (default: DATA/audit-anchors.jsonl).") var anchors: String?
 
         func run() async throws {
             try await runClient {
@@ -62,18 +63,22 @@ struct AuditCommand: AsyncParsableCommand {
                 if let data {
                     let path = data + "/tarmac.db"
                     guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no store at \(path)") }
+                    let anchorFile = anchors ?? AuditAnchor.defaultPath(data: data)
+                    if anchors != nil, !FileManager.default.fileExists(atPath: anchorFile) { throw ValidationError("no anchor file at \(anchorFile)") }
                     let store = try SQLiteStore(path: path)
                     let enc = JSONEncoder()
-                    body = try enc.encode(AuditChain.verify(try await store.auditRecords(since: nil, limit: nil)))
+                    body = try enc.encode(AuditChain.verify(try await store.auditRecords(since: nil, limit: nil), anchors: try AuditAnchor.read(anchorFile)))
                 } else {
                     body = try await client.client().call(.GET, "/v1/audit/verify").body
                 }
                 let v = try ServerClient.decode(AuditChain.Verification.self, body)
                 if client.output.format == .text {
+                    let anchored = v.anchorsChecked > 0 ? "; \(v.anchorsChecked) anchor\(v.anchorsChecked == 1 ? "" : "s") match" : "; no anchor to check the tail against"
                     if v.ok {
-                        print("audit chain intact: \(v.records) records; head \(v.head)")
+                        print("audit chain intact: \(v.records) records; head \(v.head)\(anchored)")
                     } else {
-                        print("audit chain BROKEN at record \(v.firstBad.map(String.init) ?? "?"): \(v.problem ?? "")")
+                        print("audit chain BROKEN at record \(v.firstBad.map(String.init) ?? "?"): \(v.problems.count) problem\(v.problems.count == 1 ? "" : "s")")
+                        for p in v.problems { print("  record \(p.seq): \(p.message)") }
                     }
                 } else {
                     try printStructured(body, client.output.format)

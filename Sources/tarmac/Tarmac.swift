@@ -23,7 +23,7 @@ struct Tarmac: AsyncParsableCommand {
         subcommands: [
             ValidateCommand.self, ExplainCommand.self, RenderCommand.self, SimulateCommand.self, SchemaCommand.self,
             UpCommand.self, ApplyPlatformCommand.self, SubmitCommand.self, GetCommand.self, ListCommand.self, LogsCommand.self, CancelCommand.self,
-            WhyCommand.self, QueueCommand.self, AuditCommand.self, TokenCommand.self, PodSupervisorCommand.self,
+            WhyCommand.self, QueueCommand.self, AuditCommand.self, TokenCommand.self, PodSupervisorCommand.self, PodExecCommand.self,
         ]
     )
 }

@@ -48,6 +48,19 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "API requests per second allowed per token (0: unlimited).") var rateLimit: Double = 50
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
 
+    @Option(help: ArgumentHelp("How local pods are confined: auto (the strongest this machine allows), uid, landlock or none.",
+                               discussion: "uid (as root): a user id, mount namespace, /tmp and /proc view of its own per pod. landlock (as any user, Linux 5.13+): pods cannot read the data directory, the server's home or credentials, write outside their sandbox or signal other processes. none: pods can read everything the server can."))
+    var isolation: IsolationChoice = .auto
+    @Flag(help: "Start even though pods cannot be isolated and the platform has several teams (their pods could read each other's data and the admin token).")
+    var allowSharedMachine = false
+    @Option(help: "File the audit chain's head is appended to every 10 s (default: DATA/audit-anchors.jsonl; put it on another disk to guard the store against a cut-off tail).")
+    var auditAnchors: String?
+
+    enum IsolationChoice: String, ExpressibleByArgument, CaseIterable {
+        case auto, uid, landlock, none
+        var mode: Isolation.Mode? { Isolation.Mode(rawValue: rawValue) }
+    }
+
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
         let loopback = ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
@@ -81,19 +94,44 @@ struct UpCommand: AsyncParsableCommand {
             memoryMiB = Int(q.bytes >> 20)
         }
 
+        // What the control plane writes is its user's only: the store, pod directories, logs, anchors.
+        umask(0o077)
         try FileManager.default.createDirectory(atPath: data + "/pods", withIntermediateDirectories: true)
-        let dataDir = URL(fileURLWithPath: data).standardizedFileURL.path
+        let dataDir = Self.realPath(URL(fileURLWithPath: data).standardizedFileURL.path)
+        for p in [dataDir, dataDir + "/pods"] { chmod(p, 0o700) }
         let store = try SQLiteStore(path: dataDir + "/tarmac.db")
+        for suffix in ["", "-wal", "-shm"] { chmod(dataDir + "/tarmac.db" + suffix, 0o600) }
+        let anchors = auditAnchors.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? AuditAnchor.defaultPath(data: dataDir)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
         let runtime: any Backend
         var where_: String
+        var isolationLine: String?
         var kubernetes: KubernetesBackend?
         switch backend {
         case .local:
             let machine = await MachineInventory.detect(platform: contract.platform, cpus: cpus, memoryMiB: memoryMiB)
-            runtime = LocalBackend(root: dataDir + "/pods", supervisor: Self.executablePath(), machine: machine)
+            let chosen: Isolation
+            do {
+                chosen = try Isolation.choose(isolation.mode, probe: try await Isolation.probe(executable: Self.executablePath()))
+            } catch {
+                Terminal.writeError("error: --isolation \(isolation.rawValue): \(error)")
+                throw ExitCode(1)
+            }
+            if !chosen.containsPods {
+                Terminal.writeError("WARNING: local pods are NOT isolated on this machine: they run as \(NSUserName()) and can read the data directory (\(dataDir)), the store and the admin credentials. Run tarmac up as root (per-pod user ids) or on Linux 5.13+ with Landlock.")
+                if contract.platform.teams.count > 1 && !allowSharedMachine {
+                    Terminal.writeError("error: the platform has \(contract.platform.teams.count) teams, whose pods could read each other's data here; start with --allow-shared-machine if every member is trusted with all of it")
+                    throw ExitCode(1)
+                }
+            }
+            var hidden = [Credentials.path, anchors].map { Self.realPath($0) }
+            if let home = ProcessInfo.processInfo.environment["HOME"], home != "/", !home.isEmpty { hidden.append(Self.realPath(home)) }
+            if chosen.mode == .landlock { hidden += ["/tmp", "/var/tmp"].map { Self.realPath($0) } }
+            let policy = SandboxPolicy(isolation: chosen, dataDirectory: dataDir, hidden: hidden)
+            runtime = LocalBackend(root: dataDir + "/pods", supervisor: Self.executablePath(), machine: machine, sandbox: policy)
+            isolationLine = "isolation \(chosen.summary)"
             let gpuText = machine.gpus > 0 ? ", \(machine.gpus) GPU\(machine.gpus == 1 ? "" : "s") (\(machine.accelerator ?? "unknown model"))" : ", no GPU"
             where_ = "machine   \(machine.name): \(String(format: "%g", Double(machine.cpuMilli) / 1000)) CPUs, \(machine.memoryMiB / 1024) GiB\(gpuText)"
         case .kubernetes:
@@ -119,14 +157,18 @@ struct UpCommand: AsyncParsableCommand {
         let secret = try await tokens.bootstrap()
 
         let deps = ServerDependencies(controlPlane: controlPlane, store: store, tokens: tokens, registry: registry, runsImages: backend == .kubernetes,
-                                      rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4))
+                                      rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4), auditAnchors: anchors)
+        let anchorService = AuditAnchorService(store: store, path: anchors, logger: Logger(label: "tarmac.audit"))
         let platformName = contract.platform.name
         let banner = where_
-        let app = buildApplication(deps, host: host, port: port, services: [LifecycleService(controlPlane)], onServerRunning: { _ in
+        let isolated = isolationLine
+        let app = buildApplication(deps, host: host, port: port, services: [LifecycleService(controlPlane), anchorService], onServerRunning: { _ in
             print("Tarmac \(TarmacVersion.current) is up: platform \(platformName) from \(path)")
             print("  API       \(url)  (OpenAPI: \(url)/openapi.yaml, metrics: \(url)/metrics)")
             print("  data      \(dataDir)")
             print("  \(banner)")
+            if let isolated { print("  \(isolated)") }
+            print("  audit     anchors in \(anchors)")
             if let secret {
                 do {
                     try Credentials(server: url, token: secret).save()
@@ -162,6 +204,18 @@ struct UpCommand: AsyncParsableCommand {
             exe.deleteLastPathComponent()
         }
         return candidates.map { $0.appendingPathComponent("examples/platform/platform.yaml").path }.first { fm.fileExists(atPath: $0) }
+    }
+
+    /// The path with symlinks resolved, as far as it exists (a file not yet written keeps its name under its resolved folder).
+    static func realPath(_ p: String) -> String {
+        if let r = realpath(p, nil) {
+            defer { free(r) }
+            return String(cString: r)
+        }
+        let url = URL(fileURLWithPath: p)
+        let parent = url.deletingLastPathComponent().path
+        guard parent != p, parent != "/" else { return p }
+        return realPath(parent) + "/" + url.lastPathComponent
     }
 
     static func executablePath() -> String {

@@ -30,9 +30,14 @@ extension ServerTests {
 
         #expect(try await server.http(.POST, "/v1/workloads", token: ads, body: searchJob.replacingOccurrences(of: "s1", with: "s2")).0 == 403)
         #expect(try await server.http(.POST, "/v1/workloads", token: ads, body: adsJob).0 == 201)
-        #expect(try await server.http(.GET, "/v1/workloads/\(searchID)", token: ads).0 == 403)
-        #expect(try await server.http(.POST, "/v1/workloads/\(searchID)/cancel", token: ads).0 == 403)
-        #expect(try await server.http(.GET, "/v1/workloads/\(searchID)/logs", token: ads).0 == 403)
+        // Another team's workload is answered like one that does not exist, by id and by name: nothing to probe.
+        for path in ["/v1/workloads/\(searchID)", "/v1/workloads/s1", "/v1/workloads/\(searchID)/logs", "/v1/workloads/s1/why"] {
+            let theirs = try await server.json(.GET, path, token: ads)
+            let none = try await server.json(.GET, path.replacingOccurrences(of: searchID, with: "wl-000000000000").replacingOccurrences(of: "s1", with: "zz"), token: ads)
+            #expect(theirs.0 == 404 && none.0 == 404, "\(path): \(theirs.0) vs \(none.0)")
+            #expect((theirs.1["error"] as? [String: Any])?["code"] as? String == "notFound")
+        }
+        #expect(try await server.http(.POST, "/v1/workloads/\(searchID)/cancel", token: ads).0 == 404)
         let visible = try await server.json(.GET, "/v1/workloads", token: ads)
         #expect((visible.1["items"] as? [[String: Any]])?.map { $0["team"] as? String } == ["ads"], "a member lists only its team")
 
@@ -43,7 +48,7 @@ extension ServerTests {
         #expect(try await server.http(.GET, "/v1/audit", token: ads).0 == 403)
 
         // The CLI maps 403 to exit status 4.
-        let cli = try server.cli(["cancel", searchID], token: ads)
+        let cli = try server.cli(["cancel", searchID], token: viewer)
         #expect(cli.status == 4, "\(cli.stderr)")
 
         // Revoked and expired tokens stop working.

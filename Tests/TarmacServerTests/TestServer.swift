@@ -24,6 +24,8 @@ final class TestServer: @unchecked Sendable {
     var logFile: String { dir.path + "/server.log" }
 
     var platform = Fixtures.examplePlatform
+    /// Run the server as this unprivileged user (through setpriv), from a copy of the binary the user can execute.
+    var runAs: UnprivilegedUser?
 
     init(arguments: [String] = []) throws {
         dir = try TemporaryDirectory(prefix: "tarmac-server")
@@ -50,8 +52,14 @@ final class TestServer: @unchecked Sendable {
     /// Starts (or restarts) the server and waits until it is ready.
     func start() async throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = ["up", "--data", data, "--port", String(port), "--platform", platform, "--grace", "2", "--rate-limit", "0"] + extraArguments
+        let arguments = ["up", "--data", data, "--port", String(port), "--platform", platform, "--grace", "2", "--rate-limit", "0"] + extraArguments
+        if let user = runAs {
+            p.executableURL = URL(fileURLWithPath: user.setpriv)
+            p.arguments = ["--reuid", String(user.uid), "--regid", String(user.gid), "--clear-groups", try user.binary(in: dir)] + arguments
+        } else {
+            p.executableURL = URL(fileURLWithPath: Self.binary)
+            p.arguments = arguments
+        }
         p.environment = environment
         if !FileManager.default.fileExists(atPath: logFile) { _ = FileManager.default.createFile(atPath: logFile, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
@@ -84,6 +92,7 @@ final class TestServer: @unchecked Sendable {
         env["TARMAC_SERVER"] = nil
         env["TARMAC_TOKEN"] = nil
         env["TARMAC_PLATFORM"] = nil
+        if runAs != nil { env["HOME"] = dir.path + "/home" }
         return env
     }
 
@@ -165,6 +174,38 @@ final class TestServer: @unchecked Sendable {
         }
         guard ok else { throw TestFailure("no free port") }
         return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
+
+/// An ordinary user for tests that run `tarmac up` without root (created once with useradd; needs root).
+struct UnprivilegedUser: Sendable {
+    static let name = "tarmac-test"
+    let uid: UInt32
+    let gid: UInt32
+    let setpriv: String
+
+    /// The user, created if needed; nil when this process cannot (not root, or no useradd/setpriv).
+    static func make() -> UnprivilegedUser? {
+        guard getuid() == 0, let setpriv = Run.which("setpriv") ?? ["/usr/bin/setpriv"].first(where: { FileManager.default.fileExists(atPath: $0) }) else { return nil }
+        if getpwnam(name) == nil {
+            guard let useradd = Run.which("useradd") ?? Run.which("/usr/sbin/useradd") ?? (FileManager.default.fileExists(atPath: "/usr/sbin/useradd") ? "/usr/sbin/useradd" : nil),
+                  (try? Run.program(useradd, ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name]))?.status == 0 else { return nil }
+        }
+        guard let pw = getpwnam(name) else { return nil }
+        return UnprivilegedUser(uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid, setpriv: setpriv)
+    }
+
+    /// Gives the user the test's directory and a copy of the tarmac binary in it (the build folder may not be reachable by it).
+    func binary(in dir: TemporaryDirectory) throws -> String {
+        let copy = dir.path + "/bin/tarmac"
+        if !FileManager.default.fileExists(atPath: copy) {
+            try FileManager.default.createDirectory(atPath: dir.path + "/bin", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: TestServer.binary, toPath: copy)
+            try FileManager.default.createDirectory(atPath: dir.path + "/home", withIntermediateDirectories: true)
+        }
+        _ = try Run.program("/bin/chown", ["-R", "\(uid):\(gid)", dir.path])
+        chmod(dir.path, 0o755)
+        return copy
     }
 }
 

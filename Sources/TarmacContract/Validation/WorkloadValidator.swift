@@ -54,6 +54,7 @@ public enum WorkloadValidator {
         for e in w.env where reservedEnv.contains(e.name) || e.name.hasPrefix("TARMAC_") {
             out.append(.error(at: o.key("spec.env.\(e.name)"), "environment variable '\(e.name)' is set by Tarmac", rule: "reserved-env", help: "remove it; Tarmac sets it from the size and placement"))
         }
+        out += processInputs(w)
 
         if case .agent(let a) = w.details { out += tools(a, w, p) }
         if let env = p.environments[md.env] { out += Guardrail.check(w, env: env, platform: p) }
@@ -89,6 +90,41 @@ public enum WorkloadValidator {
             return [.warning(at: w.origin.at(field), message + "; tasks beyond that wait", rule: "capacity")]
         }
         return [.error(at: w.origin.at(field), message, rule: "capacity", help: "ask for fewer, or a smaller size")]
+    }
+
+    /// What reaches a process must be passable to it: no NUL byte in an argument or an environment value (the kernel
+    /// cannot pass one), a command that names something, and an owner that is one printable line (it appears in logs,
+    /// audit records and labels).
+    static func processInputs(_ w: Workload) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let o = w.origin
+        if let owner = w.metadata.owner, let bad = owner.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .lineSeparator || $0.properties.generalCategory == .paragraphSeparator }) {
+            out.append(.error(at: o.at("metadata.owner"), "owner contains the control character \(Self.describe(bad)); an owner is one printable line, such as alice@acme.example", rule: "invalid-value"))
+        }
+        if let first = w.command.first, first.trimmingCharacters(in: .whitespaces).isEmpty {
+            out.append(.error(at: o.at("spec.command.0"), "the command's first element is empty: it must name the program to run", rule: "invalid-value",
+                              help: "e.g. command: [python3, train.py]"))
+        }
+        for (field, list) in [("command", w.command), ("args", w.args)] {
+            for (i, a) in list.enumerated() where a.utf8.contains(0) {
+                out.append(.error(at: o.at("spec.\(field).\(i)"), "spec.\(field)[\(i)] contains a NUL byte, which no process can receive", rule: "invalid-value"))
+            }
+        }
+        for e in w.env {
+            if e.value.utf8.contains(0) {
+                out.append(.error(at: o.key("spec.env.\(e.name)"), "environment variable '\(e.name)' contains a NUL byte, which no process can receive", rule: "invalid-value"))
+            }
+            if e.name.utf8.contains(0) || e.name.contains("=") || e.name.isEmpty {
+                out.append(.error(at: o.key("spec.env.\(e.name)"), "environment variable name \(String(reflecting: e.name)) is not a valid name", rule: "invalid-value",
+                                  help: "use letters, digits and underscores, e.g. LOG_LEVEL"))
+            }
+        }
+        return out
+    }
+
+    static func describe(_ c: Unicode.Scalar) -> String {
+        let hex = String(c.value, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     static func tools(_ a: AgentDetails, _ w: Workload, _ p: Platform) -> [Diagnostic] {

@@ -68,6 +68,9 @@ public struct Principal: Sendable, Hashable {
 
     public var actor: Actor { Actor(kind: .user, id: name) }
 
+    /// The namespace of this caller's idempotency keys: a team's members share one, admins have their own.
+    public var requestScope: String { role == .admin ? "admin" : "team:\(team ?? "")" }
+
     /// Admins and unbound viewers read everything; members and team viewers read their team.
     public func canRead(team t: String) -> Bool { role == .admin || team == t || (role == .viewer && team == nil) }
     /// Admins change everything; members their own team; viewers nothing.

@@ -27,6 +27,9 @@ public struct Tokens: Sendable {
         if role == .admin && team != nil { problems.append("an admin token is not bound to a team; drop --team") }
         if let ttl, ttl <= 0 || ttl > 3650 * 86400 { problems.append("the time to live must be positive and at most 10 years") }
         if name.isEmpty || name.count > 100 { problems.append("the name must have 1 to 100 characters") }
+        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .lineSeparator || $0.properties.generalCategory == .paragraphSeparator }) {
+            problems.append("the name must be one printable line (no control characters)")
+        }
         guard problems.isEmpty else { throw RuntimeError(.invalid, problems.joined(separator: "; ")) }
         let (secret, hash) = APIToken.newSecret()
         let now = Date()

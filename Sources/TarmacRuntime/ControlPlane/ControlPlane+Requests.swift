@@ -28,12 +28,23 @@ extension ControlPlane {
     // MARK: submit
 
     /// Validates a document exactly as `tarmac validate` does and queues it. A request id makes it idempotent.
+    ///
+    /// Request ids are scoped to the caller's team (admins have a scope of their own), so one team can neither see nor
+    /// block another's ids. Concurrent submits with the same id all get the first one's workload: the first creates it
+    /// (`created`), the others wait for it and return it as a replay.
     public func submit(text: String, requestID: String?, by principal: Principal, runsImages: Bool) async throws -> (workload: WorkloadEntry, created: Bool) {
         guard principal.role != .viewer else { throw RuntimeError(.forbidden, "viewers cannot submit workloads") }
-        if let r = requestID, let id = byRequest[r], let e = workloads[id] {
-            guard principal.canRead(team: e.team) else { throw RuntimeError(.conflict, "request id '\(r)' was already used") }
-            return (e, false)
-        }
+        guard let raw = requestID else { return try await submitNew(text: text, requestID: nil, by: principal, runsImages: runsImages) }
+        let r = WorkloadEntry.scopedRequestID(raw, scope: principal.requestScope)
+        if let id = byRequest[r], let e = workloads[id] { return (e, false) }
+        if let first = submitting[r] { return (try await first.value.workload, false) }
+        let task = Task { try await self.submitNew(text: text, requestID: r, by: principal, runsImages: runsImages) }
+        submitting[r] = task
+        defer { submitting[r] = nil }
+        return try await task.value
+    }
+
+    func submitNew(text: String, requestID: String?, by principal: Principal, runsImages: Bool) async throws -> (workload: WorkloadEntry, created: Bool) {
         let read = DocumentReader.read(text: text, file: "request")
         var diagnostics = read.diagnostics
         if !read.platformFiles.isEmpty || read.workloads.count != 1 {
@@ -108,15 +119,11 @@ extension ControlPlane {
 
     /// A workload by id, or by name (the newest the caller may see).
     public func find(_ ref: String, team: String? = nil, by principal: Principal) throws -> WorkloadEntry {
-        if let e = workloads[ref] {
-            guard principal.canRead(team: e.team) else { throw RuntimeError(.forbidden, "workload \(ref) belongs to team \(e.team)") }
-            return e
-        }
-        let named = workloads.values.filter { $0.name == ref && (team == nil || $0.team == team) }
-        let visible = named.filter { principal.canRead(team: $0.team) }
+        // Another team's workload is answered exactly like one that does not exist: its name or id is not probeable.
+        if let e = workloads[ref], principal.canRead(team: e.team) { return e }
+        let visible = workloads.values.filter { $0.name == ref && (team == nil || $0.team == team) && principal.canRead(team: $0.team) }
         guard let e = visible.max(by: { $0.createdAt < $1.createdAt }) else {
-            if !named.isEmpty { throw RuntimeError(.forbidden, "workload \(ref) belongs to another team") }
-            throw RuntimeError(.notFound, "no workload named or with id '\(ref)'")
+            throw RuntimeError(.notFound, "no workload named or with id '\(ref)'\(principal.team.map { " in team \($0)" } ?? "")")
         }
         return e
     }
@@ -165,7 +172,7 @@ extension ControlPlane {
         }
         if e.state.isTerminal || e.cancelRequested { return e }
         let now = Date()
-        if e.state == .queued {
+        if e.state == .queued || e.podCount == 0 {
             try await finish(e.id, state: .cancelled, cause: nil, message: "cancelled by \(principal.name) while queued", actor: principal.actor)
             return workloads[e.id] ?? e
         }

@@ -40,6 +40,8 @@ public actor ControlPlane {
     var workloads: [String: WorkloadEntry] = [:]
     var plans: [String: WorkloadPlan] = [:]
     var byRequest: [String: String] = [:]
+    /// Submits in flight, by scoped request id: a second submit with the same id waits for the first one's result.
+    var submitting: [String: Task<(workload: WorkloadEntry, created: Bool), any Error>] = [:]
     var reservedNames: Set<String> = []
     var waiting: [String: WaitReason] = [:]
     /// Pods of the current attempt that have ended, by workload id.
@@ -97,6 +99,16 @@ public actor ControlPlane {
                 continue
             }
             guard e.state.holdsCapacity else { continue }
+            // Earlier versions admitted services with `replicas: 0..N` with no pod at all: nothing would ever end them.
+            if e.podCount == 0 {
+                if e.cancelRequested {
+                    try await finish(e.id, state: .cancelled, cause: nil, message: "cancelled", actor: .lifecycle)
+                } else {
+                    try await finish(e.id, state: .failed, cause: "NoReplicas",
+                                     message: "it was admitted with no replica by an earlier version; submit it again (it now starts at least one)", actor: .lifecycle)
+                }
+                continue
+            }
             let found = await backend.recover(workload: e.id, attempt: e.attempt, pods: e.podCount)
             var missing: [Int] = []
             for (i, r) in found.enumerated() {

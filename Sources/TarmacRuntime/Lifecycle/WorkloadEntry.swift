@@ -67,6 +67,16 @@ public struct WorkloadEntry: Codable, Sendable, Hashable {
         self.cpuSeconds = 0
     }
 
+    /// The stored form of a client's request id: scoped to who may reuse it (see `Principal.requestScope`).
+    public static func scopedRequestID(_ raw: String, scope: String) -> String { scope + "\u{1F}" + raw }
+
+    /// The request id as the client sent it (ids stored before scoping are returned as they are).
+    public var clientRequestID: String? {
+        guard let r = requestID else { return nil }
+        guard let sep = r.firstIndex(of: "\u{1F}") else { return r }
+        return String(r[r.index(after: sep)...])
+    }
+
     /// A stable digest of this value (for audit records' before/after).
     public var digest: String { Digest.sha256Hex(Self.canonicalJSON(self)) }
 

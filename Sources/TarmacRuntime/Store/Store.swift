@@ -18,6 +18,8 @@ public protocol Store: Sendable {
 
     /// Audit records in chain order, from `since` (inclusive), at most `limit`.
     func auditRecords(since: Date?, limit: Int?) async throws -> [AuditRecord]
+    /// The last record of the chain (nil while it is empty).
+    func auditHead() async throws -> (seq: Int64, hash: String)?
     /// Appends audit records that belong to no other change.
     func appendAudit(_ audit: [AuditDraft]) async throws
 }
