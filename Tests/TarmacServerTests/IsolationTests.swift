@@ -110,3 +110,18 @@ extension ServerTests {
     }
 }
 }
+
+extension ServerTests.IsolationTests {
+    @Test func withoutIsolationSeveralTeamsNeedAnExplicitFlag() async throws {
+        let dir = try TemporaryDirectory()
+        let refused = try Run.program(TestServer.binary, ["up", "--data", dir.path + "/data", "--port", String(try TestServer.freePort()),
+                                                          "--platform", Fixtures.examplePlatform, "--isolation", "none"],
+                                      environment: ["TARMAC_CREDENTIALS": dir.path + "/credentials.json", "PATH": "/usr/bin:/bin"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("WARNING: local pods are NOT isolated"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("the platform has 4 teams") && refused.stderr.contains("--allow-shared-machine"), "\(refused.stderr)")
+        let allowed = try TestServer(arguments: ["--isolation", "none", "--allow-shared-machine"])
+        try await allowed.start()
+        #expect(allowed.serverLog.contains("isolation NONE"), "\(allowed.serverLog)")
+    }
+}
