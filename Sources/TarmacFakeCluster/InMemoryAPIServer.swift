@@ -149,6 +149,7 @@ public final class InMemoryAPIServer: Sendable {
         guard let t = Self.parse(req.uri.path) else { return Self.status(404, "NotFound", "no such path \(req.uri.path)") }
         let body = try await req.body.collect(upTo: 16 << 20)
         let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
+        let bodyText = String(decoding: body.readableBytesView, as: UTF8.self)
 
         if t.collection == "authentication.k8s.io/v1/selfsubjectreviews" {
             let review: [String: Any] = ["apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "status": ["userInfo": ["username": username]]]
@@ -183,6 +184,10 @@ public final class InMemoryAPIServer: Sendable {
         case (.patch, let name?), (.put, let name?):
             guard let object else { return Self.status(400, "BadRequest", "no body") }
             let contentType = req.headers[.contentType] ?? ""
+            // As a real API server: an apply body is YAML, and YAML 1.1 has no `\/` escape (JSON encoders write one by default).
+            if contentType.contains("apply-patch+yaml"), bodyText.contains("\\/") {
+                return Self.status(400, "BadRequest", "error decoding YAML: error converting YAML to JSON: yaml: found unknown escape character while parsing a quoted scalar")
+            }
             let result = state.withLock { s -> Data? in
                 let existing = s.objects[Self.key(t, name: name)].flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
                 if req.method == .put {

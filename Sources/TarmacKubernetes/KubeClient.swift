@@ -95,8 +95,14 @@ public final class KubeClient: Sendable {
     /// Tarmac owns the fields it renders.
     public func apply(_ path: String, _ object: [String: Any], force: Bool = true) async throws -> [String: Any] {
         let q = "fieldManager=\(Self.fieldManager)\(force ? "&force=true" : "")"
-        return try await json(.PATCH, path + (path.contains("?") ? "&" : "?") + q, body: try JSONSerialization.data(withJSONObject: object),
+        return try await json(.PATCH, path + (path.contains("?") ? "&" : "?") + q, body: try Self.applyBody(object),
                               contentType: "application/apply-patch+yaml")
+    }
+
+    /// An apply body: JSON, which is YAML as long as no `/` is escaped (`\/` is JSON but not YAML 1.1, which the API
+    /// server's decoder reads, and every `tarmac.dev/...` key has a slash).
+    public static func applyBody(_ object: [String: Any]) throws -> Data {
+        try JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes, .sortedKeys])
     }
 
     /// A JSON merge patch (`application/merge-patch+json`) as field manager `tarmac`: for flipping one field (suspend, replicas)

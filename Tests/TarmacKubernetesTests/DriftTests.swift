@@ -26,6 +26,15 @@ import TarmacManifests
         #expect(Drift.differences(desired: policy, live: livePC) == ["value: 500, want 1000"])
     }
 
+    @Test func zeroValuesTheServerOmitsAreNotDrift() {
+        // A real API server drops `globalDefault: false` (omitempty): corrected at every start before this was understood.
+        let pc = KubeObject("scheduling.k8s.io/v1", "PriorityClass", name: "tarmac-low", body: ["value": 0, "globalDefault": false, "description": ""])
+        #expect(Drift.differences(desired: pc, live: ["metadata": ["name": "tarmac-low"]]).isEmpty)
+        #expect(Drift.differences(desired: pc, live: ["metadata": ["name": "tarmac-low"], "globalDefault": true]) == ["globalDefault: true, want false"])
+        let np = KubeObject("networking.k8s.io/v1", "NetworkPolicy", name: "default-deny", namespace: "a", body: ["spec": ["podSelector": [:], "policyTypes": ["Egress"]]])
+        #expect(Drift.differences(desired: np, live: ["metadata": [:], "spec": ["policyTypes": ["Egress"]]]).isEmpty, "an empty selector reads back as missing")
+    }
+
     @Test func listsAreComparedItemByItem() {
         let np = KubeObject("networking.k8s.io/v1", "NetworkPolicy", name: "default-deny", namespace: "a", body: ["spec": ["podSelector": [:], "policyTypes": ["Ingress", "Egress"]]])
         let same: [String: Any] = ["metadata": [:], "spec": ["podSelector": [String: Any](), "policyTypes": ["Ingress", "Egress"]]]

@@ -14,6 +14,9 @@ public enum Drift {
     }
 
     static func compare(_ want: KValue, _ have: Any?, _ path: String, _ out: inout [String]) {
+        // The API server omits zero values (`omitempty`): a false, 0, "" or empty list or object Tarmac sets reads back
+        // as missing, which is the same value, not drift.
+        if have == nil || have is NSNull, isZero(want) { return }
         switch want {
         case .object(let o):
             guard let h = have as? [String: Any] else {
@@ -39,6 +42,17 @@ public enum Drift {
             if (have as? Int) != i && (have as? Double) != Double(i) { out.append("\(path): \(show(have)), want \(i)") }
         case .double(let d):
             if (have as? Double) != d { out.append("\(path): \(show(have)), want \(d)") }
+        }
+    }
+
+    static func isZero(_ v: KValue) -> Bool {
+        switch v {
+        case .bool(let b): !b
+        case .int(let i): i == 0
+        case .double(let d): d == 0
+        case .string(let s): s.isEmpty
+        case .list(let l): l.isEmpty
+        case .object(let o): o.isEmpty
         }
     }
 
