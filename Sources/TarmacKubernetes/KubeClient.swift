@@ -108,8 +108,12 @@ public final class KubeClient: Sendable {
     /// A JSON merge patch (`application/merge-patch+json`) as field manager `tarmac`: for flipping one field (suspend, replicas)
     /// without restating the object.
     public func mergePatch(_ path: String, _ patch: [String: Any]) async throws -> [String: Any] {
-        try await json(.PATCH, path + (path.contains("?") ? "&" : "?") + "fieldManager=\(Self.fieldManager)",
-                       body: try JSONSerialization.data(withJSONObject: patch), contentType: "application/merge-patch+json")
+        try await mergePatch(path, body: try JSONSerialization.data(withJSONObject: patch))
+    }
+
+    /// A JSON merge patch already encoded.
+    public func mergePatch(_ path: String, body: Data) async throws -> [String: Any] {
+        try await json(.PATCH, path + (path.contains("?") ? "&" : "?") + "fieldManager=\(Self.fieldManager)", body: body, contentType: "application/merge-patch+json")
     }
 
     /// A GET whose body is not JSON (a pod's log).

@@ -66,25 +66,37 @@ import TarmacTesting
         let (entry, _) = try await cp.submit(text: text, requestID: nil, by: Self.admin, runsImages: true)
         let jobPath = "/apis/batch/v1/namespaces/search-dev/jobs/hello-train"
 
-        // Admitted: the Job is released, its pods pinned to the node the engine chose.
+        // Admitted: the Job is released with the node of each pod slot; its pods come gated.
         try await until("the Job is unsuspended", cp) { (fake.object(jobPath)?["spec"] as? [String: Any])?["suspend"] as? Bool == false }
         let job = try #require(fake.object(jobPath))
+        #expect(AttemptStatus.annotations(job)["tarmac.dev/placement"] == "cpu-a", "the CPU size's pool is cpu: only cpu-a may host it")
         let template = (job["spec"] as? [String: Any])?["template"] as? [String: Any]
-        let affinity = ((template?["spec"] as? [String: Any])?["affinity"] as? [String: Any])?["nodeAffinity"] as? [String: Any]
-        let terms = (affinity?["requiredDuringSchedulingIgnoredDuringExecution"] as? [String: Any])?["nodeSelectorTerms"] as? [[String: Any]]
-        let fields = terms?.first?["matchFields"] as? [[String: Any]]
-        #expect(fields?.first?["values"] as? [String] == ["cpu-a"], "the CPU size's pool is cpu: only cpu-a may host it")
+        #expect(PodPinning.isGated(template ?? [:]))
         #expect(((template?["metadata"] as? [String: Any])?["labels"] as? [String: String])?["tarmac.dev/workload-id"] == entry.id)
         #expect(fake.object("/api/v1/namespaces/search-dev/serviceaccounts/hello-train") != nil)
 
-        // Playing the Job controller: a pod that ran on cpu-a, then the Job's Complete condition.
-        fake.put("/api/v1/namespaces/search-dev/pods/hello-train-0-abcde", [
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": ["labels": ["tarmac.dev/workload-id": entry.id, "tarmac.dev/attempt": "1"],
-                         "annotations": ["batch.kubernetes.io/job-completion-index": "0"]],
-            "spec": ["nodeName": "cpu-a", "containers": [["name": "worker", "resources": ["requests": ["cpu": "1", "memory": "1Gi"]]]]],
-            "status": ["phase": "Succeeded", "containerStatuses": [["name": "worker", "state": ["terminated": ["exitCode": 0, "reason": "Completed"]]]]],
-        ])
+        // Playing the Job controller: the pod it creates from the template, gated. Tarmac pins it to cpu-a and ungates it.
+        let podPath = "/api/v1/namespaces/search-dev/pods/hello-train-0-abcde"
+        func pod(_ spec: [String: Any], _ status: [String: Any]) -> [String: Any] {
+            ["apiVersion": "v1", "kind": "Pod",
+             "metadata": ["name": "hello-train-0-abcde", "namespace": "search-dev", "labels": ["tarmac.dev/workload-id": entry.id, "tarmac.dev/attempt": "1"],
+                          "annotations": ["batch.kubernetes.io/job-completion-index": "0"]],
+             "spec": ["containers": [["name": "worker", "resources": ["requests": ["cpu": "1", "memory": "1Gi"]]]]].merging(spec) { _, b in b },
+             "status": status]
+        }
+        fake.put(podPath, pod(["schedulingGates": [["name": "tarmac.dev/placement"]]], ["phase": "Pending"]))
+        try await until("the pod is pinned and ungated", cp) { fake.object(podPath).map { !PodPinning.isGated($0) && PodPinning.node(of: $0) == "cpu-a" } ?? false }
+        #expect(await cp.current(entry.id)?.state == .admitted, "not running before its pod runs")
+        // The scheduler binds it, the kubelet runs it: now it is running.
+        var live = try #require(fake.object(podPath))
+        var spec = live["spec"] as? [String: Any] ?? [:]
+        spec["nodeName"] = "cpu-a"
+        live["spec"] = spec
+        live["status"] = ["phase": "Running"]
+        fake.put(podPath, live)
+        try await until("the workload runs", cp) { await cp.current(entry.id)?.state == .running }
+        live["status"] = ["phase": "Succeeded", "containerStatuses": [["name": "worker", "state": ["terminated": ["exitCode": 0, "reason": "Completed"]]]]]
+        fake.put(podPath, live)
         var done = job
         done["status"] = ["conditions": [["type": "Complete", "status": "True"]], "succeeded": 1]
         fake.put(jobPath, done)
@@ -111,6 +123,13 @@ import TarmacTesting
             let cp = ControlPlane(contract: BackendSupport.contract, store: store, backend: k)
             try await cp.start()
             id = try await cp.submit(text: text, requestID: "r1", by: Self.admin, runsImages: true).workload.id
+            try await until("admitted", cp) { await cp.current(id)?.state == .admitted }
+            // Playing the Job controller, scheduler and kubelet: its pod runs on cpu-a.
+            fake.put("/api/v1/namespaces/search-dev/pods/hello-train-0-xyz", [
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": ["name": "hello-train-0-xyz", "namespace": "search-dev", "labels": ["tarmac.dev/workload-id": id, "tarmac.dev/attempt": "1"],
+                             "annotations": ["batch.kubernetes.io/job-completion-index": "0"]],
+                "spec": ["nodeName": "cpu-a", "containers": [["name": "worker"]]], "status": ["phase": "Running"]])
             try await until("running", cp) { await cp.current(id)?.state == .running }
             await k.shutdown()
         }

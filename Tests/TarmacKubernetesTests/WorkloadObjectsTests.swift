@@ -21,9 +21,10 @@ import TarmacTesting
         } else {
             #expect(c.body["spec"]?["replicas"] == .int(0))
         }
-        // Held objects are not pinned anywhere yet.
+        // Held objects are not pinned anywhere; their pods are created behind Tarmac's scheduling gate.
         let terms = c.body["spec"]?["template"]?["spec"]?["affinity"]?["nodeAffinity"]?["requiredDuringSchedulingIgnoredDuringExecution"]?["nodeSelectorTerms"]?.list ?? []
         #expect(!terms.contains { $0["matchFields"] != nil })
+        #expect(c.body["spec"]?["template"]?["spec"]?["schedulingGates"] == .list([["name": "tarmac.dev/placement"]]))
     }
 
     @Test func admissionReleasesAndPinsToTheChosenNodes() throws {
@@ -35,11 +36,11 @@ import TarmacTesting
         let template = try #require(run.body["spec"]?["template"])
         #expect(template["metadata"]?["labels"]?[Naming.attemptLabel] == "3")
         #expect(template["metadata"]?["labels"]?[Naming.workloadIDLabel] == "wl-test")
-        let terms = template["spec"]?["affinity"]?["nodeAffinity"]?["requiredDuringSchedulingIgnoredDuringExecution"]?["nodeSelectorTerms"]?.list
-        let field = try #require(terms?.first?["matchFields"]?.list?.first)
-        #expect(field["key"] == "metadata.name")
-        #expect(field["values"] == .strings(["gpu-a", "gpu-b"]))
-        // The pool's constraints and the gang's topology stay as rendered; only the node pin is added.
+        // The node of each slot is recorded on the controller; the template is the held one's, gated (pods are pinned one by one).
+        #expect(run.annotations[PodPinning.placementAnnotation] == "gpu-b,gpu-a,gpu-b")
+        #expect(template["spec"]?["schedulingGates"] == .list([["name": "tarmac.dev/placement"]]))
+        #expect(template["spec"]?["affinity"]?["nodeAffinity"] == held.body["spec"]?["template"]?["spec"]?["affinity"]?["nodeAffinity"])
+        // The pool's constraints and the gang's topology stay as rendered.
         #expect(template["spec"]?["nodeSelector"] == held.body["spec"]?["template"]?["spec"]?["nodeSelector"])
         #expect(template["spec"]?["affinity"]?["podAffinity"] == held.body["spec"]?["template"]?["spec"]?["affinity"]?["podAffinity"])
         #expect(template["spec"]?["tolerations"] == held.body["spec"]?["template"]?["spec"]?["tolerations"])

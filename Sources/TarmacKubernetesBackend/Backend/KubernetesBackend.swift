@@ -65,6 +65,12 @@ public actor KubernetesBackend: Backend {
     var prepared: Set<String> = []
     var reported: Set<Key> = []
     var stopping: [AttemptKey: Date] = [:]
+    /// The node of each pod slot of the launched attempt, by workload.
+    var placements: [String: [String]] = [:]
+    /// Pods pinned (patched) and not yet seen without their gate: not patched twice.
+    var pinning: Set<String> = []
+    /// Attempts reported started.
+    var startReported: Set<AttemptKey> = []
     var excluded: [String: String] = [:]
     public private(set) var controllerUser = Naming.controllerUser
     public private(set) var platformOutcomes: [PlatformSync.Outcome] = []
@@ -296,7 +302,10 @@ public actor KubernetesBackend: Backend {
             prepared.insert(id)
         }
         if let previous = launched[id], previous != attempt { await keepLogs(id, attempt: previous) }
-        let nodes = pods.map(\.placement.node)
+        var nodes = Array(repeating: "", count: o.podCount)
+        if let known = placements[id], known.count == o.podCount, launched[id] == attempt { nodes = known }
+        for p in pods where p.pod < nodes.count { nodes[p.pod] = p.placement.node }
+        guard !nodes.contains("") else { throw KubernetesBackendError("workload \(id) attempt \(attempt): no node for every pod slot") }
         let desired = o.controller(attempt: attempt, nodes: nodes)
         let live = o.isJob ? jobs[id] : deployments[id]
         // A Job that finished, or ran under another attempt, cannot be re-pointed: it is replaced.
@@ -314,6 +323,7 @@ public actor KubernetesBackend: Backend {
             throw BackendRejection("the cluster refused \(desired.kind) \(o.namespace)/\(o.controllerName): \(e.message)")
         }
         launched[id] = attempt
+        placements[id] = nodes
         stopping[AttemptKey(workload: id, attempt: attempt)] = nil
     }
 
@@ -346,13 +356,62 @@ public actor KubernetesBackend: Backend {
         }
     }
 
-    public func poll() async -> [PodExit] {
-        var out: [PodExit] = []
-        let now = Date()
+    /// The pods of tracked workloads, by workload id.
+    func podsByWorkload() -> [String: [[String: Any]]] {
         var byWorkload: [String: [[String: Any]]] = [:]
         for p in podObjects.values {
             if let id = AttemptStatus.labels(p)[Naming.workloadIDLabel], tracked[id] != nil { byWorkload[id, default: []].append(p) }
         }
+        return byWorkload
+    }
+
+    /// Pins each gated pod of a running attempt to its slot's node and lets the scheduler have it.
+    func pinGatedPods(_ byWorkload: [String: [[String: Any]]]) async {
+        for (id, attempt) in launched {
+            guard let o = tracked[id], let nodes = placements[id], stopping[AttemptKey(workload: id, attempt: attempt)] == nil else { continue }
+            let pods = (byWorkload[id] ?? []).filter { AttemptStatus.labels($0)[Naming.attemptLabel] == String(attempt) && !ClusterInventory.isFinished($0) }
+            for p in pods where !PodPinning.isGated(p) { pinning.remove(AttemptStatus.name(p)) }
+            for (name, node) in PodPinning.assign(placement: nodes, pods: pods, isJob: o.isJob) where !pinning.contains(name) {
+                guard let pod = pods.first(where: { AttemptStatus.name($0) == name }) else { continue }
+                do {
+                    let body = try JSONSerialization.data(withJSONObject: PodPinning.patch(pod, to: node))
+                    _ = try await client.mergePatch("/api/v1/namespaces/\(o.namespace)/pods/\(name)", body: body)
+                    pinning.insert(name)
+                } catch let e as KubeError where e.isNotFound {
+                } catch {
+                    logger.warning("could not pin a pod to its node; retrying", metadata: ["pod": "\(o.namespace)/\(name)", "node": "\(node)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    public nonisolated var reportsStarts: Bool { true }
+
+    /// Attempts whose every pod slot has a pod bound and running (or already succeeded).
+    public func started() async -> [AttemptRef] {
+        let byWorkload = podsByWorkload()
+        var out: [AttemptRef] = []
+        for (id, attempt) in launched {
+            let key = AttemptKey(workload: id, attempt: attempt)
+            guard let o = tracked[id], !startReported.contains(key), stopping[key] == nil else { continue }
+            let pods = (byWorkload[id] ?? []).filter {
+                AttemptStatus.labels($0)[Naming.attemptLabel] == String(attempt) && ["Running", "Succeeded"].contains(($0["status"] as? [String: Any])?["phase"] as? String ?? "")
+                    && PodPinning.node(of: $0) != nil
+            }
+            let slots = o.isJob ? Set(pods.compactMap { AttemptStatus.index($0).map(o.slot(ofIndex:)) }).count : pods.count
+            if slots >= o.podCount {
+                startReported.insert(key)
+                out.append(AttemptRef(workload: id, attempt: attempt))
+            }
+        }
+        return out
+    }
+
+    public func poll() async -> [PodExit] {
+        var out: [PodExit] = []
+        let now = Date()
+        let byWorkload = podsByWorkload()
+        await pinGatedPods(byWorkload)
         for (id, attempt) in launched {
             guard let o = tracked[id] else { continue }
             let key = AttemptKey(workload: id, attempt: attempt)
@@ -382,6 +441,9 @@ public actor KubernetesBackend: Backend {
         let held = o.isJob ? (spec["suspend"] as? Bool ?? false) && !Self.isFinished(live) : (spec["replicas"] as? Int ?? 0) == 0
         if held { return Array(repeating: .notStarted, count: pods) }
         launched[workload] = attempt
+        if let nodes = AttemptStatus.annotations(live)[PodPinning.placementAnnotation]?.split(separator: ",").map(String.init), nodes.count == o.podCount {
+            placements[workload] = nodes
+        }
         let mine = podObjects.values.filter { AttemptStatus.labels($0)[Naming.workloadIDLabel] == workload }
         let exits = AttemptStatus.exits(.init(objects: o, attempt: attempt, controller: live, pods: Array(mine), now: Date(), unschedulableGrace: options.unschedulableGrace))
         var result = Array(repeating: PodRecovery.running, count: pods)
@@ -401,6 +463,8 @@ public actor KubernetesBackend: Backend {
         }
         tracked[workload] = nil
         launched[workload] = nil
+        placements[workload] = nil
+        startReported = startReported.filter { $0.workload != workload }
         prepared.remove(workload)
         reported = reported.filter { $0.workload != workload }
         stopping = stopping.filter { $0.key.workload != workload }

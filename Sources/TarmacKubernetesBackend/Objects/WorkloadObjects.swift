@@ -54,21 +54,19 @@ public struct WorkloadObjects: Sendable {
     public var queued: [KubeObject] { supporting + [controller(attempt: 0, nodes: nil)] }
 
     /// The controller for one attempt. `nodes` nil: held (a suspended Job, a Deployment at zero replicas). Otherwise
-    /// running, its pods allowed only on those nodes (node affinity on `metadata.name`), so admitted means schedulable.
+    /// running, with the node of each pod slot in an annotation. Its pods are always created behind a scheduling gate:
+    /// the backend pins each one to its slot's node and removes the gate (`PodPinning`), so admitted means placed exactly.
     public func controller(attempt: Int, nodes: [String]?) -> KubeObject {
         var o = controllerBase
         o.annotations[Naming.attemptLabel] = String(attempt)
+        if let nodes { o.annotations[PodPinning.placementAnnotation] = nodes.joined(separator: ",") }
         guard var spec = o.body["spec"], var template = spec["template"] else { return o }
         var labels = template["metadata"]?["labels"] ?? [:]
         labels[Naming.workloadIDLabel] = .string(id)
         labels[Naming.attemptLabel] = .string(String(attempt))
         template["metadata"]?["labels"] = labels
-        if let nodes, var podSpec = template["spec"] {
-            var affinity = podSpec["affinity"] ?? [:]
-            affinity["nodeAffinity"] = ["requiredDuringSchedulingIgnoredDuringExecution": ["nodeSelectorTerms": [[
-                "matchFields": [["key": "metadata.name", "operator": "In", "values": .strings(Array(Set(nodes)).sorted())]],
-            ]]]]
-            podSpec["affinity"] = affinity
+        if var podSpec = template["spec"] {
+            podSpec["schedulingGates"] = [["name": .string(PodPinning.gate)]]
             template["spec"] = podSpec
         }
         spec["template"] = template

@@ -122,10 +122,28 @@ public protocol Backend: Sendable {
     func accept(_ workload: ActiveWorkload) async throws
     /// The workload ended for good: free what it holds. Its logs stay readable.
     func release(workload: String) async
+
+    /// Whether `started()` tells when an attempt's pods really run (Kubernetes: bound by the scheduler and running).
+    /// A backend that does not (local processes start as they are launched) has its attempts counted running at launch.
+    var reportsStarts: Bool { get }
+    /// Attempts whose pods all run (or have run) now, reported once each.
+    func started() async -> [AttemptRef]
+}
+
+/// One attempt of one workload.
+public struct AttemptRef: Hashable, Sendable {
+    public var workload: String
+    public var attempt: Int
+    public init(workload: String, attempt: Int) {
+        self.workload = workload
+        self.attempt = attempt
+    }
 }
 
 extension Backend {
     public func reconcile(_ active: [ActiveWorkload]) async throws {}
     public func accept(_ workload: ActiveWorkload) async throws {}
     public func release(workload: String) async {}
+    public var reportsStarts: Bool { false }
+    public func started() async -> [AttemptRef] { [] }
 }

@@ -126,7 +126,7 @@ public actor ControlPlane {
             } else if e.cancelRequested {
                 await backend.stop(workload: e.id, attempt: e.attempt)
             }
-            if e.state == .admitted, let cur = workloads[e.id], cur.state == .admitted {
+            if !backend.reportsStarts, e.state == .admitted, let cur = workloads[e.id], cur.state == .admitted {
                 try await markRunning(cur)
             }
         }
@@ -193,6 +193,12 @@ public actor ControlPlane {
         let exits = await backend.poll()
         for exit in exits {
             do { try await handle(exit) } catch { logger.error("could not record a pod's end", metadata: ["error": "\(error)"]) }
+        }
+        if backend.reportsStarts {
+            for a in await backend.started() {
+                guard let e = workloads[a.workload], e.state == .admitted, e.attempt == a.attempt else { continue }
+                do { try await markRunning(e) } catch { logger.error("could not record a start", metadata: ["error": "\(error)"]) }
+            }
         }
         if dirty || ContinuousClock.now - lastCycle >= config.idleCycle {
             dirty = false
@@ -272,7 +278,8 @@ public actor ControlPlane {
         Counter(label: "tarmac_admissions_total", dimensions: [("team", e.team)]).increment()
         logger.info("admitted", metadata: ["workload": "\(e.id)", "name": "\(e.name)", "team": "\(e.team)", "attempt": "\(e.attempt)"])
         await launch(e.id, plan.launches(for: e, platformName: platformName, graceSeconds: config.graceSeconds))
-        if let cur = workloads[e.id], cur.state == .admitted { try await markRunning(cur) }
+        // Running means its pods run: at launch for local processes; when the backend says so where placement takes time.
+        if !backend.reportsStarts, let cur = workloads[e.id], cur.state == .admitted { try await markRunning(cur) }
     }
 
     func launch(_ id: String, _ pods: [PodLaunch]) async {
@@ -292,7 +299,7 @@ public actor ControlPlane {
         e.startedAt = Date()
         e.updatedAt = e.startedAt!
         try await save(e, AuditDraft(time: e.updatedAt, actor: .lifecycle, action: "run", object: object(e), before: before, after: e.digest,
-                                     detail: "\(e.podCount) pod\(e.podCount == 1 ? "" : "s") started; workload identity tarmac://\(platformName)/\(e.team)/\(e.env)/\(e.kind.lowercased())/\(e.name)"))
+                                     detail: "\(e.podCount) pod\(e.podCount == 1 ? "" : "s") \(backend.reportsStarts ? "running" : "started"); workload identity tarmac://\(platformName)/\(e.team)/\(e.env)/\(e.kind.lowercased())/\(e.name)"))
     }
 
     func preempt(_ p: Decision.Preemption, now: Date) async throws {
