@@ -9,10 +9,11 @@ import TarmacTesting
 
 /// Against a real API server when TARMAC_TEST_KUBECONFIG names a kubeconfig (optionally TARMAC_TEST_CONTEXT): list
 /// nodes, then create, server-side apply, read, list+watch and delete a namespace `tarmac-test-*`.
+extension RealCluster {
 @Suite struct RealClusterTests {
-    static let kubeconfig = ProcessInfo.processInfo.environment["TARMAC_TEST_KUBECONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+    static var kubeconfig: String? { KubeRig.kubeconfig }
 
-    @Test(.enabled(if: kubeconfig != nil, "set TARMAC_TEST_KUBECONFIG to a kubeconfig to run the client against a real API server"))
+    @Test(.enabled(if: kubeconfig != nil, KubeRig.skipMessage))
     func clientAgainstARealAPIServer() async throws {
         let access = try KubeConfig.load(path: try #require(Self.kubeconfig), context: ProcessInfo.processInfo.environment["TARMAC_TEST_CONTEXT"])
         let c = try KubeClient(access)
@@ -37,16 +38,19 @@ import TarmacTesting
         try await c.delete("/api/v1/namespaces/\(name)")  // already going: not an error
     }
 }
+}
 
+extension RealCluster {
 /// The backend against a real cluster when TARMAC_TEST_KUBECONFIG is set (TARMAC_TEST_IMAGE overrides the image,
 /// docker.io/library/busybox:1.36): the platform of Tests/Fixtures/kubernetes is applied (namespace tarmac-e2e-test
 /// under Pod Security `restricted`, quota, limit range, network policies, priority class, admission policies); a
 /// batch job is held, admitted, bound by the real scheduler to the node Tarmac chose, runs, and its status and log
 /// flow back; then its objects are deleted.
-@Suite(.serialized) struct RealClusterBackendTests {
-    @Test(.enabled(if: RealClusterTests.kubeconfig != nil, "set TARMAC_TEST_KUBECONFIG to a kubeconfig to run the Kubernetes backend against a real cluster"))
+@Suite struct RealClusterBackendTests {
+    @Test(.enabled(if: RealClusterTests.kubeconfig != nil, KubeRig.skipMessage))
     func aBatchJobRunsOnTheNodeTarmacChose() async throws {
         let env = ProcessInfo.processInfo.environment
+        if let failure = KubeRig.started.failure { Issue.record(Comment(rawValue: failure)) }
         let access = try KubeConfig.load(path: try #require(RealClusterTests.kubeconfig), context: env["TARMAC_TEST_CONTEXT"])
         let loaded = ContractLoader.load(Fixtures.path("Tests/Fixtures/kubernetes/platform.yaml"))
         let contract = try #require(loaded.contract, "\(loaded.diagnostics)")
@@ -106,3 +110,7 @@ import TarmacTesting
         await backend.shutdown()
     }
 }
+}
+
+/// Every test against a real cluster, one at a time: each control plane removes the objects of workloads it does not know.
+@Suite(.serialized) enum RealCluster {}

@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+import TarmacTesting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real control plane the tests run against: TARMAC_TEST_KUBECONFIG (any cluster), or the test control plane
+/// (Tests/Support/kube-rig) started once for this test process from the binaries in TARMAC_K8S_BIN and stopped when
+/// it exits. Without either, the real-cluster tests skip with a message.
+enum KubeRig {
+    static let environment = ProcessInfo.processInfo.environment
+    static let bin = environment["TARMAC_K8S_BIN"].flatMap { $0.isEmpty ? nil : $0 }
+    static let state = NSTemporaryDirectory() + "tarmac-kube-rig-\(getpid())"
+
+    /// The rig's admin kubeconfig, or why it did not start (nil, nil: no TARMAC_K8S_BIN).
+    static let started: (kubeconfig: String?, failure: String?) = {
+        guard let bin, environment["TARMAC_TEST_KUBECONFIG"].map({ $0.isEmpty }) ?? true else { return (nil, nil) }
+        var env = environment
+        env["TARMAC_K8S_BIN"] = bin
+        do {
+            let r = try Run.program("/bin/bash", [Fixtures.path("Tests/Support/kube-rig"), "start", state], environment: env)
+            guard r.status == 0, let last = r.stdout.split(separator: "\n").last.map(String.init), FileManager.default.fileExists(atPath: last) else {
+                return (nil, "Tests/Support/kube-rig start failed (exit \(r.status)):\n\(r.stdout)\n\(r.stderr)")
+            }
+            atexit {
+                _ = try? Run.program("/bin/bash", [Fixtures.path("Tests/Support/kube-rig"), "stop", KubeRig.state])
+            }
+            return (last, nil)
+        } catch {
+            return (nil, "Tests/Support/kube-rig could not run: \(error)")
+        }
+    }()
+
+    /// A kubeconfig for a real cluster, if there is one.
+    static var kubeconfig: String? { environment["TARMAC_TEST_KUBECONFIG"].flatMap { $0.isEmpty ? nil : $0 } ?? started.kubeconfig }
+    /// Whether the cluster is the test control plane (its node agent, its nodes, its person `alice`).
+    static var isRig: Bool { started.kubeconfig != nil }
+    static let skipMessage: Comment = "set TARMAC_K8S_BIN to a folder with kube-apiserver, kube-controller-manager, kube-scheduler and etcd (README: Testing on a real control plane), or TARMAC_TEST_KUBECONFIG to a cluster"
+    static let rigMessage: Comment = "set TARMAC_K8S_BIN to a folder with kube-apiserver, kube-controller-manager, kube-scheduler and etcd (README: Testing on a real control plane): these tests need the test control plane's node agent"
+}

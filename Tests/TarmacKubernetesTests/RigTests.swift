@@ -1,0 +1,249 @@
+import Foundation
+import Testing
+import TarmacContract
+import TarmacKubernetes
+import TarmacKubernetesBackend
+import TarmacManifests
+import TarmacRuntime
+import TarmacStoreSQLite
+import TarmacTesting
+
+/// A control plane with the Kubernetes backend on the test control plane (real kube-apiserver, kube-scheduler,
+/// kube-controller-manager and etcd; the node agent plays the kubelets), its store in `dir`.
+final class RigSession: @unchecked Sendable {
+    static let contract: Contract = {
+        let r = ContractLoader.load(Fixtures.path("Tests/Fixtures/kubernetes/rig-platform.yaml"))
+        guard let c = r.contract else { fatalError("the rig platform does not load: \(r.diagnostics)") }
+        return c
+    }()
+    static let admin = Principal(tokenID: "t", name: "rig-tests", role: .admin, team: nil)
+
+    let dir: TemporaryDirectory
+    let client: KubeClient
+    let backend: KubernetesBackend
+    let cp: ControlPlane
+    let loop: Task<Void, Never>
+
+    init(dir: TemporaryDirectory? = nil) async throws {
+        let access = try KubeConfig.load(path: try #require(KubeRig.kubeconfig), context: nil)
+        self.dir = try dir ?? TemporaryDirectory(prefix: "tarmac-rig")
+        client = try KubeClient(access)
+        backend = KubernetesBackend(client: client, contract: Self.contract,
+                                    options: KubernetesBackendOptions(logDirectory: self.dir.path + "/logs", platformResync: .seconds(3600)))
+        try await backend.start()
+        cp = ControlPlane(contract: Self.contract, store: try SQLiteStore(path: self.dir.path + "/tarmac.db"), backend: backend,
+                          config: ControlPlaneConfig(inventoryRefresh: .milliseconds(500)))
+        try await cp.start()
+        let cp = self.cp
+        loop = Task { await cp.run() }
+    }
+
+    func close() async {
+        loop.cancel()
+        await backend.shutdown()
+    }
+
+    static func doc(_ kind: String, _ name: String, size: String, spec: String, env: [String: String]) -> String {
+        """
+        apiVersion: tarmac.dev/v1alpha1
+        kind: \(kind)
+        metadata: {name: \(name), team: rig, env: test}
+        spec:
+          size: \(size)
+          image: docker.io/library/busybox:1.36
+        \(spec.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+          env: {\(env.sorted { $0.key < $1.key }.map { "\($0.key): \"\($0.value)\"" }.joined(separator: ", "))}
+
+        """
+    }
+
+    func submit(_ doc: String) async throws -> String {
+        try await cp.submit(text: doc, requestID: nil, by: Self.admin, runsImages: true).workload.id
+    }
+
+    func wait(_ id: String, _ what: String, timeout: Duration = .seconds(120), until: (WorkloadEntry) -> Bool) async throws -> WorkloadEntry {
+        let end = ContinuousClock.now + timeout
+        var last: WorkloadEntry?
+        while ContinuousClock.now < end {
+            last = await cp.current(id)
+            if let e = last, until(e) { return e }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw TestTimeout("\(what): last \(last.map { "\($0.state.rawValue) attempt \($0.attempt) \($0.cause ?? "") \($0.message ?? "")" } ?? "nothing")")
+    }
+
+    /// The objects of a workload in the cluster, by kind, as "kind/name uid".
+    func objects(_ id: String) async throws -> [String] {
+        var out: [String] = []
+        for (collection, kind) in [("/apis/batch/v1/jobs", "Job"), ("/apis/apps/v1/deployments", "Deployment"), ("/api/v1/pods", "Pod"),
+                                   ("/api/v1/serviceaccounts", "ServiceAccount"), ("/api/v1/services", "Service")] {
+            for o in try await client.list(collection + "?labelSelector=tarmac.dev/workload-id%3D\(id)").items {
+                let md = o["metadata"] as? [String: Any] ?? [:]
+                out.append("\(kind)/\(md["name"] as? String ?? "") \(md["uid"] as? String ?? "")")
+            }
+        }
+        return out.sorted()
+    }
+
+    func pods(_ id: String, attempt: Int? = nil) async throws -> [[String: Any]] {
+        var selector = "tarmac.dev/workload-id%3D\(id)"
+        if let attempt { selector += ",tarmac.dev/attempt%3D\(attempt)" }
+        return try await client.list("/api/v1/pods?labelSelector=" + selector).items
+    }
+}
+
+struct TestTimeout: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+extension RealCluster {
+/// What the Kubernetes backend does, on the test control plane: each test names what it proves.
+@Suite struct RigTests {
+    @Test(.enabled(if: KubeRig.bin != nil, "set TARMAC_K8S_BIN to start the test control plane"))
+    func theTestControlPlaneStarts() {
+        #expect(KubeRig.started.failure == nil, Comment(rawValue: KubeRig.started.failure ?? ""))
+    }
+
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func thePlatformIsAppliedAsRenderedAndStaysConverged() async throws {
+        let s = try await RigSession()
+        defer { Task { await s.close() } }
+        let first = await s.backend.platformOutcomes
+        #expect(!first.isEmpty && !first.contains { $0.action == .failed }, "\(first.filter { $0.action == .failed })")
+        // Applied again: nothing differs (a server default such as an omitted `globalDefault: false` is not drift).
+        let again = try await s.backend.applyPlatform()
+        #expect(again.allSatisfy { $0.action == .unchanged && $0.drift.isEmpty }, "\(again.filter { $0.action != .unchanged }.map { "\($0.kind) \($0.name): \($0.drift)" })")
+        let ns = try await s.client.get("/api/v1/namespaces/rig-test")
+        #expect(((ns["metadata"] as? [String: Any])?["labels"] as? [String: String])?["pod-security.kubernetes.io/enforce"] == "restricted")
+        let nodes = try await s.backend.nodes()
+        #expect(Set(nodes.map(\.name)) == ["gpu-a", "gpu-b", "cpu-a", "cpu-b"], "\(nodes)")
+        #expect(nodes.first { $0.name == "gpu-a" }?.gpus == 8)
+    }
+
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func aGangPlacedTwoPlusOneLandsTwoPlusOne() async throws {
+        let s = try await RigSession()
+        defer { Task { await s.close() } }
+        let id = try await s.submit(RigSession.doc("TrainingJob", "gang-\(UInt16.random(in: 0...9999))", size: "gpu4",
+                                                   spec: "workers: 3\nmaxDuration: 10m", env: ["TEST_SECONDS": "4"]))
+        let running = try await s.wait(id, "the gang runs") { $0.state == .running }
+        let planned = running.placements.map(\.node)
+        #expect(Dictionary(grouping: planned, by: { $0 }).values.map(\.count).sorted() == [1, 2], "3 pods of 4 GPUs on two 8-GPU nodes: \(planned)")
+        let pods = try await s.pods(id, attempt: 1)
+        #expect(pods.count == 3)
+        for p in pods {
+            let index = try #require(AttemptStatus.index(p))
+            let node = (p["spec"] as? [String: Any])?["nodeName"] as? String
+            #expect(node == planned[index], "pod \(index) was bound to \(node ?? "nothing"); Tarmac placed it on \(planned[index])")
+            #expect(!PodPinning.isGated(p))
+        }
+        let done = try await s.wait(id, "the gang succeeds") { $0.state.isTerminal }
+        #expect(done.state == .succeeded, "\(done.cause ?? "") \(done.message ?? "")")
+        let log = try await s.cp.readLog(workload: id, attempt: 1, pod: 2, from: 0, max: 1 << 16)
+        #expect(String(decoding: log.data, as: UTF8.self).contains("ran on \(planned[2])"), "the log comes back through the API server")
+    }
+
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func failuresAreTriagedFromRealStatus() async throws {
+        let s = try await RigSession()
+        defer { Task { await s.close() } }
+        let n = UInt16.random(in: 0...9999)
+        let cases: [(String, String, String)] = [("oom", "OutOfMemory", "oom"), ("fail:3", "ApplicationError", "exit"), ("image-pull", "ImagePullFailed", "pull")]
+        var ids: [(String, String)] = []
+        for (outcome, cause, name) in cases {
+            let id = try await s.submit(RigSession.doc("BatchJob", "\(name)-\(n)", size: "tiny", spec: "tasks: 1\nparallelism: 1\nmaxRetries: 0",
+                                                       env: ["TEST_OUTCOME": outcome, "TEST_SECONDS": "1"]))
+            ids.append((id, cause))
+        }
+        for (id, cause) in ids {
+            let e = try await s.wait(id, "\(cause) is reported", timeout: .seconds(180)) { $0.state.isTerminal }
+            #expect(e.state == .failed && e.cause == cause, "\(e.state.rawValue) \(e.cause ?? "") \(e.message ?? "")")
+            if cause == "ApplicationError" { #expect(e.exitCode == 3) }
+            if cause == "ImagePullFailed" { #expect(e.message?.contains("busybox:1.36") == true, "\(e.message ?? "")") }
+        }
+    }
+
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func aRestartInTheMiddleAdoptsWithoutDuplicatesAndCancelCleansUp() async throws {
+        let dir = try TemporaryDirectory(prefix: "tarmac-rig-restart")
+        let first = try await RigSession(dir: dir)
+        let id = try await first.submit(RigSession.doc("BatchJob", "long-\(UInt16.random(in: 0...9999))", size: "tiny", spec: "tasks: 2\nparallelism: 2",
+                                                   env: ["TEST_SECONDS": "600"]))
+        _ = try await first.wait(id, "it runs") { $0.state == .running }
+        let before = try await first.objects(id)
+        #expect(before.filter { $0.hasPrefix("Pod/") }.count == 2 && before.contains { $0.hasPrefix("Job/") }, "\(before)")
+        // The control plane goes away (nothing is deleted) and comes back on the same store.
+        await first.close()
+        let s = try await RigSession(dir: dir)
+        defer { Task { await s.close() } }
+        try await Task.sleep(for: .seconds(2))
+        let after = try await s.objects(id)
+        #expect(after == before, "the same objects (same uids), none created twice")
+        let e = try #require(await s.cp.current(id))
+        #expect(e.state == .running && e.attempt == 1)
+        _ = try await s.cp.cancel(id, by: RigSession.admin)
+        _ = try await s.wait(id, "it is cancelled") { $0.state == .cancelled }
+        var left: [String] = []
+        for _ in 0..<50 {
+            left = try await s.objects(id)
+            if left.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(left.isEmpty, "\(left)")
+    }
+
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func preemptionSuspendsTheGangAndItComesBackAsTheNextAttempt() async throws {
+        let s = try await RigSession()
+        defer { Task { await s.close() } }
+        let n = UInt16.random(in: 0...9999)
+        let low = try await s.submit(RigSession.doc("BatchJob", "low-\(n)", size: "gpu4", spec: "tasks: 4\nparallelism: 4\npriority: low",
+                                                    env: ["TEST_SECONDS": "600"]))
+        _ = try await s.wait(low, "the low-priority job fills the GPUs") { $0.state == .running }
+        let high = try await s.submit(RigSession.doc("TrainingJob", "high-\(n)", size: "gpu4", spec: "workers: 1\nmaxDuration: 10m\npriority: high",
+                                                     env: ["TEST_SECONDS": "3"]))
+        _ = try await s.wait(high, "the high-priority job runs", timeout: .seconds(180)) { $0.state == .running }
+        let preempted = try #require(await s.cp.current(low))
+        #expect(preempted.state == .queued || preempted.attempt >= 2, "\(preempted.state.rawValue) \(preempted.message ?? "")")
+        #expect(try await s.pods(low, attempt: 1).isEmpty, "the preempted attempt's pods are gone")
+        _ = try await s.wait(high, "the high-priority job succeeds") { $0.state == .succeeded }
+        let back = try await s.wait(low, "the low-priority job runs again", timeout: .seconds(180)) { $0.state == .running && $0.attempt == 2 }
+        #expect(try await s.pods(low, attempt: 2).count == 4)
+        _ = try await s.cp.cancel(back.id, by: RigSession.admin)
+        _ = try await s.wait(low, "cancelled") { $0.state == .cancelled }
+    }
+
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func aPersonsRawGPUPodIsDeniedByTheAdmissionPolicy() async throws {
+        let s = try await RigSession()
+        defer { Task { await s.close() } }
+        let kubectl = try #require(KubeRig.bin.map { $0 + "/kubectl" }.flatMap { FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil },
+                                   "build kubectl into TARMAC_K8S_BIN too")
+        let alice = (try #require(KubeRig.kubeconfig) as NSString).deletingLastPathComponent + "/alice.kubeconfig"
+        let dir = try TemporaryDirectory(prefix: "tarmac-rig-raw")
+        let pod = try dir.write("pod.yaml", """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: raw-gpu, namespace: rig-test}
+            spec:
+              securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
+              containers:
+              - name: main
+                image: docker.io/library/busybox:1.36
+                securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+                resources: {requests: {nvidia.com/gpu: "1", cpu: 100m, memory: 64Mi}, limits: {nvidia.com/gpu: "1", cpu: 100m, memory: 64Mi}}
+            """)
+        let r = try Run.program(kubectl, ["--kubeconfig", alice, "create", "-f", pod])
+        #expect(r.status != 0, "a person's raw GPU pod must be refused: \(r.stdout)")
+        #expect(r.stderr.contains("ValidatingAdmissionPolicy") && r.stderr.contains("denied"), "\(r.stderr)")
+        print("kubectl as alice: \(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+        // The same person may create a pod without a GPU: the policy is about GPUs, not about people.
+        let plain = try dir.write("plain.yaml", try String(contentsOfFile: pod, encoding: .utf8)
+            .replacingOccurrences(of: "raw-gpu", with: "raw-cpu").replacingOccurrences(of: "nvidia.com/gpu: \"1\", ", with: ""))
+        let ok = try Run.program(kubectl, ["--kubeconfig", alice, "create", "-f", plain])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        _ = try? Run.program(kubectl, ["--kubeconfig", alice, "delete", "pod", "-n", "rig-test", "raw-cpu", "--wait=false"])
+    }
+}
+}
