@@ -75,6 +75,9 @@ class Agent:
             if s not in (201, 409):
                 sys.exit("cannot register node %s: %s %s" % (n["name"], s, o))
             self.heartbeat(n, capacity)
+            # The API server taints a new node not-ready until its lifecycle controller sees it Ready; the rig runs no
+            # such controller, so the agent, as the node's kubelet, clears it.
+            self.api.call("PATCH", "/api/v1/nodes/%s" % n["name"], {"spec": {"taints": n.get("taints") or None}}, "application/merge-patch+json")
 
     def heartbeat(self, n, capacity=None):
         if capacity is None:

@@ -17,20 +17,20 @@ enum KubeRig {
     /// The rig's admin kubeconfig, or why it did not start (nil, nil: no TARMAC_K8S_BIN).
     static let started: (kubeconfig: String?, failure: String?) = {
         guard let bin, environment["TARMAC_TEST_KUBECONFIG"].map({ $0.isEmpty }) ?? true else { return (nil, nil) }
-        var env = environment
-        env["TARMAC_K8S_BIN"] = bin
-        do {
-            let r = try Run.program("/bin/bash", [Fixtures.path("Tests/Support/kube-rig"), "start", state], environment: env)
-            guard r.status == 0, let last = r.stdout.split(separator: "\n").last.map(String.init), FileManager.default.fileExists(atPath: last) else {
-                return (nil, "Tests/Support/kube-rig start failed (exit \(r.status)):\n\(r.stdout)\n\(r.stderr)")
-            }
-            atexit {
-                _ = try? Run.program("/bin/bash", [Fixtures.path("Tests/Support/kube-rig"), "stop", KubeRig.state])
-            }
-            return (last, nil)
-        } catch {
-            return (nil, "Tests/Support/kube-rig could not run: \(error)")
+        // Run through system(3), its output to a file: the servers it leaves running would hold a pipe open forever,
+        // and this runs while tests are being discovered.
+        let out = state + ".out"
+        let q: (String) -> String = { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let command = "TARMAC_K8S_BIN=\(q(bin)) /bin/bash \(q(Fixtures.path("Tests/Support/kube-rig"))) start \(q(state)) > \(q(out)) 2>&1 < /dev/null"
+        let status = system(command)
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        guard status == 0, let last = text.split(separator: "\n").last.map(String.init), FileManager.default.fileExists(atPath: last) else {
+            return (nil, "Tests/Support/kube-rig start failed (status \(status)):\n\(text)")
         }
+        atexit {
+            _ = system("/bin/bash '\(Fixtures.path("Tests/Support/kube-rig"))' stop '\(KubeRig.state)' > /dev/null 2>&1")
+        }
+        return (last, nil)
     }()
 
     /// A kubeconfig for a real cluster, if there is one.

@@ -45,7 +45,8 @@ extension RealCluster {
 /// docker.io/library/busybox:1.36): the platform of Tests/Fixtures/kubernetes is applied (namespace tarmac-e2e-test
 /// under Pod Security `restricted`, quota, limit range, network policies, priority class, admission policies); a
 /// batch job is held, admitted, bound by the real scheduler to the node Tarmac chose, runs, and its status and log
-/// flow back; then its objects are deleted.
+/// flow back; then its objects are deleted. (On the test control plane no container runs: the node agent reports the
+/// pod's TEST_LOG as its log.)
 @Suite struct RealClusterBackendTests {
     @Test(.enabled(if: RealClusterTests.kubeconfig != nil, KubeRig.skipMessage))
     func aBatchJobRunsOnTheNodeTarmacChose() async throws {
@@ -80,6 +81,7 @@ extension RealCluster {
           parallelism: 1
           image: \(image)
           command: [sh, -c, "echo hello from tarmac; sleep 3"]
+          env: {TEST_LOG: "hello from tarmac"}
         """
         let admin = Principal(tokenID: "t", name: "e2e", role: .admin, team: nil)
         let id = try await cp.submit(text: doc, requestID: nil, by: admin, runsImages: true).workload.id
