@@ -215,6 +215,44 @@ extension RealCluster {
     }
 
     @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func aServicesReplicasArePinnedAndAnExtraReplicaStaysGated() async throws {
+        let s = try await RigSession()
+        defer { Task { await s.close() } }
+        let name = "serve-\(UInt16.random(in: 0...9999))"
+        let id = try await s.submit(RigSession.doc("InferenceService", name, size: "small", spec: "model: echo@1\nreplicas: 3\nport: 8080", env: [:]))
+        let running = try await s.wait(id, "the service runs") { $0.state == .running }
+        var planned = running.placements.map(\.node)
+        var bound = try await s.pods(id, attempt: 1).compactMap { ($0["spec"] as? [String: Any])?["nodeName"] as? String }
+        #expect(planned.count == 3 && bound.sorted() == planned.sorted(), "Tarmac placed \(planned); the scheduler bound \(bound)")
+        // Someone (an autoscaler, a person with kubectl) scales the Deployment past what the engine admitted: the extra
+        // pod is created, but it stays behind Tarmac's gate, unscheduled, holding nothing.
+        _ = try await s.client.mergePatch("/apis/apps/v1/namespaces/rig-test/deployments/\(name)", ["spec": ["replicas": 4]])
+        var extra: [[String: Any]] = []
+        for _ in 0..<50 {
+            extra = try await s.pods(id, attempt: 1).filter { PodPinning.isGated($0) }
+            if !extra.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try await Task.sleep(for: .seconds(2))
+        extra = try await s.pods(id, attempt: 1).filter { PodPinning.isGated($0) }
+        #expect(extra.count == 1 && (extra.first?["spec"] as? [String: Any])?["nodeName"] == nil, "the fourth replica must stay gated")
+        // A replica that dies is replaced on the node that lost it.
+        let victim = try #require(try await s.pods(id, attempt: 1).first { !PodPinning.isGated($0) })
+        let lost = try #require((victim["spec"] as? [String: Any])?["nodeName"] as? String)
+        try await s.client.delete("/api/v1/namespaces/rig-test/pods/\(AttemptStatus.name(victim))")
+        for _ in 0..<100 {
+            bound = try await s.pods(id, attempt: 1).filter { !PodPinning.isGated($0) && (($0["metadata"] as? [String: Any])?["deletionTimestamp"] == nil) }
+                .compactMap { ($0["spec"] as? [String: Any])?["nodeName"] as? String }
+            if bound.count == 3 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        planned = (await s.cp.current(id))?.placements.map(\.node) ?? []
+        #expect(bound.sorted() == planned.sorted(), "after losing a pod on \(lost): bound \(bound), placed \(planned)")
+        _ = try await s.cp.cancel(id, by: RigSession.admin)
+        _ = try await s.wait(id, "cancelled") { $0.state == .cancelled }
+    }
+
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
     func aPersonsRawGPUPodIsDeniedByTheAdmissionPolicy() async throws {
         let s = try await RigSession()
         defer { Task { await s.close() } }
