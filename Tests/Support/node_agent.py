@@ -51,15 +51,13 @@ class API:
 
 
 class Agent:
-    def __init__(self, api, nodes, base_port, cert, key):
+    def __init__(self, api, nodes, cert, key):
         self.api = api
         self.nodes = {n["name"]: n for n in nodes}
         self.ports = {}
         self.logs = {}  # (namespace, pod) -> text
         self.started = {}  # pod uid -> time it started running
         self.lock = threading.Lock()
-        for i, n in enumerate(nodes):
-            self.ports[n["name"]] = base_port + i
         self.cert, self.key = cert, key
 
     # --- nodes
@@ -196,8 +194,10 @@ class Agent:
             def log_message(self, *args):
                 pass
 
-        for node, port in self.ports.items():
-            httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        for node in self.nodes:
+            # One kubelet port per node, each a free one (the API server finds it in the node's status).
+            httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            self.ports[node] = httpd.server_address[1]
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(self.cert, self.key)
             httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
@@ -209,12 +209,11 @@ def main():
     p.add_argument("--server", required=True)
     p.add_argument("--token", required=True)
     p.add_argument("--nodes", help="JSON list of nodes (default: gpu-a, gpu-b with 8 GPUs; cpu-a, cpu-b)")
-    p.add_argument("--port", type=int, default=10250, help="first kubelet port (one per node)")
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
     a = p.parse_args()
     nodes = json.loads(a.nodes) if a.nodes else DEFAULT_NODES
-    agent = Agent(API(a.server, a.token), nodes, a.port, a.cert, a.key)
+    agent = Agent(API(a.server, a.token), nodes, a.cert, a.key)
     agent.serve()
     agent.register()
     print("node agent: %d nodes ready: %s" % (len(nodes), ", ".join(n["name"] for n in nodes)), flush=True)
