@@ -151,6 +151,82 @@ import TarmacTesting
         #expect(await cp.current(id)?.attempt == 1)
     }
 
+    @Test func replicasAnAutoscalerAsksForAreAdmittedOneByOneWithinCapacity() async throws {
+        let fake = InMemoryAPIServer()
+        let (url, server) = try await fake.start()
+        defer { server.cancel() }
+        // One CPU: room for two replicas of inference/cpu-small (500m).
+        fake.put("/api/v1/nodes/cpu-a", Self.node("cpu-a", pool: "cpu", cpu: "1", memory: "4Gi"))
+        let dir = try TemporaryDirectory(prefix: "tarmac-k8s-scale")
+        let k = try backend(url, dir)
+        try await k.start()
+        defer { Task { await k.shutdown() } }
+        let cp = ControlPlane(contract: BackendSupport.contract, store: try SQLiteStore(path: dir.path + "/tarmac.db"), backend: k,
+                              config: ControlPlaneConfig(inventoryRefresh: .milliseconds(100)))
+        try await cp.start()
+        let doc = """
+            apiVersion: tarmac.dev/v1alpha1
+            kind: InferenceService
+            metadata: {name: echo-scale, team: platform, env: dev, owner: ops@acme.example}
+            spec:
+              size: cpu-small
+              model: echo@1
+              image: docker.io/library/python:3.12-slim
+              replicas: 1..3
+              port: 8080
+            """
+        let id = try await cp.submit(text: doc, requestID: nil, by: Self.admin, runsImages: true).workload.id
+        let ns = "/api/v1/namespaces/platform-dev/pods/"
+        let deployment = "/apis/apps/v1/namespaces/platform-dev/deployments/echo-scale"
+        #expect(fake.object("/apis/autoscaling/v2/namespaces/platform-dev/horizontalpodautoscalers/echo-scale") != nil, "the HPA is created with the service")
+        func pod(_ name: String) -> [String: Any] {
+            ["apiVersion": "v1", "kind": "Pod",
+             "metadata": ["name": name, "namespace": "platform-dev", "labels": ["tarmac.dev/workload-id": id, "tarmac.dev/attempt": "1"]],
+             "spec": ["containers": [["name": "server"]], "schedulingGates": [["name": "tarmac.dev/placement"]]], "status": ["phase": "Pending"]]
+        }
+        func run(_ name: String) throws {
+            var p = try #require(fake.object(ns + name))
+            var spec = p["spec"] as? [String: Any] ?? [:]
+            spec["nodeName"] = PodPinning.node(of: p)
+            p["spec"] = spec
+            p["status"] = ["phase": "Running"]
+            fake.put(ns + name, p)
+        }
+        try await until("released", cp) { (fake.object(deployment)?["spec"] as? [String: Any])?["replicas"] as? Int == 1 }
+        fake.put(ns + "echo-0", pod("echo-0"))
+        try await until("pinned", cp) { fake.object(ns + "echo-0").map { !PodPinning.isGated($0) } ?? false }
+        try run("echo-0")
+        try await until("running", cp) { await cp.current(id)?.state == .running }
+
+        // The autoscaler asks for 3: the engine admits one more (the node has room for two), not a third.
+        var d = try #require(fake.object(deployment))
+        var spec = d["spec"] as? [String: Any] ?? [:]
+        spec["replicas"] = 3
+        d["spec"] = spec
+        fake.put(deployment, d)
+        try await until("a second replica is admitted", cp) { await cp.current(id)?.podCount == 2 }
+        fake.put(ns + "echo-1", pod("echo-1"))
+        fake.put(ns + "echo-2", pod("echo-2"))
+        try await until("one new pod is pinned", cp) { [fake] in
+            ["echo-1", "echo-2"].compactMap { fake.object(ns + $0) }.filter { !PodPinning.isGated($0) }.count == 1
+        }
+        for _ in 0..<20 { await cp.tick() }
+        #expect(await cp.current(id)?.podCount == 2, "no replica beyond the capacity")
+        #expect(["echo-1", "echo-2"].compactMap { fake.object(ns + $0) }.filter(PodPinning.isGated).count == 1)
+        #expect(AttemptStatus.annotations(try #require(fake.object(deployment)))["tarmac.dev/placement"] == "cpu-a,cpu-a")
+
+        // Back to one: the Deployment removes two pods, and the slot of the one that ran is freed.
+        spec["replicas"] = 1
+        d["spec"] = spec
+        fake.put(deployment, d)
+        let pinned = try #require(["echo-1", "echo-2"].first { fake.object(ns + $0).map { !PodPinning.isGated($0) } ?? false })
+        fake.remove(ns + "echo-1")
+        fake.remove(ns + "echo-2")
+        try await until("one replica again", cp) { await cp.current(id)?.podCount == 1 }
+        let e = try #require(await cp.current(id))
+        #expect(e.placements.map(\.node) == ["cpu-a"] && e.charged?.cpuMilli == 500, "\(e.placements) \(String(describing: e.charged)); freed \(pinned)")
+    }
+
     @Test func aForeignObjectOrARefusalRejectsTheWorkloadWithTheReason() async throws {
         let fake = InMemoryAPIServer()
         let (url, server) = try await fake.start()

@@ -43,11 +43,11 @@ final class RigSession: @unchecked Sendable {
         await backend.shutdown()
     }
 
-    static func doc(_ kind: String, _ name: String, size: String, spec: String, env: [String: String]) -> String {
+    static func doc(_ kind: String, _ name: String, team: String = "rig", size: String, spec: String, env: [String: String]) -> String {
         """
         apiVersion: tarmac.dev/v1alpha1
         kind: \(kind)
-        metadata: {name: \(name), team: rig, env: test}
+        metadata: {name: \(name), team: \(team), env: test}
         spec:
           size: \(size)
           image: docker.io/library/busybox:1.36
@@ -248,6 +248,42 @@ extension RealCluster {
         }
         planned = (await s.cp.current(id))?.placements.map(\.node) ?? []
         #expect(bound.sorted() == planned.sorted(), "after losing a pod on \(lost): bound \(bound), placed \(planned)")
+        _ = try await s.cp.cancel(id, by: RigSession.admin)
+        _ = try await s.wait(id, "cancelled") { $0.state == .cancelled }
+    }
+
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func autoscalingIsAdmittedReplicaByReplicaAndNeverOvercommits() async throws {
+        let s = try await RigSession()
+        defer { Task { await s.close() } }
+        let name = "scale-\(UInt16.random(in: 0...9999))"
+        let deployment = "/apis/apps/v1/namespaces/tight-test/deployments/\(name)"
+        let id = try await s.submit(RigSession.doc("InferenceService", name, team: "tight", size: "small", spec: "model: echo@1\nreplicas: 1..3\nport: 8080", env: [:]))
+        _ = try await s.wait(id, "the service runs with its minimum") { $0.state == .running && $0.podCount == 1 }
+        _ = try await s.client.get("/apis/autoscaling/v2/namespaces/tight-test/horizontalpodautoscalers/\(name)")
+        // The autoscaler asks for 3 (as the HPA does, through the Deployment's scale); team tight's quota covers 2.
+        _ = try await s.client.mergePatch(deployment, ["spec": ["replicas": 3]])
+        let scaled = try await s.wait(id, "a second replica is admitted") { $0.podCount == 2 }
+        #expect(scaled.placements.count == 2 && scaled.charged?.cpuMilli == 1000, "\(scaled.placements) \(String(describing: scaled.charged))")
+        var pods: [[String: Any]] = []
+        for _ in 0..<50 {
+            pods = try await s.pods(id, attempt: 1)
+            if pods.filter({ !PodPinning.isGated($0) && (($0["spec"] as? [String: Any])?["nodeName"] as? String) != nil }).count == 2 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let bound = pods.compactMap { ($0["spec"] as? [String: Any])?["nodeName"] as? String }
+        #expect(bound.sorted() == scaled.placements.map(\.node).sorted(), "bound \(bound), placed \(scaled.placements.map(\.node))")
+        // The third replica never runs: it waits behind the gate, or the namespace's ResourceQuota (rendered from the
+        // same contract) refuses to create it at all.
+        #expect(pods.count - pods.filter(PodPinning.isGated).count == 2, "\(pods.map(AttemptStatus.name))")
+        try await Task.sleep(for: .seconds(2))
+        #expect(await s.cp.current(id)?.podCount == 2, "never more than the quota allows")
+        // Scaled down to 1: the slot of the replica that went away is freed.
+        _ = try await s.client.mergePatch(deployment, ["spec": ["replicas": 1]])
+        let down = try await s.wait(id, "the service is back to one replica") { $0.podCount == 1 }
+        #expect(down.charged?.cpuMilli == 500 && down.placements.count == 1, "\(String(describing: down.charged))")
+        let records = try await SQLiteStore(path: s.dir.path + "/tarmac.db").auditRecords(since: nil, limit: nil).filter { $0.object == "workload/\(id)" }
+        #expect(records.map(\.action).contains("scale-up") && records.map(\.action).contains("scale-down"), "\(records.map(\.action))")
         _ = try await s.cp.cancel(id, by: RigSession.admin)
         _ = try await s.wait(id, "cancelled") { $0.state == .cancelled }
     }

@@ -14,7 +14,13 @@ import TarmacTesting
         let o = try BackendSupport.objects(file)
         let queued = o.queued
         #expect(queued.allSatisfy { $0.labels[Naming.workloadIDLabel] == "wl-test" }, "every object names its workload")
-        #expect(!queued.contains { $0.kind == "HorizontalPodAutoscaler" })
+        // A service with a replica range keeps its HPA: what it asks beyond the admitted replicas waits for the engine.
+        let hpa = queued.first { $0.kind == "HorizontalPodAutoscaler" }
+        if case .inference(let i) = o.workload.details, i.replicas.max > i.replicas.min {
+            #expect(hpa?.body["spec"]?["scaleTargetRef"]?["kind"] == "Deployment")
+        } else {
+            #expect(hpa == nil)
+        }
         let c = try #require(queued.first { $0.kind == "Job" || $0.kind == "Deployment" })
         if c.kind == "Job" {
             #expect(c.body["spec"]?["suspend"] == .bool(true))
@@ -46,7 +52,7 @@ import TarmacTesting
         #expect(template["spec"]?["tolerations"] == held.body["spec"]?["template"]?["spec"]?["tolerations"])
 
         let serve = try BackendSupport.objects("ranker-serve.yaml")
-        let dep = serve.controller(attempt: 1, nodes: ["l4-0"])
+        let dep = serve.controller(attempt: 1, nodes: Array(repeating: "l4-0", count: serve.podCount))
         #expect(dep.body["spec"]?["replicas"] == .int(serve.workload.podCount))
         #expect(serve.podCount >= 1)
     }

@@ -254,7 +254,7 @@ public actor KubernetesBackend: Backend {
 
     static let ownedKinds: [(String, String)] = [
         ("batch/v1", "Job"), ("apps/v1", "Deployment"), ("v1", "Service"), ("v1", "ServiceAccount"),
-        ("v1", "PersistentVolumeClaim"), ("networking.k8s.io/v1", "NetworkPolicy"),
+        ("v1", "PersistentVolumeClaim"), ("networking.k8s.io/v1", "NetworkPolicy"), ("autoscaling/v2", "HorizontalPodAutoscaler"),
     ]
 
     public func accept(_ w: ActiveWorkload) async throws {
@@ -302,8 +302,9 @@ public actor KubernetesBackend: Backend {
             prepared.insert(id)
         }
         if let previous = launched[id], previous != attempt { await keepLogs(id, attempt: previous) }
-        var nodes = Array(repeating: "", count: o.podCount)
-        if let known = placements[id], known.count == o.podCount, launched[id] == attempt { nodes = known }
+        let slots = max(o.podCount, (pods.map(\.pod).max() ?? -1) + 1)
+        var nodes = Array(repeating: "", count: slots)
+        if let known = placements[id], known.count == slots, launched[id] == attempt { nodes = known }
         for p in pods where p.pod < nodes.count { nodes[p.pod] = p.placement.node }
         guard !nodes.contains("") else { throw KubernetesBackendError("workload \(id) attempt \(attempt): no node for every pod slot") }
         let desired = o.controller(attempt: attempt, nodes: nodes)
@@ -387,6 +388,30 @@ public actor KubernetesBackend: Backend {
 
     public nonisolated var reportsStarts: Bool { true }
 
+    /// The replicas each running Deployment is scaled to (by its HPA, or anyone), and where its placed replicas run.
+    public func desiredReplicas() async -> [String: ReplicaDemand] {
+        let byWorkload = podsByWorkload()
+        var out: [String: ReplicaDemand] = [:]
+        for (id, attempt) in launched {
+            guard let o = tracked[id], !o.isJob, stopping[AttemptKey(workload: id, attempt: attempt)] == nil, let live = deployments[id],
+                  let replicas = (live["spec"] as? [String: Any])?["replicas"] as? Int else { continue }
+            let placed = (byWorkload[id] ?? []).filter {
+                AttemptStatus.labels($0)[Naming.attemptLabel] == String(attempt) && !PodPinning.isGated($0) && !ClusterInventory.isFinished($0)
+                    && ($0["metadata"] as? [String: Any])?["deletionTimestamp"] == nil
+            }
+            out[id] = ReplicaDemand(replicas: replicas, runningOn: placed.compactMap { PodPinning.node(of: $0) }.sorted())
+        }
+        return out
+    }
+
+    /// New slot nodes for a running attempt: gated pods are pinned against them from now on, and the controller's
+    /// annotation keeps them for a restart.
+    public func resize(workload id: String, attempt: Int, nodes: [String]) async throws {
+        guard let o = tracked[id], launched[id] == attempt else { return }
+        placements[id] = nodes
+        _ = try await client.mergePatch(o.controllerPath, ["metadata": ["annotations": [PodPinning.placementAnnotation: nodes.joined(separator: ",")]]])
+    }
+
     /// Attempts whose every pod slot has a pod bound and running (or already succeeded).
     public func started() async -> [AttemptRef] {
         let byWorkload = podsByWorkload()
@@ -441,7 +466,7 @@ public actor KubernetesBackend: Backend {
         let held = o.isJob ? (spec["suspend"] as? Bool ?? false) && !Self.isFinished(live) : (spec["replicas"] as? Int ?? 0) == 0
         if held { return Array(repeating: .notStarted, count: pods) }
         launched[workload] = attempt
-        if let nodes = AttemptStatus.annotations(live)[PodPinning.placementAnnotation]?.split(separator: ",").map(String.init), nodes.count == o.podCount {
+        if let nodes = AttemptStatus.annotations(live)[PodPinning.placementAnnotation]?.split(separator: ",").map(String.init), nodes.count == pods {
             placements[workload] = nodes
         }
         let mine = podObjects.values.filter { AttemptStatus.labels($0)[Naming.workloadIDLabel] == workload }

@@ -30,8 +30,8 @@ public struct WorkloadObjects: Sendable {
             o.labels[Naming.workloadIDLabel] = id
             switch o.kind {
             case "Job", "Deployment": controller = o
-            // Replicas above the admitted ones would not be placed by the engine: autoscaling within admission is not done yet.
-            case "HorizontalPodAutoscaler": continue
+            // The HPA scales the Deployment; replicas beyond the admitted ones wait behind the placement gate until the
+            // engine admits them (quota and placement), so autoscaling never overcommits.
             default: supporting.append(o)
             }
         }
@@ -73,7 +73,7 @@ public struct WorkloadObjects: Sendable {
         if isJob {
             spec["suspend"] = .bool(nodes == nil)
         } else {
-            spec["replicas"] = .int(nodes == nil ? 0 : podCount)
+            spec["replicas"] = .int(nodes?.count ?? 0)
         }
         o.body["spec"] = spec
         return o

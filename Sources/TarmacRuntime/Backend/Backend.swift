@@ -128,6 +128,23 @@ public protocol Backend: Sendable {
     var reportsStarts: Bool { get }
     /// Attempts whose pods all run (or have run) now, reported once each.
     func started() async -> [AttemptRef]
+
+    /// What autoscalers ask of running services now, by workload id: the replicas wanted, and the nodes of the replicas
+    /// that run (for a scale-down: which slots are gone). Empty where the backend has no autoscaler.
+    func desiredReplicas() async -> [String: ReplicaDemand]
+    /// An attempt's pod slots changed (a replica admitted or let go): the node of each slot now.
+    func resize(workload: String, attempt: Int, nodes: [String]) async throws
+}
+
+/// What an autoscaler asks of one running service.
+public struct ReplicaDemand: Hashable, Sendable {
+    public var replicas: Int
+    /// Nodes of the replicas that are placed and not going away, one entry per replica.
+    public var runningOn: [String]
+    public init(replicas: Int, runningOn: [String]) {
+        self.replicas = replicas
+        self.runningOn = runningOn
+    }
 }
 
 /// One attempt of one workload.
@@ -146,4 +163,6 @@ extension Backend {
     public func release(workload: String) async {}
     public var reportsStarts: Bool { false }
     public func started() async -> [AttemptRef] { [] }
+    public func desiredReplicas() async -> [String: ReplicaDemand] { [:] }
+    public func resize(workload: String, attempt: Int, nodes: [String]) async throws {}
 }

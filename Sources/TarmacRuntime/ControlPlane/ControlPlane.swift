@@ -230,8 +230,10 @@ public actor ControlPlane {
             running.append(RunningWorkload(workload: pending, placements: placements, charged: resources(e.charged),
                                            started: Int64((e.startedAt ?? e.admittedAt ?? now).timeIntervalSince1970 * 1000)))
         }
-        let pending = workloads.values.filter { $0.state == .queued && !$0.cancelRequested && ($0.notBefore ?? .distantPast) <= now && !accepting.contains($0.id) }
+        var pending = workloads.values.filter { $0.state == .queued && !$0.cancelRequested && ($0.notBefore ?? .distantPast) <= now && !accepting.contains($0.id) }
             .compactMap { e in plans[e.id].map { $0.pending(e, pools: pools(for: $0)) } }
+        // Replicas autoscalers ask for beyond the admitted ones wait for the engine like any pod (quota and placement).
+        pending += try await replicaDemands(now: now)
         guard !pending.isEmpty else {
             waiting = [:]
             return
@@ -241,9 +243,15 @@ public actor ControlPlane {
                                                         policy: self.policy, rng: self.rng)
         self.policy = policy
         self.rng = rng
-        waiting = decision.waiting
+        waiting = decision.waiting.filter { !Self.isReplicaRequest($0.key) }
         for p in decision.preempted { try await preempt(p, now: now) }
-        for a in decision.admitted { try await admit(a, cluster: cluster, now: now) }
+        for a in decision.admitted {
+            if Self.isReplicaRequest(a.id) {
+                try await admitReplica(a, now: now)
+            } else {
+                try await admit(a, cluster: cluster, now: now)
+            }
+        }
     }
 
     @concurrent
@@ -311,6 +319,7 @@ public actor ControlPlane {
         e.placements = []
         e.charged = nil
         e.updatedAt = now
+        e.podCount = plans[e.id]?.workload.podCount ?? e.podCount
         e.message = "preempted by \(p.by) (\(p.reason)); back in the queue, resumes from its last checkpoint"
         // A preemption is not the workload's failure: it does not use up an attempt.
         e.maxAttempts += 1
@@ -351,6 +360,7 @@ public actor ControlPlane {
             e.state = .queued
             e.placements = []
             e.charged = nil
+            e.podCount = plans[e.id]?.workload.podCount ?? e.podCount
             e.cause = triage.cause
             e.exitCode = exit.exitCode
             e.notBefore = now.addingTimeInterval(delay)
@@ -395,7 +405,14 @@ public actor ControlPlane {
 
     /// Adds the attempt's GPU- and CPU-seconds (from its start) to the workload and the team's counters.
     func account(_ e: inout WorkloadEntry, until now: Date) {
-        guard let start = e.startedAt ?? e.admittedAt, let plan = plans[e.id] else { return }
+        defer { e.accountedUntil = nil }
+        accountSoFar(&e, until: now)
+    }
+
+    /// Accounts the attempt's GPU- and CPU-seconds up to `now` and remembers where it stopped (the attempt goes on).
+    func accountSoFar(_ e: inout WorkloadEntry, until now: Date) {
+        guard let start = e.accountedUntil ?? e.startedAt ?? e.admittedAt, let plan = plans[e.id] else { return }
+        e.accountedUntil = now
         let seconds = max(0, now.timeIntervalSince(start))
         let gpus = Double(plan.shape.totalGPUMilli) / 1000 * Double(e.podCount)
         let cpus = Double(plan.shape.cpuMilli) / 1000 * Double(e.podCount)

@@ -32,6 +32,8 @@ public struct WorkloadEntry: Codable, Sendable, Hashable {
     public var admittedAt: Date?
     public var startedAt: Date?
     public var finishedAt: Date?
+    /// GPU- and CPU-seconds are accounted up to here in the current attempt (a service's replica count changed).
+    public var accountedUntil: Date?
     /// Not to be admitted before (retry backoff).
     public var notBefore: Date?
     public var placements: [PodPlacement]
