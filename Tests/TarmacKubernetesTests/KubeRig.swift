@@ -28,7 +28,7 @@ enum KubeRig {
             return (nil, "Tests/Support/kube-rig start failed (status \(status)):\n\(text)")
         }
         atexit {
-            _ = system("/bin/bash '\(Fixtures.path("Tests/Support/kube-rig"))' stop '\(KubeRig.state)' > /dev/null 2>&1")
+            _ = system("/bin/bash '\(Fixtures.path("Tests/Support/kube-rig"))' stop '\(KubeRig.state)' > /dev/null 2>&1; rm -rf '\(KubeRig.state)' '\(KubeRig.state).out'")
         }
         return (last, nil)
     }()
