@@ -114,6 +114,15 @@ extension RealCluster {
         // Applied again: nothing differs (a server default such as an omitted `globalDefault: false` is not drift).
         let again = try await s.backend.applyPlatform()
         #expect(again.allSatisfy { $0.action == .unchanged && $0.drift.isEmpty }, "\(again.filter { $0.action != .unchanged }.map { "\($0.kind) \($0.name): \($0.drift)" })")
+        // Someone edits the team's quota behind Tarmac's back: the next pass names the drift and puts it back.
+        let quota = "/api/v1/namespaces/rig-test/resourcequotas/tarmac-quota"
+        _ = try await s.client.mergePatch(quota, ["spec": ["hard": ["requests.cpu": "999"]]])
+        let corrected = try await s.backend.applyPlatform()
+        let fixed = try #require(corrected.first { $0.kind == "ResourceQuota" && $0.namespace == "rig-test" })
+        #expect(fixed.action == .updated && fixed.drift.contains { $0.contains("requests.cpu: 999") }, "\(fixed)")
+        let hard = (try await s.client.get(quota)["spec"] as? [String: Any])?["hard"] as? [String: Any]
+        #expect(hard?["requests.cpu"] as? String != "999", "\(String(describing: hard))")
+        #expect(try await s.backend.applyPlatform().allSatisfy { $0.action == .unchanged })
         let ns = try await s.client.get("/api/v1/namespaces/rig-test")
         #expect(((ns["metadata"] as? [String: Any])?["labels"] as? [String: String])?["pod-security.kubernetes.io/enforce"] == "restricted")
         let nodes = try await s.backend.nodes()
