@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Plays the kubelet for the test control plane's nodes (Tests/Support/kube-rig): registers Node objects with CPU,
-memory and GPU capacity and labels, keeps them Ready, and moves the pods the scheduler binds to them through their
+memory, GPU (and shared-GPU) capacity, labels and taints, keeps them Ready, and moves the pods the scheduler binds to them through their
 lives. A pod says how its container "runs" through environment variables of its first container:
 
   TEST_OUTCOME   succeed (default for Jobs) | fail:CODE | oom | image-pull | config-error | run (default for Deployments)
@@ -22,6 +22,14 @@ DEFAULT_NODES = [
                                                                             "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}},
     {"name": "cpu-a", "cpu": "8", "memory": "32Gi", "gpus": 0, "labels": {"tarmac.dev/pool": "cpu"}},
     {"name": "cpu-b", "cpu": "8", "memory": "32Gi", "gpus": 0, "labels": {"tarmac.dev/pool": "cpu"}},
+    # For the example platform (examples/platform): two whole H100 nodes, and an L4 node whose GPUs are time-sliced
+    # four ways (the device plugin then advertises slices under nvidia.com/gpu.shared).
+    {"name": "h100-a", "cpu": "192", "memory": "2Ti", "gpus": 8, "taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}],
+     "labels": {"tarmac.dev/pool": "train-h100", "topology.kubernetes.io/zone": "z1", "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}},
+    {"name": "h100-b", "cpu": "192", "memory": "2Ti", "gpus": 8, "taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}],
+     "labels": {"tarmac.dev/pool": "train-h100", "topology.kubernetes.io/zone": "z1", "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}},
+    {"name": "l4-a", "cpu": "48", "memory": "192Gi", "gpus": 0, "extra": {"nvidia.com/gpu.shared": "16"},
+     "taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}], "labels": {"tarmac.dev/pool": "serve-l4", "nvidia.com/gpu.product": "NVIDIA-L4"}},
 ]
 
 
@@ -61,11 +69,17 @@ class Agent:
         self.cert, self.key = cert, key
 
     # --- nodes
+    @staticmethod
+    def capacity(n):
+        c = {"cpu": n["cpu"], "memory": n["memory"], "pods": "110", "ephemeral-storage": "100Gi"}
+        if n.get("gpus"):
+            c["nvidia.com/gpu"] = str(n["gpus"])
+        c.update(n.get("extra", {}))
+        return c
+
     def register(self):
         for n in self.nodes.values():
-            capacity = {"cpu": n["cpu"], "memory": n["memory"], "pods": "110", "ephemeral-storage": "100Gi"}
-            if n.get("gpus"):
-                capacity["nvidia.com/gpu"] = str(n["gpus"])
+            capacity = self.capacity(n)
             node = {"apiVersion": "v1", "kind": "Node",
                     "metadata": {"name": n["name"], "labels": dict(n.get("labels", {}), **{"kubernetes.io/hostname": n["name"], "kubernetes.io/os": "linux"})},
                     "spec": {"taints": n.get("taints", [])}}
@@ -79,9 +93,7 @@ class Agent:
 
     def heartbeat(self, n, capacity=None):
         if capacity is None:
-            capacity = {"cpu": n["cpu"], "memory": n["memory"], "pods": "110", "ephemeral-storage": "100Gi"}
-            if n.get("gpus"):
-                capacity["nvidia.com/gpu"] = str(n["gpus"])
+            capacity = self.capacity(n)
         status = {"status": {
             "capacity": capacity, "allocatable": capacity,
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "tarmac test node agent",

@@ -25,6 +25,23 @@ import TarmacRuntime
                 "status": ["phase": phase]]
     }
 
+    @Test func aSharedAcceleratorCountsWholeGPUsOfFreeSlices() {
+        // L4s shared four ways (time-slicing advertises nvidia.com/gpu.shared): 16 slices are 4 GPUs; a foreign pod
+        // holding 3 slices leaves 13, which is 3 whole GPUs' worth for the engine to place fractions on.
+        var node = Self.node("l4-a", labels: ["tarmac.dev/pool": "serve-l4", "nvidia.com/gpu.product": "NVIDIA-L4"], cpu: "48", memory: "192Gi",
+                             taints: [["key": "nvidia.com/gpu", "effect": "NoSchedule"]])
+        var status = node["status"] as! [String: Any]
+        var allocatable = status["allocatable"] as! [String: String]
+        allocatable["nvidia.com/gpu.shared"] = "16"
+        status["allocatable"] = allocatable
+        node["status"] = status
+        let free = ClusterInventory.compute(nodes: [node], pods: [], platform: BackendSupport.contract.platform).nodes
+        #expect(free.first?.gpus == 4 && free.first?.accelerator == "l4", "\(free)")
+        let used = ClusterInventory.compute(nodes: [node], pods: [Self.pod("l4-a", containers: [["cpu": "1", "memory": "1Gi", "nvidia.com/gpu.shared": "3"]])],
+                                            platform: BackendSupport.contract.platform).nodes
+        #expect(used.first?.gpus == 3, "\(used)")
+    }
+
     @Test func nodesMapToPoolsAndForeignPodsTakeCapacity() {
         let gpuTaint = [["key": "nvidia.com/gpu", "effect": "NoSchedule"]]
         let nodes = [

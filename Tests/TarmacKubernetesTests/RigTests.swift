@@ -24,14 +24,14 @@ final class RigSession: @unchecked Sendable {
     let cp: ControlPlane
     let loop: Task<Void, Never>
 
-    init(dir: TemporaryDirectory? = nil) async throws {
+    init(dir: TemporaryDirectory? = nil, contract: Contract = RigSession.contract) async throws {
         let access = try KubeConfig.load(path: try #require(KubeRig.kubeconfig), context: nil)
         self.dir = try dir ?? TemporaryDirectory(prefix: "tarmac-rig")
         client = try KubeClient(access)
-        backend = KubernetesBackend(client: client, contract: Self.contract,
+        backend = KubernetesBackend(client: client, contract: contract,
                                     options: KubernetesBackendOptions(logDirectory: self.dir.path + "/logs", platformResync: .seconds(3600)))
         try await backend.start()
-        cp = ControlPlane(contract: Self.contract, store: try SQLiteStore(path: self.dir.path + "/tarmac.db"), backend: backend,
+        cp = ControlPlane(contract: contract, store: try SQLiteStore(path: self.dir.path + "/tarmac.db"), backend: backend,
                           config: ControlPlaneConfig(inventoryRefresh: .milliseconds(500)))
         try await cp.start()
         let cp = self.cp
@@ -295,6 +295,58 @@ extension RealCluster {
         #expect(records.map(\.action).contains("scale-up") && records.map(\.action).contains("scale-down"), "\(records.map(\.action))")
         _ = try await s.cp.cancel(id, by: RigSession.admin)
         _ = try await s.wait(id, "cancelled") { $0.state == .cancelled }
+    }
+
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func theExampleWorkloadsRunWhereTarmacPlacedThem() async throws {
+        // The example platform on the same cluster: its pools take h100-a/b (train-h100), l4-a (serve-l4, time-sliced)
+        // and cpu-a/b (cpu). embed-batch is left out: its 20 L4s are more than team ads may ever hold (4, borrowing 8).
+        let s = try await RigSession(contract: BackendSupport.contract)
+        defer { Task { await s.close() } }
+        let inventory = try await s.backend.nodes()
+        #expect(inventory.first { $0.name == "l4-a" }?.gpus == 4, "16 slices of L4s shared four ways are 4 GPUs: \(inventory)")
+        // What the platform team provides beside Tarmac: ranker-ft mounts the dataset claim clicks-v3, and its checkpoint
+        // claim needs a volume (the rig has no storage provisioner). Without them its pods are Unschedulable
+        // ("persistentvolumeclaim \"clicks-v3\" not found"), which is how this test first failed.
+        let n = UInt16.random(in: 0...9999)
+        for (pv, size, mode, claim) in [("clicks-\(n)", "1Gi", "ReadOnlyMany", "clicks-v3"), ("ckpt-\(n)", "200Gi", "ReadWriteMany", "ranker-ft-checkpoint")] {
+            _ = try await s.client.create("/api/v1/persistentvolumes", [
+                "apiVersion": "v1", "kind": "PersistentVolume", "metadata": ["name": pv, "labels": ["tarmac.dev/test": "rig"]],
+                "spec": ["capacity": ["storage": size], "accessModes": [mode], "hostPath": ["path": "/tmp/\(pv)"], "storageClassName": "",
+                         "persistentVolumeReclaimPolicy": "Delete", "claimRef": ["namespace": "search-dev", "name": claim]]])
+        }
+        _ = try? await s.client.create("/api/v1/namespaces/search-dev/persistentvolumeclaims", [
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": ["name": "clicks-v3"],
+            "spec": ["accessModes": ["ReadOnlyMany"], "resources": ["requests": ["storage": "1Gi"]], "storageClassName": ""]])
+        var ids: [String: String] = [:]
+        for file in ["train-cpu.yaml", "echo-cpu.yaml", "ranker-ft.yaml", "ranker-serve.yaml", "support-agent.yaml"] {
+            let text = try String(contentsOfFile: Fixtures.path("examples/workloads/\(file)"), encoding: .utf8)
+            for (i, doc) in text.components(separatedBy: "\n---\n").enumerated() {
+                ids["\(file)#\(i)"] = try await s.cp.submit(text: doc, requestID: nil, by: RigSession.admin, runsImages: true).workload.id
+            }
+        }
+        for (what, id) in ids.sorted(by: { $0.key < $1.key }) {
+            let e = try await s.wait(id, "\(what) runs", timeout: .seconds(180)) { $0.state == .running || $0.state.isTerminal }
+            #expect(e.state == .running || e.state == .succeeded, "\(what): \(e.state.rawValue) \(e.cause ?? "") \(e.message ?? "")")
+            guard e.state == .running else { continue }
+            let placed = e.placements.map(\.node).sorted()
+            var bound: [String] = []
+            for _ in 0..<50 {
+                bound = try await s.pods(id, attempt: e.attempt).filter { ["Pending", "Running"].contains(($0["status"] as? [String: Any])?["phase"] as? String ?? "") }
+                    .compactMap { ($0["spec"] as? [String: Any])?["nodeName"] as? String }.sorted()
+                if bound == placed { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(bound == placed, "\(what): placed on \(placed), bound to \(bound)")
+        }
+        let serveID = try #require(ids["ranker-serve.yaml#0"])
+        let serve = try #require(await s.cp.current(serveID))
+        #expect(serve.placements.allSatisfy { $0.node == "l4-a" && $0.gpuMilli == 500 }, "two half L4s: \(serve.placements)")
+        let ftID = try #require(ids["ranker-ft.yaml#0"])
+        let ft = try #require(await s.cp.current(ftID))
+        #expect(Set(ft.placements.map(\.node)) == ["h100-a", "h100-b"], "each worker on a whole H100 node: \(ft.placements)")
+        for id in ids.values { _ = try await s.cp.cancel(id, by: RigSession.admin) }
+        for id in ids.values { _ = try await s.wait(id, "ends") { $0.state.isTerminal } }
     }
 
     @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))

@@ -59,11 +59,18 @@ public enum ClusterInventory {
             if accelerator == nil, let product = labels["nvidia.com/gpu.product"] {
                 accelerator = platform.accelerators.values.sorted { $0.name < $1.name }.first { $0.product == product }?.name
             }
-            let resource = accelerator.flatMap { platform.accelerators[$0]?.resource } ?? "nvidia.com/gpu"
+            let acc = accelerator.flatMap { platform.accelerators[$0] }
+            let resource = acc?.resource ?? "nvidia.com/gpu"
             let used = foreign[name] ?? (0, 0, [:])
             let cpu = cpuMillis(allocatable["cpu"]) - used.cpu
             let memory = (bytes(allocatable["memory"]) - used.memory) >> 20
             var gpus = Int(count(allocatable[resource]) - (used.gpus[resource] ?? 0))
+            // A shared accelerator (time-slicing) advertises slices, `maxPerGPU` per GPU, under its shared resource:
+            // the node has as many GPUs as whole GPUs' worth of slices are free (fractional sizes request slices).
+            if let acc, let sharing = acc.sharing, sharing.maxPerGPU > 0, count(allocatable[resource]) == 0, allocatable[acc.sharedResource] != nil {
+                let slices = count(allocatable[acc.sharedResource]) - (used.gpus[acc.sharedResource] ?? 0)
+                gpus = Int(slices / Int64(sharing.maxPerGPU))
+            }
             if accelerator == nil { gpus = 0 }
             out.append(NodeInventory(name: name, cpuMilli: Int(max(0, cpu)), memoryMiB: Int(max(0, memory)), gpus: max(0, gpus),
                                      accelerator: gpus > 0 || pool?.accelerator != nil ? accelerator : nil, pool: pool?.name,
