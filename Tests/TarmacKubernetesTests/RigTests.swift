@@ -24,12 +24,13 @@ final class RigSession: @unchecked Sendable {
     let cp: ControlPlane
     let loop: Task<Void, Never>
 
-    init(dir: TemporaryDirectory? = nil, contract: Contract = RigSession.contract) async throws {
+    init(dir: TemporaryDirectory? = nil, contract: Contract = RigSession.contract, unschedulableGrace: TimeInterval = 60) async throws {
         let access = try KubeConfig.load(path: try #require(KubeRig.kubeconfig), context: nil)
         self.dir = try dir ?? TemporaryDirectory(prefix: "tarmac-rig")
         client = try KubeClient(access)
         backend = KubernetesBackend(client: client, contract: contract,
-                                    options: KubernetesBackendOptions(logDirectory: self.dir.path + "/logs", platformResync: .seconds(3600)))
+                                    options: KubernetesBackendOptions(logDirectory: self.dir.path + "/logs", unschedulableGrace: unschedulableGrace,
+                                                                      platformResync: .seconds(3600)))
         try await backend.start()
         cp = ControlPlane(contract: contract, store: try SQLiteStore(path: self.dir.path + "/tarmac.db"), backend: backend,
                           config: ControlPlaneConfig(inventoryRefresh: .milliseconds(500)))
@@ -347,6 +348,31 @@ extension RealCluster {
         #expect(Set(ft.placements.map(\.node)) == ["h100-a", "h100-b"], "each worker on a whole H100 node: \(ft.placements)")
         for id in ids.values { _ = try await s.cp.cancel(id, by: RigSession.admin) }
         for id in ids.values { _ = try await s.wait(id, "ends") { $0.state.isTerminal } }
+    }
+
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func aPodTheSchedulerCannotBindIsTriagedUnschedulableWithItsMessage() async throws {
+        // A dataset whose claim nobody created: the real scheduler refuses the pod; after the grace period the attempt
+        // fails as Unschedulable with the scheduler's words, and is retried.
+        let s = try await RigSession(contract: BackendSupport.contract, unschedulableGrace: 2)
+        defer { Task { await s.close() } }
+        let doc = """
+            apiVersion: tarmac.dev/v1alpha1
+            kind: TrainingJob
+            metadata: {name: no-claim-\(UInt16.random(in: 0...9999)), team: search, env: dev, owner: alice@acme.example}
+            spec:
+              size: cpu-small
+              workers: 1
+              image: docker.io/library/python:3.12-slim
+              datasets: [{name: catalog, mountPath: /data}]
+              maxDuration: 10m
+            """
+        let id = try await s.cp.submit(text: doc, requestID: nil, by: RigSession.admin, runsImages: true).workload.id
+        let e = try await s.wait(id, "the pod is triaged Unschedulable", timeout: .seconds(120)) { $0.cause == "Unschedulable" }
+        #expect(e.message?.contains("catalog-2026-11") == true, "\(e.message ?? "")")
+        #expect(e.state == .queued || e.state == .failed, "retried (or out of attempts): \(e.state.rawValue)")
+        print("Unschedulable, as Tarmac reports it: \(e.message ?? "")")
+        _ = try await s.cp.cancel(id, by: RigSession.admin)
     }
 
     @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
