@@ -107,6 +107,7 @@ public actor LocalBackend: Backend {
         while true {
             let dir = directory(Key(workload: workload, attempt: attempt, pod: pod))
             guard FileManager.default.fileExists(atPath: dir.path) else { break }
+            dir.requestStop()
             if dir.supervisorAlive, let pid = dir.supervisorPID { kill(pid, SIGTERM) }
             pod += 1
         }

@@ -22,6 +22,13 @@ public struct PodDirectory: Sendable, Hashable {
     public var lockFile: String { path + "/supervisor.lock" }
     public var pidFile: String { path + "/supervisor.pid" }
     public var statusFile: String { path + "/status.json" }
+    /// Present once the pod was asked to stop: its supervisor reads it at start and while the pod runs, so a stop that
+    /// arrives before the supervisor can be signalled (it has not written its pid yet) is not lost.
+    public var stopFile: String { path + "/stop" }
+
+    public var stopRequested: Bool { FileManager.default.fileExists(atPath: stopFile) }
+
+    public func requestStop() { _ = FileManager.default.createFile(atPath: stopFile, contents: nil) }
     public var logFile: String { path + "/output.log" }
     /// How the pod is confined (`SandboxSpec`); absent for pods launched before sandboxes existed.
     public var sandboxFile: String { path + "/sandbox.json" }

@@ -32,6 +32,11 @@ public enum PodSupervisor {
             write(ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: 0, finishedAt: Date()), dir)
             return 2
         }
+        // Asked to stop before it could be signalled: it never starts.
+        if dir.stopRequested {
+            write(ExitStatus(reason: .stopped, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date()), dir)
+            return 0
+        }
         let stop = StopRequest()
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
@@ -53,6 +58,11 @@ public enum PodSupervisor {
         for index in runs {
             var env = launch.environment
             if let index { env["JOB_COMPLETION_INDEX"] = String(index) }
+            if stop.requested || dir.stopRequested {
+                status.reason = .stopped
+                status.exitCode = nil
+                break
+            }
             let one = await runOnce(launch, environment: env, log: log, directory: dir, sandbox: sandbox, stop: stop)
             status.peakMemoryBytes = max(status.peakMemoryBytes, one.peakMemoryBytes)
             status.reason = one.reason
@@ -89,7 +99,7 @@ public enum PodSupervisor {
                 input: .none, output: .fileDescriptor(FileDescriptor(rawValue: log), closeAfterSpawningProcess: false),
                 error: .fileDescriptor(FileDescriptor(rawValue: log), closeAfterSpawningProcess: false)
             ) { execution in
-                await watch(execution.processIdentifier.value, launch: launch, stop: stop, outcome: outcome)
+                await watch(execution.processIdentifier.value, launch: launch, stop: stop, outcome: outcome, directory: directory)
             }
             var s = ExitStatus(reason: outcome.reason, exitCode: nil, signal: nil, peakMemoryBytes: outcome.peak, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date())
             switch result.terminationStatus {
@@ -106,9 +116,10 @@ public enum PodSupervisor {
 
     /// Watches the pod's process group until its leader exits: memory over the limit is killed at once (out of memory),
     /// the deadline and stop requests get SIGTERM and, after the grace period, SIGKILL.
-    static func watch(_ pid: pid_t, launch: PodLaunch, stop: StopRequest, outcome: Outcome) async {
+    static func watch(_ pid: pid_t, launch: PodLaunch, stop: StopRequest, outcome: Outcome, directory: PodDirectory) async {
         var terminatedAt: ContinuousClock.Instant?
         while ProcessTable.isRunning(pid) {
+            if !stop.requested, directory.stopRequested { stop.request() }
             let rss = ProcessTable.residentBytes(processGroup: pid)
             outcome.peak = max(outcome.peak, rss)
             if rss > launch.memoryLimitBytes, outcome.reason != .outOfMemory {

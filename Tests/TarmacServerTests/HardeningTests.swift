@@ -75,6 +75,25 @@ extension ServerTests {
         #expect(try await server.http(.POST, "/v1/workloads", token: admin, body: doc).0 == 201)
     }
 
+    @Test func aCancelRightAfterAdmissionIsNeverLost() async throws {
+        // The stop can arrive before the pod's supervisor has written its pid (nothing to signal yet): it must still stop.
+        let server = try TestServer()
+        try await server.start()
+        let admin = try server.adminToken
+        var ids: [String] = []
+        for i in 0..<6 {
+            let doc = Doc.training("cancel-race-\(i)", size: "cpu-small", script: "import time\nwhile True: time.sleep(1)")
+            let (s, w) = try await server.json(.POST, "/v1/workloads", token: admin, body: doc)
+            #expect(s == 201)
+            let id = try #require(w["id"] as? String)
+            _ = try await server.waitFor(id) { ["admitted", "running"].contains($0["state"] as? String ?? "") }
+            #expect(try await server.http(.POST, "/v1/workloads/\(id)/cancel", token: admin).0 == 200)
+            ids.append(id)
+        }
+        for id in ids { _ = try await server.waitFor(id, timeout: .seconds(30)) { $0["state"] as? String == "cancelled" } }
+        #expect(server.liveSupervisors().isEmpty)
+    }
+
     @Test func aBatchJobNeverRunsPodsWithoutATask() async throws {
         let server = try TestServer()
         try await server.start()
