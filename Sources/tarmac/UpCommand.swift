@@ -97,7 +97,7 @@ struct UpCommand: AsyncParsableCommand {
         // What the control plane writes is its user's only: the store, pod directories, logs, anchors.
         umask(0o077)
         try FileManager.default.createDirectory(atPath: data + "/pods", withIntermediateDirectories: true)
-        let dataDir = Self.realPath(URL(fileURLWithPath: data).standardizedFileURL.path)
+        let dataDir = SandboxPolicy.realPath(URL(fileURLWithPath: data).standardizedFileURL.path)
         for p in [dataDir, dataDir + "/pods"] { chmod(p, 0o700) }
         let store = try SQLiteStore(path: dataDir + "/tarmac.db")
         for suffix in ["", "-wal", "-shm"] { chmod(dataDir + "/tarmac.db" + suffix, 0o600) }
@@ -126,9 +126,9 @@ struct UpCommand: AsyncParsableCommand {
                     throw ExitCode(1)
                 }
             }
-            var hidden = [Credentials.path, anchors].map { Self.realPath($0) }
-            if let home = ProcessInfo.processInfo.environment["HOME"], home != "/", !home.isEmpty { hidden.append(Self.realPath(home)) }
-            if chosen.mode == .landlock { hidden += ["/tmp", "/var/tmp"].map { Self.realPath($0) } }
+            var hidden = [Credentials.path, anchors].map { SandboxPolicy.realPath($0) }
+            if let home = ProcessInfo.processInfo.environment["HOME"], home != "/", !home.isEmpty { hidden.append(SandboxPolicy.realPath(home)) }
+            if chosen.mode == .landlock { hidden += ["/tmp", "/var/tmp"].map { SandboxPolicy.realPath($0) } }
             let policy = SandboxPolicy(isolation: chosen, dataDirectory: dataDir, hidden: hidden)
             runtime = LocalBackend(root: dataDir + "/pods", supervisor: Self.executablePath(), machine: machine, sandbox: policy)
             isolationLine = "isolation \(chosen.summary)"
@@ -204,18 +204,6 @@ struct UpCommand: AsyncParsableCommand {
             exe.deleteLastPathComponent()
         }
         return candidates.map { $0.appendingPathComponent("examples/platform/platform.yaml").path }.first { fm.fileExists(atPath: $0) }
-    }
-
-    /// The path with symlinks resolved, as far as it exists (a file not yet written keeps its name under its resolved folder).
-    static func realPath(_ p: String) -> String {
-        if let r = realpath(p, nil) {
-            defer { free(r) }
-            return String(cString: r)
-        }
-        let url = URL(fileURLWithPath: p)
-        let parent = url.deletingLastPathComponent().path
-        guard parent != p, parent != "/" else { return p }
-        return realPath(parent) + "/" + url.lastPathComponent
     }
 
     static func executablePath() -> String {

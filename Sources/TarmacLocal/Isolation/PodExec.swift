@@ -51,7 +51,7 @@ public enum PodExec {
             guard chdir(s.work) == 0 else { throw PodExecError("chdir \(s.work)", errno) }
             let hidden = s.hidden + [s.dataDirectory]
             let fm = FileManager.default
-            let readable = Landlock.readable(roots: ["/"], hidden: hidden, children: { try? fm.contentsOfDirectory(atPath: $0) }, resolve: realPath)
+            let readable = Landlock.readable(roots: ["/"], hidden: hidden, children: { try? fm.contentsOfDirectory(atPath: $0) }, resolve: SandboxPolicy.realPath)
             var rules = readable.map { Landlock.Rule(path: $0, access: .read) }
             rules.append(.init(path: s.box, access: .readWrite))
             rules.append(.init(path: "/dev/shm", access: .readWrite))
@@ -97,11 +97,6 @@ public enum PodExec {
         return code
     }
 
-    static func realPath(_ p: String) -> String {
-        guard let r = realpath(p, nil) else { return p }
-        defer { free(r) }
-        return String(cString: r)
-    }
 
     // MARK: probe
 

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// How one pod is confined, written by the local backend beside the pod's launch spec (`sandbox.json`, readable by the
 /// control plane's user only) and applied by `tarmac pod-exec` just before it executes the pod's command.
 public struct SandboxSpec: Codable, Sendable, Hashable {
@@ -49,4 +53,17 @@ public struct SandboxPolicy: Sendable, Hashable {
 
     /// How many user ids pods may use, from `firstUID` on.
     public static let uidRange: UInt32 = 1 << 20
+
+    /// A path with symlinks resolved, as far as it exists (a file not yet written keeps its name under its resolved
+    /// folder): hidden paths and the data directory are compared as the kernel sees them.
+    public static func realPath(_ p: String) -> String {
+        if let r = realpath(p, nil) {
+            defer { free(r) }
+            return String(cString: r)
+        }
+        let url = URL(fileURLWithPath: p)
+        let parent = url.deletingLastPathComponent().path
+        guard parent != p, parent != "/" else { return p }
+        return realPath(parent) + "/" + url.lastPathComponent
+    }
 }
