@@ -1,7 +1,8 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Dependencies point one way: tarmac (executable) -> TarmacManifests -> TarmacContract -> TarmacModel.
+// Dependencies point one way, down the layers of ARCHITECTURE.md: the executable wires the edges (server, backends,
+// stores) to the control plane (TarmacRuntime), which uses TarmacPlanning -> TarmacEngine/TarmacContract -> TarmacModel.
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
 let package = Package(
@@ -36,7 +37,11 @@ let package = Package(
     targets: [
         .target(name: "TarmacModel", swiftSettings: strict),
         .target(name: "TarmacEngine", swiftSettings: strict),
-        .target(name: "TarmacSimulator", dependencies: ["TarmacEngine", "TarmacModel", "TarmacContract"], swiftSettings: strict),
+        // Contract + engine -> cluster, pools, quotas, pod shapes, resolved workload plans: the one translation, pure.
+        .target(name: "TarmacPlanning", dependencies: ["TarmacEngine", "TarmacModel", "TarmacContract"], swiftSettings: strict),
+        .target(name: "TarmacSimulator", dependencies: ["TarmacPlanning", "TarmacEngine", "TarmacModel", "TarmacContract"], swiftSettings: strict),
+        // The API's wire types: what the server sends, the CLI reads and the portal and SDKs will use. Foundation only.
+        .target(name: "TarmacAPI", swiftSettings: strict),
         .target(
             name: "TarmacContract",
             dependencies: ["TarmacModel", .product(name: "Yams", package: "Yams")],
@@ -46,7 +51,7 @@ let package = Package(
         .target(
             name: "TarmacRuntime",
             dependencies: [
-                "TarmacModel", "TarmacContract", "TarmacEngine", "TarmacSimulator",
+                "TarmacModel", "TarmacContract", "TarmacEngine", "TarmacPlanning",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -55,14 +60,14 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "TarmacStoreSQLite",
-            dependencies: ["TarmacRuntime", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["TarmacRuntime", "TarmacPlanning", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         // The Linux system calls of the local pod sandbox that Swift cannot call directly (Landlock, prctl, mount).
         .target(name: "CTarmacSandbox"),
         .target(
             name: "TarmacLocal",
             dependencies: [
-                "TarmacRuntime", "CTarmacSandbox", .product(name: "Subprocess", package: "swift-subprocess"),
+                "TarmacRuntime", "TarmacPlanning", "CTarmacSandbox", .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -70,7 +75,7 @@ let package = Package(
         .target(
             name: "TarmacServer",
             dependencies: [
-                "TarmacRuntime", "TarmacContract", "TarmacModel",
+                "TarmacRuntime", "TarmacAPI", "TarmacPlanning", "TarmacContract", "TarmacModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -95,8 +100,16 @@ let package = Package(
         .target(
             name: "TarmacKubernetesBackend",
             dependencies: [
-                "TarmacKubernetes", "TarmacRuntime", "TarmacManifests", "TarmacContract", "TarmacModel",
+                "TarmacKubernetes", "TarmacRuntime", "TarmacPlanning", "TarmacManifests", "TarmacContract", "TarmacModel",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // The first subscriber of the transition stream: GPU- and CPU-seconds, admissions, preemptions, completions.
+        .target(
+            name: "TarmacMetering",
+            dependencies: [
+                "TarmacRuntime", .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
         .target(
@@ -107,9 +120,10 @@ let package = Package(
         .executableTarget(
             name: "tarmac",
             dependencies: [
-                "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacEngine", "TarmacSimulator",
-                "TarmacRuntime", "TarmacStoreSQLite", "TarmacLocal", "TarmacServer", "TarmacKubernetes", "TarmacKubernetesBackend",
+                "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacEngine", "TarmacPlanning", "TarmacSimulator", "TarmacAPI",
+                "TarmacRuntime", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacServer", "TarmacKubernetes", "TarmacKubernetesBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -124,7 +138,7 @@ let package = Package(
         .executableTarget(
             name: "TarmacBenchmarks",
             dependencies: [
-                "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacTesting", "TarmacEngine", "TarmacSimulator",
+                "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacTesting", "TarmacEngine", "TarmacPlanning", "TarmacSimulator",
                 "TarmacRuntime", "TarmacStoreSQLite", "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -153,10 +167,11 @@ let package = Package(
             name: "TarmacEngineTests",
             dependencies: ["TarmacEngine", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict),
-        .testTarget(name: "TarmacSimulatorTests", dependencies: ["TarmacSimulator", "TarmacTesting"], swiftSettings: strict),
+        .testTarget(name: "TarmacSimulatorTests", dependencies: ["TarmacSimulator", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(
             name: "TarmacRuntimeTests",
-            dependencies: ["TarmacRuntime", "TarmacStoreSQLite", "TarmacLocal", "TarmacTesting"],
+            dependencies: ["TarmacRuntime", "TarmacPlanning", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacTesting",
+                           "TarmacContract", "TarmacEngine", "TarmacModel"],
             swiftSettings: strict),
         .testTarget(
             name: "TarmacServerTests",
@@ -166,7 +181,7 @@ let package = Package(
             name: "TarmacKubernetesTests",
             dependencies: [
                 "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacTesting",
-                "TarmacRuntime", "TarmacStoreSQLite", "TarmacContract",
+                "TarmacRuntime", "TarmacPlanning", "TarmacStoreSQLite", "TarmacContract",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -3,6 +3,7 @@ import Logging
 import Subprocess
 import SystemPackage
 import TarmacRuntime
+import TarmacPlanning
 
 #if canImport(Glibc)
 import Glibc

@@ -121,7 +121,7 @@ public enum Topology: String, Sendable, Codable, CaseIterable {
 }
 
 /// A t-shirt size: what users name instead of bytes. Resources are per pod (per worker, per replica, per task).
-public struct Size: Sendable, Hashable {
+public struct Size: Sendable, Hashable, Codable {
     public var workloadClass: WorkloadClass
     public var name: String
     public var accelerator: String?
@@ -135,6 +135,10 @@ public struct Size: Sendable, Hashable {
     public var pools: [String] = []
     public var description: String?
     public var origin = Origin.unknown
+
+    enum CodingKeys: String, CodingKey {
+        case workloadClass, name, accelerator, gpus, cpu, memory, shm, ephemeralStorage, topology, pools, description
+    }
 
     public init(workloadClass: WorkloadClass, name: String) {
         self.workloadClass = workloadClass

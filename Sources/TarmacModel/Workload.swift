@@ -1,5 +1,5 @@
 /// A workload as submitted: a training job, batch job, inference service or agent.
-public struct Workload: Sendable, Hashable {
+public struct Workload: Sendable, Hashable, Codable {
     public var kind: DocumentKind
     public var metadata: WorkloadMetadata
     public var size: String
@@ -17,6 +17,11 @@ public struct Workload: Sendable, Hashable {
     /// False when the document had structural errors; such a workload is only used to report more problems.
     public var isValid = true
 
+    /// Stored with its resolved plan: everything but where each value stood in the document.
+    enum CodingKeys: String, CodingKey {
+        case kind, metadata, size, image, command, args, env, egress, datasets, priority, maxDuration, details, isValid
+    }
+
     public init(kind: DocumentKind, metadata: WorkloadMetadata, size: String, image: String, details: Details) {
         self.kind = kind
         self.metadata = metadata
@@ -27,7 +32,7 @@ public struct Workload: Sendable, Hashable {
 
     public var workloadClass: WorkloadClass { kind.workloadClass ?? .batch }
 
-    public enum Details: Sendable, Hashable {
+    public enum Details: Sendable, Hashable, Codable {
         case training(TrainingDetails)
         case batch(BatchDetails)
         case inference(InferenceDetails)
@@ -47,7 +52,7 @@ public struct Workload: Sendable, Hashable {
     }
 }
 
-public struct WorkloadMetadata: Sendable, Hashable {
+public struct WorkloadMetadata: Sendable, Hashable, Codable {
     public var name: String
     public var team: String
     public var env: String
@@ -61,7 +66,7 @@ public struct WorkloadMetadata: Sendable, Hashable {
     }
 }
 
-public struct EnvVar: Sendable, Hashable {
+public struct EnvVar: Sendable, Hashable, Codable {
     public var name: String
     public var value: String
     public init(name: String, value: String) {
@@ -70,7 +75,7 @@ public struct EnvVar: Sendable, Hashable {
     }
 }
 
-public struct DatasetMount: Sendable, Hashable {
+public struct DatasetMount: Sendable, Hashable, Codable {
     public var name: String
     public var mountPath: String
     public init(name: String, mountPath: String) {
@@ -79,7 +84,7 @@ public struct DatasetMount: Sendable, Hashable {
     }
 }
 
-public struct Checkpoint: Sendable, Hashable {
+public struct Checkpoint: Sendable, Hashable, Codable {
     public var path: String
     public var interval: TimeSpan?
     public init(path: String, interval: TimeSpan?) {
@@ -88,7 +93,7 @@ public struct Checkpoint: Sendable, Hashable {
     }
 }
 
-public struct TrainingDetails: Sendable, Hashable {
+public struct TrainingDetails: Sendable, Hashable, Codable {
     public var workers: Int
     public var checkpoint: Checkpoint?
     public init(workers: Int, checkpoint: Checkpoint?) {
@@ -97,7 +102,7 @@ public struct TrainingDetails: Sendable, Hashable {
     }
 }
 
-public struct BatchDetails: Sendable, Hashable {
+public struct BatchDetails: Sendable, Hashable, Codable {
     public var tasks: Int
     public var parallelism: Int
     public var maxRetries: Int
@@ -109,7 +114,7 @@ public struct BatchDetails: Sendable, Hashable {
 }
 
 /// Replica bounds `min..max`; a single number means fixed.
-public struct ReplicaRange: Sendable, Hashable, CustomStringConvertible {
+public struct ReplicaRange: Sendable, Hashable, Codable, CustomStringConvertible {
     public var min: Int
     public var max: Int
     public init(min: Int, max: Int) {
@@ -128,7 +133,7 @@ public struct ReplicaRange: Sendable, Hashable, CustomStringConvertible {
     public var description: String { min == max ? "\(min)" : "\(min)..\(max)" }
 }
 
-public struct InferenceDetails: Sendable, Hashable {
+public struct InferenceDetails: Sendable, Hashable, Codable {
     public var model: ModelReference
     public var replicas: ReplicaRange
     public var port: Int
@@ -141,7 +146,7 @@ public struct InferenceDetails: Sendable, Hashable {
     }
 }
 
-public struct AgentDetails: Sendable, Hashable {
+public struct AgentDetails: Sendable, Hashable, Codable {
     /// Tool name to the scopes requested, as written.
     public var tools: [String: [String]]
     public var onBehalfOf: String?

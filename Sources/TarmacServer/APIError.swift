@@ -26,6 +26,7 @@ public struct APIError: HTTPResponseError {
         case .notFound: .notFound
         case .conflict: .conflict
         case .forbidden: .forbidden
+        case .unauthorized: .unauthorized
         case .unavailable: .serviceUnavailable
         case .internalError: .internalServerError
         }

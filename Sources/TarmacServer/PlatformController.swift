@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TarmacContract
+import TarmacPlanning
 import TarmacModel
 import TarmacRuntime
 

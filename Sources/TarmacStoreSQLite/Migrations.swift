@@ -43,6 +43,19 @@ enum Migrations {
                 t.column("hash", .text).notNull()
             }
         }
+        // The resolved plan of each workload, stored at submit so a restart does not parse and resolve its document
+        // again (older rows have none and are resolved once more), and the transition stream's durable log.
+        m.registerMigration("v2-workload-plans") { db in
+            try db.alter(table: "workload") { t in t.add(column: "plan", .blob) }
+        }
+        m.registerMigration("v2-transitions") { db in
+            try db.create(table: "transition") { t in
+                t.column("seq", .integer).primaryKey()
+                t.column("workload", .text).notNull().indexed()
+                t.column("event", .text).notNull()
+                t.column("body", .blob).notNull()
+            }
+        }
         return m
     }
 }

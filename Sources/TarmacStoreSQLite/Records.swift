@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TarmacPlanning
 import TarmacRuntime
 
 /// A row of `workload`: the columns that queries use, and the whole entry as JSON.
@@ -12,6 +13,8 @@ struct WorkloadRecord: Codable, FetchableRecord, PersistableRecord {
     var createdAt: Date
     var updatedAt: Date
     var body: Data
+    /// The resolved plan (JSON), written at submit; nil for rows written before plans were stored.
+    var plan: Data?
 
     init(_ e: WorkloadEntry) throws {
         id = e.id
@@ -24,6 +27,12 @@ struct WorkloadRecord: Codable, FetchableRecord, PersistableRecord {
     }
 
     func entry() throws -> WorkloadEntry { try Self.decoder.decode(WorkloadEntry.self, from: body) }
+
+    /// The stored plan, if it was written by this plan version (an older or unreadable one is resolved again).
+    func resolvedPlan() -> WorkloadPlan? {
+        guard let plan, let p = try? Self.decoder.decode(WorkloadPlan.self, from: plan), p.version == WorkloadPlan.version else { return nil }
+        return p
+    }
 
     static let encoder: JSONEncoder = {
         let e = JSONEncoder()
@@ -70,5 +79,27 @@ extension AuditRecord: FetchableRecord, PersistableRecord {
         container["detail"] = Data(detail.utf8)
         container["previousHash"] = previousHash
         container["hash"] = hash
+    }
+}
+
+/// A row of `transition`: the columns subscribers query by, and the whole transition as JSON.
+struct TransitionRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "transition"
+    var seq: Int64
+    var workload: String
+    var event: String
+    var body: Data
+
+    init(_ t: Transition) throws {
+        seq = t.seq
+        workload = t.workload
+        event = t.event
+        body = try WorkloadRecord.encoder.encode(t)
+    }
+
+    func transition() throws -> Transition {
+        var t = try WorkloadRecord.decoder.decode(Transition.self, from: body)
+        t.seq = seq
+        return t
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TarmacPlanning
 import TarmacRuntime
 
 /// The embedded store: one SQLite file in WAL mode, `synchronous = FULL` so a committed transition survives a power cut,
@@ -24,27 +25,61 @@ public final class SQLiteStore: Store {
         try pool.read { db in try Migrations.migrator.appliedMigrations(db) }
     }
 
-    public func loadWorkloads() async throws -> [WorkloadEntry] {
+    public func loadWorkloads() async throws -> [StoredWorkload] {
         try await pool.read { db in
-            try WorkloadRecord.order(Column("createdAt"), Column("id")).fetchAll(db).map { try $0.entry() }
+            try WorkloadRecord.order(Column("createdAt"), Column("id")).fetchAll(db).map { StoredWorkload(entry: try $0.entry(), plan: $0.resolvedPlan()) }
         }
     }
 
-    public func insert(_ workload: WorkloadEntry, audit: AuditDraft) async throws -> (workload: WorkloadEntry, created: Bool) {
+    public func insert(_ workload: WorkloadEntry, plan: WorkloadPlan?, audit: AuditDraft, transition: Transition?) async throws
+        -> (workload: WorkloadEntry, created: Bool, transition: Transition?) {
         try await pool.write { db in
             if let r = workload.requestID, let existing = try WorkloadRecord.filter(Column("requestID") == r).fetchOne(db) {
-                return (try existing.entry(), false)
+                return (try existing.entry(), false, nil)
             }
-            try WorkloadRecord(workload).insert(db)
+            var record = try WorkloadRecord(workload)
+            record.plan = try plan.map { try WorkloadRecord.encoder.encode($0) }
+            try record.insert(db)
             try Self.append([audit], db)
-            return (workload, true)
+            return (workload, true, try transition.map { try Self.append([$0], db)[0] })
         }
     }
 
-    public func update(_ workloads: [WorkloadEntry], audit: [AuditDraft]) async throws {
+    @discardableResult
+    public func update(_ workloads: [WorkloadEntry], audit: [AuditDraft], transitions: [Transition]) async throws -> [Transition] {
         try await pool.write { db in
-            for w in workloads { try WorkloadRecord(w).update(db) }
+            for w in workloads {
+                // The plan column is left as it is: a plan is written once, at submit.
+                let r = try WorkloadRecord(w)
+                try db.execute(sql: "UPDATE workload SET requestID = ?, team = ?, state = ?, createdAt = ?, updatedAt = ?, body = ? WHERE id = ?",
+                               arguments: [r.requestID, r.team, r.state, r.createdAt, r.updatedAt, r.body, r.id])
+                guard db.changesCount == 1 else { throw PersistenceError.recordNotFound(databaseTableName: "workload", key: ["id": r.id.databaseValue]) }
+            }
             try Self.append(audit, db)
+            return try Self.append(transitions, db)
+        }
+    }
+
+    public func transitions(after seq: Int64, limit: Int) async throws -> [Transition] {
+        try await pool.read { db in
+            try TransitionRecord.filter(Column("seq") > seq).order(Column("seq")).limit(limit).fetchAll(db).map { try $0.transition() }
+        }
+    }
+
+    public func transitionHead() async throws -> Int64 {
+        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM transition") ?? 0 }
+    }
+
+    /// Numbers transitions after the last one, inside the caller's transaction (one writer: no gaps).
+    static func append(_ transitions: [Transition], _ db: Database) throws -> [Transition] {
+        guard !transitions.isEmpty else { return [] }
+        var seq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM transition") ?? 0
+        return try transitions.map { t in
+            var t = t
+            seq += 1
+            t.seq = seq
+            try TransitionRecord(t).insert(db)
+            return t
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TarmacContract
+import TarmacPlanning
 import TarmacEngine
 import TarmacModel
 import TarmacSimulator

@@ -9,6 +9,7 @@ import TarmacContract
 import TarmacKubernetes
 import TarmacKubernetesBackend
 import TarmacLocal
+import TarmacMetering
 import TarmacModel
 import TarmacRuntime
 import TarmacServer
@@ -53,6 +54,8 @@ struct UpCommand: AsyncParsableCommand {
     var isolation: IsolationChoice = .auto
     @Flag(help: "Start even though pods cannot be isolated and the platform has several teams (their pods could read each other's data and the admin token).")
     var allowSharedMachine = false
+    @Option(help: "URL pods reach this API at, for their checkpoint reports (TARMAC_CHECKPOINT_URL). Default: this server's loopback URL with the local backend; none with kubernetes.")
+    var advertiseURL: String?
     @Option(help: "File the audit chain's head is appended to every 10 s (default: DATA/audit-anchors.jsonl; put it on another disk to guard the store against a cut-off tail).")
     var auditAnchors: String?
 
@@ -149,8 +152,12 @@ struct UpCommand: AsyncParsableCommand {
             runtime = k
             kubernetes = k
         }
-        let controlPlane = ControlPlane(contract: contract, store: store, backend: runtime,
-                                        config: ControlPlaneConfig(graceSeconds: grace), logger: logger)
+        let loopback = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
+        let advertise = advertiseURL ?? (backend == .local ? "http://\(loopback.contains(":") ? "[\(loopback)]" : loopback):\(port)" : nil)
+        let config = ControlPlaneConfig(graceSeconds: grace, advertiseURL: advertise.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
+                                        credentialKey: try CredentialKey.load(dataDir + "/workload-credentials.key"))
+        let controlPlane = ControlPlane(contract: contract, store: store, backend: runtime, config: config, logger: logger)
+        let metering = MeteringService(controlPlane.transitions)
         try await controlPlane.start()
         let tokens = Tokens(store: store, teams: Set(contract.platform.teams.keys))
         let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
@@ -162,7 +169,7 @@ struct UpCommand: AsyncParsableCommand {
         let platformName = contract.platform.name
         let banner = where_
         let isolated = isolationLine
-        let app = buildApplication(deps, host: host, port: port, services: [LifecycleService(controlPlane), anchorService], onServerRunning: { _ in
+        let app = buildApplication(deps, host: host, port: port, services: [LifecycleService(controlPlane), metering, anchorService], onServerRunning: { _ in
             print("Tarmac \(TarmacVersion.current) is up: platform \(platformName) from \(path)")
             print("  API       \(url)  (OpenAPI: \(url)/openapi.yaml, metrics: \(url)/metrics)")
             print("  data      \(dataDir)")

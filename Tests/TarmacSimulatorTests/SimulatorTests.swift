@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TarmacContract
+import TarmacPlanning
 import TarmacEngine
 import TarmacTesting
 @testable import TarmacSimulator

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TarmacContract
+import TarmacPlanning
 import TarmacKubernetes
 import TarmacManifests
 import TarmacModel

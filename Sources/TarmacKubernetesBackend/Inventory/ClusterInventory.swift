@@ -1,4 +1,5 @@
 import TarmacManifests
+import TarmacPlanning
 import TarmacModel
 import TarmacRuntime
 

@@ -2,6 +2,7 @@ import Foundation
 import TarmacContract
 import TarmacEngine
 import TarmacModel
+import TarmacPlanning
 
 /// A workload as `why` explains it.
 public struct WhyReport: Codable, Sendable {
@@ -36,7 +37,7 @@ extension ControlPlane {
         guard principal.role != .viewer else { throw RuntimeError(.forbidden, "viewers cannot submit workloads") }
         guard let raw = requestID else { return try await submitNew(text: text, requestID: nil, by: principal, runsImages: runsImages) }
         let r = WorkloadEntry.scopedRequestID(raw, scope: principal.requestScope)
-        if let id = byRequest[r], let e = workloads[id] { return (e, false) }
+        if let id = byRequest[r], let e = tracked[id]?.entry { return (e, false) }
         if let first = submitting[r] { return (try await first.value.workload, false) }
         let task = Task { try await self.submitNew(text: text, requestID: r, by: principal, runsImages: runsImages) }
         submitting[r] = task
@@ -67,44 +68,50 @@ extension ControlPlane {
             throw RuntimeError(.forbidden, "\(principal.name) (\(principal.role.rawValue)\(principal.team.map { " of team \($0)" } ?? "")) cannot submit workloads for team \(w.metadata.team)")
         }
         let key = "\(w.metadata.team)/\(w.metadata.env)/\(w.kind.rawValue)/\(w.metadata.name)"
-        if reservedNames.contains(key) || workloads.values.contains(where: {
-            !$0.state.isTerminal && $0.team == w.metadata.team && $0.env == w.metadata.env && $0.kind == w.kind.rawValue && $0.name == w.metadata.name
+        if reservedNames.contains(key) || tracked.values.contains(where: {
+            let e = $0.entry
+            return !e.state.isTerminal && e.team == w.metadata.team && e.env == w.metadata.env && e.kind == w.kind.rawValue && e.name == w.metadata.name
         }) {
             throw RuntimeError(.conflict, "\(w.kind.rawValue) \(w.metadata.name) of team \(w.metadata.team) in \(w.metadata.env) is already queued or running; cancel it first or choose another name")
         }
-        guard let plan = WorkloadPlan(workload: w, contract: contract, models: base) else {
+        guard let plan = WorkloadPlan(workload: w, contract: contract) else {
             throw RuntimeError(.invalid, "size \(w.size) does not resolve for team \(w.metadata.team) in \(w.metadata.env)")
         }
         reservedNames.insert(key)
         defer { reservedNames.remove(key) }
-        let now = Date()
+        let now = clock.now
         let entry = WorkloadEntry(id: Identifier.make("wl"), name: w.metadata.name, team: w.metadata.team, env: w.metadata.env,
                                   kind: w.kind.rawValue, owner: w.metadata.owner, submittedBy: principal.name, requestID: requestID,
                                   size: w.size, podCount: w.podCount, priority: plan.priority, source: text,
                                   maxAttempts: plan.maxAttempts, now: now)
-        let (stored, created) = try await store.insert(entry, audit: AuditDraft(time: now, actor: principal.actor, action: "submit",
-                                                                               object: object(entry), after: entry.digest,
-                                                                               detail: "\(entry.kind) \(entry.team)/\(entry.env)/\(entry.name) size \(entry.size)"))
+        var audit: AuditDraft?
+        var transition: Transition?
+        for effect in machine.submitted(entry, by: principal.actor, now: now) {
+            if case .persist(let a) = effect { audit = a }
+            if case .emit(let t) = effect { transition = t }
+        }
+        let (stored, created, published) = try await store.insert(entry, plan: plan, audit: audit!, transition: transition)
         if created {
-            workloads[stored.id] = stored
-            plans[stored.id] = plan
-            logger.info("submitted", metadata: ["workload": "\(stored.id)", "name": "\(stored.name)", "team": "\(stored.team)", "actor": "\(principal.actor)"])
+            var t = TrackedWorkload(entry: stored, plan: plan)
             // Not scheduled before the backend has it (Kubernetes: its objects exist, suspended).
-            accepting.insert(stored.id)
+            t.accepting = true
+            tracked[stored.id] = t
+            if let r = requestID { byRequest[r] = stored.id }
+            if let published { transitions.publish([published]) }
+            logger.info("submitted", metadata: ["workload": "\(stored.id)", "name": "\(stored.name)", "team": "\(stored.team)", "actor": "\(principal.actor)"])
             do {
                 try await backend.accept(ActiveWorkload(id: stored.id, workload: w, attempt: 0, holdsCapacity: false))
             } catch let r as BackendRejection {
-                accepting.remove(stored.id)
-                try await finish(stored.id, state: .failed, cause: "Rejected", message: r.message, actor: .lifecycle)
-                if let r = requestID { byRequest[r] = stored.id }
-                return (workloads[stored.id] ?? stored, created)
+                tracked[stored.id]?.accepting = false
+                try await apply(stored.id, .rejected(message: r.message))
+                return (tracked[stored.id]?.entry ?? stored, created)
             } catch {
                 logger.warning("the backend could not prepare the workload yet; it will at admission", metadata: ["workload": "\(stored.id)", "error": "\(error)"])
             }
-            accepting.remove(stored.id)
+            tracked[stored.id]?.accepting = false
             dirty = true
-        } else if workloads[stored.id] == nil {
-            workloads[stored.id] = stored
+        } else if tracked[stored.id] == nil {
+            tracked[stored.id] = TrackedWorkload(entry: stored, plan: nil)
         }
         if let r = requestID { byRequest[r] = stored.id }
         return (stored, created)
@@ -120,8 +127,8 @@ extension ControlPlane {
     /// A workload by id, or by name (the newest the caller may see).
     public func find(_ ref: String, team: String? = nil, by principal: Principal) throws -> WorkloadEntry {
         // Another team's workload is answered exactly like one that does not exist: its name or id is not probeable.
-        if let e = workloads[ref], principal.canRead(team: e.team) { return e }
-        let visible = workloads.values.filter { $0.name == ref && (team == nil || $0.team == team) && principal.canRead(team: $0.team) }
+        if let e = tracked[ref]?.entry, principal.canRead(team: e.team) { return e }
+        let visible = tracked.values.lazy.map(\.entry).filter { $0.name == ref && (team == nil || $0.team == team) && principal.canRead(team: $0.team) }
         guard let e = visible.max(by: { $0.createdAt < $1.createdAt }) else {
             throw RuntimeError(.notFound, "no workload named or with id '\(ref)'\(principal.team.map { " in team \($0)" } ?? "")")
         }
@@ -129,7 +136,7 @@ extension ControlPlane {
     }
 
     public func list(_ f: WorkloadFilter, by principal: Principal) -> [WorkloadEntry] {
-        workloads.values.filter {
+        tracked.values.map(\.entry).filter {
             principal.canRead(team: $0.team) && (f.team == nil || $0.team == f.team) && (f.kind == nil || $0.kind.lowercased() == f.kind!.lowercased())
                 && (f.state == nil || $0.state == f.state)
         }.sorted { $0.createdAt == $1.createdAt ? $0.id < $1.id : $0.createdAt < $1.createdAt }
@@ -139,18 +146,26 @@ extension ControlPlane {
         let e = try find(ref, by: principal)
         switch e.state {
         case .queued:
-            if let n = e.notBefore, n > Date() {
+            if let n = e.notBefore, n > clock.now {
                 return WhyReport(workload: e.id, name: e.name, state: e.state, reason: "backoff", message: e.message ?? "waiting to retry")
             }
-            if let r = waiting[e.id] {
+            if let r = tracked[e.id]?.waiting {
                 return WhyReport(workload: e.id, name: e.name, state: e.state, reason: r.kind, message: r.description)
             }
             return WhyReport(workload: e.id, name: e.name, state: e.state, reason: nil,
                              message: e.message ?? "queued; the next scheduling cycle will consider it")
         case .admitted, .running:
             let nodes = Set(e.placements.map(\.node)).sorted().joined(separator: ", ")
-            return WhyReport(workload: e.id, name: e.name, state: e.state, reason: nil,
-                             message: "\(e.state.rawValue) (attempt \(e.attempt)) on \(nodes)\(e.cancelRequested ? "; cancelling" : "")")
+            var text = "\(e.state.rawValue) (attempt \(e.attempt)) on \(nodes)"
+            if let c = e.lastCheckpoint {
+                let age = Int(clock.now.timeIntervalSince(c.at))
+                let what = [c.step.map { "step \($0)" }, c.location].compactMap { $0 }.joined(separator: " at ")
+                text += "; last checkpoint \(age)s ago\(c.attempt == e.attempt ? "" : " (attempt \(c.attempt))")\(what.isEmpty ? "" : ": \(what)")"
+            } else if e.state == .running, e.kind == "TrainingJob" {
+                text += "; no checkpoint reported: a preemption would restart it from zero"
+            }
+            if e.cancelRequested { text += "; cancelling" }
+            return WhyReport(workload: e.id, name: e.name, state: e.state, reason: nil, message: text)
         default:
             return WhyReport(workload: e.id, name: e.name, state: e.state, reason: e.cause, message: e.message ?? e.state.rawValue)
         }
@@ -158,31 +173,22 @@ extension ControlPlane {
 
     /// Queued workloads in the order the scheduler weighs them (priority, then submission), with why each waits.
     public func queue(by principal: Principal) -> [(WorkloadEntry, WhyReport)] {
-        let q = workloads.values.filter { $0.state == .queued && principal.canRead(team: $0.team) }
-            .sorted { $0.priority != $1.priority ? $0.priority > $1.priority : $0.createdAt < $1.createdAt }
+        let entries: [WorkloadEntry] = tracked.values.map(\.entry)
+        let q = entries.filter { (e: WorkloadEntry) -> Bool in e.state == .queued && principal.canRead(team: e.team) }
+            .sorted { (a: WorkloadEntry, b: WorkloadEntry) -> Bool in a.priority != b.priority ? a.priority > b.priority : a.createdAt < b.createdAt }
         return q.compactMap { e in (try? why(e.id, by: principal)).map { (e, $0) } }
     }
 
     // MARK: change
 
     public func cancel(_ ref: String, by principal: Principal) async throws -> WorkloadEntry {
-        var e = try find(ref, by: principal)
+        let e = try find(ref, by: principal)
         guard principal.canChange(team: e.team) else {
             throw RuntimeError(.forbidden, "\(principal.name) (\(principal.role.rawValue)) cannot cancel workloads of team \(e.team)")
         }
         if e.state.isTerminal || e.cancelRequested { return e }
-        let now = Date()
-        if e.state == .queued || e.podCount == 0 {
-            try await finish(e.id, state: .cancelled, cause: nil, message: "cancelled by \(principal.name) while queued", actor: principal.actor)
-            return workloads[e.id] ?? e
-        }
-        let before = e.digest
-        e.cancelRequested = true
-        e.message = "cancel requested by \(principal.name); stopping pods"
-        e.updatedAt = now
-        try await save(e, AuditDraft(time: now, actor: principal.actor, action: "cancel-request", object: object(e), before: before, after: e.digest))
-        await backend.stop(workload: e.id, attempt: e.attempt)
-        return e
+        try await apply(e.id, .cancelRequested(by: principal.actor, name: principal.name))
+        return tracked[e.id]?.entry ?? e
     }
 
     // MARK: logs
@@ -201,7 +207,7 @@ extension ControlPlane {
         try await backend.readLog(workload: workload, attempt: attempt, pod: pod, from: offset, max: max)
     }
 
-    public func current(_ id: String) -> WorkloadEntry? { workloads[id] }
+    public func current(_ id: String) -> WorkloadEntry? { tracked[id]?.entry }
 
     /// Node inventory the engine places on.
     public func inventory() -> [NodeInventory] { nodes }

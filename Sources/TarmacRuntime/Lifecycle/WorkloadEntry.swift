@@ -43,6 +43,8 @@ public struct WorkloadEntry: Codable, Sendable, Hashable {
     /// Accounted when it finishes: GPU-seconds and CPU core-seconds of all attempts.
     public var gpuSeconds: Double
     public var cpuSeconds: Double
+    /// The last checkpoint the workload reported (any attempt): preemption then loses only the work since it.
+    public var lastCheckpoint: CheckpointMark?
 
     public init(id: String, name: String, team: String, env: String, kind: String, owner: String?, submittedBy: String,
                 requestID: String?, size: String, podCount: Int, priority: Int, source: String, maxAttempts: Int, now: Date) {
@@ -87,6 +89,24 @@ public struct WorkloadEntry: Codable, Sendable, Hashable {
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         enc.dateEncodingStrategy = .millisecondsSince1970
         return (try? enc.encode(w)) ?? Data()
+    }
+}
+
+/// A checkpoint a workload reported having saved.
+public struct CheckpointMark: Codable, Sendable, Hashable {
+    public var at: Date
+    /// The attempt that saved it.
+    public var attempt: Int
+    /// The training step (or any monotonic progress count) it holds, when the workload says.
+    public var step: Int64?
+    /// Where it is (a path or URL), when the workload says.
+    public var location: String?
+
+    public init(at: Date, attempt: Int, step: Int64? = nil, location: String? = nil) {
+        self.at = at
+        self.attempt = attempt
+        self.step = step
+        self.location = location
     }
 }
 

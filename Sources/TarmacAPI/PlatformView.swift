@@ -1,0 +1,65 @@
+/// What the contract offers (`GET /v1/platform`).
+public struct PlatformView: Codable, Sendable, Hashable {
+    public var name: String
+    public var environments: [String]
+    public var teams: [String]
+    public var accelerators: [String]
+    public var pools: [String]
+    public var priorities: [String: Int]
+    /// The machines the engine places on now.
+    public var nodes: [NodeView]
+    public init(name: String, environments: [String], teams: [String], accelerators: [String], pools: [String], priorities: [String: Int],
+                nodes: [NodeView]) {
+        self.name = name
+        self.environments = environments
+        self.teams = teams
+        self.accelerators = accelerators
+        self.pools = pools
+        self.priorities = priorities
+        self.nodes = nodes
+    }
+}
+
+public struct NodeView: Codable, Sendable, Hashable {
+    public var name: String
+    public var cpuMilli: Int
+    public var memoryMiB: Int
+    public var gpus: Int
+    public var accelerator: String?
+    public var pool: String?
+    public var domain: String?
+    public init(name: String, cpuMilli: Int, memoryMiB: Int, gpus: Int, accelerator: String?, pool: String? = nil, domain: String? = nil) {
+        self.name = name
+        self.cpuMilli = cpuMilli
+        self.memoryMiB = memoryMiB
+        self.gpus = gpus
+        self.accelerator = accelerator
+        self.pool = pool
+        self.domain = domain
+    }
+}
+
+/// A t-shirt size as resolved for a team and environment (`GET /v1/sizes`), in the units users write.
+public struct SizeView: Codable, Sendable, Hashable {
+    public var workloadClass: String
+    public var name: String
+    public var cpu: String
+    public var memory: String
+    public var gpus: String
+    public var accelerator: String?
+    public var description: String?
+    public init(workloadClass: String, name: String, cpu: String, memory: String, gpus: String, accelerator: String?, description: String?) {
+        self.workloadClass = workloadClass
+        self.name = name
+        self.cpu = cpu
+        self.memory = memory
+        self.gpus = gpus
+        self.accelerator = accelerator
+        self.description = description
+    }
+}
+
+public struct SizeList: Codable, Sendable, Hashable {
+    public var items: [SizeView]
+    public init(items: [SizeView]) { self.items = items }
+}

@@ -1,0 +1,55 @@
+import Crypto
+import Foundation
+
+/// Checkpoints reported by workloads: the engine weighs the work a preemption would lose from the last one, `get` and
+/// `why` show it, and a resumed attempt is told where to resume from.
+extension ControlPlane {
+    /// The URL and credential a workload's pods report checkpoints with (nil when pods cannot reach the API).
+    /// The credential is bound to the workload and attempt, so it ends with the attempt; it is derived from the
+    /// control plane's credential key, never stored.
+    func checkpointAccess(_ e: WorkloadEntry) -> CheckpointAccess? {
+        guard let base = config.advertiseURL else { return nil }
+        return CheckpointAccess(url: "\(base)/v1/workloads/\(e.id)/checkpoint", token: checkpointToken(workload: e.id, attempt: e.attempt))
+    }
+
+    nonisolated func checkpointToken(workload: String, attempt: Int) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("checkpoint\u{1F}\(workload)\u{1F}\(attempt)".utf8), using: config.credentialKey)
+        return "tck_" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether `token` is the checkpoint credential of the workload's current attempt.
+    func acceptsCheckpointToken(_ token: String, for e: WorkloadEntry) -> Bool {
+        guard e.state.holdsCapacity else { return false }
+        let expected = Array(checkpointToken(workload: e.id, attempt: e.attempt).utf8)
+        let given = Array(token.utf8)
+        guard expected.count == given.count else { return false }
+        return zip(expected, given).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    /// Records a checkpoint of a running workload, reported by one of its pods (`workloadToken`) or by a person who may
+    /// change the workload's team.
+    public func checkpoint(_ ref: String, step: Int64?, location: String?, by principal: Principal?, workloadToken: String?) async throws -> WorkloadEntry {
+        let e: WorkloadEntry
+        let actor: Actor
+        if let principal {
+            e = try find(ref, by: principal)
+            guard principal.canChange(team: e.team) else {
+                throw RuntimeError(.forbidden, "\(principal.name) (\(principal.role.rawValue)) cannot report checkpoints for team \(e.team)")
+            }
+            actor = principal.actor
+        } else {
+            guard let token = workloadToken, let found = tracked[ref]?.entry, acceptsCheckpointToken(token, for: found) else {
+                throw RuntimeError(.unauthorized, "a valid bearer token or the workload's checkpoint credential (TARMAC_CHECKPOINT_TOKEN) of its current attempt is required")
+            }
+            e = found
+            actor = Actor(kind: .workload, id: machine.identity(e))
+        }
+        guard e.state.holdsCapacity else {
+            throw RuntimeError(.conflict, "workload \(e.name) is \(e.state.rawValue): only an admitted or running attempt can report a checkpoint")
+        }
+        if let location, location.utf8.count > 1024 { throw RuntimeError(.invalid, "location is longer than 1024 bytes") }
+        if let step, step < 0 { throw RuntimeError(.invalid, "step must not be negative") }
+        try await apply(e.id, .checkpointed(CheckpointMark(at: clock.now, attempt: e.attempt, step: step, location: location), by: actor))
+        return tracked[e.id]?.entry ?? e
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import TarmacEngine
+import TarmacPlanning
+
+/// One scheduling cycle, in Kueue's numbered steps: the engine decides on an immutable snapshot, off the actor; the
+/// decisions come back to each workload's state machine as events.
+extension ControlPlane {
+    func cycle() async throws {
+        let now = clock.now
+        let nowMs = Self.millis(now)
+        // 1. Snapshot: the cluster with every admitted attempt assigned where it runs.
+        var cluster = engine.cluster
+        var running: [RunningWorkload] = []
+        for t in tracked.values where t.state.holdsCapacity {
+            guard let plan = t.plan else { continue }
+            let e = t.entry
+            let pending = pendingWorkload(t, plan: plan)
+            let placements = e.placements.compactMap { p in engine.nodeIndex[p.node].map { Placement(node: $0, gpus: GPUSet(p.gpus)) } }
+            guard placements.count == pending.pods.count else { continue }
+            for (pod, pl) in zip(pending.pods, placements) { cluster.assign(pod, to: pl) }
+            let started = Self.millis(e.startedAt ?? e.admittedAt ?? now)
+            // Preemption loses the work since the last checkpoint of this attempt (or since it started).
+            let checkpoint = e.lastCheckpoint.flatMap { $0.attempt == e.attempt ? max(started, Self.millis($0.at)) : nil }
+            let charged = e.charged.map { engine.resources(cpuMilli: $0.cpuMilli, memoryMiB: $0.memoryMiB, gpuMilli: $0.gpuMilli) } ?? .zero
+            running.append(RunningWorkload(workload: pending, placements: placements, charged: charged, started: started, lastCheckpoint: checkpoint))
+        }
+        // 2. Pending: queued, out of backoff, accepted by the backend.
+        var pending = tracked.values.filter {
+            $0.state == .queued && !$0.entry.cancelRequested && ($0.entry.notBefore ?? .distantPast) <= now && !$0.accepting
+        }.compactMap { t in t.plan.map { pendingWorkload(t, plan: $0) } }
+        // Replicas autoscalers ask for beyond the admitted ones wait for the engine like any pod (quota and placement).
+        pending += try await replicaDemands(now: now)
+        guard !pending.isEmpty else {
+            for id in tracked.keys where tracked[id]!.waiting != nil { tracked[id]!.waiting = nil }
+            return
+        }
+        // 3. Decide: a pure function of the snapshot, off the actor, so submissions and reads go on meanwhile.
+        let (decision, policy, rng) = await Self.decide(scheduler, Snapshot(now: nowMs, cluster: cluster, running: running, pending: pending,
+                                                                            quotas: engine.quotas),
+                                                        policy: self.policy, rng: self.rng)
+        self.policy = policy
+        self.rng = rng
+        // 4. Remember why each waits.
+        for id in tracked.keys {
+            let w = decision.waiting[id]
+            if tracked[id]!.waiting != w { tracked[id]!.waiting = w }
+        }
+        // 5. Preempt, then admit (each through its workload's state machine).
+        for p in decision.preempted { try await apply(p.id, .preempted(by: p.by, reason: p.reason)) }
+        for a in decision.admitted {
+            if Self.isReplicaRequest(a.id) {
+                try await admitReplica(a, now: now)
+                continue
+            }
+            guard let t = tracked[a.id], let plan = t.plan else { continue }
+            let placements = podPlacements(a.placements, plan: plan)
+            let charge = Charge(cpuMilli: a.charged.cpuMilli, memoryMiB: a.charged.memoryMiB, gpuMilli: engine.gpuByName(a.charged))
+            try await apply(a.id, .admitted(placements: placements, charge: charge))
+            // It may have been cancelled while the cycle was deciding: then it was not admitted, and the next cycle looks again.
+            if tracked[a.id]?.state == .queued { dirty = true }
+        }
+    }
+
+    @concurrent
+    nonisolated static func decide(_ scheduler: Scheduler, _ snapshot: Snapshot, policy: any PlacementPolicy, rng: SplitMix64) async
+        -> (Decision, any PlacementPolicy, SplitMix64) {
+        var policy = policy, rng = rng
+        let decision = scheduler.cycle(snapshot, policy: &policy, rng: &rng)
+        return (decision, policy, rng)
+    }
+
+    /// The engine's view of a tracked workload: its gang of pods in the pools it may use.
+    func pendingWorkload(_ t: TrackedWorkload, plan: WorkloadPlan) -> PendingWorkload {
+        let e = t.entry
+        return PendingWorkload(id: e.id, team: e.team, user: e.owner ?? e.submittedBy, priority: e.priority, submitted: Self.millis(e.createdAt),
+                               pods: Array(repeating: engine.shape(of: plan), count: e.podCount), sameDomain: plan.size.topology == .domain,
+                               pools: engine.pools(for: plan), minRuntime: plan.minRuntime)
+    }
+
+    /// Engine placements as node names and GPU indices.
+    func podPlacements(_ ps: [Placement], plan: WorkloadPlan) -> [PodPlacement] {
+        let shape = engine.shape(of: plan)
+        return ps.map { PodPlacement(node: engine.cluster.names[$0.node], gpus: $0.gpus.indices, gpuMilli: shape.gpuCount > 0 ? Int(shape.gpuMilli) : 0) }
+    }
+
+    static func millis(_ d: Date) -> Int64 { Int64(d.timeIntervalSince1970 * 1000) }
+}

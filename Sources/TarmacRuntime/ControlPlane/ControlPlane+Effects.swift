@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import TarmacPlanning
+
+/// The effect runner: one step of the state machine at a time per workload; the store first, then the backend, in the
+/// order the machine gave; what the backend answers comes back as the next event.
+extension ControlPlane {
+    /// Feeds an event to a workload's state machine and runs the effects, then the events they lead to (a launch that
+    /// failed; a start, where the backend does not report starts itself).
+    func apply(_ id: String, _ event: WorkloadEvent) async throws {
+        await acquire(id)
+        defer { relinquish(id) }
+        var events = [event]
+        while !events.isEmpty {
+            let ev = events.removeFirst()
+            guard let t = tracked[id] else { return }
+            let (next, effects) = machine.step(t, ev, now: clock.now)
+            try await commit(next, effects)
+            events += await perform(next, effects)
+        }
+    }
+
+    /// Persists the step (entry, audit records and transitions in one transaction), then keeps it and publishes it.
+    func commit(_ t: TrackedWorkload, _ effects: [WorkloadEffect]) async throws {
+        var audit: [AuditDraft] = []
+        var emitted: [Transition] = []
+        for effect in effects {
+            switch effect {
+            case .persist(let a): audit.append(a)
+            case .emit(let tr): emitted.append(tr)
+            default: break
+            }
+        }
+        if !audit.isEmpty || !emitted.isEmpty {
+            let stored = try await store.update([t.entry], audit: audit, transitions: emitted)
+            tracked[t.id] = t
+            dirty = true
+            transitions.publish(stored)
+            for tr in stored where tr.to.isTerminal {
+                logger.info("workload ended", metadata: ["workload": "\(tr.workload)", "name": "\(tr.name)", "state": "\(tr.to.rawValue)",
+                                                         "cause": "\(tr.cause ?? "-")"])
+            }
+        } else {
+            tracked[t.id] = t
+        }
+    }
+
+    /// The backend's part of a step. Returns the events that follow from it.
+    func perform(_ t: TrackedWorkload, _ effects: [WorkloadEffect]) async -> [WorkloadEvent] {
+        var follow: [WorkloadEvent] = []
+        for effect in effects {
+            switch effect {
+            case .persist, .emit:
+                continue
+            case .launch(let attempt, let pods):
+                guard let plan = t.plan else { continue }
+                let all = plan.launches(for: t.entry, platformName: platformName, graceSeconds: config.graceSeconds, now: clock.now,
+                                        checkpoint: checkpointAccess(t.entry))
+                let chosen = pods.compactMap { i in all.indices.contains(i) ? all[i] : nil }
+                guard !chosen.isEmpty else { continue }
+                do {
+                    try await backend.launch(chosen)
+                    logger.info("launched", metadata: ["workload": "\(t.id)", "attempt": "\(attempt)", "pods": "\(chosen.count)"])
+                    // Running means its pods run: at launch for local processes; when the backend says so where placement takes time.
+                    if !backend.reportsStarts { follow.append(.started(attempt: attempt, reportedByBackend: false)) }
+                } catch {
+                    follow.append(.launchFailed(attempt: attempt, detail: "\(error)"))
+                }
+            case .stop(let attempt):
+                await backend.stop(workload: t.id, attempt: attempt)
+            case .resize(let attempt, let nodes):
+                do { try await backend.resize(workload: t.id, attempt: attempt, nodes: nodes) } catch {
+                    logger.warning("could not record the replicas' nodes in the backend", metadata: ["workload": "\(t.id)", "error": "\(error)"])
+                }
+            case .release:
+                if var cur = tracked[t.id] {
+                    cur.plan = nil
+                    cur.endedPods = []
+                    tracked[t.id] = cur
+                }
+                await backend.release(workload: t.id)
+            }
+        }
+        return follow
+    }
+
+    /// Waits until no other step of this workload is in flight, then holds it.
+    func acquire(_ id: String) async {
+        if busy[id] == nil {
+            busy[id] = []
+            return
+        }
+        await withCheckedContinuation { c in busy[id]!.append(c) }
+    }
+
+    /// Hands the workload to the next waiting step, or frees it.
+    func relinquish(_ id: String) {
+        guard var waiters = busy[id], !waiters.isEmpty else {
+            busy[id] = nil
+            return
+        }
+        let next = waiters.removeFirst()
+        busy[id] = waiters
+        next.resume()
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import TarmacModel
+import TarmacPlanning
+
+/// How a workload's pods reach the control plane's workload API: where, and with which credential.
+public struct CheckpointAccess: Sendable, Hashable {
+    public var url: String
+    public var token: String
+}
+
+extension WorkloadPlan {
+    /// The pods of one attempt, ready for a backend.
+    func launches(for e: WorkloadEntry, platformName: String, graceSeconds: Double, now: Date, checkpoint: CheckpointAccess?) -> [PodLaunch] {
+        let w = workload
+        var base: [String: String] = [:]
+        for v in w.env { base[v.name] = v.value }
+        base["TARMAC_WORKLOAD"] = e.name
+        base["TARMAC_WORKLOAD_ID"] = e.id
+        base["TARMAC_TEAM"] = e.team
+        base["TARMAC_ENV"] = e.env
+        base["TARMAC_ATTEMPT"] = String(e.attempt)
+        // The workload's own identity: never the identity of the human who submitted it.
+        base["TARMAC_WORKLOAD_IDENTITY"] = "tarmac://\(platformName)/\(e.team)/\(e.env)/\(w.kind.rawValue.lowercased())/\(e.name)"
+        if let checkpoint {
+            base["TARMAC_CHECKPOINT_URL"] = checkpoint.url
+            base["TARMAC_CHECKPOINT_TOKEN"] = checkpoint.token
+        }
+        if let c = e.lastCheckpoint {
+            // Where to resume from: the last checkpoint any attempt reported.
+            if let step = c.step { base["TARMAC_RESUME_STEP"] = String(step) }
+            if let location = c.location { base["TARMAC_RESUME_FROM"] = location }
+        }
+        let deadline = w.maxDuration.map { now.addingTimeInterval(Double($0.seconds)) }
+        let port = 20000 + e.id.utf8.reduce(0) { ($0 &* 31 &+ Int($1)) % 20000 }
+        return e.placements.enumerated().map { i, placement in
+            var env = base
+            var indices: [Int] = []
+            switch w.details {
+            case .training:
+                env["WORLD_SIZE"] = String(e.podCount)
+                env["RANK"] = String(i)
+                env["NODE_RANK"] = String(i)
+                env["LOCAL_RANK"] = "0"
+                env["MASTER_ADDR"] = "127.0.0.1"
+                env["MASTER_PORT"] = String(port)
+            case .batch(let b):
+                indices = Array(stride(from: i, to: b.tasks, by: max(1, b.parallelism)))
+            case .inference(let s):
+                env["PORT"] = String(s.port + i)
+            case .agent:
+                break
+            }
+            env["CUDA_VISIBLE_DEVICES"] = placement.gpus.map(String.init).joined(separator: ",")
+            return PodLaunch(workload: e.id, attempt: e.attempt, pod: i, command: w.command + w.args, environment: env,
+                             memoryLimitBytes: size.memory.bytes, cpuMilli: Int(size.cpu.millis), placement: placement,
+                             deadline: deadline, completionIndices: indices, graceSeconds: graceSeconds)
+        }
+    }
+}

@@ -1,0 +1,51 @@
+/// What can happen to a workload. The control plane turns decisions, API calls and backend reports into these; the
+/// state machine decides what they mean.
+public enum WorkloadEvent: Sendable, Hashable {
+    /// The engine admitted it: an attempt starts on these placements, charged this to its team.
+    case admitted(placements: [PodPlacement], charge: Charge)
+    /// The engine took its capacity for another workload.
+    case preempted(by: String, reason: String)
+    /// The backend reports that the attempt's pods run (local processes: right after launch).
+    case started(attempt: Int, reportedByBackend: Bool)
+    case podExited(PodExit)
+    /// The backend could not start the attempt's pods at all.
+    case launchFailed(attempt: Int, detail: String)
+    case cancelRequested(by: Actor, name: String)
+    /// What the control plane found of it at start.
+    case recovered(Recovery)
+    /// Its `maxDuration` passed (checked on the control plane's clock).
+    case deadline
+    /// It reported a checkpoint.
+    case checkpointed(CheckpointMark, by: Actor)
+    /// The backend refused it for good when it was accepted into the queue.
+    case rejected(message: String)
+    /// Its autoscaler's extra replicas were admitted on these placements.
+    case scaledUp(added: [PodPlacement], charge: Charge)
+    /// Its autoscaler scaled down: these placements stay (one per replica left).
+    case scaledDown(kept: [PodPlacement])
+
+    public enum Recovery: Sendable, Hashable {
+        /// Its document no longer resolves against the platform contract.
+        case unresolvable
+        /// Admitted by an earlier version with no pod at all.
+        case noReplicas
+        /// Its attempt holds capacity; these pods never started (or were lost before starting).
+        case pods(missing: [Int])
+    }
+}
+
+/// What the control plane must do after a step, in this order: store first, then the backend.
+public enum WorkloadEffect: Sendable, Hashable {
+    /// Store the step's entry with this audit record.
+    case persist(AuditDraft)
+    /// Publish this transition once it is stored (in the same transaction as the entry).
+    case emit(Transition)
+    /// Start these pods of the attempt.
+    case launch(attempt: Int, pods: [Int])
+    /// Stop every pod of the attempt.
+    case stop(attempt: Int)
+    /// The attempt's pod slots changed: the node of each slot now.
+    case resize(attempt: Int, nodes: [String])
+    /// It ended for good: the backend frees what it holds.
+    case release
+}

@@ -1,0 +1,282 @@
+import Foundation
+import TarmacModel
+import TarmacPlanning
+
+/// The workload lifecycle (DESIGN §5) as a pure function: `(record, event, now) -> (record', effects)`. It reads no clock
+/// and does no I/O; the control plane runs its effects (store first, then the backend) and feeds back what the backend
+/// reports as further events. Every rule of the lifecycle lives here: attempts and backoff, preemption, cancel in each
+/// state, deadlines, checkpoints, accounting of GPU- and CPU-seconds.
+public struct WorkloadMachine: Sendable {
+    /// The platform's name, for workload identities in audit details.
+    public var platform: String
+    /// The longest wait before a retry, in seconds (backoff doubles from one second up to this).
+    public var maxBackoff: Double
+
+    public init(platform: String, maxBackoff: Double = 60) {
+        self.platform = platform
+        self.maxBackoff = maxBackoff
+    }
+
+    public typealias Step = (record: TrackedWorkload, effects: [WorkloadEffect])
+
+    /// A new workload entered the queue.
+    public func submitted(_ e: WorkloadEntry, by actor: Actor, now: Date) -> [WorkloadEffect] {
+        [.persist(AuditDraft(time: now, actor: actor, action: "submit", object: Self.object(e), after: e.digest,
+                             detail: "\(e.kind) \(e.team)/\(e.env)/\(e.name) size \(e.size)")),
+         .emit(Transition("submit", before: nil, after: e, at: now))]
+    }
+
+    public func step(_ t: TrackedWorkload, _ event: WorkloadEvent, now: Date) -> Step {
+        var t = t
+        let e = t.entry
+        switch event {
+        case .admitted(let placements, let charge):
+            guard e.state == .queued, !e.cancelRequested else { return (t, []) }
+            var n = e
+            n.state = .admitted
+            n.attempt += 1
+            n.admittedAt = now
+            n.startedAt = nil
+            n.updatedAt = now
+            n.message = nil
+            n.notBefore = nil
+            n.placements = placements
+            n.charged = charge
+            t.endedPods = []
+            t.waiting = nil
+            let nodes = Set(placements.map(\.node)).sorted().joined(separator: ",")
+            return record(&t, n, "admit", .scheduler, now, detail: "attempt \(n.attempt) on \(nodes)",
+                          then: [.launch(attempt: n.attempt, pods: Array(0..<n.podCount))])
+
+        case .started(let attempt, let reported):
+            guard e.state == .admitted, e.attempt == attempt, !e.cancelRequested else { return (t, []) }
+            var n = e
+            // Usage is counted from here: while admitted, its pods were not yet running.
+            n.state = .running
+            n.startedAt = now
+            n.accountedUntil = nil
+            n.updatedAt = now
+            return record(&t, n, "run", .lifecycle, now,
+                          detail: "\(Self.pods(n.podCount)) \(reported ? "running" : "started"); workload identity \(identity(n))")
+
+        case .preempted(let by, let reason):
+            guard e.state.holdsCapacity else { return (t, []) }
+            var n = requeue(e, plan: t.plan, now: now)
+            n.message = "preempted by \(by) (\(reason)); back in the queue, resumes from its last checkpoint"
+            // A preemption is not the workload's failure: it does not use up an attempt.
+            n.maxAttempts += 1
+            return record(&t, n, "preempt", .scheduler, now, detail: "by \(by): \(reason)", then: [.stop(attempt: e.attempt)])
+
+        case .podExited(let exit):
+            return podExited(t, exit, now: now)
+
+        case .launchFailed(let attempt, let detail):
+            guard e.state.holdsCapacity, e.attempt == attempt else { return (t, []) }
+            return finish(t, .failed, cause: "LaunchFailed", message: "the pods of attempt \(attempt) could not be started: \(detail)",
+                          actor: .lifecycle, now: now)
+
+        case .cancelRequested(let actor, let name):
+            if e.state.isTerminal || e.cancelRequested { return (t, []) }
+            if e.state == .queued || e.podCount == 0 {
+                return finish(t, .cancelled, cause: nil, message: "cancelled by \(name) while \(e.state == .queued ? "queued" : e.state.rawValue)",
+                              actor: actor, now: now)
+            }
+            var n = e
+            n.cancelRequested = true
+            n.message = "cancel requested by \(name); stopping pods"
+            n.updatedAt = now
+            if t.endedPods.count >= n.podCount {
+                t.entry = n
+                return finish(t, .cancelled, cause: nil, message: "cancelled", actor: actor, now: now)
+            }
+            return record(&t, n, "cancel-request", actor, now, detail: "", then: [.stop(attempt: e.attempt)])
+
+        case .recovered(let r):
+            guard !e.state.isTerminal else { return (t, []) }
+            switch r {
+            case .unresolvable:
+                return finish(t, .failed, cause: "InvalidAfterRestart", message: "its document no longer resolves against the platform contract",
+                              actor: .lifecycle, now: now)
+            case .noReplicas:
+                guard e.state.holdsCapacity else { return (t, []) }
+                if e.cancelRequested { return finish(t, .cancelled, cause: nil, message: "cancelled", actor: .lifecycle, now: now) }
+                return finish(t, .failed, cause: "NoReplicas",
+                              message: "it was admitted with no replica by an earlier version; submit it again (it now starts at least one)",
+                              actor: .lifecycle, now: now)
+            case .pods(let missing):
+                guard e.state.holdsCapacity else { return (t, []) }
+                if e.cancelRequested { return (t, [.stop(attempt: e.attempt)]) }
+                return (t, missing.isEmpty ? [] : [.launch(attempt: e.attempt, pods: missing)])
+            }
+
+        case .deadline:
+            guard e.state.holdsCapacity, let limit = t.plan?.workload.maxDuration, let since = e.startedAt ?? e.admittedAt else { return (t, []) }
+            let ran = now.timeIntervalSince(since)
+            guard ran >= Double(limit.seconds) else { return (t, []) }
+            return finish(t, .failed, cause: "DeadlineExceeded",
+                          message: "it ran \(TimeSpan(seconds: Int64(ran))) of attempt \(e.attempt), past its maxDuration of \(limit), and was stopped; raise spec.maxDuration (up to what the environment allows) or checkpoint and resume",
+                          actor: .lifecycle, now: now, stopAttempt: true)
+
+        case .checkpointed(var mark, let actor):
+            guard e.state.holdsCapacity, mark.attempt == e.attempt else { return (t, []) }
+            mark.at = min(mark.at, now)
+            var n = e
+            n.lastCheckpoint = mark
+            n.updatedAt = now
+            let what = [mark.step.map { "step \($0)" }, mark.location].compactMap { $0 }.joined(separator: " at ")
+            return record(&t, n, "checkpoint", actor, now, detail: "attempt \(e.attempt)\(what.isEmpty ? "" : ": \(what)")")
+
+        case .rejected(let message):
+            guard e.state == .queued else { return (t, []) }
+            return finish(t, .failed, cause: "Rejected", message: message, actor: .lifecycle, now: now)
+
+        case .scaledUp(let added, let charge):
+            guard e.state == .running, !e.cancelRequested, !added.isEmpty else { return (t, []) }
+            var n = e
+            accrue(&n, plan: t.plan, until: now, keepOpen: true)
+            n.placements += added
+            n.podCount += added.count
+            n.charged = charge
+            n.updatedAt = now
+            return record(&t, n, "scale-up", .scheduler, now,
+                          detail: "replica \(n.podCount) admitted on \(added.map(\.node).joined(separator: ",")): its autoscaler asked for more",
+                          then: [.resize(attempt: n.attempt, nodes: n.placements.map(\.node))])
+
+        case .scaledDown(let kept):
+            guard e.state == .running, e.podCount > kept.count else { return (t, []) }
+            var left = e.placements
+            for k in kept {
+                guard let i = left.firstIndex(of: k) else { return (t, []) }
+                left.remove(at: i)
+            }
+            var n = e
+            accrue(&n, plan: t.plan, until: now, keepOpen: true)
+            n.placements = kept
+            n.podCount = kept.count
+            n.charged = e.charged.map { $0.scaled(kept.count, of: e.podCount) }
+            n.updatedAt = now
+            return record(&t, n, "scale-down", .scheduler, now,
+                          detail: "\(e.podCount) -> \(kept.count) replicas: its autoscaler asked for fewer; freed \(left.map(\.node).joined(separator: ","))",
+                          then: [.resize(attempt: n.attempt, nodes: kept.map(\.node))])
+        }
+    }
+
+    /// A pod of the current attempt ended: done, retried or failed.
+    func podExited(_ t0: TrackedWorkload, _ exit: PodExit, now: Date) -> Step {
+        var t = t0
+        let e = t.entry
+        guard e.state.holdsCapacity, exit.attempt == e.attempt else { return (t, []) }
+        t.endedPods.insert(exit.pod)
+        let allEnded = t.endedPods.count >= e.podCount
+        if e.cancelRequested {
+            return allEnded ? finish(t, .cancelled, cause: nil, message: "cancelled", actor: .lifecycle, now: now) : (t, [])
+        }
+        let isService = t.plan?.isService ?? false
+        if exit.succeeded && !isService {
+            guard allEnded else { return (t, []) }
+            return finish(t, .succeeded, cause: nil, message: "all \(Self.pods(e.podCount)) succeeded", actor: .lifecycle, now: now, exitCode: 0)
+        }
+        var triage = Triage.of(exit)
+        if exit.succeeded && isService {
+            triage = Triage(cause: "ServiceExited", message: "pod \(exit.pod) of a long-running service exited with code 0", retryable: true)
+        }
+        // The rest of the gang cannot go on without this pod.
+        let stopGang: [WorkloadEffect] = e.podCount > 1 ? [.stop(attempt: e.attempt)] : []
+        guard triage.retryable && e.attempt < e.maxAttempts else {
+            return finish(t, .failed, cause: triage.cause, message: triage.message, actor: .lifecycle, now: now, exitCode: exit.exitCode,
+                          first: stopGang)
+        }
+        let delay = backoff(afterAttempt: e.attempt)
+        var n = requeue(e, plan: t.plan, now: now)
+        n.cause = triage.cause
+        n.exitCode = exit.exitCode
+        n.notBefore = now.addingTimeInterval(delay)
+        n.message = "attempt \(e.attempt) of \(e.maxAttempts) failed (\(triage.cause): \(triage.message)); retrying in \(Int(delay))s"
+        return record(&t, n, "retry", .lifecycle, now, detail: triage.cause, then: stopGang)
+    }
+
+    /// Seconds to wait before the attempt after `attempt`: 1, 2, 4, ... up to `maxBackoff`.
+    public func backoff(afterAttempt attempt: Int) -> Double {
+        min(maxBackoff, pow(2.0, Double(max(0, min(attempt - 1, 62)))))
+    }
+
+    /// Back to the queue, its capacity given back (preemption or retry).
+    func requeue(_ e: WorkloadEntry, plan: WorkloadPlan?, now: Date) -> WorkloadEntry {
+        var n = e
+        accrue(&n, plan: plan, until: now, keepOpen: false)
+        n.state = .queued
+        n.placements = []
+        n.charged = nil
+        n.updatedAt = now
+        n.podCount = plan?.workload.podCount ?? e.podCount
+        return n
+    }
+
+    /// It ended for good.
+    func finish(_ t0: TrackedWorkload, _ state: WorkloadState, cause: String?, message: String, actor: Actor, now: Date,
+                exitCode: Int? = nil, stopAttempt: Bool = false, first: [WorkloadEffect] = []) -> Step {
+        var t = t0
+        let e = t.entry
+        var n = e
+        if e.state.holdsCapacity { accrue(&n, plan: t.plan, until: now, keepOpen: false) }
+        n.state = state
+        n.cause = cause
+        n.message = message
+        n.exitCode = exitCode ?? e.exitCode
+        n.finishedAt = now
+        n.updatedAt = now
+        n.placements = []
+        n.charged = nil
+        let action = switch state {
+        case .succeeded: "succeed"
+        case .failed: "fail"
+        case .cancelled: "cancel"
+        default: state.rawValue
+        }
+        var then = first
+        if stopAttempt { then.append(.stop(attempt: e.attempt)) }
+        then.append(.release)
+        t.waiting = nil
+        t.accepting = false
+        return record(&t, n, action, actor, now, detail: cause.map { "\($0): \(message)" } ?? message, then: then)
+    }
+
+    /// The new entry, persisted with its audit record and published as a transition, then `then`.
+    func record(_ t: inout TrackedWorkload, _ n: WorkloadEntry, _ action: String, _ actor: Actor, _ now: Date, detail: String,
+                then: [WorkloadEffect] = []) -> Step {
+        let before = t.entry
+        t.entry = n
+        return (t, [.persist(AuditDraft(time: now, actor: actor, action: action, object: Self.object(n), before: before.digest,
+                                        after: n.digest, detail: detail)),
+                    .emit(Transition(action, before: before, after: n, at: now))] + then)
+    }
+
+    /// Adds the GPU- and CPU-seconds the attempt used since it was last accounted (from its admission) up to `now`.
+    /// `keepOpen`: the attempt goes on, so the next accounting starts from `now`.
+    func accrue(_ e: inout WorkloadEntry, plan: WorkloadPlan?, until now: Date, keepOpen: Bool) {
+        guard e.state.holdsCapacity, let start = e.accountedUntil ?? e.startedAt ?? e.admittedAt else {
+            e.accountedUntil = nil
+            return
+        }
+        if let plan {
+            let seconds = max(0, now.timeIntervalSince(start))
+            e.gpuSeconds += seconds * Double(plan.size.gpus.thousandths) / 1000 * Double(e.podCount)
+            e.cpuSeconds += seconds * Double(plan.size.cpu.millis) / 1000 * Double(e.podCount)
+        }
+        e.accountedUntil = keepOpen ? now : nil
+    }
+
+    func identity(_ e: WorkloadEntry) -> String { "tarmac://\(platform)/\(e.team)/\(e.env)/\(e.kind.lowercased())/\(e.name)" }
+
+    static func object(_ e: WorkloadEntry) -> String { "workload/\(e.id)" }
+    static func pods(_ n: Int) -> String { "\(n) pod\(n == 1 ? "" : "s")" }
+}
+
+extension Charge {
+    /// The charge of `count` pods out of `total` equal ones.
+    func scaled(_ count: Int, of total: Int) -> Charge {
+        guard total > 0 else { return self }
+        let f = { (v: Int64) in v / Int64(total) * Int64(count) }
+        return Charge(cpuMilli: f(cpuMilli), memoryMiB: f(memoryMiB), gpuMilli: gpuMilli.mapValues(f))
+    }
+}

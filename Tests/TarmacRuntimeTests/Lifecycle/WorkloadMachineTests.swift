@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+import TarmacRuntime
+
+/// The pure state machine: every rule as a step from a record and an event to a record and effects, in virtual time.
+@Suite struct WorkloadMachineTests {
+    let machine = WorkloadMachine(platform: "acme")
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func audits(_ effects: [WorkloadEffect]) -> [String] {
+        effects.compactMap { if case .persist(let a) = $0 { a.action } else { nil } }
+    }
+
+    @Test func retriesBackOffDoublingUpToTheCapThenFail() {
+        var t = Lifecycle.tracked(Lifecycle.batch("flaky", retries: 8), at: t0)
+        var now = t0
+        var waits: [Double] = []
+        for attempt in 1...9 {
+            (t, _) = machine.step(t, .admitted(placements: Lifecycle.placements(1), charge: Lifecycle.charge), now: now)
+            #expect(t.entry.attempt == attempt && t.state == .admitted)
+            now += 30
+            let (next, effects) = machine.step(t, .podExited(PodExit(workload: t.id, attempt: attempt, pod: 0, reason: .exited, exitCode: 1)), now: now)
+            t = next
+            if attempt < 9 {
+                #expect(t.state == .queued)
+                #expect(audits(effects) == ["retry"])
+                waits.append(t.entry.notBefore!.timeIntervalSince(now))
+                now = t.entry.notBefore!
+            } else {
+                #expect(t.state == .failed && t.entry.cause == "ApplicationError")
+                #expect(effects.contains(.release))
+            }
+        }
+        #expect(waits == [1, 2, 4, 8, 16, 32, 60, 60])
+        #expect(machine.backoff(afterAttempt: 1000) == 60)
+    }
+
+    @Test func aDeterministicFailureIsNotRetried() {
+        var t = Lifecycle.tracked(Lifecycle.batch("typo", retries: 5), at: t0)
+        (t, _) = machine.step(t, .admitted(placements: Lifecycle.placements(1), charge: Lifecycle.charge), now: t0)
+        (t, _) = machine.step(t, .podExited(PodExit(workload: t.id, attempt: 1, pod: 0, reason: .exited, exitCode: 127)), now: t0 + 1)
+        #expect(t.state == .failed && t.entry.cause == "CommandNotFound" && t.entry.attempt == 1)
+    }
+
+    @Test func preemptionDoesNotUseUpAnAttempt() {
+        var t = Lifecycle.tracked(Lifecycle.training("ft"), at: t0)
+        let allowed = t.entry.maxAttempts
+        (t, _) = machine.step(t, .admitted(placements: Lifecycle.placements(1), charge: Lifecycle.charge), now: t0)
+        (t, _) = machine.step(t, .started(attempt: 1, reportedByBackend: false), now: t0 + 1)
+        let (after, effects) = machine.step(t, .preempted(by: "wl-urgent", reason: "priority 1000 > 100"), now: t0 + 100)
+        #expect(after.state == .queued && after.entry.attempt == 1)
+        #expect(after.entry.maxAttempts - after.entry.attempt == allowed - 1 + 1, "the preempted attempt is given back")
+        #expect(audits(effects) == ["preempt"] && effects.contains(.stop(attempt: 1)) && !effects.contains(.release))
+        #expect(after.entry.placements.isEmpty && after.entry.charged == nil)
+        // 99 s of 1 CPU were used before it was preempted.
+        #expect(abs(after.entry.cpuSeconds - 99) < 0.001)
+        let (again, _) = machine.step(after, .admitted(placements: Lifecycle.placements(1), charge: Lifecycle.charge), now: t0 + 200)
+        #expect(again.entry.attempt == 2 && again.entry.maxAttempts == allowed + 1)
+    }
+
+    @Test(arguments: ["queued", "admitted", "running"])
+    func cancelInEachState(_ state: String) {
+        var t = Lifecycle.tracked(Lifecycle.training("ft", workers: 2), at: t0)
+        if state != "queued" { (t, _) = machine.step(t, .admitted(placements: Lifecycle.placements(2), charge: Lifecycle.charge), now: t0) }
+        if state == "running" { (t, _) = machine.step(t, .started(attempt: 1, reportedByBackend: true), now: t0 + 1) }
+        #expect(t.state.rawValue == state)
+        let (c, effects) = machine.step(t, .cancelRequested(by: Lifecycle.admin.actor, name: "admin"), now: t0 + 10)
+        if state == "queued" {
+            #expect(c.state == .cancelled && audits(effects) == ["cancel"])
+            #expect(effects.contains(.release) && !effects.contains(.stop(attempt: 0)))
+            return
+        }
+        // Admitted or running: the pods are stopped first; it is cancelled when every pod has ended.
+        #expect(c.state.rawValue == state && c.entry.cancelRequested && audits(effects) == ["cancel-request"])
+        #expect(effects.contains(.stop(attempt: 1)) && !effects.contains(.release))
+        var d = c
+        (d, _) = machine.step(d, .podExited(PodExit(workload: t.id, attempt: 1, pod: 0, reason: .stopped)), now: t0 + 11)
+        #expect(d.state.rawValue == state, "one pod of two is still stopping")
+        let (done, last) = machine.step(d, .podExited(PodExit(workload: t.id, attempt: 1, pod: 1, reason: .stopped)), now: t0 + 12)
+        #expect(done.state == .cancelled && audits(last) == ["cancel"] && last.contains(.release))
+        // A second cancel changes nothing.
+        #expect(machine.step(done, .cancelRequested(by: Lifecycle.admin.actor, name: "admin"), now: t0 + 13).effects.isEmpty)
+    }
+
+    @Test func aLateStartKeepsItAdmittedAndAStaleOneIsIgnored() {
+        var t = Lifecycle.tracked(Lifecycle.training("ft"), at: t0)
+        (t, _) = machine.step(t, .admitted(placements: Lifecycle.placements(1), charge: Lifecycle.charge), now: t0)
+        #expect(machine.step(t, .started(attempt: 7, reportedByBackend: true), now: t0 + 1).effects.isEmpty, "another attempt's start")
+        let (r, effects) = machine.step(t, .started(attempt: 1, reportedByBackend: true), now: t0 + 90)
+        #expect(r.state == .running && r.entry.startedAt == t0 + 90 && audits(effects) == ["run"])
+    }
+
+    @Test func aFailedLaunchIsItsOwnEventNotAnInventedExit() {
+        var t = Lifecycle.tracked(Lifecycle.training("ft"), at: t0)
+        (t, _) = machine.step(t, .admitted(placements: Lifecycle.placements(1), charge: Lifecycle.charge), now: t0)
+        let (f, effects) = machine.step(t, .launchFailed(attempt: 1, detail: "exec: no such file"), now: t0 + 1)
+        #expect(f.state == .failed && f.entry.cause == "LaunchFailed" && f.entry.message?.contains("no such file") == true)
+        #expect(f.entry.exitCode == nil && audits(effects) == ["fail"])
+    }
+
+    @Test func theDeadlineIsKeptOnTheClockItIsGiven() {
+        var t = Lifecycle.tracked(Lifecycle.training("ft", maxDuration: "1h"), at: t0)
+        (t, _) = machine.step(t, .admitted(placements: Lifecycle.placements(1), charge: Lifecycle.charge), now: t0)
+        (t, _) = machine.step(t, .started(attempt: 1, reportedByBackend: false), now: t0)
+        #expect(machine.step(t, .deadline, now: t0 + 3599).effects.isEmpty, "not yet")
+        let (d, effects) = machine.step(t, .deadline, now: t0 + 3600)
+        #expect(d.state == .failed && d.entry.cause == "DeadlineExceeded")
+        #expect(d.entry.message?.contains("maxDuration of 1h") == true)
+        #expect(effects.contains(.stop(attempt: 1)) && effects.contains(.release))
+    }
+
+    @Test func everyPersistedStepIsEmittedOnceAsATransition() {
+        var t = Lifecycle.tracked(Lifecycle.training("ft"), at: t0)
+        var events: [WorkloadEvent] = [.admitted(placements: Lifecycle.placements(1), charge: Lifecycle.charge), .started(attempt: 1, reportedByBackend: false),
+                                       .checkpointed(CheckpointMark(at: t0 + 50, attempt: 1, step: 100), by: Lifecycle.admin.actor),
+                                       .podExited(PodExit(workload: "wl-1", attempt: 1, pod: 0, reason: .exited, exitCode: 0))]
+        var seen: [String] = []
+        var now = t0
+        while !events.isEmpty {
+            now += 60
+            let (next, effects) = machine.step(t, events.removeFirst(), now: now)
+            let persisted = audits(effects)
+            let emitted = effects.compactMap { if case .emit(let tr) = $0 { tr } else { nil } }
+            #expect(persisted.count == emitted.count && persisted == emitted.map(\.event))
+            for tr in emitted { #expect(tr.from == t.state && tr.to == next.state) }
+            seen += emitted.map(\.event)
+            t = next
+        }
+        #expect(seen == ["admit", "run", "checkpoint", "succeed"])
+        #expect(t.entry.lastCheckpoint?.step == 100)
+    }
+}
