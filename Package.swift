@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "TarmacRuntime",
             dependencies: [
-                "TarmacModel", "TarmacContract", "TarmacEngine", "TarmacPlanning",
+                "TarmacModel", "TarmacContract", "TarmacEngine", "TarmacPlanning", "TarmacAPI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "TarmacKubernetes",
             dependencies: [
-                "TarmacContract",
+                "TarmacModel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -175,7 +175,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "TarmacServerTests",
-            dependencies: ["tarmac", "TarmacTesting", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            dependencies: ["tarmac", "TarmacAPI", "TarmacTesting", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
         .testTarget(
             name: "TarmacKubernetesTests",

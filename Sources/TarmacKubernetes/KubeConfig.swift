@@ -1,5 +1,5 @@
 import Foundation
-import TarmacContract
+import TarmacModel
 import Yams
 
 /// How to reach one API server: its URL, how to trust it, and who we are to it. Never printed with its secrets

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TarmacAPI
 import NIOCore
 import TarmacRuntime
 
@@ -33,17 +34,8 @@ public struct APIError: HTTPResponseError {
         self.init(status, code: e.code.rawValue, e.message, diagnostics: e.diagnostics)
     }
 
-    struct Body: Encodable {
-        struct Inner: Encodable {
-            var code: String
-            var message: String
-            var diagnostics: [DiagnosticPayload]
-        }
-        var error: Inner
-    }
-
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSON.encoder.encode(Body(error: .init(code: code, message: message, diagnostics: diagnostics)))
+        let data = try APIJSON.encoder.encode(ErrorBody(error: .init(code: code, message: message, diagnostics: diagnostics)))
         var h = headers
         h[.contentType] = "application/json"
         return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -77,21 +69,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 enum JSON {
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // RFC 3339 with milliseconds: lifecycle timestamps are finer than a second.
-        e.dateEncodingStrategy = .custom { date, encoder in
-            var c = encoder.singleValueContainer()
-            try c.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
-        }
-        return e
-    }()
-
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
         var h = headers
         h[.contentType] = "application/json"
-        return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: try APIJSON.encoder.encode(value))))
     }
 
     static func text(_ s: String, status: HTTPResponse.Status = .ok, contentType: String = "text/plain; charset=utf-8") -> Response {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TarmacAPI
 import NIOCore
 import TarmacRuntime
 
@@ -53,7 +54,7 @@ struct AuditController {
         let records = try await store.auditRecords(since: try Self.since(request), limit: nil)
         var out = Data()
         for r in records {
-            out.append(try JSON.encoder.encode(AuditView(r)))
+            out.append(try APIJSON.encoder.encode(AuditView(r)))
             out.append(0x0A)
         }
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: .init(byteBuffer: ByteBuffer(bytes: out)))

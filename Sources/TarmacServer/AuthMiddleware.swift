@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import TarmacRuntime
 
-/// Checks the bearer token of every API call: no valid token, 401; over the token's rate, 429 with Retry-After.
+/// Checks the bearer token of every API call (a workload credential is passed on, for the one route that takes it): no valid token, 401; over the token's rate, 429 with Retry-After.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = TarmacRequestContext
     let tokens: Tokens
@@ -14,6 +14,16 @@ struct AuthMiddleware: RouterMiddleware {
             throw APIError(.unauthorized, code: "unauthenticated", "a bearer token is required (Authorization: Bearer tmc_...); an admin can create one with `tarmac token create`", headers: challenge)
         }
         let secret = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        // A workload's own credential (TARMAC_CHECKPOINT_TOKEN): no person behind it; only its checkpoint route takes it.
+        if secret.hasPrefix("tck_") {
+            if let wait = limiter.take("workload:" + String(secret.suffix(16))) {
+                throw APIError(.tooManyRequests, code: "rateLimited", "too many requests for this credential; retry in \(Int(wait.rounded(.up)))s",
+                               headers: [.retryAfter: String(Int(wait.rounded(.up)))])
+            }
+            var ctx = context
+            ctx.workloadCredential = secret
+            return try await next(request, ctx)
+        }
         guard let principal = try await tokens.authenticate(secret) else {
             throw APIError(.unauthorized, code: "unauthenticated", "the token is unknown, revoked or expired", headers: challenge)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TarmacAPI
 import TarmacContract
 import TarmacPlanning
 import TarmacModel
@@ -8,28 +9,6 @@ import TarmacRuntime
 /// /v1/platform and /v1/sizes: what the contract offers, for the caller's team and an environment.
 struct PlatformController {
     let controlPlane: ControlPlane
-
-    struct PlatformView: Codable {
-        var name: String
-        var environments: [String]
-        var teams: [String]
-        var accelerators: [String]
-        var pools: [String]
-        var priorities: [String: Int]
-        var nodes: [NodeInventory]
-    }
-
-    struct SizeView: Codable {
-        var workloadClass: String
-        var name: String
-        var cpu: String
-        var memory: String
-        var gpus: String
-        var accelerator: String?
-        var description: String?
-    }
-
-    struct SizeList: Codable { var items: [SizeView] }
 
     func register(_ group: RouterGroup<TarmacRequestContext>) {
         group.get("platform", use: platform)
@@ -41,7 +20,7 @@ struct PlatformController {
         let p = controlPlane.contract.platform
         return try JSON.response(PlatformView(name: p.name, environments: p.environments.keys.sorted(), teams: p.teams.keys.sorted(),
                                               accelerators: p.accelerators.keys.sorted(), pools: p.pools.keys.sorted(),
-                                              priorities: p.priorities, nodes: await controlPlane.inventory()))
+                                              priorities: p.priorities, nodes: await controlPlane.inventory().map(NodeView.init)))
     }
 
     @Sendable func sizes(_ request: Request, context: TarmacRequestContext) async throws -> Response {

@@ -5,6 +5,8 @@ import TarmacRuntime
 public struct TarmacRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
+    /// A workload's checkpoint credential, when that is what the caller presented instead of a token.
+    public var workloadCredential: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -16,7 +18,12 @@ public struct TarmacRequestContext: RequestContext {
 
     /// The authenticated caller (routes behind `AuthMiddleware` always have one).
     func caller() throws -> Principal {
-        guard let principal else { throw APIError(.unauthorized, code: "unauthenticated", "a bearer token is required") }
+        guard let principal else {
+            if workloadCredential != nil {
+                throw APIError(.forbidden, code: "forbidden", "a workload's checkpoint credential can only report its checkpoints (POST /v1/workloads/{id}/checkpoint)")
+            }
+            throw APIError(.unauthorized, code: "unauthenticated", "a bearer token is required")
+        }
         return principal
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
+import TarmacModel
 import Hummingbird
+import TarmacAPI
 import TarmacContract
 import TarmacRuntime
 

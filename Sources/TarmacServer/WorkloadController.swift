@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TarmacAPI
 import HTTPTypes
 import NIOCore
 import TarmacRuntime
@@ -15,6 +16,7 @@ struct WorkloadController {
         group.get("workloads/:ref", use: get)
         group.post("workloads/:ref/cancel", use: cancel)
         group.get("workloads/:ref/why", use: why)
+        group.post("workloads/:ref/checkpoint", use: checkpoint)
         group.get("workloads/:ref/logs", use: logs)
         group.get("queue", use: queue)
     }
@@ -62,6 +64,22 @@ struct WorkloadController {
     @Sendable func why(_ request: Request, context: TarmacRequestContext) async throws -> Response {
         let principal = try context.caller()
         return try JSON.response(try await controlPlane.why(try context.parameters.require("ref"), by: principal))
+    }
+
+    /// A checkpoint reported by one of the workload's pods (with its `TARMAC_CHECKPOINT_TOKEN`) or by a person who may
+    /// change the workload. The body is optional: `{"step": 1200, "location": "s3://bucket/run/1200"}`.
+    @Sendable func checkpoint(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let body = try await request.body.collect(upTo: 16 << 10)
+        var report = CheckpointRequest()
+        if body.readableBytes > 0 {
+            do { report = try APIJSON.decoder.decode(CheckpointRequest.self, from: Data(buffer: body)) } catch {
+                throw APIError(.badRequest, code: "badRequest", "the body must be JSON like {\"step\": 1200, \"location\": \"s3://bucket/run/1200\"} (both optional)")
+            }
+        }
+        let ref = try context.parameters.require("ref")
+        let e = try await controlPlane.checkpoint(ref, step: report.step, location: report.location, by: context.principal,
+                                                  workloadToken: context.workloadCredential)
+        return try JSON.response(WorkloadView(e))
     }
 
     @Sendable func queue(_ request: Request, context: TarmacRequestContext) async throws -> Response {

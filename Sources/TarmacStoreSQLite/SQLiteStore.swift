@@ -53,7 +53,7 @@ public final class SQLiteStore: Store {
                 let r = try WorkloadRecord(w)
                 try db.execute(sql: "UPDATE workload SET requestID = ?, team = ?, state = ?, createdAt = ?, updatedAt = ?, body = ? WHERE id = ?",
                                arguments: [r.requestID, r.team, r.state, r.createdAt, r.updatedAt, r.body, r.id])
-                guard db.changesCount == 1 else { throw PersistenceError.recordNotFound(databaseTableName: "workload", key: ["id": r.id.databaseValue]) }
+                guard db.changesCount == 1 else { throw RecordError.recordNotFound(databaseTableName: "workload", key: ["id": r.id.databaseValue]) }
             }
             try Self.append(audit, db)
             return try Self.append(transitions, db)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TarmacAPI
 import TarmacRuntime
 import TarmacStoreSQLite
 
@@ -24,24 +25,13 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "From this time (RFC 3339 or a date).") var since: String?
         @Option(help: "At most this many records.") var limit: Int = 100
 
-        struct Item: Decodable {
-            var seq: Int
-            var time: Date
-            var actorKind: String
-            var actorID: String
-            var action: String
-            var object: String
-            var detail: String
-        }
-        struct Page: Decodable { var items: [Item] }
-
         func run() async throws {
             try await runClient {
                 var q = ["limit=\(limit)"]
                 if let since { q.append("since=\(ServerClient.query(since))") }
                 let body = try await client.client().call(.GET, "/v1/audit?" + q.joined(separator: "&")).body
                 guard client.output.format == .text else { return try printStructured(body, client.output.format) }
-                let page = try ServerClient.decode(Page.self, body)
+                let page = try ServerClient.decode(AuditList.self, body)
                 let f = ISO8601DateFormatter()
                 print(Terminal.table(["SEQ", "TIME", "ACTOR", "ACTION", "OBJECT", "DETAIL"], page.items.map {
                     [String($0.seq), f.string(from: $0.time), "\($0.actorKind):\($0.actorID)", $0.action, $0.object, $0.detail]
@@ -71,7 +61,7 @@ struct AuditCommand: AsyncParsableCommand {
                 } else {
                     body = try await client.client().call(.GET, "/v1/audit/verify").body
                 }
-                let v = try ServerClient.decode(AuditChain.Verification.self, body)
+                let v = try ServerClient.decode(AuditVerification.self, body)
                 if client.output.format == .text {
                     let anchored = v.anchorsChecked > 0 ? "; \(v.anchorsChecked) anchor\(v.anchorsChecked == 1 ? "" : "s") match" : "; no anchor to check the tail against"
                     if v.ok {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TarmacAPI
 
 struct CancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,7 +22,7 @@ struct CancelCommand: AsyncParsableCommand {
         try await runClient {
             let c = try client.client()
             let body = try await c.call(.POST, "/v1/workloads/\(ServerClient.path(workload))/cancel").body
-            let w = try ServerClient.decode(WorkloadDTO.self, body)
+            let w = try ServerClient.decode(WorkloadView.self, body)
             if client.output.format == .text {
                 print("\(w.kind) \(w.name): \(w.isTerminal ? w.state : "cancelling")")
             } else {

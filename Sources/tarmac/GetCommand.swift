@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TarmacAPI
 
 struct GetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,7 +25,7 @@ struct GetCommand: AsyncParsableCommand {
             let c = try client.client()
             let body = try await c.call(.GET, "/v1/workloads/\(ServerClient.path(workload))\(team.map { "?team=\(ServerClient.query($0))" } ?? "")").body
             guard client.output.format == .text else { return try printStructured(body, client.output.format) }
-            let w = try ServerClient.decode(WorkloadDTO.self, body)
+            let w = try ServerClient.decode(WorkloadView.self, body)
             var rows: [(String, String)] = [
                 ("id", w.id), ("name", w.name), ("kind", w.kind), ("team", w.team), ("env", w.env), ("size", w.size),
                 ("pods", String(w.pods)), ("state", w.stateText), ("attempt", String(w.attempt)),
@@ -36,6 +37,10 @@ struct GetCommand: AsyncParsableCommand {
             if let c = w.cause { rows.append(("cause", c)) }
             if let e = w.exitCode { rows.append(("exit code", String(e))) }
             if let m = w.message { rows.append(("message", m)) }
+            if let c = w.lastCheckpoint {
+                let what = [c.step.map { "step \($0)" }, c.location].compactMap { $0 }.joined(separator: " at ")
+                rows.append(("checkpoint", "\(Age.text(since: c.at)) ago, attempt \(c.attempt)\(what.isEmpty ? "" : ": \(what)")"))
+            }
             rows.append(("gpu-seconds", String(format: "%.1f", w.gpuSeconds)))
             for (k, v) in rows { print("\(Terminal.bold((k + ":").padding(toLength: 13, withPad: " ", startingAt: 0)))\(v)") }
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TarmacAPI
 
 struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,7 +27,7 @@ struct ListCommand: AsyncParsableCommand {
             if let state { q.append("state=\(ServerClient.query(state))") }
             let body = try await client.client().call(.GET, "/v1/workloads" + (q.isEmpty ? "" : "?" + q.joined(separator: "&"))).body
             guard client.output.format == .text else { return try printStructured(body, client.output.format) }
-            let list = try ServerClient.decode(WorkloadListDTO.self, body)
+            let list = try ServerClient.decode(WorkloadList.self, body)
             guard !list.items.isEmpty else { return Terminal.writeError("no workloads") }
             print(Terminal.table(["NAME", "KIND", "TEAM", "ENV", "SIZE", "STATE", "ATTEMPT", "AGE", "ID"], list.items.map {
                 [$0.name, $0.kind, $0.team, $0.env, $0.size, $0.stateText, String($0.attempt), Age.text(since: $0.createdAt), $0.id]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import TarmacAPI
 import NIOCore
 import NIOHTTP1
 import Yams
@@ -98,16 +99,6 @@ struct ServerClient {
     var base: String
     var token: String?
 
-    struct ErrorBody: Decodable {
-        struct Inner: Decodable {
-            var code: String
-            var message: String
-            var diagnostics: [Diag]?
-        }
-        struct Diag: Decodable { var text: String }
-        var error: Inner
-    }
-
     func request(_ method: HTTPMethod, _ path: String, body: Data? = nil, contentType: String? = nil, headers: [(String, String)] = [],
                  timeout: TimeAmount = .seconds(60)) async throws -> HTTPClientResponse {
         var req = HTTPClientRequest(url: base + path)
@@ -133,8 +124,8 @@ struct ServerClient {
 
     static func check(_ status: UInt, _ data: Data) throws {
         guard !(200..<300).contains(status) else { return }
-        if let e = try? JSONDecoder().decode(ErrorBody.self, from: data) {
-            throw APIFailure(status: Int(status), code: e.error.code, message: e.error.message, diagnostics: e.error.diagnostics?.map(\.text) ?? [])
+        if let e = try? APIJSON.decoder.decode(ErrorBody.self, from: data) {
+            throw APIFailure(status: Int(status), code: e.error.code, message: e.error.message, diagnostics: e.error.diagnostics.map(\.text))
         }
         throw APIFailure(status: Int(status), code: "http\(status)", message: "the server answered \(status): \(String(decoding: data.prefix(500), as: UTF8.self))", diagnostics: [])
     }
@@ -144,13 +135,7 @@ struct ServerClient {
     }
 
     static func decode<T: Decodable>(_ t: T.Type, _ data: Data) throws -> T {
-        let dec = JSONDecoder()
-        dec.dateDecodingStrategy = .custom { decoder in
-            let s = try decoder.singleValueContainer().decode(String.self)
-            if let d = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(s) { return d }
-            return try Date.ISO8601FormatStyle().parse(s)
-        }
-        do { return try dec.decode(T.self, from: data) } catch {
+        do { return try APIJSON.decoder.decode(T.self, from: data) } catch {
             throw APIFailure(status: 0, code: "badResponse", message: "the server's answer could not be read: \(error)", diagnostics: [])
         }
     }

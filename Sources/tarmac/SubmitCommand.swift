@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TarmacAPI
 
 struct SubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,7 +42,7 @@ struct SubmitCommand: AsyncParsableCommand {
             let rid = requestId ?? UUID().uuidString.lowercased()
             // The file name replaces the server's placeholder in diagnostics, so they point into the user's file.
             let (status, body) = try await submitRenamingDiagnostics(c, text: text, requestID: rid)
-            let w = try ServerClient.decode(WorkloadDTO.self, body)
+            let w = try ServerClient.decode(WorkloadView.self, body)
             switch client.output.format {
             case .text:
                 print("\(w.kind) \(w.name) \(status == 201 ? "submitted" : "already submitted (same request id)"): id \(w.id), team \(w.team), \(w.state)")
@@ -71,7 +72,7 @@ enum WaitLoop {
         var tick = 0
         let tty = Terminal.colour
         while true {
-            let w = try await c.get("/v1/workloads/\(ServerClient.path(id))", as: WorkloadDTO.self)
+            let w = try await c.get("/v1/workloads/\(ServerClient.path(id))", as: WorkloadView.self)
             let line = "\(w.state)\(w.message.map { ": \($0)" } ?? "")"
             if line != last {
                 if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }

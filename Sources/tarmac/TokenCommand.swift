@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TarmacAPI
 
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -57,23 +58,12 @@ struct TokenCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List tokens (never their secrets).")
         @OptionGroup var client: ClientOptions
 
-        struct Item: Decodable {
-            var id: String
-            var name: String
-            var role: String
-            var team: String?
-            var createdAt: Date
-            var expiresAt: Date?
-            var revoked: Bool
-        }
-        struct Page: Decodable { var items: [Item] }
-
         func run() async throws {
             try await runClient {
                 let body = try await client.client().call(.GET, "/v1/tokens").body
                 guard client.output.format == .text else { return try printStructured(body, client.output.format) }
                 let f = ISO8601DateFormatter()
-                print(Terminal.table(["ID", "NAME", "ROLE", "TEAM", "EXPIRES", "STATUS"], try ServerClient.decode(Page.self, body).items.map {
+                print(Terminal.table(["ID", "NAME", "ROLE", "TEAM", "EXPIRES", "STATUS"], try ServerClient.decode(TokenList.self, body).items.map {
                     [$0.id, $0.name, $0.role, $0.team ?? "-", $0.expiresAt.map { f.string(from: $0) } ?? "never", $0.revoked ? "revoked" : "active"]
                 }))
             }

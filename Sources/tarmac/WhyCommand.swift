@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TarmacAPI
 
 struct WhyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,7 +21,7 @@ struct WhyCommand: AsyncParsableCommand {
         try await runClient {
             let body = try await client.client().call(.GET, "/v1/workloads/\(ServerClient.path(workload))/why").body
             guard client.output.format == .text else { return try printStructured(body, client.output.format) }
-            let w = try ServerClient.decode(WhyDTO.self, body)
+            let w = try ServerClient.decode(WhyView.self, body)
             print("\(Terminal.bold(w.name)) (\(w.workload)) is \(w.state)\(w.reason.map { " [\($0)]" } ?? "")")
             print("  " + w.message)
         }

@@ -1,31 +1,8 @@
 import Foundation
+import TarmacAPI
 
-/// The server's workload, as the CLI reads it.
-struct WorkloadDTO: Decodable {
-    struct PlacementDTO: Decodable {
-        var node: String
-        var gpus: [Int]
-    }
-    var id: String
-    var name: String
-    var team: String
-    var env: String
-    var kind: String
-    var size: String
-    var pods: Int
-    var state: String
-    var message: String?
-    var cause: String?
-    var attempt: Int
-    var createdAt: Date
-    var startedAt: Date?
-    var finishedAt: Date?
-    var exitCode: Int?
-    var gpuSeconds: Double
-    var placements: [PlacementDTO]
-
-    var isTerminal: Bool { ["succeeded", "failed", "cancelled", "rejected"].contains(state) }
-
+/// How the CLI shows the API's workload (`TarmacAPI.WorkloadView`).
+extension WorkloadView {
     var stateText: String {
         switch state {
         case "succeeded": Terminal.paint(state, "32")
@@ -35,16 +12,6 @@ struct WorkloadDTO: Decodable {
         default: state
         }
     }
-}
-
-struct WorkloadListDTO: Decodable { var items: [WorkloadDTO] }
-
-struct WhyDTO: Decodable {
-    var workload: String
-    var name: String
-    var state: String
-    var reason: String?
-    var message: String
 }
 
 enum Age {

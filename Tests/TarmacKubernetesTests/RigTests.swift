@@ -33,7 +33,7 @@ final class RigSession: @unchecked Sendable {
                                                                       platformResync: .seconds(3600)))
         try await backend.start()
         cp = ControlPlane(contract: contract, store: try SQLiteStore(path: self.dir.path + "/tarmac.db"), backend: backend,
-                          config: ControlPlaneConfig(inventoryRefresh: .milliseconds(500)))
+                          config: ControlPlaneConfig(inventoryRefresh: .milliseconds(500), advertiseURL: "https://tarmac.rig.example"))
         try await cp.start()
         let cp = self.cp
         loop = Task { await cp.run() }
@@ -172,6 +172,35 @@ extension RealCluster {
             if cause == "ApplicationError" { #expect(e.exitCode == 3) }
             if cause == "ImagePullFailed" { #expect(e.message?.contains("busybox:1.36") == true, "\(e.message ?? "")") }
         }
+    }
+
+    /// On Kubernetes a pod reports checkpoints like a local one: the URL and its attempt's credential reach the container
+    /// from a Secret (never inline in the pod spec); the control plane takes that credential; the Secret goes with the workload.
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func podsGetTheirCheckpointCredentialFromASecret() async throws {
+        let s = try await RigSession()
+        defer { Task { await s.close() } }
+        let id = try await s.submit(RigSession.doc("BatchJob", "ckpt-\(UInt16.random(in: 0...9999))", size: "tiny", spec: "tasks: 1\nparallelism: 1",
+                                                   env: ["TEST_SECONDS": "600"]))
+        _ = try await s.wait(id, "it runs") { $0.state == .running }
+        let pod = try #require(try await s.pods(id, attempt: 1).first)
+        let containers = ((pod["spec"] as? [String: Any])?["containers"] as? [[String: Any]]) ?? []
+        let env = (containers.first?["env"] as? [[String: Any]]) ?? []
+        let tokenRef = try #require(env.first { $0["name"] as? String == "TARMAC_CHECKPOINT_TOKEN" })
+        #expect(tokenRef["value"] == nil, "the credential is not inline in the pod spec")
+        let ref = try #require(((tokenRef["valueFrom"] as? [String: Any])?["secretKeyRef"] as? [String: Any]))
+        let name = try #require(ref["name"] as? String)
+        let ns = try #require((pod["metadata"] as? [String: Any])?["namespace"] as? String)
+        let secret = try await s.client.get("/api/v1/namespaces/\(ns)/secrets/\(name)")
+        let data = try #require(secret["data"] as? [String: Any])
+        let token = String(decoding: Data(base64Encoded: try #require(data["token"] as? String))!, as: UTF8.self)
+        let url = String(decoding: Data(base64Encoded: try #require(data["url"] as? String))!, as: UTF8.self)
+        #expect(url == "https://tarmac.rig.example/v1/workloads/\(id)/checkpoint")
+        let e = try await s.cp.checkpoint(id, step: 9, location: nil, by: nil, workloadToken: token)
+        #expect(e.lastCheckpoint?.step == 9 && e.lastCheckpoint?.attempt == 1)
+        _ = try await s.cp.cancel(id, by: RigSession.admin)
+        _ = try await s.wait(id, "it is cancelled") { $0.state == .cancelled }
+        await #expect(throws: KubeError.self) { _ = try await s.client.get("/api/v1/namespaces/\(ns)/secrets/\(name)") }
     }
 
     @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))

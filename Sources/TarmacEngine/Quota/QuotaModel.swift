@@ -125,8 +125,16 @@ public struct QuotaBook: Sendable {
 
 /// Why quota blocks a workload, with the numbers.
 public struct QuotaShortfall: Hashable, Sendable {
+    /// `cpu` (millis), `memory` (MiB), `gpu[i]` (thousandths of GPU model i), or `team`.
     public var resource: String
     public var needed: Int64
     public var available: Int64
     public var detail: String
+
+    public init(resource: String, needed: Int64, available: Int64, detail: String) {
+        self.resource = resource
+        self.needed = needed
+        self.available = available
+        self.detail = detail
+    }
 }

@@ -256,6 +256,7 @@ public actor KubernetesBackend: Backend {
     static let ownedKinds: [(String, String)] = [
         ("batch/v1", "Job"), ("apps/v1", "Deployment"), ("v1", "Service"), ("v1", "ServiceAccount"),
         ("v1", "PersistentVolumeClaim"), ("networking.k8s.io/v1", "NetworkPolicy"), ("autoscaling/v2", "HorizontalPodAutoscaler"),
+        ("v1", "Secret"),
     ]
 
     public func accept(_ w: ActiveWorkload) async throws {
@@ -308,7 +309,16 @@ public actor KubernetesBackend: Backend {
         if let known = placements[id], known.count == slots, launched[id] == attempt { nodes = known }
         for p in pods where p.pod < nodes.count { nodes[p.pod] = p.placement.node }
         guard !nodes.contains("") else { throw KubernetesBackendError("workload \(id) attempt \(attempt): no node for every pod slot") }
-        let desired = o.controller(attempt: attempt, nodes: nodes)
+        // The checkpoint credential of this attempt (given when the control plane has a URL pods can reach).
+        var checkpoint = false
+        if let url = first.environment["TARMAC_CHECKPOINT_URL"], let token = first.environment["TARMAC_CHECKPOINT_TOKEN"] {
+            let secret = o.checkpointSecret(url: url, token: token)
+            do { _ = try await client.apply(ResourcePath.of(secret), secret.json) } catch let e as KubeError where [400, 403, 404, 422].contains(e.code) {
+                throw BackendRejection("the cluster refused Secret \(o.namespace)/\(secret.name): \(e.message)")
+            }
+            checkpoint = true
+        }
+        let desired = o.controller(attempt: attempt, nodes: nodes, checkpoint: checkpoint)
         let live = o.isJob ? jobs[id] : deployments[id]
         // A Job that finished, or ran under another attempt, cannot be re-pointed: it is replaced.
         if o.isJob, let live, Self.isFinished(live) || (AttemptStatus.annotations(live)[Naming.attemptLabel] != String(attempt) && Self.hasStarted(live)) {
@@ -482,7 +492,7 @@ public actor KubernetesBackend: Backend {
     public func release(workload: String) async {
         guard let o = tracked[workload] else { return }
         if let attempt = launched[workload] { await keepLogs(workload, attempt: attempt) }
-        for obj in o.supporting + [o.controller(attempt: 0, nodes: nil)] {
+        for obj in o.supporting + [o.controller(attempt: 0, nodes: nil), o.checkpointSecret(url: "", token: "")] {
             do { try await client.delete(ResourcePath.of(obj)) } catch {
                 logger.error("could not delete an object of an ended workload", metadata: ["object": "\(ResourcePath.of(obj))", "error": "\(error)"])
             }

@@ -56,7 +56,7 @@ public struct WorkloadObjects: Sendable {
     /// The controller for one attempt. `nodes` nil: held (a suspended Job, a Deployment at zero replicas). Otherwise
     /// running, with the node of each pod slot in an annotation. Its pods are always created behind a scheduling gate:
     /// the backend pins each one to its slot's node and removes the gate (`PodPinning`), so admitted means placed exactly.
-    public func controller(attempt: Int, nodes: [String]?) -> KubeObject {
+    public func controller(attempt: Int, nodes: [String]?, checkpoint: Bool = false) -> KubeObject {
         var o = controllerBase
         o.annotations[Naming.attemptLabel] = String(attempt)
         if let nodes { o.annotations[PodPinning.placementAnnotation] = nodes.joined(separator: ",") }
@@ -67,6 +67,20 @@ public struct WorkloadObjects: Sendable {
         template["metadata"]?["labels"] = labels
         if var podSpec = template["spec"] {
             podSpec["schedulingGates"] = [["name": .string(PodPinning.gate)]]
+            // Where and with what the pods report checkpoints: the credential from this attempt's Secret, never inline.
+            if checkpoint, case .list(var containers)? = podSpec["containers"] {
+                for i in containers.indices {
+                    guard case .object(var c) = containers[i] else { continue }
+                    var env = c["env"]?.list ?? []
+                    env.removeAll { $0["name"]?.string == "TARMAC_CHECKPOINT_URL" || $0["name"]?.string == "TARMAC_CHECKPOINT_TOKEN" }
+                    let ref: KValue = ["name": .string(checkpointSecretName), "key": "url"]
+                    env.append(["name": "TARMAC_CHECKPOINT_URL", "valueFrom": ["secretKeyRef": ref]])
+                    env.append(["name": "TARMAC_CHECKPOINT_TOKEN", "valueFrom": ["secretKeyRef": ["name": .string(checkpointSecretName), "key": "token"]]])
+                    c["env"] = .list(env)
+                    containers[i] = .object(c)
+                }
+                podSpec["containers"] = .list(containers)
+            }
             template["spec"] = podSpec
         }
         spec["template"] = template
@@ -77,6 +91,14 @@ public struct WorkloadObjects: Sendable {
         }
         o.body["spec"] = spec
         return o
+    }
+
+    /// The Secret that holds the current attempt's checkpoint credential and the URL to report to.
+    public var checkpointSecretName: String { controllerName + "-tarmac-checkpoint" }
+
+    public func checkpointSecret(url: String, token: String) -> KubeObject {
+        KubeObject("v1", "Secret", name: checkpointSecretName, namespace: namespace, labels: [Naming.workloadIDLabel: id],
+                   body: ["type": "Opaque", "stringData": ["url": .string(url), "token": .string(token)]])
     }
 
     /// The pod slot (0..<podCount) a Job pod's completion index belongs to: batch jobs run their tasks `parallelism` at a time.

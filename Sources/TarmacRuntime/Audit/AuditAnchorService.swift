@@ -9,8 +9,11 @@ public struct AuditAnchorService: Service {
     let path: String
     let interval: Duration
     let logger: Logger
+    let clock: any RuntimeClock
 
-    public init(store: any Store, path: String, interval: Duration = .seconds(10), logger: Logger = Logger(label: "tarmac.audit")) {
+    public init(store: any Store, path: String, interval: Duration = .seconds(10), logger: Logger = Logger(label: "tarmac.audit"),
+                clock: any RuntimeClock = SystemClock()) {
+        self.clock = clock
         self.store = store
         self.path = path
         self.interval = interval
@@ -34,7 +37,7 @@ public struct AuditAnchorService: Service {
     public func anchor(after last: Int64?) async -> Int64? {
         do {
             guard let head = try await store.auditHead(), head.seq != last else { return last }
-            let a = AuditAnchor(seq: head.seq, hash: head.hash, time: Date())
+            let a = AuditAnchor(seq: head.seq, hash: head.hash, time: clock.now)
             try AuditAnchor.append(a, to: path)
             logger.notice("audit anchor", metadata: ["seq": "\(a.seq)", "hash": "\(a.hash)"])
             return a.seq

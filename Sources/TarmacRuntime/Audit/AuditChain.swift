@@ -1,4 +1,5 @@
 import Foundation
+import TarmacAPI
 
 /// Verifies an audit chain: every record's hash matches its content, points at the record before it, and the sequence
 /// numbers run 1, 2, 3... without a gap. Any edited, deleted, inserted or reordered record breaks one of those. The
@@ -7,28 +8,9 @@ import Foundation
 /// from some record on.
 public enum AuditChain {
     /// One bad record, or one anchor the chain no longer matches.
-    public struct Problem: Codable, Sendable, Hashable {
-        public var seq: Int64
-        public var message: String
-        public init(seq: Int64, message: String) {
-            self.seq = seq
-            self.message = message
-        }
-    }
-
-    public struct Verification: Codable, Sendable, Hashable {
-        public var ok: Bool
-        public var records: Int
-        /// The hash of the last record: write it down somewhere else to detect a rewrite of the whole tail.
-        public var head: String
-        /// The first bad record (its sequence number as stored) and what is wrong with it.
-        public var firstBad: Int64?
-        public var problem: String?
-        /// Every problem found, in chain order (anchor problems last).
-        public var problems: [Problem]
-        /// Anchors checked (0 when none was given).
-        public var anchorsChecked: Int
-    }
+    public typealias Problem = AuditVerification.Problem
+    /// What the check found (the API's wire type).
+    public typealias Verification = AuditVerification
 
     public static func verify(_ records: [AuditRecord], anchors: [AuditAnchor] = []) -> Verification {
         var problems: [Problem] = []

@@ -1,12 +1,15 @@
 import Foundation
+import TarmacModel
 import TarmacContract
 
 /// Issues, checks and revokes API tokens. Secrets are shown once and stored only as SHA-256 hashes.
 public struct Tokens: Sendable {
     let store: any Store
     let teams: Set<String>
+    let clock: any RuntimeClock
 
-    public init(store: any Store, teams: Set<String>) {
+    public init(store: any Store, teams: Set<String>, clock: any RuntimeClock = SystemClock()) {
+        self.clock = clock
         self.store = store
         self.teams = teams
     }
@@ -32,7 +35,7 @@ public struct Tokens: Sendable {
         }
         guard problems.isEmpty else { throw RuntimeError(.invalid, problems.joined(separator: "; ")) }
         let (secret, hash) = APIToken.newSecret()
-        let now = Date()
+        let now = clock.now
         let t = APIToken(id: Identifier.make("tok"), name: name, role: role, team: team, hash: hash, createdAt: now,
                          expiresAt: ttl.map { now.addingTimeInterval($0) }, createdBy: actor.id)
         try await store.insertToken(t, audit: AuditDraft(time: now, actor: actor, action: "token-create", object: "token/\(t.id)",
@@ -42,14 +45,14 @@ public struct Tokens: Sendable {
 
     /// The principal behind a bearer secret, if the token exists, is not revoked and has not expired.
     public func authenticate(_ secret: String) async throws -> Principal? {
-        guard secret.hasPrefix("tmc_"), secret.count < 200, let t = try await store.token(hash: APIToken.hashOf(secret)), t.isValid(at: Date()) else { return nil }
+        guard secret.hasPrefix("tmc_"), secret.count < 200, let t = try await store.token(hash: APIToken.hashOf(secret)), t.isValid(at: clock.now) else { return nil }
         return Principal(t)
     }
 
     public func list() async throws -> [APIToken] { try await store.tokens() }
 
     public func revoke(id: String, by actor: Actor) async throws {
-        guard try await store.revokeToken(id: id, audit: AuditDraft(time: Date(), actor: actor, action: "token-revoke", object: "token/\(id)")) else {
+        guard try await store.revokeToken(id: id, audit: AuditDraft(time: clock.now, actor: actor, action: "token-revoke", object: "token/\(id)")) else {
             throw RuntimeError(.notFound, "no active token with id '\(id)'")
         }
     }

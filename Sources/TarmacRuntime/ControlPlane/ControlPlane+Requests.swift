@@ -1,18 +1,9 @@
 import Foundation
+import TarmacAPI
 import TarmacContract
 import TarmacEngine
 import TarmacModel
 import TarmacPlanning
-
-/// A workload as `why` explains it.
-public struct WhyReport: Codable, Sendable {
-    public var workload: String
-    public var name: String
-    public var state: WorkloadState
-    /// `quota`, `shape`, `reservation`, `priority`, `backoff`, a failure cause, or nil when nothing holds it.
-    public var reason: String?
-    public var message: String
-}
 
 public struct WorkloadFilter: Sendable {
     public var team: String?
@@ -142,17 +133,17 @@ extension ControlPlane {
         }.sorted { $0.createdAt == $1.createdAt ? $0.id < $1.id : $0.createdAt < $1.createdAt }
     }
 
-    public func why(_ ref: String, by principal: Principal) throws -> WhyReport {
+    public func why(_ ref: String, by principal: Principal) throws -> WhyView {
         let e = try find(ref, by: principal)
         switch e.state {
         case .queued:
             if let n = e.notBefore, n > clock.now {
-                return WhyReport(workload: e.id, name: e.name, state: e.state, reason: "backoff", message: e.message ?? "waiting to retry")
+                return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: "backoff", message: e.message ?? "waiting to retry")
             }
             if let r = tracked[e.id]?.waiting {
-                return WhyReport(workload: e.id, name: e.name, state: e.state, reason: r.kind, message: r.description)
+                return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: r.kind, message: engine.explain(r, team: e.team))
             }
-            return WhyReport(workload: e.id, name: e.name, state: e.state, reason: nil,
+            return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: nil,
                              message: e.message ?? "queued; the next scheduling cycle will consider it")
         case .admitted, .running:
             let nodes = Set(e.placements.map(\.node)).sorted().joined(separator: ", ")
@@ -165,14 +156,15 @@ extension ControlPlane {
                 text += "; no checkpoint reported: a preemption would restart it from zero"
             }
             if e.cancelRequested { text += "; cancelling" }
-            return WhyReport(workload: e.id, name: e.name, state: e.state, reason: nil, message: text)
+            return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: nil, message: text,
+                           lastCheckpoint: e.lastCheckpoint.map(CheckpointView.init))
         default:
-            return WhyReport(workload: e.id, name: e.name, state: e.state, reason: e.cause, message: e.message ?? e.state.rawValue)
+            return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: e.cause, message: e.message ?? e.state.rawValue)
         }
     }
 
     /// Queued workloads in the order the scheduler weighs them (priority, then submission), with why each waits.
-    public func queue(by principal: Principal) -> [(WorkloadEntry, WhyReport)] {
+    public func queue(by principal: Principal) -> [(WorkloadEntry, WhyView)] {
         let entries: [WorkloadEntry] = tracked.values.map(\.entry)
         let q = entries.filter { (e: WorkloadEntry) -> Bool in e.state == .queued && principal.canRead(team: e.team) }
             .sorted { (a: WorkloadEntry, b: WorkloadEntry) -> Bool in a.priority != b.priority ? a.priority > b.priority : a.createdAt < b.createdAt }
@@ -211,4 +203,8 @@ extension ControlPlane {
 
     /// Node inventory the engine places on.
     public func inventory() -> [NodeInventory] { nodes }
+}
+
+extension CheckpointView {
+    public init(_ c: CheckpointMark) { self.init(at: c.at, attempt: c.attempt, step: c.step, location: c.location) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TarmacAPI
 import TarmacPlanning
 
 /// The control plane's durable state. Every method is one transaction: a change and its audit records land together or
@@ -70,16 +71,4 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
-}
-
-/// A diagnostic as the API returns it: the same facts as `tarmac validate` prints.
-public struct DiagnosticPayload: Codable, Sendable, Hashable {
-    public var severity: String
-    public var file: String
-    public var line: Int
-    public var column: Int
-    public var message: String
-    public var rule: String?
-    public var help: String?
-    public var text: String
 }

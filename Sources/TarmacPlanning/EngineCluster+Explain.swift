@@ -1,0 +1,35 @@
+import TarmacEngine
+import TarmacModel
+
+extension EngineCluster {
+    /// Why a workload waits, in the user's names and units: accelerators by their contract name, CPUs in cores, memory
+    /// as `100Gi`; never the engine's model indices.
+    public func explain(_ reason: WaitReason, team: String) -> String {
+        guard case .quota(let q) = reason else { return reason.description }
+        guard q.resource != "team" else { return "quota: \(q.detail)" }
+        // "needs 16 h100 GPUs, 8 available": the unit is said once (memory keeps its unit on both).
+        let available = q.resource == "memory" ? amount(q.available, of: q.resource) : Self.number(Double(q.available) / 1000)
+        return "quota: needs \(amount(q.needed, of: q.resource)), \(available) available to team \(team) (\(q.detail))"
+    }
+
+    /// An engine quantity (CPU millis, memory MiB, GPU thousandths of `gpu[i]`) as users write it.
+    public func amount(_ value: Int64, of resource: String) -> String {
+        switch resource {
+        case "cpu":
+            let cores = Double(value) / 1000
+            return "\(Self.number(cores)) CPU\(cores == 1 ? "" : "s")"
+        case "memory":
+            return ByteQuantity(bytes: value << 20).description
+        default:
+            guard resource.hasPrefix("gpu["), let i = Int(resource.dropFirst(4).dropLast()), cluster.modelNames.indices.contains(i) else {
+                return "\(value) \(resource)"
+            }
+            let gpus = Double(value) / 1000
+            return "\(Self.number(gpus)) \(cluster.modelNames[i]) GPU\(gpus == 1 ? "" : "s")"
+        }
+    }
+
+    static func number(_ v: Double) -> String {
+        v == v.rounded() ? String(Int64(v)) : String(format: "%.3g", v)
+    }
+}

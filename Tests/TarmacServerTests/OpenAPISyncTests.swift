@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+import TarmacAPI
+import TarmacTesting
+import Yams
+
+/// The wire types (TarmacAPI) and the OpenAPI document describe the same JSON: every field of a fully populated value
+/// is a property of its schema with the right JSON type, every property is a field, every required property is there.
+@Suite struct OpenAPISyncTests {
+    static var spec: [String: Any] {
+        let text = try! String(contentsOfFile: Fixtures.path("Sources/TarmacServer/openapi.yaml"), encoding: .utf8)
+        return try! Yams.load(yaml: text) as! [String: Any]
+    }
+
+    static var schemas: [String: Any] { ((spec["components"] as! [String: Any])["schemas"] as! [String: Any]) }
+
+    static let at = Date(timeIntervalSince1970: 1_800_000_000.25)
+    static let checkpoint = CheckpointView(at: at, attempt: 2, step: 1200, location: "s3://ckpt/1200")
+    static let workload = WorkloadView(id: "wl-1", name: "ft", team: "search", env: "dev", kind: "TrainingJob", owner: "alice", submittedBy: "admin",
+                                       requestID: "r-1", size: "small", pods: 2, priority: 100, state: "running", message: "m", cause: "c", attempt: 2,
+                                       maxAttempts: 3, cancelRequested: false, createdAt: at, updatedAt: at, admittedAt: at, startedAt: at, finishedAt: at,
+                                       placements: [PlacementView(node: "n", gpus: [0, 1], gpuMilli: 1000)], exitCode: 0, gpuSeconds: 1.5,
+                                       cpuSeconds: 2.5, lastCheckpoint: checkpoint)
+    static let diagnostic = DiagnosticPayload(severity: "error", file: "f", line: 1, column: 2, message: "m", rule: "r", help: "h", text: "t")
+
+    /// Every wire type with a schema of the same shape, fully populated.
+    static let cases: [(String, any Encodable & Sendable)] = [
+        ("Workload", workload),
+        ("Placement", PlacementView(node: "n", gpus: [0], gpuMilli: 500)),
+        ("Checkpoint", checkpoint),
+        ("CheckpointRequest", CheckpointRequest(step: 3, location: "/ckpt")),
+        ("Why", WhyView(workload: "wl-1", name: "ft", state: "queued", reason: "quota", message: "m", lastCheckpoint: checkpoint)),
+        ("QueueItem", QueueItem(position: 1, workload: workload, reason: "shape", message: "m")),
+        ("AuditRecord", AuditView(seq: 1, time: at, actorKind: "user", actorID: "a", action: "submit", object: "workload/wl-1", before: "",
+                                  after: "x", detail: "d", previousHash: "p", hash: "h")),
+        ("Verification", AuditVerification(ok: false, records: 3, head: "h", firstBad: 2, problem: "p",
+                                           problems: [.init(seq: 2, message: "m")], anchorsChecked: 1)),
+        ("Token", TokenView(id: "tok-1", name: "n", role: "member", team: "search", createdAt: at, expiresAt: at, revoked: false,
+                            createdBy: "admin", secret: "tmc_x")),
+        ("TokenRequest", TokenRequest(name: "n", role: "member", team: "search", ttlSeconds: 60)),
+        ("WhoAmI", WhoAmI(name: "n", role: "admin", team: "search", tokenID: "tok-1")),
+        ("Node", NodeView(name: "n", cpuMilli: 1000, memoryMiB: 1024, gpus: 8, accelerator: "h100", pool: "h100", domain: "rack-1")),
+        ("Platform", PlatformView(name: "acme", environments: ["dev"], teams: ["search"], accelerators: ["h100"], pools: ["h100"],
+                                  priorities: ["training": 100], nodes: [NodeView(name: "n", cpuMilli: 1, memoryMiB: 1, gpus: 0, accelerator: "l4",
+                                                                                   pool: "l4", domain: "d")])),
+        ("Size", SizeView(workloadClass: "training", name: "small", cpu: "8", memory: "32Gi", gpus: "1", accelerator: "l4", description: "d")),
+        ("Error", ErrorBody(error: .init(code: "invalid", message: "m", diagnostics: [diagnostic]))),
+        ("Diagnostic", diagnostic),
+    ]
+
+    @Test(arguments: cases.map(\.0))
+    func theWireTypeAndItsSchemaAgree(_ name: String) throws {
+        let value = Self.cases.first { $0.0 == name }!.1
+        let json = try JSONSerialization.jsonObject(with: try APIJSON.encoder.encode(value))
+        var problems: [String] = []
+        Self.check(json, against: ["$ref": "#/components/schemas/\(name)"], at: name, &problems)
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+    }
+
+    @Test func everyObjectSchemaHasAWireType() {
+        let objects = Self.schemas.filter { (($0.value as? [String: Any])?["type"] as? String) == "object" }.keys
+        #expect(Set(objects).subtracting(Self.cases.map(\.0)).sorted() == [])
+    }
+
+    static func resolve(_ schema: [String: Any], _ schemas: [String: Any]) -> [String: Any] {
+        guard let ref = schema["$ref"] as? String else { return schema }
+        return schemas[String(ref.split(separator: "/").last!)] as! [String: Any]
+    }
+
+    static func check(_ value: Any, against raw: [String: Any], at path: String, _ problems: inout [String], schemas: [String: Any] = schemas) {
+        let schema = resolve(raw, schemas)
+        if let e = schema["enum"] as? [Any], let s = value as? String, !e.contains(where: { "\($0)" == s }) {
+            problems.append("\(path): '\(s)' is not one of \(e)")
+        }
+        switch schema["type"] as? String {
+        case "object":
+            guard let dict = value as? [String: Any] else { return problems.append("\(path): not an object") }
+            if let props = schema["properties"] as? [String: Any] {
+                let fields = Set(dict.keys), declared = Set(props.keys)
+                for f in fields.subtracting(declared).sorted() { problems.append("\(path).\(f): a field of the wire type, not in the schema") }
+                for f in declared.subtracting(fields).sorted() { problems.append("\(path).\(f): in the schema, not a field of the wire type") }
+                for (k, v) in dict { if let sub = props[k] as? [String: Any] { check(v, against: sub, at: "\(path).\(k)", &problems, schemas: schemas) } }
+            }
+            if let additional = schema["additionalProperties"] as? [String: Any] {
+                for (k, v) in dict { check(v, against: additional, at: "\(path).\(k)", &problems, schemas: schemas) }
+            }
+            for r in schema["required"] as? [String] ?? [] where dict[r] == nil { problems.append("\(path).\(r): required but missing") }
+        case "array":
+            guard let items = value as? [Any] else { return problems.append("\(path): not an array") }
+            if items.isEmpty { problems.append("\(path): give the sample an element so its schema is checked") }
+            for (i, item) in items.enumerated() { check(item, against: schema["items"] as? [String: Any] ?? [:], at: "\(path)[\(i)]", &problems, schemas: schemas) }
+        case "string":
+            if !(value is String) { problems.append("\(path): not a string") }
+            if schema["format"] as? String == "date-time", let s = value as? String, (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(s)) == nil {
+                problems.append("\(path): '\(s)' is not an RFC 3339 time")
+            }
+        case "integer":
+            // Samples give fractional values to every number field, so a number declared an integer shows here.
+            if let n = value as? NSNumber, n.doubleValue == n.doubleValue.rounded() {} else { problems.append("\(path): not an integer") }
+        case "number":
+            if !(value is NSNumber) { problems.append("\(path): not a number") }
+        case "boolean":
+            if !(value is Bool) { problems.append("\(path): not a boolean") }
+        default:
+            break
+        }
+    }
+}
