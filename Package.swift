@@ -171,7 +171,7 @@ let package = Package(
         .testTarget(
             name: "TarmacRuntimeTests",
             dependencies: ["TarmacRuntime", "TarmacPlanning", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacTesting",
-                           "TarmacContract", "TarmacEngine", "TarmacModel"],
+                           "TarmacContract", "TarmacEngine", "TarmacModel", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict),
         .testTarget(
             name: "TarmacServerTests",
