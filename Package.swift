@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "TarmacModel", swiftSettings: strict),
         .target(name: "TarmacEngine", swiftSettings: strict),
         // Contract + engine -> cluster, pools, quotas, pod shapes, resolved workload plans: the one translation, pure.
-        .target(name: "TarmacPlanning", dependencies: ["TarmacEngine", "TarmacModel", "TarmacContract"], swiftSettings: strict),
+        .target(name: "TarmacPlanning", dependencies: ["TarmacEngine", "TarmacModel", "TarmacContract", "TarmacAPI"], swiftSettings: strict),
         .target(name: "TarmacSimulator", dependencies: ["TarmacPlanning", "TarmacEngine", "TarmacModel", "TarmacContract"], swiftSettings: strict),
         // The API's wire types: what the server sends, the CLI reads and the portal and SDKs will use. Foundation only.
         .target(name: "TarmacAPI", swiftSettings: strict),

@@ -20,7 +20,7 @@ struct PlatformController {
         let p = controlPlane.contract.platform
         return try JSON.response(PlatformView(name: p.name, environments: p.environments.keys.sorted(), teams: p.teams.keys.sorted(),
                                               accelerators: p.accelerators.keys.sorted(), pools: p.pools.keys.sorted(),
-                                              priorities: p.priorities, nodes: await controlPlane.inventory().map(NodeView.init)))
+                                              priorities: p.priorities, nodes: await controlPlane.inventory()))
     }
 
     @Sendable func sizes(_ request: Request, context: TarmacRequestContext) async throws -> Response {

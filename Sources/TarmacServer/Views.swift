@@ -1,6 +1,5 @@
 import Foundation
 import TarmacAPI
-import TarmacPlanning
 import TarmacRuntime
 
 // The API's wire types live in TarmacAPI (shared with the CLI and, later, the portal and SDKs); here only how the
@@ -12,8 +11,8 @@ extension WorkloadView {
                   requestID: e.clientRequestID, size: e.size, pods: e.podCount, priority: e.priority, state: e.state.rawValue,
                   message: e.message, cause: e.cause, attempt: e.attempt, maxAttempts: e.maxAttempts, cancelRequested: e.cancelRequested,
                   createdAt: e.createdAt, updatedAt: e.updatedAt, admittedAt: e.admittedAt, startedAt: e.startedAt, finishedAt: e.finishedAt,
-                  placements: e.placements.map { PlacementView(node: $0.node, gpus: $0.gpus, gpuMilli: $0.gpuMilli) }, exitCode: e.exitCode,
-                  gpuSeconds: e.gpuSeconds, cpuSeconds: e.cpuSeconds, lastCheckpoint: e.lastCheckpoint.map(CheckpointView.init))
+                  placements: e.placements, exitCode: e.exitCode,
+                  gpuSeconds: e.gpuSeconds, cpuSeconds: e.cpuSeconds, lastCheckpoint: e.lastCheckpoint)
     }
 }
 
@@ -28,11 +27,5 @@ extension AuditView {
     init(_ r: AuditRecord) {
         self.init(seq: r.seq, time: Date(timeIntervalSince1970: Double(r.timeMillis) / 1000), actorKind: r.actorKind, actorID: r.actorID,
                   action: r.action, object: r.object, before: r.before, after: r.after, detail: r.detail, previousHash: r.previousHash, hash: r.hash)
-    }
-}
-
-extension NodeView {
-    init(_ n: NodeInventory) {
-        self.init(name: n.name, cpuMilli: n.cpuMilli, memoryMiB: n.memoryMiB, gpus: n.gpus, accelerator: n.accelerator, pool: n.pool, domain: n.domain)
     }
 }

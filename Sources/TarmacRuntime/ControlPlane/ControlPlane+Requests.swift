@@ -157,7 +157,7 @@ extension ControlPlane {
             }
             if e.cancelRequested { text += "; cancelling" }
             return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: nil, message: text,
-                           lastCheckpoint: e.lastCheckpoint.map(CheckpointView.init))
+                           lastCheckpoint: e.lastCheckpoint)
         default:
             return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: e.cause, message: e.message ?? e.state.rawValue)
         }
@@ -203,8 +203,4 @@ extension ControlPlane {
 
     /// Node inventory the engine places on.
     public func inventory() -> [NodeInventory] { nodes }
-}
-
-extension CheckpointView {
-    public init(_ c: CheckpointMark) { self.init(at: c.at, attempt: c.attempt, step: c.step, location: c.location) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TarmacAPI
 
 /// One workload as the control plane knows it: what was submitted, by whom, and where it is in its life.
 /// A value; the store persists it before any backend acts on a change.
@@ -92,38 +93,11 @@ public struct WorkloadEntry: Codable, Sendable, Hashable {
     }
 }
 
-/// A checkpoint a workload reported having saved.
-public struct CheckpointMark: Codable, Sendable, Hashable {
-    public var at: Date
-    /// The attempt that saved it.
-    public var attempt: Int
-    /// The training step (or any monotonic progress count) it holds, when the workload says.
-    public var step: Int64?
-    /// Where it is (a path or URL), when the workload says.
-    public var location: String?
+/// A checkpoint a workload reported having saved (the API's type: the same fields, stored and shown).
+public typealias CheckpointMark = CheckpointView
 
-    public init(at: Date, attempt: Int, step: Int64? = nil, location: String? = nil) {
-        self.at = at
-        self.attempt = attempt
-        self.step = step
-        self.location = location
-    }
-}
-
-/// Where one pod of an admitted workload runs.
-public struct PodPlacement: Codable, Sendable, Hashable {
-    public var node: String
-    /// GPU indices on that node.
-    public var gpus: [Int]
-    /// Share of each GPU in thousandths (1000 for whole GPUs).
-    public var gpuMilli: Int
-
-    public init(node: String, gpus: [Int], gpuMilli: Int) {
-        self.node = node
-        self.gpus = gpus
-        self.gpuMilli = gpuMilli
-    }
-}
+/// Where one pod of an admitted workload runs (the API's type: node, GPU indices, share of each GPU in thousandths).
+public typealias PodPlacement = PlacementView
 
 /// Resources charged against a team's quota.
 public struct Charge: Codable, Sendable, Hashable {
