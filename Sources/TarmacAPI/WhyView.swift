@@ -8,14 +8,49 @@ public struct WhyView: Codable, Sendable, Hashable {
     public var message: String
     /// The last checkpoint it reported, if any.
     public var lastCheckpoint: CheckpointView?
+    /// The numbers behind the message, as fields (only those that apply).
+    public var facts: WhyFacts?
 
-    public init(workload: String, name: String, state: String, reason: String?, message: String, lastCheckpoint: CheckpointView? = nil) {
+    public init(workload: String, name: String, state: String, reason: String?, message: String, lastCheckpoint: CheckpointView? = nil,
+                facts: WhyFacts? = nil) {
         self.workload = workload
         self.name = name
         self.state = state
         self.reason = reason
         self.message = message
         self.lastCheckpoint = lastCheckpoint
+        self.facts = facts
+    }
+}
+
+/// The numbers of a `why`: what a waiting workload needs and what is available, or what a failed one used and was allowed.
+public struct WhyFacts: Codable, Sendable, Hashable {
+    /// What it waits for: `cpu` (cores), `memory` (bytes) or `<accelerator> GPUs`.
+    public var resource: String?
+    public var needed: Double?
+    public var available: Double?
+    public var exitCode: Int?
+    public var signal: Int?
+    public var memoryLimitBytes: Int64?
+    public var peakMemoryBytes: Int64?
+    public var maxDurationSeconds: Int64?
+    public var ranSeconds: Int64?
+    /// A size that would fix it (the next larger one, after running out of memory).
+    public var suggestedSize: String?
+
+    public init(resource: String? = nil, needed: Double? = nil, available: Double? = nil, exitCode: Int? = nil, signal: Int? = nil,
+                memoryLimitBytes: Int64? = nil, peakMemoryBytes: Int64? = nil, maxDurationSeconds: Int64? = nil, ranSeconds: Int64? = nil,
+                suggestedSize: String? = nil) {
+        self.resource = resource
+        self.needed = needed
+        self.available = available
+        self.exitCode = exitCode
+        self.signal = signal
+        self.memoryLimitBytes = memoryLimitBytes
+        self.peakMemoryBytes = peakMemoryBytes
+        self.maxDurationSeconds = maxDurationSeconds
+        self.ranSeconds = ranSeconds
+        self.suggestedSize = suggestedSize
     }
 }
 

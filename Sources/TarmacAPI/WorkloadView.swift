@@ -32,12 +32,16 @@ public struct WorkloadView: Codable, Sendable, Hashable {
     public var gpuSeconds: Double
     public var cpuSeconds: Double
     public var lastCheckpoint: CheckpointView?
+    /// Where a service's replicas answer (one URL per replica), when known.
+    public var endpoints: [String]?
+    /// Only in the answer to a submit: what validation and the feasibility check warn about.
+    public var warnings: [DiagnosticPayload]?
 
     public init(id: String, name: String, team: String, env: String, kind: String, owner: String? = nil, submittedBy: String,
                 requestID: String? = nil, size: String, pods: Int, priority: Int, state: String, message: String? = nil, cause: String? = nil,
                 attempt: Int, maxAttempts: Int, cancelRequested: Bool, createdAt: Date, updatedAt: Date, admittedAt: Date? = nil,
                 startedAt: Date? = nil, finishedAt: Date? = nil, placements: [PlacementView], exitCode: Int? = nil, gpuSeconds: Double,
-                cpuSeconds: Double, lastCheckpoint: CheckpointView? = nil) {
+                cpuSeconds: Double, lastCheckpoint: CheckpointView? = nil, endpoints: [String]? = nil, warnings: [DiagnosticPayload]? = nil) {
         self.id = id
         self.name = name
         self.team = team
@@ -65,6 +69,8 @@ public struct WorkloadView: Codable, Sendable, Hashable {
         self.gpuSeconds = gpuSeconds
         self.cpuSeconds = cpuSeconds
         self.lastCheckpoint = lastCheckpoint
+        self.endpoints = endpoints
+        self.warnings = warnings
     }
 
     /// Whether it ended for good.

@@ -22,6 +22,8 @@ public actor LocalBackend: Backend {
     var tracked: [Key: ContinuousClock.Instant] = [:]
     /// User ids of pods that may still run (uid mode): a new pod never gets one of these.
     var uids: [Key: UInt32] = [:]
+    /// Ports given to the replicas of services that may still run: two replicas never get the same one.
+    var ports: [Key: Int] = [:]
 
     /// `root`: where pod directories live. `supervisor`: the executable whose `pod-supervisor DIR` subcommand supervises
     /// a pod (the tarmac binary itself).
@@ -52,6 +54,14 @@ public actor LocalBackend: Backend {
                     tracked[key] = .now
                     continue
                 }
+                var p = p
+                // A service's replica listens on a port of its own (PORT), free on this machine when it starts: never
+                // another replica's, never the server's (which is bound), never a fixed one that two services would share.
+                if p.environment["PORT"] != nil {
+                    guard let port = Self.freePort(avoiding: Set(ports.values)) else { throw POSIXError(.EADDRINUSE) }
+                    p.environment["PORT"] = String(port)
+                    ports[key] = port
+                }
                 try PodDirectory.writeAtomically(try enc.encode(p), to: dir.launchFile)
                 if let spec = sandboxSpec(key, dir) {
                     try PodDirectory.writeAtomically(try JSONEncoder().encode(spec), to: dir.sandboxFile)
@@ -65,6 +75,38 @@ public actor LocalBackend: Backend {
             }
         }
         if started == 0, let lastError { throw lastError }
+    }
+
+    /// A TCP port nothing listens on now (the kernel's choice of an ephemeral one), not in `avoiding`.
+    static func freePort(avoiding: Set<Int>) -> Int? {
+        for _ in 0..<32 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = 0
+            let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard bound == 0 else { return nil }
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            guard withUnsafeMutablePointer(to: &addr, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }) == 0 else { return nil }
+            let port = Int(UInt16(bigEndian: addr.sin_port))
+            if !avoiding.contains(port) { return port }
+        }
+        return nil
+    }
+
+    /// Where the replicas of a service's attempt listen (one URL per pod that was given a port).
+    public func endpoints(workload: String, attempt: Int, pods: Int) async -> [String] {
+        let dec = JSONDecoder()
+        dec.dateDecodingStrategy = .millisecondsSince1970
+        return (0..<pods).compactMap { pod in
+            let dir = directory(Key(workload: workload, attempt: attempt, pod: pod))
+            guard let data = FileManager.default.contents(atPath: dir.launchFile), let launch = try? dec.decode(PodLaunch.self, from: data),
+                  let port = launch.environment["PORT"] else { return nil }
+            return "http://127.0.0.1:\(port)"
+        }
     }
 
     /// The pod's confinement: in uid mode a user id no other live pod has (derived from the pod's key, then the next free one).
@@ -122,11 +164,13 @@ public actor LocalBackend: Backend {
                 out.append(exit(key, s, dir))
                 tracked[key] = nil
                 uids[key] = nil
+                ports[key] = nil
             } else if ContinuousClock.now - since > .seconds(5), !dir.supervisorAlive, !dir.hasStatus {
                 out.append(PodExit(workload: key.workload, attempt: key.attempt, pod: key.pod, reason: .lost, lastLines: dir.lastLines(),
                                    detail: "its supervisor exited without writing a status"))
                 tracked[key] = nil
                 uids[key] = nil
+                ports[key] = nil
             }
         }
         return out

@@ -29,6 +29,19 @@ extension EngineCluster {
         }
     }
 
+    /// An engine quantity as a resource name and an amount in users' units (cores, bytes, GPUs).
+    public func quantity(_ value: Int64, of resource: String) -> (resource: String, amount: Double) {
+        switch resource {
+        case "cpu": return ("cpu", Double(value) / 1000)
+        case "memory": return ("memory", Double(value) * 1_048_576)
+        default:
+            guard resource.hasPrefix("gpu["), let i = Int(resource.dropFirst(4).dropLast()), cluster.modelNames.indices.contains(i) else {
+                return (resource, Double(value))
+            }
+            return ("\(cluster.modelNames[i]) GPUs", Double(value) / 1000)
+        }
+    }
+
     static func number(_ v: Double) -> String {
         v == v.rounded() ? String(Int64(v)) : String(format: "%.3g", v)
     }

@@ -32,8 +32,10 @@ struct WorkloadController {
         if let r = requestID, r.isEmpty || r.count > 200 {
             throw APIError(.badRequest, code: "badRequest", "the request id must have 1 to 200 characters")
         }
-        let (w, created) = try await controlPlane.submit(text: text, requestID: requestID, by: principal, runsImages: runsImages)
-        return try JSON.response(WorkloadView(w), status: created ? .created : .ok, headers: [.location: "/v1/workloads/\(w.id)"])
+        let result = try await controlPlane.submit(text: text, requestID: requestID, by: principal, runsImages: runsImages)
+        var view = WorkloadView(result.workload)
+        if !result.warnings.isEmpty { view.warnings = result.warnings }
+        return try JSON.response(view, status: result.created ? .created : .ok, headers: [.location: "/v1/workloads/\(result.workload.id)"])
     }
 
     @Sendable func list(_ request: Request, context: TarmacRequestContext) async throws -> Response {
@@ -53,7 +55,11 @@ struct WorkloadController {
     @Sendable func get(_ request: Request, context: TarmacRequestContext) async throws -> Response {
         let principal = try context.caller()
         let ref = try context.parameters.require("ref")
-        return try JSON.response(WorkloadView(try await controlPlane.find(ref, team: request.uri.queryParameters.get("team"), by: principal)))
+        let e = try await controlPlane.find(ref, team: request.uri.queryParameters.get("team"), by: principal)
+        var view = WorkloadView(e)
+        let endpoints = await controlPlane.endpoints(e)
+        if !endpoints.isEmpty { view.endpoints = endpoints }
+        return try JSON.response(view)
     }
 
     @Sendable func cancel(_ request: Request, context: TarmacRequestContext) async throws -> Response {

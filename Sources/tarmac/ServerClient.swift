@@ -2,58 +2,28 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import TarmacAPI
+import TarmacModel
 import NIOCore
 import NIOHTTP1
 import Yams
 
-/// Where the CLI finds its server and token: `--server`/`TARMAC_SERVER` and `TARMAC_TOKEN` win over the credentials file
-/// (`TARMAC_CREDENTIALS`, else `$XDG_CONFIG_HOME/tarmac/credentials.json`, else `~/.config/tarmac/credentials.json`),
-/// which `tarmac up` writes on its first start (mode 0600).
-struct Credentials: Codable {
-    var server: String
-    var token: String
-
-    static var path: String {
-        let env = ProcessInfo.processInfo.environment
-        if let p = env["TARMAC_CREDENTIALS"], !p.isEmpty { return p }
-        let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-        let config = env["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (home + "/.config")
-        return config + "/tarmac/credentials.json"
-    }
-
-    static func load() -> Credentials? {
-        FileManager.default.contents(atPath: path).flatMap { try? JSONDecoder().decode(Credentials.self, from: $0) }
-    }
-
-    /// Writes the file with mode 0600 from the start (never readable by others, not even for a moment).
-    func save() throws {
-        let p = Self.path
-        try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        let tmp = p + ".tmp"
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try enc.encode(self)
-        guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw ValidationError("cannot write \(tmp)")
-        }
-        guard rename(tmp, p) == 0 else { throw ValidationError("cannot write \(p)") }
-    }
-}
-
 /// Exit statuses that scripts can rely on (README, "Exit codes").
 enum Exit {
     static let refused: Int32 = 1
+    static let usage: Int32 = 2
     static let notFound: Int32 = 3
     static let denied: Int32 = 4
     static let unreachable: Int32 = 5
     static let cancelled: Int32 = 6
 }
 
-/// `--server` and `-o`, shared by the commands that talk to a server.
+/// `--server`, `--context` and `-o`, shared by the commands that talk to a server.
 struct ClientOptions: ParsableArguments {
-    @Option(name: .long, help: "Server URL (default: $TARMAC_SERVER, else the credentials file, else http://127.0.0.1:8080).")
+    @Option(name: .long, help: "Server URL (default: $TARMAC_SERVER, else the current context of the credentials file, else http://127.0.0.1:8080).")
     var server: String?
+
+    @Option(name: .long, help: "Use this context of the credentials file (see `tarmac login --list`) instead of the current one.")
+    var context: String?
 
     @Option(name: .shortAndLong, help: "Output format: text, json or yaml.")
     var output: OutputFormatOption = .text
@@ -61,13 +31,26 @@ struct ClientOptions: ParsableArguments {
     func client() throws -> ServerClient {
         let env = ProcessInfo.processInfo.environment
         let creds = Credentials.load()
-        let url = server ?? env["TARMAC_SERVER"].flatMap { $0.isEmpty ? nil : $0 } ?? creds?.server ?? "http://127.0.0.1:8080"
-        let token = env["TARMAC_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? creds?.token
-        return ServerClient(base: url.hasSuffix("/") ? String(url.dropLast()) : url, token: token)
+        var chosen: Credentials.Context?
+        if let context {
+            guard let c = creds?.contexts[context] else {
+                let known = creds?.contexts.keys.sorted() ?? []
+                let hint = Suggestions.closest(to: context, in: known).map { "; did you mean '\($0)'?" } ?? (known.isEmpty ? "; there is none yet (`tarmac up` or `tarmac login` adds one)" : " (contexts: \(known.joined(separator: ", ")))")
+                throw ValidationError("no context '\(context)' in \(Credentials.path)\(hint)")
+            }
+            chosen = c
+        }
+        let explicit = server ?? env["TARMAC_SERVER"].flatMap { $0.isEmpty ? nil : $0 }
+        let url = explicit ?? chosen?.server ?? creds?.currentContext?.server ?? "http://127.0.0.1:8080"
+        let base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        // The token of the context that names this server (a token is never sent to a server it was not issued by).
+        let stored = chosen.map { $0.server == url ? $0.token : nil } ?? creds?.context(forServer: base)?.token
+        let token = env["TARMAC_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? stored
+        return ServerClient(base: base, token: token)
     }
 }
 
-struct OutputFormatOption: ExpressibleByArgument, Equatable {
+struct OutputFormatOption: ExpressibleByArgument, Equatable, CustomStringConvertible {
     var format: OutputFormat
     static let text = OutputFormatOption(format: .text)
     init(format: OutputFormat) { self.format = format }
@@ -76,6 +59,8 @@ struct OutputFormatOption: ExpressibleByArgument, Equatable {
         format = f
     }
     static var allValueStrings: [String] { OutputFormat.allCases.map(\.rawValue) }
+    /// As users write it (help shows `default: text`).
+    var description: String { format.rawValue }
 }
 
 /// A failed API call, printed as `error: MESSAGE` (with diagnostics) and mapped to an exit status.
@@ -87,6 +72,7 @@ struct APIFailure: Error {
 
     var exitCode: Int32 {
         switch status {
+        case 0 where code == "unreachable": Exit.unreachable
         case 401, 403: Exit.denied
         case 404: Exit.notFound
         case 500...: Exit.unreachable
@@ -101,6 +87,8 @@ struct ServerClient {
 
     func request(_ method: HTTPMethod, _ path: String, body: Data? = nil, contentType: String? = nil, headers: [(String, String)] = [],
                  timeout: TimeAmount = .seconds(60)) async throws -> HTTPClientResponse {
+        // A server that is down is said at once, not after the HTTP client's retries run out.
+        try await Reachability.check(base)
         var req = HTTPClientRequest(url: base + path)
         req.method = method
         if let token { req.headers.add(name: "Authorization", value: "Bearer \(token)") }
@@ -110,7 +98,7 @@ struct ServerClient {
         do {
             return try await HTTPClient.shared.execute(req, timeout: timeout)
         } catch {
-            throw APIFailure(status: 0, code: "unreachable", message: "cannot reach the Tarmac server at \(base) (\(error)); is `tarmac up` running? Set --server or TARMAC_SERVER.", diagnostics: [])
+            throw APIFailure(status: 0, code: "unreachable", message: Reachability.message(base, Reachability.reason(error)), diagnostics: [])
         }
     }
 

@@ -5,7 +5,7 @@ import TarmacAPI
 struct SubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
-        abstract: "Submit a workload to the Tarmac server.",
+        abstract: "Submit workloads to the Tarmac server.",
         discussion: """
         The server validates the document exactly as `tarmac validate` does (every problem at once, with file:line:col) and queues it. Each submit carries a request id (--request-id, else a new UUID): sending the same id again returns the workload already created instead of a second one, so retrying is always safe.
 
@@ -15,6 +15,7 @@ struct SubmitCommand: AsyncParsableCommand {
           tarmac submit examples/workloads/train-cpu.yaml
           tarmac submit --wait examples/workloads/train-cpu.yaml
           tarmac submit -o json --request-id build-4711 job.yaml
+          tarmac submit examples/workloads/echo-cpu.yaml       # a file with several documents: each is submitted
         """)
 
     @OptionGroup var client: ClientOptions
@@ -25,7 +26,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Wait until the workload ends, showing its progress; the exit status tells how it ended.")
     var wait = false
 
-    @Argument(help: "The workload document (YAML or JSON; '-' for standard input).")
+    @Argument(help: "The workload document, or several separated by `---` (YAML or JSON; '-' for standard input).")
     var file: String
 
     func run() async throws {
@@ -37,29 +38,104 @@ struct SubmitCommand: AsyncParsableCommand {
                 guard let d = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
                 data = d
             }
-            let text = String(decoding: data, as: UTF8.self)
+            let documents = YAMLDocuments.split(String(decoding: data, as: UTF8.self))
+            guard !documents.isEmpty else { throw ValidationError("\(file == "-" ? "standard input" : file) holds no document") }
             let c = try client.client()
             let rid = requestId ?? UUID().uuidString.lowercased()
-            // The file name replaces the server's placeholder in diagnostics, so they point into the user's file.
-            let (status, body) = try await submitRenamingDiagnostics(c, text: text, requestID: rid)
-            let w = try ServerClient.decode(WorkloadView.self, body)
-            switch client.output.format {
-            case .text:
-                print("\(w.kind) \(w.name) \(status == 201 ? "submitted" : "already submitted (same request id)"): id \(w.id), team \(w.team), \(w.state)")
-            default:
-                try printStructured(body, client.output.format)
+            var submitted: [WorkloadView] = []
+            var bodies: [Data] = []
+            var failures: [APIFailure] = []
+            for (i, doc) in documents.enumerated() {
+                // One request id per document: resubmitting the file creates nothing twice.
+                let key = documents.count == 1 ? rid : "\(rid)#\(i + 1)"
+                do {
+                    let (status, body) = try await submitRenamingDiagnostics(c, text: doc.text, firstLine: doc.firstLine, requestID: key)
+                    let w = try ServerClient.decode(WorkloadView.self, body)
+                    submitted.append(w)
+                    bodies.append(body)
+                    if client.output.format == .text {
+                        print("\(w.kind) \(w.name) \(status == 201 ? "submitted" : "already submitted (same request id)"): id \(w.id), team \(w.team), \(w.state)")
+                    }
+                    // Warnings are printed as `tarmac validate` prints them (to standard error, whatever the output format).
+                    for d in w.warnings ?? [] { Terminal.writeError(rename(d.text, firstLine: doc.firstLine)) }
+                } catch let f as APIFailure where documents.count > 1 && f.status != 0 {
+                    Terminal.writeError(Terminal.paint("error", "31;1") + ": document \(i + 1) (line \(doc.firstLine)): " + f.message)
+                    for d in f.diagnostics { Terminal.writeError(d) }
+                    failures.append(f)
+                }
             }
-            if wait { try await WaitLoop.run(c, id: w.id, quiet: client.output.format != .text) }
+            if client.output.format != .text {
+                let items = bodies.map { try? JSONSerialization.jsonObject(with: $0) }.compactMap { $0 }
+                let all = documents.count == 1 ? items.first ?? [:] : ["items": items]
+                try printStructured(try JSONSerialization.data(withJSONObject: all), client.output.format)
+            }
+            if documents.count > 1 && client.output.format == .text {
+                print("\(submitted.count) of \(documents.count) workloads submitted\(failures.isEmpty ? "" : "; \(failures.count) refused")")
+            }
+            if wait {
+                var worst: Int32 = 0
+                for w in submitted {
+                    do { try await WaitLoop.run(c, id: w.id, quiet: client.output.format != .text) } catch let e as ExitCode {
+                        worst = max(worst, e.rawValue)
+                    }
+                }
+                if worst != 0 { throw ExitCode(worst) }
+            }
+            if let f = failures.first { throw ExitCode(f.exitCode) }
         }
     }
 
-    func submitRenamingDiagnostics(_ c: ServerClient, text: String, requestID: String) async throws -> (Int, Data) {
+    /// The server names the document `request`: diagnostics point into the user's file instead, at the right line.
+    func rename(_ text: String, firstLine: Int) -> String {
+        guard text.hasPrefix("request:") else { return text }
+        let rest = text.dropFirst("request:".count)
+        let name = file == "-" ? "<stdin>" : file
+        guard let colon = rest.firstIndex(of: ":"), let line = Int(rest[..<colon]) else { return name + ":" + rest }
+        return "\(name):\(line + firstLine - 1)" + rest[colon...]
+    }
+
+    func submitRenamingDiagnostics(_ c: ServerClient, text: String, firstLine: Int, requestID: String) async throws -> (Int, Data) {
         do {
             return try await c.call(.POST, "/v1/workloads", body: Data(text.utf8), contentType: "application/yaml", headers: [("Idempotency-Key", requestID)])
         } catch var f as APIFailure {
-            if file != "-" { f.diagnostics = f.diagnostics.map { $0.hasPrefix("request:") ? file + $0.dropFirst("request".count) : $0 } }
+            f.diagnostics = f.diagnostics.map { rename($0, firstLine: firstLine) }
             throw f
         }
+    }
+}
+
+/// The documents of a YAML stream, each with the line it starts on (separated by `---` lines).
+enum YAMLDocuments {
+    struct Document {
+        var text: String
+        var firstLine: Int
+    }
+
+    static func split(_ text: String) -> [Document] {
+        var docs: [Document] = []
+        var current: [Substring] = []
+        var start = 1
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        func flush() {
+            let body = current.joined(separator: "\n")
+            let meaningful = current.contains { l in
+                let t = l.trimmingCharacters(in: .whitespaces)
+                return !t.isEmpty && !t.hasPrefix("#")
+            }
+            if meaningful { docs.append(Document(text: body + "\n", firstLine: start)) }
+        }
+        for (i, line) in lines.enumerated() {
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t == "---" || t.hasPrefix("--- ") || t.hasPrefix("---#") {
+                flush()
+                current = []
+                start = i + 2
+            } else {
+                current.append(line)
+            }
+        }
+        flush()
+        return docs
     }
 }
 
@@ -73,10 +149,15 @@ enum WaitLoop {
         let tty = Terminal.colour
         while true {
             let w = try await c.get("/v1/workloads/\(ServerClient.path(id))", as: WorkloadView.self)
-            let line = "\(w.state)\(w.message.map { ": \($0)" } ?? "")"
+            // While it waits, why it waits: printed when it first waits and whenever the reason changes.
+            var message = w.message
+            if w.state == "queued", let why = try? await c.get("/v1/workloads/\(ServerClient.path(id))/why", as: WhyView.self) {
+                message = why.message
+            }
+            let line = "\(w.state)\(message.map { ": \($0)" } ?? "")"
             if line != last {
                 if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                if !quiet { Terminal.writeError("\(String(format: "%6.1fs", Date().timeIntervalSince(start))) \(w.name): \(w.stateText)\(w.message.map { " — \($0)" } ?? "")") }
+                if !quiet { Terminal.writeError("\(String(format: "%6.1fs", Date().timeIntervalSince(start))) \(w.name): \(w.stateText)\(message.map { " — \($0)" } ?? "")") }
                 last = line
             }
             if w.isTerminal {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Tarmac: AsyncParsableCommand {
@@ -23,9 +24,29 @@ struct Tarmac: AsyncParsableCommand {
         subcommands: [
             ValidateCommand.self, ExplainCommand.self, RenderCommand.self, SimulateCommand.self, SchemaCommand.self,
             UpCommand.self, ApplyPlatformCommand.self, SubmitCommand.self, GetCommand.self, ListCommand.self, LogsCommand.self, CancelCommand.self,
-            WhyCommand.self, QueueCommand.self, AuditCommand.self, TokenCommand.self, PodSupervisorCommand.self, PodExecCommand.self,
+            WhyCommand.self, QueueCommand.self, AuditCommand.self, TokenCommand.self, LoginCommand.self, PodSupervisorCommand.self,
+            PodExecCommand.self,
         ]
     )
+
+    /// As ArgumentParser's, but a usage error exits with 2, as documented (README, "Exit codes"), not 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error).rawValue == 64 {
+                Terminal.writeError(fullMessage(for: error))
+                Terminal.flush()
+                Foundation.exit(Exit.usage)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 enum TarmacVersion {

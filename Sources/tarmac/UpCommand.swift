@@ -176,17 +176,25 @@ struct UpCommand: AsyncParsableCommand {
             print("  \(banner)")
             if let isolated { print("  \(isolated)") }
             print("  audit     anchors in \(anchors)")
+            let contextName = Credentials.name(forServer: url)
             if let secret {
                 do {
-                    try Credentials(server: url, token: secret).save()
-                    print("  login     admin token (shown once, saved to \(Credentials.path)):")
+                    var creds = Credentials.load() ?? Credentials()
+                    let before = creds.current
+                    let moved = creds.add(contextName, Credentials.Context(server: url, token: secret), makeCurrent: false)
+                    try creds.save()
+                    print("  login     admin token (shown once, saved to \(Credentials.path) as context \(contextName)):")
                     print("            \(secret)")
+                    if let before, creds.current == before, before != contextName {
+                        print("            the CLI still uses context \(before); use this server with --context \(contextName), or switch: tarmac login --context \(contextName)")
+                    }
+                    if let moved { print("            the token saved earlier for this address is kept as context \(moved)") }
                 } catch {
                     print("  login     admin token (shown once; could not save credentials: \(error)):")
                     print("            \(secret)")
                 }
             } else {
-                print("  login     with the token in \(Credentials.path), or TARMAC_TOKEN")
+                print("  login     with the token of context \(contextName) in \(Credentials.path), or TARMAC_TOKEN")
             }
             print("Try: tarmac submit --wait examples/workloads/train-cpu.yaml")
             Terminal.flush()

@@ -37,7 +37,7 @@ import Testing
         #expect(d.admitted.isEmpty)
         let reason = try #require(d.waiting["big"])
         #expect(reason.kind == "shape")
-        #expect(reason.description == "shape: needs 3 pods with 8 free GPUs of model h100 each, plus 4 CPU and 16384Mi memory; largest free blocks: 2×8, 2×4")
+        #expect(reason.description == "shape: needs 3 pods with 8 free GPUs of model h100 each, plus 4 CPU and 16Gi memory; largest free blocks: 2×8, 2×4")
         let two = Build.cycle(Snapshot(now: 0, cluster: c, pending: [Build.gang("ok", team: "a", workers: 2, gpus: 8)], quotas: [Build.gpuQuota("a", 64)]))
         #expect(two.admitted.first?.placements.map(\.node).sorted() == [0, 1])
     }

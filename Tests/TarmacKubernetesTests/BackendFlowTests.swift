@@ -63,7 +63,7 @@ import TarmacTesting
         let cp = ControlPlane(contract: BackendSupport.contract, store: store, backend: k, config: ControlPlaneConfig(inventoryRefresh: .milliseconds(100)))
         try await cp.start()
         let text = try String(contentsOfFile: Fixtures.path("examples/workloads/train-cpu.yaml"), encoding: .utf8)
-        let (entry, _) = try await cp.submit(text: text, requestID: nil, by: Self.admin, runsImages: true)
+        let entry = try await cp.submit(text: text, requestID: nil, by: Self.admin, runsImages: true).workload
         let jobPath = "/apis/batch/v1/namespaces/search-dev/jobs/hello-train"
 
         // Admitted: the Job is released with the node of each pod slot; its pods come gated.

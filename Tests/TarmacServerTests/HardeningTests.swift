@@ -19,7 +19,7 @@ extension ServerTests {
         try await server.start()
         let admin = try server.adminToken
         for round in 0..<20 {
-            let doc = Doc.training("same-key-\(round)", size: "small", script: "print(1)")
+            let doc = Doc.training("same-key-\(round)", script: "print(1)")
             let answers = try await withThrowingTaskGroup(of: (status: Int, id: String?, key: String?).self) { group in
                 for _ in 0..<3 {
                     group.addTask {
@@ -43,15 +43,15 @@ extension ServerTests {
         try await server.start()
         let search = try await SecurityTests.token(server, role: "member", team: "search")
         let ads = try await SecurityTests.token(server, role: "member", team: "ads")
-        let s1 = try await server.json(.POST, "/v1/workloads", token: search, body: Doc.training("k-search", size: "small", script: "print(1)"),
+        let s1 = try await server.json(.POST, "/v1/workloads", token: search, body: Doc.training("k-search", script: "print(1)"),
                                        headers: [("Idempotency-Key", "shared-key")])
         // Another team's use of the same key neither fails nor reveals the first: it is a key of its own.
         let a1 = try await server.json(.POST, "/v1/workloads", token: ads,
-                                       body: Doc.training("k-ads", team: "ads", owner: "carol@acme.example", size: "small", script: "print(1)"),
+                                       body: Doc.training("k-ads", team: "ads", owner: "carol@acme.example", script: "print(1)"),
                                        headers: [("Idempotency-Key", "shared-key")])
         #expect(s1.0 == 201 && a1.0 == 201, "\(s1) \(a1)")
         #expect(s1.1["id"] as? String != a1.1["id"] as? String)
-        let again = try await server.json(.POST, "/v1/workloads", token: search, body: Doc.training("k-search", size: "small", script: "print(1)"),
+        let again = try await server.json(.POST, "/v1/workloads", token: search, body: Doc.training("k-search", script: "print(1)"),
                                           headers: [("Idempotency-Key", "shared-key")])
         #expect(again.0 == 200 && again.1["id"] as? String == s1.1["id"] as? String)
     }

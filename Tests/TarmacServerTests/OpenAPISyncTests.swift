@@ -20,7 +20,9 @@ import Yams
                                        requestID: "r-1", size: "small", pods: 2, priority: 100, state: "running", message: "m", cause: "c", attempt: 2,
                                        maxAttempts: 3, cancelRequested: false, createdAt: at, updatedAt: at, admittedAt: at, startedAt: at, finishedAt: at,
                                        placements: [PlacementView(node: "n", gpus: [0, 1], gpuMilli: 1000)], exitCode: 0, gpuSeconds: 1.5,
-                                       cpuSeconds: 2.5, lastCheckpoint: checkpoint)
+                                       cpuSeconds: 2.5, lastCheckpoint: checkpoint, endpoints: ["http://127.0.0.1:41000"], warnings: [diagnostic])
+    static let facts = WhyFacts(resource: "h100 GPUs", needed: 16.5, available: 8.5, exitCode: 1, signal: 9, memoryLimitBytes: 1 << 30,
+                                peakMemoryBytes: 1 << 31, maxDurationSeconds: 3600, ranSeconds: 3601, suggestedSize: "large")
     static let diagnostic = DiagnosticPayload(severity: "error", file: "f", line: 1, column: 2, message: "m", rule: "r", help: "h", text: "t")
 
     /// Every wire type with a schema of the same shape, fully populated.
@@ -29,7 +31,8 @@ import Yams
         ("Placement", PlacementView(node: "n", gpus: [0], gpuMilli: 500)),
         ("Checkpoint", checkpoint),
         ("CheckpointRequest", CheckpointRequest(step: 3, location: "/ckpt")),
-        ("Why", WhyView(workload: "wl-1", name: "ft", state: "queued", reason: "quota", message: "m", lastCheckpoint: checkpoint)),
+        ("Why", WhyView(workload: "wl-1", name: "ft", state: "queued", reason: "quota", message: "m", lastCheckpoint: checkpoint, facts: facts)),
+        ("WhyFacts", facts),
         ("QueueItem", QueueItem(position: 1, workload: workload, reason: "shape", message: "m")),
         ("AuditRecord", AuditView(seq: 1, time: at, actorKind: "user", actorID: "a", action: "submit", object: "workload/wl-1", before: "",
                                   after: "x", detail: "d", previousHash: "p", hash: "h")),

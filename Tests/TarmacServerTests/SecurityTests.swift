@@ -19,8 +19,8 @@ extension ServerTests {
         let admin = try server.adminToken
         let ads = try await Self.token(server, role: "member", team: "ads")
         let viewer = try await Self.token(server, role: "viewer", team: nil)
-        let searchJob = Doc.training("s1", size: "small", script: "print(1)")
-        let adsJob = Doc.training("a1", team: "ads", owner: "carol@acme.example", size: "small", script: "print(1)")
+        let searchJob = Doc.training("s1", script: "print(1)")
+        let adsJob = Doc.training("a1", team: "ads", owner: "carol@acme.example", script: "print(1)")
 
         #expect(try await server.http(.GET, "/v1/workloads", token: nil).0 == 401)
         #expect(try await server.http(.GET, "/v1/workloads", token: "tmc_not-a-real-token").0 == 401)
@@ -86,7 +86,7 @@ extension ServerTests {
         let server = try TestServer()
         try await server.start()
         let admin = try server.adminToken
-        let doc = Doc.training("once", size: "small", script: "print(1)")
+        let doc = Doc.training("once", script: "import time\ntime.sleep(30)")
         let first = try await server.json(.POST, "/v1/workloads", token: admin, body: doc, headers: [("Idempotency-Key", "abc")])
         let second = try await server.json(.POST, "/v1/workloads", token: admin, body: doc, headers: [("Idempotency-Key", "abc")])
         #expect(first.0 == 201 && second.0 == 200)
@@ -96,7 +96,7 @@ extension ServerTests {
         let all = try await server.json(.GET, "/v1/workloads", token: admin)
         #expect((all.1["items"] as? [[String: Any]])?.count == 1)
 
-        let broken = doc.replacingOccurrences(of: "size: small", with: "size: smal\n  wrokers: 2")
+        let broken = Doc.training("once", size: "small", script: "print(1)").replacingOccurrences(of: "size: small", with: "size: smal\n  wrokers: 2")
         let (s, e) = try await server.json(.POST, "/v1/workloads", token: admin, body: broken)
         #expect(s == 422)
         let texts = ((e["error"] as? [String: Any])?["diagnostics"] as? [[String: Any]])?.compactMap { $0["text"] as? String } ?? []

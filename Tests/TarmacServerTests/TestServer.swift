@@ -98,9 +98,12 @@ final class TestServer: @unchecked Sendable {
 
     var adminToken: String {
         get throws {
+            // The context `tarmac up` saved for this server (named by its host and port).
             guard let d = FileManager.default.contents(atPath: credentials),
-                  let o = try JSONSerialization.jsonObject(with: d) as? [String: Any], let t = o["token"] as? String else {
-                throw TestFailure("no credentials file at \(credentials)")
+                  let o = try JSONSerialization.jsonObject(with: d) as? [String: Any],
+                  let contexts = o["contexts"] as? [String: [String: Any]],
+                  let t = contexts["127.0.0.1:\(port)"]?["token"] as? String else {
+                throw TestFailure("no context for 127.0.0.1:\(port) in the credentials file at \(credentials)")
             }
             return t
         }

@@ -21,7 +21,7 @@ public enum ShapeReport {
         let roomy = (0..<c.count).filter { eligible($0) && c.cpuFree[$0] >= pod.cpuMilli && c.memoryFree[$0] >= pod.memoryMiB }
         if pod.usesGPU && !pod.isShare {
             let blocks = histogram(roomy.map { node in (0..<Int(c.gpuCount[node])).filter { c.free(node, $0) == 1000 }.count }) { "\($0)" }
-            return "needs \(pods) with \(pod.gpuCount) free \(models) each\(domain), plus \(cpu(pod.cpuMilli)) CPU and \(pod.memoryMiB)Mi memory; largest free blocks: \(blocks)"
+            return "needs \(pods) with \(pod.gpuCount) free \(models) each\(domain), plus \(cpu(pod.cpuMilli)) CPU and \(memory(pod.memoryMiB)) memory; largest free blocks: \(blocks)"
         }
         if pod.isShare {
             var shares: [Int] = []
@@ -30,8 +30,11 @@ public enum ShapeReport {
             return "needs \(pods) with \(String(format: "%.3g", Double(pod.gpuMilli) / 1000)) of one free \(models.dropLast())\(domain); largest free shares: \(best)"
         }
         let cpus = histogram((0..<c.count).filter { eligible($0) && c.cpuFree[$0] >= 0 }.map { Int(c.cpuFree[$0]) }) { cpu(Int32($0)) }
-        return "needs \(pods) with \(cpu(pod.cpuMilli)) CPU and \(pod.memoryMiB)Mi memory free on one node\(domain); largest free CPU: \(cpus)"
+        return "needs \(pods) with \(cpu(pod.cpuMilli)) CPU and \(memory(pod.memoryMiB)) memory free on one node\(domain); largest free CPU: \(cpus)"
     }
+
+    /// MiB as users write it: `100Gi`, not `102400Mi`.
+    static func memory(_ mib: Int32) -> String { mib >= 1024 && mib % 1024 == 0 ? "\(mib / 1024)Gi" : "\(mib)Mi" }
 
     static func cpu(_ milli: Int32) -> String { milli % 1000 == 0 ? "\(milli / 1000)" : "\(milli)m" }
 }

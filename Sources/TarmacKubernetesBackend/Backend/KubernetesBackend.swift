@@ -295,6 +295,20 @@ public actor KubernetesBackend: Backend {
         }
     }
 
+    public nonisolated var placeName: String { "the cluster" }
+
+    /// A service answers at its Service's cluster DNS name (the cluster balances over the replicas).
+    public func endpoints(workload: String, attempt: Int, pods: Int) async -> [String] {
+        guard let o = tracked[workload] else { return [] }
+        return o.supporting.filter { $0.kind == "Service" && $0.body["spec"]?["clusterIP"]?.string != "None" }.flatMap { svc in
+            (svc.body["spec"]?["ports"]?.list ?? []).compactMap { p in
+                p["port"].flatMap { if case .int(let n) = $0 { n } else { nil } }.map { "http://\(svc.name).\(o.namespace).svc:\($0)" }
+            }
+        }
+    }
+    /// Pools may be scaled by a cluster autoscaler: what cannot start on today's nodes is accepted with a warning.
+    public nonisolated var inventoryCanGrow: Bool { true }
+
     public func launch(_ pods: [PodLaunch]) async throws {
         guard let first = pods.first else { return }
         let id = first.workload, attempt = first.attempt

@@ -111,6 +111,15 @@ public protocol Backend: Sendable {
     func desiredReplicas() async -> [String: ReplicaDemand]
     /// An attempt's pod slots changed (a replica admitted or let go): the node of each slot now.
     func resize(workload: String, attempt: Int, nodes: [String]) async throws
+
+    /// Where a service's replicas answer (URLs), for `get`. Empty where the backend does not know.
+    func endpoints(workload: String, attempt: Int, pods: Int) async -> [String]
+
+    /// How users call the nodes it has ("this machine", "the cluster"), in messages.
+    var placeName: String { get }
+    /// Whether its nodes can grow on their own (a cluster autoscaler): then a workload that cannot start on today's
+    /// nodes is accepted with a warning instead of refused.
+    var inventoryCanGrow: Bool { get }
 }
 
 /// What an autoscaler asks of one running service.
@@ -142,4 +151,7 @@ extension Backend {
     public func started() async -> [AttemptRef] { [] }
     public func desiredReplicas() async -> [String: ReplicaDemand] { [:] }
     public func resize(workload: String, attempt: Int, nodes: [String]) async throws {}
+    public func endpoints(workload: String, attempt: Int, pods: Int) async -> [String] { [] }
+    public var placeName: String { "this machine" }
+    public var inventoryCanGrow: Bool { false }
 }

@@ -5,6 +5,14 @@ import TarmacEngine
 import TarmacModel
 import TarmacPlanning
 
+/// What a submit did: the workload (new, or the one its request id already made) and the document's warnings.
+public struct SubmitResult: Sendable {
+    public var workload: WorkloadEntry
+    public var created: Bool
+    /// Warnings of validation and of the feasibility check (empty for a replay).
+    public var warnings: [DiagnosticPayload]
+}
+
 public struct WorkloadFilter: Sendable {
     public var team: String?
     public var kind: String?
@@ -24,23 +32,25 @@ extension ControlPlane {
     /// Request ids are scoped to the caller's team (admins have a scope of their own), so one team can neither see nor
     /// block another's ids. Concurrent submits with the same id all get the first one's workload: the first creates it
     /// (`created`), the others wait for it and return it as a replay.
-    public func submit(text: String, requestID: String?, by principal: Principal, runsImages: Bool) async throws -> (workload: WorkloadEntry, created: Bool) {
+    public func submit(text: String, requestID: String?, by principal: Principal, runsImages: Bool) async throws -> SubmitResult {
         guard principal.role != .viewer else { throw RuntimeError(.forbidden, "viewers cannot submit workloads") }
         guard let raw = requestID else { return try await submitNew(text: text, requestID: nil, by: principal, runsImages: runsImages) }
         let r = WorkloadEntry.scopedRequestID(raw, scope: principal.requestScope)
-        if let id = byRequest[r], let e = tracked[id]?.entry { return (e, false) }
-        if let first = submitting[r] { return (try await first.value.workload, false) }
+        if let id = byRequest[r], let e = tracked[id]?.entry { return SubmitResult(workload: e, created: false, warnings: []) }
+        if let first = submitting[r] { return SubmitResult(workload: try await first.value.workload, created: false, warnings: []) }
         let task = Task { try await self.submitNew(text: text, requestID: r, by: principal, runsImages: runsImages) }
         submitting[r] = task
         defer { submitting[r] = nil }
         return try await task.value
     }
 
-    func submitNew(text: String, requestID: String?, by principal: Principal, runsImages: Bool) async throws -> (workload: WorkloadEntry, created: Bool) {
+    func submitNew(text: String, requestID: String?, by principal: Principal, runsImages: Bool) async throws -> SubmitResult {
         let read = DocumentReader.read(text: text, file: "request")
         var diagnostics = read.diagnostics
         if !read.platformFiles.isEmpty || read.workloads.count != 1 {
-            throw RuntimeError(.invalid, "the body must hold exactly one workload document (TrainingJob, BatchJob, InferenceService or Agent); found \(read.workloads.count) workload\(read.workloads.count == 1 ? "" : "s")\(read.platformFiles.isEmpty ? "" : " and a platform")",
+            let n = read.workloads.count
+            let found = n == 0 ? "none" : "\(n) workload\(n == 1 ? "" : "s")"
+            throw RuntimeError(.invalid, "the body must hold exactly one workload document (TrainingJob, BatchJob, InferenceService or Agent); found \(found)\(read.platformFiles.isEmpty ? "" : " and a platform")\(n > 1 ? ". Send each document on its own (`tarmac submit FILE` does: it submits every workload of a file)" : "")",
                                diagnostics: diagnostics.map(Self.payload))
         }
         let w = read.workloads[0]
@@ -65,8 +75,20 @@ extension ControlPlane {
         }) {
             throw RuntimeError(.conflict, "\(w.kind.rawValue) \(w.metadata.name) of team \(w.metadata.team) in \(w.metadata.env) is already queued or running; cancel it first or choose another name")
         }
+        var warnings = diagnostics.filter { $0.severity == .warning }.map(Self.payload)
         guard let plan = WorkloadPlan(workload: w, contract: contract) else {
             throw RuntimeError(.invalid, "size \(w.size) does not resolve for team \(w.metadata.team) in \(w.metadata.env)")
+        }
+        // Nothing waits forever in silence: what can never start on these nodes is refused now, with the reason (or,
+        // where the nodes can grow, accepted with it as a warning).
+        if let never = engine.neverStarts(plan, pods: w.podCount, team: w.metadata.team, place: backend.placeName) {
+            let at = w.origin.at("spec.size") ?? w.origin.key("spec") ?? w.origin.location
+            if backend.inventoryCanGrow {
+                warnings.append(Self.payload(Diagnostic(.warning, at: at, never + "; it waits until nodes that can host it join", rule: "never-starts")))
+            } else {
+                let d = Diagnostic(.error, at: at, never, rule: "never-starts", help: "choose a size this machine can host (`tarmac explain` lists them), or run it where the hardware is")
+                throw RuntimeError(.invalid, never, diagnostics: [Self.payload(d)])
+            }
         }
         reservedNames.insert(key)
         defer { reservedNames.remove(key) }
@@ -95,7 +117,7 @@ extension ControlPlane {
             } catch let r as BackendRejection {
                 tracked[stored.id]?.accepting = false
                 try await apply(stored.id, .rejected(message: r.message))
-                return (tracked[stored.id]?.entry ?? stored, created)
+                return SubmitResult(workload: tracked[stored.id]?.entry ?? stored, created: created, warnings: warnings)
             } catch {
                 logger.warning("the backend could not prepare the workload yet; it will at admission", metadata: ["workload": "\(stored.id)", "error": "\(error)"])
             }
@@ -105,7 +127,7 @@ extension ControlPlane {
             tracked[stored.id] = TrackedWorkload(entry: stored, plan: nil)
         }
         if let r = requestID { byRequest[r] = stored.id }
-        return (stored, created)
+        return SubmitResult(workload: stored, created: created, warnings: created ? warnings : [])
     }
 
     static func payload(_ d: Diagnostic) -> DiagnosticPayload {
@@ -137,11 +159,20 @@ extension ControlPlane {
         let e = try find(ref, by: principal)
         switch e.state {
         case .queued:
+            if let plan = tracked[e.id]?.plan, let never = engine.neverStarts(plan, pods: e.podCount, team: e.team, place: backend.placeName) {
+                return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: "infeasible", message: never)
+            }
             if let n = e.notBefore, n > clock.now {
-                return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: "backoff", message: e.message ?? "waiting to retry")
+                return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: "backoff", message: e.message ?? "waiting to retry",
+                               facts: ended(e).facts)
             }
             if let r = tracked[e.id]?.waiting {
-                return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: r.kind, message: engine.explain(r, team: e.team))
+                var facts: WhyFacts?
+                if case .quota(let q) = r, q.resource != "team" {
+                    let need = engine.quantity(q.needed, of: q.resource), have = engine.quantity(q.available, of: q.resource)
+                    facts = WhyFacts(resource: need.resource, needed: need.amount, available: have.amount)
+                }
+                return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: r.kind, message: engine.explain(r, team: e.team), facts: facts)
             }
             return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: nil,
                              message: e.message ?? "queued; the next scheduling cycle will consider it")
@@ -159,8 +190,31 @@ extension ControlPlane {
             return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: nil, message: text,
                            lastCheckpoint: e.lastCheckpoint)
         default:
-            return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: e.cause, message: e.message ?? e.state.rawValue)
+            return ended(e)
         }
+    }
+
+    /// How an ended workload ended: its triaged cause, the numbers behind it, and for running out of memory the next
+    /// larger size that would hold it.
+    func ended(_ e: WorkloadEntry) -> WhyView {
+        var message = e.message ?? e.state.rawValue
+        var facts: WhyFacts?
+        if let f = e.failure {
+            facts = WhyFacts(exitCode: f.exitCode, signal: f.signal, memoryLimitBytes: f.memoryLimitBytes, peakMemoryBytes: f.peakMemoryBytes,
+                             maxDurationSeconds: f.maxDurationSeconds, ranSeconds: f.ranSeconds)
+        }
+        if e.cause == "OutOfMemory", let w = WorkloadPlan(source: e.source, contract: contract) {
+            let platform = contract.resolve(env: e.env, team: e.team).platform
+            let used = max(e.failure?.peakMemoryBytes ?? 0, e.failure?.memoryLimitBytes ?? w.size.memory.bytes)
+            if let bigger = SizeAdvice.larger(than: w.size, memoryAbove: used, in: platform) {
+                message += " The next larger \(bigger.workloadClass.rawValue) size is \(bigger.name) (\(bigger.memory) memory, \(bigger.cpu) CPU\(bigger.cpu.millis == 1000 ? "" : "s")): spec.size: \(bigger.name)."
+                facts = facts ?? WhyFacts()
+                facts?.suggestedSize = bigger.name
+            } else {
+                message += " No \(w.size.workloadClass.rawValue) size has more memory than \(w.size.name) for team \(e.team) in \(e.env): lower the memory use, or ask the platform team for a larger size."
+            }
+        }
+        return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: e.cause, message: message, facts: facts)
     }
 
     /// Queued workloads in the order the scheduler weighs them (priority, then submission), with why each waits.
@@ -187,10 +241,14 @@ extension ControlPlane {
 
     public func logTarget(_ ref: String, pod: Int, attempt: Int?, by principal: Principal) throws -> (workload: WorkloadEntry, attempt: Int) {
         let e = try find(ref, by: principal)
-        guard pod >= 0, pod < e.podCount else { throw RuntimeError(.notFound, "workload \(e.name) has pods 0..<\(e.podCount); no pod \(pod)") }
+        guard pod >= 0, pod < e.podCount else {
+            let pods = e.podCount == 1 ? "one pod (0)" : "\(e.podCount) pods (0 to \(e.podCount - 1))"
+            throw RuntimeError(.notFound, "workload \(e.name) has \(pods); no pod \(pod)")
+        }
         let a = attempt ?? e.attempt
         guard a >= 1, a <= e.attempt else {
-            throw RuntimeError(.notFound, e.attempt == 0 ? "workload \(e.name) has not started yet: no logs" : "workload \(e.name) has attempts 1...\(e.attempt)")
+            throw RuntimeError(.notFound, e.attempt == 0 ? "workload \(e.name) has not started yet: no logs (`tarmac logs -f` waits for it)"
+                                                          : e.attempt == 1 ? "workload \(e.name) has one attempt (1)" : "workload \(e.name) has attempts 1 to \(e.attempt)")
         }
         return (e, a)
     }
@@ -200,6 +258,12 @@ extension ControlPlane {
     }
 
     public func current(_ id: String) -> WorkloadEntry? { tracked[id]?.entry }
+
+    /// Where a running service's replicas answer (empty for other workloads, or where the backend does not say).
+    public func endpoints(_ e: WorkloadEntry) async -> [String] {
+        guard e.state.holdsCapacity, e.kind == "InferenceService" || e.kind == "Agent" else { return [] }
+        return await backend.endpoints(workload: e.id, attempt: e.attempt, pods: e.podCount)
+    }
 
     /// Node inventory the engine places on.
     public func inventory() -> [NodeInventory] { nodes }

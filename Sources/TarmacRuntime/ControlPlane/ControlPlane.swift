@@ -57,7 +57,7 @@ public actor ControlPlane {
     /// Workload id by scoped request id (an index of `tracked`).
     var byRequest: [String: String] = [:]
     /// Submits in flight, by scoped request id: a second submit with the same id waits for the first one's result.
-    var submitting: [String: Task<(workload: WorkloadEntry, created: Bool), any Error>] = [:]
+    var submitting: [String: Task<SubmitResult, any Error>] = [:]
     /// Names being submitted right now (`team/env/kind/name`): two concurrent submits of one name cannot both pass.
     var reservedNames: Set<String> = []
     /// Workloads with a step in flight, and who waits for them: one step at a time per workload.

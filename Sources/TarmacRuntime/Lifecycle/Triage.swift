@@ -77,7 +77,9 @@ public struct Triage: Sendable, Hashable {
                           message: "pod \(exit.pod) used \(mib(peak)) of host memory, over its size's limit of \(limit); it was killed. Use a larger size or lower the memory use.",
                           retryable: false)
         case .deadline:
-            return Triage(cause: "DeadlineExceeded", message: "pod \(exit.pod) ran past its maxDuration and was stopped", retryable: false)
+            return Triage(cause: "DeadlineExceeded",
+                          message: "pod \(exit.pod) ran past its maxDuration and was stopped; raise spec.maxDuration (up to what the environment allows) or checkpoint and resume",
+                          retryable: false)
         case .lost:
             return Triage(cause: "LostOnRestart", message: "pod \(exit.pod) was lost while the control plane was down (its supervisor is gone and left no exit status)", retryable: true)
         case .launchFailed:
@@ -111,7 +113,25 @@ public struct Triage: Sendable, Hashable {
             }
             let code = exit.exitCode ?? -1
             if code == 127 || code == 126 {
-                return Triage(cause: "CommandNotFound", message: "pod \(exit.pod) exited with \(code): the command could not be run\(tail.isEmpty ? "" : " (\(tail))")", retryable: false)
+                return Triage(cause: "CommandNotFound",
+                              message: "pod \(exit.pod) exited with \(code): the command could not be run\(tail.isEmpty ? "" : " (\(tail))"). The program in spec.command must exist on the machine (local) or in the image (Kubernetes), and be executable; fix spec.command",
+                              retryable: false)
+            }
+            // Failures that the same code, files and machine would repeat: not retried.
+            if text.contains("ModuleNotFoundError") || text.contains("ImportError") || text.contains("cannot find module") {
+                return Triage(cause: "ImportError",
+                              message: "pod \(exit.pod) exited with code \(code): a module could not be imported (\(tail)). Install it in the image (Kubernetes) or on the machine (local), or fix the import",
+                              retryable: false)
+            }
+            if text.contains("can't open file") || text.contains("FileNotFoundError") || text.contains("No such file or directory") {
+                return Triage(cause: "FileNotFound",
+                              message: "pod \(exit.pod) exited with code \(code): a file it needs does not exist (\(tail)). Send your code with the workload (`tarmac submit --workdir DIR`, or spec.workdir) or fix the path in spec.command",
+                              retryable: false)
+            }
+            if text.contains("Address already in use") || text.contains("EADDRINUSE") {
+                return Triage(cause: "PortInUse",
+                              message: "pod \(exit.pod) exited with code \(code): the port it listens on is taken (\(tail)). Listen on $PORT, the port Tarmac gives each replica",
+                              retryable: false)
             }
             return Triage(cause: "ApplicationError", message: "pod \(exit.pod) exited with code \(code)\(tail.isEmpty ? "" : "; last lines: \(tail)")", retryable: true)
         }

@@ -46,6 +46,8 @@ public struct WorkloadEntry: Codable, Sendable, Hashable {
     public var cpuSeconds: Double
     /// The last checkpoint the workload reported (any attempt): preemption then loses only the work since it.
     public var lastCheckpoint: CheckpointMark?
+    /// The numbers of the last failure (exit code, memory, time), for `why` to show as fields.
+    public var failure: FailureFacts?
 
     public init(id: String, name: String, team: String, env: String, kind: String, owner: String?, submittedBy: String,
                 requestID: String?, size: String, podCount: Int, priority: Int, source: String, maxAttempts: Int, now: Date) {
@@ -98,6 +100,28 @@ public typealias CheckpointMark = CheckpointView
 
 /// Where one pod of an admitted workload runs (the API's type: node, GPU indices, share of each GPU in thousandths).
 public typealias PodPlacement = PlacementView
+
+/// What is known of a failed attempt, in numbers.
+public struct FailureFacts: Codable, Sendable, Hashable {
+    public var pod: Int?
+    public var exitCode: Int?
+    public var signal: Int?
+    public var peakMemoryBytes: Int64?
+    public var memoryLimitBytes: Int64?
+    public var maxDurationSeconds: Int64?
+    public var ranSeconds: Int64?
+
+    public init(pod: Int? = nil, exitCode: Int? = nil, signal: Int? = nil, peakMemoryBytes: Int64? = nil, memoryLimitBytes: Int64? = nil,
+                maxDurationSeconds: Int64? = nil, ranSeconds: Int64? = nil) {
+        self.pod = pod
+        self.exitCode = exitCode
+        self.signal = signal
+        self.peakMemoryBytes = peakMemoryBytes
+        self.memoryLimitBytes = memoryLimitBytes
+        self.maxDurationSeconds = maxDurationSeconds
+        self.ranSeconds = ranSeconds
+    }
+}
 
 /// Resources charged against a team's quota.
 public struct Charge: Codable, Sendable, Hashable {

@@ -113,9 +113,8 @@ public struct WorkloadMachine: Sendable {
             guard e.state.holdsCapacity, let limit = t.plan?.workload.maxDuration, let since = e.startedAt ?? e.admittedAt else { return (t, []) }
             let ran = now.timeIntervalSince(since)
             guard ran >= Double(limit.seconds) else { return (t, []) }
-            return finish(t, .failed, cause: "DeadlineExceeded",
-                          message: "it ran \(TimeSpan(seconds: Int64(ran))) of attempt \(e.attempt), past its maxDuration of \(limit), and was stopped; raise spec.maxDuration (up to what the environment allows) or checkpoint and resume",
-                          actor: .lifecycle, now: now, stopAttempt: true)
+            return finish(t, .failed, cause: "DeadlineExceeded", message: Self.deadlineMessage(limit: limit, ran: ran, attempt: e.attempt),
+                          actor: .lifecycle, now: now, stopAttempt: true, failure: FailureFacts(maxDurationSeconds: limit.seconds, ranSeconds: Int64(ran)))
 
         case .checkpointed(var mark, let actor):
             guard e.state.holdsCapacity, mark.attempt == e.attempt else { return (t, []) }
@@ -180,14 +179,24 @@ public struct WorkloadMachine: Sendable {
         if exit.succeeded && isService {
             triage = Triage(cause: "ServiceExited", message: "pod \(exit.pod) of a long-running service exited with code 0", retryable: true)
         }
+        var facts = FailureFacts(pod: exit.pod, exitCode: exit.exitCode, signal: exit.signal, peakMemoryBytes: exit.peakMemoryBytes,
+                                 memoryLimitBytes: exit.memoryLimitBytes)
+        // A deadline the backend enforced: the limit, the run time and the fix.
+        if exit.reason == .deadline, let limit = t.plan?.workload.maxDuration, let since = e.startedAt ?? e.admittedAt {
+            let ran = now.timeIntervalSince(since)
+            triage.message = Self.deadlineMessage(limit: limit, ran: ran, attempt: e.attempt)
+            facts.maxDurationSeconds = limit.seconds
+            facts.ranSeconds = Int64(ran)
+        }
         // The rest of the gang cannot go on without this pod.
         let stopGang: [WorkloadEffect] = e.podCount > 1 ? [.stop(attempt: e.attempt)] : []
         guard triage.retryable && e.attempt < e.maxAttempts else {
             return finish(t, .failed, cause: triage.cause, message: triage.message, actor: .lifecycle, now: now, exitCode: exit.exitCode,
-                          first: stopGang)
+                          first: stopGang, failure: facts)
         }
         let delay = backoff(afterAttempt: e.attempt)
         var n = requeue(e, plan: t.plan, now: now)
+        n.failure = facts
         n.cause = triage.cause
         n.exitCode = exit.exitCode
         n.notBefore = now.addingTimeInterval(delay)
@@ -214,7 +223,7 @@ public struct WorkloadMachine: Sendable {
 
     /// It ended for good.
     func finish(_ t0: TrackedWorkload, _ state: WorkloadState, cause: String?, message: String, actor: Actor, now: Date,
-                exitCode: Int? = nil, stopAttempt: Bool = false, first: [WorkloadEffect] = []) -> Step {
+                exitCode: Int? = nil, stopAttempt: Bool = false, first: [WorkloadEffect] = [], failure: FailureFacts? = nil) -> Step {
         var t = t0
         let e = t.entry
         var n = e
@@ -223,6 +232,7 @@ public struct WorkloadMachine: Sendable {
         n.cause = cause
         n.message = message
         n.exitCode = exitCode ?? e.exitCode
+        if let failure { n.failure = failure }
         n.finishedAt = now
         n.updatedAt = now
         n.placements = []
@@ -264,6 +274,10 @@ public struct WorkloadMachine: Sendable {
             e.cpuSeconds += seconds * Double(plan.size.cpu.millis) / 1000 * Double(e.podCount)
         }
         e.accountedUntil = keepOpen ? now : nil
+    }
+
+    static func deadlineMessage(limit: TimeSpan, ran: Double, attempt: Int) -> String {
+        "it ran \(TimeSpan(seconds: Int64(ran))) of attempt \(attempt), past its maxDuration of \(limit), and was stopped; raise spec.maxDuration (up to what the environment allows) or checkpoint and resume"
     }
 
     func identity(_ e: WorkloadEntry) -> String { "tarmac://\(platform)/\(e.team)/\(e.env)/\(e.kind.lowercased())/\(e.name)" }
