@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "TarmacSimulator", dependencies: ["TarmacPlanning", "TarmacEngine", "TarmacModel", "TarmacContract"], swiftSettings: strict),
         // The API's wire types: what the server sends, the CLI reads and the portal and SDKs will use. Foundation only.
         .target(name: "TarmacAPI", swiftSettings: strict),
+        // Working directories: packing (ignore files, deterministic archives, content digests), storing, unpacking.
+        .target(name: "TarmacWorkdir", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .target(
             name: "TarmacContract",
             dependencies: ["TarmacModel", .product(name: "Yams", package: "Yams")],
@@ -67,7 +69,7 @@ let package = Package(
         .target(
             name: "TarmacLocal",
             dependencies: [
-                "TarmacRuntime", "TarmacPlanning", "CTarmacSandbox", .product(name: "Subprocess", package: "swift-subprocess"),
+                "TarmacRuntime", "TarmacPlanning", "TarmacWorkdir", "CTarmacSandbox", .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -75,7 +77,7 @@ let package = Package(
         .target(
             name: "TarmacServer",
             dependencies: [
-                "TarmacRuntime", "TarmacAPI", "TarmacPlanning", "TarmacContract", "TarmacModel",
+                "TarmacRuntime", "TarmacAPI", "TarmacPlanning", "TarmacWorkdir", "TarmacContract", "TarmacModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -120,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "tarmac",
             dependencies: [
-                "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacEngine", "TarmacPlanning", "TarmacSimulator", "TarmacAPI",
+                "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacEngine", "TarmacPlanning", "TarmacSimulator", "TarmacAPI", "TarmacWorkdir",
                 "TarmacRuntime", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacServer", "TarmacKubernetes", "TarmacKubernetesBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -133,6 +135,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -171,7 +174,7 @@ let package = Package(
         .testTarget(name: "TarmacSimulatorTests", dependencies: ["TarmacSimulator", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(
             name: "TarmacRuntimeTests",
-            dependencies: ["TarmacRuntime", "TarmacPlanning", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacTesting",
+            dependencies: ["TarmacRuntime", "TarmacPlanning", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacTesting", "TarmacWorkdir",
                            "TarmacContract", "TarmacEngine", "TarmacModel", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict),
         .testTarget(

@@ -4,6 +4,7 @@ import Subprocess
 import SystemPackage
 import TarmacRuntime
 import TarmacPlanning
+import TarmacWorkdir
 
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +28,12 @@ public actor LocalBackend: Backend {
 
     /// `root`: where pod directories live. `supervisor`: the executable whose `pod-supervisor DIR` subcommand supervises
     /// a pod (the tarmac binary itself).
-    public init(root: String, supervisor: String, machine: NodeInventory, sandbox: SandboxPolicy?, logger: Logger = Logger(label: "tarmac.local")) {
+    /// Where uploaded working directories are kept (`WorkdirStore`), if pods may have one.
+    let workdirs: WorkdirStore?
+
+    public init(root: String, supervisor: String, machine: NodeInventory, sandbox: SandboxPolicy?, workdirs: WorkdirStore? = nil,
+                logger: Logger = Logger(label: "tarmac.local")) {
+        self.workdirs = workdirs
         self.root = root
         self.supervisor = supervisor
         self.machine = machine
@@ -55,6 +61,12 @@ public actor LocalBackend: Backend {
                     continue
                 }
                 var p = p
+                if let digest = p.workdir {
+                    guard let archive = workdirs?.path(digest), FileManager.default.fileExists(atPath: archive) else {
+                        throw WorkdirMissing(digest: digest)
+                    }
+                    p.workdirArchive = archive
+                }
                 // A service's replica listens on a port of its own (PORT), free on this machine when it starts: never
                 // another replica's, never the server's (which is bound), never a fixed one that two services would share.
                 if p.environment["PORT"] != nil {
@@ -207,4 +219,10 @@ public actor LocalBackend: Backend {
         let data = try h.read(upToCount: max) ?? Data()
         return LogChunk(data: data, nextOffset: offset + Int64(data.count))
     }
+}
+
+/// A pod's working directory is not on this machine (its archive was removed from the data directory).
+struct WorkdirMissing: Error, CustomStringConvertible {
+    var digest: String
+    var description: String { "its working directory \(digest) is not in the data directory any more; submit it again" }
 }

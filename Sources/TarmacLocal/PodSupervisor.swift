@@ -4,6 +4,7 @@ import Subprocess
 import SystemPackage
 import Synchronization
 import TarmacRuntime
+import TarmacWorkdir
 
 #if canImport(Glibc)
 import Glibc
@@ -47,6 +48,7 @@ public enum PodSupervisor {
         let sandbox = dir.readSandbox()
         do {
             try prepareBox(dir, sandbox)
+            try unpackWorkdir(launch, into: dir.workDirectory, sandbox)
         } catch {
             FileHandle.standardError.write(Data("pod-supervisor: cannot prepare \(dir.box): \(error)\n".utf8))
             write(ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date()), dir)
@@ -174,6 +176,14 @@ public enum PodSupervisor {
             }
             guard chmod(d, 0o700) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM) }
         }
+    }
+
+    /// Each pod starts in a copy of its working directory, owned by the pod's user.
+    static func unpackWorkdir(_ launch: PodLaunch, into work: String, _ sandbox: SandboxSpec?) throws {
+        guard let archive = launch.workdirArchive else { return }
+        guard let data = FileManager.default.contents(atPath: archive) else { throw POSIXError(.ENOENT) }
+        let entries = try TarArchive.read(data, limit: Int.max)
+        try TarArchive.extract(entries, into: work, owner: sandbox?.uid.flatMap { uid in sandbox?.gid.map { (uid, $0) } })
     }
 
     static func selfExecutable() -> String {

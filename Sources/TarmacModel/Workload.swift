@@ -12,6 +12,8 @@ public struct Workload: Sendable, Hashable, Codable {
     public var datasets: [DatasetMount] = []
     public var priority: String?
     public var maxDuration: TimeSpan?
+    /// The directory of code `tarmac submit` uploads (a path on the submitter's machine, relative to the document).
+    public var workdir: String?
     public var details: Details
     public var origin = Origin.unknown
     /// False when the document had structural errors; such a workload is only used to report more problems.
@@ -19,7 +21,7 @@ public struct Workload: Sendable, Hashable, Codable {
 
     /// Stored with its resolved plan: everything but where each value stood in the document.
     enum CodingKeys: String, CodingKey {
-        case kind, metadata, size, image, command, args, env, egress, datasets, priority, maxDuration, details, isValid
+        case kind, metadata, size, image, command, args, env, egress, datasets, priority, maxDuration, workdir, details, isValid
     }
 
     public init(kind: DocumentKind, metadata: WorkloadMetadata, size: String, image: String, details: Details) {

@@ -28,7 +28,7 @@ extension EngineCluster {
         }
         if !fitting.contains(where: { cluster.cpuCapacity[$0] >= shape.cpuMilli && cluster.memoryCapacity[$0] >= shape.memoryMiB }) {
             let big = fitting.max { (cluster.cpuCapacity[$0], cluster.memoryCapacity[$0]) < (cluster.cpuCapacity[$1], cluster.memoryCapacity[$1]) }!
-            return "cannot start here: each pod needs \(amount(Int64(shape.cpuMilli), of: "cpu")) and \(amount(Int64(shape.memoryMiB), of: "memory")) on one node; the largest node of \(place) has \(amount(Int64(cluster.cpuCapacity[big]), of: "cpu")) and \(amount(Int64(cluster.memoryCapacity[big]), of: "memory"))"
+            return "cannot start here: each pod needs \(amount(Int64(shape.cpuMilli), of: "cpu")) and \(amount(Int64(shape.memoryMiB), of: "memory")) of memory on one node; the largest node of \(place) has \(amount(Int64(cluster.cpuCapacity[big]), of: "cpu")) and \(amount(Int64(cluster.memoryCapacity[big]), of: "memory"))"
         }
         // The whole gang, on the empty nodes, against the quotas with nothing used: the engine's own answer.
         let w = PendingWorkload(id: "feasibility", team: team, pods: Array(repeating: shape, count: max(1, pods)), sameDomain: plan.size.topology == .domain,

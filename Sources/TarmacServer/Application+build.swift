@@ -5,6 +5,7 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 import TarmacRuntime
+import TarmacWorkdir
 
 /// What the HTTP server is built from.
 public struct ServerDependencies: Sendable {
@@ -19,9 +20,12 @@ public struct ServerDependencies: Sendable {
     public var rateBurst: Double
     /// The audit anchor file `audit/verify` checks the chain against (nil: none).
     public var auditAnchors: String?
+    /// Uploaded working directories (nil: workloads cannot have one).
+    public var workdirs: WorkdirStore?
 
     public init(controlPlane: ControlPlane, store: any Store, tokens: Tokens, registry: PrometheusCollectorRegistry, runsImages: Bool,
-                rateLimit: Double = 50, rateBurst: Double = 200, auditAnchors: String? = nil) {
+                rateLimit: Double = 50, rateBurst: Double = 200, auditAnchors: String? = nil, workdirs: WorkdirStore? = nil) {
+        self.workdirs = workdirs
         self.auditAnchors = auditAnchors
         self.controlPlane = controlPlane
         self.store = store
@@ -41,7 +45,8 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     router.middlewares.add(RequestLogMiddleware())
     HealthController(controlPlane: deps.controlPlane, registry: deps.registry).register(router)
     let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: deps.tokens, limiter: RateLimiter(rate: deps.rateLimit, burst: deps.rateBurst)))
-    WorkloadController(controlPlane: deps.controlPlane, runsImages: deps.runsImages).register(v1)
+    WorkloadController(controlPlane: deps.controlPlane, runsImages: deps.runsImages, workdirs: deps.workdirs).register(v1)
+    WorkdirController(workdirs: deps.workdirs).register(v1)
     AuditController(store: deps.store, anchors: deps.auditAnchors).register(v1)
     TokenController(tokens: deps.tokens).register(v1)
     PlatformController(controlPlane: deps.controlPlane).register(v1)

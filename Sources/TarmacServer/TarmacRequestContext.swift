@@ -13,8 +13,9 @@ public struct TarmacRequestContext: RequestContext {
         principal = nil
     }
 
-    /// Request bodies larger than this are refused with 413.
-    public var maxUploadSize: Int { ServerLimits.maxBody }
+    /// Request bodies larger than this are refused with 413 (working directories; every other route collects at most
+    /// `ServerLimits.maxBody`).
+    public var maxUploadSize: Int { ServerLimits.maxUpload }
 
     /// The authenticated caller (routes behind `AuthMiddleware` always have one).
     func caller() throws -> Principal {
@@ -30,4 +31,5 @@ public struct TarmacRequestContext: RequestContext {
 
 public enum ServerLimits {
     public static let maxBody = 1 << 20
+    public static let maxUpload = 65 << 20
 }

@@ -4,11 +4,13 @@ import TarmacAPI
 import HTTPTypes
 import NIOCore
 import TarmacRuntime
+import TarmacWorkdir
 
 /// /v1/workloads: submit, list, get, cancel, why, logs; and /v1/queue.
 struct WorkloadController {
     let controlPlane: ControlPlane
     let runsImages: Bool
+    let workdirs: WorkdirStore?
 
     func register(_ group: RouterGroup<TarmacRequestContext>) {
         group.post("workloads", use: submit)
@@ -32,7 +34,18 @@ struct WorkloadController {
         if let r = requestID, r.isEmpty || r.count > 200 {
             throw APIError(.badRequest, code: "badRequest", "the request id must have 1 to 200 characters")
         }
-        let result = try await controlPlane.submit(text: text, requestID: requestID, by: principal, runsImages: runsImages)
+        // The working directory it names was uploaded first (PUT /v1/workdirs/DIGEST); here only its digest comes.
+        let workdir = request.headers[.tarmacWorkdir]
+        if let workdir {
+            guard let workdirs else { throw APIError(.unprocessableContent, code: "invalid", "this server does not take working directories") }
+            guard WorkdirStore.hex(of: workdir) != nil else {
+                throw APIError(.badRequest, code: "badRequest", "Tarmac-Workdir must be a content digest: sha256: and 64 lowercase hex digits")
+            }
+            guard workdirs.has(workdir) else {
+                throw APIError(.unprocessableContent, code: "invalid", "working directory \(workdir) was not uploaded; PUT it to /v1/workdirs/\(workdir) first")
+            }
+        }
+        let result = try await controlPlane.submit(text: text, requestID: requestID, by: principal, runsImages: runsImages, workdir: workdir)
         var view = WorkloadView(result.workload)
         if !result.warnings.isEmpty { view.warnings = result.warnings }
         return try JSON.response(view, status: result.created ? .created : .ok, headers: [.location: "/v1/workloads/\(result.workload.id)"])
@@ -131,4 +144,5 @@ struct WorkloadController {
 
 extension HTTPField.Name {
     static let idempotencyKey = Self("Idempotency-Key")!
+    static let tarmacWorkdir = Self("Tarmac-Workdir")!
 }

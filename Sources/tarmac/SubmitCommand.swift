@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import TarmacAPI
+import TarmacContract
+import TarmacWorkdir
 
 struct SubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,12 +18,17 @@ struct SubmitCommand: AsyncParsableCommand {
           tarmac submit --wait examples/workloads/train-cpu.yaml
           tarmac submit -o json --request-id build-4711 job.yaml
           tarmac submit examples/workloads/echo-cpu.yaml       # a file with several documents: each is submitted
+          tarmac submit --workdir . --wait job.yaml             # runs job.yaml's command in a copy of this directory
         """)
 
     @OptionGroup var client: ClientOptions
 
     @Option(name: .long, help: "Idempotency key: the same key never creates a second workload.")
     var requestId: String?
+
+    @Option(name: .long, help: ArgumentHelp("A directory of code to run the workload in (overrides spec.workdir).",
+                                             discussion: "It is packed (.gitignore and .tarmacignore honoured, .git left out, at most 64 MiB), uploaded once per content (an unchanged directory is not sent again) and each pod starts in a copy of it."))
+    var workdir: String?
 
     @Flag(name: .long, help: "Wait until the workload ends, showing its progress; the exit status tells how it ended.")
     var wait = false
@@ -49,7 +56,8 @@ struct SubmitCommand: AsyncParsableCommand {
                 // One request id per document: resubmitting the file creates nothing twice.
                 let key = documents.count == 1 ? rid : "\(rid)#\(i + 1)"
                 do {
-                    let (status, body) = try await submitRenamingDiagnostics(c, text: doc.text, firstLine: doc.firstLine, requestID: key)
+                    let digest = try await uploadWorkdir(c, for: doc.text)
+                    let (status, body) = try await submitRenamingDiagnostics(c, text: doc.text, firstLine: doc.firstLine, requestID: key, workdir: digest)
                     let w = try ServerClient.decode(WorkloadView.self, body)
                     submitted.append(w)
                     bodies.append(body)
@@ -94,9 +102,35 @@ struct SubmitCommand: AsyncParsableCommand {
         return "\(name):\(line + firstLine - 1)" + rest[colon...]
     }
 
-    func submitRenamingDiagnostics(_ c: ServerClient, text: String, firstLine: Int, requestID: String) async throws -> (Int, Data) {
+    /// Packs and uploads the document's working directory (--workdir, else spec.workdir relative to the file), unless the
+    /// server has that content already. Returns its digest, or nil when there is none.
+    func uploadWorkdir(_ c: ServerClient, for text: String) async throws -> String? {
+        let base = file == "-" ? FileManager.default.currentDirectoryPath : (URL(fileURLWithPath: file).deletingLastPathComponent().path)
+        let named = workdir ?? DocumentReader.read(text: text, file: file).workloads.first?.workdir
+        guard let named else { return nil }
+        let dir = named.hasPrefix("/") ? named : (workdir != nil ? named : base + "/" + named)
+        let packed: PackedWorkdir
+        do { packed = try WorkdirPacker.pack(dir) } catch { throw ValidationError("\(error)") }
+        let short = String(packed.digest.prefix(19))
+        let size = packed.bytes >= 1 << 20 ? String(format: "%.1f MiB", Double(packed.bytes) / 1_048_576) : String(format: "%.1f KiB", Double(packed.bytes) / 1024)
+        let resp = try await c.request(.HEAD, "/v1/workdirs/\(packed.digest)")
+        if resp.status.code == 200 {
+            Terminal.writeError("workdir \(named): \(packed.files) file\(packed.files == 1 ? "" : "s"), \(size), \(short)…: unchanged, not sent")
+        } else {
+            _ = try await c.call(.PUT, "/v1/workdirs/\(packed.digest)", body: packed.archive, contentType: "application/x-tar")
+            Terminal.writeError("workdir \(named): \(packed.files) file\(packed.files == 1 ? "" : "s"), \(size), \(short)…: sent")
+        }
+        if !packed.skipped.isEmpty {
+            Terminal.writeError("workdir \(named): left out \(packed.skipped.count) link\(packed.skipped.count == 1 ? "" : "s") or special file\(packed.skipped.count == 1 ? "" : "s") (\(packed.skipped.prefix(3).joined(separator: ", "))\(packed.skipped.count > 3 ? ", ..." : ""))")
+        }
+        return packed.digest
+    }
+
+    func submitRenamingDiagnostics(_ c: ServerClient, text: String, firstLine: Int, requestID: String, workdir: String?) async throws -> (Int, Data) {
         do {
-            return try await c.call(.POST, "/v1/workloads", body: Data(text.utf8), contentType: "application/yaml", headers: [("Idempotency-Key", requestID)])
+            var headers = [("Idempotency-Key", requestID)]
+            if let workdir { headers.append(("Tarmac-Workdir", workdir)) }
+            return try await c.call(.POST, "/v1/workloads", body: Data(text.utf8), contentType: "application/yaml", headers: headers)
         } catch var f as APIFailure {
             f.diagnostics = f.diagnostics.map { rename($0, firstLine: firstLine) }
             throw f

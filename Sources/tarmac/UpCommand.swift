@@ -14,6 +14,7 @@ import TarmacModel
 import TarmacRuntime
 import TarmacServer
 import TarmacStoreSQLite
+import TarmacWorkdir
 
 struct UpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,7 +25,7 @@ struct UpCommand: AsyncParsableCommand {
 
         With --backend kubernetes the same control plane drives a cluster instead: at start it applies the platform's objects (namespaces with Pod Security `restricted`, quotas, limit ranges, network policies, priority classes, admission policies) with server-side apply; the inventory is the cluster's Ready, uncordoned nodes that match a pool's nodeSelector, less what pods Tarmac did not create request on them. A queued workload's objects exist in its team's namespace, held (a suspended Job, a Deployment at zero replicas); admission pins its pods to the nodes Tarmac chose and releases them. State stays in the data directory, so a restart adopts what exists in the cluster.
 
-        SIGTERM or Ctrl-C stops the server gracefully; running workloads keep running and the next start takes them back.
+        SIGTERM or Ctrl-C stops the server gracefully; running workloads keep running and the next start takes them back. SIGHUP loads the platform contract again: without errors it is put in force at once (queued and running workloads keep the size they were resolved with); with errors the running contract stays and the problems are logged.
 
         Examples:
           tarmac up
@@ -104,6 +105,7 @@ struct UpCommand: AsyncParsableCommand {
         for p in [dataDir, dataDir + "/pods"] { chmod(p, 0o700) }
         let store = try SQLiteStore(path: dataDir + "/tarmac.db")
         for suffix in ["", "-wal", "-shm"] { chmod(dataDir + "/tarmac.db" + suffix, 0o600) }
+        let workdirs = try WorkdirStore(root: dataDir + "/workdirs")
         let anchors = auditAnchors.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? AuditAnchor.defaultPath(data: dataDir)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -133,7 +135,7 @@ struct UpCommand: AsyncParsableCommand {
             if let home = ProcessInfo.processInfo.environment["HOME"], home != "/", !home.isEmpty { hidden.append(SandboxPolicy.realPath(home)) }
             if chosen.mode == .landlock { hidden += ["/tmp", "/var/tmp"].map { SandboxPolicy.realPath($0) } }
             let policy = SandboxPolicy(isolation: chosen, dataDirectory: dataDir, hidden: hidden)
-            runtime = LocalBackend(root: dataDir + "/pods", supervisor: Self.executablePath(), machine: machine, sandbox: policy)
+            runtime = LocalBackend(root: dataDir + "/pods", supervisor: Self.executablePath(), machine: machine, sandbox: policy, workdirs: workdirs)
             isolationLine = "isolation \(chosen.summary)"
             let gpuText = machine.gpus > 0 ? ", \(machine.gpus) GPU\(machine.gpus == 1 ? "" : "s") (\(machine.accelerator ?? "unknown model"))" : ", no GPU"
             where_ = "machine   \(machine.name): \(String(format: "%g", Double(machine.cpuMilli) / 1000)) CPUs, \(machine.memoryMiB / 1024) GiB\(gpuText)"
@@ -164,12 +166,14 @@ struct UpCommand: AsyncParsableCommand {
         let secret = try await tokens.bootstrap()
 
         let deps = ServerDependencies(controlPlane: controlPlane, store: store, tokens: tokens, registry: registry, runsImages: backend == .kubernetes,
-                                      rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4), auditAnchors: anchors)
+                                      rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4), auditAnchors: anchors,
+                                      workdirs: backend == .local ? workdirs : nil)
         let anchorService = AuditAnchorService(store: store, path: anchors, logger: Logger(label: "tarmac.audit"))
         let platformName = contract.platform.name
         let banner = where_
         let isolated = isolationLine
-        let app = buildApplication(deps, host: host, port: port, services: [LifecycleService(controlPlane), metering, anchorService], onServerRunning: { _ in
+        let app = buildApplication(deps, host: host, port: port, services: [LifecycleService(controlPlane), metering, anchorService,
+                                                                   ContractReloadService(path: path, controlPlane: controlPlane, logger: Logger(label: "tarmac.platform"))], onServerRunning: { _ in
             print("Tarmac \(TarmacVersion.current) is up: platform \(platformName) from \(path)")
             print("  API       \(url)  (OpenAPI: \(url)/openapi.yaml, metrics: \(url)/metrics)")
             print("  data      \(dataDir)")

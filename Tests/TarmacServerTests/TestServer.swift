@@ -19,7 +19,9 @@ final class TestServer: @unchecked Sendable {
     var process: Process?
     var extraArguments: [String]
     var data: String { dir.path + "/data" }
-    var credentials: String { dir.path + "/credentials.json" }
+    /// The CLI's credentials file (another server's, to test several servers in one file).
+    var credentials: String { sharedCredentials ?? dir.path + "/credentials.json" }
+    var sharedCredentials: String?
     var url: String { "http://127.0.0.1:\(port)" }
     var logFile: String { dir.path + "/server.log" }
 

@@ -38,6 +38,7 @@ public enum WorkloadDecoder {
         }
         w.priority = spec.str("priority")
         w.maxDuration = spec.duration("maxDuration")
+        w.workdir = spec.str("workdir")
         var origin = document.origin()
         origin.location = document.location
         w.origin = origin

@@ -212,6 +212,7 @@ public enum Schemas {
             Field("env", .map(keys: .envVar, values: s(.string, "Value."), description: "Environment variables.")),
             Field("priority", s(.name, "A priority name of the platform.")),
             Field("egress", names("Destinations this workload needs to reach.")),
+            Field("workdir", s(.string, "A directory of code on the submitter's machine (relative to this file) that `tarmac submit` uploads; each pod starts in a copy of it.")),
         ] + extra
     }
 

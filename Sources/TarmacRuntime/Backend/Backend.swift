@@ -17,9 +17,14 @@ public struct PodLaunch: Codable, Sendable, Hashable {
     /// For batch jobs: the completion indices this pod runs, one after another (`JOB_COMPLETION_INDEX`).
     public var completionIndices: [Int]
     public var graceSeconds: Double
+    /// The uploaded working directory the pod starts in (`sha256:...`), if any.
+    public var workdir: String?
+    /// Where the backend keeps that directory's archive for the pod (local backend: a file on this machine).
+    public var workdirArchive: String?
 
     public init(workload: String, attempt: Int, pod: Int, command: [String], environment: [String: String], memoryLimitBytes: Int64,
-                cpuMilli: Int, placement: PodPlacement, deadline: Date?, completionIndices: [Int], graceSeconds: Double) {
+                cpuMilli: Int, placement: PodPlacement, deadline: Date?, completionIndices: [Int], graceSeconds: Double, workdir: String? = nil) {
+        self.workdir = workdir
         self.workload = workload
         self.attempt = attempt
         self.pod = pod

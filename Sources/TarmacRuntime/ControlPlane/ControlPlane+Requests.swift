@@ -32,19 +32,19 @@ extension ControlPlane {
     /// Request ids are scoped to the caller's team (admins have a scope of their own), so one team can neither see nor
     /// block another's ids. Concurrent submits with the same id all get the first one's workload: the first creates it
     /// (`created`), the others wait for it and return it as a replay.
-    public func submit(text: String, requestID: String?, by principal: Principal, runsImages: Bool) async throws -> SubmitResult {
+    public func submit(text: String, requestID: String?, by principal: Principal, runsImages: Bool, workdir: String? = nil) async throws -> SubmitResult {
         guard principal.role != .viewer else { throw RuntimeError(.forbidden, "viewers cannot submit workloads") }
-        guard let raw = requestID else { return try await submitNew(text: text, requestID: nil, by: principal, runsImages: runsImages) }
+        guard let raw = requestID else { return try await submitNew(text: text, requestID: nil, by: principal, runsImages: runsImages, workdir: workdir) }
         let r = WorkloadEntry.scopedRequestID(raw, scope: principal.requestScope)
         if let id = byRequest[r], let e = tracked[id]?.entry { return SubmitResult(workload: e, created: false, warnings: []) }
         if let first = submitting[r] { return SubmitResult(workload: try await first.value.workload, created: false, warnings: []) }
-        let task = Task { try await self.submitNew(text: text, requestID: r, by: principal, runsImages: runsImages) }
+        let task = Task { try await self.submitNew(text: text, requestID: r, by: principal, runsImages: runsImages, workdir: workdir) }
         submitting[r] = task
         defer { submitting[r] = nil }
         return try await task.value
     }
 
-    func submitNew(text: String, requestID: String?, by principal: Principal, runsImages: Bool) async throws -> SubmitResult {
+    func submitNew(text: String, requestID: String?, by principal: Principal, runsImages: Bool, workdir: String?) async throws -> SubmitResult {
         let read = DocumentReader.read(text: text, file: "request")
         var diagnostics = read.diagnostics
         if !read.platformFiles.isEmpty || read.workloads.count != 1 {
@@ -59,6 +59,11 @@ extension ControlPlane {
             diagnostics.append(Diagnostic(.error, at: w.origin.key("spec") ?? w.origin.location,
                                           "this control plane runs workloads as local processes, so spec.command is required (the image is not run)",
                                           rule: "local-command", help: "add spec.command, e.g. command: [python3, train.py]"))
+        }
+        if let path = w.workdir, workdir == nil, w.isValid {
+            diagnostics.append(Diagnostic(.error, at: w.origin.at("spec.workdir") ?? w.origin.location,
+                                          "spec.workdir (\(path)) names a directory on the submitter's machine, and none was uploaded with this request",
+                                          rule: "workdir", help: "submit with `tarmac submit` (it uploads the directory), or upload it (PUT /v1/workdirs/DIGEST) and send its digest in the Tarmac-Workdir header"))
         }
         diagnostics = diagnostics.normalized()
         if diagnostics.hasErrors || !w.isValid {
@@ -93,10 +98,11 @@ extension ControlPlane {
         reservedNames.insert(key)
         defer { reservedNames.remove(key) }
         let now = clock.now
-        let entry = WorkloadEntry(id: Identifier.make("wl"), name: w.metadata.name, team: w.metadata.team, env: w.metadata.env,
+        var entry = WorkloadEntry(id: Identifier.make("wl"), name: w.metadata.name, team: w.metadata.team, env: w.metadata.env,
                                   kind: w.kind.rawValue, owner: w.metadata.owner, submittedBy: principal.name, requestID: requestID,
                                   size: w.size, podCount: w.podCount, priority: plan.priority, source: text,
                                   maxAttempts: plan.maxAttempts, now: now)
+        entry.workdir = workdir
         var audit: AuditDraft?
         var transition: Transition?
         for effect in machine.submitted(entry, by: principal.actor, now: now) {
@@ -175,7 +181,7 @@ extension ControlPlane {
                 return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: r.kind, message: engine.explain(r, team: e.team), facts: facts)
             }
             return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: nil,
-                             message: e.message ?? "queued; the next scheduling cycle will consider it")
+                             message: e.message ?? "the next scheduling cycle will consider it")
         case .admitted, .running:
             let nodes = Set(e.placements.map(\.node)).sorted().joined(separator: ", ")
             var text = "\(e.state.rawValue) (attempt \(e.attempt)) on \(nodes)"

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import Metrics
+import Synchronization
 import TarmacContract
 import TarmacEngine
 import TarmacModel
@@ -41,7 +42,9 @@ public struct ControlPlaneConfig: Sendable {
 /// the backend. Every persisted transition is published on `transitions`. A restart resumes from the store and what the
 /// backend still has.
 public actor ControlPlane {
-    public nonisolated let contract: Contract
+    /// The platform contract in force (a reload replaces it; workloads keep the plan they were resolved with).
+    public nonisolated var contract: Contract { current.withLock { $0 } }
+    nonisolated let current: Mutex<Contract>
     public nonisolated let platformName: String
     /// Every persisted transition, in order (`subscribe(after:)` replays stored ones first).
     public nonisolated let transitions: TransitionStream
@@ -75,7 +78,7 @@ public actor ControlPlane {
 
     public init(contract: Contract, store: any Store, backend: any Backend, config: ControlPlaneConfig = ControlPlaneConfig(),
                 clock: any RuntimeClock = SystemClock(), logger: Logger = Logger(label: "tarmac.controlplane")) {
-        self.contract = contract
+        self.current = Mutex(contract)
         self.platformName = contract.platform.name
         self.store = store
         self.backend = backend
@@ -148,6 +151,18 @@ public actor ControlPlane {
         engine = EngineCluster(contract: contract, nodes: found)
         policy = config.placementPolicy.make(typical: engine.typical)
         dirty = true
+    }
+
+    /// Puts a new contract in force (`tarmac up` on SIGHUP, once it loaded without errors): the engine's pools and quotas
+    /// come from it from the next cycle on. Queued and running workloads keep the plan they were resolved with at submit;
+    /// the platform's name cannot change under a running control plane.
+    public func reload(_ next: Contract) throws {
+        guard next.platform.name == platformName else {
+            throw RuntimeError(.invalid, "the platform's name changed (\(platformName) -> \(next.platform.name)); restart tarmac up to serve another platform")
+        }
+        current.withLock { $0 = next }
+        applyInventory(nodes)
+        logger.notice("platform contract reloaded", metadata: ["teams": "\(next.platform.teams.count)", "sizes": "\(next.platform.sizes.values.map(\.count).reduce(0, +))"])
     }
 
     /// Reads the backend's inventory again; rebuilds the engine's cluster only when it changed.

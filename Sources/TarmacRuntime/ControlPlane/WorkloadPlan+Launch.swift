@@ -53,7 +53,7 @@ extension WorkloadPlan {
             env["CUDA_VISIBLE_DEVICES"] = placement.gpus.map(String.init).joined(separator: ",")
             return PodLaunch(workload: e.id, attempt: e.attempt, pod: i, command: w.command + w.args, environment: env,
                              memoryLimitBytes: size.memory.bytes, cpuMilli: Int(size.cpu.millis), placement: placement,
-                             deadline: deadline, completionIndices: indices, graceSeconds: graceSeconds)
+                             deadline: deadline, completionIndices: indices, graceSeconds: graceSeconds, workdir: e.workdir)
         }
     }
 }

@@ -46,6 +46,8 @@ public struct WorkloadEntry: Codable, Sendable, Hashable {
     public var cpuSeconds: Double
     /// The last checkpoint the workload reported (any attempt): preemption then loses only the work since it.
     public var lastCheckpoint: CheckpointMark?
+    /// The uploaded working directory its pods start in (`sha256:...`), if any.
+    public var workdir: String?
     /// The numbers of the last failure (exit code, memory, time), for `why` to show as fields.
     public var failure: FailureFacts?
 

@@ -175,6 +175,29 @@ import TarmacStoreSQLite
         #expect(ledger.admissions["search"] == 1 && ledger.completions["search"]?["succeeded"] == 1)
     }
 
+    /// Nothing waits forever in silence: a workload no node here can ever host is refused at submit with what the nodes
+    /// have; where the nodes can grow it is accepted with that as a warning, and why says it cannot start here.
+    @Test(arguments: [false, true])
+    func whatCanNeverStartHereIsRefusedOrWarnedAndWhySaysSo(canGrow: Bool) async throws {
+        let h = try Harness(cpus: 2, canGrow: canGrow)
+        let cp = try await h.controlPlane()
+        // 16 CPUs per pod, on a 2-CPU machine.
+        let big = Lifecycle.batch("big", size: "cpu-large")
+        guard canGrow else {
+            let error = await #expect(throws: RuntimeError.self) { try await cp.submit(text: big, requestID: nil, by: Lifecycle.alice, runsImages: false) }
+            #expect(error?.message == "cannot start here: each pod needs 16 CPUs and 64Gi of memory on one node; the largest node of this machine has 2 CPUs and 8Gi")
+            #expect(error?.diagnostics.first?.rule == "never-starts")
+            #expect(try await h.store.loadWorkloads().isEmpty, "nothing was stored")
+            return
+        }
+        let r = try await cp.submit(text: big, requestID: nil, by: Lifecycle.alice, runsImages: false)
+        #expect(r.created && r.warnings.contains { $0.rule == "never-starts" && $0.message.contains("16 CPUs") })
+        await cp.tick()
+        let why = try await cp.why(r.workload.id, by: Lifecycle.alice)
+        #expect(why.reason == "infeasible" && why.message.hasPrefix("cannot start here:"), "\(why.message)")
+        #expect(!why.message.contains("gpu["))
+    }
+
     @Test func aStoredPlanIsUsedAtRestartAndAnOldRowWithoutOneIsResolvedOnce() async throws {
         let h = try Harness()
         let cp = try await h.controlPlane()

@@ -19,8 +19,10 @@ final class FakeBackend: Backend, Sendable {
 
     let state: Mutex<State>
     let reportsStarts: Bool
+    let inventoryCanGrow: Bool
 
-    init(cpus: Int = 2, memoryGiB: Int = 8, reportsStarts: Bool = false) {
+    init(cpus: Int = 2, memoryGiB: Int = 8, reportsStarts: Bool = false, canGrow: Bool = false) {
+        inventoryCanGrow = canGrow
         state = Mutex(State(nodes: [NodeInventory(name: "node-0", cpuMilli: cpus * 1000, memoryMiB: memoryGiB * 1024, gpus: 0, accelerator: nil)]))
         self.reportsStarts = reportsStarts
     }

@@ -66,10 +66,10 @@ final class Harness: Sendable {
     let backend: FakeBackend
     let store: SQLiteStore
 
-    init(cpus: Int = 2, reportsStarts: Bool = false) throws {
+    init(cpus: Int = 2, reportsStarts: Bool = false, canGrow: Bool = false) throws {
         dir = try TemporaryDirectory(prefix: "tarmac-lifecycle")
         clock = ManualClock()
-        backend = FakeBackend(cpus: cpus, reportsStarts: reportsStarts)
+        backend = FakeBackend(cpus: cpus, reportsStarts: reportsStarts, canGrow: canGrow)
         store = try SQLiteStore(path: dir.path + "/tarmac.db")
     }
 
