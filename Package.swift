@@ -179,14 +179,14 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "TarmacServerTests",
-            dependencies: ["tarmac", "TarmacAPI", "TarmacTesting", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            dependencies: ["tarmac", "TarmacAPI", "TarmacTesting", "TarmacWorkdir", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
         .testTarget(
             name: "TarmacKubernetesTests",
             dependencies: [
                 "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacTesting",
-                "TarmacRuntime", "TarmacPlanning", "TarmacStoreSQLite", "TarmacContract",
+                "TarmacRuntime", "TarmacPlanning", "TarmacStoreSQLite", "TarmacContract", "TarmacWorkdir",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

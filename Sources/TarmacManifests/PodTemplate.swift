@@ -2,7 +2,7 @@ import TarmacModel
 
 /// The pod template every workload kind shares: Pod Security `restricted`, resources from the size
 /// (requests = limits), the size's pools as node constraints and tolerations, shm and dataset volumes.
-struct PodTemplate {
+public struct PodTemplate {
     let workload: Workload
     let size: Size
     let platform: Platform
@@ -23,7 +23,7 @@ struct PodTemplate {
         "runAsNonRoot": true, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000,
         "seccompProfile": ["type": "RuntimeDefault"],
     ]
-    static let containerSecurity: KValue = [
+    public static let containerSecurity: KValue = [
         "allowPrivilegeEscalation": false, "runAsNonRoot": true,
         "capabilities": ["drop": ["ALL"]], "seccompProfile": ["type": "RuntimeDefault"],
     ]

@@ -7,14 +7,14 @@ import TarmacWorkdir
 /// /v1/workdirs/{digest}: working directories, content-addressed. The CLI asks (HEAD) before it sends (PUT), so an
 /// unchanged directory is never sent twice.
 struct WorkdirController {
-    /// Nil where the backend cannot give pods a working directory (Kubernetes, for now): uploads are refused, saying so.
+    /// Nil where the server was built without a store for them: uploads are refused, saying so.
     let workdirs: WorkdirStore?
 
     var store: WorkdirStore {
         get throws {
             guard let workdirs else {
                 throw APIError(.unprocessableContent, code: "invalid",
-                               "this control plane's backend cannot give pods a working directory yet (the Kubernetes backend takes code in the image): build it into spec.image and drop spec.workdir")
+                               "this server takes no working directories: build the code into spec.image and drop spec.workdir")
             }
             return workdirs
         }

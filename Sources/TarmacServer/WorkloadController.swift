@@ -19,6 +19,7 @@ struct WorkloadController {
         group.post("workloads/:ref/cancel", use: cancel)
         group.get("workloads/:ref/why", use: why)
         group.post("workloads/:ref/checkpoint", use: checkpoint)
+        group.get("workloads/:ref/workdir", use: workdir)
         group.get("workloads/:ref/logs", use: logs)
         group.get("queue", use: queue)
     }
@@ -99,6 +100,17 @@ struct WorkloadController {
         let e = try await controlPlane.checkpoint(ref, step: report.step, location: report.location, by: context.principal,
                                                   workloadToken: context.workloadCredential)
         return try JSON.response(WorkloadView(e))
+    }
+
+    /// The workload's working directory as an archive (tar): what a Kubernetes pod's init container fetches with its
+    /// attempt's credential.
+    @Sendable func workdir(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let digest = try await controlPlane.workdir(of: try context.parameters.require("ref"), by: context.principal, workloadToken: context.workloadCredential)
+        guard let path = workdirs?.path(digest), let data = FileManager.default.contents(atPath: path) else {
+            throw APIError(.notFound, code: "notFound", "working directory \(digest) is not on this server any more")
+        }
+        return Response(status: .ok, headers: [.contentType: "application/x-tar", .init("Tarmac-Workdir")!: digest],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     @Sendable func queue(_ request: Request, context: TarmacRequestContext) async throws -> Response {

@@ -167,7 +167,7 @@ struct UpCommand: AsyncParsableCommand {
 
         let deps = ServerDependencies(controlPlane: controlPlane, store: store, tokens: tokens, registry: registry, runsImages: backend == .kubernetes,
                                       rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4), auditAnchors: anchors,
-                                      workdirs: backend == .local ? workdirs : nil)
+                                      workdirs: workdirs)
         let anchorService = AuditAnchorService(store: store, path: anchors, logger: Logger(label: "tarmac.audit"))
         let platformName = contract.platform.name
         let banner = where_

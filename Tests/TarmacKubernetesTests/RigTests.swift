@@ -7,6 +7,7 @@ import TarmacManifests
 import TarmacRuntime
 import TarmacStoreSQLite
 import TarmacTesting
+import TarmacWorkdir
 
 /// A control plane with the Kubernetes backend on the test control plane (real kube-apiserver, kube-scheduler,
 /// kube-controller-manager and etcd; the node agent plays the kubelets), its store in `dir`.
@@ -201,6 +202,39 @@ extension RealCluster {
         _ = try await s.cp.cancel(id, by: RigSession.admin)
         _ = try await s.wait(id, "it is cancelled") { $0.state == .cancelled }
         await #expect(throws: KubeError.self) { _ = try await s.client.get("/api/v1/namespaces/\(ns)/secrets/\(name)") }
+    }
+
+    /// A working directory reaches Kubernetes pods through an init container that fetches it from the control plane
+    /// with the attempt's credential (from the Secret) into an emptyDir where the containers start. The node agent runs
+    /// no containers, so what is checked is that the real API server, its admission (Pod Security restricted, Tarmac's
+    /// policies) and the Job controller take such pods, and that the credential in the Secret is the one that fetches it.
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func aWorkdirReachesThePodsThroughAnInitContainer() async throws {
+        let s = try await RigSession()
+        defer { Task { await s.close() } }
+        let store = try WorkdirStore(root: s.dir.path + "/workdirs")
+        try s.dir.write("code/train.py", "print('hi')\n")
+        let packed = try WorkdirPacker.pack(s.dir.path + "/code")
+        try store.put(packed.digest, packed.archive)
+        let doc = RigSession.doc("BatchJob", "wd-\(UInt16.random(in: 0...9999))", size: "tiny", spec: "tasks: 1\nparallelism: 1\ncommand: [python3, train.py]",
+                                 env: ["TEST_SECONDS": "600"])
+        let id = try await s.cp.submit(text: doc, requestID: nil, by: RigSession.admin, runsImages: true, workdir: packed.digest).workload.id
+        _ = try await s.wait(id, "it runs") { $0.state == .running }
+        let pod = try #require(try await s.pods(id, attempt: 1).first)
+        let spec = try #require(pod["spec"] as? [String: Any])
+        let inits = (spec["initContainers"] as? [[String: Any]]) ?? []
+        let fetch = try #require(inits.first { $0["name"] as? String == "tarmac-workdir" })
+        #expect((fetch["command"] as? [String])?.last?.contains("tar -x -C /workspace") == true)
+        let main = try #require((spec["containers"] as? [[String: Any]])?.first)
+        #expect(main["workingDir"] as? String == "/workspace")
+        #expect(((spec["volumes"] as? [[String: Any]]) ?? []).contains { $0["name"] as? String == "tarmac-workdir" && $0["emptyDir"] != nil })
+        let ns = try #require((pod["metadata"] as? [String: Any])?["namespace"] as? String)
+        let secretName = try #require((((fetch["env"] as? [[String: Any]])?.first?["valueFrom"] as? [String: Any])?["secretKeyRef"] as? [String: Any])?["name"] as? String)
+        let data = try #require(try await s.client.get("/api/v1/namespaces/\(ns)/secrets/\(secretName)")["data"] as? [String: Any])
+        let decode = { (k: String) in String(decoding: Data(base64Encoded: data[k] as? String ?? "") ?? Data(), as: UTF8.self) }
+        #expect(decode("workdir") == "https://tarmac.rig.example/v1/workloads/\(id)/workdir")
+        #expect(try await s.cp.workdir(of: id, by: nil, workloadToken: decode("token")) == packed.digest)
+        _ = try await s.cp.cancel(id, by: RigSession.admin)
     }
 
     @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Testing
 import TarmacTesting
+import TarmacWorkdir
 
 /// A data scientist's first hour, with the real server, the real CLI and real processes: their code reaches the pod,
 /// nothing waits in silence, failures say what to change, services do not collide, the CLI fails fast and right.
@@ -39,6 +40,11 @@ import TarmacTesting
         #expect(first.stderr.contains("workdir .: 5 files") && first.stderr.contains(": sent"), "\(first.stderr)")
         let logs = try server.cli(["logs", "from-workdir"]).stdout
         #expect(logs.contains("train.py ran in work ['.gitignore', '.tarmacignore', 'job.yaml', 'lib', 'train.py']"), "\(logs)")
+        // What a Kubernetes pod's init container fetches: the same archive, by the workload.
+        let (code, tar) = try await server.http(.GET, "/v1/workloads/from-workdir/workdir", token: try server.adminToken)
+        let expected = try WorkdirPacker.pack(project).digest
+        #expect(code == 200 && WorkdirPacker.digest(of: tar) == expected)
+        #expect(try await server.http(.GET, "/v1/workloads/from-workdir/workdir", token: "tck_" + String(repeating: "0", count: 64)).0 == 401)
         let received = try await metric(server, "tarmac_workdir_bytes_received_total")
         #expect(received > 0 && received < 100_000, "the ignored data was not sent: \(received) bytes")
 

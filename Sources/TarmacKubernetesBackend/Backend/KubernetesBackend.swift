@@ -296,6 +296,8 @@ public actor KubernetesBackend: Backend {
     }
 
     public nonisolated var placeName: String { "the cluster" }
+    /// Pods fetch their working directory from the control plane (an init container).
+    public nonisolated var fetchesWorkdirOverAPI: Bool { true }
 
     /// A service answers at its Service's cluster DNS name (the cluster balances over the replicas).
     public func endpoints(workload: String, attempt: Int, pods: Int) async -> [String] {
@@ -325,14 +327,21 @@ public actor KubernetesBackend: Backend {
         guard !nodes.contains("") else { throw KubernetesBackendError("workload \(id) attempt \(attempt): no node for every pod slot") }
         // The checkpoint credential of this attempt (given when the control plane has a URL pods can reach).
         var checkpoint = false
+        var workdir = false
         if let url = first.environment["TARMAC_CHECKPOINT_URL"], let token = first.environment["TARMAC_CHECKPOINT_TOKEN"] {
-            let secret = o.checkpointSecret(url: url, token: token)
+            // .../v1/workloads/ID/checkpoint -> .../v1/workloads/ID/workdir
+            let workdirURL = first.workdir.map { _ in String(url.dropLast("checkpoint".count)) + "workdir" }
+            workdir = workdirURL != nil
+            let secret = o.checkpointSecret(url: url, token: token, workdirURL: workdirURL)
             do { _ = try await client.apply(ResourcePath.of(secret), secret.json) } catch let e as KubeError where [400, 403, 404, 422].contains(e.code) {
                 throw BackendRejection("the cluster refused Secret \(o.namespace)/\(secret.name): \(e.message)")
             }
             checkpoint = true
         }
-        let desired = o.controller(attempt: attempt, nodes: nodes, checkpoint: checkpoint)
+        if first.workdir != nil && !workdir {
+            throw BackendRejection("the workload has a working directory, but its pods cannot fetch it: start tarmac up with --advertise-url set to a URL the cluster's pods reach")
+        }
+        let desired = o.controller(attempt: attempt, nodes: nodes, checkpoint: checkpoint, workdir: workdir)
         let live = o.isJob ? jobs[id] : deployments[id]
         // A Job that finished, or ran under another attempt, cannot be re-pointed: it is replaced.
         if o.isJob, let live, Self.isFinished(live) || (AttemptStatus.annotations(live)[Naming.attemptLabel] != String(attempt) && Self.hasStarted(live)) {

@@ -56,7 +56,7 @@ public struct WorkloadObjects: Sendable {
     /// The controller for one attempt. `nodes` nil: held (a suspended Job, a Deployment at zero replicas). Otherwise
     /// running, with the node of each pod slot in an annotation. Its pods are always created behind a scheduling gate:
     /// the backend pins each one to its slot's node and removes the gate (`PodPinning`), so admitted means placed exactly.
-    public func controller(attempt: Int, nodes: [String]?, checkpoint: Bool = false) -> KubeObject {
+    public func controller(attempt: Int, nodes: [String]?, checkpoint: Bool = false, workdir: Bool = false) -> KubeObject {
         var o = controllerBase
         o.annotations[Naming.attemptLabel] = String(attempt)
         if let nodes { o.annotations[PodPinning.placementAnnotation] = nodes.joined(separator: ",") }
@@ -81,6 +81,33 @@ public struct WorkloadObjects: Sendable {
                 }
                 podSpec["containers"] = .list(containers)
             }
+            // The working directory: an init container fetches it from the control plane with the attempt's credential
+            // (from the same Secret) into an emptyDir, where the workload's containers start.
+            if workdir, case .list(var containers)? = podSpec["containers"] {
+                let ref = { (key: String) -> KValue in ["secretKeyRef": ["name": .string(checkpointSecretName), "key": .string(key)]] }
+                let fetch: KValue = [
+                    "name": "tarmac-workdir",
+                    "image": .string(Self.workdirImage),
+                    "command": ["sh", "-c", "wget -q -O - --header \"Authorization: Bearer $TARMAC_WORKDIR_TOKEN\" \"$TARMAC_WORKDIR_URL\" | tar -x -C /workspace"],
+                    "env": [["name": "TARMAC_WORKDIR_URL", "valueFrom": ref("workdir")], ["name": "TARMAC_WORKDIR_TOKEN", "valueFrom": ref("token")]],
+                    "volumeMounts": [["name": "tarmac-workdir", "mountPath": "/workspace"]],
+                    "securityContext": PodTemplate.containerSecurity,
+                    "resources": ["requests": ["cpu": "100m", "memory": "64Mi"], "limits": ["cpu": "100m", "memory": "64Mi"]],
+                ]
+                podSpec["initContainers"] = .list((podSpec["initContainers"]?.list ?? []).filter { $0["name"]?.string != "tarmac-workdir" } + [fetch])
+                var volumes = (podSpec["volumes"]?.list ?? []).filter { $0["name"]?.string != "tarmac-workdir" }
+                volumes.append(["name": "tarmac-workdir", "emptyDir": ["sizeLimit": "1Gi"]])
+                podSpec["volumes"] = .list(volumes)
+                for i in containers.indices {
+                    guard case .object(var c) = containers[i] else { continue }
+                    var mounts = (c["volumeMounts"]?.list ?? []).filter { $0["name"]?.string != "tarmac-workdir" }
+                    mounts.append(["name": "tarmac-workdir", "mountPath": "/workspace"])
+                    c["volumeMounts"] = .list(mounts)
+                    c["workingDir"] = "/workspace"
+                    containers[i] = .object(c)
+                }
+                podSpec["containers"] = .list(containers)
+            }
             template["spec"] = podSpec
         }
         spec["template"] = template
@@ -96,9 +123,15 @@ public struct WorkloadObjects: Sendable {
     /// The Secret that holds the current attempt's checkpoint credential and the URL to report to.
     public var checkpointSecretName: String { controllerName + "-tarmac-checkpoint" }
 
-    public func checkpointSecret(url: String, token: String) -> KubeObject {
-        KubeObject("v1", "Secret", name: checkpointSecretName, namespace: namespace, labels: [Naming.workloadIDLabel: id],
-                   body: ["type": "Opaque", "stringData": ["url": .string(url), "token": .string(token)]])
+    /// The image of the init container that fetches a working directory (it needs `sh`, `wget` and `tar`).
+    public static let workdirImage = "docker.io/library/busybox:1.36"
+
+    /// The attempt's credential, where to report checkpoints, and (when it has one) where to fetch its working directory.
+    public func checkpointSecret(url: String, token: String, workdirURL: String? = nil) -> KubeObject {
+        var data: [String: KValue] = ["url": .string(url), "token": .string(token)]
+        if let workdirURL { data["workdir"] = .string(workdirURL) }
+        return KubeObject("v1", "Secret", name: checkpointSecretName, namespace: namespace, labels: [Naming.workloadIDLabel: id],
+                          body: ["type": "Opaque", "stringData": .object(data)])
     }
 
     /// The pod slot (0..<podCount) a Job pod's completion index belongs to: batch jobs run their tasks `parallelism` at a time.

@@ -120,6 +120,9 @@ public protocol Backend: Sendable {
     /// Where a service's replicas answer (URLs), for `get`. Empty where the backend does not know.
     func endpoints(workload: String, attempt: Int, pods: Int) async -> [String]
 
+    /// Whether its pods fetch a working directory from the control plane's API (so it needs an advertised URL).
+    var fetchesWorkdirOverAPI: Bool { get }
+
     /// How users call the nodes it has ("this machine", "the cluster"), in messages.
     var placeName: String { get }
     /// Whether its nodes can grow on their own (a cluster autoscaler): then a workload that cannot start on today's
@@ -158,5 +161,6 @@ extension Backend {
     public func resize(workload: String, attempt: Int, nodes: [String]) async throws {}
     public func endpoints(workload: String, attempt: Int, pods: Int) async -> [String] { [] }
     public var placeName: String { "this machine" }
+    public var fetchesWorkdirOverAPI: Bool { false }
     public var inventoryCanGrow: Bool { false }
 }

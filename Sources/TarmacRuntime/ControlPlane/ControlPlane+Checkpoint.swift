@@ -26,6 +26,22 @@ extension ControlPlane {
         return zip(expected, given).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
+    /// The working directory (digest) of a workload, for one of its pods (`workloadToken`, its attempt's credential) or
+    /// a person who may read the workload's team.
+    public func workdir(of ref: String, by principal: Principal?, workloadToken: String?) throws -> String {
+        let e: WorkloadEntry
+        if let principal {
+            e = try find(ref, by: principal)
+        } else {
+            guard let token = workloadToken, let found = tracked[ref]?.entry, acceptsCheckpointToken(token, for: found) else {
+                throw RuntimeError(.unauthorized, "a valid bearer token or the workload's credential of its current attempt is required")
+            }
+            e = found
+        }
+        guard let digest = e.workdir else { throw RuntimeError(.notFound, "workload \(e.name) has no working directory") }
+        return digest
+    }
+
     /// Records a checkpoint of a running workload, reported by one of its pods (`workloadToken`) or by a person who may
     /// change the workload's team.
     public func checkpoint(_ ref: String, step: Int64?, location: String?, by principal: Principal?, workloadToken: String?) async throws -> WorkloadEntry {

@@ -65,6 +65,11 @@ extension ControlPlane {
                                           "spec.workdir (\(path)) names a directory on the submitter's machine, and none was uploaded with this request",
                                           rule: "workdir", help: "submit with `tarmac submit` (it uploads the directory), or upload it (PUT /v1/workdirs/DIGEST) and send its digest in the Tarmac-Workdir header"))
         }
+        if workdir != nil, backend.fetchesWorkdirOverAPI, config.advertiseURL == nil {
+            diagnostics.append(Diagnostic(.error, at: w.origin.at("spec.workdir") ?? w.origin.location,
+                                          "its pods would fetch the working directory from this control plane, which has no URL they can reach",
+                                          rule: "workdir", help: "start tarmac up with --advertise-url URL (reachable from the cluster's pods), or build the code into spec.image"))
+        }
         diagnostics = diagnostics.normalized()
         if diagnostics.hasErrors || !w.isValid {
             let n = diagnostics.errors.count
