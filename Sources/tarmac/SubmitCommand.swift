@@ -63,6 +63,7 @@ struct SubmitCommand: AsyncParsableCommand {
                     bodies.append(body)
                     if client.output.format == .text {
                         print("\(w.kind) \(w.name) \(status == 201 ? "submitted" : "already submitted (same request id)"): id \(w.id), team \(w.team), \(w.state)")
+                        Terminal.flush()
                     }
                     // Warnings are printed as `tarmac validate` prints them (to standard error, whatever the output format).
                     for d in w.warnings ?? [] { Terminal.writeError(rename(d.text, firstLine: doc.firstLine)) }

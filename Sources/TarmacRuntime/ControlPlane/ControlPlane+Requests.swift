@@ -225,7 +225,12 @@ extension ControlPlane {
                 message += " No \(w.size.workloadClass.rawValue) size has more memory than \(w.size.name) for team \(e.team) in \(e.env): lower the memory use, or ask the platform team for a larger size."
             }
         }
-        return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: e.cause, message: message, facts: facts)
+        if let c = e.lastCheckpoint {
+            let what = [c.step.map { "step \($0)" }, c.location].compactMap { $0 }.joined(separator: " at ")
+            message += "; last checkpoint\(what.isEmpty ? "" : ": \(what)") (attempt \(c.attempt))"
+        }
+        return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: e.cause, message: message, lastCheckpoint: e.lastCheckpoint,
+                       facts: facts)
     }
 
     /// Queued workloads in the order the scheduler weighs them (priority, then submission), with why each waits.
