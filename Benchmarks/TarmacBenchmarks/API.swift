@@ -22,50 +22,25 @@ func apiBenchmark(_ args: [String]) async {
         exit(1)
     }
     do {
-        let dir = try TemporaryDirectory(prefix: "tarmac-bench")
-        let port = 20000 + Int.random(in: 0..<20000)
-        let creds = dir.path + "/credentials.json"
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: tarmac)
-        server.arguments = ["up", "--data", dir.path + "/data", "--port", String(port), "--platform", Fixtures.examplePlatform,
-                            "--rate-limit", "0", "--log-level", "warning"]
-        var env = ProcessInfo.processInfo.environment
-        env["TARMAC_CREDENTIALS"] = creds
-        server.environment = env
-        server.standardOutput = FileHandle.nullDevice
-        try server.run()
-        defer {
-            kill(server.processIdentifier, SIGTERM)
-            server.waitUntilExit()
-        }
-        let base = "http://127.0.0.1:\(port)"
-        var ready = false
-        for _ in 0..<200 where !ready {
-            if let r = try? await send(.GET, base + "/readyz", token: nil, body: nil), r.0 == 200 { ready = true } else { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        guard ready, let d = FileManager.default.contents(atPath: creds),
-              let token = (try JSONSerialization.jsonObject(with: d) as? [String: Any])?["token"] as? String else {
-            print("the server did not start")
-            exit(1)
-        }
-        print("tarmac up at \(base) (\(tarmac)); store: SQLite WAL, synchronous=FULL; \(ProcessInfo.processInfo.activeProcessorCount) cores")
-        print("")
-        print("Durable submissions through POST /v1/workloads (GPU-sized jobs that stay queued: no process is started)")
+        let queuedFirst = Int(value("--queued") ?? "0") ?? 0
+        print("Durable submissions through POST /v1/workloads: GPU-sized jobs that stay queued behind one that holds the")
+        print("machine's only (declared) GPU, so no process starts; each round on a fresh server (binary: \(tarmac));")
+        print("store: SQLite WAL, synchronous=FULL; \(ProcessInfo.processInfo.activeProcessorCount) cores\(queuedFirst > 0 ? "; \(queuedFirst) workloads queued before the round" : "")")
         print("clients   submits   seconds   submits/s   p50 ms   p99 ms")
-        var round = 0
         for n in clients {
-            round += 1
+            let server = try await BenchServer.start(tarmac)
+            defer { server.stop() }
+            if queuedFirst > 0 { try await fill(server, queuedFirst) }
             let per = max(1, submits / n)
-            let tag = round
             let started = ContinuousClock.now
             let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
                 for c in 0..<n {
                     group.addTask {
                         var out: [Double] = []
                         for i in 0..<per {
-                            let doc = workload(name: "bench-\(tag)-\(c)-\(i)", size: "small", script: "print(1)")
+                            let doc = workload(name: "bench-\(c)-\(i)", size: "small", script: "print(1)")
                             let t0 = ContinuousClock.now
-                            let r = try await send(.POST, base + "/v1/workloads", token: token, body: doc, headers: [("Idempotency-Key", "b\(tag)-\(c)-\(i)")])
+                            let r = try await send(.POST, server.base + "/v1/workloads", token: server.token, body: doc, headers: [("Idempotency-Key", "b-\(c)-\(i)")])
                             guard r.0 == 201 else { throw BenchFailure("submit answered \(r.0): \(String(decoding: r.1, as: UTF8.self))") }
                             out.append(seconds(ContinuousClock.now - t0) * 1000)
                         }
@@ -81,6 +56,10 @@ func apiBenchmark(_ args: [String]) async {
             print(String(format: "%7d   %7d   %7.2f   %9.0f   %6.1f   %6.1f", n, sorted.count, total, Double(sorted.count) / total,
                          percentile(sorted, 0.5), percentile(sorted, 0.99)))
         }
+        guard latencyRuns > 0 else { return }
+        let server = try await BenchServer.start(tarmac)
+        defer { server.stop() }
+        let base = server.base, token = server.token
         print("")
         print("Submit -> running with the local backend (\(latencyRuns) CPU jobs, one at a time; server timestamps)")
         var toStart: [Double] = [], toOutput: [Double] = []
@@ -122,12 +101,84 @@ func apiBenchmark(_ args: [String]) async {
     }
 }
 
+/// A `tarmac up` of its own for one round: the example platform on a machine said to have one L4 (its `local`
+/// section), with a first job holding that GPU so that GPU jobs are accepted and wait.
+struct BenchServer: @unchecked Sendable {
+    let process: Process
+    let dir: TemporaryDirectory
+    let base: String
+    let token: String
+
+    static func start(_ tarmac: String) async throws -> BenchServer {
+        let dir = try TemporaryDirectory(prefix: "tarmac-bench")
+        let port = 20000 + Int.random(in: 0..<20000)
+        let creds = dir.path + "/credentials.json"
+        let platformDir = dir.url.appendingPathComponent("platform")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: Fixtures.examplePlatform).deletingLastPathComponent(), to: platformDir)
+        let platformFile = platformDir.appendingPathComponent("platform.yaml")
+        try (try String(contentsOf: platformFile, encoding: .utf8) + "  local: {cpu: 64, memory: 256Gi, gpus: 1, accelerator: l4}\n")
+            .write(to: platformFile, atomically: true, encoding: .utf8)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: tarmac)
+        server.arguments = ["up", "--data", dir.path + "/data", "--port", String(port), "--platform", platformFile.path,
+                            "--rate-limit", "0", "--log-level", "warning"]
+        var env = ProcessInfo.processInfo.environment
+        env["TARMAC_CREDENTIALS"] = creds
+        server.environment = env
+        server.standardOutput = FileHandle.nullDevice
+        try server.run()
+        let base = "http://127.0.0.1:\(port)"
+        var ready = false
+        for _ in 0..<600 where !ready {
+            if let r = try? await send(.GET, base + "/readyz", token: nil, body: nil), r.0 == 200 { ready = true } else { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let contexts = FileManager.default.contents(atPath: creds).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }?["contexts"] as? [String: [String: Any]]
+        guard ready, let token = contexts?["127.0.0.1:\(port)"]?["token"] as? String else {
+            kill(server.processIdentifier, SIGKILL)
+            throw BenchFailure("the server did not start")
+        }
+        let holder = try await send(.POST, base + "/v1/workloads", token: token, body: workload(name: "holder", size: "small", script: "import time\ntime.sleep(100000)"))
+        guard holder.0 == 201 else { throw BenchFailure("the GPU holder was not accepted: \(String(decoding: holder.1, as: UTF8.self))") }
+        return BenchServer(process: server, dir: dir, base: base, token: token)
+    }
+
+    /// Cancels the holder (its pod would outlive the server otherwise) and stops the server.
+    func stop() {
+        let done = DispatchSemaphore(value: 0)
+        let base = self.base, token = self.token
+        Task.detached {
+            _ = try? await send(.POST, base + "/v1/workloads/holder/cancel", token: token, body: nil)
+            try? await Task.sleep(for: .seconds(3))
+            done.signal()
+        }
+        done.wait()
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+}
+
+/// Queues `count` GPU jobs before a round (32 clients), to measure submits into a long queue.
+func fill(_ server: BenchServer, _ count: Int) async throws {
+    let clients = 32
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for c in 0..<clients {
+            group.addTask {
+                for i in stride(from: c, to: count, by: clients) {
+                    let r = try await send(.POST, server.base + "/v1/workloads", token: server.token, body: workload(name: "fill-\(i)", size: "small", script: "print(1)"))
+                    guard r.0 == 201 else { throw BenchFailure("fill answered \(r.0)") }
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
+
 struct BenchFailure: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
 }
 
-private func workload(name: String, size: String, script: String) -> String {
+func workload(name: String, size: String, script: String) -> String {
     let s = String(decoding: try! JSONSerialization.data(withJSONObject: script, options: [.fragmentsAllowed]), as: UTF8.self)
     return """
     apiVersion: tarmac.dev/v1alpha1
@@ -143,7 +194,7 @@ private func workload(name: String, size: String, script: String) -> String {
     """
 }
 
-private func send(_ method: HTTPMethod, _ url: String, token: String?, body: String?, headers: [(String, String)] = []) async throws -> (Int, Data) {
+func send(_ method: HTTPMethod, _ url: String, token: String?, body: String?, headers: [(String, String)] = []) async throws -> (Int, Data) {
     var req = HTTPClientRequest(url: url)
     req.method = method
     if let token { req.headers.add(name: "Authorization", value: "Bearer \(token)") }

@@ -8,6 +8,8 @@ import TarmacRuntime
 public final class SQLiteStore: Store {
     let pool: DatabasePool
     public let path: String
+    /// Submits and transitions that arrive together share one transaction and one fsync.
+    let group: GroupCommit
 
     public init(path: String) throws {
         self.path = path
@@ -18,6 +20,7 @@ public final class SQLiteStore: Store {
         }
         pool = try DatabasePool(path: path, configuration: config)
         try Migrations.migrator.migrate(pool)
+        group = GroupCommit(pool)
     }
 
     /// Migrations applied so far, by name.
@@ -33,21 +36,28 @@ public final class SQLiteStore: Store {
 
     public func insert(_ workload: WorkloadEntry, plan: WorkloadPlan?, audit: AuditDraft, transition: Transition?) async throws
         -> (workload: WorkloadEntry, created: Bool, transition: Transition?) {
-        try await pool.write { db in
+        let r = try await group.write { db -> Inserted in
             if let r = workload.requestID, let existing = try WorkloadRecord.filter(Column("requestID") == r).fetchOne(db) {
-                return (try existing.entry(), false, nil)
+                return Inserted(workload: try existing.entry(), created: false, transition: nil)
             }
             var record = try WorkloadRecord(workload)
             record.plan = try plan.map { try WorkloadRecord.encoder.encode($0) }
             try record.insert(db)
             try Self.append([audit], db)
-            return (workload, true, try transition.map { try Self.append([$0], db)[0] })
+            return Inserted(workload: workload, created: true, transition: try transition.map { try Self.append([$0], db)[0] })
         }
+        return (r.workload, r.created, r.transition)
+    }
+
+    struct Inserted: Sendable {
+        var workload: WorkloadEntry
+        var created: Bool
+        var transition: Transition?
     }
 
     @discardableResult
     public func update(_ workloads: [WorkloadEntry], audit: [AuditDraft], transitions: [Transition]) async throws -> [Transition] {
-        try await pool.write { db in
+        try await group.write { db in
             for w in workloads {
                 // The plan column is left as it is: a plan is written once, at submit.
                 let r = try WorkloadRecord(w)

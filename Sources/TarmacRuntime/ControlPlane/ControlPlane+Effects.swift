@@ -34,6 +34,10 @@ extension ControlPlane {
         if !audit.isEmpty || !emitted.isEmpty {
             let stored = try await store.update([t.entry], audit: audit, transitions: emitted)
             tracked[t.id] = t
+            if t.state.isTerminal {
+                let key = Self.nameKey(team: t.entry.team, env: t.entry.env, kind: t.entry.kind, name: t.entry.name)
+                if activeNames[key] == t.id { activeNames[key] = nil }
+            }
             dirty = true
             transitions.publish(stored)
             for tr in stored where tr.to.isTerminal {

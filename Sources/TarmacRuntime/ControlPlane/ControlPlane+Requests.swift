@@ -5,6 +5,15 @@ import TarmacEngine
 import TarmacModel
 import TarmacPlanning
 
+/// A document checked and resolved, ready to be queued.
+struct PreparedSubmit: Sendable {
+    var text: String
+    var workload: Workload
+    var plan: WorkloadPlan
+    var warnings: [DiagnosticPayload]
+    var workdir: String?
+}
+
 /// What a submit did: the workload (new, or the one its request id already made) and the document's warnings.
 public struct SubmitResult: Sendable {
     public var workload: WorkloadEntry
@@ -31,20 +40,35 @@ extension ControlPlane {
     ///
     /// Request ids are scoped to the caller's team (admins have a scope of their own), so one team can neither see nor
     /// block another's ids. Concurrent submits with the same id all get the first one's workload: the first creates it
-    /// (`created`), the others wait for it and return it as a replay.
-    public func submit(text: String, requestID: String?, by principal: Principal, runsImages: Bool, workdir: String? = nil) async throws -> SubmitResult {
+    /// (`created`), the others wait for it and return it as a replay. Parsing, validation and size resolution run off the
+    /// actor; only the queueing itself (name check, store, backend) is serialized.
+    public nonisolated func submit(text: String, requestID: String?, by principal: Principal, runsImages: Bool, workdir: String? = nil) async throws -> SubmitResult {
         guard principal.role != .viewer else { throw RuntimeError(.forbidden, "viewers cannot submit workloads") }
-        guard let raw = requestID else { return try await submitNew(text: text, requestID: nil, by: principal, runsImages: runsImages, workdir: workdir) }
-        let r = WorkloadEntry.scopedRequestID(raw, scope: principal.requestScope)
+        let scoped = requestID.map { WorkloadEntry.scopedRequestID($0, scope: principal.requestScope) }
+        if let scoped, let replay = try await replayed(scoped) { return replay }
+        let prepared = try prepare(text: text, by: principal, runsImages: runsImages, workdir: workdir)
+        return try await enqueue(prepared, requestID: scoped, by: principal)
+    }
+
+    /// The workload a request id already made (or is making), if any.
+    func replayed(_ r: String) async throws -> SubmitResult? {
         if let id = byRequest[r], let e = tracked[id]?.entry { return SubmitResult(workload: e, created: false, warnings: []) }
         if let first = submitting[r] { return SubmitResult(workload: try await first.value.workload, created: false, warnings: []) }
-        let task = Task { try await self.submitNew(text: text, requestID: r, by: principal, runsImages: runsImages, workdir: workdir) }
+        return nil
+    }
+
+    func enqueue(_ p: PreparedSubmit, requestID r: String?, by principal: Principal) async throws -> SubmitResult {
+        guard let r else { return try await insertNew(p, requestID: nil, by: principal) }
+        if let replay = try await replayed(r) { return replay }
+        let task = Task { try await self.insertNew(p, requestID: r, by: principal) }
         submitting[r] = task
         defer { submitting[r] = nil }
         return try await task.value
     }
 
-    func submitNew(text: String, requestID: String?, by principal: Principal, runsImages: Bool, workdir: String?) async throws -> SubmitResult {
+    /// A document parsed, validated against the contract and resolved: pure, so it runs on the caller's task.
+    nonisolated func prepare(text: String, by principal: Principal, runsImages: Bool, workdir: String?) throws -> PreparedSubmit {
+        let contract = self.contract
         let read = DocumentReader.read(text: text, file: "request")
         var diagnostics = read.diagnostics
         if !read.platformFiles.isEmpty || read.workloads.count != 1 {
@@ -78,20 +102,23 @@ extension ControlPlane {
         guard principal.canChange(team: w.metadata.team) else {
             throw RuntimeError(.forbidden, "\(principal.name) (\(principal.role.rawValue)\(principal.team.map { " of team \($0)" } ?? "")) cannot submit workloads for team \(w.metadata.team)")
         }
-        let key = "\(w.metadata.team)/\(w.metadata.env)/\(w.kind.rawValue)/\(w.metadata.name)"
-        if reservedNames.contains(key) || tracked.values.contains(where: {
-            let e = $0.entry
-            return !e.state.isTerminal && e.team == w.metadata.team && e.env == w.metadata.env && e.kind == w.kind.rawValue && e.name == w.metadata.name
-        }) {
-            throw RuntimeError(.conflict, "\(w.kind.rawValue) \(w.metadata.name) of team \(w.metadata.team) in \(w.metadata.env) is already queued or running; cancel it first or choose another name")
-        }
-        var warnings = diagnostics.filter { $0.severity == .warning }.map(Self.payload)
         guard let plan = WorkloadPlan(workload: w, contract: contract) else {
             throw RuntimeError(.invalid, "size \(w.size) does not resolve for team \(w.metadata.team) in \(w.metadata.env)")
         }
+        return PreparedSubmit(text: text, workload: w, plan: plan, warnings: diagnostics.filter { $0.severity == .warning }.map(Self.payload), workdir: workdir)
+    }
+
+    /// Queues a prepared document: the one name check, the feasibility check, the store, the backend.
+    func insertNew(_ p: PreparedSubmit, requestID: String?, by principal: Principal) async throws -> SubmitResult {
+        let w = p.workload, plan = p.plan, text = p.text, workdir = p.workdir
+        var warnings = p.warnings
+        let key = Self.nameKey(team: w.metadata.team, env: w.metadata.env, kind: w.kind.rawValue, name: w.metadata.name)
+        if reservedNames.contains(key) || activeNames[key] != nil {
+            throw RuntimeError(.conflict, "\(w.kind.rawValue) \(w.metadata.name) of team \(w.metadata.team) in \(w.metadata.env) is already queued or running; cancel it first or choose another name")
+        }
         // Nothing waits forever in silence: what can never start on these nodes is refused now, with the reason (or,
         // where the nodes can grow, accepted with it as a warning).
-        if let never = engine.neverStarts(plan, pods: w.podCount, team: w.metadata.team, place: backend.placeName) {
+        if let never = neverStarts(plan, pods: w.podCount, team: w.metadata.team) {
             let at = w.origin.at("spec.size") ?? w.origin.key("spec") ?? w.origin.location
             if backend.inventoryCanGrow {
                 warnings.append(Self.payload(Diagnostic(.warning, at: at, never + "; it waits until nodes that can host it join", rule: "never-starts")))
@@ -116,6 +143,7 @@ extension ControlPlane {
         }
         let (stored, created, published) = try await store.insert(entry, plan: plan, audit: audit!, transition: transition)
         if created {
+            activeNames[key] = stored.id
             var t = TrackedWorkload(entry: stored, plan: plan)
             // Not scheduled before the backend has it (Kubernetes: its objects exist, suspended).
             t.accepting = true
@@ -140,6 +168,18 @@ extension ControlPlane {
         if let r = requestID { byRequest[r] = stored.id }
         return SubmitResult(workload: stored, created: created, warnings: created ? warnings : [])
     }
+
+    /// Why a plan can never start on the nodes there are now (cached per size, team and gang: the answer changes only
+    /// with the inventory or the contract).
+    func neverStarts(_ plan: WorkloadPlan, pods: Int, team: String) -> String? {
+        let key = "\(team)|\(plan.workload.metadata.env)|\(plan.size.workloadClass.rawValue)/\(plan.size.name)|\(pods)"
+        if let known = feasibility[key] { return known }
+        let answer = engine.neverStarts(plan, pods: pods, team: team, place: backend.placeName)
+        feasibility[key] = .some(answer)
+        return answer
+    }
+
+    static func nameKey(team: String, env: String, kind: String, name: String) -> String { "\(team)/\(env)/\(kind)/\(name)" }
 
     static func payload(_ d: Diagnostic) -> DiagnosticPayload {
         DiagnosticPayload(severity: d.severity.rawValue, file: d.location?.file ?? "request", line: d.location?.line ?? 0,

@@ -63,6 +63,10 @@ public actor ControlPlane {
     var submitting: [String: Task<SubmitResult, any Error>] = [:]
     /// Names being submitted right now (`team/env/kind/name`): two concurrent submits of one name cannot both pass.
     var reservedNames: Set<String> = []
+    /// Workload id by `team/env/kind/name`, for the workloads not yet ended (an index of `tracked`: one name, one active workload).
+    var activeNames: [String: String] = [:]
+    /// What `neverStarts` answered, by team, env, size and gang (cleared when the inventory or the contract changes).
+    var feasibility: [String: String?] = [:]
     /// Workloads with a step in flight, and who waits for them: one step at a time per workload.
     var busy: [String: [CheckedContinuation<Void, Never>]] = [:]
 
@@ -107,6 +111,7 @@ public actor ControlPlane {
                 resolved += 1
             }
             tracked[s.entry.id] = TrackedWorkload(entry: s.entry, plan: s.entry.state.isTerminal ? nil : plan)
+            if !s.entry.state.isTerminal { activeNames[Self.nameKey(team: s.entry.team, env: s.entry.env, kind: s.entry.kind, name: s.entry.name)] = s.entry.id }
             if let r = s.entry.requestID { byRequest[r] = s.entry.id }
         }
         if resolved > 0 { logger.info("resolved stored documents without a stored plan", metadata: ["workloads": "\(resolved)"]) }
@@ -149,6 +154,7 @@ public actor ControlPlane {
     func applyInventory(_ found: [NodeInventory]) {
         nodes = found
         engine = EngineCluster(contract: contract, nodes: found)
+        feasibility = [:]
         policy = config.placementPolicy.make(typical: engine.typical)
         dirty = true
     }
