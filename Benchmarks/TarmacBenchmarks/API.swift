@@ -132,8 +132,10 @@ struct BenchServer: @unchecked Sendable {
         for _ in 0..<600 where !ready {
             if let r = try? await send(.GET, base + "/readyz", token: nil, body: nil), r.0 == 200 { ready = true } else { try await Task.sleep(for: .milliseconds(100)) }
         }
-        let contexts = FileManager.default.contents(atPath: creds).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }?["contexts"] as? [String: [String: Any]]
-        guard ready, let token = contexts?["127.0.0.1:\(port)"]?["token"] as? String else {
+        // The context `tarmac up` saved (or, from versions before contexts, the file's one token).
+        let file = FileManager.default.contents(atPath: creds).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        let contexts = file?["contexts"] as? [String: [String: Any]]
+        guard ready, let token = contexts?["127.0.0.1:\(port)"]?["token"] as? String ?? file?["token"] as? String else {
             kill(server.processIdentifier, SIGKILL)
             throw BenchFailure("the server did not start")
         }

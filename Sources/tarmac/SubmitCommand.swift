@@ -118,7 +118,7 @@ struct SubmitCommand: AsyncParsableCommand {
         if resp.status.code == 200 {
             Terminal.writeError("workdir \(named): \(packed.files) file\(packed.files == 1 ? "" : "s"), \(size), \(short)…: unchanged, not sent")
         } else {
-            _ = try await c.call(.PUT, "/v1/workdirs/\(packed.digest)", body: packed.archive, contentType: "application/x-tar")
+            _ = try await c.call(.PUT, "/v1/workdirs/\(packed.digest)", body: packed.archive, contentType: "application/octet-stream")
             Terminal.writeError("workdir \(named): \(packed.files) file\(packed.files == 1 ? "" : "s"), \(size), \(short)…: sent")
         }
         if !packed.skipped.isEmpty {
