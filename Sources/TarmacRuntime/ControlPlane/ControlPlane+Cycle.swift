@@ -11,8 +11,11 @@ extension ControlPlane {
         // 1. Snapshot: the cluster with every admitted attempt assigned where it runs.
         var cluster = engine.cluster
         var running: [RunningWorkload] = []
-        for t in tracked.values where t.state.holdsCapacity {
-            guard let plan = t.plan else { continue }
+        var queued: [String] = []
+        for id in live {
+            guard let t = tracked[id] else { continue }
+            if t.state == .queued { queued.append(id) }
+            guard t.state.holdsCapacity, let plan = t.plan else { continue }
             let e = t.entry
             let pending = pendingWorkload(t, plan: plan)
             let placements = e.placements.compactMap { p in engine.nodeIndex[p.node].map { Placement(node: $0, gpus: GPUSet(p.gpus)) } }
@@ -25,13 +28,15 @@ extension ControlPlane {
             running.append(RunningWorkload(workload: pending, placements: placements, charged: charged, started: started, lastCheckpoint: checkpoint))
         }
         // 2. Pending: queued, out of backoff, accepted by the backend.
-        var pending = tracked.values.filter {
-            $0.state == .queued && !$0.entry.cancelRequested && ($0.entry.notBefore ?? .distantPast) <= now && !$0.accepting
-        }.compactMap { t in t.plan.map { pendingWorkload(t, plan: $0) } }
+        var pending: [PendingWorkload] = []
+        for id in queued {
+            guard let t = tracked[id], !t.entry.cancelRequested, (t.entry.notBefore ?? .distantPast) <= now, !t.accepting, let plan = t.plan else { continue }
+            pending.append(pendingWorkload(t, plan: plan))
+        }
         // Replicas autoscalers ask for beyond the admitted ones wait for the engine like any pod (quota and placement).
         pending += try await replicaDemands(now: now)
         guard !pending.isEmpty else {
-            for id in tracked.keys where tracked[id]!.waiting != nil { tracked[id]!.waiting = nil }
+            for id in queued where tracked[id]?.waiting != nil { tracked[id]?.waiting = nil }
             return
         }
         // 3. Decide: a pure function of the snapshot, off the actor, so submissions and reads go on meanwhile.
@@ -41,9 +46,9 @@ extension ControlPlane {
         self.policy = policy
         self.rng = rng
         // 4. Remember why each waits.
-        for id in tracked.keys {
+        for id in queued {
             let w = decision.waiting[id]
-            if tracked[id]!.waiting != w { tracked[id]!.waiting = w }
+            if tracked[id]?.waiting != w { tracked[id]?.waiting = w }
         }
         // 5. Preempt, then admit (each through its workload's state machine).
         for p in decision.preempted { try await apply(p.id, .preempted(by: p.by, reason: p.reason)) }

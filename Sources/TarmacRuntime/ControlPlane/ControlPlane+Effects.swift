@@ -35,6 +35,7 @@ extension ControlPlane {
             let stored = try await store.update([t.entry], audit: audit, transitions: emitted)
             tracked[t.id] = t
             if t.state.isTerminal {
+                live.remove(t.id)
                 let key = Self.nameKey(team: t.entry.team, env: t.entry.env, kind: t.entry.kind, name: t.entry.name)
                 if activeNames[key] == t.id { activeNames[key] = nil }
             }

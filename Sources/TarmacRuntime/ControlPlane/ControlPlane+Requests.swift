@@ -144,6 +144,7 @@ extension ControlPlane {
         let (stored, created, published) = try await store.insert(entry, plan: plan, audit: audit!, transition: transition)
         if created {
             activeNames[key] = stored.id
+            live.insert(stored.id)
             var t = TrackedWorkload(entry: stored, plan: plan)
             // Not scheduled before the backend has it (Kubernetes: its objects exist, suspended).
             t.accepting = true
@@ -163,7 +164,8 @@ extension ControlPlane {
             tracked[stored.id]?.accepting = false
             dirty = true
         } else if tracked[stored.id] == nil {
-            tracked[stored.id] = TrackedWorkload(entry: stored, plan: nil)
+            tracked[stored.id] = TrackedWorkload(entry: stored, plan: stored.state.isTerminal ? nil : WorkloadPlan(source: stored.source, contract: contract))
+            if !stored.state.isTerminal { live.insert(stored.id) }
         }
         if let r = requestID { byRequest[r] = stored.id }
         return SubmitResult(workload: stored, created: created, warnings: created ? warnings : [])

@@ -63,6 +63,8 @@ public actor ControlPlane {
     var submitting: [String: Task<SubmitResult, any Error>] = [:]
     /// Names being submitted right now (`team/env/kind/name`): two concurrent submits of one name cannot both pass.
     var reservedNames: Set<String> = []
+    /// Ids of the workloads not yet ended (an index of `tracked`: the loop looks only at these).
+    var live: Set<String> = []
     /// Workload id by `team/env/kind/name`, for the workloads not yet ended (an index of `tracked`: one name, one active workload).
     var activeNames: [String: String] = [:]
     /// What `neverStarts` answered, by team, env, size and gang (cleared when the inventory or the contract changes).
@@ -78,6 +80,7 @@ public actor ControlPlane {
     let scheduler = Scheduler()
     var dirty = true
     var lastCycle: Date = .distantPast
+    var lastGauges: Date = .distantPast
     public private(set) var ready = false
 
     public init(contract: Contract, store: any Store, backend: any Backend, config: ControlPlaneConfig = ControlPlaneConfig(),
@@ -111,7 +114,10 @@ public actor ControlPlane {
                 resolved += 1
             }
             tracked[s.entry.id] = TrackedWorkload(entry: s.entry, plan: s.entry.state.isTerminal ? nil : plan)
-            if !s.entry.state.isTerminal { activeNames[Self.nameKey(team: s.entry.team, env: s.entry.env, kind: s.entry.kind, name: s.entry.name)] = s.entry.id }
+            if !s.entry.state.isTerminal {
+                activeNames[Self.nameKey(team: s.entry.team, env: s.entry.env, kind: s.entry.kind, name: s.entry.name)] = s.entry.id
+                live.insert(s.entry.id)
+            }
             if let r = s.entry.requestID { byRequest[r] = s.entry.id }
         }
         if resolved > 0 { logger.info("resolved stored documents without a stored plan", metadata: ["workloads": "\(resolved)"]) }
@@ -210,7 +216,10 @@ public actor ControlPlane {
             lastCycle = now
             do { try await cycle() } catch { logger.error("scheduling cycle failed", metadata: ["error": "\(error)"]) }
         }
-        recordGauges()
+        if now.timeIntervalSince(lastGauges) >= 1 {
+            lastGauges = now
+            recordGauges()
+        }
     }
 
     /// Runs until the task is cancelled (graceful shutdown). Running pods are left running: the next start recovers them.
@@ -225,7 +234,8 @@ public actor ControlPlane {
     /// enforce it on its own: whichever comes first).
     func enforceDeadlines() async {
         let now = clock.now
-        for t in tracked.values where t.state.holdsCapacity {
+        for id in live {
+            guard let t = tracked[id], t.state.holdsCapacity else { continue }
             guard let limit = t.plan?.workload.maxDuration, let since = t.entry.startedAt ?? t.entry.admittedAt,
                   now.timeIntervalSince(since) >= Double(limit.seconds) else { continue }
             do { try await apply(t.id, .deadline) } catch { logger.error("could not record a deadline", metadata: ["error": "\(error)"]) }
@@ -235,7 +245,8 @@ public actor ControlPlane {
     func recordGauges() {
         var queued: [String: Int] = [:], running: [String: Int] = [:]
         var cpu = 0, gpu = 0
-        for t in tracked.values {
+        for id in live {
+            guard let t = tracked[id] else { continue }
             if t.state == .queued { queued[t.entry.team, default: 0] += 1 }
             if t.state.holdsCapacity {
                 running[t.entry.team, default: 0] += 1
