@@ -65,6 +65,7 @@ public struct Scheduler: Sendable {
                 if reservation == nil, case .shape = reason, s.now - w.submitted >= config.reservationAfter,
                    Self.feasible(w, empty: s.cluster, book: state.book, policy: &policy, rng: &rng) {
                     reservation = w
+                    decision.reservedFor = w.id
                 }
             }
         }

@@ -121,6 +121,8 @@ public struct Decision: Sendable {
     public var admitted: [Admission] = []
     public var preempted: [Preemption] = []
     public var waiting: [String: WaitReason] = [:]
+    /// The workload capacity is kept for this cycle (a head that has waited too long), if any.
+    public var reservedFor: String?
     /// Nanoseconds spent deciding each workload, when `SchedulerConfig.measure` is set.
     public var decisionNanoseconds: [Int64] = []
 }

@@ -27,7 +27,21 @@ extension ControlPlane {
             let charged = e.charged.map { engine.resources(cpuMilli: $0.cpuMilli, memoryMiB: $0.memoryMiB, gpuMilli: $0.gpuMilli) } ?? .zero
             running.append(RunningWorkload(workload: pending, placements: placements, charged: charged, started: started, lastCheckpoint: checkpoint))
         }
-        // 2. Pending: queued, out of backoff, accepted by the backend.
+        // 2. Pending: queued, out of backoff, accepted by the backend. When nothing freed capacity or quota since the last
+        // full cycle, a workload that did not fit then cannot fit now: only those new to the queue (or out of backoff
+        // since), and the holder of the reservation, are looked at. A full cycle still runs at least every idle period.
+        let full = capacityFreed || now.timeIntervalSince(lastFullCycle) >= config.idleCycle.seconds
+        let since = lastCycleRun
+        lastCycleRun = now
+        if full {
+            capacityFreed = false
+            lastFullCycle = now
+        } else {
+            // The holder of the last cycle's reservation is always looked at, so that its reservation keeps new work out.
+            queued = queued.filter { id in
+                fresh.contains(id) || id == reservationHolder || (tracked[id]?.entry.notBefore).map { $0 > since && $0 <= now } == true
+            }
+        }
         var pending: [PendingWorkload] = []
         for id in queued {
             guard let t = tracked[id], !t.entry.cancelRequested, (t.entry.notBefore ?? .distantPast) <= now, !t.accepting, let plan = t.plan else { continue }
@@ -35,8 +49,12 @@ extension ControlPlane {
         }
         // Replicas autoscalers ask for beyond the admitted ones wait for the engine like any pod (quota and placement).
         pending += try await replicaDemands(now: now)
+        for p in pending { fresh.remove(p.id) }
         guard !pending.isEmpty else {
-            for id in queued where tracked[id]?.waiting != nil { tracked[id]?.waiting = nil }
+            if full {
+                for id in queued where tracked[id]?.waiting != nil { tracked[id]?.waiting = nil }
+                reservationHolder = nil
+            }
             return
         }
         // 3. Decide: a pure function of the snapshot, off the actor, so submissions and reads go on meanwhile.
@@ -45,6 +63,7 @@ extension ControlPlane {
                                                         policy: self.policy, rng: self.rng)
         self.policy = policy
         self.rng = rng
+        reservationHolder = decision.reservedFor
         // 4. Remember why each waits.
         for id in queued {
             let w = decision.waiting[id]

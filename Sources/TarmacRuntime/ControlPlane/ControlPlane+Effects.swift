@@ -33,9 +33,14 @@ extension ControlPlane {
         }
         if !audit.isEmpty || !emitted.isEmpty {
             let stored = try await store.update([t.entry], audit: audit, transitions: emitted)
+            let before = tracked[t.id]?.entry
             tracked[t.id] = t
+            // What the next cycle must look at: capacity given back lets waiting work in; a workload back in the queue is new to it.
+            if let b = before, b.state.holdsCapacity, !t.state.holdsCapacity || t.entry.podCount < b.podCount { capacityFreed = true }
+            if t.state == .queued, before?.state != .queued { fresh.insert(t.id) }
             if t.state.isTerminal {
                 live.remove(t.id)
+                fresh.remove(t.id)
                 let key = Self.nameKey(team: t.entry.team, env: t.entry.env, kind: t.entry.kind, name: t.entry.name)
                 if activeNames[key] == t.id { activeNames[key] = nil }
             }

@@ -145,6 +145,7 @@ extension ControlPlane {
         if created {
             activeNames[key] = stored.id
             live.insert(stored.id)
+            fresh.insert(stored.id)
             var t = TrackedWorkload(entry: stored, plan: plan)
             // Not scheduled before the backend has it (Kubernetes: its objects exist, suspended).
             t.accepting = true

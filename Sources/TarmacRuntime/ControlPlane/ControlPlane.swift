@@ -80,6 +80,14 @@ public actor ControlPlane {
     let scheduler = Scheduler()
     var dirty = true
     var lastCycle: Date = .distantPast
+    /// Queued workloads the engine has not looked at since they (re)entered the queue.
+    var fresh: Set<String> = []
+    /// Something freed capacity or quota (or the nodes or the contract changed) since the last full cycle.
+    var capacityFreed = true
+    var lastFullCycle: Date = .distantPast
+    var lastCycleRun: Date = .distantPast
+    /// The workload the engine kept capacity for in the last cycle.
+    var reservationHolder: String?
     var lastGauges: Date = .distantPast
     public private(set) var ready = false
 
@@ -161,6 +169,7 @@ public actor ControlPlane {
         nodes = found
         engine = EngineCluster(contract: contract, nodes: found)
         feasibility = [:]
+        capacityFreed = true
         policy = config.placementPolicy.make(typical: engine.typical)
         dirty = true
     }

@@ -198,6 +198,35 @@ import TarmacStoreSQLite
         #expect(!why.message.contains("gpu["))
     }
 
+    /// Between full cycles only new work is looked at, but a reservation still holds: a gang that has waited long gets
+    /// capacity kept for it, and small work submitted after it does not slip into that capacity; freed capacity is used
+    /// in the very next tick.
+    @Test func incrementalCyclesKeepReservationsAndUseFreedCapacityAtOnce() async throws {
+        let h = try Harness(cpus: 2)
+        let cp = try await h.controlPlane()
+        let a = try await cp.submit(text: Lifecycle.training("a"), requestID: nil, by: Lifecycle.alice, runsImages: false).workload.id
+        await cp.tick()
+        #expect(await cp.current(a)?.state == .running)
+        // A gang of two 1-CPU workers: one CPU is free, so it waits.
+        let gang = try await cp.submit(text: Lifecycle.training("gang", workers: 2), requestID: nil, by: Lifecycle.alice, runsImages: false).workload.id
+        await cp.tick()
+        #expect(await cp.current(gang)?.state == .queued)
+        // Long enough to earn a reservation (a full cycle runs after the idle period).
+        h.clock.advance(by: 11 * 60)
+        await cp.tick()
+        let w = try await cp.why(gang, by: Lifecycle.alice)
+        #expect(w.reason == "shape", "\(w.reason ?? "-"): \(w.message)")
+        // New small work, in an incremental cycle: it would fit the free CPU, but that CPU is kept for the gang.
+        let small = try await cp.submit(text: Lifecycle.batch("small"), requestID: nil, by: Lifecycle.alice, runsImages: false).workload.id
+        await cp.tick()
+        #expect(await cp.current(small)?.state == .queued, "no backfill into reserved capacity")
+        #expect(try await cp.why(small, by: Lifecycle.alice).reason == "reservation")
+        // The running job ends: the next tick gives the gang both CPUs.
+        h.backend.exitAll(a, attempt: 1, code: 0)
+        await cp.tick()
+        #expect(await cp.current(gang)?.state == .running)
+    }
+
     @Test func aStoredPlanIsUsedAtRestartAndAnOldRowWithoutOneIsResolvedOnce() async throws {
         let h = try Harness()
         let cp = try await h.controlPlane()
