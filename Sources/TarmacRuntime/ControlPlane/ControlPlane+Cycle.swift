@@ -11,11 +11,8 @@ extension ControlPlane {
         // 1. Snapshot: the cluster with every admitted attempt assigned where it runs.
         var cluster = engine.cluster
         var running: [RunningWorkload] = []
-        var queued: [String] = []
-        for id in live {
-            guard let t = tracked[id] else { continue }
-            if t.state == .queued { queued.append(id) }
-            guard t.state.holdsCapacity, let plan = t.plan else { continue }
+        for id in holdingIDs {
+            guard let t = tracked[id], t.state.holdsCapacity, let plan = t.plan else { continue }
             let e = t.entry
             let pending = pendingWorkload(t, plan: plan)
             let placements = e.placements.compactMap { p in engine.nodeIndex[p.node].map { Placement(node: $0, gpus: GPUSet(p.gpus)) } }
@@ -33,14 +30,17 @@ extension ControlPlane {
         let full = capacityFreed || now.timeIntervalSince(lastFullCycle) >= config.idleCycle.seconds
         let since = lastCycleRun
         lastCycleRun = now
+        let queued: [String]
         if full {
             capacityFreed = false
             lastFullCycle = now
+            queued = Array(queuedIDs)
         } else {
             // The holder of the last cycle's reservation is always looked at, so that its reservation keeps new work out.
-            queued = queued.filter { id in
-                fresh.contains(id) || id == reservationHolder || (tracked[id]?.entry.notBefore).map { $0 > since && $0 <= now } == true
-            }
+            var look = fresh.intersection(queuedIDs)
+            if let r = reservationHolder, queuedIDs.contains(r) { look.insert(r) }
+            for id in backingOff where (tracked[id]?.entry.notBefore).map({ $0 > since && $0 <= now }) == true { look.insert(id) }
+            queued = Array(look)
         }
         var pending: [PendingWorkload] = []
         for id in queued {

@@ -35,6 +35,7 @@ extension ControlPlane {
             let stored = try await store.update([t.entry], audit: audit, transitions: emitted)
             let before = tracked[t.id]?.entry
             tracked[t.id] = t
+            index(t.entry)
             // What the next cycle must look at: capacity given back lets waiting work in; a workload back in the queue is new to it.
             if let b = before, b.state.holdsCapacity, !t.state.holdsCapacity || t.entry.podCount < b.podCount { capacityFreed = true }
             if t.state == .queued, before?.state != .queued { fresh.insert(t.id) }
@@ -52,6 +53,7 @@ extension ControlPlane {
             }
         } else {
             tracked[t.id] = t
+            index(t.entry)
         }
     }
 

@@ -146,6 +146,7 @@ extension ControlPlane {
             activeNames[key] = stored.id
             live.insert(stored.id)
             fresh.insert(stored.id)
+            index(stored)
             var t = TrackedWorkload(entry: stored, plan: plan)
             // Not scheduled before the backend has it (Kubernetes: its objects exist, suspended).
             t.accepting = true
@@ -166,7 +167,10 @@ extension ControlPlane {
             dirty = true
         } else if tracked[stored.id] == nil {
             tracked[stored.id] = TrackedWorkload(entry: stored, plan: stored.state.isTerminal ? nil : WorkloadPlan(source: stored.source, contract: contract))
-            if !stored.state.isTerminal { live.insert(stored.id) }
+            if !stored.state.isTerminal {
+                live.insert(stored.id)
+                index(stored)
+            }
         }
         if let r = requestID { byRequest[r] = stored.id }
         return SubmitResult(workload: stored, created: created, warnings: created ? warnings : [])

@@ -63,8 +63,13 @@ public actor ControlPlane {
     var submitting: [String: Task<SubmitResult, any Error>] = [:]
     /// Names being submitted right now (`team/env/kind/name`): two concurrent submits of one name cannot both pass.
     var reservedNames: Set<String> = []
-    /// Ids of the workloads not yet ended (an index of `tracked`: the loop looks only at these).
+    /// Ids of the workloads not yet ended (an index of `tracked`: the loop looks only at these), split by what they do:
+    /// waiting in the queue, or holding capacity (admitted or running).
     var live: Set<String> = []
+    var queuedIDs: Set<String> = []
+    var holdingIDs: Set<String> = []
+    /// Queued workloads in retry backoff (looked at again when it expires).
+    var backingOff: Set<String> = []
     /// Workload id by `team/env/kind/name`, for the workloads not yet ended (an index of `tracked`: one name, one active workload).
     var activeNames: [String: String] = [:]
     /// What `neverStarts` answered, by team, env, size and gang (cleared when the inventory or the contract changes).
@@ -125,6 +130,7 @@ public actor ControlPlane {
             if !s.entry.state.isTerminal {
                 activeNames[Self.nameKey(team: s.entry.team, env: s.entry.env, kind: s.entry.kind, name: s.entry.name)] = s.entry.id
                 live.insert(s.entry.id)
+                index(s.entry)
             }
             if let r = s.entry.requestID { byRequest[r] = s.entry.id }
         }
@@ -162,6 +168,13 @@ public actor ControlPlane {
         for exit in finished { try await apply(exit.workload, .podExited(exit)) }
         ready = true
         dirty = true
+    }
+
+    /// Keeps `queuedIDs`, `holdingIDs` and `backingOff` in step with an entry's state.
+    func index(_ e: WorkloadEntry) {
+        if e.state == .queued { queuedIDs.insert(e.id) } else { queuedIDs.remove(e.id) }
+        if e.state.holdsCapacity { holdingIDs.insert(e.id) } else { holdingIDs.remove(e.id) }
+        if e.state == .queued, e.notBefore != nil { backingOff.insert(e.id) } else { backingOff.remove(e.id) }
     }
 
     /// Builds the engine's cluster from the backend's nodes (see `EngineCluster`).
