@@ -541,6 +541,8 @@ public actor KubernetesBackend: Backend {
             } catch let e as KubeError where e.code == 400 {
                 // The container has not started yet: no log so far.
                 return LogChunk(data: Data(), nextOffset: offset)
+            } catch let e as KubeError where e.isNotFound {
+                // The pod went away meanwhile (the workload ended and its objects are being removed): its log was kept.
             }
         }
         guard let h = FileHandle(forReadingAtPath: file) else { return LogChunk(data: Data(), nextOffset: offset) }
