@@ -14,18 +14,13 @@ extension EngineCluster {
 
     /// An engine quantity (CPU millis, memory MiB, GPU thousandths of `gpu[i]`) as users write it.
     public func amount(_ value: Int64, of resource: String) -> String {
-        switch resource {
-        case "cpu":
-            let cores = Double(value) / 1000
-            return "\(Self.number(cores)) CPU\(cores == 1 ? "" : "s")"
-        case "memory":
-            return ByteQuantity(bytes: value << 20).description
-        default:
-            guard resource.hasPrefix("gpu["), let i = Int(resource.dropFirst(4).dropLast()), cluster.modelNames.indices.contains(i) else {
-                return "\(value) \(resource)"
-            }
-            let gpus = Double(value) / 1000
-            return "\(Self.number(gpus)) \(cluster.modelNames[i]) GPU\(gpus == 1 ? "" : "s")"
+        let q = quantity(value, of: resource)
+        switch q.resource {
+        case "memory": return ByteQuantity(bytes: value << 20).description
+        case "cpu": return "\(Self.number(q.amount)) CPU\(q.amount == 1 ? "" : "s")"
+        case _ where q.resource.hasSuffix(" GPUs"):
+            return "\(Self.number(q.amount)) \(q.amount == 1 ? String(q.resource.dropLast()) : q.resource)"
+        default: return "\(value) \(resource)"
         }
     }
 

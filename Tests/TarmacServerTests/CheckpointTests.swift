@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TarmacTesting
 
+extension ServerTests {
 /// A real pod reports its checkpoint over real HTTP with the credential it was given; `get` and `why` show it; the
 /// credential works for that workload's attempt only and for nothing else.
 @Suite struct CheckpointTests {
@@ -45,4 +46,5 @@ import TarmacTesting
         #expect(ck["actorKind"] as? String == "workload" && (ck["actorID"] as? String)?.hasSuffix("/trainingjob/ckpt") == true)
         #expect(try server.cli(["cancel", id]).status == 0)
     }
+}
 }

@@ -4,6 +4,7 @@ import Testing
 import TarmacTesting
 import TarmacWorkdir
 
+extension ServerTests {
 /// A data scientist's first hour, with the real server, the real CLI and real processes: their code reaches the pod,
 /// nothing waits in silence, failures say what to change, services do not collide, the CLI fails fast and right.
 @Suite struct FirstHourTests {
@@ -45,6 +46,10 @@ import TarmacWorkdir
         let expected = try WorkdirPacker.pack(project).digest
         #expect(code == 200 && WorkdirPacker.digest(of: tar) == expected)
         #expect(try await server.http(.GET, "/v1/workloads/from-workdir/workdir", token: "tck_" + String(repeating: "0", count: 64)).0 == 401)
+        // Another team's member reaches neither its code nor its checkpoints: answered as if it did not exist.
+        let ads = try await SecurityTests.token(server, role: "member", team: "ads")
+        #expect(try await server.http(.GET, "/v1/workloads/from-workdir/workdir", token: ads).0 == 404)
+        #expect(try await server.http(.POST, "/v1/workloads/from-workdir/checkpoint", token: ads, body: "{\"step\": 1}").0 == 404)
         let received = try await metric(server, "tarmac_workdir_bytes_received_total")
         #expect(received > 0 && received < 100_000, "the ignored data was not sent: \(received) bytes")
 
@@ -177,4 +182,5 @@ import TarmacWorkdir
         let platform = try await server.json(.GET, "/v1/platform", token: try server.adminToken).1
         #expect((platform["priorities"] as? [String: Any])?["urgent"] as? Int == 5000, "\(platform)")
     }
+}
 }

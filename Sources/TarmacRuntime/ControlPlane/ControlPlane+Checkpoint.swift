@@ -26,18 +26,19 @@ extension ControlPlane {
         return zip(expected, given).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    /// The working directory (digest) of a workload, for one of its pods (`workloadToken`, its attempt's credential) or
-    /// a person who may read the workload's team.
-    public func workdir(of ref: String, by principal: Principal?, workloadToken: String?) throws -> String {
-        let e: WorkloadEntry
-        if let principal {
-            e = try find(ref, by: principal)
-        } else {
-            guard let token = workloadToken, let found = tracked[ref]?.entry, acceptsCheckpointToken(token, for: found) else {
-                throw RuntimeError(.unauthorized, "a valid bearer token or the workload's credential of its current attempt is required")
-            }
-            e = found
+    /// The workload a request is about, and who makes it: a person (who may read its team), or one of its pods with its
+    /// attempt's credential (`workloadToken`), acting as the workload.
+    func caller(for ref: String, by principal: Principal?, workloadToken: String?) throws -> (WorkloadEntry, Actor) {
+        if let principal { return (try find(ref, by: principal), principal.actor) }
+        guard let token = workloadToken, let e = tracked[ref]?.entry, acceptsCheckpointToken(token, for: e) else {
+            throw RuntimeError(.unauthorized, "a valid bearer token or the workload's credential of its current attempt (TARMAC_CHECKPOINT_TOKEN) is required")
         }
+        return (e, Actor(kind: .workload, id: machine.identity(e)))
+    }
+
+    /// The working directory (digest) of a workload, for one of its pods or a person who may read the workload's team.
+    public func workdir(of ref: String, by principal: Principal?, workloadToken: String?) throws -> String {
+        let (e, _) = try caller(for: ref, by: principal, workloadToken: workloadToken)
         guard let digest = e.workdir else { throw RuntimeError(.notFound, "workload \(e.name) has no working directory") }
         return digest
     }
@@ -45,20 +46,9 @@ extension ControlPlane {
     /// Records a checkpoint of a running workload, reported by one of its pods (`workloadToken`) or by a person who may
     /// change the workload's team.
     public func checkpoint(_ ref: String, step: Int64?, location: String?, by principal: Principal?, workloadToken: String?) async throws -> WorkloadEntry {
-        let e: WorkloadEntry
-        let actor: Actor
-        if let principal {
-            e = try find(ref, by: principal)
-            guard principal.canChange(team: e.team) else {
-                throw RuntimeError(.forbidden, "\(principal.name) (\(principal.role.rawValue)) cannot report checkpoints for team \(e.team)")
-            }
-            actor = principal.actor
-        } else {
-            guard let token = workloadToken, let found = tracked[ref]?.entry, acceptsCheckpointToken(token, for: found) else {
-                throw RuntimeError(.unauthorized, "a valid bearer token or the workload's checkpoint credential (TARMAC_CHECKPOINT_TOKEN) of its current attempt is required")
-            }
-            e = found
-            actor = Actor(kind: .workload, id: machine.identity(e))
+        let (e, actor) = try caller(for: ref, by: principal, workloadToken: workloadToken)
+        if let principal, !principal.canChange(team: e.team) {
+            throw RuntimeError(.forbidden, "\(principal.name) (\(principal.role.rawValue)) cannot report checkpoints for team \(e.team)")
         }
         guard e.state.holdsCapacity else {
             throw RuntimeError(.conflict, "workload \(e.name) is \(e.state.rawValue): only an admitted or running attempt can report a checkpoint")

@@ -222,7 +222,7 @@ extension ControlPlane {
             }
             if let n = e.notBefore, n > clock.now {
                 return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: "backoff", message: e.message ?? "waiting to retry",
-                               facts: ended(e).facts)
+                               facts: failureFacts(e))
             }
             if let r = tracked[e.id]?.waiting {
                 var facts: WhyFacts?
@@ -252,15 +252,19 @@ extension ControlPlane {
         }
     }
 
+    /// The numbers of a workload's last failure, as fields.
+    func failureFacts(_ e: WorkloadEntry) -> WhyFacts? {
+        e.failure.map { f in
+            WhyFacts(exitCode: f.exitCode, signal: f.signal, memoryLimitBytes: f.memoryLimitBytes, peakMemoryBytes: f.peakMemoryBytes,
+                     maxDurationSeconds: f.maxDurationSeconds, ranSeconds: f.ranSeconds)
+        }
+    }
+
     /// How an ended workload ended: its triaged cause, the numbers behind it, and for running out of memory the next
     /// larger size that would hold it.
     func ended(_ e: WorkloadEntry) -> WhyView {
         var message = e.message ?? e.state.rawValue
-        var facts: WhyFacts?
-        if let f = e.failure {
-            facts = WhyFacts(exitCode: f.exitCode, signal: f.signal, memoryLimitBytes: f.memoryLimitBytes, peakMemoryBytes: f.peakMemoryBytes,
-                             maxDurationSeconds: f.maxDurationSeconds, ranSeconds: f.ranSeconds)
-        }
+        var facts = failureFacts(e)
         if e.cause == "OutOfMemory", let w = WorkloadPlan(source: e.source, contract: contract) {
             let platform = contract.resolve(env: e.env, team: e.team).platform
             let used = max(e.failure?.peakMemoryBytes ?? 0, e.failure?.memoryLimitBytes ?? w.size.memory.bytes)
