@@ -8,15 +8,23 @@ public struct ClusterState: Sendable {
     public var model: [UInt8] = []
     public var modelNames: [String] = ["none"]
     public var cpuCapacity: [Int32] = []
-    public var cpuFree: [Int32] = []
+    public private(set) var cpuFree: [Int32] = []
     public var memoryCapacity: [Int32] = []
-    public var memoryFree: [Int32] = []
+    public private(set) var memoryFree: [Int32] = []
     public var gpuCount: [Int8] = []
     /// Free thousandths per GPU, `maxGPUsPerNode` slots per node.
-    public var gpuFree: [Int16] = []
+    public private(set) var gpuFree: [Int16] = []
     /// Pool index per node, and the topology domain (rack, zone) per node, for gangs that must stay in one.
-    public var pool: [Int16] = []
-    public var domain: [Int32] = []
+    public private(set) var pool: [Int16] = []
+    public private(set) var domain: [Int32] = []
+    /// The nodes of each topology domain, in index order.
+    public private(set) var nodesByDomain: [Int32: [Int]] = [:]
+    /// Domains in a dense numbering (per node its number; per number the domain and its free GPU thousandths in all).
+    public private(set) var domainNumber: [Int32] = []
+    public private(set) var domains: [Int32] = []
+    public private(set) var domainGPUFree: [Int] = []
+    /// Nodes grouped by state, kept current by every change: what policies score.
+    public private(set) var classes = NodeClasses()
 
     public init() {}
 
@@ -37,7 +45,36 @@ public struct ClusterState: Sendable {
         for g in 0..<Self.maxGPUsPerNode { gpuFree.append(g < gpus ? 1000 : 0) }
         self.pool.append(pool)
         self.domain.append(domain)
+        nodesByDomain[domain, default: []].append(names.count - 1)
+        if let k = domains.firstIndex(of: domain) {
+            domainNumber.append(Int32(k))
+            domainGPUFree[k] += gpus * 1000
+        } else {
+            domainNumber.append(Int32(domains.count))
+            domains.append(domain)
+            domainGPUFree.append(gpus * 1000)
+        }
+        classes.add(node: names.count - 1, key: classKey(names.count - 1))
         return names.count - 1
+    }
+
+    /// The state that makes nodes interchangeable (see `NodeClasses`).
+    @inline(__always) func classKey(_ n: Int) -> NodeClasses.Key {
+        var low: UInt64 = 0, high: UInt64 = 0
+        let base = n &* Self.maxGPUsPerNode
+        for i in 0..<4 { low |= UInt64(UInt16(bitPattern: gpuFree[base &+ i])) << (16 * UInt64(i)) }
+        for i in 4..<8 { high |= UInt64(UInt16(bitPattern: gpuFree[base &+ i])) << (16 * UInt64(i - 4)) }
+        return NodeClasses.Key(model: model[n], gpuCount: gpuCount[n], pool: pool[n], cpu: cpuFree[n], memory: memoryFree[n], gpuLow: low, gpuHigh: high)
+    }
+
+    /// Gives a node all its capacity back (nothing placed on it).
+    public mutating func empty(node n: Int) {
+        cpuFree[n] = cpuCapacity[n]
+        memoryFree[n] = memoryCapacity[n]
+        domainGPUFree[Int(domainNumber[n])] -= totalGPUFree(n)
+        for g in 0..<Self.maxGPUsPerNode { gpuFree[n * Self.maxGPUsPerNode + g] = g < Int(gpuCount[n]) ? 1000 : 0 }
+        domainGPUFree[Int(domainNumber[n])] += totalGPUFree(n)
+        classes.update(node: n, key: classKey(n))
     }
 
     /// The id of a model name, registering it if new.
@@ -80,7 +117,9 @@ public struct ClusterState: Sendable {
         cpuFree[n] -= pod.cpuMilli
         memoryFree[n] -= pod.memoryMiB
         placement.gpus.forEach { g in gpuFree[n &* Self.maxGPUsPerNode &+ g] -= pod.gpuMilli }
+        domainGPUFree[Int(domainNumber[n])] -= placement.gpus.count * Int(pod.gpuMilli)
         precondition(cpuFree[n] >= 0 && memoryFree[n] >= 0, "over-committed node \(names[n])")
+        classes.update(node: n, key: classKey(n))
     }
 
     /// Gives a pod's resources back.
@@ -89,6 +128,8 @@ public struct ClusterState: Sendable {
         cpuFree[n] += pod.cpuMilli
         memoryFree[n] += pod.memoryMiB
         placement.gpus.forEach { g in gpuFree[n &* Self.maxGPUsPerNode &+ g] += pod.gpuMilli }
+        domainGPUFree[Int(domainNumber[n])] += placement.gpus.count * Int(pod.gpuMilli)
+        classes.update(node: n, key: classKey(n))
     }
 
     /// The first `count` fully free GPUs of a node, in index order (how devices are handed out whole).

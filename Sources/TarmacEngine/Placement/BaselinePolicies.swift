@@ -4,9 +4,9 @@
 public struct RandomPolicy: PlacementPolicy {
     public let name = "Random"
     public init() {}
-    public mutating func place(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64) -> Placement? {
+    public mutating func place(_ pod: PodShape, in c: ClusterState, among filter: NodeFilter, rng: inout SplitMix64) -> Placement? {
         var pick = ArgMax()
-        for n in 0..<c.count where c.fits(pod, on: n) { pick.offer(Int.random(in: 0..<1_000_000, using: &rng), Placement(node: n), &rng) }
+        c.forEachFittingNode(for: pod, filter) { n in pick.offer(Int.random(in: 0..<1_000_000, using: &rng), Placement(node: n), &rng) }
         guard var p = pick.choice else { return nil }
         if pod.isShare {
             var seen = 0
@@ -21,10 +21,11 @@ public struct RandomPolicy: PlacementPolicy {
     }
 }
 
-/// Scores every node the pod fits on; the best node (lowest index on a tie) gets it, on GPUs chosen by best fit.
-func placeByScore(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64, score: (Int) -> Int) -> Placement? {
+/// Scores every node the pod fits on, once per group of nodes in the same state; the best node (lowest index on a tie)
+/// gets it, on GPUs chosen by best fit. `score` must depend only on the node's state.
+func placeByScore(_ pod: PodShape, in c: ClusterState, among filter: NodeFilter, rng: inout SplitMix64, score: (Int) -> Int) -> Placement? {
     var pick = ArgMax()
-    for n in 0..<c.count where c.fits(pod, on: n) { pick.offer(score(n), Placement(node: n), &rng) }
+    c.forEachCandidate(for: pod, filter, ordered: false) { n in pick.offer(score(n), Placement(node: n), &rng) }
     guard var p = pick.choice else { return nil }
     p.gpus = bestFitGPUs(pod, node: p.node, in: c)
     return p
@@ -34,9 +35,9 @@ func placeByScore(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64, sc
 public struct DotProductPolicy: PlacementPolicy {
     public let name = "DotProduct"
     public init() {}
-    public mutating func place(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64) -> Placement? {
+    public mutating func place(_ pod: PodShape, in c: ClusterState, among filter: NodeFilter, rng: inout SplitMix64) -> Placement? {
         let reqCPU = Double(pod.cpuMilli) / Spec.cpu, reqGPU = Double(pod.totalGPUMilli) / Spec.gpu
-        return placeByScore(pod, in: c, rng: &rng) { n in
+        return placeByScore(pod, in: c, among: filter, rng: &rng) { n in
             let dot = Double(c.cpuFree[n]) / Spec.cpu * reqCPU + Double(c.totalGPUFree(n)) / Spec.gpu * reqGPU
             return Int(100 * (1 - dot / 2))
         }
@@ -47,8 +48,8 @@ public struct DotProductPolicy: PlacementPolicy {
 public struct BestFitPolicy: PlacementPolicy {
     public let name = "BestFit"
     public init() {}
-    public mutating func place(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64) -> Placement? {
-        placeByScore(pod, in: c, rng: &rng) { n in
+    public mutating func place(_ pod: PodShape, in c: ClusterState, among filter: NodeFilter, rng: inout SplitMix64) -> Placement? {
+        placeByScore(pod, in: c, among: filter, rng: &rng) { n in
             let left = Double(c.cpuFree[n] - pod.cpuMilli) / Spec.cpu * 0.5 + Double(c.totalGPUFree(n) - pod.totalGPUMilli) / Spec.gpu * 0.5
             return Int((1 - left) * 100)
         }
@@ -59,8 +60,8 @@ public struct BestFitPolicy: PlacementPolicy {
 public struct GpuPackingPolicy: PlacementPolicy {
     public let name = "GpuPacking"
     public init() {}
-    public mutating func place(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64) -> Placement? {
-        placeByScore(pod, in: c, rng: &rng) { n in pod.usesGPU ? score(pod, n, c) : 0 }
+    public mutating func place(_ pod: PodShape, in c: ClusterState, among filter: NodeFilter, rng: inout SplitMix64) -> Placement? {
+        placeByScore(pod, in: c, among: filter, rng: &rng) { n in pod.usesGPU ? score(pod, n, c) : 0 }
     }
 
     func score(_ pod: PodShape, _ n: Int, _ c: ClusterState) -> Int {
@@ -93,16 +94,23 @@ public struct GpuClusteringPolicy: PlacementPolicy {
         return pod.isShare ? 0 : Int(pod.gpuCount)
     }
 
-    public mutating func place(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64) -> Placement? {
+    public mutating func place(_ pod: PodShape, in c: ClusterState, among filter: NodeFilter, rng: inout SplitMix64) -> Placement? {
         let k = Self.kind(pod)
         let kinds = self.kinds
-        return placeByScore(pod, in: c, rng: &rng) { n in
-            guard let k else { return 0 }
-            let here = kinds[n] ?? [:]
-            let fill = 25 * (8000 - c.totalGPUFree(n)) / 8000
-            if (here[k] ?? 0) > 0 { return here.count == 1 ? fill + 75 : fill + 50 }
-            return here.isEmpty ? fill + 25 : fill
+        // The score depends on what each node hosts, not only on its state: every node is scored.
+        var pick = ArgMax()
+        c.forEachFittingNode(for: pod, filter) { n in
+            var s = 0
+            if let k {
+                let here = kinds[n] ?? [:]
+                let fill = 25 * (8000 - c.totalGPUFree(n)) / 8000
+                s = (here[k] ?? 0) > 0 ? (here.count == 1 ? fill + 75 : fill + 50) : (here.isEmpty ? fill + 25 : fill)
+            }
+            pick.offer(s, Placement(node: n), &rng)
         }
+        guard var p = pick.choice else { return nil }
+        p.gpus = bestFitGPUs(pod, node: p.node, in: c)
+        return p
     }
 
     public mutating func didPlace(_ pod: PodShape, at p: Placement, in c: ClusterState) {

@@ -9,9 +9,9 @@ public struct FGDPolicy: PlacementPolicy {
 
     public init(model: FragmentationModel) { self.model = model }
 
-    public mutating func place(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64) -> Placement? {
+    public mutating func place(_ pod: PodShape, in c: ClusterState, among filter: NodeFilter, rng: inout SplitMix64) -> Placement? {
         var pick = ArgMax()
-        for n in 0..<c.count where c.fits(pod, on: n) {
+        c.forEachCandidate(for: pod, filter, ordered: false) { n in
             var best = Int.min
             var bestGPUs = GPUSet()
             if pod.isShare {
@@ -60,14 +60,15 @@ public struct TarmacPolicy: PlacementPolicy {
         var cpuLeft: Int32
     }
 
-    public mutating func place(_ pod: PodShape, in c: ClusterState, rng: inout SplitMix64) -> Placement? {
+    public mutating func place(_ pod: PodShape, in c: ClusterState, among filter: NodeFilter, rng: inout SplitMix64) -> Placement? {
         var best: Key?
         var choice: Placement?
-        // A candidate's key depends only on the node's state and the free share of the chosen GPU, so it is computed
-        // once per distinct state in this decision. Every node is still compared, in order, with the best so far
-        // (the comparison within epsilon is not transitive, so no node may be skipped).
+        // A candidate's key depends only on the node's state and the free share of the chosen GPU. Nodes in the same
+        // exact state are one candidate (their lowest-index node); candidates are compared in index order with the best
+        // so far (the comparison within epsilon is not transitive, so the order is fixed). States that differ only in
+        // which GPU has which share give the same key, computed once.
         var known: [FragmentationModel.StateKey: [(free: Int16, key: Key)]] = [:]
-        for n in 0..<c.count where c.fits(pod, on: n) {
+        c.forEachCandidate(for: pod, filter, ordered: true) { n in
             let state = model.stateKey(node: n, in: c)
             var entries = known[state] ?? []
             let fresh = entries.isEmpty

@@ -2,8 +2,8 @@
 /// does so in `didPlace`. The engine asks a policy only about pods; quotas, order and gangs are the engine's.
 public protocol PlacementPolicy: Sendable {
     var name: String { get }
-    /// The best placement for `pod` in `cluster`, or nil when it fits nowhere.
-    mutating func place(_ pod: PodShape, in cluster: ClusterState, rng: inout SplitMix64) -> Placement?
+    /// The best placement for `pod` among the nodes of `cluster` that `filter` allows, or nil when it fits nowhere.
+    mutating func place(_ pod: PodShape, in cluster: ClusterState, among filter: NodeFilter, rng: inout SplitMix64) -> Placement?
     /// Called after the engine assigned `pod` at `placement`.
     mutating func didPlace(_ pod: PodShape, at placement: Placement, in cluster: ClusterState)
     /// Called after the engine released `pod` from `placement` (completion, preemption).
@@ -11,6 +11,11 @@ public protocol PlacementPolicy: Sendable {
 }
 
 extension PlacementPolicy {
+    /// The best placement for `pod` anywhere in `cluster`.
+    public mutating func place(_ pod: PodShape, in cluster: ClusterState, rng: inout SplitMix64) -> Placement? {
+        place(pod, in: cluster, among: .all, rng: &rng)
+    }
+
     public mutating func didPlace(_ pod: PodShape, at placement: Placement, in cluster: ClusterState) {}
     public mutating func didRelease(_ pod: PodShape, from placement: Placement, in cluster: ClusterState) {}
 }
@@ -43,14 +48,14 @@ public enum PolicyName: String, CaseIterable, Sendable {
     }
 }
 
-/// Keeps the highest integer score; on equal scores the first node offered (the lowest index) stays, as in the
-/// FGD paper's scheduler, which picks the lexicographically smallest node name for reproducibility.
+/// Keeps the highest integer score; on equal scores the lowest node index, as in the FGD paper's scheduler, which picks
+/// the lexicographically smallest node name for reproducibility.
 struct ArgMax {
     var best: Int = Int.min
     var choice: Placement?
 
     mutating func offer(_ score: Int, _ placement: Placement, _ rng: inout SplitMix64) {
-        if score > best {
+        if score > best || (score == best && placement.node < choice!.node) {
             best = score
             choice = placement
         }

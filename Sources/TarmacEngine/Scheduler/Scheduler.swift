@@ -8,12 +8,36 @@ public struct Scheduler: Sendable {
 
     public init(config: SchedulerConfig = SchedulerConfig()) { self.config = config }
 
+    /// One cycle over a snapshot: every pending workload is examined.
     public func cycle(_ s: Snapshot, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> Decision {
-        var state = CycleState(snapshot: s)
+        var state = SchedulerState(snapshot: s)
+        return cycle(&state, policy: &policy, rng: &rng)
+    }
+
+    /// One cycle over kept state. Examined are the active workloads (new, or woken because something that could let them
+    /// in changed, or all of them once `recheckAfter` has passed); the admitted join the running set, the rest are parked
+    /// with their reason. Steps:
+    /// 1. wake everything parked if the periodic recheck is due;
+    /// 2. order the active workloads per team (priority, users in turn, submission);
+    /// 3. repeatedly take the head of the team that goes next (priority, then lowest weighted dominant share);
+    /// 4. skip it if it competes with the reservation; else try quota and a placement for the whole gang;
+    /// 5. on failure try preemption, else park it, and reserve capacity for it if it has waited long enough.
+    public func cycle(_ state: inout SchedulerState, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> Decision {
+        let now = state.cache.now
+        state.cache.unplaceable.removeAll()
+        state.cache.admittedNow.removeAll()
+        if let last = state.queue.lastRecheck {
+            if now - last >= config.recheckAfter || last > now {
+                state.queue.wakeAll()
+                state.queue.lastRecheck = now
+            }
+        } else {
+            state.queue.lastRecheck = now
+        }
         var decision = Decision()
-        let queues = Self.teamQueues(s)
+        let queues = Self.teamQueues(state.queue.takeActive(), runningPerUser: state.cache.runningPerUser)
         var heads: [String: Int] = [:]  // next index into each team's queue
-        var reservation: PendingWorkload?
+        var reservation = state.queue.reservedFor.flatMap { state.queue.pending[$0] }
 
         let clock = ContinuousClock()
         var started = clock.now
@@ -23,7 +47,7 @@ public struct Scheduler: Sendable {
         func refresh(_ team: String) {
             guard let q = queues[team], heads[team, default: 0] < q.count else { keys[team] = nil; return }
             let head = q[heads[team, default: 0]]
-            keys[team] = TeamKey(priority: head.priority, share: state.book.dominantShare(team), submitted: head.submitted)
+            keys[team] = TeamKey(priority: head.priority, share: state.cache.book.dominantShare(team), submitted: head.submitted)
         }
         for team in queues.keys { refresh(team) }
         while let team = Self.nextTeam(keys) {
@@ -39,36 +63,52 @@ public struct Scheduler: Sendable {
             let w = queues[team]![heads[team, default: 0]]
             heads[team, default: 0] += 1
 
-            if let r = reservation, Self.competes(w, with: r) {
-                decision.waiting[w.id] = .reservation(for: r.id)
+            if let r = reservation, r.id != w.id, Self.competes(w, with: r) {
+                let why = WaitReason.reservation(for: r.id)
+                decision.waiting[w.id] = why
+                state.queue.park(w, .reservation, reason: why)
                 continue
             }
-            switch attempt(w, &state, policy: &policy, rng: &rng, useCache: true) {
+            switch attempt(w, &state.cache, policy: &policy, rng: &rng, useCache: true) {
             case .success(let admission):
-                state.commit(w, admission, now: s.now, policy: &policy)
+                state.cache.commit(w, admission, policy: &policy)
+                state.queue.remove(w.id)
+                if reservation?.id == w.id { reservation = nil }
                 decision.admitted.append(admission)
             case .failure(let reason):
-                if config.preemption, let (victims, admission) = preempt(for: w, &state, policy: &policy, rng: &rng) {
+                if config.preemption, let (victims, admission) = preempt(for: w, &state.cache, policy: &policy, rng: &rng) {
                     defer { for t in Set(victims.map(\.workload.team)) where keys[t] != nil { refresh(t) } }
                     for v in victims {
-                        state.evict(v, policy: &policy)
+                        let pools = state.cache.pools(of: v)
+                        state.cache.evict(v, policy: &policy)
+                        state.freed(v, pools: pools)
                         let why = v.workload.priority < w.priority ? "priority" : "reclaim"
-                        decision.preempted.append(.init(id: v.workload.id, by: w.id, reason: why, lostGPUMilliSeconds: v.lostWork(at: s.now)))
+                        decision.preempted.append(.init(id: v.workload.id, by: w.id, reason: why, lostGPUMilliSeconds: v.lostWork(at: now)))
                     }
-                    state.commit(w, admission, now: s.now, policy: &policy)
+                    state.cache.commit(w, admission, policy: &policy)
+                    state.queue.remove(w.id)
+                    if reservation?.id == w.id { reservation = nil }
                     decision.admitted.append(admission)
                     continue
                 }
-                decision.waiting[w.id] = config.explain ? reason.explained(w, state.cluster) : reason.brief
+                let why = config.explain ? reason.explained(w, state.cache.cluster) : reason.brief
+                decision.waiting[w.id] = why
+                switch reason {
+                case .quota: state.queue.park(w, .quota(SchedulerState.quotaGroup(w.team, state.cache.book)), reason: why)
+                case .shape: state.queue.park(w, .shape(.init(w.pools)), reason: why)
+                }
                 // A reservation only for a gang that could start once capacity frees up: it fits on the empty cluster and
                 // within its team's limits. Anything else would block competing work forever.
-                if reservation == nil, case .shape = reason, s.now - w.submitted >= config.reservationAfter,
-                   Self.feasible(w, empty: s.cluster, book: state.book, policy: &policy, rng: &rng) {
-                    reservation = w
-                    decision.reservedFor = w.id
+                if reservation == nil, case .shape = reason, now - w.submitted >= config.reservationAfter {
+                    let empty = state.cache.empty()
+                    if Self.feasible(w, empty: empty, book: state.cache.book, policy: &policy, rng: &rng) {
+                        reservation = w
+                        state.queue.reservedFor = w.id
+                    }
                 }
             }
         }
+        decision.reservedFor = reservation?.id
         return decision
     }
 
@@ -76,11 +116,9 @@ public struct Scheduler: Sendable {
 
     /// Per team, pending work in order: priority, then users in turn (a user's k-th workload after every other
     /// user's k-th, counting what each already runs), then submission time.
-    static func teamQueues(_ s: Snapshot) -> [String: [PendingWorkload]] {
-        var runningPerUser: [String: Int] = [:]
-        for r in s.running { runningPerUser[r.workload.team + "/" + r.workload.user, default: 0] += 1 }
+    static func teamQueues(_ pending: [PendingWorkload], runningPerUser: [String: Int]) -> [String: [PendingWorkload]] {
         var byTeam: [String: [PendingWorkload]] = [:]
-        for w in s.pending { byTeam[w.team, default: []].append(w) }
+        for w in pending { byTeam[w.team, default: []].append(w) }
         return byTeam.mapValues { list in
             var rank: [String: Int] = [:]
             let bySubmission = list.sorted { ($0.submitted, $0.id) < ($1.submitted, $1.id) }
@@ -149,20 +187,42 @@ public struct Scheduler: Sendable {
         }
     }
 
-    func attempt(_ w: PendingWorkload, _ state: inout CycleState, policy: inout any PlacementPolicy, rng: inout SplitMix64, useCache: Bool) -> Result<Decision.Admission, Failure> {
+    func attempt(_ w: PendingWorkload, _ state: inout SchedulerCache, policy: inout any PlacementPolicy, rng: inout SplitMix64, useCache: Bool) -> Result<Decision.Admission, Failure> {
         // Quota first when the GPU model is known in advance (one allowed model): the most actionable reason.
         if let assumed = Self.assumedRequest(w), let short = state.book.shortfall(team: w.team, request: assumed) {
             return .failure(.quota(short))
         }
         let key = ShapeKey(w)
         if useCache, state.unplaceable.contains(key) { return .failure(.shape(w)) }
-        guard let placements = Self.placeGang(w, in: state.cluster, policy: &policy, rng: &rng) else {
+        guard let placements = Self.placeGang(w, in: &state.cluster, policy: &policy, rng: &rng) else {
             if useCache { state.unplaceable.insert(key) }
             return .failure(.shape(w))
         }
         let charged = Self.charge(w, placements, state.cluster)
-        if let short = state.book.shortfall(team: w.team, request: charged) { return .failure(.quota(short)) }
-        return .success(.init(id: w.id, placements: placements, charged: charged))
+        guard let short = state.book.shortfall(team: w.team, request: charged) else {
+            return .success(.init(id: w.id, placements: placements, charged: charged))
+        }
+        // The best placement is on a GPU model the team has no quota left for: a gang that may use several models is
+        // tried on each of the others in turn (quota first, then a placement on that model alone).
+        let gpuPods = w.pods.filter(\.usesGPU)
+        guard let first = gpuPods.first, Self.assumedRequest(w) == nil else { return .failure(.quota(short)) }
+        let tried = state.cluster.model[placements[w.pods.firstIndex(where: \.usesGPU)!].node]
+        for m in 1..<state.cluster.modelNames.count where UInt8(m) != tried {
+            let model = UInt8(m)
+            guard gpuPods.allSatisfy({ $0.models.allows(model) }), first.models.allows(model) else { continue }
+            var only = w
+            only.pods = w.pods.map { p in
+                guard p.usesGPU else { return p }
+                var q = p
+                q.models = .only([model])
+                return q
+            }
+            if let assumed = Self.assumedRequest(only), state.book.shortfall(team: w.team, request: assumed) != nil { continue }
+            guard let p = Self.placeGang(only, in: &state.cluster, policy: &policy, rng: &rng) else { continue }
+            let c = Self.charge(only, p, state.cluster)
+            if state.book.shortfall(team: w.team, request: c) == nil { return .success(.init(id: w.id, placements: p, charged: c)) }
+        }
+        return .failure(.quota(short))
     }
 
     static func assumedRequest(_ w: PendingWorkload) -> Resources? {
@@ -186,26 +246,43 @@ public struct Scheduler: Sendable {
         return r
     }
 
-    /// Places every pod of the gang, or none. Pods are placed one after another on a scratch copy, so each sees the
-    /// ones before it; a gang that must share a topology domain tries the domains with the most free GPU first.
-    static func placeGang(_ w: PendingWorkload, in c: ClusterState, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> [Placement]? {
-        let base = w.pools.map { pools in c.masked { pools.contains(c.pool[$0]) } } ?? c
-        if !w.sameDomain { return placeAll(w.pods, in: base, policy: &policy, rng: &rng) }
-        var freeByDomain: [Int32: Int] = [:]
-        for n in 0..<base.count where base.cpuFree[n] >= 0 { freeByDomain[base.domain[n], default: 0] += base.totalGPUFree(n) }
-        for (d, _) in freeByDomain.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
-            if let p = placeAll(w.pods, in: base.masked { base.domain[$0] == d }, policy: &policy, rng: &rng) { return p }
+    /// Places every pod of the gang, or none. Pods are placed one after another, so each sees the ones before it, and
+    /// taken back before returning (the cluster is left as it was). A gang that must share a topology domain tries the
+    /// domains with the most free GPU first.
+    static func placeGang(_ w: PendingWorkload, in c: inout ClusterState, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> [Placement]? {
+        if !w.sameDomain { return placeAll(w.pods, in: &c, NodeFilter(pools: w.pools), policy: &policy, rng: &rng) }
+        var freeByDomain: [(domain: Int32, free: Int)] = []
+        if let pools = w.pools {
+            for (d, nodes) in c.nodesByDomain {
+                var free = 0, any = false
+                for n in nodes where pools.contains(c.pool[n]) {
+                    free += c.totalGPUFree(n)
+                    any = true
+                }
+                if any { freeByDomain.append((d, free)) }
+            }
+        } else {
+            // A domain with less free GPU than the gang needs in all cannot hold it.
+            let need = w.gpuMilli
+            for (k, d) in c.domains.enumerated() where c.domainGPUFree[k] >= need { freeByDomain.append((d, c.domainGPUFree[k])) }
+        }
+        for (d, _) in freeByDomain.sorted(by: { $0.free != $1.free ? $0.free > $1.free : $0.domain < $1.domain }) {
+            if let p = placeAll(w.pods, in: &c, NodeFilter(pools: w.pools, nodes: c.nodesByDomain[d]), policy: &policy, rng: &rng) { return p }
         }
         return nil
     }
 
-    static func placeAll(_ pods: [PodShape], in c: ClusterState, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> [Placement]? {
-        var scratch = c
+    static func placeAll(_ pods: [PodShape], in c: inout ClusterState, _ filter: NodeFilter, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> [Placement]? {
+        if pods.count == 1 {
+            guard let p = policy.place(pods[0], in: c, among: filter, rng: &rng), c.fits(pods[0], on: p.node) else { return nil }
+            return [p]
+        }
         var out: [Placement] = []
         out.reserveCapacity(pods.count)
+        defer { for (pod, p) in zip(pods, out).reversed() { c.release(pod, from: p) } }
         for pod in pods {
-            guard let p = policy.place(pod, in: scratch, rng: &rng), scratch.fits(pod, on: p.node) else { return nil }
-            scratch.assign(pod, to: p)
+            guard let p = policy.place(pod, in: c, among: filter, rng: &rng), c.fits(pod, on: p.node) else { return nil }
+            c.assign(pod, to: p)
             out.append(p)
         }
         return out
@@ -214,12 +291,7 @@ public struct Scheduler: Sendable {
     /// Whether a gang could ever start: it fits on the empty cluster, and within its team's nominal plus borrowing limit.
     static func feasible(_ w: PendingWorkload, empty c: ClusterState, book: QuotaBook, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> Bool {
         var empty = c
-        for n in 0..<empty.count {
-            empty.cpuFree[n] = empty.cpuCapacity[n]
-            empty.memoryFree[n] = empty.memoryCapacity[n]
-            for g in 0..<ClusterState.maxGPUsPerNode { empty.gpuFree[n * ClusterState.maxGPUsPerNode + g] = g < Int(empty.gpuCount[n]) ? 1000 : 0 }
-        }
-        guard let placements = placeGang(w, in: empty, policy: &policy, rng: &rng) else { return false }
+        guard let placements = placeGang(w, in: &empty, policy: &policy, rng: &rng) else { return false }
         guard let q = book.teams[w.team] else { return false }
         let need = charge(w, placements, empty)
         let limit = q.cohort == nil ? q.nominal : q.nominal + (q.borrowingLimit ?? Resources(cpuMilli: .max / 4, memoryMiB: .max / 4, gpu: SIMD16(repeating: .max / 4)))
@@ -230,7 +302,7 @@ public struct Scheduler: Sendable {
 
     /// Victims that free room for `w`: only lower priority, or (to reclaim nominal quota) work that other teams of the
     /// cohort run on borrowed capacity; never before their guaranteed runtime; whole gangs; least lost work first.
-    func preempt(for w: PendingWorkload, _ state: inout CycleState, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> ([RunningWorkload], Decision.Admission)? {
+    func preempt(for w: PendingWorkload, _ state: inout SchedulerCache, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> ([RunningWorkload], Decision.Admission)? {
         let now = state.now
         let team = state.book.teams[w.team]
         let request = Self.assumedRequest(w) ?? Resources.of(w.pods) { _ in 0 }
@@ -289,54 +361,3 @@ struct ShapeKey: Hashable {
     }
 }
 
-/// The mutable state of one cycle: the cluster, quota usage and running set as decided so far.
-struct CycleState {
-    var now: Int64
-    var cluster: ClusterState
-    var book: QuotaBook
-    var running: [String: RunningWorkload]
-    /// Shapes that did not fit; valid until something is released.
-    var unplaceable: Set<ShapeKey> = []
-    /// Workloads admitted in this cycle.
-    var admittedNow: Set<String> = []
-
-    init(snapshot s: Snapshot) {
-        now = s.now
-        cluster = s.cluster
-        var usage: [String: Resources] = [:]
-        for r in s.running { usage[r.workload.team] = (usage[r.workload.team] ?? .zero) + r.charged }
-        book = QuotaBook(teams: s.quotas, usage: usage)
-        running = Dictionary(uniqueKeysWithValues: s.running.map { ($0.workload.id, $0) })
-    }
-
-    mutating func commit(_ w: PendingWorkload, _ a: Decision.Admission, now: Int64, policy: inout any PlacementPolicy) {
-        for (pod, p) in zip(w.pods, a.placements) {
-            cluster.assign(pod, to: p)
-            policy.didPlace(pod, at: p, in: cluster)
-        }
-        book.charge(w.team, a.charged)
-        running[w.id] = RunningWorkload(workload: w, placements: a.placements, charged: a.charged, started: now)
-        admittedNow.insert(w.id)
-    }
-
-    mutating func release(_ v: RunningWorkload) {
-        for (pod, p) in zip(v.workload.pods, v.placements) { cluster.release(pod, from: p) }
-        book.refund(v.workload.team, v.charged)
-        running[v.workload.id] = nil
-        unplaceable.removeAll()
-    }
-
-    mutating func evict(_ v: RunningWorkload, policy: inout any PlacementPolicy) {
-        release(v)
-        for (pod, p) in zip(v.workload.pods, v.placements) { policy.didRelease(pod, from: p, in: cluster) }
-    }
-}
-
-extension ClusterState {
-    /// A copy in which only the kept nodes can take pods.
-    func masked(keep: (Int) -> Bool) -> ClusterState {
-        var c = self
-        for n in 0..<count where !keep(n) { c.cpuFree[n] = -1 }
-        return c
-    }
-}
