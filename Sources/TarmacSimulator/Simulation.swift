@@ -52,61 +52,57 @@ public struct Simulation {
         let typical = TypicalPod.from(workloads.flatMap(\.workload.pods))
         var policy = self.policy.make(typical: typical)
         var rng = SplitMix64(seed: seed)
-        var snapshot = Snapshot(now: 0, cluster: cluster, pending: [], quotas: quotas)
+        // The engine's kept state: arrivals are submitted, completions finish, and each cycle examines only what
+        // something could have let in.
+        var state = SchedulerState(now: 0, cluster: cluster, quotas: quotas)
         var live: [String: Live] = [:]
         var next = 0
-        var report = SimulationReport(policy: self.policy.rawValue, totalGPUMilli: cluster.totalGPUMilli, totalCPUMilli: cluster.cpuCapacity.reduce(0) { $0 + Int($1) })
+        let totalCPU = cluster.cpuCapacity.reduce(0) { $0 + Int($1) }
+        var report = SimulationReport(policy: self.policy.rawValue, totalGPUMilli: cluster.totalGPUMilli, totalCPUMilli: totalCPU)
         var lastTime: Int64 = 0
         var cycles = 0
 
-        func account(until t: Int64, _ s: Snapshot) {
+        func account(until t: Int64, _ c: ClusterState) {
             let dt = Double(t - lastTime)
             guard dt > 0 else { return }
-            report.gpuMilliTime += Double(s.cluster.allocatedGPUMilli) * dt
-            report.cpuMilliTime += Double(s.cluster.cpuCapacity.reduce(0) { $0 + Int($1) } - s.cluster.cpuFree.reduce(0) { $0 + Int(max(0, $1)) }) * dt
+            report.gpuMilliTime += Double(c.allocatedGPUMilli) * dt
+            report.cpuMilliTime += Double(totalCPU - c.cpuFree.reduce(0) { $0 + Int(max(0, $1)) }) * dt
             var partial = 0
-            for n in 0..<s.cluster.count { for g in 0..<Int(s.cluster.gpuCount[n]) where s.cluster.free(n, g) > 0 && s.cluster.free(n, g) < 1000 { partial += Int(s.cluster.free(n, g)) } }
+            for n in 0..<c.count { for g in 0..<Int(c.gpuCount[n]) where c.free(n, g) > 0 && c.free(n, g) < 1000 { partial += Int(c.free(n, g)) } }
             report.partialGPUMilliTime += Double(partial) * dt
             lastTime = t
         }
 
-        while next < workloads.count || !snapshot.pending.isEmpty || !snapshot.running.isEmpty {
+        while next < workloads.count || !state.pending.isEmpty || !state.running.isEmpty {
             // The next event: an arrival or a completion.
             let nextArrival = next < workloads.count ? workloads[next].arrival : Int64.max
-            let nextEnd = snapshot.running.map { live[$0.workload.id]!.end }.min() ?? Int64.max
+            let nextEnd = state.running.keys.map { live[$0]!.end }.min() ?? Int64.max
             let t = min(nextArrival, nextEnd)
             if t == Int64.max { break }  // pending work that can never run
-            account(until: t, snapshot)
-            snapshot.now = t
+            account(until: t, state.cluster)
+            state.now = t
             // Completions and failures.
-            for r in snapshot.running where live[r.workload.id]!.end <= t {
-                for (pod, p) in zip(r.workload.pods, r.placements) {
-                    snapshot.cluster.release(pod, from: p)
-                    policy.didRelease(pod, from: p, in: snapshot.cluster)
-                }
-                let l = live[r.workload.id]!
+            for id in state.running.keys.sorted() where live[id]!.end <= t {
+                guard let r = state.finish(id) else { continue }
+                for (pod, p) in zip(r.workload.pods, r.placements) { policy.didRelease(pod, from: p, in: state.cluster) }
+                let l = live[id]!
                 // It failed if it stopped at its failure point, before its work was done.
                 if let f = l.spec.failsAfter, f < l.remaining { report.failed += 1 } else { report.completed += 1 }
                 report.makespan = max(report.makespan, t)
             }
-            snapshot.running.removeAll { live[$0.workload.id]!.end <= t }
             // Arrivals.
             while next < workloads.count && workloads[next].arrival <= t {
                 let w = workloads[next]
                 live[w.workload.id] = Live(spec: w, remaining: w.duration)
-                snapshot.pending.append(w.workload)
+                state.submit(w.workload)
                 next += 1
             }
-            let d = scheduler.cycle(snapshot, policy: &policy, rng: &rng)
+            let before = state.running
+            let d = scheduler.cycle(&state, policy: &policy, rng: &rng)
             cycles += 1
-            // Preemptions: back to the queue, resuming from the last checkpoint.
+            // Preemptions (the engine released them): back to the queue, resuming from the last checkpoint.
             for p in d.preempted {
-                guard let i = snapshot.running.firstIndex(where: { $0.workload.id == p.id }) else { continue }
-                let v = snapshot.running.remove(at: i)
-                for (pod, at) in zip(v.workload.pods, v.placements) {
-                    snapshot.cluster.release(pod, from: at)
-                    policy.didRelease(pod, from: at, in: snapshot.cluster)
-                }
+                guard let v = before[p.id] else { continue }
                 var l = live[p.id]!
                 let ran = t - l.started
                 let saved = l.spec.checkpointEvery.map { ran / $0 * $0 } ?? 0
@@ -114,12 +110,10 @@ public struct Simulation {
                 report.lostGPUMilliSeconds += Double(ran - saved) * Double(v.workload.gpuMilli)
                 live[p.id] = l
                 report.preemptions += 1
-                snapshot.pending.append(v.workload)
+                state.submit(v.workload)
             }
-            let pendingByID = Dictionary(snapshot.pending.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             for a in d.admitted {
-                guard let w = pendingByID[a.id] else { continue }
-                for (pod, p) in zip(w.pods, a.placements) { snapshot.cluster.assign(pod, to: p) }
+                guard let w = state.running[a.id]?.workload else { continue }
                 var l = live[a.id]!
                 if l.firstAdmitted == nil {
                     l.firstAdmitted = t
@@ -129,13 +123,10 @@ public struct Simulation {
                 let runFor = l.spec.failsAfter.map { min($0, l.remaining) } ?? l.remaining
                 l.end = t + max(1, runFor)
                 live[a.id] = l
-                snapshot.running.append(RunningWorkload(workload: w, placements: a.placements, charged: a.charged, started: t))
             }
-            let admitted = Set(d.admitted.map(\.id))
-            snapshot.pending.removeAll { admitted.contains($0.id) }
             if let progress, cycles % 256 == 0 { progress(Double(next) / Double(max(1, workloads.count))) }
         }
-        report.neverAdmitted = snapshot.pending.count
+        report.neverAdmitted = state.pending.count
         report.cycles = cycles
         progress?(1)
         return report
