@@ -111,17 +111,25 @@ struct BenchServer: @unchecked Sendable {
 
     static func start(_ tarmac: String) async throws -> BenchServer {
         let dir = try TemporaryDirectory(prefix: "tarmac-bench")
-        let port = 20000 + Int.random(in: 0..<20000)
-        let creds = dir.path + "/credentials.json"
         let platformDir = dir.url.appendingPathComponent("platform")
         try FileManager.default.copyItem(at: URL(fileURLWithPath: Fixtures.examplePlatform).deletingLastPathComponent(), to: platformDir)
         let platformFile = platformDir.appendingPathComponent("platform.yaml")
         try (try String(contentsOf: platformFile, encoding: .utf8) + "  local: {cpu: 64, memory: 256Gi, gpus: 1, accelerator: l4}\n")
             .write(to: platformFile, atomically: true, encoding: .utf8)
+        let (server, base, token) = try await launch(tarmac, dir: dir, platform: platformFile.path)
+        let holder = try await send(.POST, base + "/v1/workloads", token: token, body: workload(name: "holder", size: "small", script: "import time\ntime.sleep(100000)"))
+        guard holder.0 == 201 else { throw BenchFailure("the GPU holder was not accepted: \(String(decoding: holder.1, as: UTF8.self))") }
+        return BenchServer(process: server, dir: dir, base: base, token: token)
+    }
+
+    /// Starts `tarmac up` on a free loopback port with its data and credentials in `dir`; returns once /readyz answers.
+    static func launch(_ tarmac: String, dir: TemporaryDirectory, platform: String, extra: [String] = []) async throws -> (Process, String, String) {
+        let port = 20000 + Int.random(in: 0..<20000)
+        let creds = dir.path + "/credentials.json"
         let server = Process()
         server.executableURL = URL(fileURLWithPath: tarmac)
-        server.arguments = ["up", "--data", dir.path + "/data", "--port", String(port), "--platform", platformFile.path,
-                            "--rate-limit", "0", "--log-level", "warning"]
+        server.arguments = ["up", "--data", dir.path + "/data", "--port", String(port), "--platform", platform,
+                            "--rate-limit", "0", "--log-level", "warning"] + extra
         var env = ProcessInfo.processInfo.environment
         env["TARMAC_CREDENTIALS"] = creds
         server.environment = env
@@ -139,9 +147,7 @@ struct BenchServer: @unchecked Sendable {
             kill(server.processIdentifier, SIGKILL)
             throw BenchFailure("the server did not start")
         }
-        let holder = try await send(.POST, base + "/v1/workloads", token: token, body: workload(name: "holder", size: "small", script: "import time\ntime.sleep(100000)"))
-        guard holder.0 == 201 else { throw BenchFailure("the GPU holder was not accepted: \(String(decoding: holder.1, as: UTF8.self))") }
-        return BenchServer(process: server, dir: dir, base: base, token: token)
+        return (server, base, token)
     }
 
     /// Cancels the holder (its pod would outlive the server otherwise) and stops the server.

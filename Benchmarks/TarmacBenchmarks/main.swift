@@ -169,6 +169,14 @@ switch args.first {
 case "render": renderBenchmark(Array(args.dropFirst()))
 case "placement": placementBenchmark(Array(args.dropFirst()))
 case "throughput": throughputBenchmark(Array(args.dropFirst()))
+case "kueue" where args.contains("--live"):
+    let rest = Array(args.dropFirst())
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+        await kueueLiveBenchmark(rest)
+        done.signal()
+    }
+    done.wait()
 case "kueue": kueueBenchmark(Array(args.dropFirst()))
 case "api":
     let rest = Array(args.dropFirst())
@@ -193,6 +201,7 @@ default:
            TarmacBenchmarks placement [--trace DIR] [--seeds N] [--lists default,cpu050,...] [--policies FGD,Tarmac,...]
            TarmacBenchmarks throughput [--nodes N] [--workloads N] [--batch N] [--policies BestFit,Tarmac]
            TarmacBenchmarks kueue [--nodes N]
+           TarmacBenchmarks kueue --live [--tarmac PATH] [--senders N]
            TarmacBenchmarks api [--tarmac PATH] [--clients 1,4,16,64] [--submits N] [--latency N]
            TarmacBenchmarks reconcile [--workloads N] [--nodes N] [--kubeconfig FILE [--context NAME]] [--platform FILE]
     """)

@@ -34,10 +34,12 @@ struct UpCommand: AsyncParsableCommand {
           tarmac up --host 0.0.0.0 --allow-remote
         """)
 
-    enum BackendName: String, ExpressibleByArgument, CaseIterable { case local, kubernetes }
+    enum BackendName: String, ExpressibleByArgument, CaseIterable { case local, kubernetes, simulated }
 
     @OptionGroup var platform: PlatformOption
-    @Option(help: "Where workloads run: local (processes on this machine) or kubernetes (a cluster).") var backend: BackendName = .local
+    @Option(help: ArgumentHelp("Where workloads run: local (processes on this machine) or kubernetes (a cluster).",
+                               discussion: "simulated is for benchmarks only: the contract's pools as declared, and pods that run without a process (`sleep N` ends after N seconds, anything else runs until stopped)."))
+    var backend: BackendName = .local
     @OptionGroup(title: "Kubernetes backend") var cluster: ClusterOptions
 
     @Option(help: "Data directory (store, pod logs).") var data: String = ".tarmac"
@@ -153,6 +155,11 @@ struct UpCommand: AsyncParsableCommand {
             where_ = "cluster   \(access.server): \(nodes.count) node\(nodes.count == 1 ? "" : "s"), \(gpus) GPU\(gpus == 1 ? "" : "s") free for Tarmac; platform: \(applied.filter { $0.action == .created }.count) created, \(applied.filter { $0.action == .updated }.count) corrected, \(applied.filter { $0.action == .unchanged }.count) unchanged; acting as \(await k.controllerUser)"
             runtime = k
             kubernetes = k
+        case .simulated:
+            let sim = SimulatedBackend(platform: contract.platform)
+            let nodes = try await sim.nodes()
+            where_ = "SIMULATED backend, for benchmarks only: \(nodes.count) nodes of the contract's pools (\(String(format: "%g", Double(nodes.map(\.cpuMilli).reduce(0, +)) / 1000)) CPUs, \(nodes.map(\.gpus).reduce(0, +)) GPUs); pods run no process"
+            runtime = sim
         }
         let loopback = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
         let advertise = advertiseURL ?? (backend == .local ? "http://\(loopback.contains(":") ? "[\(loopback)]" : loopback):\(port)" : nil)

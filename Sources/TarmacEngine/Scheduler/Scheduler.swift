@@ -25,6 +25,7 @@ public struct Scheduler: Sendable {
     public func cycle(_ state: inout SchedulerState, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> Decision {
         let now = state.cache.now
         state.cache.unplaceable.removeAll()
+        state.cache.unpreemptable.removeAll()
         state.cache.admittedNow.removeAll()
         if let last = state.queue.lastRecheck {
             if now - last >= config.recheckAfter || last > now {
@@ -303,6 +304,16 @@ public struct Scheduler: Sendable {
     /// Victims that free room for `w`: only lower priority, or (to reclaim nominal quota) work that other teams of the
     /// cohort run on borrowed capacity; never before their guaranteed runtime; whole gangs; least lost work first.
     func preempt(for w: PendingWorkload, _ state: inout SchedulerCache, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> ([RunningWorkload], Decision.Admission)? {
+        let key = PreemptionKey(shape: ShapeKey(w), team: w.team, priority: w.priority)
+        if state.unpreemptable.contains(key) { return nil }
+        guard let found = findVictims(for: w, &state, policy: &policy, rng: &rng) else {
+            state.unpreemptable.insert(key)
+            return nil
+        }
+        return found
+    }
+
+    func findVictims(for w: PendingWorkload, _ state: inout SchedulerCache, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> ([RunningWorkload], Decision.Admission)? {
         let now = state.now
         let team = state.book.teams[w.team]
         let request = Self.assumedRequest(w) ?? Resources.of(w.pods) { _ in 0 }

@@ -9,6 +9,8 @@ struct SchedulerCache: Sendable {
     var runningPerUser: [String: Int] = [:]
     /// Shapes that did not fit; valid until something is released (cleared at the start of each cycle).
     var unplaceable: Set<ShapeKey> = []
+    /// Gangs (shape, team, priority) for which no preemption could make room; valid until something is released.
+    var unpreemptable: Set<PreemptionKey> = []
     /// Workloads admitted in this cycle.
     var admittedNow: Set<String> = []
     /// The cluster with nothing placed, made once (whether a gang could ever fit).
@@ -54,6 +56,7 @@ struct SchedulerCache: Sendable {
         let u = Self.user(v.workload)
         if let k = runningPerUser[u] { runningPerUser[u] = k > 1 ? k - 1 : nil }
         unplaceable.removeAll()
+        unpreemptable.removeAll()
     }
 
     mutating func evict(_ v: RunningWorkload, policy: inout any PlacementPolicy) {
@@ -63,4 +66,12 @@ struct SchedulerCache: Sendable {
 
     /// The pools a running workload's pods occupy.
     func pools(of v: RunningWorkload) -> Set<Int16> { Set(v.placements.map { cluster.pool[$0.node] }) }
+}
+
+/// What decides whether preemption can make room for a gang: its shape, its team (whose borrowers it may reclaim from)
+/// and its priority. Admissions in a cycle only take room, so a failure stays a failure until something is released.
+struct PreemptionKey: Hashable {
+    var shape: ShapeKey
+    var team: String
+    var priority: Int
 }

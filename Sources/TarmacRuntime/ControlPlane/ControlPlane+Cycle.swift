@@ -9,21 +9,10 @@ extension ControlPlane {
         let now = clock.now
         let nowMs = Self.millis(now)
         // 1. Snapshot: the cluster with every admitted attempt assigned where it runs.
+        if engineViewsStale { rebuildEngineViews() }
         var cluster = engine.cluster
-        var running: [RunningWorkload] = []
-        for id in holdingIDs {
-            guard let t = tracked[id], t.state.holdsCapacity, let plan = t.plan else { continue }
-            let e = t.entry
-            let pending = pendingWorkload(t, plan: plan)
-            let placements = e.placements.compactMap { p in engine.nodeIndex[p.node].map { Placement(node: $0, gpus: GPUSet(p.gpus)) } }
-            guard placements.count == pending.pods.count else { continue }
-            for (pod, pl) in zip(pending.pods, placements) { cluster.assign(pod, to: pl) }
-            let started = Self.millis(e.startedAt ?? e.admittedAt ?? now)
-            // Preemption loses the work since the last checkpoint of this attempt (or since it started).
-            let checkpoint = e.lastCheckpoint.flatMap { $0.attempt == e.attempt ? max(started, Self.millis($0.at)) : nil }
-            let charged = e.charged.map { engine.resources(cpuMilli: $0.cpuMilli, memoryMiB: $0.memoryMiB, gpuMilli: $0.gpuMilli) } ?? .zero
-            running.append(RunningWorkload(workload: pending, placements: placements, charged: charged, started: started, lastCheckpoint: checkpoint))
-        }
+        let running = Array(engineRunning.values)
+        for r in running { for (pod, pl) in zip(r.workload.pods, r.placements) { cluster.assign(pod, to: pl) } }
         // 2. Pending: queued, out of backoff, accepted by the backend. When nothing freed capacity or quota since the last
         // full cycle, a workload that did not fit then cannot fit now: only those new to the queue (or out of backoff
         // since), and the holder of the reservation, are looked at. A full cycle still runs at least every idle period.
@@ -44,15 +33,15 @@ extension ControlPlane {
         }
         var pending: [PendingWorkload] = []
         for id in queued {
-            guard let t = tracked[id], !t.entry.cancelRequested, (t.entry.notBefore ?? .distantPast) <= now, !t.accepting, let plan = t.plan else { continue }
-            pending.append(pendingWorkload(t, plan: plan))
+            guard let p = enginePending[id], (p.notBefore ?? .distantPast) <= now else { continue }
+            pending.append(p.workload)
         }
         // Replicas autoscalers ask for beyond the admitted ones wait for the engine like any pod (quota and placement).
         pending += try await replicaDemands(now: now)
         for p in pending { fresh.remove(p.id) }
         guard !pending.isEmpty else {
             if full {
-                for id in queued where tracked[id]?.waiting != nil { tracked[id]?.waiting = nil }
+                for id in queued { waitReasons[id] = nil }
                 reservationHolder = nil
             }
             return
@@ -66,11 +55,11 @@ extension ControlPlane {
         reservationHolder = decision.reservedFor
         // 4. Remember why each waits.
         for id in queued {
-            let w = decision.waiting[id]
-            if tracked[id]?.waiting != w { tracked[id]?.waiting = w }
+            waitReasons[id] = decision.waiting[id]
         }
         // 5. Preempt, then admit (each through its workload's state machine).
         for p in decision.preempted { try await apply(p.id, .preempted(by: p.by, reason: p.reason)) }
+        var admissions: [(String, WorkloadEvent)] = []
         for a in decision.admitted {
             if Self.isReplicaRequest(a.id) {
                 try await admitReplica(a, now: now)
@@ -79,10 +68,12 @@ extension ControlPlane {
             guard let t = tracked[a.id], let plan = t.plan else { continue }
             let placements = podPlacements(a.placements, plan: plan)
             let charge = Charge(cpuMilli: a.charged.cpuMilli, memoryMiB: a.charged.memoryMiB, gpuMilli: engine.gpuByName(a.charged))
-            try await apply(a.id, .admitted(placements: placements, charge: charge))
-            // It may have been cancelled while the cycle was deciding: then it was not admitted, and the next cycle looks again.
-            if tracked[a.id]?.state == .queued { dirty = true }
+            admissions.append((a.id, .admitted(placements: placements, charge: charge)))
         }
+        // Side by side: their store writes share commits.
+        await applyAll(admissions, what: "an admission")
+        // One may have been cancelled while the cycle was deciding: then it was not admitted, and the next cycle looks again.
+        for (id, _) in admissions where tracked[id]?.state == .queued { dirty = true }
     }
 
     @concurrent
@@ -91,6 +82,40 @@ extension ControlPlane {
         var policy = policy, rng = rng
         let decision = scheduler.cycle(snapshot, policy: &policy, rng: &rng)
         return (decision, policy, rng)
+    }
+
+    /// Keeps the engine's views of one workload current (see `enginePending`, `engineRunning`).
+    func noteEngineView(_ t: TrackedWorkload) {
+        guard !engineViewsStale else { return }
+        let e = t.entry
+        guard let plan = t.plan else {
+            enginePending[e.id] = nil
+            engineRunning[e.id] = nil
+            return
+        }
+        enginePending[e.id] = e.state == .queued && !e.cancelRequested && !t.accepting ? (pendingWorkload(t, plan: plan), e.notBefore) : nil
+        engineRunning[e.id] = e.state.holdsCapacity ? runningWorkload(t, plan: plan) : nil
+    }
+
+    func rebuildEngineViews() {
+        engineViewsStale = false
+        enginePending = [:]
+        engineRunning = [:]
+        for id in queuedIDs.union(holdingIDs) { if let t = tracked[id] { noteEngineView(t) } }
+    }
+
+    /// The engine's view of a workload that holds capacity: its pods where they were placed (nil when a node is gone).
+    func runningWorkload(_ t: TrackedWorkload, plan: WorkloadPlan) -> RunningWorkload? {
+        let e = t.entry
+        let pending = pendingWorkload(t, plan: plan)
+        let placements = e.placements.compactMap { p in engine.nodeIndex[p.node].map { Placement(node: $0, gpus: GPUSet(p.gpus)) } }
+        guard placements.count == pending.pods.count else { return nil }
+        let now = clock.now
+        let started = Self.millis(e.startedAt ?? e.admittedAt ?? now)
+        // Preemption loses the work since the last checkpoint of this attempt (or since it started).
+        let checkpoint = e.lastCheckpoint.flatMap { $0.attempt == e.attempt ? max(started, Self.millis($0.at)) : nil }
+        let charged = e.charged.map { engine.resources(cpuMilli: $0.cpuMilli, memoryMiB: $0.memoryMiB, gpuMilli: $0.gpuMilli) } ?? .zero
+        return RunningWorkload(workload: pending, placements: placements, charged: charged, started: started, lastCheckpoint: checkpoint)
     }
 
     /// The engine's view of a tracked workload: its gang of pods in the pools it may use.

@@ -20,6 +20,35 @@ extension ControlPlane {
         }
     }
 
+    /// Feeds many events at once: each workload's in order, different workloads side by side, so that their store
+    /// writes share group commits instead of waiting for one fsync each. Errors are logged with `what`.
+    func applyAll(_ events: [(String, WorkloadEvent)], what: String) async {
+        var order: [String] = []
+        var byWorkload: [String: [WorkloadEvent]] = [:]
+        for (id, e) in events {
+            if byWorkload[id] == nil { order.append(id) }
+            byWorkload[id, default: []].append(e)
+        }
+        if order.count == 1, let id = order.first {
+            for e in byWorkload[id]! {
+                do { try await apply(id, e) } catch { logger.error("could not record \(what)", metadata: ["workload": "\(id)", "error": "\(error)"]) }
+            }
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for id in order {
+                let evs = byWorkload[id]!
+                group.addTask {
+                    for e in evs {
+                        do { try await self.apply(id, e) } catch {
+                            self.logger.error("could not record \(what)", metadata: ["workload": "\(id)", "error": "\(error)"])
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Persists the step (entry, audit records and transitions in one transaction), then keeps it and publishes it.
     func commit(_ t: TrackedWorkload, _ effects: [WorkloadEffect]) async throws {
         var audit: [AuditDraft] = []
@@ -36,6 +65,8 @@ extension ControlPlane {
             let before = tracked[t.id]?.entry
             tracked[t.id] = t
             index(t.entry)
+            noteEngineView(t)
+            if t.state != .queued { waitReasons[t.id] = nil }
             // What the next cycle must look at: capacity given back lets waiting work in; a workload back in the queue is new to it.
             if let b = before, b.state.holdsCapacity, !t.state.holdsCapacity || t.entry.podCount < b.podCount { capacityFreed = true }
             if t.state == .queued, before?.state != .queued { fresh.insert(t.id) }
@@ -54,6 +85,7 @@ extension ControlPlane {
         } else {
             tracked[t.id] = t
             index(t.entry)
+            noteEngineView(t)
         }
     }
 
@@ -89,6 +121,7 @@ extension ControlPlane {
                     cur.plan = nil
                     cur.endedPods = []
                     tracked[t.id] = cur
+                    noteEngineView(cur)
                 }
                 await backend.release(workload: t.id)
             }

@@ -158,15 +158,18 @@ extension ControlPlane {
                 try await backend.accept(ActiveWorkload(id: stored.id, workload: w, attempt: 0, holdsCapacity: false))
             } catch let r as BackendRejection {
                 tracked[stored.id]?.accepting = false
+                if let t = tracked[stored.id] { noteEngineView(t) }
                 try await apply(stored.id, .rejected(message: r.message))
                 return SubmitResult(workload: tracked[stored.id]?.entry ?? stored, created: created, warnings: warnings)
             } catch {
                 logger.warning("the backend could not prepare the workload yet; it will at admission", metadata: ["workload": "\(stored.id)", "error": "\(error)"])
             }
             tracked[stored.id]?.accepting = false
+            if let t = tracked[stored.id] { noteEngineView(t) }
             dirty = true
         } else if tracked[stored.id] == nil {
             tracked[stored.id] = TrackedWorkload(entry: stored, plan: stored.state.isTerminal ? nil : WorkloadPlan(source: stored.source, contract: contract))
+            if let t = tracked[stored.id] { noteEngineView(t) }
             if !stored.state.isTerminal {
                 live.insert(stored.id)
                 index(stored)
@@ -224,7 +227,7 @@ extension ControlPlane {
                 return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: "backoff", message: e.message ?? "waiting to retry",
                                facts: failureFacts(e))
             }
-            if let r = tracked[e.id]?.waiting {
+            if let r = waitReasons[e.id] {
                 var facts: WhyFacts?
                 if case .quota(let q) = r, q.resource != "team" {
                     let need = engine.quantity(q.needed, of: q.resource), have = engine.quantity(q.available, of: q.resource)

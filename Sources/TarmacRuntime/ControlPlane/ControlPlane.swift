@@ -24,7 +24,7 @@ public struct ControlPlaneConfig: Sendable {
     /// pods' tokens valid. A random one when not given.
     public var credentialKey: SymmetricKey
 
-    public init(graceSeconds: Double = 10, tick: Duration = .milliseconds(50), idleCycle: Duration = .seconds(1),
+    public init(graceSeconds: Double = 10, tick: Duration = .milliseconds(20), idleCycle: Duration = .seconds(1),
                 placementPolicy: PolicyName = .tarmac, inventoryRefresh: Duration = .seconds(2), advertiseURL: String? = nil,
                 credentialKey: SymmetricKey = SymmetricKey(size: .bits256)) {
         self.graceSeconds = graceSeconds
@@ -89,6 +89,14 @@ public actor ControlPlane {
     var fresh: Set<String> = []
     /// Something freed capacity or quota (or the nodes or the contract changed) since the last full cycle.
     var capacityFreed = true
+    /// The engine's view of each queued workload that may be scheduled (with when its backoff ends), and of each one that
+    /// holds capacity: kept current as workloads change, so a cycle builds its snapshot without reading every record.
+    var enginePending: [String: (workload: PendingWorkload, notBefore: Date?)] = [:]
+    var engineRunning: [String: RunningWorkload] = [:]
+    /// Why each queued workload waits, as the last cycle that looked at it found.
+    var waitReasons: [String: WaitReason] = [:]
+    /// Set when the engine's cluster changed (inventory, contract): the views are rebuilt at the next cycle.
+    var engineViewsStale = true
     var lastFullCycle: Date = .distantPast
     var lastCycleRun: Date = .distantPast
     /// The workload the engine kept capacity for in the last cycle.
@@ -181,6 +189,7 @@ public actor ControlPlane {
     func applyInventory(_ found: [NodeInventory]) {
         nodes = found
         engine = EngineCluster(contract: contract, nodes: found)
+        engineViewsStale = true
         feasibility = [:]
         capacityFreed = true
         policy = config.placementPolicy.make(typical: engine.typical)
@@ -221,15 +230,9 @@ public actor ControlPlane {
     /// (or the idle period passed).
     public func tick() async {
         await refreshInventory()
-        for exit in await backend.poll() {
-            do { try await apply(exit.workload, .podExited(exit)) } catch { logger.error("could not record a pod's end", metadata: ["error": "\(error)"]) }
-        }
+        await applyAll(await backend.poll().map { ($0.workload, .podExited($0)) }, what: "a pod's end")
         if backend.reportsStarts {
-            for a in await backend.started() {
-                do { try await apply(a.workload, .started(attempt: a.attempt, reportedByBackend: true)) } catch {
-                    logger.error("could not record a start", metadata: ["error": "\(error)"])
-                }
-            }
+            await applyAll(await backend.started().map { ($0.workload, .started(attempt: $0.attempt, reportedByBackend: true)) }, what: "a start")
         }
         await enforceDeadlines()
         let now = clock.now
@@ -256,7 +259,7 @@ public actor ControlPlane {
     /// enforce it on its own: whichever comes first).
     func enforceDeadlines() async {
         let now = clock.now
-        for id in live {
+        for id in holdingIDs {
             guard let t = tracked[id], t.state.holdsCapacity else { continue }
             guard let limit = t.plan?.workload.maxDuration, let since = t.entry.startedAt ?? t.entry.admittedAt,
                   now.timeIntervalSince(since) >= Double(limit.seconds) else { continue }

@@ -2,8 +2,8 @@ import TarmacEngine
 import TarmacPlanning
 
 /// Everything the control plane keeps about one workload, in one record: the stored entry, its resolved plan, and what
-/// only lives while the control plane runs (which pods of the attempt ended, whether the backend has accepted it, why
-/// the last cycle left it waiting).
+/// only lives while the control plane runs (which pods of the attempt ended, whether the backend has accepted it). Why it
+/// waits is the control plane's `waitReasons`.
 public struct TrackedWorkload: Sendable {
     public var entry: WorkloadEntry
     /// Nil once it ended, or when its document no longer resolves against the contract.
@@ -12,8 +12,6 @@ public struct TrackedWorkload: Sendable {
     public var endedPods: Set<Int> = []
     /// Stored but not yet accepted by the backend: not scheduled until it is.
     public var accepting = false
-    /// Why the last scheduling cycle left it in the queue.
-    public var waiting: WaitReason?
 
     public init(entry: WorkloadEntry, plan: WorkloadPlan?) {
         self.entry = entry

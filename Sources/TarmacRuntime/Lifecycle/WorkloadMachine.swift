@@ -43,7 +43,6 @@ public struct WorkloadMachine: Sendable {
             n.placements = placements
             n.charged = charge
             t.endedPods = []
-            t.waiting = nil
             let nodes = Set(placements.map(\.node)).sorted().joined(separator: ",")
             return record(&t, n, "admit", .scheduler, now, detail: "attempt \(n.attempt) on \(nodes)",
                           then: [.launch(attempt: n.attempt, pods: Array(0..<n.podCount))])
@@ -246,7 +245,6 @@ public struct WorkloadMachine: Sendable {
         var then = first
         if stopAttempt { then.append(.stop(attempt: e.attempt)) }
         then.append(.release)
-        t.waiting = nil
         t.accepting = false
         return record(&t, n, action, actor, now, detail: cause.map { "\($0): \(message)" } ?? message, then: then)
     }
