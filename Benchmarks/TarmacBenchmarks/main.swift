@@ -187,6 +187,14 @@ case "api":
         done.signal()
     }
     done.wait()
+case "restart":
+    let rest = Array(args.dropFirst())
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+        await restartBenchmark(rest)
+        done.signal()
+    }
+    done.wait()
 case "reconcile":
     let rest = Array(args.dropFirst())
     let done = DispatchSemaphore(value: 0)
@@ -203,6 +211,7 @@ default:
            TarmacBenchmarks kueue [--nodes N]
            TarmacBenchmarks kueue --live [--tarmac PATH] [--senders N]
            TarmacBenchmarks api [--tarmac PATH] [--clients 1,4,16,64] [--submits N] [--latency N]
+           TarmacBenchmarks restart [--tarmac PATH] [--stored N] [--queued N]
            TarmacBenchmarks reconcile [--workloads N] [--nodes N] [--kubeconfig FILE [--context NAME]] [--platform FILE]
     """)
     exit(args.isEmpty ? 0 : 64)
