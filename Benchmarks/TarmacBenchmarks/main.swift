@@ -147,6 +147,21 @@ func renderBenchmark(_ args: [String]) {
     let tSerialize = now() - t4
     let total = tDecode + tValidate + tRender + tSerialize
 
+    // The whole pipeline per document, on every core, as `tarmac render` runs it (files in parallel, objects serialized in parallel).
+    let t5 = now()
+    let perDoc = docs.enumerated().map { ($0.offset, $0.element) }.parallelMap { (i, text) -> (Int, Int) in
+        let loaded = YAMLLoader.load(text, file: "w\(i).yaml")
+        let read = DocumentReader.read(documents: loaded.documents, file: "w\(i).yaml")
+        var errs = loaded.diagnostics.errors.count + read.diagnostics.errors.count
+        var bytes = 0
+        for w in read.workloads {
+            errs += WorkloadValidator.validate(w, against: contract).errors.count
+            if case .success(let objects) = WorkloadRenderer.render(w, contract: contract) { for o in objects { bytes += o.yaml.utf8.count } }
+        }
+        return (errs, bytes)
+    }
+    let tParallel = now() - t5
+    errors += perDoc.reduce(0) { $0 + $1.0 }
     func rate(_ t: Double) -> String { String(format: "%10.0f", Double(count) / t) }
     func ms(_ t: Double) -> String { String(format: "%9.1f", t * 1000) }
     print("validate + render \(count) workloads against \(platformPath)")
@@ -158,7 +173,8 @@ func renderBenchmark(_ args: [String]) {
     print("validate (contract, rules)  \(ms(tValidate))    \(rate(tValidate))")
     print("render (objects)            \(ms(tRender))    \(rate(tRender))")
     print("serialize (YAML)            \(ms(tSerialize))    \(rate(tSerialize))")
-    print("end to end                  \(ms(total))    \(rate(total))")
+    print("end to end, one core        \(ms(total))    \(rate(total))")
+    print("end to end, \(ProcessInfo.processInfo.activeProcessorCount) cores        \(ms(tParallel))    \(rate(tParallel))   (documents in parallel, as tarmac render runs files)")
     print("")
     print(String(format: "peak memory (max RSS): %.1f MiB", peakRSSMiB()))
     if errors > 0 { exit(1) }
@@ -187,6 +203,14 @@ case "api":
         done.signal()
     }
     done.wait()
+case "sidebyside":
+    let rest = Array(args.dropFirst())
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+        await sideBySideBenchmark(rest)
+        done.signal()
+    }
+    done.wait()
 case "restart":
     let rest = Array(args.dropFirst())
     let done = DispatchSemaphore(value: 0)
@@ -211,6 +235,7 @@ default:
            TarmacBenchmarks kueue [--nodes N]
            TarmacBenchmarks kueue --live [--tarmac PATH] [--senders N]
            TarmacBenchmarks api [--tarmac PATH] [--clients 1,4,16,64] [--submits N] [--latency N]
+           TarmacBenchmarks sidebyside --kubeconfig FILE [--tarmac PATH] [--connections 8,32] [--submits N]
            TarmacBenchmarks restart [--tarmac PATH] [--stored N] [--queued N]
            TarmacBenchmarks reconcile [--workloads N] [--nodes N] [--kubeconfig FILE [--context NAME]] [--platform FILE]
     """)

@@ -17,8 +17,10 @@ public enum Rendering {
             objects = objects.filter { $0.namespace == nil || keep.contains($0.namespace!) || $0.namespace == Naming.systemNamespace }
         }
         var seen: [String: SourceLocation?] = [:]
-        for w in workloads where env == nil || w.metadata.env == env {
-            switch WorkloadRenderer.render(w, contract: contract, options: options) {
+        // Each workload renders on its own (on every core); duplicates are found in order afterwards.
+        let chosen = workloads.filter { env == nil || $0.metadata.env == env }
+        for (w, result) in zip(chosen, chosen.parallelMap { WorkloadRenderer.render($0, contract: contract, options: options) }) {
+            switch result {
             case .success(let rendered):
                 for o in rendered {
                     if let first = seen[o.relativePath] {

@@ -14,17 +14,20 @@ public enum YAMLWriter {
         values.map(document).joined(separator: "---\n")
     }
 
+    /// Indentation strings, made once.
+    static let pads = (0..<128).map { String(repeating: " ", count: $0) }
+
     private static func write(_ value: KValue, indent: Int, into out: inout String, inList: Bool) {
-        let pad = String(repeating: " ", count: indent)
+        let pad = indent < pads.count ? pads[indent] : String(repeating: " ", count: indent)
         switch value {
         case .object(let o):
             if o.isEmpty { out += "{}\n"; return }
             var first = true
-            for key in o.keys.sorted() {
-                let v = o[key]!
+            for (key, v) in o.sorted(by: { $0.key < $1.key }) {
                 if !(first && inList) { out += pad }
                 first = false
-                out += scalar(key) + ":"
+                if needsQuotes(key) { out += quoted(key) } else { out += key }
+                out += ":"
                 switch v {
                 case .object(let c) where !c.isEmpty:
                     out += "\n"
@@ -51,7 +54,9 @@ public enum YAMLWriter {
                     write(item, indent: indent + 2, into: &out, inList: false)
                 }
             }
-        case .string(let s): out += scalar(s) + "\n"
+        case .string(let s):
+            if needsQuotes(s) { out += quoted(s) } else { out += s }
+            out += "\n"
         case .int(let i): out += "\(i)\n"
         case .double(let d): out += (d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : "\(d)") + "\n"
         case .bool(let b): out += (b ? "true" : "false") + "\n"
@@ -67,27 +72,39 @@ public enum YAMLWriter {
     }
 
     static func needsQuotes(_ s: String) -> Bool {
+        let u = s.utf8
+        guard let first = u.first, let last = u.last else { return true }
+        // Reserved words are at most 5 bytes long.
+        if u.count <= 5 && reserved.contains(s) { return true }
         // Fast path, one pass over the bytes: starts with a letter, only characters that are never special.
-        // (A string that starts with a letter is never a number; reserved words are checked separately.)
-        var utf8 = s.utf8.makeIterator()
-        if let b = utf8.next(), (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) {
+        // (A string that starts with a letter is never a number.)
+        if (first >= 0x61 && first <= 0x7A) || (first >= 0x41 && first <= 0x5A) {
             var plain = true
-            var previous = b
-            while let c = utf8.next() {
+            var previous: UInt8 = 0
+            for c in u {
                 let safe = (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39)
                     || c == 0x2E || c == 0x2F || c == 0x2D || c == 0x5F || c == 0x40 || (c == 0x3A && previous != 0x20)
                 if !safe { plain = false; break }
                 previous = c
             }
-            if plain && previous != 0x3A { return reserved.contains(s) }
+            if plain && previous != 0x3A { return false }
         }
-        guard let first = s.first, let last = s.last else { return true }
-        if reserved.contains(s) { return true }
-        if first == " " || last == " " || last == ":" { return true }
-        if "-?:,[]{}#&*!|>'\"%@`".contains(first) { return true }
-        if s.contains(": ") || s.contains(" #") || s.contains("\t") { return true }
-        if s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || $0.value > 0x7E }) { return true }
-        if looksNumeric(s) { return true }
+        if first == 0x20 || last == 0x20 || last == 0x3A { return true }
+        // - ? : , [ ] { } # & * ! | > ' " % @ `
+        if [0x2D, 0x3F, 0x3A, 0x2C, 0x5B, 0x5D, 0x7B, 0x7D, 0x23, 0x26, 0x2A, 0x21, 0x7C, 0x3E, 0x27, 0x22, 0x25, 0x40, 0x60].contains(first) { return true }
+        if containsPair(s, 0x3A, 0x20) || containsPair(s, 0x20, 0x23) { return true }
+        // Control characters, tabs and anything beyond ASCII are quoted (escaped).
+        if u.contains(where: { $0 < 0x20 || $0 >= 0x7F }) { return true }
+        return looksNumeric(s)
+    }
+
+    /// Whether the bytes `a` then `b` occur in `s` next to each other.
+    static func containsPair(_ s: String, _ a: UInt8, _ b: UInt8) -> Bool {
+        var previous: UInt8 = 0
+        for c in s.utf8 {
+            if previous == a && c == b { return true }
+            previous = c
+        }
         return false
     }
 
@@ -96,8 +113,14 @@ public enum YAMLWriter {
         if s.hasPrefix("0x") || s.hasPrefix("0o") || s.hasPrefix(".") { return true }
         if [".inf", ".Inf", ".INF", "-.inf", ".nan", ".NaN"].contains(s) { return true }
         // YAML 1.1 sexagesimal and numbers with underscores (190:20:30, 1_000).
-        let digitsAndSeparators = s.allSatisfy { $0.isNumber || $0 == "_" || $0 == ":" || $0 == "." || $0 == "-" || $0 == "+" || $0 == "e" || $0 == "E" }
-        return digitsAndSeparators && s.contains(where: \.isNumber)
+        // (Called on ASCII only.)
+        var digit = false
+        for c in s.utf8 {
+            if c >= 0x30 && c <= 0x39 { digit = true; continue }
+            // _ : . - + e E
+            guard c == 0x5F || c == 0x3A || c == 0x2E || c == 0x2D || c == 0x2B || c == 0x65 || c == 0x45 else { return false }
+        }
+        return digit
     }
 
     static func quoted(_ s: String) -> String {

@@ -9,7 +9,8 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
 
     public init?(_ text: String) {
         original = text
-        guard !text.isEmpty, !text.contains(where: { $0.isWhitespace || $0.isUppercase }) else { return nil }
+        // References are ASCII: no spaces or control characters, no uppercase (one pass over the bytes).
+        guard !text.isEmpty, !text.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F || ($0 >= 0x41 && $0 <= 0x5A) }) else { return nil }
         var rest = Substring(text)
         if let at = rest.firstIndex(of: "@") {
             let d = rest[rest.index(after: at)...]
@@ -73,8 +74,9 @@ public struct ModelReference: Hashable, Sendable, Codable, CustomStringConvertib
 public enum DNSName {
     /// RFC 1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric, at most 63 characters.
     public static func isLabel(_ s: String, maxLength: Int = 63) -> Bool {
-        guard !s.isEmpty, s.count <= maxLength, let f = s.first, let l = s.last else { return false }
-        func ok(_ c: Character) -> Bool { c.isASCII && (c.isLowercase || c.isNumber) }
-        return ok(f) && ok(l) && s.allSatisfy { ok($0) || $0 == "-" }
+        let u = s.utf8
+        guard !u.isEmpty, u.count <= maxLength, let f = u.first, let l = u.last else { return false }
+        func ok(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) }
+        return ok(f) && ok(l) && u.allSatisfy { ok($0) || $0 == 0x2D }
     }
 }

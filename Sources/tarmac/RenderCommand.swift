@@ -48,11 +48,14 @@ struct RenderCommand: ParsableCommand {
         let (inputs, missing) = Inputs.expand(files)
         diagnostics += missing
         var workloads: [Workload] = []
-        for file in inputs {
+        // Files are read and checked on every core; results are merged in input order.
+        let contractOrNil = loaded.contract
+        for (read, checked) in inputs.parallelMap(minimumCount: 2, { file -> (DocumentReader.Result, [Diagnostic]) in
             let read = DocumentReader.read(file: file)
-            diagnostics += read.diagnostics
+            return (read, contractOrNil.map { c in read.workloads.flatMap { WorkloadValidator.validate($0, against: c) } } ?? [])
+        }) {
+            diagnostics += read.diagnostics + checked
             workloads += read.workloads
-            if let contract = loaded.contract { for w in read.workloads { diagnostics += WorkloadValidator.validate(w, against: contract) } }
         }
         if let env, let contract = loaded.contract, contract.platform.environments[env] == nil {
             diagnostics.append(.error(at: nil, "unknown environment '\(env)'" + Suggestions.hint(for: env, in: contract.platform.environments.keys, noun: "environments"), rule: "unknown-reference"))
@@ -68,7 +71,7 @@ struct RenderCommand: ParsableCommand {
         if output.diagnostics.hasErrors { Terminal.writeError("nothing written: fix the errors above"); throw ExitCode(1) }
 
         if stdout {
-            print(YAMLWriter.stream(output.objects.map(\.value)), terminator: "")
+            print(output.objects.parallelMap { YAMLWriter.document($0.value) }.joined(separator: "---\n"), terminator: "")
             return
         }
         try write(output.objects, to: out!)
@@ -97,10 +100,11 @@ struct RenderCommand: ParsableCommand {
         try? fm.removeItem(at: staging)
         try fm.createDirectory(at: staging, withIntermediateDirectories: true)
         do {
-            for o in objects {
+            let texts = objects.parallelMap(\.yaml)
+            for (o, text) in zip(objects, texts) {
                 let file = staging.appendingPathComponent(o.relativePath)
                 try fm.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try Data(o.yaml.utf8).write(to: file)
+                try Data(text.utf8).write(to: file)
             }
             try Data("Written by tarmac render; this directory is replaced as a whole on the next render.\n".utf8)
                 .write(to: staging.appendingPathComponent(Self.marker))

@@ -17,7 +17,8 @@ public enum YAMLLoader {
         var diagnostics: [Diagnostic] = []
         do {
             // Tags are not resolved by regex here: scalars are typed by the schema, from their text and plainness.
-            let parser = try Parser(yaml: text, resolver: .basic)
+            // The encoding is named: Yams' default reads the process environment for every parser.
+            let parser = try Parser(yaml: text, resolver: .basic, encoding: .utf8)
             while let root = try parser.nextRoot() {
                 var budget = maxNodes
                 switch convert(root, file: file, budget: &budget, diagnostics: &diagnostics) {

@@ -25,6 +25,7 @@ public struct Scheduler: Sendable {
     public func cycle(_ state: inout SchedulerState, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> Decision {
         let now = state.cache.now
         state.cache.unplaceable.removeAll()
+        state.cache.explanations.removeAll()
         state.cache.unpreemptable.removeAll()
         state.cache.admittedNow.removeAll()
         if let last = state.queue.lastRecheck {
@@ -92,7 +93,18 @@ public struct Scheduler: Sendable {
                     decision.admitted.append(admission)
                     continue
                 }
-                let why = config.explain ? reason.explained(w, state.cache.cluster) : reason.brief
+                let why: WaitReason
+                if config.explain, case .shape = reason {
+                    let key = ShapeKey(w)
+                    if let known = state.cache.explanations[key] {
+                        why = known
+                    } else {
+                        why = reason.explained(w, state.cache.cluster)
+                        state.cache.explanations[key] = why
+                    }
+                } else {
+                    why = config.explain ? reason.explained(w, state.cache.cluster) : reason.brief
+                }
                 decision.waiting[w.id] = why
                 switch reason {
                 case .quota: state.queue.park(w, .quota(SchedulerState.quotaGroup(w.team, state.cache.book)), reason: why)

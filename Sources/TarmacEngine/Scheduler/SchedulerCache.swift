@@ -9,6 +9,8 @@ struct SchedulerCache: Sendable {
     var runningPerUser: [String: Int] = [:]
     /// Shapes that did not fit; valid until something is released (cleared at the start of each cycle).
     var unplaceable: Set<ShapeKey> = []
+    /// Why each shape that did not fit does not fit (explained once per shape; valid as long as `unplaceable`).
+    var explanations: [ShapeKey: WaitReason] = [:]
     /// Gangs (shape, team, priority) for which no preemption could make room; valid until something is released.
     var unpreemptable: Set<PreemptionKey> = []
     /// Workloads admitted in this cycle.
@@ -56,6 +58,7 @@ struct SchedulerCache: Sendable {
         let u = Self.user(v.workload)
         if let k = runningPerUser[u] { runningPerUser[u] = k > 1 ? k - 1 : nil }
         unplaceable.removeAll()
+        explanations.removeAll()
         unpreemptable.removeAll()
     }
 

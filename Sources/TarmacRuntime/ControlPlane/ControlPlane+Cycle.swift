@@ -16,7 +16,7 @@ extension ControlPlane {
         // 2. Pending: queued, out of backoff, accepted by the backend. When nothing freed capacity or quota since the last
         // full cycle, a workload that did not fit then cannot fit now: only those new to the queue (or out of backoff
         // since), and the holder of the reservation, are looked at. A full cycle still runs at least every idle period.
-        let full = capacityFreed || now.timeIntervalSince(lastFullCycle) >= config.idleCycle.seconds
+        let full = capacityFreed || now.timeIntervalSince(lastFullCycle) >= config.fullCycle.seconds
         let since = lastCycleRun
         lastCycleRun = now
         let queued: [String]

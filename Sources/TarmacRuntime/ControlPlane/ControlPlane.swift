@@ -13,8 +13,11 @@ public struct ControlPlaneConfig: Sendable {
     public var graceSeconds: Double
     /// How often the loop looks for ended pods and runs a scheduling cycle when something changed.
     public var tick: Duration
-    /// A scheduling cycle runs at least this often, even when nothing changed (reservations age, backoffs expire).
+    /// A scheduling cycle runs at least this often, even when nothing changed (backoffs expire).
     public var idleCycle: Duration
+    /// A full cycle — every queued workload examined, not only those something could have let in — runs at least this
+    /// often: what time alone changes (a reservation comes due, a victim's minimum runtime passes) is seen then.
+    public var fullCycle: Duration
     public var placementPolicy: PolicyName
     /// How often the backend's node inventory is read again (nodes join, leave, are cordoned, or other pods take GPUs).
     public var inventoryRefresh: Duration
@@ -24,12 +27,13 @@ public struct ControlPlaneConfig: Sendable {
     /// pods' tokens valid. A random one when not given.
     public var credentialKey: SymmetricKey
 
-    public init(graceSeconds: Double = 10, tick: Duration = .milliseconds(20), idleCycle: Duration = .seconds(1),
+    public init(graceSeconds: Double = 10, tick: Duration = .milliseconds(20), idleCycle: Duration = .seconds(1), fullCycle: Duration = .seconds(10),
                 placementPolicy: PolicyName = .tarmac, inventoryRefresh: Duration = .seconds(2), advertiseURL: String? = nil,
                 credentialKey: SymmetricKey = SymmetricKey(size: .bits256)) {
         self.graceSeconds = graceSeconds
         self.tick = tick
         self.idleCycle = idleCycle
+        self.fullCycle = fullCycle
         self.placementPolicy = placementPolicy
         self.inventoryRefresh = inventoryRefresh
         self.advertiseURL = advertiseURL

@@ -76,7 +76,7 @@ final class Harness: Sendable {
     /// A control plane over the same store and backend (a restart is a second one).
     func controlPlane() async throws -> ControlPlane {
         let cp = ControlPlane(contract: Lifecycle.contract, store: try SQLiteStore(path: dir.path + "/tarmac.db"), backend: backend,
-                              config: ControlPlaneConfig(idleCycle: .seconds(1), advertiseURL: "http://127.0.0.1:1"), clock: clock)
+                              config: ControlPlaneConfig(idleCycle: .seconds(1), fullCycle: .seconds(1), advertiseURL: "http://127.0.0.1:1"), clock: clock)
         try await cp.start()
         return cp
     }
