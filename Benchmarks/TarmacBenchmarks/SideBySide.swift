@@ -33,7 +33,15 @@ func sideBySideBenchmark(_ args: [String]) async {
         print("Kubernetes: kube-apiserver \(version) at \(access.server) with its etcd (fsync), suspended Jobs in a fresh namespace per round.")
         print("connections   Tarmac submits/s   p99 ms   kube-apiserver creates/s   p99 ms   ratio")
         for n in connections {
-            // Kubernetes first, in its own namespace.
+            // Tarmac first, on a fresh server.
+            let server = try await BenchServer.start(tarmac)
+            let t = try await measure(n, submits) { c, i in
+                let r = try await send(.POST, server.base + "/v1/workloads", token: server.token, body: workload(name: "bench-\(c)-\(i)", size: "small", script: "print(1)"))
+                guard r.0 == 201 else { throw BenchFailure("submit answered \(r.0): \(String(decoding: r.1, as: UTF8.self))") }
+            }
+            server.stop()
+            // Then Kubernetes, in a fresh namespace; it is deleted (and the deletion waited for) before the next round,
+            // so that neither side runs beside the other's clean-up.
             let ns = "tarmac-bench-\(Int.random(in: 0..<1_000_000))"
             _ = try await kube.create("/api/v1/namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": ns]])
             let k = try await measure(n, submits) { c, i in
@@ -49,14 +57,12 @@ func sideBySideBenchmark(_ args: [String]) async {
                 ]
                 _ = try await kube.create("/apis/batch/v1/namespaces/\(ns)/jobs", job)
             }
-            try? await kube.delete("/api/v1/namespaces/\(ns)")
-            let server = try await BenchServer.start(tarmac)
-            let t = try await measure(n, submits) { c, i in
-                let r = try await send(.POST, server.base + "/v1/workloads", token: server.token, body: workload(name: "bench-\(c)-\(i)", size: "small", script: "print(1)"))
-                guard r.0 == 201 else { throw BenchFailure("submit answered \(r.0): \(String(decoding: r.1, as: UTF8.self))") }
-            }
-            server.stop()
             print(String(format: "%11d   %16.0f   %6.1f   %24.0f   %6.1f   %4.2fx", n, t.rate, t.p99, k.rate, k.p99, t.rate / k.rate))
+            try? await kube.delete("/api/v1/namespaces/\(ns)")
+            for _ in 0..<600 {
+                guard (try? await kube.get("/api/v1/namespaces/\(ns)")) != nil else { break }
+                try await Task.sleep(for: .milliseconds(500))
+            }
         }
     } catch {
         print("sidebyside failed: \(error)")

@@ -36,13 +36,15 @@ public final class SQLiteStore: Store {
 
     public func insert(_ workload: WorkloadEntry, plan: WorkloadPlan?, audit: AuditDraft, transition: Transition?) async throws
         -> (workload: WorkloadEntry, created: Bool, transition: Transition?) {
+        // Encoded before the transaction: the single writer only writes.
+        var record = try WorkloadRecord(workload)
+        record.plan = try plan.map { try WorkloadRecord.encoder.encode($0) }
+        let row = record
         let r = try await group.write { db -> Inserted in
             if let r = workload.requestID, let existing = try WorkloadRecord.filter(Column("requestID") == r).fetchOne(db) {
                 return Inserted(workload: try existing.entry(), created: false, transition: nil)
             }
-            var record = try WorkloadRecord(workload)
-            record.plan = try plan.map { try WorkloadRecord.encoder.encode($0) }
-            try record.insert(db)
+            try row.insert(db)
             try Self.append([audit], db)
             return Inserted(workload: workload, created: true, transition: try transition.map { try Self.append([$0], db)[0] })
         }
@@ -57,10 +59,11 @@ public final class SQLiteStore: Store {
 
     @discardableResult
     public func update(_ workloads: [WorkloadEntry], audit: [AuditDraft], transitions: [Transition]) async throws -> [Transition] {
-        try await group.write { db in
-            for w in workloads {
+        // Encoded before the transaction: the single writer only writes.
+        let rows = try workloads.map { try WorkloadRecord($0) }
+        return try await group.write { db in
+            for r in rows {
                 // The plan column is left as it is: a plan is written once, at submit.
-                let r = try WorkloadRecord(w)
                 try db.execute(sql: "UPDATE workload SET requestID = ?, team = ?, state = ?, createdAt = ?, updatedAt = ?, body = ? WHERE id = ?",
                                arguments: [r.requestID, r.team, r.state, r.createdAt, r.updatedAt, r.body, r.id])
                 guard db.changesCount == 1 else { throw RecordError.recordNotFound(databaseTableName: "workload", key: ["id": r.id.databaseValue]) }

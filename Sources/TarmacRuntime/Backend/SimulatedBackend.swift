@@ -51,13 +51,14 @@ public actor SimulatedBackend: Backend {
         for l in launches {
             // A batch pod runs its completion indices one after another.
             let runs = max(1, l.completionIndices.count)
-            pods[PodKey(workload: l.workload, attempt: l.attempt, pod: l.pod)] = Self.duration(l.command).map { now + $0 * runs }
+            // updateValue: a nil end (runs until stopped) must be stored, not read as a removal.
+            pods.updateValue(Self.duration(l.command).map { now + $0 * runs }, forKey: PodKey(workload: l.workload, attempt: l.attempt, pod: l.pod))
         }
     }
 
     public func stop(workload: String, attempt: Int) async {
         for key in pods.keys where key.workload == workload && key.attempt == attempt {
-            pods[key] = nil
+            pods.removeValue(forKey: key)
             stopped.append(PodExit(workload: workload, attempt: attempt, pod: key.pod, reason: .stopped, signal: 15))
         }
     }
@@ -68,7 +69,7 @@ public actor SimulatedBackend: Backend {
         stopped.removeAll()
         for (key, end) in pods {
             guard let end, end <= now else { continue }
-            pods[key] = nil
+            pods.removeValue(forKey: key)
             out.append(PodExit(workload: key.workload, attempt: key.attempt, pod: key.pod, reason: .exited, exitCode: 0))
         }
         return out
