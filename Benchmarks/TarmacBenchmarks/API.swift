@@ -12,15 +12,10 @@ import Glibc
 /// durable submissions per second for N concurrent clients, and submit-to-running latency with the local backend.
 func apiBenchmark(_ args: [String]) async {
     func value(_ name: String) -> String? { args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } }
-    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tarmac").path
-    let tarmac = value("--tarmac") ?? exe
+    let tarmac = tarmacBinary(args)
     let clients = (value("--clients") ?? "1,4,16,64").split(separator: ",").compactMap { Int($0) }
     let submits = Int(value("--submits") ?? "2000") ?? 2000
     let latencyRuns = Int(value("--latency") ?? "100") ?? 100
-    guard FileManager.default.isExecutableFile(atPath: tarmac) else {
-        print("no tarmac binary at \(tarmac); build it (swift build -c release --product tarmac) or pass --tarmac PATH")
-        exit(1)
-    }
     do {
         let queuedFirst = Int(value("--queued") ?? "0") ?? 0
         print("Durable submissions through POST /v1/workloads: GPU-sized jobs that stay queued behind one that holds the")
@@ -31,30 +26,12 @@ func apiBenchmark(_ args: [String]) async {
             let server = try await BenchServer.start(tarmac)
             defer { server.stop() }
             if queuedFirst > 0 { try await fill(server, queuedFirst) }
-            let per = max(1, submits / n)
-            let started = ContinuousClock.now
-            let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
-                for c in 0..<n {
-                    group.addTask {
-                        var out: [Double] = []
-                        for i in 0..<per {
-                            let doc = workload(name: "bench-\(c)-\(i)", size: "small", script: "print(1)")
-                            let t0 = ContinuousClock.now
-                            let r = try await send(.POST, server.base + "/v1/workloads", token: server.token, body: doc, headers: [("Idempotency-Key", "b-\(c)-\(i)")])
-                            guard r.0 == 201 else { throw BenchFailure("submit answered \(r.0): \(String(decoding: r.1, as: UTF8.self))") }
-                            out.append(seconds(ContinuousClock.now - t0) * 1000)
-                        }
-                        return out
-                    }
-                }
-                var all: [Double] = []
-                for try await part in group { all += part }
-                return all
+            let m = try await measure(n, submits) { c, i in
+                let doc = workload(name: "bench-\(c)-\(i)", size: "small", script: "print(1)")
+                let r = try await send(.POST, server.base + "/v1/workloads", token: server.token, body: doc, headers: [("Idempotency-Key", "b-\(c)-\(i)")])
+                guard r.0 == 201 else { throw BenchFailure("submit answered \(r.0): \(String(decoding: r.1, as: UTF8.self))") }
             }
-            let total = seconds(ContinuousClock.now - started)
-            let sorted = latencies.sorted()
-            print(String(format: "%7d   %7d   %7.2f   %9.0f   %6.1f   %6.1f", n, sorted.count, total, Double(sorted.count) / total,
-                         percentile(sorted, 0.5), percentile(sorted, 0.99)))
+            print(String(format: "%7d   %7d   %7.2f   %9.0f   %6.1f   %6.1f", n, m.count, m.seconds, m.rate, m.p50, m.p99))
         }
         guard latencyRuns > 0 else { return }
         let server = try await BenchServer.start(tarmac)

@@ -11,13 +11,8 @@ import Glibc
 /// (benchmark only: pods run no process, a `sleep N` pod ends after N seconds), 30 teams in 5 cohorts on 600 CPU, and
 /// the 15,000 workloads submitted over HTTP at their arrival times. Wall time, usage and time to admission per class.
 func kueueLiveBenchmark(_ args: [String]) async {
-    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tarmac").path
-    let tarmac = option("--tarmac", args) ?? exe
+    let tarmac = tarmacBinary(args)
     let senders = Int(option("--senders", args) ?? "") ?? 64
-    guard FileManager.default.isExecutableFile(atPath: tarmac) else {
-        print("no tarmac binary at \(tarmac); build it (swift build -c release --product tarmac) or pass --tarmac PATH")
-        exit(1)
-    }
     let queues = 30, perCohort = 6, nodes = 6
     var teams = ""
     for q in 0..<queues {

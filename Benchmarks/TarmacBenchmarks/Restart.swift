@@ -12,14 +12,9 @@ import Glibc
 /// ended workloads written into its store (as months of use leave them, each with its audit record), and the server
 /// started again: time from exec to /readyz answering 200, and the server's resident memory then.
 func restartBenchmark(_ args: [String]) async {
-    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tarmac").path
-    let tarmac = option("--tarmac", args) ?? exe
+    let tarmac = tarmacBinary(args)
     let stored = Int(option("--stored", args) ?? "") ?? 100_000
     let queued = Int(option("--queued", args) ?? "") ?? 5_000
-    guard FileManager.default.isExecutableFile(atPath: tarmac) else {
-        print("no tarmac binary at \(tarmac); build it (swift build -c release --product tarmac) or pass --tarmac PATH")
-        exit(1)
-    }
     do {
         let first = try await BenchServer.start(tarmac)
         try await fill(first, queued)

@@ -12,17 +12,12 @@ import Glibc
 /// release `tarmac up`); Kubernetes: suspended Jobs (POST .../jobs, through the same client library as Tarmac's
 /// Kubernetes backend). Each round: the same number of submits per side, side by side in one run; the ratio.
 func sideBySideBenchmark(_ args: [String]) async {
-    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tarmac").path
-    let tarmac = option("--tarmac", args) ?? exe
+    let tarmac = tarmacBinary(args)
     let connections = (option("--connections", args) ?? "8,32").split(separator: ",").compactMap { Int($0) }
     let submits = Int(option("--submits", args) ?? "") ?? 4000
     guard let kubeconfig = option("--kubeconfig", args) else {
         print("sidebyside needs --kubeconfig FILE: a real kube-apiserver with etcd (Tests/Support/kube-rig start prints one)")
         exit(64)
-    }
-    guard FileManager.default.isExecutableFile(atPath: tarmac) else {
-        print("no tarmac binary at \(tarmac); build it (swift build -c release --product tarmac) or pass --tarmac PATH")
-        exit(1)
     }
     do {
         let access = try KubeConfig.load(path: kubeconfig, context: option("--context", args))
@@ -70,8 +65,10 @@ func sideBySideBenchmark(_ args: [String]) async {
     }
 }
 
-/// `n` tasks, each sending `total / n` requests one after another: requests per second and p99 latency (ms).
-func measure(_ n: Int, _ total: Int, _ one: @escaping @Sendable (Int, Int) async throws -> Void) async throws -> (rate: Double, p99: Double) {
+/// `n` tasks, each sending `total / n` requests one after another: how many, in how long, requests per second, and
+/// p50/p99 latency (ms).
+func measure(_ n: Int, _ total: Int, _ one: @escaping @Sendable (Int, Int) async throws -> Void) async throws
+    -> (count: Int, seconds: Double, rate: Double, p50: Double, p99: Double) {
     let per = max(1, total / n)
     let clock = ContinuousClock()
     let start = clock.now
@@ -94,5 +91,6 @@ func measure(_ n: Int, _ total: Int, _ one: @escaping @Sendable (Int, Int) async
     }
     let d = (clock.now - start).components
     let elapsed = Double(d.seconds) + Double(d.attoseconds) / 1e18
-    return (Double(latencies.count) / elapsed, latencies[min(latencies.count - 1, Int(Double(latencies.count - 1) * 0.99))])
+    func pct(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((Double(latencies.count - 1) * p).rounded()))] }
+    return (latencies.count, elapsed, Double(latencies.count) / elapsed, pct(0.5), pct(0.99))
 }

@@ -180,53 +180,38 @@ func renderBenchmark(_ args: [String]) {
     if errors > 0 { exit(1) }
 }
 
+/// Runs an async benchmark to its end. Detached: the top-level code holds the main actor while it waits.
+func runAsync(_ body: @escaping @Sendable () async -> Void) {
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+        await body()
+        done.signal()
+    }
+    done.wait()
+}
+
+/// The `tarmac` binary a benchmark starts: `--tarmac PATH`, else the one built beside the benchmarks; exits when missing.
+func tarmacBinary(_ args: [String]) -> String {
+    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tarmac").path
+    let path = option("--tarmac", args) ?? beside
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        print("no tarmac binary at \(path); build it (swift build -c release --product tarmac) or pass --tarmac PATH")
+        exit(1)
+    }
+    return path
+}
+
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "render": renderBenchmark(Array(args.dropFirst()))
 case "placement": placementBenchmark(Array(args.dropFirst()))
 case "throughput": throughputBenchmark(Array(args.dropFirst()))
-case "kueue" where args.contains("--live"):
-    let rest = Array(args.dropFirst())
-    let done = DispatchSemaphore(value: 0)
-    Task.detached {
-        await kueueLiveBenchmark(rest)
-        done.signal()
-    }
-    done.wait()
+case "kueue" where args.contains("--live"): runAsync { await kueueLiveBenchmark(Array(args.dropFirst())) }
 case "kueue": kueueBenchmark(Array(args.dropFirst()))
-case "api":
-    let rest = Array(args.dropFirst())
-    let done = DispatchSemaphore(value: 0)
-    // Detached: the top-level code holds the main actor while it waits.
-    Task.detached {
-        await apiBenchmark(rest)
-        done.signal()
-    }
-    done.wait()
-case "sidebyside":
-    let rest = Array(args.dropFirst())
-    let done = DispatchSemaphore(value: 0)
-    Task.detached {
-        await sideBySideBenchmark(rest)
-        done.signal()
-    }
-    done.wait()
-case "restart":
-    let rest = Array(args.dropFirst())
-    let done = DispatchSemaphore(value: 0)
-    Task.detached {
-        await restartBenchmark(rest)
-        done.signal()
-    }
-    done.wait()
-case "reconcile":
-    let rest = Array(args.dropFirst())
-    let done = DispatchSemaphore(value: 0)
-    Task.detached {
-        await reconcileBenchmark(rest)
-        done.signal()
-    }
-    done.wait()
+case "api": runAsync { await apiBenchmark(Array(args.dropFirst())) }
+case "sidebyside": runAsync { await sideBySideBenchmark(Array(args.dropFirst())) }
+case "restart": runAsync { await restartBenchmark(Array(args.dropFirst())) }
+case "reconcile": runAsync { await reconcileBenchmark(Array(args.dropFirst())) }
 default:
     print("""
     usage: TarmacBenchmarks render [--count N] [--platform FILE]
