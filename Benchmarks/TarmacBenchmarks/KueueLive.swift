@@ -103,14 +103,21 @@ func kueueLiveBenchmark(_ args: [String]) async {
             for try await part in group { late += part }
         }
         let submitted = Date().timeIntervalSince(start)
-        // Wait until every workload ended.
+        // Wait until every workload ended, watching the queue and running gauges (a cheap read: the full list is
+        // fetched once, at the end, so that the benchmark does not load the server it measures).
         var items: [WorkloadView] = []
         while true {
-            let r = try await send(.GET, base + "/v1/workloads", token: token, body: nil)
-            items = try APIJSON.decoder.decode(WorkloadList.self, from: r.1).items
-            if items.count == arrivals.count && items.allSatisfy(\.isTerminal) { break }
-            if Date().timeIntervalSince(start) > 900 { throw BenchFailure("not done after 900 s: \(items.filter { !$0.isTerminal }.count) not ended") }
             try await Task.sleep(for: .milliseconds(500))
+            let m = try await send(.GET, base + "/metrics", token: token, body: nil)
+            let text = String(decoding: m.1, as: UTF8.self)
+            let waiting = text.split(separator: "\n").filter { $0.hasPrefix("tarmac_queue_depth{") || $0.hasPrefix("tarmac_running_workloads{") }
+                .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+            if waiting == 0 {
+                let r = try await send(.GET, base + "/v1/workloads", token: token, body: nil)
+                items = try APIJSON.decoder.decode(WorkloadList.self, from: r.1).items
+                if items.count == arrivals.count && items.allSatisfy(\.isTerminal) { break }
+            }
+            if Date().timeIntervalSince(start) > 900 { throw BenchFailure("not done after 900 s") }
         }
         let failed = items.filter { $0.state != "succeeded" }
         let end = items.compactMap(\.finishedAt).max() ?? Date()
@@ -124,6 +131,17 @@ func kueueLiveBenchmark(_ args: [String]) async {
             if let a = w.admittedAt { waits[w.size, default: []].append(a.timeIntervalSince(w.createdAt)) }
         }
         let usage = busy / (Double(queues * 20) * wall) * 100
+        // CPU in use over time, in 10 s steps from the first submit.
+        var buckets = Array(repeating: 0.0, count: Int(wall / 10) + 1)
+        for w in items {
+            guard let s = w.startedAt ?? w.admittedAt, let f = w.finishedAt else { continue }
+            let a = s.timeIntervalSince(start), b = f.timeIntervalSince(start), cpu = cpuOf[w.size] ?? 0
+            var k = Int(max(0, a) / 10)
+            while k < buckets.count && Double(k) * 10 < b {
+                buckets[k] += cpu * (min(b, Double(k + 1) * 10) - max(a, Double(k) * 10))
+                k += 1
+            }
+        }
         late.sort()
         print("")
         print("                          Tarmac live   Kueue (published)")
@@ -135,6 +153,7 @@ func kueueLiveBenchmark(_ args: [String]) async {
         }
         print(String(format: "submitting took %.1f s (the last arrival is at %.1f s); sends late by p50 %.1f ms, p99 %.1f ms; %d did not succeed",
                      submitted, arrivals.last!.at, late.isEmpty ? 0 : late[late.count / 2], late.isEmpty ? 0 : late[Int(Double(late.count - 1) * 0.99)], failed.count))
+        print("CPU in use per 10 s from the first submit (of \(queues * 20)): " + buckets.map { String(format: "%.0f", $0 / 10) }.joined(separator: " "))
         if let f = failed.first { print("first that did not succeed: \(f.name) (\(f.team)): \(f.state) \(f.message ?? "")") }
     } catch {
         print("kueue --live failed: \(error)")

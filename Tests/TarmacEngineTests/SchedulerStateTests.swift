@@ -169,4 +169,24 @@ import Testing
         // The reservation ended: what waited behind it is examined (and does not fit: the gang holds both nodes).
         #expect(scheduler.cycle(&state, policy: &policy, rng: &rng).waiting["small"]?.kind == "shape")
     }
+
+    @Test func identicalWorkloadsBehindOneThatFailedWaitForTheSameReason() {
+        // One 8-GPU node, half busy (user v); identical 8-GPU gangs wait: g0-g2, g4 of user u, and g3 of v, which is old
+        // enough to claim a reservation but comes second in line (v already runs one). g0 is tried and fails; g3 is not
+        // skipped with it: it is tried and reserves; the rest wait behind the reservation.
+        var state = SchedulerState(now: 0, cluster: Build.cluster(nodes: 1, gpus: 8), quotas: [Build.gpuQuota("a", 100)])
+        var policy: any PlacementPolicy = BestFitPolicy()
+        var rng = SplitMix64(seed: 1)
+        state.submit(Build.gang("busy", team: "a", user: "v", workers: 1, gpus: 4))
+        let scheduler = Scheduler(config: SchedulerConfig(reservationAfter: 1000, preemption: false, explain: true))
+        #expect(scheduler.cycle(&state, policy: &policy, rng: &rng).admitted.map(\.id) == ["busy"])
+        for i in [0, 1, 2, 4] { state.submit(Build.gang("g\(i)", team: "a", user: "u", workers: 1, gpus: 8, at: Int64(100 + i))) }
+        state.submit(Build.gang("g3", team: "a", user: "v", workers: 1, gpus: 8, at: -5000))
+        state.now = 500
+        let d = scheduler.cycle(&state, policy: &policy, rng: &rng)
+        #expect(d.admitted.isEmpty && d.waiting.count == 5)
+        #expect(d.reservedFor == "g3", "the old one behind the first failure is still tried, and reserves")
+        #expect(d.waiting["g0"]?.kind == "shape" && d.waiting["g3"]?.kind == "shape")
+        for id in ["g1", "g2", "g4"] { #expect(d.waiting[id] == .reservation(for: "g3"), "\(id): \(String(describing: d.waiting[id]))") }
+    }
 }

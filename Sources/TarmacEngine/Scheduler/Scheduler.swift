@@ -106,10 +106,11 @@ public struct Scheduler: Sendable {
                     why = config.explain ? reason.explained(w, state.cache.cluster) : reason.brief
                 }
                 decision.waiting[w.id] = why
-                switch reason {
-                case .quota: state.queue.park(w, .quota(SchedulerState.quotaGroup(w.team, state.cache.book)), reason: why)
-                case .shape: state.queue.park(w, .shape(.init(w.pools)), reason: why)
+                let parking: AdmissionQueue.Parking = switch reason {
+                case .quota: .quota(SchedulerState.quotaGroup(w.team, state.cache.book))
+                case .shape: .shape(.init(w.pools))
                 }
+                state.queue.park(w, parking, reason: why)
                 // A reservation only for a gang that could start once capacity frees up: it fits on the empty cluster and
                 // within its team's limits. Anything else would block competing work forever.
                 if reservation == nil, case .shape = reason, now - w.submitted >= config.reservationAfter {
@@ -117,6 +118,24 @@ public struct Scheduler: Sendable {
                     if Self.feasible(w, empty: empty, book: state.cache.book, policy: &policy, rng: &rng) {
                         reservation = w
                         state.queue.reservedFor = w.id
+                    }
+                }
+                // 6. The workloads right behind it in its team's queue with the same gang and priority fail the same way
+                // (nothing was released since: admissions only take room, and a preemption would have admitted it), so
+                // they wait for the same reason without being tried; one that may claim the reservation is tried.
+                let q = queues[team]!
+                while heads[team, default: 0] < q.count {
+                    let next = q[heads[team, default: 0]]
+                    guard next.priority == w.priority, next.pods == w.pods, next.sameDomain == w.sameDomain, next.pools == w.pools else { break }
+                    if reservation == nil, case .shape = reason, now - next.submitted >= config.reservationAfter { break }
+                    heads[team, default: 0] += 1
+                    if let r = reservation, r.id != next.id, Self.competes(next, with: r) {
+                        let held = WaitReason.reservation(for: r.id)
+                        decision.waiting[next.id] = held
+                        state.queue.park(next, .reservation, reason: held)
+                    } else {
+                        decision.waiting[next.id] = why
+                        state.queue.park(next, parking, reason: why)
                     }
                 }
             }

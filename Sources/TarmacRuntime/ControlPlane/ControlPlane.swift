@@ -97,6 +97,9 @@ public actor ControlPlane {
     /// holds capacity: kept current as workloads change, so a cycle builds its snapshot without reading every record.
     var enginePending: [String: (workload: PendingWorkload, notBefore: Date?)] = [:]
     var engineRunning: [String: RunningWorkload] = [:]
+    /// How many workloads of each team are queued and hold capacity (kept with `queuedIDs` and `holdingIDs`, for gauges).
+    var queuedPerTeam: [String: Int] = [:]
+    var holdingPerTeam: [String: Int] = [:]
     /// Why each queued workload waits, as the last cycle that looked at it found.
     var waitReasons: [String: WaitReason] = [:]
     /// Set when the engine's cluster changed (inventory, contract): the views are rebuilt at the next cycle.
@@ -184,8 +187,16 @@ public actor ControlPlane {
 
     /// Keeps `queuedIDs`, `holdingIDs` and `backingOff` in step with an entry's state.
     func index(_ e: WorkloadEntry) {
-        if e.state == .queued { queuedIDs.insert(e.id) } else { queuedIDs.remove(e.id) }
-        if e.state.holdsCapacity { holdingIDs.insert(e.id) } else { holdingIDs.remove(e.id) }
+        if e.state == .queued {
+            if queuedIDs.insert(e.id).inserted { queuedPerTeam[e.team, default: 0] += 1 }
+        } else if queuedIDs.remove(e.id) != nil {
+            queuedPerTeam[e.team, default: 1] -= 1
+        }
+        if e.state.holdsCapacity {
+            if holdingIDs.insert(e.id).inserted { holdingPerTeam[e.team, default: 0] += 1 }
+        } else if holdingIDs.remove(e.id) != nil {
+            holdingPerTeam[e.team, default: 1] -= 1
+        }
         if e.state == .queued, e.notBefore != nil { backingOff.insert(e.id) } else { backingOff.remove(e.id) }
     }
 
@@ -272,22 +283,15 @@ public actor ControlPlane {
     }
 
     func recordGauges() {
-        var queued: [String: Int] = [:], running: [String: Int] = [:]
-        var cpu = 0, gpu = 0
-        for id in live {
-            guard let t = tracked[id] else { continue }
-            if t.state == .queued { queued[t.entry.team, default: 0] += 1 }
-            if t.state.holdsCapacity {
-                running[t.entry.team, default: 0] += 1
-                if let plan = t.plan {
-                    cpu += Int(plan.size.cpu.millis) * t.entry.podCount
-                    gpu += plan.size.gpus.thousandths * t.entry.podCount
-                }
-            }
+        if engineViewsStale { rebuildEngineViews() }
+        var cpu: Int64 = 0, gpu: Int64 = 0
+        for r in engineRunning.values {
+            cpu += r.charged.cpuMilli
+            for i in 0..<Resources.maxModels { gpu += r.charged.gpu[i] }
         }
         for team in contract.platform.teams.keys {
-            Gauge(label: "tarmac_queue_depth", dimensions: [("team", team)]).record(queued[team] ?? 0)
-            Gauge(label: "tarmac_running_workloads", dimensions: [("team", team)]).record(running[team] ?? 0)
+            Gauge(label: "tarmac_queue_depth", dimensions: [("team", team)]).record(queuedPerTeam[team] ?? 0)
+            Gauge(label: "tarmac_running_workloads", dimensions: [("team", team)]).record(holdingPerTeam[team] ?? 0)
         }
         Gauge(label: "tarmac_cpu_allocated_cores", dimensions: [("pool", "local")]).record(Double(cpu) / 1000)
         Gauge(label: "tarmac_gpu_allocated", dimensions: [("pool", "local")]).record(Double(gpu) / 1000)
