@@ -17,12 +17,14 @@ func apiBenchmark(_ args: [String]) async {
     let submits = Int(value("--submits") ?? "2000") ?? 2000
     let latencyRuns = Int(value("--latency") ?? "100") ?? 100
     do {
-        let queuedFirst = Int(value("--queued") ?? "0") ?? 0
+        // --queued 0,100000: each client count on an empty server and on one with that many queued first.
+        let queuedBefore = (value("--queued") ?? "0").split(separator: ",").compactMap { Int($0) }
         print("Durable submissions through POST /v1/workloads: GPU-sized jobs that stay queued behind one that holds the")
         print("machine's only (declared) GPU, so no process starts; each round on a fresh server (binary: \(tarmac));")
-        print("store: SQLite WAL, synchronous=FULL; \(ProcessInfo.processInfo.activeProcessorCount) cores\(queuedFirst > 0 ? "; \(queuedFirst) workloads queued before the round" : "")")
-        print("clients   submits   seconds   submits/s   p50 ms   p99 ms")
+        print("store: SQLite WAL, synchronous=FULL; \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print("clients    queued before   submits   seconds   submits/s   p50 ms   p99 ms")
         for n in clients {
+          for queuedFirst in queuedBefore {
             let server = try await BenchServer.start(tarmac)
             defer { server.stop() }
             if queuedFirst > 0 { try await fill(server, queuedFirst) }
@@ -31,7 +33,8 @@ func apiBenchmark(_ args: [String]) async {
                 let r = try await send(.POST, server.base + "/v1/workloads", token: server.token, body: doc, headers: [("Idempotency-Key", "b-\(c)-\(i)")])
                 guard r.0 == 201 else { throw BenchFailure("submit answered \(r.0): \(String(decoding: r.1, as: UTF8.self))") }
             }
-            print(String(format: "%7d   %7d   %7.2f   %9.0f   %6.1f   %6.1f", n, m.count, m.seconds, m.rate, m.p50, m.p99))
+            print(String(format: "%7d   %14d   %7d   %7.2f   %9.0f   %6.1f   %6.1f", n, queuedFirst, m.count, m.seconds, m.rate, m.p50, m.p99))
+          }
         }
         guard latencyRuns > 0 else { return }
         let server = try await BenchServer.start(tarmac)
