@@ -8,7 +8,8 @@ public enum Rendering {
         public var diagnostics: [Diagnostic]
     }
 
-    /// `env`, when given, keeps only that environment's namespaced objects and workloads.
+    /// `env`, when given, keeps only that environment's namespaced objects and workloads. Workloads render on every core
+    /// and the calling thread waits for them (for the CLI and tests; an async caller renders workloads one by one).
     public static func render(contract: Contract, workloads: [Workload], env: String? = nil, options: RenderOptions = RenderOptions()) -> Output {
         var diagnostics: [Diagnostic] = []
         var objects = PlatformRenderer.render(contract, options: options)

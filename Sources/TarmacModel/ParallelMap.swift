@@ -4,7 +4,7 @@ import Foundation
 extension Array where Element: Sendable {
     /// `map` on every core: the collection in contiguous chunks, each element transformed once, results in order.
     /// For pure, CPU-bound transforms of many elements (reading, checking and rendering documents); small inputs are
-    /// mapped in place.
+    /// mapped in place. The calling thread waits: not for the cooperative pool of an async server.
     public func parallelMap<T>(minimumCount: Int = 64, _ transform: @Sendable (Element) -> T) -> [T] {
         let n = count
         let cores = ProcessInfo.processInfo.activeProcessorCount
