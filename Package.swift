@@ -62,7 +62,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "TarmacStoreSQLite",
-            dependencies: ["TarmacRuntime", "TarmacPlanning", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["TarmacRuntime", "TarmacPlanning", "TarmacModel", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         // The Linux system calls of the local pod sandbox that Swift cannot call directly (Landlock, prctl, mount).
         .target(name: "CTarmacSandbox"),

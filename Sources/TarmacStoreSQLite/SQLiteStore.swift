@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TarmacModel
 import TarmacPlanning
 import TarmacRuntime
 
@@ -29,9 +30,12 @@ public final class SQLiteStore: Store {
     }
 
     public func loadWorkloads() async throws -> [StoredWorkload] {
-        try await pool.read { db in
-            try WorkloadRecord.order(Column("createdAt"), Column("id")).fetchAll(db).map { StoredWorkload(entry: try $0.entry(), plan: $0.resolvedPlan()) }
+        // Decoding the JSON bodies is most of a start with many stored workloads: on every core, on GRDB's reader thread.
+        let decoded = try await pool.read { db in
+            try WorkloadRecord.order(Column("createdAt"), Column("id")).fetchAll(db)
+                .parallelMap { r in Result { StoredWorkload(entry: try r.entry(), plan: r.resolvedPlan()) } }
         }
+        return try decoded.map { try $0.get() }
     }
 
     public func insert(_ workload: WorkloadEntry, plan: WorkloadPlan?, audit: AuditDraft, transition: Transition?) async throws

@@ -134,7 +134,9 @@ public actor ControlPlane {
         lastInventory = clock.now
         try await transitions.start()
         var resolved = 0
-        for s in try await store.loadWorkloads() {
+        let stored = try await store.loadWorkloads()
+        tracked.reserveCapacity(stored.count)
+        for s in stored {
             var plan = s.plan
             // Rows written before plans were stored: resolved once more from their document.
             if plan == nil && !s.entry.state.isTerminal {
@@ -155,7 +157,8 @@ public actor ControlPlane {
             t.plan.map { ActiveWorkload(id: t.id, workload: $0.workload, attempt: t.entry.attempt, holdsCapacity: t.state.holdsCapacity) }
         })
         var finished: [PodExit] = []
-        for t in tracked.values.sorted(by: { $0.entry.createdAt < $1.entry.createdAt }) where !t.state.isTerminal {
+        // Only what has not ended is recovered (most stored workloads have).
+        for t in live.compactMap({ tracked[$0] }).sorted(by: { $0.entry.createdAt < $1.entry.createdAt }) {
             let e = t.entry
             guard t.plan != nil else {
                 try await apply(e.id, .recovered(.unresolvable))
