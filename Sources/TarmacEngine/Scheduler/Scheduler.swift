@@ -21,7 +21,8 @@ public struct Scheduler: Sendable {
     /// 2. order the active workloads per team (priority, users in turn, submission);
     /// 3. repeatedly take the head of the team that goes next (priority, then lowest weighted dominant share);
     /// 4. skip it if it competes with the reservation; else try quota and a placement for the whole gang;
-    /// 5. on failure try preemption, else park it, and reserve capacity for it if it has waited long enough.
+    /// 5. on failure try preemption, else park it, and reserve capacity for it if it has waited long enough;
+    /// 6. park the identical workloads right behind it in its team's queue for the same reason, untried.
     public func cycle(_ state: inout SchedulerState, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> Decision {
         let now = state.cache.now
         state.cache.unplaceable.removeAll()
