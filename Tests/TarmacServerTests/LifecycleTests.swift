@@ -34,7 +34,7 @@ extension ServerTests {
         #expect(done["state"] as? String == "succeeded", "\(done)")
         #expect(kill(podPID, 0) != 0, "the pod process is gone once it succeeded")
         let logs = try server.cli(["logs", "hello"])
-        #expect(logs.stdout.hasSuffix("identity tarmac://acme/search/dev/trainingjob/hello\ndone\n"), "\(logs.stdout)")
+        #expect(logs.stdout.hasSuffix("identity spiffe://acme/team/search/env/dev/trainingjob/hello\ndone\n"), "\(logs.stdout)")
 
         // The trail shows each transition, by the right kind of actor.
         let audit = try server.cli(["audit", "list", "-o", "json"])

@@ -20,7 +20,7 @@ extension WorkloadPlan {
         base["TARMAC_ENV"] = e.env
         base["TARMAC_ATTEMPT"] = String(e.attempt)
         // The workload's own identity: never the identity of the human who submitted it.
-        base["TARMAC_WORKLOAD_IDENTITY"] = "tarmac://\(platformName)/\(e.team)/\(e.env)/\(w.kind.rawValue.lowercased())/\(e.name)"
+        base["TARMAC_WORKLOAD_IDENTITY"] = e.spiffeID(platform: platformName)
         if let checkpoint {
             base["TARMAC_CHECKPOINT_URL"] = checkpoint.url
             base["TARMAC_CHECKPOINT_TOKEN"] = checkpoint.token

@@ -1,5 +1,6 @@
 import Foundation
 import TarmacAPI
+import TarmacModel
 
 /// One workload as the control plane knows it: what was submitted, by whom, and where it is in its life.
 /// A value; the store persists it before any backend acts on a change.
@@ -137,3 +138,14 @@ public struct Charge: Codable, Sendable, Hashable {
         self.gpuMilli = gpuMilli
     }
 }
+
+extension WorkloadEntry {
+    /// The SPIFFE ID of this workload's pods on a platform (the trust domain is made from the platform's name):
+    /// a workload identity, never the identity of the person who submitted it.
+    public func spiffeID(platform: String) -> String {
+        let td = SPIFFEID.trustDomain(forPlatform: platform)
+        return SPIFFEID.workload(trustDomain: td, team: team, env: env, kind: kind, name: name)?.description
+            ?? "spiffe://\(td)/workload/\(id)"
+    }
+}
+

@@ -278,7 +278,7 @@ public struct WorkloadMachine: Sendable {
         "it ran \(TimeSpan(seconds: Int64(ran))) of attempt \(attempt), past its maxDuration of \(limit), and was stopped; raise spec.maxDuration (up to what the environment allows) or checkpoint and resume"
     }
 
-    func identity(_ e: WorkloadEntry) -> String { "tarmac://\(platform)/\(e.team)/\(e.env)/\(e.kind.lowercased())/\(e.name)" }
+    func identity(_ e: WorkloadEntry) -> String { e.spiffeID(platform: platform) }
 
     static func object(_ e: WorkloadEntry) -> String { "workload/\(e.id)" }
     static func pods(_ n: Int) -> String { "\(n) pod\(n == 1 ? "" : "s")" }
