@@ -16,13 +16,13 @@ public struct ContractInventory: Sendable {
         platform = p
         var c = ClusterState()
         var poolIndex: [String: Int16] = [:]
-        for (i, pool) in p.pools.values.sorted(by: { $0.name < $1.name }).enumerated() {
-            poolIndex[pool.name] = Int16(i)
-            let model = pool.accelerator
-            for n in 0..<(pool.nodes + (extraNodes[pool.name] ?? 0)) {
-                c.addNode(name: "\(pool.name)-\(n)", cpuMilli: Int32(clamping: pool.cpuPerNode.millis), memoryMiB: Int32(clamping: pool.memoryPerNode.bytes >> 20),
-                          gpus: min(pool.gpusPerNode, ClusterState.maxGPUsPerNode), model: model, pool: Int16(i), domain: Int32(i * 1000 + n / 4))
-            }
+        for (i, pool) in p.pools.values.sorted(by: { $0.name < $1.name }).enumerated() { poolIndex[pool.name] = Int16(i) }
+        var seen: [String: Int] = [:]
+        for node in Self.declaredNodes(p, extraNodes: extraNodes) {
+            let pool = node.pool ?? "", i = Int(poolIndex[pool] ?? 0), n = seen[pool, default: 0]
+            seen[pool] = n + 1
+            c.addNode(name: node.name, cpuMilli: Int32(clamping: node.cpuMilli), memoryMiB: Int32(clamping: node.memoryMiB),
+                      gpus: min(node.gpus, ClusterState.maxGPUsPerNode), model: node.accelerator, pool: Int16(i), domain: Int32(i * 1000 + n / 4))
         }
         for a in p.accelerators.keys.sorted() { _ = c.modelID(a) }
         cluster = c
@@ -37,6 +37,16 @@ public struct ContractInventory: Sendable {
             var nominal = resources(t.quota) ?? Resources()
             if t.quota.cpu == nil { nominal.cpuMilli = Int64.max / 4 }
             return TeamQuota(name: t.name, nominal: nominal, cohort: t.cohort, borrowingLimit: resources(t.borrowingLimit), lendingLimit: resources(t.lendingLimit), weight: t.weight)
+        }
+    }
+
+    /// Each pool's declared nodes (`nodes`, plus `extraNodes`), pools in name order: `POOL-N`, four to a topology domain.
+    public static func declaredNodes(_ p: Platform, extraNodes: [String: Int] = [:]) -> [NodeInventory] {
+        p.pools.values.sorted { $0.name < $1.name }.flatMap { pool in
+            (0..<(pool.nodes + (extraNodes[pool.name] ?? 0))).map { n in
+                NodeInventory(name: "\(pool.name)-\(n)", cpuMilli: Int(clamping: pool.cpuPerNode.millis), memoryMiB: Int(clamping: pool.memoryPerNode.bytes >> 20),
+                              gpus: pool.gpusPerNode, accelerator: pool.accelerator, pool: pool.name, domain: "\(pool.name)-\(n / 4)")
+            }
         }
     }
 

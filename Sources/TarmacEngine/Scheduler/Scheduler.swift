@@ -67,9 +67,7 @@ public struct Scheduler: Sendable {
             heads[team, default: 0] += 1
 
             if let r = reservation, r.id != w.id, Self.competes(w, with: r) {
-                let why = WaitReason.reservation(for: r.id)
-                decision.waiting[w.id] = why
-                state.queue.park(w, .reservation, reason: why)
+                Self.holdBehind(r, w, &state, &decision)
                 continue
             }
             switch attempt(w, &state.cache, policy: &policy, rng: &rng, useCache: true) {
@@ -131,9 +129,7 @@ public struct Scheduler: Sendable {
                     if reservation == nil, case .shape = reason, now - next.submitted >= config.reservationAfter { break }
                     heads[team, default: 0] += 1
                     if let r = reservation, r.id != next.id, Self.competes(next, with: r) {
-                        let held = WaitReason.reservation(for: r.id)
-                        decision.waiting[next.id] = held
-                        state.queue.park(next, .reservation, reason: held)
+                        Self.holdBehind(r, next, &state, &decision)
                     } else {
                         decision.waiting[next.id] = why
                         state.queue.park(next, parking, reason: why)
@@ -188,6 +184,13 @@ public struct Scheduler: Sendable {
             best = (team, k)
         }
         return best?.0
+    }
+
+    /// `w` waits behind the reservation of `r`.
+    static func holdBehind(_ r: PendingWorkload, _ w: PendingWorkload, _ state: inout SchedulerState, _ decision: inout Decision) {
+        let why = WaitReason.reservation(for: r.id)
+        decision.waiting[w.id] = why
+        state.queue.park(w, .reservation, reason: why)
     }
 
     /// Whether `w` would take capacity that the reserved workload `r` waits for.

@@ -20,15 +20,7 @@ public actor SimulatedBackend: Backend {
     }
 
     public init(platform: Platform, clock: ContinuousClock = ContinuousClock()) {
-        var nodes: [NodeInventory] = []
-        for pool in platform.pools.values.sorted(by: { $0.name < $1.name }) {
-            for n in 0..<pool.nodes {
-                nodes.append(NodeInventory(name: "\(pool.name)-\(n)", cpuMilli: Int(clamping: pool.cpuPerNode.millis),
-                                           memoryMiB: Int(clamping: pool.memoryPerNode.bytes >> 20), gpus: pool.gpusPerNode,
-                                           accelerator: pool.accelerator, pool: pool.name, domain: "\(pool.name)-\(n / 4)"))
-            }
-        }
-        inventory = nodes
+        inventory = ContractInventory.declaredNodes(platform)
         self.clock = clock
     }
 

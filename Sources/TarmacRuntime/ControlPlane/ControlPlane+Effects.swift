@@ -30,22 +30,20 @@ extension ControlPlane {
             byWorkload[id, default: []].append(e)
         }
         if order.count == 1, let id = order.first {
-            for e in byWorkload[id]! {
-                do { try await apply(id, e) } catch { logger.error("could not record \(what)", metadata: ["workload": "\(id)", "error": "\(error)"]) }
-            }
+            await applyInOrder(id, byWorkload[id]!, what: what)
             return
         }
         await withTaskGroup(of: Void.self) { group in
             for id in order {
                 let evs = byWorkload[id]!
-                group.addTask {
-                    for e in evs {
-                        do { try await self.apply(id, e) } catch {
-                            self.logger.error("could not record \(what)", metadata: ["workload": "\(id)", "error": "\(error)"])
-                        }
-                    }
-                }
+                group.addTask { await self.applyInOrder(id, evs, what: what) }
             }
+        }
+    }
+
+    private func applyInOrder(_ id: String, _ events: [WorkloadEvent], what: String) async {
+        for e in events {
+            do { try await apply(id, e) } catch { logger.error("could not record \(what)", metadata: ["workload": "\(id)", "error": "\(error)"]) }
         }
     }
 
