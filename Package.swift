@@ -33,10 +33,17 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.0"),
     ],
     targets: [
         .target(name: "TarmacModel", swiftSettings: strict),
         .target(name: "TarmacEngine", swiftSettings: strict),
+        // Agent and workload identity, pure: JWT-SVID and access-token claims, signing keys, grants, exchange rules,
+        // what a tool call needs.
+        .target(
+            name: "TarmacIdentity",
+            dependencies: ["TarmacModel", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
         // Contract + engine -> cluster, pools, quotas, pod shapes, resolved workload plans: the one translation, pure.
         .target(name: "TarmacPlanning", dependencies: ["TarmacEngine", "TarmacModel", "TarmacContract", "TarmacAPI"], swiftSettings: strict),
         .target(name: "TarmacSimulator", dependencies: ["TarmacPlanning", "TarmacEngine", "TarmacModel", "TarmacContract"], swiftSettings: strict),
@@ -53,16 +60,24 @@ let package = Package(
         .target(
             name: "TarmacRuntime",
             dependencies: [
-                "TarmacModel", "TarmacContract", "TarmacEngine", "TarmacPlanning", "TarmacAPI",
+                "TarmacModel", "TarmacContract", "TarmacEngine", "TarmacPlanning", "TarmacAPI", "TarmacIdentity",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
+        // The credential controller: JWT-SVIDs for attested pods, token exchange, grants, key rotation, the deny list.
+        .target(
+            name: "TarmacCredentials",
+            dependencies: [
+                "TarmacRuntime", "TarmacIdentity", "TarmacModel", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         .target(
             name: "TarmacStoreSQLite",
-            dependencies: ["TarmacRuntime", "TarmacPlanning", "TarmacModel", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["TarmacRuntime", "TarmacPlanning", "TarmacModel", "TarmacIdentity", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         // The Linux system calls of the local pod sandbox that Swift cannot call directly (Landlock, prctl, mount).
         .target(name: "CTarmacSandbox"),
@@ -77,7 +92,7 @@ let package = Package(
         .target(
             name: "TarmacServer",
             dependencies: [
-                "TarmacRuntime", "TarmacAPI", "TarmacPlanning", "TarmacWorkdir", "TarmacContract", "TarmacModel",
+                "TarmacRuntime", "TarmacCredentials", "TarmacIdentity", "TarmacAPI", "TarmacPlanning", "TarmacWorkdir", "TarmacContract", "TarmacModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -86,6 +101,20 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ],
             resources: [.copy("openapi.yaml")],
+            swiftSettings: strict),
+        // The tool gateway: verifies per-tool tokens, checks scopes (routes and MCP), forwards with its own credential, audits.
+        .target(
+            name: "TarmacGateway",
+            dependencies: [
+                "TarmacCredentials", "TarmacIdentity", "TarmacRuntime", "TarmacModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .target(
             name: "TarmacKubernetes",
@@ -124,6 +153,7 @@ let package = Package(
             dependencies: [
                 "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacEngine", "TarmacPlanning", "TarmacSimulator", "TarmacAPI", "TarmacWorkdir",
                 "TarmacRuntime", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacServer", "TarmacKubernetes", "TarmacKubernetesBackend",
+                "TarmacIdentity", "TarmacCredentials", "TarmacGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -49,6 +49,7 @@ public enum PodSupervisor {
         do {
             try prepareBox(dir, sandbox)
             try unpackWorkdir(launch, into: dir.workDirectory, sandbox)
+            try writeIdentityBootstrap(launch, dir, sandbox)
         } catch {
             FileHandle.standardError.write(Data("pod-supervisor: cannot prepare \(dir.box): \(error)\n".utf8))
             write(ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date()), dir)
@@ -59,6 +60,7 @@ public enum PodSupervisor {
         let runs: [Int?] = launch.completionIndices.isEmpty ? [nil] : launch.completionIndices.map { $0 }
         for index in runs {
             var env = launch.environment
+            if launch.identityBootstrap != nil { env["TARMAC_IDENTITY_BOOTSTRAP_FILE"] = identityBootstrapFile(dir) }
             if let index { env["JOB_COMPLETION_INDEX"] = String(index) }
             if stop.requested || dir.stopRequested {
                 status.reason = .stopped
@@ -175,6 +177,24 @@ public enum PodSupervisor {
                 guard chown(d, uid, gid) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM) }
             }
             guard chmod(d, 0o700) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM) }
+        }
+    }
+
+    static func identityBootstrapFile(_ dir: PodDirectory) -> String { dir.box + "/identity/bootstrap" }
+
+    /// The pod's one-time identity credential, in a file only the pod's user can read (0600 in a 0700 directory).
+    static func writeIdentityBootstrap(_ launch: PodLaunch, _ dir: PodDirectory, _ sandbox: SandboxSpec?) throws {
+        guard let secret = launch.identityBootstrap else { return }
+        let d = dir.box + "/identity"
+        let file = identityBootstrapFile(dir)
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        let bytes = Array(secret.utf8)
+        guard Glibc.write(fd, bytes, bytes.count) == bytes.count, fchmod(fd, 0o600) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        if let uid = sandbox?.uid, let gid = sandbox?.gid {
+            guard chown(d, uid, gid) == 0, fchown(fd, uid, gid) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM) }
         }
     }
 

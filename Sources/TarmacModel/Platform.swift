@@ -10,6 +10,8 @@ public struct Platform: Sendable {
     public var defaults = Defaults()
     public var environments: [String: Environment] = [:]
     public var tools: [String: Tool] = [:]
+    /// How workloads prove who they are and how long their credentials live.
+    public var identity = IdentitySettings()
     public var destinations: [String: Destination] = [:]
     public var datasets: [String: Dataset] = [:]
     public var costs = Costs()
@@ -18,6 +20,9 @@ public struct Platform: Sendable {
     public var origin = Origin.unknown
 
     public init(name: String) { self.name = name }
+
+    /// The SPIFFE trust domain of this platform's workloads: the `identity` section's, or one made from the name.
+    public var trustDomain: String { identity.trustDomain ?? SPIFFEID.trustDomain(forPlatform: name) }
 
     /// Pools that can run a size: same accelerator (or none for CPU sizes), the size's class,
     /// and, when the size names pools, only those.
@@ -193,7 +198,7 @@ public struct Environment: Sendable, Hashable {
     public init(name: String) { self.name = name }
 }
 
-/// A tool agents may call, with the scopes it understands.
+/// A tool agents may call, with the scopes it understands, and how Tarmac's tool gateway reaches and guards it.
 public struct Tool: Sendable, Hashable {
     public var name: String
     public var endpoint: String
@@ -203,11 +208,92 @@ public struct Tool: Sendable, Hashable {
     /// Scopes that change or expose data; an agent holding one must act on behalf of a person.
     public var sensitiveScopes: [String] = []
     public var description: String?
+    /// Where the gateway forwards calls (nil: the tool is not served by the gateway).
+    public var upstream: String?
+    /// The gateway's own credential for the upstream: the name of an environment variable of `tarmac up` holding a
+    /// bearer token (on Kubernetes, the key of the gateway's Secret). Never the caller's token.
+    public var upstreamCredential: String?
+    /// Which scope each route needs, first match wins; a call no route matches is refused.
+    public var routes: [ToolRoute] = []
+    /// MCP over streamable HTTP: the JSON-RPC path and, per MCP tool, the scope `tools/call` needs.
+    public var mcp: MCPRules?
+    /// Per scope: whether a grant needs approval, by whom, and how long it lasts.
+    public var grants: [String: GrantRule] = [:]
+    /// Each token is accepted once (its `jti` is remembered until it expires).
+    public var oneTimeTokens = false
+    /// Calls per second allowed per agent and per person (0: unlimited).
+    public var rateLimit: Double = 0
     public var origin = Origin.unknown
     public init(name: String, endpoint: String) {
         self.name = name
         self.endpoint = endpoint
     }
+
+    /// The rule for a scope: its own, or approval by admins for a sensitive scope, none for others.
+    public func grantRule(for scope: String) -> GrantRule {
+        if let r = grants[scope] { return r }
+        return sensitiveScopes.contains(scope) ? GrantRule(approvers: "role:admin", maxLifetime: nil) : GrantRule(approvers: nil, maxLifetime: nil)
+    }
+}
+
+/// One route of a tool: a path prefix, the methods (empty: any) and the scope a call needs.
+public struct ToolRoute: Sendable, Hashable {
+    public var path: String
+    public var methods: [String]
+    public var scope: String
+    public init(path: String, methods: [String], scope: String) {
+        self.path = path
+        self.methods = methods
+        self.scope = scope
+    }
+}
+
+/// What the gateway understands of a tool that speaks MCP over streamable HTTP.
+public struct MCPRules: Sendable, Hashable {
+    /// The path JSON-RPC requests are posted to.
+    public var path: String
+    /// Per MCP tool name: the scope that lists and calls it, and allowed argument values where declared.
+    public var tools: [String: MCPToolRule]
+    public init(path: String, tools: [String: MCPToolRule]) {
+        self.path = path
+        self.tools = tools
+    }
+}
+
+public struct MCPToolRule: Sendable, Hashable {
+    public var scope: String
+    /// Per argument: the values a call may pass (a call with another value, or without the argument, is refused).
+    public var arguments: [String: [String]]
+    public init(scope: String, arguments: [String: [String]] = [:]) {
+        self.scope = scope
+        self.arguments = arguments
+    }
+}
+
+/// Whether a grant of one scope needs approval, by whom, and its longest lifetime.
+public struct GrantRule: Sendable, Hashable {
+    /// `role:admin` or `team:NAME` (its members); nil: granted when the agent is submitted.
+    public var approvers: String?
+    /// Nil: until the agent ends.
+    public var maxLifetime: TimeSpan?
+    public init(approvers: String?, maxLifetime: TimeSpan?) {
+        self.approvers = approvers
+        self.maxLifetime = maxLifetime
+    }
+}
+
+/// The `identity` section: the trust domain and how long credentials live.
+public struct IdentitySettings: Sendable, Hashable {
+    /// Nil: made from the platform's name.
+    public var trustDomain: String?
+    /// Lifetime of a JWT-SVID.
+    public var svidLifetime = TimeSpan(seconds: 300)
+    /// The longest lifetime of a token issued by exchange.
+    public var maxTokenLifetime = TimeSpan(seconds: 900)
+    /// How often signing keys rotate.
+    public var keyRotation = TimeSpan(seconds: 86_400)
+    public var origin = Origin.unknown
+    public init() {}
 }
 
 /// A network destination workloads may be allowed to reach.

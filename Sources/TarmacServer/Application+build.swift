@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import Prometheus
 import ServiceLifecycle
+import TarmacCredentials
 import TarmacRuntime
 import TarmacWorkdir
 
@@ -22,10 +23,17 @@ public struct ServerDependencies: Sendable {
     public var auditAnchors: String?
     /// Uploaded working directories (nil: workloads cannot have one).
     public var workdirs: WorkdirStore?
+    /// Workload and agent credentials (nil: no identity routes).
+    public var credentials: CredentialAuthority?
+    /// The tool gateway's address, for documents that point at it.
+    public var gatewayURL: String?
 
     public init(controlPlane: ControlPlane, store: any Store, tokens: Tokens, registry: PrometheusCollectorRegistry, runsImages: Bool,
-                rateLimit: Double = 50, rateBurst: Double = 200, auditAnchors: String? = nil, workdirs: WorkdirStore? = nil) {
+                rateLimit: Double = 50, rateBurst: Double = 200, auditAnchors: String? = nil, workdirs: WorkdirStore? = nil,
+                credentials: CredentialAuthority? = nil, gatewayURL: String? = nil) {
         self.workdirs = workdirs
+        self.credentials = credentials
+        self.gatewayURL = gatewayURL
         self.auditAnchors = auditAnchors
         self.controlPlane = controlPlane
         self.store = store
@@ -44,12 +52,15 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     router.middlewares.add(MetricsMiddleware())
     router.middlewares.add(RequestLogMiddleware())
     HealthController(controlPlane: deps.controlPlane, registry: deps.registry).register(router)
+    let identity = deps.credentials.map { IdentityController(authority: $0, tokens: deps.tokens, gatewayURL: deps.gatewayURL) }
+    identity?.registerPublic(router)
     let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: deps.tokens, limiter: RateLimiter(rate: deps.rateLimit, burst: deps.rateBurst)))
     WorkloadController(controlPlane: deps.controlPlane, runsImages: deps.runsImages, workdirs: deps.workdirs).register(v1)
     WorkdirController(workdirs: deps.workdirs).register(v1)
     AuditController(store: deps.store, anchors: deps.auditAnchors).register(v1)
     TokenController(tokens: deps.tokens).register(v1)
     PlatformController(controlPlane: deps.controlPlane).register(v1)
+    identity?.register(v1)
     return router
 }
 

@@ -56,6 +56,23 @@ enum Migrations {
                 t.column("body", .blob).notNull()
             }
         }
+        // Agent and workload identity: signing keys (sealed), grants, and one-time credentials already used.
+        m.registerMigration("v3-identity") { db in
+            try db.create(table: "signing_key") { t in
+                t.primaryKey("kid", .text)
+                t.column("createdAt", .datetime).notNull()
+                t.column("body", .blob).notNull()
+            }
+            try db.create(table: "grant") { t in
+                t.primaryKey("id", .text)
+                t.column("workload", .text).notNull().indexed()
+                t.column("body", .blob).notNull()
+            }
+            try db.create(table: "redemption") { t in
+                t.primaryKey("key", .text)
+                t.column("at", .datetime).notNull()
+            }
+        }
         return m
     }
 }

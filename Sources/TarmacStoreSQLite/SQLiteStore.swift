@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TarmacIdentity
 import TarmacModel
 import TarmacPlanning
 import TarmacRuntime
@@ -141,7 +142,50 @@ public final class SQLiteStore: Store {
     }
 
     public func appendAudit(_ audit: [AuditDraft]) async throws {
-        try await pool.write { db in try Self.append(audit, db) }
+        // Through the group commit: many small appends (the tool gateway's calls) share a transaction.
+        try await group.write { db in try Self.append(audit, db) }
+    }
+
+    public func signingKeys() async throws -> [SigningKey] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT body FROM signing_key ORDER BY createdAt").map { try WorkloadRecord.decoder.decode(SigningKey.self, from: $0["body"] as Data) }
+        }
+    }
+
+    public func saveSigningKeys(_ keys: [SigningKey], deleting: [String], audit: [AuditDraft]) async throws {
+        let rows = try keys.map { ($0.kid, $0.createdAt, try WorkloadRecord.encoder.encode($0)) }
+        try await group.write { db in
+            for (kid, created, body) in rows {
+                try db.execute(sql: "INSERT OR REPLACE INTO signing_key (kid, createdAt, body) VALUES (?, ?, ?)", arguments: [kid, created, body])
+            }
+            for kid in deleting { try db.execute(sql: "DELETE FROM signing_key WHERE kid = ?", arguments: [kid]) }
+            try Self.append(audit, db)
+        }
+    }
+
+    public func grants() async throws -> [Grant] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT body FROM \"grant\" ORDER BY id").map { try WorkloadRecord.decoder.decode(Grant.self, from: $0["body"] as Data) }
+        }
+    }
+
+    public func saveGrants(_ grants: [Grant], audit: [AuditDraft]) async throws {
+        let rows = try grants.map { ($0.id, $0.workload, try WorkloadRecord.encoder.encode($0)) }
+        try await group.write { db in
+            for (id, workload, body) in rows {
+                try db.execute(sql: "INSERT OR REPLACE INTO \"grant\" (id, workload, body) VALUES (?, ?, ?)", arguments: [id, workload, body])
+            }
+            try Self.append(audit, db)
+        }
+    }
+
+    public func redeem(_ key: String, audit: AuditDraft) async throws -> Bool {
+        try await group.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO redemption (key, at) VALUES (?, ?)", arguments: [key, audit.time])
+            guard db.changesCount == 1 else { return false }
+            try Self.append([audit], db)
+            return true
+        }
     }
 
     /// Links records onto the chain's head, inside the caller's transaction.

@@ -13,6 +13,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         Examples:
           tarmac audit list --since 2026-11-22
+          tarmac audit list --actor agent-for:dan@acme.example --tool tickets
           tarmac audit verify
           tarmac audit verify --data .tarmac        # offline, straight from the store
           tarmac audit export --since 2026-11-01T00:00:00Z > evidence.jsonl
@@ -24,11 +25,15 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
         @Option(help: "From this time (RFC 3339 or a date).") var since: String?
         @Option(help: "At most this many records.") var limit: Int = 100
+        @Option(help: "Only records of this actor: KIND:ID or a prefix of it (user:alice, workload:spiffe://..., agent-for:dan@acme.example).") var actor: String?
+        @Option(help: "Only records about this tool (calls, token exchanges, grants).") var tool: String?
 
         func run() async throws {
             try await runClient {
                 var q = ["limit=\(limit)"]
                 if let since { q.append("since=\(ServerClient.query(since))") }
+                if let actor { q.append("actor=\(ServerClient.query(actor))") }
+                if let tool { q.append("tool=\(ServerClient.query(tool))") }
                 let body = try await client.client().call(.GET, "/v1/audit?" + q.joined(separator: "&")).body
                 guard client.output.format == .text else { return try printStructured(body, client.output.format) }
                 let page = try ServerClient.decode(AuditList.self, body)

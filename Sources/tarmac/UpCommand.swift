@@ -5,7 +5,10 @@ import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import AsyncHTTPClient
 import TarmacContract
+import TarmacCredentials
+import TarmacGateway
 import TarmacKubernetes
 import TarmacKubernetesBackend
 import TarmacLocal
@@ -59,6 +62,9 @@ struct UpCommand: AsyncParsableCommand {
     var allowSharedMachine = false
     @Option(help: "URL pods reach this API at, for their checkpoint reports (TARMAC_CHECKPOINT_URL). Default: this server's loopback URL with the local backend; none with kubernetes.")
     var advertiseURL: String?
+    @Option(help: ArgumentHelp("Port of the tool gateway, which agents call tools through (default: no gateway).",
+                               discussion: "Tools with an `upstream` in the contract are served at http://HOST:PORT/TOOL/...; each call needs a token from POST /v1/token for that tool."))
+    var gatewayPort: Int?
     @Option(help: "File the audit chain's head is appended to every 10 s (default: DATA/audit-anchors.jsonl; put it on another disk to guard the store against a cut-off tail).")
     var auditAnchors: String?
 
@@ -69,6 +75,10 @@ struct UpCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
+        if let g = gatewayPort {
+            guard (1...65535).contains(g) else { throw ValidationError("--gateway-port must be 1 to 65535") }
+            guard g != port else { throw ValidationError("--gateway-port must differ from --port") }
+        }
         let loopback = ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
         if !loopback && !allowRemote {
             throw ValidationError("listening on \(host) exposes the API beyond this machine; add --allow-remote if that is what you want")
@@ -163,30 +173,56 @@ struct UpCommand: AsyncParsableCommand {
         }
         let loopback = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
         let advertise = advertiseURL ?? (backend == .local ? "http://\(loopback.contains(":") ? "[\(loopback)]" : loopback):\(port)" : nil)
-        let config = ControlPlaneConfig(graceSeconds: grace, advertiseURL: advertise.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
+        var config = ControlPlaneConfig(graceSeconds: grace, advertiseURL: advertise.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
                                         credentialKey: try CredentialKey.load(dataDir + "/workload-credentials.key"))
+        config.gatewayURL = gatewayPort.map { "http://\(loopback.contains(":") ? "[\(loopback)]" : loopback):\($0)" }
         let controlPlane = ControlPlane(contract: contract, store: store, backend: runtime, config: config, logger: logger)
         let metering = MeteringService(controlPlane.transitions)
         try await controlPlane.start()
         let tokens = Tokens(store: store, teams: Set(contract.platform.teams.keys))
         let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
         let secret = try await tokens.bootstrap()
+        // Workload identity: tokens are issued as this server (the address pods reach it at).
+        let issuer = config.advertiseURL ?? url
+        let credentials = try await CredentialAuthority.start(issuer: issuer, store: store, controlPlane: controlPlane, sealingKey: config.credentialKey,
+                                                              logger: Logger(label: "tarmac.credentials"))
+        let credentialService = CredentialService(credentials, transitions: controlPlane.transitions, logger: Logger(label: "tarmac.credentials"))
+        var services: [any Service] = [LifecycleService(controlPlane), metering, credentialService]
+        var gatewayLine = "gateway   off (--gateway-port PORT serves the contract's tools to agents)"
+        var gatewayClient: HTTPClient?
+        if let gatewayPort {
+            let client = ToolGateway.makeClient()
+            gatewayClient = client
+            let gatewayURL = config.gatewayURL ?? ""
+            let gateway = ToolGateway(authority: credentials, tools: { controlPlane.contract.platform.tools }, store: store, client: client,
+                                      config: .init(publicURL: gatewayURL), logger: Logger(label: "tarmac.gateway"))
+            services.append(Application(router: gateway.router(), configuration: .init(address: .hostname(host, port: gatewayPort), serverName: "tarmac-gateway"),
+                                        logger: Logger(label: "tarmac.gateway")))
+            let served = contract.platform.tools.values.filter { $0.upstream != nil }.map(\.name).sorted()
+            gatewayLine = "gateway   \(gatewayURL)/TOOL (\(served.isEmpty ? "no tool has an upstream" : served.joined(separator: ", ")))"
+            for t in contract.platform.tools.values.sorted(by: { $0.name < $1.name }) {
+                if case .failure(let why) = ToolGateway.upstreamCredential(t) { Terminal.writeError("warning: \(why)") }
+            }
+        }
 
         let deps = ServerDependencies(controlPlane: controlPlane, store: store, tokens: tokens, registry: registry, runsImages: backend == .kubernetes,
                                       rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4), auditAnchors: anchors,
-                                      workdirs: workdirs)
+                                      workdirs: workdirs, credentials: credentials)
         let anchorService = AuditAnchorService(store: store, path: anchors, logger: Logger(label: "tarmac.audit"))
         let platformName = contract.platform.name
         let banner = where_
         let isolated = isolationLine
-        let app = buildApplication(deps, host: host, port: port, services: [LifecycleService(controlPlane), metering, anchorService,
-                                                                   ContractReloadService(path: path, controlPlane: controlPlane, logger: Logger(label: "tarmac.platform"))], onServerRunning: { _ in
+        services += [anchorService, ContractReloadService(path: path, controlPlane: controlPlane, logger: Logger(label: "tarmac.platform"))]
+        let gatewayBanner = gatewayLine
+        let app = buildApplication(deps, host: host, port: port, services: services, onServerRunning: { _ in
             print("Tarmac \(TarmacVersion.current) is up: platform \(platformName) from \(path)")
             print("  API       \(url)  (OpenAPI: \(url)/openapi.yaml, metrics: \(url)/metrics)")
             print("  data      \(dataDir)")
             print("  \(banner)")
             if let isolated { print("  \(isolated)") }
             print("  audit     anchors in \(anchors)")
+            print("  identity  issuer \(issuer) (JWKS: \(issuer)/.well-known/jwks.json, token exchange: POST \(issuer)/v1/token)")
+            print("  \(gatewayBanner)")
             let contextName = Credentials.name(forServer: url)
             if let secret {
                 do {
@@ -211,6 +247,7 @@ struct UpCommand: AsyncParsableCommand {
             Terminal.flush()
         }, logger: logger)
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        try? await gatewayClient?.shutdown()
         await kubernetes?.shutdown()
         logger.info("stopped; running workloads keep running and are taken back at the next start")
     }

@@ -65,6 +65,25 @@ public enum PlatformDecoder {
             t.scopes = n.strings("scopes")
             t.sensitiveScopes = n.strings("sensitiveScopes")
             t.description = n.str("description")
+            t.upstream = n.str("upstream")
+            t.upstreamCredential = n.str("upstreamCredential")
+            t.routes = (n["routes"]?.items ?? []).compactMap { r in
+                r.str("path").map { ToolRoute(path: $0, methods: r.strings("methods").map { $0.uppercased() }, scope: r.str("scope") ?? "") }
+            }
+            if let m = n["mcp"] {
+                var rules: [String: MCPToolRule] = [:]
+                for (tool, r) in m.named("tools") {
+                    var args: [String: [String]] = [:]
+                    for e in r["arguments"]?.entries ?? [] { args[e.key] = e.value.items?.compactMap(\.text) ?? [] }
+                    rules[tool] = MCPToolRule(scope: r.str("scope") ?? "", arguments: args)
+                }
+                t.mcp = MCPRules(path: m.str("path") ?? "/mcp", tools: rules)
+            }
+            for (scope, g) in n.named("grants") {
+                t.grants[scope] = GrantRule(approvers: g.str("approvers"), maxLifetime: g.duration("maxLifetime"))
+            }
+            t.oneTimeTokens = n.bool("oneTimeTokens") ?? false
+            t.rateLimit = n.double("rateLimit") ?? 0
             t.origin = n.origin()
             p.tools[name] = t
         }
@@ -89,6 +108,13 @@ public enum PlatformDecoder {
             m.accelerator = l.str("accelerator")
             m.origin = l.origin()
             p.local = m
+        }
+        if let i = spec["identity"] {
+            p.identity.trustDomain = i.str("trustDomain")
+            if let v = i.duration("svidLifetime") { p.identity.svidLifetime = v }
+            if let v = i.duration("maxTokenLifetime") { p.identity.maxTokenLifetime = v }
+            if let v = i.duration("keyRotation") { p.identity.keyRotation = v }
+            p.identity.origin = i.origin()
         }
         if let c = spec["costs"] {
             p.costs.cpuCoreHour = c.double("cpuCoreHour")

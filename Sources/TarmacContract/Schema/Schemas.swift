@@ -106,6 +106,33 @@ public enum Schemas {
         Field("scopes", strings("Scopes the tool understands."), required: true),
         Field("sensitiveScopes", strings("Scopes an agent may only hold when acting on behalf of a person.")),
         Field("description", s(.string, "Free text.")),
+        Field("upstream", s(.url, "Where Tarmac's tool gateway forwards calls (http or https).")),
+        Field("upstreamCredential", s(.string, "Environment variable of `tarmac up` holding the gateway's own bearer token for the upstream; the caller's token is never passed on.")),
+        Field("routes", .list(.object(ObjectSchema("A route and the scope a call to it needs.", [
+            Field("path", s(.absolutePath, "Path prefix, e.g. /tickets."), required: true),
+            Field("methods", .list(s(.oneOf(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]), "An HTTP method."), description: "Methods; empty means any.")),
+            Field("scope", s(.name, "The scope a call needs."), required: true),
+        ])), description: "Routes of the tool, first match wins; a call no route matches is refused.")),
+        Field("mcp", .object(ObjectSchema("MCP over streamable HTTP: tools/list is filtered and tools/call gated by the same rules.", [
+            Field("path", s(.absolutePath, "The JSON-RPC path (default /mcp).")),
+            Field("tools", .map(keys: .any, values: .object(ObjectSchema("One MCP tool.", [
+                Field("scope", s(.name, "The scope that lists and calls it."), required: true),
+                Field("arguments", .map(keys: .any, values: strings("Allowed values."), description: "Allowed values per argument.")),
+            ])), description: "MCP tools by name; one not listed is neither listed nor callable."), required: true),
+        ]))),
+        Field("grants", .map(keys: .name, values: .object(ObjectSchema("How a grant of one scope is given.", [
+            Field("approvers", s(.string, "Who approves: role:admin or team:NAME (never the requester). Unset: granted at submit.")),
+            Field("maxLifetime", s(.duration, "Longest lifetime of an approved grant (unset: until the agent ends).")),
+        ])), description: "Per scope: approval and lifetime. Sensitive scopes need an admin's approval unless said otherwise.")),
+        Field("oneTimeTokens", s(.bool, "Accept each token once (default false).")),
+        Field("rateLimit", s(.number(min: 0), "Calls per second per agent and per person (default 0: unlimited).")),
+    ]))
+
+    static let identity = Schema.object(ObjectSchema("Workload identity and credential lifetimes.", [
+        Field("trustDomain", s(.string, "SPIFFE trust domain (default: made from the platform's name).")),
+        Field("svidLifetime", s(.duration, "Lifetime of a JWT-SVID (default 5m, at most 1h).")),
+        Field("maxTokenLifetime", s(.duration, "Longest lifetime of a token issued by exchange (default 15m, at most 1h).")),
+        Field("keyRotation", s(.duration, "How often signing keys rotate (default 24h, at least 1h).")),
     ]))
 
     static let destination = Schema.object(ObjectSchema("A network destination workloads may be allowed to reach.", [
@@ -157,6 +184,7 @@ public enum Schemas {
             Field("datasets", .map(keys: .name, values: dataset, description: "Datasets by name.")),
             Field("costs", costs),
             Field("local", local),
+            Field("identity", identity),
         ]
     }
 

@@ -77,6 +77,7 @@ public enum PlatformValidator {
             }
         }
 
+        out += identityProblems(p.identity)
         for tool in p.tools.values.sorted(by: { $0.name < $1.name }) {
             if tool.scopes.isEmpty {
                 out.append(.error(at: tool.origin.key("scopes"), "tool '\(tool.name)' declares no scopes", rule: "tool-scopes", help: "list the scopes it understands, e.g. [read]"))
@@ -84,10 +85,59 @@ public enum PlatformValidator {
             for (i, s) in tool.sensitiveScopes.enumerated() where !tool.scopes.contains(s) {
                 out.append(.error(at: tool.origin.at("sensitiveScopes.\(i)"), "sensitive scope '\(s)' is not one of tool '\(tool.name)' scopes" + Suggestions.hint(for: s, in: tool.scopes, noun: "scopes"), rule: "tool-scopes"))
             }
+            out += gatewayProblems(tool, teams: p.teams.keys)
             if tool.cidr == nil {
                 out.append(.warning(at: tool.origin.location, "tool '\(tool.name)' has no cidr: agents cannot be given network access to it", rule: "egress", help: "set cidr (and port) so network policy can allow exactly this tool"))
             }
         }
+        return out
+    }
+
+    /// The gateway's view of a tool: every scope it names is one of the tool's, approvers name a role or a team.
+    static func gatewayProblems(_ tool: Tool, teams: Dictionary<String, Team>.Keys) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        func unknownScope(_ s: String, at path: String) {
+            guard !tool.scopes.contains(s) else { return }
+            out.append(.error(at: tool.origin.at(path), "scope '\(s)' is not one of tool '\(tool.name)' scopes" + Suggestions.hint(for: s, in: tool.scopes, noun: "scopes"), rule: "tool-scopes"))
+        }
+        for (i, r) in tool.routes.enumerated() { unknownScope(r.scope, at: "routes.\(i).scope") }
+        for (name, r) in (tool.mcp?.tools ?? [:]).sorted(by: { $0.key < $1.key }) { unknownScope(r.scope, at: "mcp.tools.\(name).scope") }
+        for (scope, g) in tool.grants.sorted(by: { $0.key < $1.key }) {
+            guard tool.scopes.contains(scope) else {
+                out.append(.error(at: tool.origin.key("grants.\(scope)"), "grant rule for '\(scope)', which is not one of tool '\(tool.name)' scopes" + Suggestions.hint(for: scope, in: tool.scopes, noun: "scopes"), rule: "tool-scopes"))
+                continue
+            }
+            if let a = g.approvers {
+                if a.hasPrefix("team:") {
+                    let team = String(a.dropFirst(5))
+                    if !teams.contains(team) {
+                        out.append(.error(at: tool.origin.at("grants.\(scope).approvers"), "approvers name unknown team '\(team)'" + Suggestions.hint(for: team, in: teams, noun: "teams"), rule: "unknown-reference"))
+                    }
+                } else if a != "role:admin" {
+                    out.append(.error(at: tool.origin.at("grants.\(scope).approvers"), "approvers must be role:admin or team:NAME, not '\(a)'", rule: "invalid-value"))
+                }
+            }
+        }
+        if let c = tool.upstreamCredential, c.isEmpty || !c.utf8.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }) {
+            out.append(.error(at: tool.origin.at("upstreamCredential"), "upstreamCredential must name an environment variable (A-Z, 0-9, _), not '\(c)'", rule: "invalid-value"))
+        }
+        if let u = tool.upstream, !(u.hasPrefix("http://") || u.hasPrefix("https://")) {
+            out.append(.error(at: tool.origin.at("upstream"), "upstream must be an http:// or https:// URL, not '\(u)'", rule: "invalid-value"))
+        }
+        if tool.upstream != nil && tool.routes.isEmpty && tool.mcp == nil {
+            out.append(.error(at: tool.origin.key("upstream"), "tool '\(tool.name)' has an upstream but no routes or mcp section: the gateway would refuse every call", rule: "tool-routes", help: "add routes: [{path: /, scope: read}]"))
+        }
+        return out
+    }
+
+    static func identityProblems(_ i: IdentitySettings) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        if let td = i.trustDomain, SPIFFEID(trustDomain: td, segments: []) == nil {
+            out.append(.error(at: i.origin.at("trustDomain"), "'\(td)' is not a SPIFFE trust domain (lowercase letters, digits, '.', '-', '_')", rule: "invalid-value"))
+        }
+        if i.svidLifetime.seconds > 3600 { out.append(.error(at: i.origin.at("svidLifetime"), "svidLifetime is at most 1h", rule: "invalid-value")) }
+        if i.maxTokenLifetime.seconds > 3600 { out.append(.error(at: i.origin.at("maxTokenLifetime"), "maxTokenLifetime is at most 1h", rule: "invalid-value")) }
+        if i.keyRotation.seconds < 3600 { out.append(.error(at: i.origin.at("keyRotation"), "keyRotation is at least 1h", rule: "invalid-value")) }
         return out
     }
 

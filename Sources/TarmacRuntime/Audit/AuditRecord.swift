@@ -3,7 +3,9 @@ import Foundation
 /// Who did something. Humans and automation act through API tokens; workloads have identities of their own; the
 /// scheduler and the lifecycle loop act as the system. The kinds never mix: a workload identity is never a human one.
 public struct Actor: Codable, Sendable, Hashable, CustomStringConvertible {
-    public enum Kind: String, Codable, Sendable { case user, workload, system }
+    /// `user`: a person; `workload`: a workload's SPIFFE ID; `agent-for`: a person and the agent(s) acting for them;
+    /// `system`: Tarmac itself.
+    public enum Kind: String, Codable, Sendable { case user, workload, agentFor = "agent-for", system }
     public var kind: Kind
     public var id: String
 

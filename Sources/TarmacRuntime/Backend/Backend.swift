@@ -21,6 +21,9 @@ public struct PodLaunch: Codable, Sendable, Hashable {
     public var workdir: String?
     /// Where the backend keeps that directory's archive for the pod (local backend: a file on this machine).
     public var workdirArchive: String?
+    /// The pod's one-time identity bootstrap credential: the local backend puts it in a file only the pod can read
+    /// (`TARMAC_IDENTITY_BOOTSTRAP_FILE`); on Kubernetes the pod proves itself with its service-account token instead.
+    public var identityBootstrap: String?
 
     public init(workload: String, attempt: Int, pod: Int, command: [String], environment: [String: String], memoryLimitBytes: Int64,
                 cpuMilli: Int, placement: PodPlacement, deadline: Date?, completionIndices: [Int], graceSeconds: Double, workdir: String? = nil) {

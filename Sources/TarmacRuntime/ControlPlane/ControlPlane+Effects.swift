@@ -96,8 +96,10 @@ extension ControlPlane {
                 continue
             case .launch(let attempt, let pods):
                 guard let plan = t.plan else { continue }
-                let all = plan.launches(for: t.entry, platformName: platformName, graceSeconds: config.graceSeconds, now: clock.now,
-                                        checkpoint: checkpointAccess(t.entry))
+                let e = t.entry
+                let all = plan.launches(for: e, trustDomain: machine.trustDomain, graceSeconds: config.graceSeconds, now: clock.now,
+                                        checkpoint: checkpointAccess(e), identityURL: config.advertiseURL, gatewayURL: config.gatewayURL,
+                                        bootstrap: { [config] pod in config.advertiseURL == nil ? nil : self.identityBootstrap(workload: e.id, attempt: e.attempt, pod: pod) })
                 let chosen = pods.compactMap { i in all.indices.contains(i) ? all[i] : nil }
                 guard !chosen.isEmpty else { continue }
                 do {

@@ -26,6 +26,8 @@ public struct ControlPlaneConfig: Sendable {
     /// The key workload credentials (checkpoint tokens) are derived from; the same key across restarts keeps running
     /// pods' tokens valid. A random one when not given.
     public var credentialKey: SymmetricKey
+    /// Where pods reach the tool gateway (`TARMAC_GATEWAY_URL`); nil: no gateway.
+    public var gatewayURL: String?
 
     public init(graceSeconds: Double = 10, tick: Duration = .milliseconds(20), idleCycle: Duration = .seconds(1), fullCycle: Duration = .seconds(10),
                 placementPolicy: PolicyName = .tarmac, inventoryRefresh: Duration = .seconds(2), advertiseURL: String? = nil,
@@ -120,7 +122,7 @@ public actor ControlPlane {
         self.config = config
         self.clock = clock
         self.logger = logger
-        self.machine = WorkloadMachine(platform: contract.platform.name)
+        self.machine = WorkloadMachine(trustDomain: contract.platform.trustDomain)
         self.transitions = TransitionStream(store: store)
         self.engine = EngineCluster(contract: contract, nodes: [])
         self.policy = config.placementPolicy.make(typical: [])
@@ -220,6 +222,9 @@ public actor ControlPlane {
     public func reload(_ next: Contract) throws {
         guard next.platform.name == platformName else {
             throw RuntimeError(.invalid, "the platform's name changed (\(platformName) -> \(next.platform.name)); restart tarmac up to serve another platform")
+        }
+        guard next.platform.trustDomain == machine.trustDomain else {
+            throw RuntimeError(.invalid, "the trust domain changed (\(machine.trustDomain) -> \(next.platform.trustDomain)); every workload identity would change: restart tarmac up to use it")
         }
         current.withLock { $0 = next }
         applyInventory(nodes)

@@ -10,7 +10,8 @@ public struct CheckpointAccess: Sendable, Hashable {
 
 extension WorkloadPlan {
     /// The pods of one attempt, ready for a backend.
-    func launches(for e: WorkloadEntry, platformName: String, graceSeconds: Double, now: Date, checkpoint: CheckpointAccess?) -> [PodLaunch] {
+    func launches(for e: WorkloadEntry, trustDomain: String, graceSeconds: Double, now: Date, checkpoint: CheckpointAccess?,
+                  identityURL: String? = nil, gatewayURL: String? = nil, bootstrap: (Int) -> String? = { _ in nil }) -> [PodLaunch] {
         let w = workload
         var base: [String: String] = [:]
         for v in w.env { base[v.name] = v.value }
@@ -20,7 +21,10 @@ extension WorkloadPlan {
         base["TARMAC_ENV"] = e.env
         base["TARMAC_ATTEMPT"] = String(e.attempt)
         // The workload's own identity: never the identity of the human who submitted it.
-        base["TARMAC_WORKLOAD_IDENTITY"] = e.spiffeID(platform: platformName)
+        base["TARMAC_WORKLOAD_IDENTITY"] = e.spiffeID(trustDomain: trustDomain)
+        // Where the pod exchanges its bootstrap (or service-account token) for JWT-SVIDs, and renews them.
+        if let identityURL { base["TARMAC_IDENTITY_URL"] = identityURL }
+        if let gatewayURL { base["TARMAC_GATEWAY_URL"] = gatewayURL }
         if let checkpoint {
             base["TARMAC_CHECKPOINT_URL"] = checkpoint.url
             base["TARMAC_CHECKPOINT_TOKEN"] = checkpoint.token
@@ -48,12 +52,16 @@ extension WorkloadPlan {
             case .inference(let s):
                 env["PORT"] = String(s.port + i)
             case .agent:
-                break
+                // An agent may serve (people ask it to act for them); locally the backend picks a free port.
+                env["PORT"] = "8080"
+
             }
             env["CUDA_VISIBLE_DEVICES"] = placement.gpus.map(String.init).joined(separator: ",")
-            return PodLaunch(workload: e.id, attempt: e.attempt, pod: i, command: w.command + w.args, environment: env,
-                             memoryLimitBytes: size.memory.bytes, cpuMilli: Int(size.cpu.millis), placement: placement,
-                             deadline: deadline, completionIndices: indices, graceSeconds: graceSeconds, workdir: e.workdir)
+            var launch = PodLaunch(workload: e.id, attempt: e.attempt, pod: i, command: w.command + w.args, environment: env,
+                                   memoryLimitBytes: size.memory.bytes, cpuMilli: Int(size.cpu.millis), placement: placement,
+                                   deadline: deadline, completionIndices: indices, graceSeconds: graceSeconds, workdir: e.workdir)
+            launch.identityBootstrap = bootstrap(i)
+            return launch
         }
     }
 }

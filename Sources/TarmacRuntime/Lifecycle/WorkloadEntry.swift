@@ -140,10 +140,9 @@ public struct Charge: Codable, Sendable, Hashable {
 }
 
 extension WorkloadEntry {
-    /// The SPIFFE ID of this workload's pods on a platform (the trust domain is made from the platform's name):
-    /// a workload identity, never the identity of the person who submitted it.
-    public func spiffeID(platform: String) -> String {
-        let td = SPIFFEID.trustDomain(forPlatform: platform)
+    /// The SPIFFE ID of this workload's pods in a trust domain (`Platform.trustDomain`): a workload identity, never
+    /// the identity of the person who submitted it.
+    public func spiffeID(trustDomain td: String) -> String {
         return SPIFFEID.workload(trustDomain: td, team: team, env: env, kind: kind, name: name)?.description
             ?? "spiffe://\(td)/workload/\(id)"
     }

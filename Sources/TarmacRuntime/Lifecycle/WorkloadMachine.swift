@@ -7,13 +7,13 @@ import TarmacPlanning
 /// reports as further events. Every rule of the lifecycle lives here: attempts and backoff, preemption, cancel in each
 /// state, deadlines, checkpoints, accounting of GPU- and CPU-seconds.
 public struct WorkloadMachine: Sendable {
-    /// The platform's name, for workload identities in audit details.
-    public var platform: String
+    /// The platform's SPIFFE trust domain, for workload identities in audit details.
+    public var trustDomain: String
     /// The longest wait before a retry, in seconds (backoff doubles from one second up to this).
     public var maxBackoff: Double
 
-    public init(platform: String, maxBackoff: Double = 60) {
-        self.platform = platform
+    public init(trustDomain: String, maxBackoff: Double = 60) {
+        self.trustDomain = trustDomain
         self.maxBackoff = maxBackoff
     }
 
@@ -278,7 +278,7 @@ public struct WorkloadMachine: Sendable {
         "it ran \(TimeSpan(seconds: Int64(ran))) of attempt \(attempt), past its maxDuration of \(limit), and was stopped; raise spec.maxDuration (up to what the environment allows) or checkpoint and resume"
     }
 
-    func identity(_ e: WorkloadEntry) -> String { e.spiffeID(platform: platform) }
+    func identity(_ e: WorkloadEntry) -> String { e.spiffeID(trustDomain: trustDomain) }
 
     static func object(_ e: WorkloadEntry) -> String { "workload/\(e.id)" }
     static func pods(_ n: Int) -> String { "\(n) pod\(n == 1 ? "" : "s")" }

@@ -1,5 +1,6 @@
 import Foundation
 import TarmacAPI
+import TarmacIdentity
 import TarmacPlanning
 
 /// The control plane's durable state. Every method is one transaction: a change and its audit records land together or
@@ -31,6 +32,17 @@ public protocol Store: Sendable {
     func auditHead() async throws -> (seq: Int64, hash: String)?
     /// Appends audit records that belong to no other change.
     func appendAudit(_ audit: [AuditDraft]) async throws
+
+    /// Signing keys of workload credentials, sealed (TarmacIdentity).
+    func signingKeys() async throws -> [SigningKey]
+    /// Inserts or replaces keys and deletes others (by kid), with their audit records.
+    func saveSigningKeys(_ keys: [SigningKey], deleting: [String], audit: [AuditDraft]) async throws
+    /// Every grant of every agent.
+    func grants() async throws -> [Grant]
+    /// Inserts or replaces grants (by id), with their audit records.
+    func saveGrants(_ grants: [Grant], audit: [AuditDraft]) async throws
+    /// Marks a one-time credential (an identity bootstrap) used; false when it was used before. With its audit record.
+    func redeem(_ key: String, audit: AuditDraft) async throws -> Bool
 }
 
 /// A workload as stored: its entry and, when one was stored, its resolved plan.

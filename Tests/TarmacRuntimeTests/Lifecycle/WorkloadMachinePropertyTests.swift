@@ -6,7 +6,7 @@ import TarmacRuntime
 
 /// Invariants of the lifecycle over random event sequences (any order, stale attempts, duplicates), in virtual time.
 @Suite struct WorkloadMachinePropertyTests {
-    static let machine = WorkloadMachine(platform: "acme")
+    static let machine = WorkloadMachine(trustDomain: "acme")
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
     static func document(_ rng: inout SplitMix64) -> String {

@@ -4,7 +4,7 @@ import TarmacRuntime
 
 /// The pure state machine: every rule as a step from a record and an event to a record and effects, in virtual time.
 @Suite struct WorkloadMachineTests {
-    let machine = WorkloadMachine(platform: "acme")
+    let machine = WorkloadMachine(trustDomain: "acme")
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
     func audits(_ effects: [WorkloadEffect]) -> [String] {

@@ -1,8 +1,8 @@
 import Foundation
 import Synchronization
 
-/// A token bucket per API token: `rate` requests per second on average, bursts up to `burst`.
-final class RateLimiter: Sendable {
+/// A token bucket per key (an API token, an agent, a person): `rate` requests per second on average, bursts up to `burst`.
+public final class RateLimiter: Sendable {
     struct Bucket {
         var tokens: Double
         var last: ContinuousClock.Instant
@@ -12,13 +12,13 @@ final class RateLimiter: Sendable {
     let burst: Double
     private let buckets = Mutex<[String: Bucket]>([:])
 
-    init(rate: Double, burst: Double) {
+    public init(rate: Double, burst: Double) {
         self.rate = rate
         self.burst = burst
     }
 
     /// Takes one request from the bucket; returns nil when allowed, or the seconds to wait.
-    func take(_ key: String) -> Double? {
+    public func take(_ key: String) -> Double? {
         guard rate > 0 else { return nil }
         let now = ContinuousClock.now
         return buckets.withLock { b in

@@ -1,0 +1,32 @@
+import Foundation
+import TarmacIdentity
+
+/// What the tool gateway asks on every call: is the token good for this tool, is the grant behind each scope still in
+/// force, was a one-time token used before. Everything but the signature is a read of the in-memory deny list.
+extension CredentialAuthority {
+    /// A token presented at the gateway for `tool`: signature, issuer, time, audience, and a live agent attempt.
+    public func verifyAccess(_ token: String, tool: String, now: Date) async throws(TokenRejection) -> AccessTokenClaims {
+        let c = try await keys.verify(token, as: AccessTokenClaims.self, typ: "at+jwt", now: now)
+        guard c.aud.contains(tool) else { throw .audience(expected: tool) }
+        return c
+    }
+
+    /// Why a verified token may no longer be used (nil: it may): its agent's attempt ended, or its chain is too long.
+    public func revocation(of c: AccessTokenClaims) -> String? {
+        if let act = c.act, act.depth > TokenExchange.maxChain { return "the chain of agents is longer than \(TokenExchange.maxChain)" }
+        guard state.isLive(c.tarmac) else { return "agent \(c.client_id) (attempt \(c.tarmac.att)) no longer runs" }
+        return nil
+    }
+
+    /// Whether the agent's grant of `tool:scope` is in force now (approved, not revoked, not expired, agent running).
+    public func grantActive(workload: String, tool: String, scope: String, now: Date) -> Bool {
+        state.grantActive(workload: workload, tool: tool, scope: scope, now: now)
+    }
+
+    /// Marks a one-time token used; false when it was used before.
+    public func consume(jti: String, exp: Int64, now: Date) -> Bool {
+        state.consume(jti: jti, until: exp, now: Int64(now.timeIntervalSince1970))
+    }
+
+    public var now: Date { clock.now }
+}

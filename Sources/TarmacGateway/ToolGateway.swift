@@ -1,0 +1,106 @@
+import AsyncHTTPClient
+import Foundation
+import Synchronization
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import TarmacCredentials
+import TarmacIdentity
+import TarmacModel
+import TarmacRuntime
+
+/// The tool gateway: `/{tool}/{path}` is forwarded to the tool's upstream when the call's token is for that tool,
+/// verifies, is not revoked, carries the scope the route (or the MCP tool) needs, and is within the rate limits. The
+/// upstream gets the gateway's own credential, never the caller's token. Every call is audited as
+/// person → agent → tool.
+public struct ToolGateway: Sendable {
+    public struct Configuration: Sendable {
+        /// Where agents reach the gateway (for resource metadata and challenges).
+        public var publicURL: String
+        public var maxBody: Int
+        public init(publicURL: String, maxBody: Int = 1 << 20) {
+            self.publicURL = publicURL
+            self.maxBody = maxBody
+        }
+    }
+
+    let authority: CredentialAuthority
+    let tools: @Sendable () -> [String: Tool]
+    let store: any Store
+    let client: HTTPClient
+    let config: Configuration
+    let verified = VerifiedTokens()
+    let agentLimiters: LimiterSet
+    let logger: Logger
+
+    public init(authority: CredentialAuthority, tools: @escaping @Sendable () -> [String: Tool], store: any Store, client: HTTPClient,
+                config: Configuration, logger: Logger) {
+        self.authority = authority
+        self.tools = tools
+        self.store = store
+        self.client = client
+        self.config = config
+        self.agentLimiters = LimiterSet()
+        self.logger = logger
+    }
+
+    /// The gateway's HTTP client: enough connections per upstream for many concurrent agents.
+    public static func makeClient() -> HTTPClient {
+        var c = HTTPClient.Configuration()
+        c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+        c.timeout = .init(connect: .seconds(5), read: .seconds(120))
+        c.redirectConfiguration = .disallow
+        c.decompression = .disabled
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: c)
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.middlewares.add(GatewayResponder(gateway: self))
+        return router
+    }
+
+    /// RFC 9728 protected-resource metadata of one tool.
+    func metadata(_ tool: Tool) throws -> Response {
+        struct Metadata: Encodable {
+            var resource: String
+            var authorization_servers: [String]
+            var scopes_supported: [String]
+            var bearer_methods_supported: [String]
+            var resource_name: String
+        }
+        let m = Metadata(resource: resource(tool.name), authorization_servers: [authority.issuer], scopes_supported: tool.scopes,
+                         bearer_methods_supported: ["header"], resource_name: tool.description ?? tool.name)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(m))))
+    }
+
+    /// The gateway's own credential for a tool: the value of the environment variable its `upstreamCredential` names.
+    public static func upstreamCredential(_ tool: Tool) -> Result<String?, MissingCredential> {
+        guard let name = tool.upstreamCredential else { return .success(nil) }
+        guard let v = getenv(name) else { return .failure(MissingCredential(description: "the gateway has no credential for '\(tool.name)': \(name) is not set in tarmac up's environment")) }
+        return .success(String(cString: v))
+    }
+
+    func resource(_ tool: String) -> String { config.publicURL + "/" + tool }
+    func metadataURL(_ tool: String) -> String { config.publicURL + "/.well-known/oauth-protected-resource/" + tool }
+}
+
+public struct MissingCredential: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// Several token buckets keyed by agent and by person, each with its tool's rate.
+final class LimiterSet: Sendable {
+    private let limiters = Mutex<[Double: RateLimiter]>([:])
+    func limiter(rate: Double) -> RateLimiter {
+        limiters.withLock { l in
+            if let r = l[rate] { return r }
+            let r = RateLimiter(rate: rate, burst: max(1, rate))
+            l[rate] = r
+            return r
+        }
+    }
+}
+

@@ -1,0 +1,49 @@
+import Crypto
+import Foundation
+import TarmacModel
+
+/// What the credential controller asks of the control plane: the one-time bootstrap credential of each pod (local
+/// attestation), and which attempt of a workload is live.
+extension ControlPlane {
+    /// The pod's one-time identity bootstrap: `tib_WORKLOAD.ATTEMPT.POD.MAC`, the MAC derived from the control plane's
+    /// credential key (never stored). The local backend hands it to the pod in a file only the pod can read.
+    public nonisolated func identityBootstrap(workload: String, attempt: Int, pod: Int) -> String {
+        "tib_\(workload).\(attempt).\(pod)." + bootstrapMAC(workload: workload, attempt: attempt, pod: pod)
+    }
+
+    nonisolated func bootstrapMAC(workload: String, attempt: Int, pod: Int) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("identity-bootstrap\u{1F}\(workload)\u{1F}\(attempt)\u{1F}\(pod)".utf8), using: config.credentialKey)
+        return mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The workload and pod a bootstrap credential belongs to, when it is genuine and its attempt holds capacity.
+    /// (That it is used only once is the credential controller's to check.)
+    public func attest(bootstrap secret: String) -> (entry: WorkloadEntry, pod: Int)? {
+        guard secret.hasPrefix("tib_"), secret.utf8.count < 300 else { return nil }
+        let parts = secret.dropFirst(4).split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, let attempt = Int(parts[1]), let pod = Int(parts[2]) else { return nil }
+        let workload = String(parts[0])
+        let expected = Array(bootstrapMAC(workload: workload, attempt: attempt, pod: pod).utf8)
+        let given = Array(parts[3].utf8)
+        guard expected.count == given.count, zip(expected, given).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else { return nil }
+        guard let e = tracked[workload]?.entry, e.attempt == attempt, e.state.holdsCapacity, pod >= 0, pod < max(1, e.podCount) else { return nil }
+        return (e, pod)
+    }
+
+    /// The workload's entry when `attempt` is its current attempt and holds capacity.
+    public func liveEntry(_ workload: String, attempt: Int) -> WorkloadEntry? {
+        guard let e = tracked[workload]?.entry, e.attempt == attempt, e.state.holdsCapacity else { return nil }
+        return e
+    }
+
+    /// An agent's `tools` and `onBehalfOf`, while its plan is known (until it ends), with its entry.
+    public func agent(_ workload: String) -> (entry: WorkloadEntry, details: AgentDetails)? {
+        guard let t = tracked[workload], case .agent(let d)? = t.plan?.workload.details else { return nil }
+        return (t.entry, d)
+    }
+
+    /// Workloads that have not ended, with their current attempt and whether it holds capacity.
+    public func liveAttempts() -> [(entry: WorkloadEntry, holding: Bool)] {
+        live.compactMap { id in tracked[id].map { ($0.entry, $0.entry.state.holdsCapacity) } }
+    }
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""A small ticketing tool for the agent walk-through: MCP over streamable HTTP (JSON-RPC at POST /mcp: initialize,
+tools/list, tools/call) and a REST route (GET /tickets/ID). It accepts only the gateway's own credential (TOOL_TOKEN),
+never an agent's token, and remembers who each call was for (GET /_seen, with the same credential).
+
+    TOOL_TOKEN=s3cret PORT=9100 python3 examples/agent/tool_server.py
+"""
+import json
+import os
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+TOKEN = os.environ.get("TOOL_TOKEN", "")
+TICKETS = {"T-1": {"id": "T-1", "title": "GPU quota for search", "status": "open", "comments": []},
+           "T-2": {"id": "T-2", "title": "Flaky eval job", "status": "open", "comments": []}}
+TOOLS = [
+    {"name": "get_ticket", "description": "Read a ticket", "inputSchema": {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}},
+    {"name": "add_comment", "description": "Comment on a ticket", "inputSchema": {"type": "object", "properties": {"id": {"type": "string"}, "text": {"type": "string"}}}},
+    {"name": "close_ticket", "description": "Close a ticket", "inputSchema": {"type": "object", "properties": {"id": {"type": "string"}}}},
+    {"name": "delete_everything", "description": "Not in the platform contract: never listed, never callable", "inputSchema": {"type": "object"}},
+]
+SEEN = []
+LOCK = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def authorized(self):
+        with LOCK:
+            SEEN.append({"method": self.command, "path": self.path, "authorization": self.headers.get("Authorization"),
+                         "person": self.headers.get("X-Tarmac-Person"), "agent": self.headers.get("X-Tarmac-Agent")})
+            del SEEN[:-1000]
+        if self.headers.get("Authorization") != "Bearer " + TOKEN:
+            self.reply(401, {"error": "this tool only accepts the gateway's credential"})
+            return False
+        return True
+
+    def do_GET(self):
+        if not self.authorized():
+            return
+        if self.path == "/_seen":
+            with LOCK:
+                return self.reply(200, SEEN)
+        if self.path.startswith("/tickets/"):
+            t = TICKETS.get(self.path[len("/tickets/"):])
+            return self.reply(200 if t else 404, t or {"error": "no such ticket"})
+        self.reply(404, {"error": "not found"})
+
+    def do_POST(self):
+        if not self.authorized():
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if self.path != "/mcp":
+            return self.reply(404, {"error": "not found"})
+        try:
+            msg = json.loads(raw)
+        except ValueError:
+            return self.reply(400, {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error"}})
+        rid, method, params = msg.get("id"), msg.get("method"), msg.get("params") or {}
+        if method == "initialize":
+            return self.reply(200, {"jsonrpc": "2.0", "id": rid, "result": {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
+                                                                           "serverInfo": {"name": "tickets", "version": "1.0"}}})
+        if method == "tools/list":
+            return self.reply(200, {"jsonrpc": "2.0", "id": rid, "result": {"tools": TOOLS}})
+        if method == "tools/call":
+            name, args = params.get("name"), params.get("arguments") or {}
+            t = TICKETS.get(args.get("id", ""))
+            if t is None:
+                return self.reply(200, {"jsonrpc": "2.0", "id": rid, "result": {"isError": True, "content": [{"type": "text", "text": "no such ticket"}]}})
+            with LOCK:
+                if name == "add_comment":
+                    t["comments"].append(args.get("text", ""))
+                elif name == "close_ticket":
+                    t["status"] = "closed"
+                elif name != "get_ticket":
+                    return self.reply(200, {"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": "unknown tool"}})
+                text = json.dumps(t)
+            return self.reply(200, {"jsonrpc": "2.0", "id": rid, "result": {"content": [{"type": "text", "text": text}]}})
+        self.reply(200, {"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": "method not found"}})
+
+
+if __name__ == "__main__":
+    if not TOKEN:
+        sys.exit("set TOOL_TOKEN: the credential the gateway presents (the tool accepts nothing else)")
+    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("PORT", "9100"))), Handler)
+    print(f"tickets tool on http://127.0.0.1:{server.server_port}", flush=True)
+    server.serve_forever()
