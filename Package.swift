@@ -201,6 +201,11 @@ let package = Package(
             name: "TarmacEngineTests",
             dependencies: ["TarmacEngine", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict),
+        .testTarget(
+            name: "TarmacIdentityTests",
+            dependencies: ["TarmacIdentity", "TarmacModel", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict),
         .testTarget(name: "TarmacSimulatorTests", dependencies: ["TarmacSimulator", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(
             name: "TarmacRuntimeTests",

@@ -184,7 +184,6 @@ public final class CredentialAuthority: Sendable {
     /// Keeps the deny list and grants in step with workloads: an attempt's credentials end with it; an agent's grants
     /// are requested at submit and end when it ends.
     public func handle(_ t: Transition) async {
-        logger.debug("transition", metadata: ["workload": "\(t.workload)", "event": "\(t.event)", "kind": "\(t.kind)"])
         if t.to.holdsCapacity { state.setLive(t.workload, attempt: t.attempt) } else { state.endLive(t.workload) }
         do {
             if t.event == "submit" && t.kind == DocumentKind.agent.rawValue {
@@ -201,11 +200,8 @@ public final class CredentialAuthority: Sendable {
     /// Creates the grants an agent's `tools` ask for, once.
     func ensureGrants(_ workload: String) async throws {
         guard state.grants(of: workload).isEmpty else { return }
-        guard let (e, details) = await controlPlane.agent(workload) else {
-            logger.debug("no agent plan", metadata: ["workload": "\(workload)"])
-            return
-        }
-        logger.debug("agent", metadata: ["tools": "\(details.tools)"])
+        // Its plan is gone once it ended: an agent that ended before this ran asks for nothing.
+        guard let (e, details) = await controlPlane.agent(workload) else { return }
         let platform = controlPlane.contract.platform
         let requests = GrantRules.requests(workload: e.id, agent: e.spiffeID(trustDomain: platform.trustDomain), agentName: e.name, team: e.team, env: e.env,
                                            details: details, requestedBy: e.submittedBy, tools: platform.tools, now: clock.now)

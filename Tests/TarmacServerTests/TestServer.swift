@@ -26,6 +26,8 @@ final class TestServer: @unchecked Sendable {
     var logFile: String { dir.path + "/server.log" }
 
     var platform = Fixtures.examplePlatform
+    /// More environment for the server (a tool's upstream credential, say).
+    var extraEnvironment: [String: String] = [:]
     /// Run the server as this unprivileged user (through setpriv), from a copy of the binary the user can execute.
     var runAs: UnprivilegedUser?
 
@@ -95,6 +97,7 @@ final class TestServer: @unchecked Sendable {
         env["TARMAC_TOKEN"] = nil
         env["TARMAC_PLATFORM"] = nil
         if runAs != nil { env["HOME"] = dir.path + "/home" }
+        for (k, v) in extraEnvironment { env[k] = v }
         return env
     }
 

@@ -117,8 +117,10 @@ public final class TokenKeys: Sendable {
         do {
             payload = try await collection.verify(token, as: P.self)
         } catch {
-            if case .signature = Self.classify(error) { throw .signature }
-            throw .malformed("the claims do not decode: \(error)")
+            switch Self.classify(error) {
+            case .claims: throw .malformed("the claims do not decode: \(error)")
+            case .signature: throw .signature
+            }
         }
         guard payload.iss == issuer else { throw .issuer }
         let t = Int64(now.timeIntervalSince1970)
@@ -127,11 +129,14 @@ public final class TokenKeys: Sendable {
         return payload
     }
 
-    enum Kind { case signature, other }
+    enum Kind { case signature, claims }
 
+    /// The payload did not decode (a claim missing or of the wrong type); anything else failed the signature (wrong
+    /// key, altered bytes, a signature of the wrong size).
     static func classify(_ error: any Error) -> Kind {
-        if let e = error as? JWTError, e.errorType == .signatureVerificationFailed { return .signature }
-        return .other
+        if error is DecodingError { return .claims }
+        if let e = error as? JWTError, e.errorType == .malformedToken || e.errorType == .claimVerificationFailure { return .claims }
+        return .signature
     }
 }
 

@@ -1,0 +1,317 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TarmacTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Agent identity end to end, with real processes: `tarmac up` with its tool gateway, the example tool (a Python MCP
+/// server that accepts only the gateway's credential) and the example agent (a Python pod that proves its identity
+/// with its bootstrap file, exchanges it for per-tool tokens on behalf of the person who asks it, and calls the tool
+/// through the gateway).
+@Suite(.serialized) struct AgentIdentityTests {
+    static let upstreamSecret = "upstream-" + UUID().uuidString
+
+    /// The example tool on a free port.
+    final class ToolServer: @unchecked Sendable {
+        let process = Process()
+        let port: Int
+        init() throws {
+            port = try TestServer.freePort()
+            process.executableURL = URL(fileURLWithPath: Run.which("python3") ?? "/usr/bin/python3")
+            process.arguments = [Fixtures.path("examples/agent/tool_server.py")]
+            process.environment = ["TOOL_TOKEN": AgentIdentityTests.upstreamSecret, "PORT": String(port), "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]
+            // Never the test's own output: a process left holding it would keep `swift test` waiting.
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
+        deinit { stop() }
+
+        func stop() {
+            guard process.isRunning else { return }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        /// Every call the tool received: method, path, the Authorization it saw, the person and agent the gateway named.
+        func seen() async throws -> [[String: Any]] {
+            var req = HTTPClientRequest(url: "http://127.0.0.1:\(port)/_seen")
+            req.headers.add(name: "Authorization", value: "Bearer \(AgentIdentityTests.upstreamSecret)")
+            let r = try await HTTPClient.shared.execute(req, timeout: .seconds(10))
+            let body = try await r.body.collect(upTo: 16 << 20)
+            return (try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [[String: Any]]) ?? []
+        }
+
+        func ready() async throws {
+            for _ in 0..<100 {
+                if (try? await seen()) != nil { return }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw TestFailure("the example tool did not start")
+        }
+    }
+
+    struct Setup {
+        let server: TestServer
+        let tool: ToolServer
+        let gateway: String
+        let admin: String
+        let dan: String
+        let erin: String
+        let frank: String
+        let agentID: String
+        let agentURL: String
+        let svidFile: String
+    }
+
+    static func start() async throws -> Setup {
+        let tool = try ToolServer()
+        let gatewayPort = try TestServer.freePort()
+        let server = try TestServer(arguments: ["--gateway-port", String(gatewayPort)])
+        server.extraEnvironment = ["HELPDESK_TOKEN": upstreamSecret]
+        try server.usePlatform(appendingToSpec: """
+
+          identity:
+            maxTokenLifetime: 3s
+          tools:
+            helpdesk:
+              endpoint: http://127.0.0.1:\(tool.port)
+              upstream: http://127.0.0.1:\(tool.port)
+              upstreamCredential: HELPDESK_TOKEN
+              scopes: [read, comment, close]
+              sensitiveScopes: [close]
+              routes:
+                - {path: /tickets, methods: [GET], scope: read}
+              mcp:
+                path: /mcp
+                tools:
+                  get_ticket: {scope: read}
+                  add_comment: {scope: comment}
+                  close_ticket: {scope: close}
+            wiki:
+              endpoint: http://127.0.0.1:\(tool.port)
+              upstream: http://127.0.0.1:\(tool.port)
+              upstreamCredential: HELPDESK_TOKEN
+              scopes: [read]
+              routes:
+                - {path: /, methods: [GET], scope: read}
+              oneTimeTokens: true
+
+        """)
+        try await tool.ready()
+        try await server.start()
+        let admin = try server.adminToken
+        func token(_ name: String, team: String) async throws -> String {
+            let (s, o) = try await server.json(.POST, "/v1/tokens", token: admin, body: #"{"role": "member", "team": "\#(team)", "name": "\#(name)"}"#)
+            guard s == 201, let secret = o["secret"] as? String else { throw TestFailure("token for \(name): \(s) \(o)") }
+            return secret
+        }
+        let dan = try await token("dan@acme.example", team: "assistants")
+        let erin = try await token("erin@acme.example", team: "assistants")
+        let frank = try await token("frank@acme.example", team: "search")
+        let doc = try server.dir.write("agent.yaml", """
+            apiVersion: tarmac.dev/v1alpha1
+            kind: Agent
+            metadata: {name: helper, team: assistants, env: dev, owner: dan@acme.example}
+            spec:
+              size: cpu-small
+              image: docker.io/library/python:3.12-slim
+              command: [python3, agent.py]
+              env: {TOOL: helpdesk, SCOPE: read comment, AGENT_SVID_FILE: svid}
+              tools:
+                helpdesk: [read, comment, close]
+                wiki: [read]
+              onBehalfOf: dan@acme.example
+            """)
+        let submitted = try server.cli(["submit", "-o", "json", "--workdir", Fixtures.path("examples/agent"), doc], token: dan)
+        guard submitted.status == 0, let o = try? JSONSerialization.jsonObject(with: Data(submitted.stdout.utf8)) as? [String: Any],
+              let id = o["id"] as? String else { throw TestFailure("submit: \(submitted.stderr)") }
+        let w = try await server.waitFor(id) { (($0["endpoints"] as? [String])?.isEmpty == false) }
+        let svid = server.data + "/pods/\(id)/1/0/box/work/svid"
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: svid) { try await Task.sleep(for: .milliseconds(50)) }
+        guard FileManager.default.fileExists(atPath: svid) else { throw TestFailure("the agent wrote no JWT-SVID; log:\n\(server.serverLog.suffix(3000))") }
+        return Setup(server: server, tool: tool, gateway: "http://127.0.0.1:\(gatewayPort)", admin: admin, dan: dan, erin: erin, frank: frank,
+                     agentID: id, agentURL: (w["endpoints"] as! [String])[0], svidFile: svid)
+    }
+
+    static func post(_ url: String, json: String, token: String?) async throws -> (Int, [String: Any]) {
+        var req = HTTPClientRequest(url: url)
+        req.method = .POST
+        req.headers.add(name: "Content-Type", value: "application/json")
+        if let token { req.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        req.body = .bytes(ByteBuffer(string: json))
+        let r = try await HTTPClient.shared.execute(req, timeout: .seconds(30))
+        let body = try await r.body.collect(upTo: 16 << 20)
+        return (Int(r.status.code), (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]) ?? [:])
+    }
+
+    /// A call through the gateway: status, WWW-Authenticate, body.
+    static func call(_ url: String, method: HTTPMethod = .GET, token: String?, body: String? = nil) async throws -> (Int, String?, String) {
+        var req = HTTPClientRequest(url: url)
+        req.method = method
+        if let token { req.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let body {
+            req.headers.add(name: "Content-Type", value: "application/json")
+            req.body = .bytes(ByteBuffer(string: body))
+        }
+        let r = try await HTTPClient.shared.execute(req, timeout: .seconds(30))
+        let b = try await r.body.collect(upTo: 16 << 20)
+        return (Int(r.status.code), r.headers.first(name: "WWW-Authenticate"), String(buffer: b))
+    }
+
+    /// RFC 8693, form-encoded, as an agent sends it.
+    static func exchange(_ s: Setup, subject: String?, svid: String, audience: String, scope: String) async throws -> (Int, [String: Any]) {
+        var form = ["grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "audience": audience, "scope": scope]
+        if let subject {
+            form["subject_token"] = subject
+            form["subject_token_type"] = "urn:ietf:params:oauth:token-type:access_token"
+            form["actor_token"] = svid
+            form["actor_token_type"] = "urn:ietf:params:oauth:token-type:jwt"
+        } else {
+            form["subject_token"] = svid
+            form["subject_token_type"] = "urn:ietf:params:oauth:token-type:jwt"
+        }
+        let body = form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)" }.joined(separator: "&")
+        let (status, data) = try await s.server.http(.POST, "/v1/token", token: nil, body: body, headers: [("Content-Type", "application/x-www-form-urlencoded")])
+        return (status, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
+    }
+
+    static func accessToken(_ s: Setup, subject: String?, audience: String = "helpdesk", scope: String = "read") async throws -> String {
+        let svid = try String(contentsOfFile: s.svidFile, encoding: .utf8)
+        let (status, o) = try await exchange(s, subject: subject, svid: svid, audience: audience, scope: scope)
+        guard status == 200, let t = o["access_token"] as? String else { throw TestFailure("exchange: \(status) \(o)") }
+        return t
+    }
+
+    static func steps(_ o: [String: Any]) -> [[String: Any]] { o["steps"] as? [[String: Any]] ?? [] }
+
+    @Test func anAgentCallsAToolForAPersonThroughTheGateway() async throws {
+        let s = try await Self.start()
+        defer {
+            s.tool.stop()
+            s.server.stop(signal: SIGKILL)
+            s.server.killSupervisors()
+        }
+        // The agent, asked by dan: identity, exchange, tools/list, tools/call.
+        let (status, answer) = try await Self.post(s.agentURL + "/ask", json: #"{"ticket": "T-1", "do": ["get_ticket", "add_comment", "close_ticket"]}"#, token: s.dan)
+        #expect(status == 200)
+        let steps = Self.steps(answer)
+        #expect(answer["agent"] as? String == "spiffe://acme/team/assistants/env/dev/agent/helper")
+        #expect(steps.first?["status"] as? Int == 200, "\(steps)")
+        #expect(steps.first?["scope"] as? String == "read comment")
+        #expect(steps.count == 5, "\(steps)")
+        guard steps.count == 5 else { return }
+        #expect(steps[1]["tools"] as? [String] == ["get_ticket", "add_comment"], "tools/list shows only granted tools: \(steps[1])")
+        #expect(steps[2]["status"] as? Int == 200)
+        #expect("\(steps[2]["result"] ?? "")".contains("GPU quota for search"))
+        #expect(steps[3]["status"] as? Int == 200)
+        #expect(steps[4]["status"] as? Int == 403, "close is not granted: \(steps[4])")
+
+        // The tool saw the gateway's credential and the person, never the caller's token.
+        let seen = try await s.tool.seen().filter { ($0["path"] as? String) == "/mcp" }
+        #expect(seen.count == 3, "tools/list, get_ticket and add_comment reach the tool; close_ticket stops at the gateway: \(seen)")
+        #expect(seen.allSatisfy { ($0["authorization"] as? String) == "Bearer \(Self.upstreamSecret)" })
+        #expect(seen.allSatisfy { ($0["person"] as? String) == "dan@acme.example" })
+        #expect(seen.allSatisfy { ($0["agent"] as? String) == "spiffe://acme/team/assistants/env/dev/agent/helper" })
+
+        // The audit trail names person, agent and tool, for every call and its refusal.
+        let (_, audit) = try await s.server.json(.GET, "/v1/audit?tool=helpdesk&actor=agent-for:dan@acme.example&limit=100", token: s.admin)
+        let records = audit["items"] as? [[String: Any]] ?? []
+        #expect(records.contains { ($0["action"] as? String) == "tool-call" && ($0["detail"] as? String ?? "").hasPrefix("POST /mcp tools/call get_ticket -> 200") })
+        #expect(records.contains { ($0["action"] as? String) == "tool-call-refused" && ($0["detail"] as? String ?? "").contains("close_ticket") })
+        #expect(records.contains { ($0["action"] as? String) == "token-exchange" })
+        #expect(records.allSatisfy { ($0["actorID"] as? String) == "dan@acme.example via spiffe://acme/team/assistants/env/dev/agent/helper" })
+
+        // A token for tool A is refused at tool B, with where to learn about B.
+        let a = try await Self.accessToken(s, subject: s.dan)
+        let (atB, challenge, _) = try await Self.call(s.gateway + "/wiki/tickets/T-1", token: a)
+        #expect(atB == 401)
+        #expect(challenge?.contains("resource_metadata=\"\(s.gateway)/.well-known/oauth-protected-resource/wiki\"") == true, "\(challenge ?? "none")")
+        let (noToken, challenge2, _) = try await Self.call(s.gateway + "/helpdesk/tickets/T-1", token: nil)
+        #expect(noToken == 401 && challenge2?.contains("resource_metadata=") == true)
+        let (metaStatus, _, meta) = try await Self.call(s.gateway + "/.well-known/oauth-protected-resource/wiki", token: nil)
+        #expect(metaStatus == 200 && meta.contains("\"resource\":\"\(s.gateway.replacingOccurrences(of: "/", with: "\\/"))\\/wiki\""), "\(meta)")
+        #expect(try await Self.call(s.gateway + "/helpdesk/tickets/T-1", token: a).0 == 200)
+
+        // A one-time token works once.
+        let once = try await Self.accessToken(s, subject: s.dan, audience: "wiki")
+        #expect(try await Self.call(s.gateway + "/wiki/tickets/T-2", token: once).0 == 200)
+        let (replayed, _, why) = try await Self.call(s.gateway + "/wiki/tickets/T-2", token: once)
+        #expect(replayed == 401 && why.contains("already used"), "\(why)")
+
+        // A token past its exp (the platform's maxTokenLifetime is 3 s here) is refused.
+        let short = try await Self.accessToken(s, subject: s.dan)
+        try await Task.sleep(for: .seconds(4.5))
+        let (expired, _, whyExpired) = try await Self.call(s.gateway + "/helpdesk/tickets/T-1", token: short)
+        #expect(expired == 401 && whyExpired.contains("expired"), "\(whyExpired)")
+
+        // A member of another team cannot obtain tokens for this team's agent; nor can another member act as dan.
+        let svid = try String(contentsOfFile: s.svidFile, encoding: .utf8)
+        let (frankStatus, frank) = try await Self.exchange(s, subject: s.frank, svid: svid, audience: "helpdesk", scope: "read")
+        #expect(frankStatus == 400 && frank["error"] as? String == "invalid_grant", "\(frank)")
+        let (erinStatus, erin) = try await Self.exchange(s, subject: s.erin, svid: svid, audience: "helpdesk", scope: "read")
+        #expect(erinStatus == 400 && erin["error"] as? String == "invalid_grant", "\(erin)")
+
+        // The sensitive scope waits for an approver other than the requester.
+        let (pendingStatus, pending) = try await Self.exchange(s, subject: s.dan, svid: svid, audience: "helpdesk", scope: "close")
+        #expect(pendingStatus == 400 && pending["error"] as? String == "invalid_scope", "\(pending)")
+        let (_, grants) = try await s.server.json(.GET, "/v1/grants?tool=helpdesk&scope=close", token: s.admin)
+        let closeID = try #require((grants["items"] as? [[String: Any]])?.first?["id"] as? String)
+        #expect(try await s.server.json(.POST, "/v1/grants/\(closeID)/approve", token: s.dan).0 == 403, "the requester cannot approve")
+        #expect(try await s.server.json(.POST, "/v1/grants/\(closeID)/approve", token: s.erin).0 == 403, "only an admin may")
+        #expect(try s.server.cli(["grant", "approve", closeID, "--lifetime", "1h"], token: s.admin).status == 0)
+        let (_, closing) = try await Self.post(s.agentURL + "/ask", json: #"{"ticket": "T-2", "scope": "read close", "do": ["close_ticket"]}"#, token: s.dan)
+        #expect(Self.steps(closing).last?["status"] as? Int == 200, "\(closing)")
+        #expect("\(Self.steps(closing).last?["result"] ?? "")".contains("closed"))
+
+        // Key rotation: tokens signed before stay valid until they expire; new ones verify with the new key.
+        let before = try await Self.accessToken(s, subject: s.dan)
+        let (rotated, r) = try await s.server.json(.POST, "/v1/keys/rotate", token: s.admin)
+        #expect(rotated == 200 && (r["published"] as? [String])?.count == 2, "\(r)")
+        let after = try await Self.accessToken(s, subject: s.dan)
+        #expect(Self.kid(before) != Self.kid(after))
+        #expect(Self.kid(after) == r["kid"] as? String)
+        #expect(try await Self.call(s.gateway + "/helpdesk/tickets/T-1", token: before).0 == 200)
+        #expect(try await Self.call(s.gateway + "/helpdesk/tickets/T-1", token: after).0 == 200)
+        let (_, jwks) = try await s.server.json(.GET, "/.well-known/jwks.json", token: nil)
+        #expect(Set(((jwks["keys"] as? [[String: Any]]) ?? []).compactMap { $0["kid"] as? String }) == [Self.kid(before), Self.kid(after)])
+
+        // Revocation stops the next call, although the token has not expired.
+        let live = try await Self.accessToken(s, subject: s.dan)
+        #expect(try await Self.call(s.gateway + "/helpdesk/tickets/T-1", token: live).0 == 200)
+        let (_, readGrants) = try await s.server.json(.GET, "/v1/grants?tool=helpdesk&scope=read", token: s.admin)
+        let readID = try #require((readGrants["items"] as? [[String: Any]])?.first?["id"] as? String)
+        let t0 = ContinuousClock.now
+        #expect(try await s.server.json(.POST, "/v1/grants/\(readID)/revoke", token: s.dan, body: #"{"reason": "test"}"#).0 == 200)
+        let (afterRevoke, _, whyRevoked) = try await Self.call(s.gateway + "/helpdesk/tickets/T-1", token: live)
+        let delay = ContinuousClock.now - t0
+        #expect(afterRevoke == 403 && whyRevoked.contains("no longer in force"), "\(whyRevoked)")
+        #expect(delay < .seconds(1), "revoke to refusal took \(delay)")
+
+        // When the agent ends, its credentials end: the next call is refused and no new token is issued.
+        let comment = try await Self.accessToken(s, subject: s.dan, scope: "comment")
+        #expect(try s.server.cli(["cancel", s.agentID], token: s.dan).status == 0)
+        _ = try await s.server.waitFor(s.agentID) { ($0["state"] as? String) == "cancelled" }
+        var refused = 0
+        for _ in 0..<20 where refused == 0 {
+            let (st, _, _) = try await Self.call(s.gateway + "/helpdesk/mcp", method: .POST, token: comment, body: #"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+            if st == 401 { refused += 1 } else { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(refused == 1, "a token of an ended agent still worked")
+        let (endedStatus, ended) = try await Self.exchange(s, subject: s.dan, svid: svid, audience: "helpdesk", scope: "comment")
+        #expect(endedStatus == 400 && ended["error"] as? String == "invalid_grant", "\(ended)")
+    }
+
+    static func kid(_ jwt: String) -> String? {
+        guard let h = jwt.split(separator: ".").first else { return nil }
+        var t = h.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while t.count % 4 != 0 { t += "=" }
+        return Data(base64Encoded: t).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }?["kid"] as? String
+    }
+}
