@@ -42,7 +42,7 @@ let package = Package(
         // what a tool call needs.
         .target(
             name: "TarmacIdentity",
-            dependencies: ["TarmacModel", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TarmacModel", "TarmacAPI", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         // Contract + engine -> cluster, pools, quotas, pod shapes, resolved workload plans: the one translation, pure.
         .target(name: "TarmacPlanning", dependencies: ["TarmacEngine", "TarmacModel", "TarmacContract", "TarmacAPI"], swiftSettings: strict),
@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "TarmacCredentials",
             dependencies: [
-                "TarmacRuntime", "TarmacIdentity", "TarmacModel", .product(name: "Crypto", package: "swift-crypto"),
+                "TarmacRuntime", "TarmacIdentity", "TarmacModel", "TarmacAPI", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
@@ -203,7 +203,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "TarmacIdentityTests",
-            dependencies: ["TarmacIdentity", "TarmacModel", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto"),
+            dependencies: ["TarmacIdentity", "TarmacModel", "TarmacAPI", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict),
         .testTarget(name: "TarmacSimulatorTests", dependencies: ["TarmacSimulator", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
@@ -215,6 +215,7 @@ let package = Package(
         .testTarget(
             name: "TarmacServerTests",
             dependencies: ["tarmac", "TarmacAPI", "TarmacTesting", "TarmacWorkdir", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
         .testTarget(

@@ -24,6 +24,37 @@ public struct SVIDRequest: Codable, Sendable, Hashable {
     }
 }
 
+/// `POST /v1/token` (RFC 8693 §2.1), form-encoded; field names as the RFC spells them.
+public struct TokenExchangeRequest: Codable, Sendable, Hashable {
+    public var grant_type: String?
+    public var subject_token: String?
+    public var subject_token_type: String?
+    public var actor_token: String?
+    public var actor_token_type: String?
+    public var audience: String?
+    public var resource: String?
+    public var scope: String?
+
+    public init(grant_type: String? = nil, subject_token: String? = nil, subject_token_type: String? = nil, actor_token: String? = nil,
+                actor_token_type: String? = nil, audience: String? = nil, resource: String? = nil, scope: String? = nil) {
+        self.grant_type = grant_type
+        self.subject_token = subject_token
+        self.subject_token_type = subject_token_type
+        self.actor_token = actor_token
+        self.actor_token_type = actor_token_type
+        self.audience = audience
+        self.resource = resource
+        self.scope = scope
+    }
+
+    /// From the decoded form; parameters it does not know are ignored (RFC 6749 §3.2: "MUST be ignored").
+    public init(form f: [String: String]) {
+        self.init(grant_type: f["grant_type"], subject_token: f["subject_token"], subject_token_type: f["subject_token_type"],
+                  actor_token: f["actor_token"], actor_token_type: f["actor_token_type"], audience: f["audience"], resource: f["resource"],
+                  scope: f["scope"])
+    }
+}
+
 /// The successful response of `POST /v1/token` (RFC 8693 §2.2.1), field names as the RFC spells them.
 public struct TokenExchangeResponse: Codable, Sendable, Hashable {
     public var access_token: String
@@ -120,4 +151,24 @@ public struct KeyRotationView: Codable, Sendable, Hashable {
         self.kid = kid
         self.published = published
     }
+}
+
+/// `/.well-known/jwks.json`: the published signing keys (RFC 7517).
+public struct JWKSDocument: Codable, Sendable, Hashable {
+    public struct Key: Codable, Sendable, Hashable {
+        public var kty = "EC"
+        public var crv = "P-256"
+        public var alg = "ES256"
+        public var use = "sig"
+        public var kid: String
+        public var x: String
+        public var y: String
+        public init(kid: String, x: String, y: String) {
+            self.kid = kid
+            self.x = x
+            self.y = y
+        }
+    }
+    public var keys: [Key]
+    public init(keys: [Key]) { self.keys = keys }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TarmacAPI
 import TarmacIdentity
 import TarmacModel
 import TarmacRuntime
@@ -12,28 +13,28 @@ extension CredentialAuthority {
         public var claims: AccessTokenClaims
     }
 
-    /// Decides a form-encoded exchange request. `person` resolves a person's API token (nil: unknown, revoked, expired).
-    public func exchange(_ form: [String: String], person: @Sendable (String) async -> Principal?) async -> Result<IssuedToken, OAuthError> {
+    /// Decides an exchange request. `person` resolves a person's API token (nil: unknown, revoked, expired).
+    public func exchange(_ r: TokenExchangeRequest, person: @Sendable (String) async -> Principal?) async -> Result<IssuedToken, OAuthError> {
         let now = clock.now
-        guard let grantType = form["grant_type"] else { return .failure(OAuthError(.invalidRequest, "grant_type is required (\(TokenExchange.grantType))")) }
+        guard let grantType = r.grant_type else { return .failure(OAuthError(.invalidRequest, "grant_type is required (\(TokenExchange.grantType))")) }
         guard grantType == TokenExchange.grantType else {
             return .failure(OAuthError(.unsupportedGrantType, "grant_type '\(grantType.prefix(100))' is not supported; use \(TokenExchange.grantType)"))
         }
-        guard let subjectToken = form["subject_token"], !subjectToken.isEmpty else { return .failure(OAuthError(.invalidRequest, "subject_token is required")) }
-        guard let subjectType = form["subject_token_type"] else { return .failure(OAuthError(.invalidRequest, "subject_token_type is required")) }
+        guard let subjectToken = r.subject_token, !subjectToken.isEmpty else { return .failure(OAuthError(.invalidRequest, "subject_token is required")) }
+        guard let subjectType = r.subject_token_type else { return .failure(OAuthError(.invalidRequest, "subject_token_type is required")) }
         guard [TokenExchange.accessTokenType, TokenExchange.jwtTokenType].contains(subjectType) else {
             return .failure(OAuthError(.invalidRequest, "subject_token_type must be \(TokenExchange.accessTokenType) or \(TokenExchange.jwtTokenType)"))
         }
-        if let t = form["actor_token_type"], t != TokenExchange.jwtTokenType {
+        if let t = r.actor_token_type, t != TokenExchange.jwtTokenType {
             return .failure(OAuthError(.invalidRequest, "actor_token_type must be \(TokenExchange.jwtTokenType) (a JWT-SVID)"))
         }
-        if form["actor_token"] != nil && form["actor_token_type"] == nil {
+        if r.actor_token != nil && r.actor_token_type == nil {
             return .failure(OAuthError(.invalidRequest, "actor_token_type is required with actor_token"))
         }
         let platform = controlPlane.contract.platform
         // The one tool the token is for: `audience` (its name) or `resource` (its endpoint or gateway address).
         let toolName: String
-        switch (form["audience"], form["resource"]) {
+        switch (r.audience, r.resource) {
         case (let a?, nil): toolName = a
         case (nil, let r?):
             guard let t = platform.tools.values.first(where: { $0.endpoint == r || r.hasSuffix("/" + $0.name) }) else {
@@ -44,7 +45,7 @@ extension CredentialAuthority {
         case (nil, nil): return .failure(OAuthError(.invalidTarget, "audience (a tool's name) is required: a token is for one tool"))
         }
         guard !toolName.contains(" ") else { return .failure(OAuthError(.invalidTarget, "one tool per token; '\(toolName.prefix(100))' names several")) }
-        let requested = form["scope"].map { $0.split(separator: " ").map(String.init) }.flatMap { $0.isEmpty ? nil : $0 }
+        let requested = r.scope.map { $0.split(separator: " ").map(String.init) }.flatMap { $0.isEmpty ? nil : $0 }
 
         // Who acts (an agent's JWT-SVID) and for whom.
         var subject: TokenExchange.Subject
@@ -52,7 +53,7 @@ extension CredentialAuthority {
         if subjectToken.hasPrefix("tmc_") {
             guard let p = await person(subjectToken) else { return .failure(OAuthError(.invalidGrant, "the subject_token is unknown, revoked or expired")) }
             subject = .person(name: p.name, isAdmin: p.role == .admin, mayChangeTeam: { p.canChange(team: $0) }, expiresAt: nil)
-            actorSVID = form["actor_token"]
+            actorSVID = r.actor_token
             guard actorSVID != nil else {
                 return .failure(OAuthError(.invalidRequest, "an agent acting for a person presents its JWT-SVID as actor_token"))
             }
@@ -67,11 +68,11 @@ extension CredentialAuthority {
             } catch {
                 return .failure(OAuthError(.invalidGrant, "the subject_token was refused: \(error)"))
             }
-            actorSVID = form["actor_token"]
+            actorSVID = r.actor_token
             guard actorSVID != nil else { return .failure(OAuthError(.invalidRequest, "the agent acting after another presents its JWT-SVID as actor_token")) }
         } else {
             subject = .itself
-            if let a = form["actor_token"], a != subjectToken {
+            if let a = r.actor_token, a != subjectToken {
                 return .failure(OAuthError(.invalidRequest, "with a JWT-SVID as subject_token the agent acts in its own name: leave actor_token out"))
             }
             actorSVID = subjectToken

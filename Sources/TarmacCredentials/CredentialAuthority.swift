@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import Synchronization
+import TarmacAPI
 import TarmacIdentity
 import TarmacModel
 import TarmacRuntime

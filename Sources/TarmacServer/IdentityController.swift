@@ -84,7 +84,7 @@ struct IdentityController {
         case .success(let f): form = f
         }
         let tokens = self.tokens
-        switch await authority.exchange(form, person: { secret in try? await tokens.authenticate(secret) }) {
+        switch await authority.exchange(TokenExchangeRequest(form: form), person: { secret in try? await tokens.authenticate(secret) }) {
         case .failure(let e): return try Self.oauthError(e)
         case .success(let t):
             return try JSON.response(TokenExchangeResponse(access_token: t.token, issued_token_type: TokenExchange.accessTokenType, token_type: "Bearer",

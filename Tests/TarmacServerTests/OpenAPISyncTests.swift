@@ -25,6 +25,10 @@ import Yams
                                 peakMemoryBytes: 1 << 31, maxDurationSeconds: 3600, ranSeconds: 3601, suggestedSize: "large")
     static let diagnostic = DiagnosticPayload(severity: "error", file: "f", line: 1, column: 2, message: "m", rule: "r", help: "h", text: "t")
 
+    static let grant = GrantView(id: "grt-1", agent: "spiffe://acme/x", agentName: "x", workload: "wl-1", team: "a", env: "dev", tool: "tickets", scope: "read",
+                                 onBehalfOf: "dan", requestedBy: "dan", approvers: "role:admin", state: "approved", decidedBy: "ops", decidedAt: at,
+                                 reason: "r", createdAt: at, expiresAt: at)
+
     /// Every wire type with a schema of the same shape, fully populated.
     static let cases: [(String, any Encodable & Sendable)] = [
         ("Workload", workload),
@@ -47,6 +51,19 @@ import Yams
                                   priorities: ["training": 100], nodes: [NodeView(name: "n", cpuMilli: 1, memoryMiB: 1, gpus: 0, accelerator: "l4",
                                                                                    pool: "l4", domain: "d")])),
         ("Size", SizeView(workloadClass: "training", name: "small", cpu: "8", memory: "32Gi", gpus: "1", accelerator: "l4", description: "d")),
+        ("SVID", SVIDView(spiffeID: "spiffe://acme/team/a/env/dev/agent/x", svid: "e.y.z", expiresAt: at)),
+        ("SVIDRequest", SVIDRequest(bootstrap: "tib_x", svid: "e.y.z", audience: ["tickets"])),
+        ("TokenExchangeResponse", TokenExchangeResponse(access_token: "e.y.z", issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+                                                        token_type: "Bearer", expires_in: 60, scope: "read")),
+        ("OAuthError", OAuthErrorBody(error: "invalid_scope", error_description: "d")),
+        ("Grant", grant),
+        ("GrantDecision", GrantDecisionRequest(lifetimeSeconds: 60, reason: "r")),
+        ("KeyRotation", KeyRotationView(kid: "k", published: ["k", "j"])),
+        ("GrantList", GrantList(items: [grant])),
+        ("JWKS", JWKSDocument(keys: [.init(kid: "k", x: "x", y: "y")])),
+        ("TokenExchangeRequest", TokenExchangeRequest(grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", subject_token: "tmc_x",
+                                                      subject_token_type: "urn:ietf:params:oauth:token-type:access_token", actor_token: "e.y.z",
+                                                      actor_token_type: "urn:ietf:params:oauth:token-type:jwt", audience: "tickets", resource: "r", scope: "read")),
         ("Error", ErrorBody(error: .init(code: "invalid", message: "m", diagnostics: [diagnostic]))),
         ("Diagnostic", diagnostic),
     ]

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import JWTKit
+import TarmacAPI
 
 /// One ES256 signing key as stored: its private key sealed (AES-GCM) with the control plane's credential key, its
 /// public coordinates for the JWKS, when it stopped signing and until when it stays published.
@@ -80,25 +81,6 @@ public struct KeyRing: Sendable, Hashable {
     public func jwks(at now: Date) -> JWKSDocument {
         JWKSDocument(keys: published(at: now).reversed().map { JWKSDocument.Key(kid: $0.kid, x: $0.x, y: $0.y) })
     }
-}
-
-/// `/.well-known/jwks.json`.
-public struct JWKSDocument: Codable, Sendable, Hashable {
-    public struct Key: Codable, Sendable, Hashable {
-        public var kty = "EC"
-        public var crv = "P-256"
-        public var alg = "ES256"
-        public var use = "sig"
-        public var kid: String
-        public var x: String
-        public var y: String
-        init(kid: String, x: String, y: String) {
-            self.kid = kid
-            self.x = x
-            self.y = y
-        }
-    }
-    public var keys: [Key]
 }
 
 enum Base64URL {
