@@ -212,12 +212,14 @@ case "api": runAsync { await apiBenchmark(Array(args.dropFirst())) }
 case "sidebyside": runAsync { await sideBySideBenchmark(Array(args.dropFirst())) }
 case "restart": runAsync { await restartBenchmark(Array(args.dropFirst())) }
 case "reconcile": runAsync { await reconcileBenchmark(Array(args.dropFirst())) }
+case "gateway": runAsync { await gatewayBenchmark(Array(args.dropFirst())) }
 default:
     print("""
     usage: TarmacBenchmarks render [--count N] [--platform FILE]
            TarmacBenchmarks placement [--trace DIR] [--seeds N] [--lists default,cpu050,...] [--policies FGD,Tarmac,...]
            TarmacBenchmarks throughput [--nodes N] [--workloads N] [--batch N] [--policies BestFit,Tarmac]
            TarmacBenchmarks kueue [--nodes N]
+           TarmacBenchmarks gateway [--connections 1,16,64] [--duration 10s] [--tarmac PATH]
            TarmacBenchmarks kueue --live [--tarmac PATH] [--senders N]
            TarmacBenchmarks api [--tarmac PATH] [--clients 1,4,16,64] [--submits N] [--latency N]
            TarmacBenchmarks sidebyside --kubeconfig FILE [--tarmac PATH] [--connections 8,32] [--submits N]

@@ -34,7 +34,7 @@ struct GatewayResponder: RouterMiddleware {
         let rest = "/" + (segments.count > 1 ? String(segments[1]) : "")
         let call = Call(gateway: gateway, tool: tool, upstream: upstream, rest: rest, request: request, started: started)
         let response = await call.run()
-        Counter(label: "tarmac_gateway_requests_total", dimensions: [("tool", tool.name), ("status", String(response.status.code))]).increment()
+        gateway.counters.increment(tool: tool.name, status: Int(response.status.code))
         return response
     }
 
@@ -71,6 +71,14 @@ struct Call {
         return GatewayResponder.problem(.forbidden, why, headers: h)
     }
 
+    /// The token after `Bearer `, without surrounding spaces (bytes: Foundation's trimming is slow on long strings).
+    static func trimmed(_ bytes: Substring.UTF8View) -> String {
+        var b = bytes
+        while let f = b.first, f == 0x20 || f == 0x09 { b = b.dropFirst() }
+        while let l = b.last, l == 0x20 || l == 0x09 { b = b.dropLast() }
+        return String(Substring(b))
+    }
+
     static func quoted(_ s: String) -> String { s.replacingOccurrences(of: "\\", with: "").replacingOccurrences(of: "\"", with: "'") }
 
     func run() async -> Response {
@@ -81,7 +89,7 @@ struct Call {
             return GatewayResponder.problem(.unauthorized, "a bearer token for '\(tool.name)' is required: exchange your JWT-SVID at the token endpoint (RFC 8693)",
                                             headers: [.wwwAuthenticate: challenge])
         }
-        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        let token = Self.trimmed(header.utf8.dropFirst(7))
         let claims: AccessTokenClaims
         if let c = gateway.verified.get(token, tool: tool.name, now: now) {
             claims = c
@@ -196,18 +204,14 @@ struct Call {
     static let dropped: Set<String> = ["authorization", "host", "connection", "keep-alive", "proxy-authorization", "proxy-authenticate", "te", "trailer",
                                        "transfer-encoding", "upgrade", "content-length", "x-tarmac-agent", "x-tarmac-person"]
 
-    /// One audit record per call: person → agent → tool, route, method, status, bytes, latency. Written through the
-    /// store's group commit without holding the response.
+    /// One audit record per call: person → agent → tool, route, method, status, bytes, latency. Handed to the audit
+    /// sink without holding the response.
     func audit(_ claims: AccessTokenClaims, status: Int, bytes: Int, detail: String) {
         let elapsed = ContinuousClock.now - started
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         let draft = AuditDraft(time: gateway.authority.now, actor: CredentialAuthority.actor(of: claims), action: status == 403 ? "tool-call-refused" : "tool-call",
                                object: "tool/\(tool.name)", detail: "\(detail) -> \(status), \(bytes) bytes, \(String(format: "%.2f", ms)) ms")
-        let store = gateway.store
-        let logger = gateway.logger
-        Task {
-            do { try await store.appendAudit([draft]) } catch { logger.error("could not audit a tool call", metadata: ["error": "\(error)"]) }
-        }
+        gateway.audit.add(draft)
     }
 }
 

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Metrics
+import Metrics
 import NIOCore
 import TarmacCredentials
 import TarmacIdentity
@@ -28,18 +29,20 @@ public struct ToolGateway: Sendable {
 
     let authority: CredentialAuthority
     let tools: @Sendable () -> [String: Tool]
-    let store: any Store
+    /// Where each call's audit record goes; run it as a service beside the gateway.
+    public let audit: AuditSink
     let client: HTTPClient
     let config: Configuration
     let verified = VerifiedTokens()
     let agentLimiters: LimiterSet
+    let counters = Counters()
     let logger: Logger
 
     public init(authority: CredentialAuthority, tools: @escaping @Sendable () -> [String: Tool], store: any Store, client: HTTPClient,
                 config: Configuration, logger: Logger) {
         self.authority = authority
         self.tools = tools
-        self.store = store
+        self.audit = AuditSink(store: store, logger: logger)
         self.client = client
         self.config = config
         self.agentLimiters = LimiterSet()
@@ -89,6 +92,21 @@ public struct ToolGateway: Sendable {
 
 public struct MissingCredential: Error, Sendable, CustomStringConvertible {
     public var description: String
+}
+
+/// `tarmac_gateway_requests_total` by tool and status, made once each.
+final class Counters: Sendable {
+    private let made = Mutex<[String: Counter]>([:])
+    func increment(tool: String, status: Int) {
+        let key = tool + " " + String(status)
+        let c = made.withLock { m in
+            if let c = m[key] { return c }
+            let c = Counter(label: "tarmac_gateway_requests_total", dimensions: [("tool", tool), ("status", String(status))])
+            m[key] = c
+            return c
+        }
+        c.increment()
+    }
 }
 
 /// Several token buckets keyed by agent and by person, each with its tool's rate.

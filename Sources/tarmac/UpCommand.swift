@@ -196,6 +196,7 @@ struct UpCommand: AsyncParsableCommand {
             let gatewayURL = config.gatewayURL ?? ""
             let gateway = ToolGateway(authority: credentials, tools: { controlPlane.contract.platform.tools }, store: store, client: client,
                                       config: .init(publicURL: gatewayURL), logger: Logger(label: "tarmac.gateway"))
+            services.append(gateway.audit)
             services.append(Application(router: gateway.router(), configuration: .init(address: .hostname(host, port: gatewayPort), serverName: "tarmac-gateway"),
                                         logger: Logger(label: "tarmac.gateway")))
             let served = contract.platform.tools.values.filter { $0.upstream != nil }.map(\.name).sorted()
