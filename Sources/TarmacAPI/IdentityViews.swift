@@ -12,13 +12,17 @@ public struct SVIDView: Codable, Sendable, Hashable {
     }
 }
 
-/// `POST /v1/identity` body: exactly one of `bootstrap` (the file's content) and `svid` (renewal), and the audiences.
+/// `POST /v1/identity` body: exactly one of `bootstrap` (local pods: the content of TARMAC_IDENTITY_BOOTSTRAP_FILE),
+/// `serviceAccountToken` (Kubernetes pods: the content of TARMAC_IDENTITY_TOKEN_FILE) and `svid` (renewal), and the
+/// audiences.
 public struct SVIDRequest: Codable, Sendable, Hashable {
     public var bootstrap: String?
+    public var serviceAccountToken: String?
     public var svid: String?
     public var audience: [String]?
-    public init(bootstrap: String? = nil, svid: String? = nil, audience: [String]? = nil) {
+    public init(bootstrap: String? = nil, serviceAccountToken: String? = nil, svid: String? = nil, audience: [String]? = nil) {
         self.bootstrap = bootstrap
+        self.serviceAccountToken = serviceAccountToken
         self.svid = svid
         self.audience = audience
     }

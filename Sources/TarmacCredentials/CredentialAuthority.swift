@@ -88,6 +88,24 @@ public final class CredentialAuthority: Sendable {
         return await issueSVID(id: id, workload: WorkloadClaim(wid: e.id, att: e.attempt, team: e.team), audience: audience, now: now)
     }
 
+    /// A pod's credential on Kubernetes: its projected service-account token (audience `tarmac`), checked by the
+    /// cluster (TokenReview) and matched to the workload's current attempt by the pod it is bound to.
+    public func redeem(serviceAccountToken token: String, audience: [String]?) async -> Result<IssuedSVID, OAuthError> {
+        guard let (e, pod) = await controlPlane.attest(serviceAccountToken: token) else {
+            return .failure(OAuthError(.invalidGrant, "the service-account token was not accepted: not genuine, not for audience tarmac, or its pod is not the current attempt of a running workload"))
+        }
+        let now = clock.now
+        let id = e.spiffeID(trustDomain: controlPlane.contract.platform.trustDomain)
+        do {
+            try await store.appendAudit([AuditDraft(time: now, actor: Actor(kind: .workload, id: id), action: "identity-attest", object: "workload/\(e.id)",
+                                                    detail: "pod \(pod) of attempt \(e.attempt) proved its identity (service-account token, TokenReview)")])
+        } catch {
+            return .failure(OAuthError(.invalidRequest, "could not record the attestation: \(error)"))
+        }
+        state.setLive(e.id, attempt: e.attempt)
+        return await issueSVID(id: id, workload: WorkloadClaim(wid: e.id, att: e.attempt, team: e.team), audience: audience, now: now)
+    }
+
     /// A new JWT-SVID for a pod that holds a valid one for Tarmac (audience = the issuer).
     public func renew(svid: String, audience: [String]?) async -> Result<IssuedSVID, OAuthError> {
         let now = clock.now

@@ -53,6 +53,10 @@ public struct PodTemplate {
         (workload.priority ?? platform.defaults.priority[workload.workloadClass]).map(Naming.priorityClass)
     }
 
+    /// The audience of the projected service-account token pods attest with, and where it is mounted.
+    public static let identityAudience = "tarmac"
+    public static let identityMountPath = "/var/run/secrets/tarmac.dev/identity"
+
     func template() -> KValue {
         var env: [KValue] = workload.env.map { ["name": .string($0.name), "value": .string($0.value)] }
         env += [
@@ -60,11 +64,16 @@ public struct PodTemplate {
             ["name": "TARMAC_TEAM", "value": .string(workload.metadata.team)],
             ["name": "TARMAC_ENV", "value": .string(workload.metadata.env)],
             ["name": "TARMAC_SIZE", "value": .string(size.reference)],
+            // How the pod proves who it is: its service-account token for audience `tarmac`, exchanged at the control
+            // plane (TokenReview) for JWT-SVIDs. No Kubernetes API token is mounted.
+            ["name": "TARMAC_IDENTITY_TOKEN_FILE", "value": .string(Self.identityMountPath + "/token")],
         ]
         env += extraEnv
 
-        var mounts = extraMounts
-        var volumes = extraVolumes
+        var mounts = extraMounts + [["name": "tarmac-identity", "mountPath": .string(Self.identityMountPath), "readOnly": true]]
+        var volumes = extraVolumes + [["name": "tarmac-identity", "projected": ["sources": [[
+            "serviceAccountToken": ["audience": .string(Self.identityAudience), "expirationSeconds": 600, "path": "token"],
+        ]]]]]
         if let shm = size.shm {
             volumes.append(["name": "dshm", "emptyDir": ["medium": "Memory", "sizeLimit": .string(shm.description)]])
             mounts.append(["name": "dshm", "mountPath": "/dev/shm"])

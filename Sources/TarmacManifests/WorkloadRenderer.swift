@@ -136,11 +136,8 @@ public enum WorkloadRenderer {
 
         case .agent(let a):
             template.containerName = "agent"
-            // The agent proves who it is to the tool gateway with a short-lived, audience-bound token; no API token is mounted.
-            template.extraVolumes = [["name": "tool-identity", "projected": ["sources": [[
-                "serviceAccountToken": ["audience": "tools.tarmac.dev", "expirationSeconds": 3600, "path": "token"],
-            ]]]]]
-            template.extraMounts = [["name": "tool-identity", "mountPath": "/var/run/secrets/tarmac.dev/tools", "readOnly": true]]
+            // The agent proves who it is with its identity token (every pod has one), and calls tools with per-tool
+            // tokens through the tool gateway.
             template.extraEnv = [["name": "TARMAC_TOOLS", "value": .string(a.tools.keys.sorted().joined(separator: ","))]]
             if let who = a.onBehalfOf { template.extraEnv.append(["name": "TARMAC_ON_BEHALF_OF", "value": .string(who)]) }
             var deployment = object("apps/v1", "Deployment", body: ["spec": [
@@ -150,9 +147,14 @@ public enum WorkloadRenderer {
             ]], extraLabels: queueLabels)
             deployment.annotations["tarmac.dev/tools"] = a.tools.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.joined(separator: "+"))" }.joined(separator: ",")
             objects.append(deployment)
+            // Tools behind the gateway are reached only through it (pods of a namespace labelled tarmac.dev/gateway=true);
+            // a tool the gateway does not serve, directly at its address.
             var egress: [KValue] = []
+            if a.tools.keys.contains(where: { p.tools[$0]?.upstream != nil }) {
+                egress.append(["to": [["namespaceSelector": ["matchLabels": ["tarmac.dev/gateway": "true"]]]]])
+            }
             for tool in a.tools.keys.sorted() {
-                guard let t = p.tools[tool], let cidr = t.cidr else { continue }
+                guard let t = p.tools[tool], t.upstream == nil, let cidr = t.cidr else { continue }
                 var rule: [String: KValue] = ["to": [["ipBlock": ["cidr": .string(cidr)]]]]
                 if let port = t.port { rule["ports"] = [["port": .int(port), "protocol": "TCP"]] }
                 egress.append(.object(rule))

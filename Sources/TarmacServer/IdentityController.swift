@@ -59,13 +59,14 @@ struct IdentityController {
     @Sendable func identity(_ request: Request, context: TarmacRequestContext) async throws -> Response {
         let body = try await request.body.collect(upTo: 64 << 10)
         guard let req = try? APIJSON.decoder.decode(SVIDRequest.self, from: Data(buffer: body)) else {
-            throw APIError(.badRequest, code: "badRequest", "the body must be {\"bootstrap\": \"<content of TARMAC_IDENTITY_BOOTSTRAP_FILE>\"} or {\"svid\": \"<current JWT-SVID>\"}, with an optional \"audience\": [...]")
+            throw APIError(.badRequest, code: "badRequest", "the body must be {\"bootstrap\": \"<content of TARMAC_IDENTITY_BOOTSTRAP_FILE>\"}, {\"serviceAccountToken\": \"<content of TARMAC_IDENTITY_TOKEN_FILE>\"} or {\"svid\": \"<current JWT-SVID>\"}, with an optional \"audience\": [...]")
         }
         let result: Result<CredentialAuthority.IssuedSVID, OAuthError>
-        switch (req.bootstrap, req.svid) {
-        case (let b?, nil): result = await authority.redeem(bootstrap: b, audience: req.audience)
-        case (nil, let s?): result = await authority.renew(svid: s, audience: req.audience)
-        default: throw APIError(.badRequest, code: "badRequest", "give exactly one of bootstrap and svid")
+        switch (req.bootstrap, req.serviceAccountToken, req.svid) {
+        case (let b?, nil, nil): result = await authority.redeem(bootstrap: b, audience: req.audience)
+        case (nil, let t?, nil): result = await authority.redeem(serviceAccountToken: t, audience: req.audience)
+        case (nil, nil, let s?): result = await authority.renew(svid: s, audience: req.audience)
+        default: throw APIError(.badRequest, code: "badRequest", "give exactly one of bootstrap, serviceAccountToken and svid")
         }
         switch result {
         case .success(let s): return try JSON.response(SVIDView(spiffeID: s.spiffeID, svid: s.token, expiresAt: s.expiresAt), headers: Self.noStore)

@@ -111,6 +111,79 @@ extension RealCluster {
         }
         await backend.shutdown()
     }
+
+    /// A pod proves who it is with its projected service-account token: the cluster reviews it (TokenReview) and the
+    /// backend matches the pod it is bound to with the workload's current attempt. A token for another audience, or
+    /// bound to no pod, proves nothing.
+    @Test(.enabled(if: RealClusterTests.kubeconfig != nil, KubeRig.skipMessage))
+    func aPodAttestsWithItsServiceAccountToken() async throws {
+        let env = ProcessInfo.processInfo.environment
+        if let failure = KubeRig.started.failure { Issue.record(Comment(rawValue: failure)) }
+        let access = try KubeConfig.load(path: try #require(RealClusterTests.kubeconfig), context: env["TARMAC_TEST_CONTEXT"])
+        let loaded = ContractLoader.load(Fixtures.path("Tests/Fixtures/kubernetes/platform.yaml"))
+        let contract = try #require(loaded.contract, "\(loaded.diagnostics)")
+        let dir = try TemporaryDirectory(prefix: "tarmac-real-cluster")
+        let client = try KubeClient(access)
+        let backend = KubernetesBackend(client: client, contract: contract, options: KubernetesBackendOptions(logDirectory: dir.path + "/logs"))
+        try await backend.start()
+        let store = try SQLiteStore(path: dir.path + "/tarmac.db")
+        let cp = ControlPlane(contract: contract, store: store, backend: backend)
+        try await cp.start()
+        let loop = Task { await cp.run() }
+        defer { loop.cancel() }
+        let name = "attest-\(UInt16.random(in: 0...UInt16.max))"
+        let doc = """
+        apiVersion: tarmac.dev/v1alpha1
+        kind: BatchJob
+        metadata: {name: \(name), team: tarmac-e2e, env: test}
+        spec:
+          size: tiny
+          tasks: 1
+          parallelism: 1
+          image: \(env["TARMAC_TEST_IMAGE"] ?? "docker.io/library/busybox:1.36")
+          command: [sh, -c, "sleep 120"]
+        """
+        let admin = Principal(tokenID: "t", name: "e2e", role: .admin, team: nil)
+        let id = try await cp.submit(text: doc, requestID: nil, by: admin, runsImages: true).workload.id
+        var pod: [String: Any]?
+        let end = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < end, pod == nil {
+            if let pods = try? await client.list("/api/v1/namespaces/tarmac-e2e-test/pods?labelSelector=tarmac.dev/workload-id%3D\(id)").items,
+               let p = pods.first, (p["spec"] as? [String: Any])?["nodeName"] != nil {
+                pod = p
+            } else {
+                try await Task.sleep(for: .milliseconds(300))
+            }
+        }
+        let p = try #require(pod, "no pod of \(id) was bound")
+        let meta = p["metadata"] as! [String: Any]
+        let podName = meta["name"] as! String
+        let spec = p["spec"] as! [String: Any]
+        // The pod carries its identity token, for audience tarmac, and no Kubernetes API token.
+        let volumes = spec["volumes"] as? [[String: Any]] ?? []
+        #expect(volumes.contains { ($0["name"] as? String) == "tarmac-identity" })
+        #expect(spec["automountServiceAccountToken"] as? Bool == false)
+        func token(audience: String, bound: Bool) async throws -> String {
+            var s: [String: Any] = ["audiences": [audience], "expirationSeconds": 600]
+            if bound { s["boundObjectRef"] = ["kind": "Pod", "apiVersion": "v1", "name": podName, "uid": meta["uid"] as! String] }
+            let r = try await client.create("/api/v1/namespaces/tarmac-e2e-test/serviceaccounts/\(name)/token",
+                                            ["apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": s])
+            return try #require((r["status"] as? [String: Any])?["token"] as? String)
+        }
+        let good = try await token(audience: "tarmac", bound: true)
+        #expect(await backend.attest(serviceAccountToken: good) == PodAttestation(workload: id, attempt: 1, pod: podName))
+        let attested = await cp.attest(serviceAccountToken: good)
+        #expect(attested?.entry.id == id && attested?.pod == podName)
+        #expect(await backend.attest(serviceAccountToken: try await token(audience: "someone-else", bound: true)) == nil)
+        #expect(await backend.attest(serviceAccountToken: try await token(audience: "tarmac", bound: false)) == nil)
+        #expect(await backend.attest(serviceAccountToken: String(good.dropLast(4)) + "AAAA") == nil)
+        // Once the workload ends, its pod's token proves nothing to the control plane.
+        _ = try await cp.cancel(id, by: admin)
+        let stop = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < stop, await cp.current(id)?.state.isTerminal != true { try await Task.sleep(for: .milliseconds(300)) }
+        #expect(await cp.attest(serviceAccountToken: good) == nil)
+        await backend.shutdown()
+    }
 }
 }
 

@@ -52,7 +52,7 @@ import Yams
                                                                                    pool: "l4", domain: "d")])),
         ("Size", SizeView(workloadClass: "training", name: "small", cpu: "8", memory: "32Gi", gpus: "1", accelerator: "l4", description: "d")),
         ("SVID", SVIDView(spiffeID: "spiffe://acme/team/a/env/dev/agent/x", svid: "e.y.z", expiresAt: at)),
-        ("SVIDRequest", SVIDRequest(bootstrap: "tib_x", svid: "e.y.z", audience: ["tickets"])),
+        ("SVIDRequest", SVIDRequest(bootstrap: "tib_x", serviceAccountToken: "e.y.z", svid: "e.y.z", audience: ["tickets"])),
         ("TokenExchangeResponse", TokenExchangeResponse(access_token: "e.y.z", issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
                                                         token_type: "Bearer", expires_in: 60, scope: "read")),
         ("OAuthError", OAuthErrorBody(error: "invalid_scope", error_description: "d")),

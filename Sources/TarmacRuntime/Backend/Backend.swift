@@ -128,6 +128,9 @@ public protocol Backend: Sendable {
 
     /// How users call the nodes it has ("this machine", "the cluster"), in messages.
     var placeName: String { get }
+    /// The pod a presented service-account token belongs to (Kubernetes: TokenReview for audience `tarmac`, then the
+    /// pod it is bound to); nil when it is not genuine or this backend has no such tokens (local pods use bootstraps).
+    func attest(serviceAccountToken: String) async -> PodAttestation?
     /// Whether its nodes can grow on their own (a cluster autoscaler): then a workload that cannot start on today's
     /// nodes is accepted with a warning instead of refused.
     var inventoryCanGrow: Bool { get }
@@ -154,7 +157,21 @@ public struct AttemptRef: Hashable, Sendable {
     }
 }
 
+/// Which pod proved itself, by the backend's own means.
+public struct PodAttestation: Sendable, Hashable {
+    public var workload: String
+    public var attempt: Int
+    /// The pod's name, for the audit trail.
+    public var pod: String
+    public init(workload: String, attempt: Int, pod: String) {
+        self.workload = workload
+        self.attempt = attempt
+        self.pod = pod
+    }
+}
+
 extension Backend {
+    public func attest(serviceAccountToken: String) async -> PodAttestation? { nil }
     public func reconcile(_ active: [ActiveWorkload]) async throws {}
     public func accept(_ workload: ActiveWorkload) async throws {}
     public func release(workload: String) async {}

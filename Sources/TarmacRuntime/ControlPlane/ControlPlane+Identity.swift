@@ -30,6 +30,14 @@ extension ControlPlane {
         return (e, pod)
     }
 
+    /// The workload and pod a Kubernetes service-account token belongs to, when the backend attests it and its attempt
+    /// is the workload's current one and holds capacity.
+    public func attest(serviceAccountToken token: String) async -> (entry: WorkloadEntry, pod: String)? {
+        guard token.utf8.count < 16 << 10, let a = await backend.attest(serviceAccountToken: token),
+              let e = tracked[a.workload]?.entry, e.attempt == a.attempt, e.state.holdsCapacity else { return nil }
+        return (e, a.pod)
+    }
+
     /// The workload's entry when `attempt` is its current attempt and holds capacity.
     public func liveEntry(_ workload: String, attempt: Int) -> WorkloadEntry? {
         guard let e = tracked[workload]?.entry, e.attempt == attempt, e.state.holdsCapacity else { return nil }
