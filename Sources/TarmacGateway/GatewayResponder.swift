@@ -160,29 +160,50 @@ struct Call {
             return await forbidden(why, scope: needed, claims: claims)
         }
         // 6. Forward, with the gateway's credential.
-        var out = HTTPClientRequest(url: upstream.trimmingSuffix("/") + rest + (request.uri.query.map { "?" + $0 } ?? ""))
-        out.method = HTTPMethod(rawValue: request.method.rawValue)
-        for f in request.headers where !Self.dropped.contains(f.name.canonicalName) { out.headers.add(name: f.name.rawName, value: f.value) }
+        var outHeaders = HTTPHeaders()
+        for f in request.headers where !Self.dropped.contains(f.name.canonicalName) { outHeaders.add(name: f.name.rawName, value: f.value) }
         switch ToolGateway.upstreamCredential(tool) {
         case .failure(let why):
             audit(claims, status: 502, bytes: 0, detail: "\(request.method.rawValue) \(rest)\(mcpDetail): \(why)")
             return GatewayResponder.problem(.badGateway, why.description)
-        case .success(let cred?): out.headers.add(name: "Authorization", value: "Bearer \(cred)")
+        case .success(let cred?): outHeaders.add(name: "Authorization", value: "Bearer \(cred)")
         case .success(nil): break
         }
-        out.headers.add(name: "X-Tarmac-Agent", value: claims.client_id)
-        if claims.act != nil { out.headers.add(name: "X-Tarmac-Person", value: claims.sub) }
-        if body.readableBytes > 0 { out.body = .bytes(body) }
+        outHeaders.add(name: "X-Tarmac-Agent", value: claims.client_id)
+        if claims.act != nil { outHeaders.add(name: "X-Tarmac-Person", value: claims.sub) }
         let status: Int
         var headers = HTTPFields()
         var responseBody: ByteBuffer
+        let target = gateway.upstreams.target(upstream)
         do {
-            let r = try await gateway.client.execute(out, timeout: .seconds(120))
-            status = Int(r.status.code)
-            for h in r.headers where !Self.dropped.contains(h.name.lowercased()) {
-                if let n = HTTPField.Name(h.name) { headers.append(HTTPField(name: n, value: h.value)) }
+            if let target {
+                // Plain HTTP: SwiftNIO keep-alive connections (UpstreamPool).
+                outHeaders.replaceOrAdd(name: "Host", value: target.hostHeader)
+                if body.readableBytes > 0 || [.post, .put, .patch].contains(request.method) {
+                    outHeaders.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+                }
+                let head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.method.rawValue),
+                                           uri: target.basePath + rest + (request.uri.query.map { "?" + $0 } ?? ""), headers: outHeaders)
+                let r = try await gateway.pool.execute(host: target.host, port: target.port, head: head, body: body.readableBytes > 0 ? body : nil,
+                                                       timeout: .seconds(120))
+                status = Int(r.head.status.code)
+                for h in r.head.headers where !Self.dropped.contains(h.name.lowercased()) {
+                    if let n = HTTPField.Name(h.name) { headers.append(HTTPField(name: n, value: h.value)) }
+                }
+                responseBody = r.body
+            } else {
+                // HTTPS (or anything else): AsyncHTTPClient.
+                var out = HTTPClientRequest(url: upstream.trimmingSuffix("/") + rest + (request.uri.query.map { "?" + $0 } ?? ""))
+                out.method = HTTPMethod(rawValue: request.method.rawValue)
+                out.headers = outHeaders
+                if body.readableBytes > 0 { out.body = .bytes(body) }
+                let r = try await gateway.client.execute(out, timeout: .seconds(120))
+                status = Int(r.status.code)
+                for h in r.headers where !Self.dropped.contains(h.name.lowercased()) {
+                    if let n = HTTPField.Name(h.name) { headers.append(HTTPField(name: n, value: h.value)) }
+                }
+                responseBody = try await r.body.collect(upTo: 64 << 20)
             }
-            responseBody = try await r.body.collect(upTo: 64 << 20)
         } catch {
             audit(claims, status: 502, bytes: 0, detail: "\(request.method.rawValue) \(rest)\(mcpDetail): upstream failed: \(error)")
             return GatewayResponder.problem(.badGateway, "the tool '\(tool.name)' could not be reached: \(error)")

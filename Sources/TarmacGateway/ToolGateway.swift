@@ -36,6 +36,8 @@ public struct ToolGateway: Sendable {
     let verified = VerifiedTokens()
     let agentLimiters: LimiterSet
     let counters = Counters()
+    let pool = UpstreamPool()
+    let upstreams = Upstreams()
     let logger: Logger
 
     public init(authority: CredentialAuthority, tools: @escaping @Sendable () -> [String: Tool], store: any Store, client: HTTPClient,
@@ -92,6 +94,31 @@ public struct ToolGateway: Sendable {
 
 public struct MissingCredential: Error, Sendable, CustomStringConvertible {
     public var description: String
+}
+
+/// Parsed plain-HTTP upstream addresses (host, port, path prefix), by URL.
+final class Upstreams: Sendable {
+    struct Target: Sendable {
+        var host: String
+        var port: Int
+        var basePath: String
+        var hostHeader: String
+    }
+
+    private let parsed = Mutex<[String: Target?]>([:])
+
+    /// Nil for anything but http:// (those go through AsyncHTTPClient).
+    func target(_ url: String) -> Target? {
+        if let hit = parsed.withLock({ $0[url] }) { return hit }
+        var t: Target?
+        if let u = URLComponents(string: url), u.scheme == "http", let host = u.host, !host.isEmpty {
+            let port = u.port ?? 80
+            let path = u.path.hasSuffix("/") ? String(u.path.dropLast()) : u.path
+            t = Target(host: host, port: port, basePath: path, hostHeader: u.port == nil ? host : "\(host):\(port)")
+        }
+        parsed.withLock { $0[url] = .some(t) }
+        return t
+    }
 }
 
 /// `tarmac_gateway_requests_total` by tool and status, made once each.

@@ -121,9 +121,10 @@ extension ServerTests {
         let file = try server.dir.write("ok.yaml", Doc.training("audited", script: "print('x')"))
         #expect(try server.cli(["submit", "--wait", file]).status == 0)
         let ok = try server.cli(["audit", "verify"])
-        #expect(ok.status == 0 && ok.stdout.contains("audit chain intact: 5 records"), "\(ok.stdout)")
+        // The admin token, the first signing key, then submit, admit, run, succeed.
+        #expect(ok.status == 0 && ok.stdout.contains("audit chain intact: 6 records"), "\(ok.stdout)")
         let export = try server.cli(["audit", "export"])
-        #expect(export.stdout.split(separator: "\n").count == 5)
+        #expect(export.stdout.split(separator: "\n").count == 6)
 
         let edit = try Run.program(sqlite, [server.data + "/tarmac.db", "UPDATE audit SET detail = 'nothing to see' WHERE seq = 3"])
         #expect(edit.status == 0, "\(edit.stderr)")
