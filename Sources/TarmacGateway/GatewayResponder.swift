@@ -231,7 +231,7 @@ struct Call {
         let elapsed = ContinuousClock.now - started
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         let draft = AuditDraft(time: gateway.authority.now, actor: CredentialAuthority.actor(of: claims), action: status == 403 ? "tool-call-refused" : "tool-call",
-                               object: "tool/\(tool.name)", detail: "\(detail) -> \(status), \(bytes) bytes, \(String(format: "%.2f", ms)) ms")
+                               object: "tool/\(tool.name)", detail: "\(detail) -> \(status), \(bytes) bytes, \((ms * 100).rounded() / 100) ms")
         gateway.audit.add(draft)
     }
 }
