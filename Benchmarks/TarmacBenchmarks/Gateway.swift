@@ -115,7 +115,7 @@ func gatewayBenchmark(_ args: [String]) async {
         guard s == 201, let wid = (try JSONSerialization.jsonObject(with: body) as? [String: Any])?["id"] as? String else {
             throw BenchFailure("the agent was not accepted: \(String(decoding: body, as: UTF8.self))")
         }
-        defer { runBlocking { _ = try? await send(.POST, base + "/v1/workloads/\(wid)/cancel", token: admin, body: nil) } }
+        defer { runAsync { _ = try? await send(.POST, base + "/v1/workloads/\(wid)/cancel", token: admin, body: nil) } }
         let svidFile = dir.path + "/data/pods/\(wid)/1/0/box/work/svid"
         for _ in 0..<300 where !FileManager.default.fileExists(atPath: svidFile) { try await Task.sleep(for: .milliseconds(100)) }
         let svid = try String(contentsOfFile: svidFile, encoding: .utf8)
@@ -178,16 +178,6 @@ func gatewayBenchmark(_ args: [String]) async {
 }
 
 func ms(_ d: Duration) -> String { String(format: "%.2f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15) }
-
-/// Runs a blocking async call (clean-up in `defer`).
-func runBlocking(_ body: @escaping @Sendable () async -> Void) {
-    let done = DispatchSemaphore(value: 0)
-    Task.detached {
-        await body()
-        done.signal()
-    }
-    done.wait()
-}
 
 struct WrkResult {
     var rate: Double

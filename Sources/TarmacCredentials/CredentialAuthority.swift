@@ -74,18 +74,12 @@ public final class CredentialAuthority: Sendable {
         guard let (e, pod) = await controlPlane.attest(bootstrap: secret) else {
             return .failure(OAuthError(.invalidGrant, "the bootstrap credential is not genuine, or its workload attempt no longer runs"))
         }
-        let now = clock.now
-        let id = e.spiffeID(trustDomain: controlPlane.contract.platform.trustDomain)
-        do {
-            let first = try await store.redeem("identity-bootstrap:\(e.id).\(e.attempt).\(pod)",
-                                               audit: AuditDraft(time: now, actor: Actor(kind: .workload, id: id), action: "identity-attest", object: "workload/\(e.id)",
-                                                                 detail: "pod \(pod) of attempt \(e.attempt) proved its identity (local bootstrap)"))
-            guard first else { return .failure(OAuthError(.invalidGrant, "this bootstrap credential was already used; renew with the JWT-SVID it gave")) }
-        } catch {
-            return .failure(OAuthError(.invalidRequest, "could not record the attestation: \(error)"))
+        return await attested(e, pod: String(pod), means: "local bootstrap", audience: audience) { [store] audit in
+            // One use: a second redemption of the same pod's bootstrap is refused.
+            guard try await store.redeem("identity-bootstrap:\(e.id).\(e.attempt).\(pod)", audit: audit) else {
+                throw OAuthError(.invalidGrant, "this bootstrap credential was already used; renew with the JWT-SVID it gave")
+            }
         }
-        state.setLive(e.id, attempt: e.attempt)
-        return await issueSVID(id: id, workload: WorkloadClaim(wid: e.id, att: e.attempt, team: e.team), audience: audience, now: now)
     }
 
     /// A pod's credential on Kubernetes: its projected service-account token (audience `tarmac`), checked by the
@@ -94,11 +88,21 @@ public final class CredentialAuthority: Sendable {
         guard let (e, pod) = await controlPlane.attest(serviceAccountToken: token) else {
             return .failure(OAuthError(.invalidGrant, "the service-account token was not accepted: not genuine, not for audience tarmac, or its pod is not the current attempt of a running workload"))
         }
+        return await attested(e, pod: pod, means: "service-account token, TokenReview", audience: audience) { [store] audit in
+            try await store.appendAudit([audit])
+        }
+    }
+
+    /// A pod proved itself: its attestation is recorded (by `record`, which may refuse it), then it gets a JWT-SVID.
+    func attested(_ e: WorkloadEntry, pod: String, means: String, audience: [String]?,
+                  record: (AuditDraft) async throws -> Void) async -> Result<IssuedSVID, OAuthError> {
         let now = clock.now
         let id = e.spiffeID(trustDomain: controlPlane.contract.platform.trustDomain)
         do {
-            try await store.appendAudit([AuditDraft(time: now, actor: Actor(kind: .workload, id: id), action: "identity-attest", object: "workload/\(e.id)",
-                                                    detail: "pod \(pod) of attempt \(e.attempt) proved its identity (service-account token, TokenReview)")])
+            try await record(AuditDraft(time: now, actor: Actor(kind: .workload, id: id), action: "identity-attest", object: "workload/\(e.id)",
+                                        detail: "pod \(pod) of attempt \(e.attempt) proved its identity (\(means))"))
+        } catch let refused as OAuthError {
+            return .failure(refused)
         } catch {
             return .failure(OAuthError(.invalidRequest, "could not record the attestation: \(error)"))
         }

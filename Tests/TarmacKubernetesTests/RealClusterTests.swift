@@ -48,24 +48,29 @@ extension RealCluster {
 /// flow back; then its objects are deleted. (On the test control plane no container runs: the node agent reports the
 /// pod's TEST_LOG as its log.)
 @Suite struct RealClusterBackendTests {
-    @Test(.enabled(if: RealClusterTests.kubeconfig != nil, KubeRig.skipMessage))
-    func aBatchJobRunsOnTheNodeTarmacChose() async throws {
-        let env = ProcessInfo.processInfo.environment
+    static var contract: Contract { ContractLoader.load(Fixtures.path("Tests/Fixtures/kubernetes/platform.yaml")).contract! }
+
+    /// A client of the real cluster and a started backend on the test platform.
+    static func backend(_ dir: TemporaryDirectory) async throws -> (KubeClient, KubernetesBackend) {
         if let failure = KubeRig.started.failure { Issue.record(Comment(rawValue: failure)) }
-        let access = try KubeConfig.load(path: try #require(RealClusterTests.kubeconfig), context: env["TARMAC_TEST_CONTEXT"])
-        let loaded = ContractLoader.load(Fixtures.path("Tests/Fixtures/kubernetes/platform.yaml"))
-        let contract = try #require(loaded.contract, "\(loaded.diagnostics)")
-        let dir = try TemporaryDirectory(prefix: "tarmac-real-cluster")
+        let access = try KubeConfig.load(path: try #require(RealClusterTests.kubeconfig), context: ProcessInfo.processInfo.environment["TARMAC_TEST_CONTEXT"])
         let client = try KubeClient(access)
         let backend = KubernetesBackend(client: client, contract: contract, options: KubernetesBackendOptions(logDirectory: dir.path + "/logs"))
         try await backend.start()
+        return (client, backend)
+    }
+
+    @Test(.enabled(if: RealClusterTests.kubeconfig != nil, KubeRig.skipMessage))
+    func aBatchJobRunsOnTheNodeTarmacChose() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let dir = try TemporaryDirectory(prefix: "tarmac-real-cluster")
+        let (client, backend) = try await Self.backend(dir)
         let applied = await backend.platformOutcomes
         #expect(!applied.contains { $0.action == .failed }, "\(applied.filter { $0.action == .failed })")
         let nodes = try await backend.nodes()
         try #require(!nodes.isEmpty, "the cluster has no Ready, uncordoned node")
 
-        let store = try SQLiteStore(path: dir.path + "/tarmac.db")
-        let cp = ControlPlane(contract: contract, store: store, backend: backend)
+        let cp = ControlPlane(contract: Self.contract, store: try SQLiteStore(path: dir.path + "/tarmac.db"), backend: backend)
         try await cp.start()
         let loop = Task { await cp.run() }
         defer { loop.cancel() }
@@ -118,16 +123,9 @@ extension RealCluster {
     @Test(.enabled(if: RealClusterTests.kubeconfig != nil, KubeRig.skipMessage))
     func aPodAttestsWithItsServiceAccountToken() async throws {
         let env = ProcessInfo.processInfo.environment
-        if let failure = KubeRig.started.failure { Issue.record(Comment(rawValue: failure)) }
-        let access = try KubeConfig.load(path: try #require(RealClusterTests.kubeconfig), context: env["TARMAC_TEST_CONTEXT"])
-        let loaded = ContractLoader.load(Fixtures.path("Tests/Fixtures/kubernetes/platform.yaml"))
-        let contract = try #require(loaded.contract, "\(loaded.diagnostics)")
         let dir = try TemporaryDirectory(prefix: "tarmac-real-cluster")
-        let client = try KubeClient(access)
-        let backend = KubernetesBackend(client: client, contract: contract, options: KubernetesBackendOptions(logDirectory: dir.path + "/logs"))
-        try await backend.start()
-        let store = try SQLiteStore(path: dir.path + "/tarmac.db")
-        let cp = ControlPlane(contract: contract, store: store, backend: backend)
+        let (client, backend) = try await Self.backend(dir)
+        let cp = ControlPlane(contract: Self.contract, store: try SQLiteStore(path: dir.path + "/tarmac.db"), backend: backend)
         try await cp.start()
         let loop = Task { await cp.run() }
         defer { loop.cancel() }

@@ -119,10 +119,7 @@ public enum GrantRules {
             lifetime = lifetime ?? Double(max)
         }
         if let l = lifetime, l <= 0 { return .failure(GrantError(.conflict, "the lifetime must be positive")) }
-        var out = g
-        out.state = .approved
-        out.decidedBy = d.name
-        out.decidedAt = now
+        var out = decided(g, .approved, by: d, reason: nil, now: now)
         out.expiresAt = lifetime.map { now.addingTimeInterval($0) }
         return .success(out)
     }
@@ -130,12 +127,7 @@ public enum GrantRules {
     public static func deny(_ g: Grant, by d: Decider, reason: String?, now: Date) -> Result<Grant, GrantError> {
         if let e = mayDecide(g, d) { return .failure(e) }
         guard g.state == .pending else { return .failure(GrantError(.conflict, "grant \(g.id) is \(g.state.rawValue), not pending")) }
-        var out = g
-        out.state = .denied
-        out.decidedBy = d.name
-        out.decidedAt = now
-        out.reason = reason
-        return .success(out)
+        return .success(decided(g, .denied, by: d, reason: reason, now: now))
     }
 
     /// Revoking is always safe, so more people may: admins, the agent's team, and its approvers.
@@ -147,12 +139,16 @@ public enum GrantRules {
         guard g.state == .approved || g.state == .pending else {
             return .failure(GrantError(.conflict, "grant \(g.id) is \(g.state.rawValue); only pending or approved grants can be revoked"))
         }
+        return .success(decided(g, .revoked, by: d, reason: reason, now: now))
+    }
+
+    static func decided(_ g: Grant, _ state: Grant.State, by d: Decider, reason: String?, now: Date) -> Grant {
         var out = g
-        out.state = .revoked
+        out.state = state
         out.decidedBy = d.name
         out.decidedAt = now
         out.reason = reason
-        return .success(out)
+        return out
     }
 
     /// The agent ended: its grants end with it.
