@@ -34,7 +34,7 @@ struct GatewayResponder: RouterMiddleware {
         let rest = "/" + (segments.count > 1 ? String(segments[1]) : "")
         let call = Call(gateway: gateway, tool: tool, upstream: upstream, rest: rest, request: request, started: started)
         let response = await call.run()
-        gateway.counters.increment(tool: tool.name, status: Int(response.status.code))
+        gateway.counters.increment(tool: tool.name, status: Int(response.status.code), actorKind: call.actorKind)
         return response
     }
 
@@ -47,13 +47,25 @@ struct GatewayResponder: RouterMiddleware {
 }
 
 /// One call through the gateway, checked in order: token, deny list, one-time use, rate, scope, then forwarded.
-struct Call {
+final class Call {
     let gateway: ToolGateway
     let tool: Tool
     let upstream: String
     let rest: String
     let request: Request
     let started: ContinuousClock.Instant
+    /// Who the call was for, once its token verified: `agent-for` (a person through an agent) or `workload` (an agent
+    /// in its own name); `none` before (metrics label).
+    var actorKind = "none"
+
+    init(gateway: ToolGateway, tool: Tool, upstream: String, rest: String, request: Request, started: ContinuousClock.Instant) {
+        self.gateway = gateway
+        self.tool = tool
+        self.upstream = upstream
+        self.rest = rest
+        self.request = request
+        self.started = started
+    }
 
     var challenge: String { "Bearer resource_metadata=\"\(gateway.metadataURL(tool.name))\"" }
 
@@ -101,6 +113,7 @@ struct Call {
             }
             gateway.verified.put(token, tool: tool.name, claims: claims)
         }
+        actorKind = CredentialAuthority.actor(of: claims).kind.rawValue
         // 2. The deny list: the agent's attempt ended.
         if let why = authority.revocation(of: claims) { return unauthorized(why) }
         // 3. One-time tokens.
@@ -121,7 +134,8 @@ struct Call {
         }
         // 5. The scope: a route's, or the MCP tool's (one rule lists and calls).
         let held = Set(claims.scopes)
-        let holds: (String) -> Bool = { s in held.contains(s) && authority.grantActive(workload: claims.tarmac.wid, tool: tool.name, scope: s, now: now) }
+        let toolName = tool.name
+        let holds: (String) -> Bool = { s in held.contains(s) && authority.grantActive(workload: claims.tarmac.wid, tool: toolName, scope: s, now: now) }
         guard let needed = ToolAccess.scope(of: tool, path: rest, method: request.method.rawValue) else {
             return await forbidden("no route of '\(tool.name)' allows \(request.method.rawValue) \(rest)", scope: nil, claims: claims)
         }
@@ -233,6 +247,7 @@ struct Call {
         let draft = AuditDraft(time: gateway.authority.now, actor: CredentialAuthority.actor(of: claims), action: status == 403 ? "tool-call-refused" : "tool-call",
                                object: "tool/\(tool.name)", detail: "\(detail) -> \(status), \(bytes) bytes, \((ms * 100).rounded() / 100) ms")
         gateway.audit.add(draft)
+        gateway.logger.debug("tool call", metadata: ["actor": "\(draft.actor)", "tool": "\(tool.name)", "status": "\(status)"])
     }
 }
 

@@ -121,14 +121,14 @@ final class Upstreams: Sendable {
     }
 }
 
-/// `tarmac_gateway_requests_total` by tool and status, made once each.
+/// `tarmac_gateway_requests_total` by tool, status and actor kind (`agent-for`, `workload`, `none`), made once each.
 final class Counters: Sendable {
     private let made = Mutex<[String: Counter]>([:])
-    func increment(tool: String, status: Int) {
-        let key = tool + " " + String(status)
+    func increment(tool: String, status: Int, actorKind: String) {
+        let key = tool + " " + String(status) + " " + actorKind
         let c = made.withLock { m in
             if let c = m[key] { return c }
-            let c = Counter(label: "tarmac_gateway_requests_total", dimensions: [("tool", tool), ("status", String(status))])
+            let c = Counter(label: "tarmac_gateway_requests_total", dimensions: [("tool", tool), ("status", String(status)), ("actor_kind", actorKind)])
             m[key] = c
             return c
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Metrics
 import NIOCore
 import TarmacAPI
 import TarmacCredentials
@@ -86,8 +87,11 @@ struct IdentityController {
         }
         let tokens = self.tokens
         switch await authority.exchange(TokenExchangeRequest(form: form), person: { secret in try? await tokens.authenticate(secret) }) {
-        case .failure(let e): return try Self.oauthError(e)
+        case .failure(let e):
+            Counter(label: "tarmac_token_exchanges_total", dimensions: [("result", e.code.rawValue), ("actor_kind", "none")]).increment()
+            return try Self.oauthError(e)
         case .success(let t):
+            Counter(label: "tarmac_token_exchanges_total", dimensions: [("result", "issued"), ("actor_kind", CredentialAuthority.actor(of: t.claims).kind.rawValue)]).increment()
             return try JSON.response(TokenExchangeResponse(access_token: t.token, issued_token_type: TokenExchange.accessTokenType, token_type: "Bearer",
                                                            expires_in: t.expiresIn, scope: t.scopes.joined(separator: " ")),
                                      headers: Self.noStore)

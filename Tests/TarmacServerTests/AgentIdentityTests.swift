@@ -229,6 +229,11 @@ import Glibc
         #expect(records.contains { ($0["action"] as? String) == "token-exchange" })
         #expect(records.allSatisfy { ($0["actorID"] as? String) == "dan@acme.example via spiffe://acme/team/assistants/env/dev/agent/helper" })
 
+        // Metrics keep people acting through agents apart from agents acting alone.
+        let metrics = String(decoding: try await s.server.http(.GET, "/metrics", token: nil).1, as: UTF8.self)
+        #expect(metrics.contains(#"tarmac_gateway_requests_total{tool="helpdesk",status="200",actor_kind="agent-for"}"#), "\(metrics.suffix(2000))")
+        #expect(metrics.contains(#"tarmac_token_exchanges_total{result="issued",actor_kind="agent-for"}"#))
+
         // A token for tool A is refused at tool B, with where to learn about B.
         let a = try await Self.accessToken(s, subject: s.dan)
         let (atB, challenge, _) = try await Self.call(s.gateway + "/wiki/tickets/T-1", token: a)
