@@ -245,6 +245,24 @@ import Glibc
         #expect(metaStatus == 200 && meta.contains("\"resource\":\"\(s.gateway.replacingOccurrences(of: "/", with: "\\/"))\\/wiki\""), "\(meta)")
         #expect(try await Self.call(s.gateway + "/helpdesk/tickets/T-1", token: a).0 == 200)
 
+        // A chain: a token issued to the agent, passed on as subject_token with an agent's SVID as actor_token, gives a
+        // token for the same person with the agents nested in act, never more scope, and the gateway names the chain.
+        let svidForChain = try String(contentsOfFile: s.svidFile, encoding: .utf8)
+        var chainForm = ["grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token": a,
+                         "subject_token_type": "urn:ietf:params:oauth:token-type:access_token", "actor_token": svidForChain,
+                         "actor_token_type": "urn:ietf:params:oauth:token-type:jwt", "audience": "helpdesk", "scope": "read"]
+        func encode(_ f: [String: String]) -> String { f.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)" }.joined(separator: "&") }
+        let (chainStatus, chainBody) = try await s.server.http(.POST, "/v1/token", token: nil, body: encode(chainForm), headers: [("Content-Type", "application/x-www-form-urlencoded")])
+        let chained = try #require((try? JSONSerialization.jsonObject(with: chainBody) as? [String: Any])?["access_token"] as? String, "\(chainStatus) \(String(decoding: chainBody, as: UTF8.self))")
+        let chainClaims = try #require(Self.payload(chained))
+        #expect(chainClaims["sub"] as? String == "dan@acme.example")
+        let act = chainClaims["act"] as? [String: Any]
+        #expect(act?["sub"] as? String == "spiffe://acme/team/assistants/env/dev/agent/helper" && (act?["act"] as? [String: Any])?["sub"] as? String == "spiffe://acme/team/assistants/env/dev/agent/helper")
+        #expect(try await Self.call(s.gateway + "/helpdesk/tickets/T-1", token: chained).0 == 200)
+        chainForm["scope"] = "read comment"
+        let (wider, _) = try await s.server.http(.POST, "/v1/token", token: nil, body: encode(chainForm), headers: [("Content-Type", "application/x-www-form-urlencoded")])
+        #expect(wider == 400, "a chained token never carries more scope than the token it came from")
+
         // A one-time token works once.
         let once = try await Self.accessToken(s, subject: s.dan, audience: "wiki")
         #expect(try await Self.call(s.gateway + "/wiki/tickets/T-2", token: once).0 == 200)
@@ -392,6 +410,14 @@ import Glibc
         #expect(try await server.http(.GET, "/healthz", token: nil).0 == 200)
         #expect(try await Self.call("http://127.0.0.1:\(gatewayPort)/healthz", token: nil).0 == 200)
         #expect(!server.serverLog.contains("unexpected error"), "\(server.serverLog.suffix(2000))")
+    }
+
+    static func payload(_ jwt: String) -> [String: Any]? {
+        let parts = jwt.split(separator: ".")
+        guard parts.count == 3 else { return nil }
+        var t = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while t.count % 4 != 0 { t += "=" }
+        return Data(base64Encoded: t).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
     }
 
     static func kid(_ jwt: String) -> String? {
