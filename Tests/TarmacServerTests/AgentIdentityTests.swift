@@ -103,6 +103,14 @@ import Glibc
               routes:
                 - {path: /, methods: [GET], scope: read}
               oneTimeTokens: true
+            limited:
+              endpoint: http://127.0.0.1:\(tool.port)
+              upstream: http://127.0.0.1:\(tool.port)
+              upstreamCredential: HELPDESK_TOKEN
+              scopes: [read]
+              routes:
+                - {path: /, methods: [GET], scope: read}
+              rateLimit: 1
 
         """)
         try await tool.ready()
@@ -128,6 +136,7 @@ import Glibc
               tools:
                 helpdesk: [read, comment, close]
                 wiki: [read]
+                limited: [read]
               onBehalfOf: dan@acme.example
             """)
         let submitted = try server.cli(["submit", "-o", "json", "--workdir", Fixtures.path("examples/agent"), doc], token: dan)
@@ -268,6 +277,12 @@ import Glibc
         #expect(try await Self.call(s.gateway + "/wiki/tickets/T-2", token: once).0 == 200)
         let (replayed, _, why) = try await Self.call(s.gateway + "/wiki/tickets/T-2", token: once)
         #expect(replayed == 401 && why.contains("already used"), "\(why)")
+
+        // Calls beyond a tool's rate (1 per second here) wait: 429 with Retry-After.
+        let limitedToken = try await Self.accessToken(s, subject: s.dan, audience: "limited")
+        var limitedStatuses: [Int] = []
+        for _ in 0..<3 { limitedStatuses.append(try await Self.call(s.gateway + "/limited/tickets/T-1", token: limitedToken).0) }
+        #expect(limitedStatuses.first == 200 && limitedStatuses.contains(429), "\(limitedStatuses)")
 
         // A token past its exp (the platform's maxTokenLifetime is 3 s here) is refused.
         let short = try await Self.accessToken(s, subject: s.dan)
