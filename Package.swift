@@ -212,7 +212,9 @@ let package = Package(
         .testTarget(
             name: "TarmacRuntimeTests",
             dependencies: ["TarmacRuntime", "TarmacPlanning", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacTesting", "TarmacWorkdir",
-                           "TarmacContract", "TarmacEngine", "TarmacModel", .product(name: "PropertyBased", package: "swift-property-based")],
+                           "TarmacContract", "TarmacEngine", "TarmacModel", "TarmacCredentials", "TarmacIdentity",
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict),
         .testTarget(
             name: "TarmacServerTests",

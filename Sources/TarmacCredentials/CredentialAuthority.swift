@@ -197,6 +197,13 @@ public final class CredentialAuthority: Sendable {
         try await keys.replace(ring, now: now)
     }
 
+    /// Rotates when the signer is due (the contract's `keyRotation` after it was made); returns the new key, or nil.
+    @discardableResult
+    public func rotateIfDue() async throws -> SigningKey? {
+        guard clock.now >= nextRotation else { return nil }
+        return try await rotate(by: Actor(kind: .system, id: "credentials"), reason: "scheduled rotation")
+    }
+
     /// When the signer is due to rotate (the contract's `keyRotation` after it was made).
     public var nextRotation: Date {
         (keys.ring.signer?.createdAt ?? clock.now).addingTimeInterval(Double(settings.keyRotation.seconds))

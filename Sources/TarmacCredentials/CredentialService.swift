@@ -26,9 +26,7 @@ public struct CredentialService: Service {
                 group.addTask {
                     while !Task.isCancelled {
                         do {
-                            if authority.now >= authority.nextRotation {
-                                try await authority.rotate(by: Actor(kind: .system, id: "credentials"), reason: "scheduled rotation")
-                            }
+                            try await authority.rotateIfDue()
                             try await authority.pruneKeys()
                         } catch {
                             logger.error("key rotation failed", metadata: ["error": "\(error)"])
