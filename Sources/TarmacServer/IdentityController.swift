@@ -59,9 +59,9 @@ struct IdentityController {
 
     @Sendable func identity(_ request: Request, context: TarmacRequestContext) async throws -> Response {
         let body = try await request.body.collect(upTo: 64 << 10)
-        guard let req = try? APIJSON.decoder.decode(SVIDRequest.self, from: Data(buffer: body)) else {
-            throw APIError(.badRequest, code: "badRequest", "the body must be {\"bootstrap\": \"<content of TARMAC_IDENTITY_BOOTSTRAP_FILE>\"}, {\"serviceAccountToken\": \"<content of TARMAC_IDENTITY_TOKEN_FILE>\"} or {\"svid\": \"<current JWT-SVID>\"}, with an optional \"audience\": [...]")
-        }
+        let req = try StrictBody.decode(SVIDRequest.self, from: Data(buffer: body), known: ["bootstrap", "serviceAccountToken", "svid", "audience"],
+                                        example: "{\"bootstrap\": \"<content of TARMAC_IDENTITY_BOOTSTRAP_FILE>\"}, {\"serviceAccountToken\": \"<content of TARMAC_IDENTITY_TOKEN_FILE>\"} or {\"svid\": \"<current JWT-SVID>\"}",
+                                        types: "bootstrap, serviceAccountToken and svid must be strings, audience a list of strings")
         let result: Result<CredentialAuthority.IssuedSVID, OAuthError>
         switch (req.bootstrap, req.serviceAccountToken, req.svid) {
         case (let b?, nil, nil): result = await authority.redeem(bootstrap: b, audience: req.audience)
@@ -143,15 +143,10 @@ struct IdentityController {
         let p = try context.caller()
         let id = try context.parameters.require("id")
         let body = try await request.body.collect(upTo: 64 << 10)
-        let req: GrantDecisionRequest
-        if body.readableBytes == 0 {
-            req = GrantDecisionRequest()
-        } else {
-            guard let r = try? APIJSON.decoder.decode(GrantDecisionRequest.self, from: Data(buffer: body)) else {
-                throw APIError(.badRequest, code: "badRequest", "the body must be {\"lifetimeSeconds\": 3600} (approve) or {\"reason\": \"...\"} (deny, revoke), or empty")
-            }
-            req = r
-        }
+        let req = body.readableBytes == 0 ? GrantDecisionRequest()
+            : try StrictBody.decode(GrantDecisionRequest.self, from: Data(buffer: body), known: ["lifetimeSeconds", "reason"],
+                                    example: "{\"lifetimeSeconds\": 3600} (approve) or {\"reason\": \"...\"} (deny, revoke), or no body",
+                                    types: "lifetimeSeconds must be a number, reason a string")
         if let l = req.lifetimeSeconds, !(l > 0 && l <= 365 * 86400) {
             throw APIError(.unprocessableContent, code: "invalid", "lifetimeSeconds must be positive and at most a year")
         }

@@ -54,22 +54,9 @@ struct TokenController {
 extension TokenRequest {
     static let example = "{\"role\": \"member\", \"team\": \"search\", \"name\": \"ci\", \"ttlSeconds\": 86400}"
 
-    /// Decodes a token request as strictly as documents are decoded: a field it does not know is an error (with the
-    /// closest known field), not silently ignored, so a typo such as `tean` cannot create a token without its team.
+    /// Decoded strictly (`StrictBody`): a typo such as `tean` cannot create a token without its team.
     static func decodeStrictly(_ data: Data) throws -> TokenRequest {
-        guard let object = try? JSONSerialization.jsonObject(with: data), let fields = object as? [String: Any] else {
-            throw APIError(.badRequest, code: "badRequest", "the body must be a JSON object, e.g. \(example)")
-        }
-        let known = ["name", "role", "team", "ttlSeconds"]
-        let unknown = fields.keys.filter { !known.contains($0) }.sorted()
-        if !unknown.isEmpty {
-            let each = unknown.map { "unknown field '\($0)'" + Suggestions.hint(for: $0, in: known, noun: "fields") }
-            throw APIError(.unprocessableContent, code: "invalid", each.joined(separator: "; "))
-        }
-        do {
-            return try JSONDecoder().decode(TokenRequest.self, from: data)
-        } catch {
-            throw APIError(.unprocessableContent, code: "invalid", "role must be a string, name and team strings, ttlSeconds a number, e.g. \(example)")
-        }
+        try StrictBody.decode(TokenRequest.self, from: data, known: ["name", "role", "team", "ttlSeconds"], example: example,
+                              types: "role must be a string, name and team strings, ttlSeconds a number")
     }
 }

@@ -243,6 +243,31 @@ import Glibc
         #expect(metrics.contains(#"tarmac_gateway_requests_total{tool="helpdesk",status="200",actor_kind="agent-for"}"#), "\(metrics.suffix(2000))")
         #expect(metrics.contains(#"tarmac_token_exchanges_total{result="issued",actor_kind="agent-for"}"#))
 
+        // Another team's pod reads neither the agent's bootstrap nor its JWT-SVID, nor the gateway's upstream credential;
+        // and the bootstrap, once used, gives nothing to whoever holds it.
+        let bootstrap = s.server.data + "/pods/\(s.agentID)/1/0/box/identity/bootstrap"
+        let probe = try s.server.dir.write("probe.yaml", Doc.training("probe", script: """
+            import os
+            for label, path in [("bootstrap", \(Self.pyString(bootstrap))), ("svid", \(Self.pyString(s.svidFile)))]:
+                try:
+                    open(path).read()
+                    print(label, "READ")
+                except OSError as e:
+                    print(label, "unreadable")
+            print("upstream credential", os.environ.get("HELPDESK_TOKEN"))
+            """))
+        let probed = try s.server.cli(["submit", "--wait", probe], token: s.frank)
+        #expect(probed.status == 0, "\(probed.stderr)")
+        var probeLog = ""
+        for _ in 0..<50 where !probeLog.contains("upstream credential") {
+            probeLog = try s.server.cli(["logs", "probe"], token: s.frank).stdout
+            if !probeLog.contains("upstream credential") { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(probeLog.contains("bootstrap unreadable") && probeLog.contains("svid unreadable") && probeLog.contains("upstream credential None"), "\(probeLog)")
+        let stolen = try String(contentsOfFile: bootstrap, encoding: .utf8)
+        let (replay, replayBody) = try await s.server.json(.POST, "/v1/identity", token: nil, body: String(decoding: try JSONSerialization.data(withJSONObject: ["bootstrap": stolen]), as: UTF8.self))
+        #expect(replay == 401 && "\(replayBody)".contains("already used"), "\(replay) \(replayBody)")
+
         // A token for tool A is refused at tool B, with where to learn about B.
         let a = try await Self.accessToken(s, subject: s.dan)
         let (atB, challenge, _) = try await Self.call(s.gateway + "/wiki/tickets/T-1", token: a)
@@ -302,6 +327,12 @@ import Glibc
         #expect(pendingStatus == 400 && pending["error"] as? String == "invalid_scope", "\(pending)")
         let (_, grants) = try await s.server.json(.GET, "/v1/grants?tool=helpdesk&scope=close", token: s.admin)
         let closeID = try #require((grants["items"] as? [[String: Any]])?.first?["id"] as? String)
+        // A misspelt field is named, not ignored (it would have approved for the contract's whole maxLifetime), and the
+        // grant stays pending.
+        let (typo, typoBody) = try await s.server.json(.POST, "/v1/grants/\(closeID)/approve", token: s.admin, body: #"{"lifetime": 60}"#)
+        #expect(typo == 422 && ((typoBody["error"] as? [String: Any])?["message"] as? String ?? "").contains("did you mean 'lifetimeSeconds'"), "\(typo) \(typoBody)")
+        let (_, stillPending) = try await s.server.json(.GET, "/v1/grants?tool=helpdesk&scope=close", token: s.admin)
+        #expect((stillPending["items"] as? [[String: Any]])?.first?["state"] as? String == "pending")
         #expect(try await s.server.json(.POST, "/v1/grants/\(closeID)/approve", token: s.dan).0 == 403, "the requester cannot approve")
         #expect(try await s.server.json(.POST, "/v1/grants/\(closeID)/approve", token: s.erin).0 == 403, "only an admin may")
         #expect(try s.server.cli(["grant", "approve", closeID, "--lifetime", "1h"], token: s.admin).status == 0)
@@ -426,6 +457,9 @@ import Glibc
         #expect(try await Self.call("http://127.0.0.1:\(gatewayPort)/healthz", token: nil).0 == 200)
         #expect(!server.serverLog.contains("unexpected error"), "\(server.serverLog.suffix(2000))")
     }
+
+    /// A Python string literal.
+    static func pyString(_ s: String) -> String { String(decoding: try! JSONSerialization.data(withJSONObject: s, options: .fragmentsAllowed), as: UTF8.self) }
 
     static func payload(_ jwt: String) -> [String: Any]? {
         let parts = jwt.split(separator: ".")
