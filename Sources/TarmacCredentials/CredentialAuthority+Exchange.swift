@@ -57,7 +57,7 @@ extension CredentialAuthority {
             guard actorSVID != nil else {
                 return .failure(OAuthError(.invalidRequest, "an agent acting for a person presents its JWT-SVID as actor_token"))
             }
-        } else if let typ = Self.headerType(subjectToken), typ.lowercased() == "at+jwt" {
+        } else if let typ = TokenKeys.unverifiedType(subjectToken), typ.lowercased() == "at+jwt" {
             do {
                 let earlier = try await keys.verify(subjectToken, as: AccessTokenClaims.self, typ: "at+jwt", now: now)
                 let live = await isLive(earlier.tarmac)
@@ -117,14 +117,5 @@ extension CredentialAuthority {
     public static func actor(of c: AccessTokenClaims) -> Actor {
         guard let act = c.act else { return Actor(kind: .workload, id: c.sub) }
         return Actor(kind: .agentFor, id: ([c.sub] + act.chain).joined(separator: " via "))
-    }
-
-    /// The `typ` of a JWT's header, read without trusting it (to tell access tokens from SVIDs).
-    static func headerType(_ token: String) -> String? {
-        guard token.utf8.count <= TokenKeys.maxTokenBytes, let first = token.split(separator: ".").first else { return nil }
-        var t = first.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while t.count % 4 != 0 { t += "=" }
-        guard let d = Data(base64Encoded: t), let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return nil }
-        return o["typ"] as? String
     }
 }

@@ -41,7 +41,7 @@ extension CredentialAuthority {
 
     /// Decides on a grant; a revocation is in force at the gateway before this returns.
     public func decide(_ id: String, _ decision: Decision, by p: Principal) async throws -> Grant {
-        guard let g = state.grant(id), p.canRead(team: g.team) || p.role == .admin || isApprover(p, of: g) else {
+        guard let g = state.grant(id), p.canRead(team: g.team) || isApprover(p, of: g) else {
             throw RuntimeError(.notFound, "no grant with id '\(id)'")
         }
         let d = Decider(name: p.name, isAdmin: p.role == .admin, team: p.team)

@@ -120,8 +120,10 @@ private final class AnswerHandler: ChannelInboundHandler, RemovableChannelHandle
         promise = p
         head = nil
         body = nil
-        timer = channel.eventLoop.scheduleTask(in: timeout) { [weak self] in
-            self?.fail(UpstreamPool.Failure(description: "the upstream did not answer in time", beforeAnswer: false))
+        // Runs on the channel's event loop, as every method of this handler does.
+        let handler = NIOLoopBound(self, eventLoop: channel.eventLoop)
+        timer = channel.eventLoop.scheduleTask(in: timeout) {
+            handler.value.fail(UpstreamPool.Failure(description: "the upstream did not answer in time", beforeAnswer: false))
             channel.close(promise: nil)
         }
     }

@@ -219,7 +219,8 @@ import Glibc
         guard steps.count == 5 else { return }
         #expect(steps[1]["tools"] as? [String] == ["get_ticket", "add_comment"], "tools/list shows only granted tools: \(steps[1])")
         #expect(steps[2]["status"] as? Int == 200)
-        #expect("\(steps[2]["result"] ?? "")".contains("GPU quota for search"))
+        let ticket = "\(steps[2]["result"] ?? "")"
+        #expect(ticket.contains("GPU quota for search"), "\(ticket)")
         #expect(steps[3]["status"] as? Int == 200)
         #expect(steps[4]["status"] as? Int == 403, "close is not granted: \(steps[4])")
 
@@ -338,7 +339,8 @@ import Glibc
         #expect(try s.server.cli(["grant", "approve", closeID, "--lifetime", "1h"], token: s.admin).status == 0)
         let (_, closing) = try await Self.post(s.agentURL + "/ask", json: #"{"ticket": "T-2", "scope": "read close", "do": ["close_ticket"]}"#, token: s.dan)
         #expect(Self.steps(closing).last?["status"] as? Int == 200, "\(closing)")
-        #expect("\(Self.steps(closing).last?["result"] ?? "")".contains("closed"))
+        let closed = "\(Self.steps(closing).last?["result"] ?? "")"
+        #expect(closed.contains("closed"), "\(closed)")
 
         // Key rotation: tokens signed before stay valid until they expire; new ones verify with the new key.
         let before = try await Self.accessToken(s, subject: s.dan)

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import TarmacModel
 
@@ -75,7 +76,7 @@ public enum GrantRules {
             guard let tool = tools[toolName] else { continue }
             for scope in Set(scopes).sorted() {
                 let rule = tool.grantRule(for: scope)
-                var g = Grant(id: "grt-" + String(Digest8.of("\(workload)|\(toolName)|\(scope)")), workload: workload, agent: agent,
+                var g = Grant(id: grantID(workload: workload, tool: toolName, scope: scope), workload: workload, agent: agent,
                               agentName: agentName, team: team, env: env, tool: toolName, scope: scope, onBehalfOf: details.onBehalfOf,
                               requestedBy: requestedBy, approvers: rule.approvers, state: .pending, createdAt: now,
                               maxLifetime: rule.maxLifetime?.seconds)
@@ -89,6 +90,12 @@ public enum GrantRules {
             }
         }
         return out
+    }
+
+    /// A grant's id: stable for its workload, tool and scope (the first 12 hex digits of their SHA-256), so a request
+    /// made again is the same grant.
+    static func grantID(workload: String, tool: String, scope: String) -> String {
+        "grt-" + SHA256.hash(data: Data("\(workload)\u{1F}\(tool)\u{1F}\(scope)".utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Whether `d` is one of the grant's approvers (never the person who asked, nor the person it acts for).
@@ -159,17 +166,5 @@ public enum GrantRules {
         out.decidedAt = now
         out.decidedBy = out.decidedBy ?? "lifecycle"
         return out
-    }
-}
-
-/// A short stable digest for ids (the first 12 hex characters of FNV-1a over the text).
-enum Digest8 {
-    static func of(_ s: String) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in s.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x100_0000_01b3
-        }
-        return String(String(h, radix: 16).suffix(12))
     }
 }

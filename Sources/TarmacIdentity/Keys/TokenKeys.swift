@@ -101,12 +101,22 @@ public final class TokenKeys: Sendable {
         guard let h = Base64URL.decode(parts[0]), Base64URL.decode(parts[1]) != nil, Base64URL.decode(parts[2]) != nil else {
             throw .malformed("a part is not base64url")
         }
-        guard let header = try? JSONDecoder().decode(Header.self, from: h) else { throw .malformed("the header is not a JSON object") }
+        guard let header = Self.header(h) else { throw .malformed("the header is not a JSON object") }
         guard header.alg == "ES256" else { throw .algorithm(header.alg ?? "none") }
         guard header.typ?.lowercased() == typ.lowercased() else { throw .type(expected: typ, got: header.typ) }
         guard header.crit == nil else { throw .malformed("critical header parameters are not supported") }
         guard let kid = header.kid, loaded.withLock({ $0.published.contains(kid) }) else { throw .unknownKey }
         return kid
+    }
+
+    static func header(_ bytes: Data) -> Header? { try? JSONDecoder().decode(Header.self, from: bytes) }
+
+    /// The `typ` of a token's header, read without trusting it (to tell an access token from a JWT-SVID before
+    /// verifying it as one or the other).
+    public static func unverifiedType(_ token: String) -> String? {
+        guard token.utf8.count <= maxTokenBytes, let first = token.split(separator: ".", maxSplits: 1).first,
+              let bytes = Base64URL.decode(first) else { return nil }
+        return header(bytes)?.typ
     }
 
     /// Verifies signature, issuer and time; the audience is the caller's to check (it differs per use).

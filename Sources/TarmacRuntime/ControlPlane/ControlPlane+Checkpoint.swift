@@ -13,17 +13,26 @@ extension ControlPlane {
     }
 
     nonisolated func checkpointToken(workload: String, attempt: Int) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("checkpoint\u{1F}\(workload)\u{1F}\(attempt)".utf8), using: config.credentialKey)
-        return "tck_" + mac.map { String(format: "%02x", $0) }.joined()
+        "tck_" + credentialMAC("checkpoint", workload, String(attempt))
+    }
+
+    /// A workload credential derived from the control plane's credential key (never stored): hex HMAC-SHA256 of the
+    /// fields joined by U+001F.
+    nonisolated func credentialMAC(_ fields: String...) -> String {
+        HMAC<SHA256>.authenticationCode(for: Data(fields.joined(separator: "\u{1F}").utf8), using: config.credentialKey)
+            .map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Compares a presented credential with the expected one in time that does not depend on where they differ.
+    nonisolated static func sameCredential(_ given: some StringProtocol, _ expected: String) -> Bool {
+        let (g, e) = (Array(given.utf8), Array(expected.utf8))
+        return g.count == e.count && zip(g, e).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     /// Whether `token` is the checkpoint credential of the workload's current attempt.
     func acceptsCheckpointToken(_ token: String, for e: WorkloadEntry) -> Bool {
         guard e.state.holdsCapacity else { return false }
-        let expected = Array(checkpointToken(workload: e.id, attempt: e.attempt).utf8)
-        let given = Array(token.utf8)
-        guard expected.count == given.count else { return false }
-        return zip(expected, given).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+        return Self.sameCredential(token, checkpointToken(workload: e.id, attempt: e.attempt))
     }
 
     /// The workload a request is about, and who makes it: a person (who may read its team), or one of its pods with its

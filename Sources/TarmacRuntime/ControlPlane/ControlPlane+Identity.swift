@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import TarmacModel
 
@@ -12,8 +11,7 @@ extension ControlPlane {
     }
 
     nonisolated func bootstrapMAC(workload: String, attempt: Int, pod: Int) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("identity-bootstrap\u{1F}\(workload)\u{1F}\(attempt)\u{1F}\(pod)".utf8), using: config.credentialKey)
-        return mac.map { String(format: "%02x", $0) }.joined()
+        credentialMAC("identity-bootstrap", workload, String(attempt), String(pod))
     }
 
     /// The workload and pod a bootstrap credential belongs to, when it is genuine and its attempt holds capacity.
@@ -23,9 +21,7 @@ extension ControlPlane {
         let parts = secret.dropFirst(4).split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4, let attempt = Int(parts[1]), let pod = Int(parts[2]) else { return nil }
         let workload = String(parts[0])
-        let expected = Array(bootstrapMAC(workload: workload, attempt: attempt, pod: pod).utf8)
-        let given = Array(parts[3].utf8)
-        guard expected.count == given.count, zip(expected, given).reduce(UInt8(0), { $0 | ($1.0 ^ $1.1) }) == 0 else { return nil }
+        guard Self.sameCredential(parts[3], bootstrapMAC(workload: workload, attempt: attempt, pod: pod)) else { return nil }
         guard let e = tracked[workload]?.entry, e.attempt == attempt, e.state.holdsCapacity, pod >= 0, pod < max(1, e.podCount) else { return nil }
         return (e, pod)
     }
