@@ -1,12 +1,10 @@
 import AsyncHTTPClient
 import Foundation
 import Synchronization
-import HTTPTypes
-import Hummingbird
 import Logging
 import Metrics
-import Metrics
 import NIOCore
+import NIOHTTP1
 import TarmacCredentials
 import TarmacIdentity
 import TarmacModel
@@ -61,14 +59,8 @@ public struct ToolGateway: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: c)
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
-        router.middlewares.add(GatewayResponder(gateway: self))
-        return router
-    }
-
     /// RFC 9728 protected-resource metadata of one tool.
-    func metadata(_ tool: Tool) throws -> Response {
+    func metadata(_ tool: Tool) -> Reply {
         struct Metadata: Encodable {
             var resource: String
             var authorization_servers: [String]
@@ -78,7 +70,8 @@ public struct ToolGateway: Sendable {
         }
         let m = Metadata(resource: resource(tool.name), authorization_servers: [authority.issuer], scopes_supported: tool.scopes,
                          bearer_methods_supported: ["header"], resource_name: tool.description ?? tool.name)
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(m))))
+        guard let json = try? JSONEncoder().encode(m) else { return .problem(.internalServerError, "the metadata of '\(tool.name)' could not be encoded") }
+        return Reply(status: .ok, headers: ["Content-Type": "application/json"], body: ByteBuffer(bytes: json))
     }
 
     /// The gateway's own credential for a tool: the value of the environment variable its `upstreamCredential` names.

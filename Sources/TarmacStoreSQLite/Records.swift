@@ -67,6 +67,15 @@ extension AuditRecord: FetchableRecord, PersistableRecord {
                   detail: try text("detail"), previousHash: try text("previousHash"), hash: try text("hash"))
     }
 
+    /// One prepared statement for the chain's appends (GRDB's record encoding costs more than the hash).
+    static let insertSQL = "INSERT INTO audit (seq, timeMillis, actorKind, actorID, action, object, before, after, detail, previousHash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+    /// The values of `insertSQL`, as `encode(to:)` stores them.
+    var rowArguments: StatementArguments {
+        [seq, timeMillis, Data(actorKind.utf8), Data(actorID.utf8), Data(action.utf8), Data(object.utf8), Data(before.utf8), Data(after.utf8),
+         Data(detail.utf8), previousHash, hash]
+    }
+
     public func encode(to container: inout PersistenceContainer) throws {
         container["seq"] = seq
         container["timeMillis"] = timeMillis

@@ -194,10 +194,11 @@ public final class SQLiteStore: Store {
         let head = try Row.fetchOne(db, sql: "SELECT seq, CAST(hash AS TEXT) AS hash FROM audit ORDER BY seq DESC LIMIT 1")
         var seq: Int64 = head?["seq"] ?? 0
         var previous: String = head?["hash"] ?? AuditRecord.genesis
+        let insert = try db.cachedStatement(sql: AuditRecord.insertSQL)
         for d in drafts {
             seq += 1
             let r = AuditRecord(seq: seq, draft: d, previousHash: previous)
-            try r.insert(db)
+            try insert.execute(arguments: r.rowArguments)
             previous = r.hash
         }
     }

@@ -197,8 +197,7 @@ struct UpCommand: AsyncParsableCommand {
             let gateway = ToolGateway(authority: credentials, tools: { controlPlane.contract.platform.tools }, store: store, client: client,
                                       config: .init(publicURL: gatewayURL), logger: Logger(label: "tarmac.gateway"))
             services.append(gateway.audit)
-            services.append(Application(router: gateway.router(), configuration: .init(address: .hostname(host, port: gatewayPort), serverName: "tarmac-gateway"),
-                                        logger: Logger(label: "tarmac.gateway")))
+            services.append(GatewayServer(gateway: gateway, host: host, port: gatewayPort))
             let served = contract.platform.tools.values.filter { $0.upstream != nil }.map(\.name).sorted()
             gatewayLine = "gateway   \(gatewayURL)/TOOL (\(served.isEmpty ? "no tool has an upstream" : served.joined(separator: ", ")))"
             for t in contract.platform.tools.values.sorted(by: { $0.name < $1.name }) {

@@ -43,6 +43,14 @@ import TarmacTesting
         #expect(try await store.auditHead()?.seq == Int64(drafts.count))
     }
 
+    /// The hash is SHA-256 over "LEN:FIELD;" for each field (lengths in UTF-8 bytes), so chains written by earlier
+    /// versions still verify. The expected value was computed outside Swift (Python's hashlib over the same format).
+    @Test func theHashOfARecordIsTheDocumentedFormat() {
+        let r = AuditRecord(seq: 7, timeMillis: 1_700_000_000_123, actorKind: "user", actorID: "dan@acme.example", action: "submit",
+                            object: "workload/é\u{0}x", before: "", after: "abc", detail: "detail 🚀", previousHash: AuditRecord.genesis, hash: "")
+        #expect(r.computedHash == "6e90216bc383fe1d3e0778c7bec680cc743a129ea74906c98eccd9cb7481b103")
+    }
+
     @Test func anEditToAnyRecordIsFoundAndEveryBadRecordIsReported() async throws {
         let dir = try TemporaryDirectory()
         let store = try SQLiteStore(path: dir.path + "/t.db")

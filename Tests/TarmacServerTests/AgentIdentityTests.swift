@@ -457,7 +457,61 @@ import Glibc
         }
         #expect(try await server.http(.GET, "/healthz", token: nil).0 == 200)
         #expect(try await Self.call("http://127.0.0.1:\(gatewayPort)/healthz", token: nil).0 == 200)
+
+        // HTTP at the gateway's port, byte by byte. Pipelined requests are answered in order on one connection.
+        let pipelined = try Self.raw(port: gatewayPort, "GET /helpdesk/tickets/T-1 HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                                     + "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(Self.statuses(pipelined) == [401, 200, 404], "\(pipelined)")
+        // A body over the limit (1 MiB) is refused from its Content-Length, before it is sent, and the connection closes.
+        let large = try Self.raw(port: gatewayPort, "POST /helpdesk/tickets HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n")
+        #expect(Self.statuses(large) == [413] && large.lowercased().contains("connection: close"), "\(large)")
+        // The same without a length (chunked): refused once the limit is crossed.
+        let chunk = String(repeating: "a", count: 65536)
+        let chunked = try Self.raw(port: gatewayPort, "POST /helpdesk/tickets HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                   + String(repeating: "10000\r\n" + chunk + "\r\n", count: 20) + "0\r\n\r\n")
+        #expect(Self.statuses(chunked) == [413], "\(chunked.prefix(300))")
+        // Not HTTP: 400, and the connection closes.
+        let garbage = try Self.raw(port: gatewayPort, "\u{1}\u{2} NOT HTTP\r\n\r\n")
+        #expect(Self.statuses(garbage) == [400], "\(garbage)")
+        #expect(try await Self.call("http://127.0.0.1:\(gatewayPort)/healthz", token: nil).0 == 200)
         #expect(!server.serverLog.contains("unexpected error"), "\(server.serverLog.suffix(2000))")
+    }
+
+    /// Writes `request` to 127.0.0.1:`port` and reads until the server closes the connection (5 s at most).
+    static func raw(port: Int, _ request: String) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { throw TestFailure("cannot connect to \(port)") }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(request.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { break }  // the server may close before it has read everything (a refused body)
+            sent += n
+        }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            out += buffer[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The status codes of the HTTP responses in `text`, in order.
+    static func statuses(_ text: String) -> [Int] {
+        text.components(separatedBy: "HTTP/1.1 ").dropFirst().compactMap { Int($0.prefix(3)) }
     }
 
     /// A Python string literal.

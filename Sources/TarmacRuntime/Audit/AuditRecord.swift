@@ -90,11 +90,16 @@ public struct AuditRecord: Codable, Sendable, Hashable {
     /// The hash over every field but itself, each length-prefixed so no two records can be made to collide by moving text
     /// between fields.
     public var computedHash: String {
-        var s = ""
+        // The bytes of "LEN:FIELD;" for each field, in order.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(160 + actorID.utf8.count + object.utf8.count + detail.utf8.count + before.utf8.count + after.utf8.count)
         for f in [String(seq), String(timeMillis), actorKind, actorID, action, object, before, after, detail, previousHash] {
-            s += "\(f.utf8.count):\(f);"
+            bytes.append(contentsOf: String(f.utf8.count).utf8)
+            bytes.append(UInt8(ascii: ":"))
+            bytes.append(contentsOf: f.utf8)
+            bytes.append(UInt8(ascii: ";"))
         }
-        return Digest.sha256Hex(s)
+        return Digest.sha256Hex(bytes)
     }
 
     /// The hash the first record points back to.

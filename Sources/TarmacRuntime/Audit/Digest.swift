@@ -5,10 +5,17 @@ import Foundation
 public enum Digest {
     public static func sha256Hex(_ data: Data) -> String { hex(SHA256.hash(data: data)) }
     public static func sha256Hex(_ s: String) -> String { sha256Hex(Data(s.utf8)) }
+    public static func sha256Hex(_ bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
 
     static func hex(_ d: some Sequence<UInt8>) -> String {
-        var s = ""
-        for b in d { s += String(b, radix: 16).count == 1 ? "0" + String(b, radix: 16) : String(b, radix: 16) }
-        return s
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for b in d {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
+
+    private static let digits = Array("0123456789abcdef".utf8)
 }

@@ -1,0 +1,170 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+
+/// The gateway's port, served on SwiftNIO's HTTP/1.1 pipeline directly: each connection reads a request, answers it
+/// through `ToolGateway.respond` on its own event loop, and keeps the connection for the next one.
+///
+/// Why not Hummingbird here (the API's server): a gateway call is a short, synchronous series of checks followed by
+/// one upstream request, and runs best where its bytes arrive. Measured with `TarmacBenchmarks gateway` on two cores,
+/// Hummingbird's task per request capped the gateway at about a quarter of nginx's rate.
+public struct GatewayServer: Service {
+    let gateway: ToolGateway
+    let host: String
+    let port: Int
+    let group: any EventLoopGroup
+    let idleTimeout: TimeAmount
+
+    public init(gateway: ToolGateway, host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                idleTimeout: TimeAmount = .seconds(75)) {
+        self.gateway = gateway
+        self.host = host
+        self.port = port
+        self.group = group
+        self.idleTimeout = idleTimeout
+    }
+
+    /// Binds the port; the channel's local address tells the port when 0 was asked.
+    public func bind() async throws -> any Channel {
+        let gateway = gateway
+        let idle = idleTimeout
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(readTimeout: idle))
+                    // No pipelining assistance: it stops and restarts reading around every request (two epoll_ctl calls
+                    // each); GatewayConnection queues pipelined requests itself.
+                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
+                    try sync.addHandler(GatewayConnection(gateway: gateway))
+                }
+            }
+            .bind(host: host, port: port).get()
+    }
+
+    public func run() async throws {
+        let channel = try await bind()
+        gateway.logger.info("gateway listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        try await withGracefulShutdownHandler {
+            try await channel.closeFuture.get()
+        } onGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+    }
+}
+
+/// One agent's connection: collects a request (at most `maxBody` bytes of body, else 413 and the connection closes),
+/// answers it, and reads the next one. Requests pipelined behind one being answered wait in order.
+final class GatewayConnection: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum Reading {
+        case idle
+        case body(HTTPRequestHead, ByteBuffer)
+        case tooLarge(HTTPRequestHead)
+    }
+
+    private enum Request {
+        case call(HTTPRequestHead, ByteBuffer)
+        case tooLarge(HTTPRequestHead)
+    }
+
+    let gateway: ToolGateway
+    private var reading = Reading.idle
+    private var answering = false
+    private var waiting: [Request] = []
+    private var closing = false
+
+    init(gateway: ToolGateway) { self.gateway = gateway }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (unwrapInboundIn(data), reading) {
+        case (.head(let head), _):
+            if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > gateway.config.maxBody {
+                // Refused before its body is read; the connection closes after the answer.
+                reading = .tooLarge(head)
+                enqueue(.tooLarge(head), context: context)
+            } else {
+                reading = .body(head, context.channel.allocator.buffer(capacity: 0))
+            }
+        case (.body(var chunk), .body(let head, var body)):
+            reading = .idle  // drop the buffer's second reference before appending
+            if body.readableBytes + chunk.readableBytes > gateway.config.maxBody {
+                reading = .tooLarge(head)
+                enqueue(.tooLarge(head), context: context)
+            } else {
+                body.writeBuffer(&chunk)
+                reading = .body(head, body)
+            }
+        case (.body, _):
+            break
+        case (.end, .body(let head, let body)):
+            reading = .idle
+            enqueue(.call(head, body), context: context)
+        case (.end, _):
+            reading = .idle
+        }
+    }
+
+    private func enqueue(_ r: Request, context: ChannelHandlerContext) {
+        guard !closing else { return }
+        if answering { waiting.append(r) } else { answer(r, context: context) }
+    }
+
+    private func answer(_ r: Request, context: ChannelHandlerContext) {
+        answering = true
+        switch r {
+        case .tooLarge(let head):
+            write(.problem(.payloadTooLarge, "the body is larger than \(gateway.config.maxBody >> 10) KiB", headers: ["Connection": "close"]),
+                  for: head, context: context, close: true)
+        case .call(let head, let body):
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            gateway.respond(head: head, body: body, on: context.eventLoop).whenComplete { result in
+                let (handler, context) = bound.value
+                switch result {
+                case .success(let reply): handler.write(reply, for: head, context: context)
+                case .failure(let error): handler.write(.problem(.internalServerError, "\(error)"), for: head, context: context)
+                }
+            }
+        }
+    }
+
+    private func write(_ reply: Reply, for request: HTTPRequestHead, context: ChannelHandlerContext, close: Bool = false) {
+        let keepAlive = request.isKeepAlive && !close
+        var headers = reply.headers
+        headers.replaceOrAdd(name: "Content-Length", value: String(reply.body.readableBytes))
+        headers.remove(name: "Transfer-Encoding")
+        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: reply.status, headers: headers))), promise: nil)
+        if request.method != .HEAD && reply.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(reply.body))), promise: nil) }
+        answering = false
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            if !waiting.isEmpty { answer(waiting.removeFirst(), context: context) }
+        } else {
+            closing = true
+            waiting.removeAll()
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent, !answering, case .idle = reading {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
