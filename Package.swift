@@ -216,7 +216,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "TarmacServerTests",
-            dependencies: ["tarmac", "TarmacAPI", "TarmacTesting", "TarmacWorkdir", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            dependencies: ["tarmac", "TarmacAPI", "TarmacTesting", "TarmacWorkdir", "TarmacGateway", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),

@@ -217,7 +217,7 @@ struct Call: Sendable {
     func forward(_ claims: AccessTokenClaims, detail: String) -> EventLoopFuture<(HTTPResponseStatus, HTTPHeaders, ByteBuffer)> {
         var outHeaders = HTTPHeaders()
         for (name, value) in head.headers where !Self.isDropped(name) { outHeaders.add(name: name, value: value) }
-        switch ToolGateway.upstreamCredential(tool) {
+        switch gateway.credentials.value(for: tool) {
         case .failure(let why): return loop.makeFailedFuture(UpstreamFailure(description: why.description))
         case .success(let cred?): outHeaders.add(name: "Authorization", value: "Bearer \(cred)")
         case .success(nil): break

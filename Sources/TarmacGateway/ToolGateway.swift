@@ -30,6 +30,8 @@ public struct ToolGateway: Sendable {
     /// Where each call's audit record goes; run it as a service beside the gateway.
     public let audit: AuditSink
     let client: HTTPClient
+    /// The gateway's own credentials for upstreams; run it as a service beside the gateway.
+    public let credentials: UpstreamCredentials
     let config: Configuration
     let verified = VerifiedTokens()
     let agentLimiters: LimiterSet
@@ -39,8 +41,9 @@ public struct ToolGateway: Sendable {
     let logger: Logger
 
     public init(authority: CredentialAuthority, tools: @escaping @Sendable () -> [String: Tool], store: any Store, client: HTTPClient,
-                config: Configuration, logger: Logger) {
+                credentials: UpstreamCredentials, config: Configuration, logger: Logger) {
         self.authority = authority
+        self.credentials = credentials
         self.tools = tools
         self.audit = AuditSink(store: store, logger: logger)
         self.client = client
@@ -74,19 +77,8 @@ public struct ToolGateway: Sendable {
         return Reply(status: .ok, headers: ["Content-Type": "application/json"], body: ByteBuffer(bytes: json))
     }
 
-    /// The gateway's own credential for a tool: the value of the environment variable its `upstreamCredential` names.
-    public static func upstreamCredential(_ tool: Tool) -> Result<String?, MissingCredential> {
-        guard let name = tool.upstreamCredential else { return .success(nil) }
-        guard let v = getenv(name) else { return .failure(MissingCredential(description: "the gateway has no credential for '\(tool.name)': \(name) is not set in tarmac up's environment")) }
-        return .success(String(cString: v))
-    }
-
     func resource(_ tool: String) -> String { config.publicURL + "/" + tool }
     func metadataURL(_ tool: String) -> String { config.publicURL + "/.well-known/oauth-protected-resource/" + tool }
-}
-
-public struct MissingCredential: Error, Sendable, CustomStringConvertible {
-    public var description: String
 }
 
 /// Parsed plain-HTTP upstream addresses (host, port, path prefix), by URL.

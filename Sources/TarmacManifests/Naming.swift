@@ -6,6 +6,11 @@ public enum Naming {
     /// The identity Tarmac's control plane uses inside the cluster.
     public static let controllerUser = "system:serviceaccount:tarmac-system:tarmac"
     public static let managedBy = "app.kubernetes.io/managed-by"
+    /// The Secret (in the system namespace) that holds the tool gateway's upstream credentials, one key per
+    /// `upstreamCredential` name.
+    public static let gatewaySecret = "tarmac-gateway"
+    /// The label of the namespace the tool gateway runs in (the system namespace, when a tool has an upstream).
+    public static let gatewayNamespaceLabel = "tarmac.dev/gateway"
     public static let workloadLabel = "tarmac.dev/workload"
     /// The control plane's id of the workload an object belongs to (set by the Kubernetes backend, not by `render`).
     public static let workloadIDLabel = "tarmac.dev/workload-id"

@@ -8,7 +8,11 @@ public enum PlatformRenderer {
     public static func render(_ contract: Contract, options: RenderOptions = RenderOptions()) -> [KubeObject] {
         let base = contract.platform
         var objects: [KubeObject] = []
-        objects.append(KubeObject("v1", "Namespace", name: Naming.systemNamespace, labels: podSecurity(Naming.base())))
+        // The control plane runs here, and with it the tool gateway: agents' network policies let them reach this
+        // namespace (labelled tarmac.dev/gateway=true) for tools it serves, and not the tools themselves.
+        var system = podSecurity(Naming.base())
+        if base.tools.values.contains(where: { $0.upstream != nil }) { system[Naming.gatewayNamespaceLabel] = "true" }
+        objects.append(KubeObject("v1", "Namespace", name: Naming.systemNamespace, labels: system))
         for env in base.environments.keys.sorted() {
             let p = contract.resolve(env: env).platform
             for team in base.teams.values.sorted(by: { $0.name < $1.name }) {
@@ -25,6 +29,7 @@ public enum PlatformRenderer {
             ]))
         }
         objects += AdmissionPolicies.render(contract, controllerUser: options.controllerUser)
+        objects += ControllerAccess.render(contract, controllerUser: options.controllerUser)
         if options.kueue { objects += KueueRenderer.render(contract) }
         return objects.sortedByPath()
     }

@@ -121,7 +121,7 @@ public enum WorkloadRenderer {
                 "podSelector": ["matchLabels": [.init(stringLiteral: Naming.workloadLabel): .string(name)]],
                 "policyTypes": ["Ingress"],
                 "ingress": [[
-                    "from": [["namespaceSelector": ["matchLabels": ["tarmac.dev/gateway": "true"]]], ["podSelector": [:]]],
+                    "from": [["namespaceSelector": ["matchLabels": [.init(stringLiteral: Naming.gatewayNamespaceLabel): "true"]]], ["podSelector": [:]]],
                     "ports": [["port": .int(i.port), "protocol": "TCP"]],
                 ]],
             ]]))
@@ -151,7 +151,7 @@ public enum WorkloadRenderer {
             // a tool the gateway does not serve, directly at its address.
             var egress: [KValue] = []
             if a.tools.keys.contains(where: { p.tools[$0]?.upstream != nil }) {
-                egress.append(["to": [["namespaceSelector": ["matchLabels": ["tarmac.dev/gateway": "true"]]]]])
+                egress.append(["to": [["namespaceSelector": ["matchLabels": [.init(stringLiteral: Naming.gatewayNamespaceLabel): "true"]]]]])
             }
             for tool in a.tools.keys.sorted() {
                 guard let t = p.tools[tool], t.upstream == nil, let cidr = t.cidr else { continue }

@@ -210,8 +210,8 @@ public struct Tool: Sendable, Hashable {
     public var description: String?
     /// Where the gateway forwards calls (nil: the tool is not served by the gateway).
     public var upstream: String?
-    /// The gateway's own credential for the upstream: the name of an environment variable of `tarmac up` holding a
-    /// bearer token (on Kubernetes, the key of the gateway's Secret). Never the caller's token.
+    /// The gateway's own credential for the upstream, by name: an environment variable of `tarmac up` holding a bearer
+    /// token with the local backend; on Kubernetes, a key of Secret `tarmac-system/tarmac-gateway`. Never the caller's token.
     public var upstreamCredential: String?
     /// Which scope each route needs, first match wins; a call no route matches is refused.
     public var routes: [ToolRoute] = []

@@ -9,6 +9,7 @@ import AsyncHTTPClient
 import TarmacContract
 import TarmacCredentials
 import TarmacGateway
+import TarmacManifests
 import TarmacKubernetes
 import TarmacKubernetesBackend
 import TarmacLocal
@@ -194,14 +195,19 @@ struct UpCommand: AsyncParsableCommand {
             let client = ToolGateway.makeClient()
             gatewayClient = client
             let gatewayURL = config.gatewayURL ?? ""
+            // The gateway's upstream credentials: environment variables locally, the Secret tarmac-system/tarmac-gateway on Kubernetes.
+            let source: UpstreamCredentials.Source = kubernetes.map { k in .secret(place: "\(Naming.systemNamespace)/\(Naming.gatewaySecret)", read: { try await k.gatewayCredentials() }) } ?? .environment
+            let upstreamCredentials = UpstreamCredentials(source: source, logger: Logger(label: "tarmac.gateway"))
+            await upstreamCredentials.load()
             let gateway = ToolGateway(authority: credentials, tools: { controlPlane.contract.platform.tools }, store: store, client: client,
-                                      config: .init(publicURL: gatewayURL), logger: Logger(label: "tarmac.gateway"))
+                                      credentials: upstreamCredentials, config: .init(publicURL: gatewayURL), logger: Logger(label: "tarmac.gateway"))
             services.append(gateway.audit)
+            services.append(upstreamCredentials)
             services.append(GatewayServer(gateway: gateway, host: host, port: gatewayPort))
             let served = contract.platform.tools.values.filter { $0.upstream != nil }.map(\.name).sorted()
             gatewayLine = "gateway   \(gatewayURL)/TOOL (\(served.isEmpty ? "no tool has an upstream" : served.joined(separator: ", ")))"
             for t in contract.platform.tools.values.sorted(by: { $0.name < $1.name }) {
-                if case .failure(let why) = ToolGateway.upstreamCredential(t) { Terminal.writeError("warning: \(why)") }
+                if t.upstream != nil, case .failure(let why) = upstreamCredentials.value(for: t) { Terminal.writeError("warning: \(why)") }
             }
         }
 

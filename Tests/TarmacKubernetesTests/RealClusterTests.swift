@@ -3,6 +3,7 @@ import Testing
 import TarmacContract
 import TarmacKubernetes
 import TarmacKubernetesBackend
+import TarmacManifests
 import TarmacRuntime
 import TarmacStoreSQLite
 import TarmacTesting
@@ -180,6 +181,54 @@ extension RealCluster {
         let stop = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < stop, await cp.current(id)?.state.isTerminal != true { try await Task.sleep(for: .milliseconds(300)) }
         #expect(await cp.attest(serviceAccountToken: good) == nil)
+        await backend.shutdown()
+    }
+}
+}
+
+extension RealCluster {
+/// What the control plane's own identity may do for workload identity and the tool gateway, as the real API server's
+/// authorizer answers (SubjectAccessReview), after `ControllerAccess` is applied; and the gateway's credentials read
+/// from the real Secret.
+@Suite struct RealClusterControllerAccessTests {
+    @Test(.enabled(if: RealClusterTests.kubeconfig != nil, KubeRig.skipMessage))
+    func theControllerReviewsTokensAndReadsOnlyTheGatewaySecret() async throws {
+        let dir = try TemporaryDirectory(prefix: "tarmac-real-cluster")
+        let (client, backend) = try await RealClusterBackendTests.backend(dir)
+        let gatewayPlatform = try #require(ContractLoader.load(Fixtures.path("examples/agent/platform.yaml")).contract)
+        let applied = await PlatformSync(client: client).sync(ControllerAccess.render(gatewayPlatform))
+        #expect(applied.count == 4 && !applied.contains { $0.action == .failed }, "\(applied)")
+        func may(_ verb: String, _ resource: String, group: String = "", namespace: String? = nil, name: String? = nil) async throws -> Bool {
+            var attributes: [String: Any] = ["verb": verb, "resource": resource, "group": group]
+            if let namespace { attributes["namespace"] = namespace }
+            if let name { attributes["name"] = name }
+            let r = try await client.create("/apis/authorization.k8s.io/v1/subjectaccessreviews", [
+                "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                "spec": ["user": Naming.controllerUser, "groups": ["system:serviceaccounts", "system:serviceaccounts:\(Naming.systemNamespace)", "system:authenticated"],
+                         "resourceAttributes": attributes],
+            ])
+            return (r["status"] as? [String: Any])?["allowed"] as? Bool == true
+        }
+        #expect(try await may("create", "tokenreviews", group: "authentication.k8s.io"))
+        #expect(try await may("get", "secrets", namespace: Naming.systemNamespace, name: Naming.gatewaySecret))
+        #expect(try await !may("get", "secrets", namespace: Naming.systemNamespace, name: "another-secret"))
+        #expect(try await !may("list", "secrets", namespace: Naming.systemNamespace))
+        #expect(try await !may("get", "secrets", namespace: "tarmac-e2e-test", name: Naming.gatewaySecret))
+
+        // The credentials the gateway forwards with, from the Secret (none before it exists).
+        let path = "/api/v1/namespaces/\(Naming.systemNamespace)/secrets/\(Naming.gatewaySecret)"
+        try await client.delete(path)
+        var deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, (try? await client.get(path)) != nil { try await Task.sleep(for: .milliseconds(200)) }
+        #expect(try await backend.gatewayCredentials().isEmpty)
+        _ = try await client.create("/api/v1/namespaces/\(Naming.systemNamespace)/secrets", [
+            "apiVersion": "v1", "kind": "Secret", "metadata": ["name": Naming.gatewaySecret],
+            "data": ["HELPDESK_TOKEN": Data("s3cret\n".utf8).base64EncodedString()],
+        ])
+        #expect(try await backend.gatewayCredentials() == ["HELPDESK_TOKEN": "s3cret"])
+        try await client.delete(path)
+        deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, (try? await client.get(path)) != nil { try await Task.sleep(for: .milliseconds(200)) }
         await backend.shutdown()
     }
 }

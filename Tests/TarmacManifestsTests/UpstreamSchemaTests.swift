@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TarmacContract
 import TarmacManifests
 import TarmacModel
 import TarmacTesting
@@ -33,6 +34,37 @@ import TarmacTesting
         let verbose = try validateVerbose(objects)
         #expect(!verbose.contains("Couldn't find schema"), "\(verbose)")
         #expect(verbose.components(separatedBy: "INFO").count - 1 == objects.count, "each object reported as validated")
+    }
+
+    /// With the tool gateway in the contract (examples/agent): the control plane may create TokenReviews and read the
+    /// one Secret of gateway credentials, by name; the system namespace is the one agents may reach tools through; and
+    /// an agent's egress goes there, not to the tool. A controller that is a user, not a service account, is bound as one.
+    @Test func theGatewayPlatformRendersControllerAccessAndValidates() throws {
+        let loaded = ContractLoader.load(Fixtures.path("examples/agent/platform.yaml"))
+        let contract = try #require(loaded.contract, "\(loaded.diagnostics)")
+        let agents = DocumentReader.read(file: Fixtures.path("examples/agent/support-agent.yaml")).workloads
+        let out = Rendering.render(contract: contract, workloads: agents, options: RenderOptions(controllerUser: "tarmac-controller"))
+        #expect(out.diagnostics.isEmpty, "\(out.diagnostics)")
+        let objects = out.objects
+        let role = try #require(objects.first { $0.kind == "Role" && $0.name == "tarmac-gateway-credentials" })
+        #expect(role.namespace == Naming.systemNamespace)
+        #expect(role.body["rules"] == [["apiGroups": [""], "resources": ["secrets"], "resourceNames": ["tarmac-gateway"], "verbs": ["get"]]])
+        let cluster = try #require(objects.first { $0.kind == "ClusterRole" && $0.name == "tarmac-identity" })
+        #expect(cluster.body["rules"] == [["apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]]])
+        for binding in objects.filter({ $0.kind.hasSuffix("RoleBinding") }) {
+            #expect(binding.body["subjects"] == [["kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "tarmac-controller"]], "\(binding.name)")
+        }
+        #expect(Set(objects.filter { $0.kind.hasSuffix("RoleBinding") }.map(\.name)) == ["tarmac-identity", "tarmac-gateway-credentials"])
+        let system = try #require(objects.first { $0.kind == "Namespace" && $0.name == Naming.systemNamespace })
+        #expect(system.labels[Naming.gatewayNamespaceLabel] == "true")
+        let egress = try #require(objects.first { $0.kind == "NetworkPolicy" && $0.name.hasSuffix("-tools") })
+        #expect(egress.body["spec"]?["egress"] == [["to": [["namespaceSelector": ["matchLabels": ["tarmac.dev/gateway": "true"]]]]]])
+        let result = try validate(objects)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        // Without a tool behind the gateway, no Secret is readable and no namespace is marked.
+        let plain = RenderSupport.render()
+        #expect(!plain.contains { $0.kind == "Role" })
+        #expect(plain.first { $0.name == Naming.systemNamespace }?.labels[Naming.gatewayNamespaceLabel] == nil)
     }
 
     func validateVerbose(_ objects: [KubeObject]) throws -> String {

@@ -107,7 +107,7 @@ public enum Schemas {
         Field("sensitiveScopes", strings("Scopes an agent may only hold when acting on behalf of a person.")),
         Field("description", s(.string, "Free text.")),
         Field("upstream", s(.url, "Where Tarmac's tool gateway forwards calls (http or https).")),
-        Field("upstreamCredential", s(.string, "Environment variable of `tarmac up` holding the gateway's own bearer token for the upstream; the caller's token is never passed on.")),
+        Field("upstreamCredential", s(.string, "Name of the gateway's own bearer token for the upstream: an environment variable of `tarmac up` with the local backend, a key of Secret tarmac-system/tarmac-gateway on Kubernetes. The caller's token is never passed on.")),
         Field("routes", .list(.object(ObjectSchema("A route and the scope a call to it needs.", [
             Field("path", s(.absolutePath, "Path prefix, e.g. /tickets."), required: true),
             Field("methods", .list(s(.oneOf(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]), "An HTTP method."), description: "Methods; empty means any.")),

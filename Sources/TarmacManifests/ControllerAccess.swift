@@ -1,0 +1,39 @@
+import TarmacContract
+
+/// What the control plane's own identity needs for workload identity and the tool gateway, as RBAC: to ask the API
+/// server whether a pod's service-account token is genuine (TokenReview, cluster-wide), and, when a tool is served by
+/// the gateway, to read the gateway's credentials (the one Secret `tarmac-gateway` in the system namespace, by name).
+public enum ControllerAccess {
+    public static func render(_ contract: Contract, controllerUser: String = Naming.controllerUser) -> [KubeObject] {
+        let labels = Naming.base()
+        let subject = subject(controllerUser)
+        var out: [KubeObject] = [
+            KubeObject("rbac.authorization.k8s.io/v1", "ClusterRole", name: "tarmac-identity", labels: labels, body: [
+                "rules": [["apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]]],
+            ]),
+            KubeObject("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", name: "tarmac-identity", labels: labels, body: [
+                "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "tarmac-identity"],
+                "subjects": [subject],
+            ]),
+        ]
+        if contract.platform.tools.values.contains(where: { $0.upstream != nil && $0.upstreamCredential != nil }) {
+            out.append(KubeObject("rbac.authorization.k8s.io/v1", "Role", name: "tarmac-gateway-credentials", namespace: Naming.systemNamespace, labels: labels, body: [
+                "rules": [["apiGroups": [""], "resources": ["secrets"], "resourceNames": [.string(Naming.gatewaySecret)], "verbs": ["get"]]],
+            ]))
+            out.append(KubeObject("rbac.authorization.k8s.io/v1", "RoleBinding", name: "tarmac-gateway-credentials", namespace: Naming.systemNamespace, labels: labels, body: [
+                "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tarmac-gateway-credentials"],
+                "subjects": [subject],
+            ]))
+        }
+        return out
+    }
+
+    /// `system:serviceaccount:NAMESPACE:NAME` is a ServiceAccount; anything else a User.
+    static func subject(_ user: String) -> KValue {
+        let parts = user.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        if parts.count == 4, parts[0] == "system", parts[1] == "serviceaccount" {
+            return ["kind": "ServiceAccount", "name": .string(parts[3]), "namespace": .string(parts[2])]
+        }
+        return ["kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": .string(user)]
+    }
+}
