@@ -11,7 +11,7 @@ struct ApplyPlatformCommand: AsyncParsableCommand {
         commandName: "apply-platform",
         abstract: "Apply the platform's cluster objects to a Kubernetes cluster and report drift.",
         discussion: """
-        Renders the platform as `tarmac render` does (namespaces with Pod Security `restricted`, ResourceQuotas, LimitRanges, NetworkPolicies, PriorityClasses, ValidatingAdmissionPolicies) and applies each object that is missing or differs with server-side apply, as field manager `tarmac`. Drift is what differed in the fields Tarmac sets; the server's defaults and other managers' fields are not drift. `tarmac up --backend kubernetes` does the same at start and every minute.
+        Renders the platform as `tarmac render` does (namespaces with Pod Security `restricted`, ResourceQuotas, LimitRanges, NetworkPolicies, PriorityClasses, ValidatingAdmissionPolicies, and the RBAC of the control plane's own identity for workload identity and the gateway's Secret) and applies each object that is missing or differs with server-side apply, as field manager `tarmac`. Drift is what differed in the fields Tarmac sets; the server's defaults and other managers' fields are not drift. `tarmac up --backend kubernetes` does the same at start and every minute.
 
         The admission policies let only the control plane's own identity create GPU workloads: by default the identity of these credentials (as the API server reports it), or the one --controller-user names.
 

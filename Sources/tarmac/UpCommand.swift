@@ -66,6 +66,8 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Port of the tool gateway, which agents call tools through (default: no gateway).",
                                discussion: "Tools with an `upstream` in the contract are served at http://HOST:PORT/TOOL/...; each call needs a token from POST /v1/token for that tool."))
     var gatewayPort: Int?
+    @Option(help: "URL agents reach the tool gateway at (TARMAC_GATEWAY_URL, and the resource in its metadata). Default: its loopback URL with the local backend; none with kubernetes.")
+    var gatewayURL: String?
     @Option(help: "File the audit chain's head is appended to every 10 s (default: DATA/audit-anchors.jsonl; put it on another disk to guard the store against a cut-off tail).")
     var auditAnchors: String?
 
@@ -79,6 +81,12 @@ struct UpCommand: AsyncParsableCommand {
         if let g = gatewayPort {
             guard (1...65535).contains(g) else { throw ValidationError("--gateway-port must be 1 to 65535") }
             guard g != port else { throw ValidationError("--gateway-port must differ from --port") }
+        }
+        if let u = gatewayURL {
+            guard gatewayPort != nil else { throw ValidationError("--gateway-url needs --gateway-port") }
+            guard let c = URLComponents(string: u), ["http", "https"].contains(c.scheme ?? ""), c.host?.isEmpty == false, c.query == nil else {
+                throw ValidationError("--gateway-url must be an http:// or https:// URL such as http://tarmac.tarmac-system.svc:8081, not '\(u)'")
+            }
         }
         let loopback = ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.")
         if !loopback && !allowRemote {
@@ -176,7 +184,10 @@ struct UpCommand: AsyncParsableCommand {
         let advertise = advertiseURL ?? (backend == .local ? "http://\(loopback.contains(":") ? "[\(loopback)]" : loopback):\(port)" : nil)
         var config = ControlPlaneConfig(graceSeconds: grace, advertiseURL: advertise.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
                                         credentialKey: try CredentialKey.load(dataDir + "/workload-credentials.key"))
-        config.gatewayURL = gatewayPort.map { "http://\(loopback.contains(":") ? "[\(loopback)]" : loopback):\($0)" }
+        if let gatewayPort {
+            let url = gatewayURL ?? (backend == .kubernetes ? nil : "http://\(loopback.contains(":") ? "[\(loopback)]" : loopback):\(gatewayPort)")
+            config.gatewayURL = url.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        }
         let controlPlane = ControlPlane(contract: contract, store: store, backend: runtime, config: config, logger: logger)
         let metering = MeteringService(controlPlane.transitions)
         try await controlPlane.start()
@@ -194,7 +205,8 @@ struct UpCommand: AsyncParsableCommand {
         if let gatewayPort {
             let client = ToolGateway.makeClient()
             gatewayClient = client
-            let gatewayURL = config.gatewayURL ?? ""
+            let gatewayURL = config.gatewayURL ?? "http://\(loopback.contains(":") ? "[\(loopback)]" : loopback):\(gatewayPort)"
+            if config.gatewayURL == nil { Terminal.writeError("warning: agents are not told where the gateway is (TARMAC_GATEWAY_URL): give --gateway-url, the address pods reach port \(gatewayPort) at") }
             // The gateway's upstream credentials: environment variables locally, the Secret tarmac-system/tarmac-gateway on Kubernetes.
             let source: UpstreamCredentials.Source = kubernetes.map { k in .secret(place: "\(Naming.systemNamespace)/\(Naming.gatewaySecret)", read: { try await k.gatewayCredentials() }) } ?? .environment
             let upstreamCredentials = UpstreamCredentials(source: source, logger: Logger(label: "tarmac.gateway"))

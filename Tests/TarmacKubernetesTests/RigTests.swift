@@ -33,8 +33,9 @@ final class RigSession: @unchecked Sendable {
                                     options: KubernetesBackendOptions(logDirectory: self.dir.path + "/logs", unschedulableGrace: unschedulableGrace,
                                                                       platformResync: .seconds(3600)))
         try await backend.start()
-        cp = ControlPlane(contract: contract, store: try SQLiteStore(path: self.dir.path + "/tarmac.db"), backend: backend,
-                          config: ControlPlaneConfig(inventoryRefresh: .milliseconds(500), advertiseURL: "https://tarmac.rig.example"))
+        var config = ControlPlaneConfig(inventoryRefresh: .milliseconds(500), advertiseURL: "https://tarmac.rig.example")
+        config.gatewayURL = "http://tarmac.tarmac-system.svc:8081"
+        cp = ControlPlane(contract: contract, store: try SQLiteStore(path: self.dir.path + "/tarmac.db"), backend: backend, config: config)
         try await cp.start()
         let cp = self.cp
         loop = Task { await cp.run() }
@@ -197,6 +198,12 @@ extension RealCluster {
         let token = String(decoding: Data(base64Encoded: try #require(data["token"] as? String))!, as: UTF8.self)
         let url = String(decoding: Data(base64Encoded: try #require(data["url"] as? String))!, as: UTF8.self)
         #expect(url == "https://tarmac.rig.example/v1/workloads/\(id)/checkpoint")
+        // Where it obtains its identity and calls tools, from the same Secret.
+        for (variable, key, value) in [("TARMAC_IDENTITY_URL", "identity", "https://tarmac.rig.example"), ("TARMAC_GATEWAY_URL", "gateway", "http://tarmac.tarmac-system.svc:8081")] {
+            let ref = (env.first { $0["name"] as? String == variable }?["valueFrom"] as? [String: Any])?["secretKeyRef"] as? [String: Any]
+            #expect(ref?["name"] as? String == name && ref?["key"] as? String == key, "\(variable): \(String(describing: ref))")
+            #expect((data[key] as? String).flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } == value)
+        }
         let e = try await s.cp.checkpoint(id, step: 9, location: nil, by: nil, workloadToken: token)
         #expect(e.lastCheckpoint?.step == 9 && e.lastCheckpoint?.attempt == 1)
         _ = try await s.cp.cancel(id, by: RigSession.admin)

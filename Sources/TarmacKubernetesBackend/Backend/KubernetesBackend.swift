@@ -332,7 +332,8 @@ public actor KubernetesBackend: Backend {
             // .../v1/workloads/ID/checkpoint -> .../v1/workloads/ID/workdir
             let workdirURL = first.workdir.map { _ in String(url.dropLast("checkpoint".count)) + "workdir" }
             workdir = workdirURL != nil
-            let secret = o.checkpointSecret(url: url, token: token, workdirURL: workdirURL, identityURL: first.environment["TARMAC_IDENTITY_URL"])
+            let secret = o.checkpointSecret(url: url, token: token, workdirURL: workdirURL, identityURL: first.environment["TARMAC_IDENTITY_URL"],
+                                            gatewayURL: first.environment["TARMAC_GATEWAY_URL"])
             do { _ = try await client.apply(ResourcePath.of(secret), secret.json) } catch let e as KubeError where [400, 403, 404, 422].contains(e.code) {
                 throw BackendRejection("the cluster refused Secret \(o.namespace)/\(secret.name): \(e.message)")
             }

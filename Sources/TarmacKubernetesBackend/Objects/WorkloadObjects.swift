@@ -72,12 +72,14 @@ public struct WorkloadObjects: Sendable {
                 for i in containers.indices {
                     guard case .object(var c) = containers[i] else { continue }
                     var env = c["env"]?.list ?? []
-                    env.removeAll { ["TARMAC_CHECKPOINT_URL", "TARMAC_CHECKPOINT_TOKEN", "TARMAC_IDENTITY_URL"].contains($0["name"]?.string ?? "") }
+                    env.removeAll { ["TARMAC_CHECKPOINT_URL", "TARMAC_CHECKPOINT_TOKEN", "TARMAC_IDENTITY_URL", "TARMAC_GATEWAY_URL"].contains($0["name"]?.string ?? "") }
                     let ref: KValue = ["name": .string(checkpointSecretName), "key": "url"]
                     env.append(["name": "TARMAC_CHECKPOINT_URL", "valueFrom": ["secretKeyRef": ref]])
                     env.append(["name": "TARMAC_CHECKPOINT_TOKEN", "valueFrom": ["secretKeyRef": ["name": .string(checkpointSecretName), "key": "token"]]])
                     // Where the pod exchanges its identity token (TARMAC_IDENTITY_TOKEN_FILE) for JWT-SVIDs.
                     env.append(["name": "TARMAC_IDENTITY_URL", "valueFrom": ["secretKeyRef": ["name": .string(checkpointSecretName), "key": "identity", "optional": true]]])
+                    // Where it calls tools (`tarmac up --gateway-url`).
+                    env.append(["name": "TARMAC_GATEWAY_URL", "valueFrom": ["secretKeyRef": ["name": .string(checkpointSecretName), "key": "gateway", "optional": true]]])
                     c["env"] = .list(env)
                     containers[i] = .object(c)
                 }
@@ -128,11 +130,13 @@ public struct WorkloadObjects: Sendable {
     /// The image of the init container that fetches a working directory (it needs `sh`, `wget` and `tar`).
     public static let workdirImage = "docker.io/library/busybox:1.36"
 
-    /// The attempt's credential, where to report checkpoints, and (when it has one) where to fetch its working directory.
-    public func checkpointSecret(url: String, token: String, workdirURL: String? = nil, identityURL: String? = nil) -> KubeObject {
+    /// The attempt's credential, where to report checkpoints, and (when there are) where to fetch its working directory,
+    /// obtain its identity and call tools.
+    public func checkpointSecret(url: String, token: String, workdirURL: String? = nil, identityURL: String? = nil, gatewayURL: String? = nil) -> KubeObject {
         var data: [String: KValue] = ["url": .string(url), "token": .string(token)]
         if let workdirURL { data["workdir"] = .string(workdirURL) }
         if let identityURL { data["identity"] = .string(identityURL) }
+        if let gatewayURL { data["gateway"] = .string(gatewayURL) }
         return KubeObject("v1", "Secret", name: checkpointSecretName, namespace: namespace, labels: [Naming.workloadIDLabel: id],
                           body: ["type": "Opaque", "stringData": .object(data)])
     }
