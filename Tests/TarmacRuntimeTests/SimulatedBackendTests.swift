@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TarmacAPI
 import TarmacContract
+import TarmacStoreSQLite
 import TarmacTesting
 @testable import TarmacRuntime
 
@@ -20,6 +21,31 @@ import TarmacTesting
         #expect(SimulatedBackend.duration(["python3", "train.py"]) == nil)
         #expect(SimulatedBackend.duration(["sleep", "-1"]) == nil)
         #expect(SimulatedBackend.duration(["sleep", "soon"]) == nil)
+    }
+
+    /// The loop does not wait for its tick (an hour here) to admit what was submitted, nor to learn that a pod ended at a
+    /// time the backend knew in advance: both wake it.
+    @Test func submitsAndKnownEndsWakeTheLoop() async throws {
+        let dir = try TemporaryDirectory()
+        let contract = try #require(ContractLoader.load(Fixtures.examplePlatform).contract)
+        let cp = ControlPlane(contract: contract, store: try SQLiteStore(path: dir.path + "/t.db"), backend: SimulatedBackend(platform: contract.platform),
+                              config: ControlPlaneConfig(tick: .seconds(3600), idleCycle: .seconds(3600)))
+        try await cp.start()
+        let loop = Task { await cp.run() }
+        defer { loop.cancel() }
+        let doc = """
+        apiVersion: tarmac.dev/v1alpha1
+        kind: BatchJob
+        metadata: {name: quick, team: platform, env: dev, owner: ops@acme.example}
+        spec: {size: cpu-small, tasks: 1, parallelism: 1, image: docker.io/library/python:3.12-slim, command: [sleep, "0.2"]}
+        """
+        let admin = Principal(tokenID: "t", name: "ops", role: .admin, team: nil)
+        let id = try await cp.submit(text: doc, requestID: nil, by: admin, runsImages: true).workload.id
+        // A guard, not a wait for the behaviour: without wake-ups this would take an hour.
+        let guardEnd = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < guardEnd, await cp.current(id)?.state.isTerminal != true { try await Task.sleep(for: .milliseconds(20)) }
+        let e = try #require(await cp.current(id))
+        #expect(e.state == .succeeded, "\(e.state) \(e.message ?? "")")
     }
 
     @Test func podsEndByThemselvesOrWhenStopped() async throws {

@@ -125,6 +125,9 @@ public protocol Backend: Sendable {
 
     /// Whether its pods fetch a working directory from the control plane's API (so it needs an advertised URL).
     var fetchesWorkdirOverAPI: Bool { get }
+    /// Registers what to call when the backend has something for the control plane's loop before its next tick (a pod
+    /// ended); backends that are only polled ignore it.
+    func onEvent(_ handler: @escaping @Sendable () -> Void) async
 
     /// How users call the nodes it has ("this machine", "the cluster"), in messages.
     var placeName: String { get }
@@ -182,5 +185,6 @@ extension Backend {
     public func endpoints(workload: String, attempt: Int, pods: Int) async -> [String] { [] }
     public var placeName: String { "this machine" }
     public var fetchesWorkdirOverAPI: Bool { false }
+    public func onEvent(_ handler: @escaping @Sendable () -> Void) async {}
     public var inventoryCanGrow: Bool { false }
 }

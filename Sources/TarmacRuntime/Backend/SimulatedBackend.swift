@@ -12,6 +12,7 @@ public actor SimulatedBackend: Backend {
     /// Per pod (workload, attempt, pod): when it ends, if it ends by itself.
     private var pods: [PodKey: ContinuousClock.Instant?] = [:]
     private var stopped: [PodExit] = []
+    private var onEvent: (@Sendable () -> Void)?
 
     struct PodKey: Hashable {
         var workload: String
@@ -27,6 +28,8 @@ public actor SimulatedBackend: Backend {
     public nonisolated var placeName: String { "the simulated nodes" }
 
     public func nodes() async throws -> [NodeInventory] { inventory }
+
+    public func onEvent(_ handler: @escaping @Sendable () -> Void) { onEvent = handler }
 
     /// How long a pod runs: `sleep SECONDS` (also through `sh -c`), else until stopped.
     static func duration(_ command: [String]) -> Duration? {
@@ -44,7 +47,16 @@ public actor SimulatedBackend: Backend {
             // A batch pod runs its completion indices one after another.
             let runs = max(1, l.completionIndices.count)
             // updateValue: a nil end (runs until stopped) must be stored, not read as a removal.
-            pods.updateValue(Self.duration(l.command).map { now + $0 * runs }, forKey: PodKey(workload: l.workload, attempt: l.attempt, pod: l.pod))
+            let end = Self.duration(l.command).map { now + $0 * runs }
+            pods.updateValue(end, forKey: PodKey(workload: l.workload, attempt: l.attempt, pod: l.pod))
+            // The loop learns of the end when it happens, not at its next tick.
+            if let end, let wake = onEvent {
+                let clock = self.clock
+                Task {
+                    try? await Task.sleep(until: end, clock: clock)
+                    wake()
+                }
+            }
         }
     }
 

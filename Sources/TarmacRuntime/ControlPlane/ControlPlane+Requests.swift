@@ -167,6 +167,7 @@ extension ControlPlane {
             tracked[stored.id]?.accepting = false
             if let t = tracked[stored.id] { noteEngineView(t) }
             dirty = true
+            wake()
         } else if tracked[stored.id] == nil {
             tracked[stored.id] = TrackedWorkload(entry: stored, plan: stored.state.isTerminal ? nil : WorkloadPlan(source: stored.source, contract: contract))
             if let t = tracked[stored.id] { noteEngineView(t) }

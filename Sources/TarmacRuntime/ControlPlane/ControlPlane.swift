@@ -90,6 +90,7 @@ public actor ControlPlane {
     var rng = SplitMix64(seed: 0x7a4_ac)
     let scheduler = Scheduler()
     var dirty = true
+    let wakeup = LoopWakeup()
     var lastCycle: Date = .distantPast
     /// Queued workloads the engine has not looked at since they (re)entered the queue.
     var fresh: Set<String> = []
@@ -272,11 +273,16 @@ public actor ControlPlane {
 
     /// Runs until the task is cancelled (graceful shutdown). Running pods are left running: the next start recovers them.
     public func run() async {
+        let wakeup = self.wakeup
+        await backend.onEvent { wakeup.signal() }
         while !Task.isCancelled {
             await tick()
-            try? await Task.sleep(for: config.tick)
+            await wakeup.wait(upTo: config.tick)
         }
     }
+
+    /// Runs the loop's next turn now instead of at its tick (after a submit, or when a backend knows of an event).
+    public nonisolated func wake() { wakeup.signal() }
 
     /// Workloads past their `maxDuration` on the control plane's clock are stopped and fail (the backend may also
     /// enforce it on its own: whichever comes first).
