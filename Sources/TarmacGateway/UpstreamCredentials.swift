@@ -41,11 +41,18 @@ public final class UpstreamCredentials: Service, Sendable {
         }
     }
 
+    /// Until the graceful shutdown (a service that returned early would stop `tarmac up`): reads the Secret again
+    /// every `refresh`.
     public func run() async throws {
-        guard case .secret = source else { return }
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: refresh) } catch { return }
-            await load()
+        guard case .secret = source else {
+            try? await gracefulShutdown()
+            return
+        }
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: self.refresh) } catch { return }
+                await self.load()
+            }
         }
     }
 
