@@ -45,13 +45,15 @@ public final class SQLiteStore: Store {
         var record = try WorkloadRecord(workload)
         record.plan = try plan.map { try WorkloadRecord.encoder.encode($0) }
         let row = record
+        let encoded = try transition.map { try Self.encoded($0) }
         let r = try await group.write { db -> Inserted in
-            if let r = workload.requestID, let existing = try WorkloadRecord.filter(Column("requestID") == r).fetchOne(db) {
+            if let r = workload.requestID,
+               let existing = try WorkloadRecord.fetchOne(try db.cachedStatement(sql: "SELECT * FROM workload WHERE requestID = ?"), arguments: [r]) {
                 return Inserted(workload: try existing.entry(), created: false, transition: nil)
             }
-            try row.insert(db)
+            try db.cachedStatement(sql: WorkloadRecord.insertSQL).execute(arguments: row.rowArguments)
             try Self.append([audit], db)
-            return Inserted(workload: workload, created: true, transition: try transition.map { try Self.append([$0], db)[0] })
+            return Inserted(workload: workload, created: true, transition: try encoded.map { try Self.append([$0], db)[0] })
         }
         return (r.workload, r.created, r.transition)
     }
@@ -66,6 +68,7 @@ public final class SQLiteStore: Store {
     public func update(_ workloads: [WorkloadEntry], audit: [AuditDraft], transitions: [Transition]) async throws -> [Transition] {
         // Encoded before the transaction: the single writer only writes.
         let rows = try workloads.map { try WorkloadRecord($0) }
+        let encoded = try transitions.map { try Self.encoded($0) }
         return try await group.write { db in
             for r in rows {
                 // The plan column is left as it is: a plan is written once, at submit.
@@ -74,7 +77,7 @@ public final class SQLiteStore: Store {
                 guard db.changesCount == 1 else { throw RecordError.recordNotFound(databaseTableName: "workload", key: ["id": r.id.databaseValue]) }
             }
             try Self.append(audit, db)
-            return try Self.append(transitions, db)
+            return try Self.append(encoded, db)
         }
     }
 
@@ -89,14 +92,19 @@ public final class SQLiteStore: Store {
     }
 
     /// Numbers transitions after the last one, inside the caller's transaction (one writer: no gaps).
-    static func append(_ transitions: [Transition], _ db: Database) throws -> [Transition] {
+    /// A transition with its JSON body, encoded before the write transaction (the body's seq is not read back: the
+    /// column's is).
+    static func encoded(_ t: Transition) throws -> (Transition, Data) { (t, try WorkloadRecord.encoder.encode(t)) }
+
+    static func append(_ transitions: [(Transition, Data)], _ db: Database) throws -> [Transition] {
         guard !transitions.isEmpty else { return [] }
-        var seq = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM transition") ?? 0
-        return try transitions.map { t in
+        var seq = try Int64.fetchOne(try db.cachedStatement(sql: "SELECT MAX(seq) FROM transition")) ?? 0
+        let insert = try db.cachedStatement(sql: "INSERT INTO transition (seq, workload, event, body) VALUES (?, ?, ?, ?)")
+        return try transitions.map { t, body in
             var t = t
             seq += 1
             t.seq = seq
-            try TransitionRecord(t).insert(db)
+            try insert.execute(arguments: [seq, t.workload, t.event, body])
             return t
         }
     }
@@ -191,7 +199,7 @@ public final class SQLiteStore: Store {
     /// Links records onto the chain's head, inside the caller's transaction.
     static func append(_ drafts: [AuditDraft], _ db: Database) throws {
         guard !drafts.isEmpty else { return }
-        let head = try Row.fetchOne(db, sql: "SELECT seq, CAST(hash AS TEXT) AS hash FROM audit ORDER BY seq DESC LIMIT 1")
+        let head = try Row.fetchOne(try db.cachedStatement(sql: "SELECT seq, CAST(hash AS TEXT) AS hash FROM audit ORDER BY seq DESC LIMIT 1"))
         var seq: Int64 = head?["seq"] ?? 0
         var previous: String = head?["hash"] ?? AuditRecord.genesis
         let insert = try db.cachedStatement(sql: AuditRecord.insertSQL)
