@@ -15,8 +15,12 @@ extension ControlPlane {
         for r in running { for (pod, pl) in zip(r.workload.pods, r.placements) { cluster.assign(pod, to: pl) } }
         // 2. Pending: queued, out of backoff, accepted by the backend. When nothing freed capacity or quota since the last
         // full cycle, a workload that did not fit then cannot fit now: only those new to the queue (or out of backoff
-        // since), and the holder of the reservation, are looked at. A full cycle still runs at least every idle period.
-        let full = capacityFreed || now.timeIntervalSince(lastFullCycle) >= config.fullCycle.seconds
+        // since), and the holder of the reservation, are looked at. A full cycle still runs every `fullCycle` (10 s), or
+        // every twenty times the last one's cost if that is longer (a queue of 100,000: about every 30 s).
+        let periodic = max(config.fullCycle, lastFullCycleCost * 20)
+        let full = capacityFreed || now.timeIntervalSince(lastFullCycle) >= periodic.seconds
+        let started = ContinuousClock.now
+        defer { if full { lastFullCycleCost = ContinuousClock.now - started } }
         let since = lastCycleRun
         lastCycleRun = now
         let queued: [String]

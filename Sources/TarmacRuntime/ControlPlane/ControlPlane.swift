@@ -16,7 +16,8 @@ public struct ControlPlaneConfig: Sendable {
     /// A scheduling cycle runs at least this often, even when nothing changed (backoffs expire).
     public var idleCycle: Duration
     /// A full cycle — every queued workload examined, not only those something could have let in — runs at least this
-    /// often: what time alone changes (a reservation comes due, a victim's minimum runtime passes) is seen then.
+    /// often: what time alone changes (a reservation comes due, a victim's minimum runtime passes) is seen then. When the
+    /// last full cycle took longer than a twentieth of this, the next periodic one waits twenty times its cost instead.
     public var fullCycle: Duration
     public var placementPolicy: PolicyName
     /// How often the backend's node inventory is read again (nodes join, leave, are cordoned, or other pods take GPUs).
@@ -108,6 +109,9 @@ public actor ControlPlane {
     /// Set when the engine's cluster changed (inventory, contract): the views are rebuilt at the next cycle.
     var engineViewsStale = true
     var lastFullCycle: Date = .distantPast
+    /// How long the last full cycle took (real time): the periodic one waits at least 20 times as long, so that a long
+    /// queue nothing can enter does not spend more than a twentieth of the time being looked at again.
+    var lastFullCycleCost: Duration = .zero
     var lastCycleRun: Date = .distantPast
     /// The workload the engine kept capacity for in the last cycle.
     var reservationHolder: String?
