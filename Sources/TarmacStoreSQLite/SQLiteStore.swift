@@ -19,6 +19,9 @@ public final class SQLiteStore: Store {
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // The single writer keeps the index pages of a large store in memory (SQLite's default is 2,000 pages,
+            // 8 MiB): with 100,000 workloads, submits otherwise read B-tree pages back from the file.
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA cache_size = -65536") }
         }
         pool = try DatabasePool(path: path, configuration: config)
         try Migrations.migrator.migrate(pool)
