@@ -69,27 +69,17 @@ struct Call: Sendable {
 
     var challenge: String { "Bearer resource_metadata=\"\(gateway.metadataURL(tool.name))\"" }
 
-    func unauthorized(_ why: String, actorKind: String = "none") -> Reply {
-        var r = Reply.problem(.unauthorized, why, headers: ["WWW-Authenticate": challenge + ", error=\"invalid_token\", error_description=\"\(Self.quoted(why))\""])
-        r.actorKind = actorKind
-        return r
+    func unauthorized(_ why: String) -> Reply {
+        .problem(.unauthorized, why, headers: ["WWW-Authenticate": challenge + ", error=\"invalid_token\", error_description=\"\(Self.quoted(why))\""])
     }
 
     func forbidden(_ why: String, scope: String?, claims: AccessTokenClaims, jsonrpcID: Any?? = nil) -> Reply {
         var h: HTTPHeaders = ["WWW-Authenticate": challenge + ", error=\"insufficient_scope\"" + (scope.map { ", scope=\"\($0)\"" } ?? "")]
         audit(claims, status: 403, bytes: 0, detail: "refused: \(why)")
-        var r: Reply
-        if let id = jsonrpcID {
-            h.replaceOrAdd(name: "Content-Type", value: "application/json")
-            r = Reply(status: .forbidden, headers: h, body: ByteBuffer(bytes: MCPMessage.error(id: id, code: -32001, message: why)))
-        } else {
-            r = .problem(.forbidden, why, headers: h)
-        }
-        r.actorKind = Self.kind(claims)
-        return r
+        guard let id = jsonrpcID else { return .problem(.forbidden, why, headers: h) }
+        h.replaceOrAdd(name: "Content-Type", value: "application/json")
+        return Reply(status: .forbidden, headers: h, body: ByteBuffer(bytes: MCPMessage.error(id: id, code: -32001, message: why)))
     }
-
-    static func kind(_ claims: AccessTokenClaims) -> String { claims.act == nil ? Actor.Kind.workload.rawValue : Actor.Kind.agentFor.rawValue }
 
     /// The token after `Bearer `, without surrounding spaces (bytes: Foundation's trimming is slow on long strings).
     static func trimmed(_ bytes: Substring.UTF8View) -> String {
@@ -124,15 +114,24 @@ struct Call: Sendable {
         return promise.futureResult
     }
 
-    /// 2–5: the deny list, one-time use, rates and scope; then 6, forwarded.
+    /// 2–6 for a verified token, the answer labelled with the kind of actor it was for.
     func checked(_ claims: AccessTokenClaims, now: Date) -> EventLoopFuture<Reply> {
+        let kind = CredentialAuthority.actor(of: claims).kind.rawValue
+        return checks(claims, now: now).map { reply in
+            var r = reply
+            r.actorKind = kind
+            return r
+        }
+    }
+
+    /// 2–5: the deny list, one-time use, rates and scope; then 6, forwarded.
+    func checks(_ claims: AccessTokenClaims, now: Date) -> EventLoopFuture<Reply> {
         let authority = gateway.authority
-        let kind = Self.kind(claims)
         // 2. The deny list: the agent's attempt ended.
-        if let why = authority.revocation(of: claims) { return loop.makeSucceededFuture(unauthorized(why, actorKind: kind)) }
+        if let why = authority.revocation(of: claims) { return loop.makeSucceededFuture(unauthorized(why)) }
         // 3. One-time tokens.
         if tool.oneTimeTokens && !authority.consume(jti: claims.jti, exp: claims.exp, now: now) {
-            return loop.makeSucceededFuture(unauthorized("this token was already used; '\(tool.name)' accepts each token once", actorKind: kind))
+            return loop.makeSucceededFuture(unauthorized("this token was already used; '\(tool.name)' accepts each token once"))
         }
         // 4. Rates, per agent and per person.
         if tool.rateLimit > 0 {
@@ -141,10 +140,8 @@ struct Call: Sendable {
             for k in keys {
                 if let wait = limiter.take(k) {
                     let secs = String(Int(wait.rounded(.up)))
-                    var r = Reply.problem(.tooManyRequests, "too many calls to '\(tool.name)' for \(k.hasPrefix("agent") ? "this agent" : "this person"); retry in \(secs)s",
-                                          headers: ["Retry-After": secs])
-                    r.actorKind = kind
-                    return loop.makeSucceededFuture(r)
+                    return loop.makeSucceededFuture(.problem(.tooManyRequests, "too many calls to '\(tool.name)' for \(k.hasPrefix("agent") ? "this agent" : "this person"); retry in \(secs)s",
+                                                             headers: ["Retry-After": secs]))
                 }
             }
         }
@@ -163,9 +160,7 @@ struct Call: Sendable {
             if head.method == .POST {
                 switch MCPMessage.parse(Data(body.readableBytesView)) {
                 case .failure(let why):
-                    var r = Reply.problem(.badRequest, why.description)
-                    r.actorKind = kind
-                    return loop.makeSucceededFuture(r)
+                    return loop.makeSucceededFuture(.problem(.badRequest, why.description))
                 case .success(let m):
                     mcpDetail = " \(m.method)\(m.toolName.map { " \($0)" } ?? "")"
                     if m.method == "tools/call" {
@@ -199,12 +194,10 @@ struct Call: Sendable {
                 responseBody = ByteBuffer(bytes: filtered)
             }
             audit(claims, status: Int(status.code), bytes: responseBody.readableBytes, detail: detail)
-            return Reply(status: status, headers: headers, body: responseBody, actorKind: kind)
+            return Reply(status: status, headers: headers, body: responseBody)
         }.recover { error in
             audit(claims, status: 502, bytes: 0, detail: "\(detail): \(error)")
-            var r = Reply.problem(.badGateway, "\(error)")
-            r.actorKind = kind
-            return r
+            return .problem(.badGateway, "\(error)")
         }
     }
 

@@ -30,9 +30,8 @@ public enum ControllerAccess {
 
     /// `system:serviceaccount:NAMESPACE:NAME` is a ServiceAccount; anything else a User.
     static func subject(_ user: String) -> KValue {
-        let parts = user.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-        if parts.count == 4, parts[0] == "system", parts[1] == "serviceaccount" {
-            return ["kind": "ServiceAccount", "name": .string(parts[3]), "namespace": .string(parts[2])]
+        if let account = Naming.serviceAccount(ofUser: user) {
+            return ["kind": "ServiceAccount", "name": .string(account.name), "namespace": .string(account.namespace)]
         }
         return ["kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": .string(user)]
     }

@@ -24,6 +24,14 @@ public enum Naming {
     public static let localQueue = "tarmac"
 
     public static func namespace(team: String, env: String) -> String { "\(team)-\(env)" }
+
+    /// The namespace and name of a service account's user name, `system:serviceaccount:NAMESPACE:NAME`; nil for any
+    /// other user.
+    public static func serviceAccount(ofUser user: String) -> (namespace: String, name: String)? {
+        let parts = user.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 4, parts[0] == "system", parts[1] == "serviceaccount" else { return nil }
+        return (parts[2], parts[3])
+    }
     public static func priorityClass(_ name: String) -> String { "tarmac-\(name)" }
 
     static func base(team: String? = nil, env: String? = nil) -> [String: String] {

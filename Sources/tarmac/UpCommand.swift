@@ -181,18 +181,20 @@ struct UpCommand: AsyncParsableCommand {
             runtime = sim
         }
         let loopback = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
-        let advertise = advertiseURL ?? (backend == .local ? "http://\(loopback.contains(":") ? "[\(loopback)]" : loopback):\(port)" : nil)
+        /// http://HOST:PORT, with an IPv6 host in brackets.
+        func httpURL(_ host: String, _ port: Int) -> String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+        let advertise = advertiseURL ?? (backend == .local ? httpURL(loopback, port) : nil)
         var config = ControlPlaneConfig(graceSeconds: grace, advertiseURL: advertise.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
                                         credentialKey: try CredentialKey.load(dataDir + "/workload-credentials.key"))
         if let gatewayPort {
-            let url = gatewayURL ?? (backend == .kubernetes ? nil : "http://\(loopback.contains(":") ? "[\(loopback)]" : loopback):\(gatewayPort)")
+            let url = gatewayURL ?? (backend == .kubernetes ? nil : httpURL(loopback, gatewayPort))
             config.gatewayURL = url.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         }
         let controlPlane = ControlPlane(contract: contract, store: store, backend: runtime, config: config, logger: logger)
         let metering = MeteringService(controlPlane.transitions)
         try await controlPlane.start()
         let tokens = Tokens(store: store, teams: Set(contract.platform.teams.keys))
-        let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+        let url = httpURL(host, port)
         let secret = try await tokens.bootstrap()
         // Workload identity: tokens are issued as this server (the address pods reach it at).
         let issuer = config.advertiseURL ?? url
@@ -205,7 +207,7 @@ struct UpCommand: AsyncParsableCommand {
         if let gatewayPort {
             let client = ToolGateway.makeClient()
             gatewayClient = client
-            let gatewayURL = config.gatewayURL ?? "http://\(loopback.contains(":") ? "[\(loopback)]" : loopback):\(gatewayPort)"
+            let gatewayURL = config.gatewayURL ?? httpURL(loopback, gatewayPort)
             if config.gatewayURL == nil { Terminal.writeError("warning: agents are not told where the gateway is (TARMAC_GATEWAY_URL): give --gateway-url, the address pods reach port \(gatewayPort) at") }
             // The gateway's upstream credentials: environment variables locally, the Secret tarmac-system/tarmac-gateway on Kubernetes.
             let source: UpstreamCredentials.Source = kubernetes.map { k in .secret(place: "\(Naming.systemNamespace)/\(Naming.gatewaySecret)", read: { try await k.gatewayCredentials() }) } ?? .environment

@@ -22,10 +22,7 @@ extension KubernetesBackend {
               let extra = user["extra"] as? [String: Any],
               let podName = (extra["authentication.kubernetes.io/pod-name"] as? [String])?.first,
               let podUID = (extra["authentication.kubernetes.io/pod-uid"] as? [String])?.first else { return nil }
-        // system:serviceaccount:NAMESPACE:NAME
-        let parts = username.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 4, parts[0] == "system", parts[1] == "serviceaccount" else { return nil }
-        let (namespace, account) = (parts[2], parts[3])
+        guard let (namespace, account) = Naming.serviceAccount(ofUser: username) else { return nil }
         guard let pod = try? await client.get("/api/v1/namespaces/\(namespace)/pods/\(podName)"),
               let meta = pod["metadata"] as? [String: Any], meta["uid"] as? String == podUID,
               let labels = meta["labels"] as? [String: String], let id = labels[Naming.workloadIDLabel],
