@@ -103,11 +103,13 @@ func throughputBenchmark(_ args: [String]) {
 func kueueBenchmark(_ args: [String]) {
     let nodes = Int(option("--nodes", args) ?? "") ?? 6
     let t = now()
-    let sim = KueueScenario.simulation(nodes: nodes)
+    let preemption = args.contains("--preemption")
+    let sim = KueueScenario.simulation(nodes: nodes, preemption: preemption)
     let report = sim.run()
     let elapsed = now() - t
     let stats = Dictionary(uniqueKeysWithValues: report.waitStats { $0.workloadClass }.map { ($0.key, $0) })
-    print("Kueue's scheduler scenario (5 cohorts x 6 queues, 15,000 workloads), virtual time; Tarmac on \(nodes) nodes of \(600 / nodes) CPU")
+    print("Kueue's scheduler scenario (5 cohorts x 6 queues, 15,000 workloads), virtual time; Tarmac on \(nodes) nodes of \(600 / nodes) CPU;")
+    print(preemption ? "priorities preempt lower ones (--preemption)" : "non-preempting priorities (--preemption: they preempt lower ones, as Kueue's configuration lets them)")
     print("                         Tarmac      Kueue (published)")
     print(String(format: "CPU usage %%            %8.1f      55.9", report.cpuAllocation))
     for (c, kueue) in [("large", 16.5), ("medium", 76.8), ("small", 215.5)] {

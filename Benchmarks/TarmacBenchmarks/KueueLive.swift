@@ -13,6 +13,7 @@ import Glibc
 func kueueLiveBenchmark(_ args: [String]) async {
     let tarmac = tarmacBinary(args)
     let senders = Int(option("--senders", args) ?? "") ?? 64
+    let preemption = args.contains("--preemption")
     let queues = 30, perCohort = 6, nodes = 6
     var teams = ""
     for q in 0..<queues {
@@ -31,6 +32,7 @@ func kueueLiveBenchmark(_ args: [String]) async {
           medium: {cpu: 5, memory: 64Mi}
           large:  {cpu: 20, memory: 64Mi}
       priorities: {small: 50, medium: 100, large: 200}
+      preemption: {nonPreempting: [\(preemption ? "" : "small, medium, large")]}
       defaults:
         priority: {training: small, batch: small, inference: small, agent: small}
       environments:
@@ -77,7 +79,9 @@ func kueueLiveBenchmark(_ args: [String]) async {
         }
         print("Kueue's scheduler scenario live: \(arrivals.count) workloads (\(queues) teams in \(queues / perCohort) cohorts) submitted over HTTP at their")
         print("arrival times to a release `tarmac up --backend simulated` (SIMULATED backend, benchmark only: pods run no process;")
-        print("a `sleep N` pod ends N seconds after launch), \(queues * 20) CPU on \(nodes) nodes; \(senders) concurrent senders; store: SQLite, fsync")
+        print("a `sleep N` pod ends N seconds after launch), \(queues * 20) CPU on \(nodes) nodes; \(senders) concurrent senders; store: SQLite, fsync;")
+        print(preemption ? "priorities preempt lower ones (--preemption)"
+                         : "non-preempting priorities (the contract's preemption.nonPreempting; --preemption: they preempt lower ones, as Kueue's configuration lets them)")
         let start = Date()
         let clock = ContinuousClock()
         let t0 = clock.now
@@ -119,6 +123,9 @@ func kueueLiveBenchmark(_ args: [String]) async {
             }
             if Date().timeIntervalSince(start) > 900 { throw BenchFailure("not done after 900 s") }
         }
+        if let dump = option("--dump", args) {
+            try APIJSON.encoder.encode(WorkloadList(items: items)).write(to: URL(fileURLWithPath: dump))
+        }
         let failed = items.filter { $0.state != "succeeded" }
         let end = items.compactMap(\.finishedAt).max() ?? Date()
         let wall = end.timeIntervalSince(start)
@@ -146,7 +153,8 @@ func kueueLiveBenchmark(_ args: [String]) async {
         print("")
         print("                          Tarmac live   Kueue (published)")
         print(String(format: "wall time                 %8.1f s     351 s   (the work is %.0f CPU·s: %.1f s on %d CPU at best)", wall, work, work / Double(queues * 20), queues * 20))
-        print(String(format: "CPU usage                 %8.1f %%     55.9 %%", usage))
+        print(String(format: "CPU usage                 %8.1f %%     55.9 %%   (CPU held from start to recorded end; the work alone is %.1f %% of %d CPU x wall)",
+                     usage, work / (Double(queues * 20) * wall) * 100, queues * 20))
         for (c, kueue) in [("large", 16.5), ("medium", 76.8), ("small", 215.5)] {
             let ws = waits[c] ?? []
             print(String(format: "avg time to admission %-6@ %6.1f s   %6.1f s", c as NSString, ws.isEmpty ? 0 : ws.reduce(0, +) / Double(ws.count), kueue))

@@ -9,6 +9,7 @@ public enum KueueRenderer {
     public static func render(_ contract: Contract) -> [KubeObject] {
         let p = contract.platform
         let labels = Naming.base()
+        let noPreemption = !p.priorities.isEmpty && p.priorities.keys.allSatisfy { p.preemption.nonPreempting.contains($0) }
         var out: [KubeObject] = []
         for a in p.accelerators.values.sorted(by: { $0.name < $1.name }) {
             var nodeLabels: [String: String] = [:]
@@ -56,7 +57,9 @@ public enum KueueRenderer {
             var spec: [String: KValue] = [
                 "namespaceSelector": ["matchLabels": [.init(stringLiteral: Naming.teamLabel): .string(team.name)]],
                 "queueingStrategy": "BestEffortFIFO",
-                "preemption": ["reclaimWithinCohort": "Any", "withinClusterQueue": "LowerPriority"],
+                // Kueue sets preemption per ClusterQueue, not per priority: it is off only when no priority may preempt.
+                "preemption": noPreemption ? ["reclaimWithinCohort": "Never", "withinClusterQueue": "Never"]
+                    : ["reclaimWithinCohort": "Any", "withinClusterQueue": "LowerPriority"],
                 "resourceGroups": .list(groups),
             ]
             if let c = team.cohort { spec["cohort"] = .string(c) }

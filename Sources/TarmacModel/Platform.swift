@@ -7,6 +7,8 @@ public struct Platform: Sendable {
     public var sizes: [WorkloadClass: [String: Size]] = [:]
     public var teams: [String: Team] = [:]
     public var priorities: [String: Int] = [:]
+    /// Which priorities may preempt.
+    public var preemption = Preemption()
     public var defaults = Defaults()
     public var environments: [String: Environment] = [:]
     public var tools: [String: Tool] = [:]
@@ -319,6 +321,17 @@ public struct Dataset: Sendable, Hashable {
         self.name = name
         self.claim = claim
     }
+}
+
+/// The `preemption` section.
+public struct Preemption: Sendable, Hashable {
+    /// Priorities whose workloads never preempt (Kubernetes' `preemptionPolicy: Never`): they keep their place in the
+    /// order, ahead of lower priorities, but wait for capacity or quota to free up. Others may still preempt them.
+    public var nonPreempting: [String] = []
+    public init() {}
+
+    /// Whether a workload of this priority (by name; nil: none named) may preempt others.
+    public func preempts(priority: String?) -> Bool { priority.map { !nonPreempting.contains($0) } ?? true }
 }
 
 public struct Defaults: Sendable, Hashable {

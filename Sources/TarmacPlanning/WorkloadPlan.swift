@@ -7,11 +7,13 @@ import TarmacModel
 /// contract give the same plan.
 public struct WorkloadPlan: Sendable, Hashable, Codable {
     /// The stored form's version; a plan written by another version is resolved again from the document.
-    public static let version = 1
+    public static let version = 2
 
     public var workload: Workload
     public var size: Size
     public var priority: Int
+    /// Its priority may preempt (the contract's `preemption.nonPreempting` does not name it).
+    public var preempts: Bool
     /// It may not be preempted before running this long (milliseconds): a minute for training, none otherwise.
     public var minRuntime: Int64
     /// The contract's pools that can host its size.
@@ -34,6 +36,7 @@ public struct WorkloadPlan: Sendable, Hashable, Codable {
         self.size = size
         let priorityName = w.priority ?? platform.defaults.priority[w.workloadClass]
         priority = priorityName.flatMap { platform.priorities[$0] } ?? 0
+        preempts = platform.preemption.preempts(priority: priorityName)
         minRuntime = w.workloadClass == .training ? 60_000 : 0
         poolNames = platform.pools(for: size).filter { $0.canHost(size) }.map(\.name)
         if case .batch(let b) = w.details { maxAttempts = b.maxRetries + 1 } else { maxAttempts = 3 }

@@ -24,12 +24,14 @@ extension ContractInventory {
             let pools = Set(platform.pools(for: size).filter { $0.canHost(size) }.compactMap { poolIndex[$0.name] })
             guard !pools.isEmpty else { continue }
             let workers = cls == .training ? Int.random(in: 1...4, using: &rng) : 1
-            let priority = platform.priorities[platform.defaults.priority[cls] ?? ""] ?? 0
+            let priorityName = platform.defaults.priority[cls]
+            let priority = platform.priorities[priorityName ?? ""] ?? 0
             let arrival = Int64.random(in: 0...span, using: &rng)
             let duration = max(1000, Int64(-Double(meanDuration) * log(Double.random(in: 0.0001...1, using: &rng))))
             let w = PendingWorkload(id: "\(cls.rawValue)-\(i)", team: team.name, user: team.members.randomElement(using: &rng) ?? team.name,
                                     priority: priority, submitted: arrival, pods: Array(repeating: shape(size), count: workers),
-                                    sameDomain: size.topology == .domain, pools: pools, minRuntime: cls == .training ? 60_000 : 0)
+                                    sameDomain: size.topology == .domain, pools: pools, minRuntime: cls == .training ? 60_000 : 0,
+                                    preempts: platform.preemption.preempts(priority: priorityName))
             let fails = Double.random(in: 0..<1, using: &rng) < failureRate ? Int64(Double(duration) * Double.random(in: 0.05...0.95, using: &rng)) : nil
             out.append(SimulatedWorkload(workload: w, arrival: arrival, duration: duration, workloadClass: cls.rawValue,
                                          checkpointEvery: cls == .training ? max(1000, duration / 10) : nil, failsAfter: fails))

@@ -44,7 +44,8 @@ import Testing
             future.append(PendingWorkload(id: "w\(i)", team: teams.randomElement(using: &rng)!, user: ["u1", "u2"].randomElement(using: &rng)!,
                                           priority: Int.random(in: 0...3, using: &rng), submitted: Int64(i * 100),
                                           pods: Array(repeating: pod, count: Int.random(in: 1...3, using: &rng)),
-                                          sameDomain: Int.random(in: 0..<4, using: &rng) == 0, minRuntime: Int64.random(in: 0...2, using: &rng) * 500))
+                                          sameDomain: Int.random(in: 0..<4, using: &rng) == 0, minRuntime: Int64.random(in: 0...2, using: &rng) * 500,
+                                          preempts: Int.random(in: 0..<4, using: &rng) != 0))
         }
         return World(snapshot: Snapshot(now: 0, cluster: c, pending: [], quotas: quotas), future: future)
     }
@@ -96,6 +97,7 @@ import Testing
                 Issue.record("preempted \(p.id) by \(p.by): unknown workloads")
                 continue
             }
+            #expect(by.preempts, "\(p.by) preempted \(p.id) although its priority is non-preempting")
             let borrowing = !book.borrowed(v.workload.team).isZero
             #expect(v.workload.priority < by.priority || (borrowing && v.workload.team != by.team && v.workload.priority <= by.priority),
                     "\(p.id) (priority \(v.workload.priority), team \(v.workload.team)) preempted by \(p.by) (priority \(by.priority)) without cause")

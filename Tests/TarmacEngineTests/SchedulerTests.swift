@@ -118,6 +118,35 @@ import Testing
         #expect(Build.cycle(s).preempted.map(\.id) == ["r"])
     }
 
+    @Test func aNonPreemptingPriorityWaitsInItsPlaceInsteadOfPreempting() {
+        // "low" of team a runs on the only node, borrowing b's quota.
+        let quotas = [Build.gpuQuota("a", 8, cohort: "c"), Build.gpuQuota("b", 8, cohort: "c")]
+        let start = Snapshot(now: 0, cluster: Build.cluster(nodes: 1), pending: [Build.gang("low", team: "a", workers: 1, gpus: 8)], quotas: quotas)
+        var s = Build.apply(Build.cycle(start), to: start)
+        #expect(s.running.map(\.workload.id) == ["low"])
+        s.now = 1000
+        // Higher priority, and team b reclaiming its nominal quota: either would preempt "low", but not when non-preempting.
+        var urgent = Build.gang("urgent", team: "b", workers: 1, gpus: 8, priority: 10, at: 1000)
+        urgent.preempts = false
+        let older = Build.gang("older", team: "a", workers: 1, gpus: 8, at: 500)
+        s.pending = [urgent, older]
+        let d = Build.cycle(s)
+        #expect(d.preempted.isEmpty)
+        #expect(d.admitted.isEmpty)
+        #expect(d.waiting["urgent"] != nil)
+        // When "low" ends, the non-preempting workload still goes first: its priority orders the queue.
+        var freed = s
+        freed.running = []
+        freed.cluster = Build.cluster(nodes: 1)
+        #expect(Build.cycle(freed).admitted.map(\.id) == ["urgent"])
+        // The same workload allowed to preempt takes the node at once.
+        urgent.preempts = true
+        s.pending = [urgent, older]
+        let e = Build.cycle(s)
+        #expect(e.preempted.map(\.id) == ["low"])
+        #expect(e.admitted.map(\.id) == ["urgent"])
+    }
+
     @Test func teamReclaimsItsNominalQuotaFromABorrower() {
         // a and b share a cohort of 16 GPUs; a borrows all of b's 8 while b is idle.
         let quotas = [Build.gpuQuota("a", 8, cohort: "c"), Build.gpuQuota("b", 8, cohort: "c")]

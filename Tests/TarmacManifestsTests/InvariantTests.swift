@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Testing
+import TarmacContract
 import TarmacManifests
 import TarmacModel
 import TarmacTesting
@@ -96,6 +97,36 @@ import Yams
         #expect(pcs.count == 4 && pcs.allSatisfy { $0.body["preemptionPolicy"] == "Never" })
     }
 
+    /// Kueue sets preemption per ClusterQueue: it is off there only when the contract makes every priority non-preempting.
+    @Test(arguments: [("[low]", "LowerPriority/Any"), ("[low, high]", "Never/Never"), ("[]", "LowerPriority/Any")])
+    func kueueQueuesPreemptUnlessNoPriorityMay(nonPreempting: String, expected: String) throws {
+        let dir = try TemporaryDirectory(prefix: "tarmac-kueue-preemption")
+        let file = try dir.write("platform.yaml", """
+            apiVersion: tarmac.dev/v1alpha1
+            kind: Platform
+            metadata: {name: p}
+            spec:
+              pools:
+                cpu: {cpuPerNode: 8, memoryPerNode: 32Gi, nodes: 2, classes: [batch]}
+              sizes:
+                batch:
+                  s: {cpu: 1, memory: 1Gi}
+              priorities: {low: 1, high: 10}
+              preemption: {nonPreempting: \(nonPreempting)}
+              teams:
+                a: {quota: {cpu: 8, memory: 16Gi}}
+                b: {quota: {cpu: 8, memory: 16Gi}}
+
+            """)
+        let contract = try #require(ContractLoader.load(file).contract)
+        let queues = KueueRenderer.render(contract).filter { $0.kind == "ClusterQueue" }
+        #expect(queues.count == 2)
+        for q in queues {
+            let p = q.body["spec"]?["preemption"]
+            #expect("\(p?["withinClusterQueue"]?.string ?? "-")/\(p?["reclaimWithinCohort"]?.string ?? "-")" == expected)
+        }
+    }
+
     /// Kueue's own validation rules (from its CRDs) that our objects must meet: in a ClusterQueue, each flavor appears
     /// in one resource group only, covers exactly the group's resources, and lends at most its nominal quota.
     @Test func kueueObjectsAreConsistent() throws {
@@ -122,6 +153,7 @@ import Yams
                 }
             }
         }
+        #expect(queues.allSatisfy { $0.body["spec"]?["preemption"]?["withinClusterQueue"] == "LowerPriority" })
         let localQueues = objects.filter { $0.kind == "LocalQueue" }
         #expect(localQueues.count == 8)  // 4 teams x 2 environments
         let job = try #require(objects.first { $0.kind == "Job" && $0.name == "ranker-ft" })

@@ -121,6 +121,21 @@ let traceAvailable = FileManager.default.fileExists(atPath: traceDir + "/csv/ope
         #expect(sim.run().waits.map(\.milliseconds) == r.waits.map(\.milliseconds))
     }
 
+    @Test func kueueScenarioPreemptsOnlyWhenItsPrioritiesMay() {
+        // One cohort of 6 queues on one node, the first 6 s of arrivals: larges come every 1.2 s.
+        for preemption in [false, true] {
+            var sim = KueueScenario.simulation(cohorts: 1, queuesPerCohort: 6, nodes: 1, preemption: preemption)
+            sim.workloads = sim.workloads.filter { $0.arrival < 6000 }
+            let r = sim.run()
+            #expect(r.completed == sim.workloads.count)
+            if preemption {
+                #expect(r.preemptions > 0, "larges preempt the mediums and smalls that filled the gap between waves")
+            } else {
+                #expect(r.preemptions == 0)
+            }
+        }
+    }
+
     @Test func contractInventoryMatchesThePlatform() throws {
         let contract = try #require(ContractLoader.load(Fixtures.examplePlatform).contract)
         let inv = ContractInventory(platform: contract.platform, extraNodes: ["train-h100": 4])

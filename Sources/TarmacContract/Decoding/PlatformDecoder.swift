@@ -46,6 +46,7 @@ public enum PlatformDecoder {
             p.teams[name] = t
         }
         for e in spec["priorities"]?.entries ?? [] { if let v = e.value.text.flatMap({ Int($0) }) { p.priorities[e.key] = v } }
+        if let pre = spec["preemption"] { p.preemption.nonPreempting = pre.strings("nonPreempting") }
         if let d = spec["defaults"] {
             for c in WorkloadClass.allCases { if let v = d["priority"]?.str(c.rawValue) { p.defaults.priority[c] = v } }
             if let c = d.bytes("checkpointStorage") { p.defaults.checkpointStorage = c }

@@ -147,6 +147,11 @@ public enum Schemas {
         Field("description", s(.string, "Free text.")),
     ]))
 
+    static let preemption = Schema.object(ObjectSchema("Which priorities may preempt running work.", [
+        Field("nonPreempting", .list(s(.name, "A priority name."),
+                                     description: "Priorities whose workloads never preempt (Kubernetes' preemptionPolicy: Never): they keep their place in the order but wait for capacity or quota to free up.")),
+    ]))
+
     static let defaults = Schema.object(ObjectSchema("Platform-wide defaults.", [
         Field("priority", .object(ObjectSchema("Priority used when a workload names none, per class.",
                                                WorkloadClass.allCases.map { Field($0.rawValue, s(.name, "Priority name.")) }))),
@@ -178,6 +183,7 @@ public enum Schemas {
             Field("pools", .map(keys: .name, values: pool, description: "Node pools by name.")),
             Field("sizes", sizes),
             Field("priorities", .map(keys: .name, values: s(.integer(min: -1_000_000, max: 1_000_000_000), "Priority value."), description: "Priorities by name; higher runs first.")),
+            Field("preemption", preemption),
             Field("defaults", defaults),
             Field("tools", .map(keys: .name, values: tool, description: "Tools agents may call.")),
             Field("destinations", .map(keys: .name, values: destination, description: "Network destinations.")),

@@ -63,6 +63,9 @@ public enum PlatformValidator {
             }
         }
 
+        for (i, name) in p.preemption.nonPreempting.enumerated() where p.priorities[name] == nil {
+            out.append(.error(at: p.origin.at("preemption.nonPreempting.\(i)"), "non-preempting priority '\(name)' is not defined" + Suggestions.hint(for: name, in: p.priorities.keys, noun: "priorities"), rule: "unknown-reference"))
+        }
         for (c, name) in p.defaults.priority.sorted(by: { $0.key < $1.key }) where p.priorities[name] == nil {
             out.append(.error(at: p.origin.at("defaults.priority.\(c.rawValue)"), "default priority '\(name)' is not defined" + Suggestions.hint(for: name, in: p.priorities.keys, noun: "priorities"), rule: "unknown-reference"))
         }

@@ -21,7 +21,7 @@ public struct Scheduler: Sendable {
     /// 2. order the active workloads per team (priority, users in turn, submission);
     /// 3. repeatedly take the head of the team that goes next (priority, then lowest weighted dominant share);
     /// 4. skip it if it competes with the reservation; else try quota and a placement for the whole gang;
-    /// 5. on failure try preemption, else park it, and reserve capacity for it if it has waited long enough;
+    /// 5. on failure try preemption (unless its priority is non-preempting), else park it, and reserve capacity for it if it has waited long enough;
     /// 6. park the identical workloads right behind it in its team's queue for the same reason, untried.
     public func cycle(_ state: inout SchedulerState, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> Decision {
         let now = state.cache.now
@@ -77,7 +77,7 @@ public struct Scheduler: Sendable {
                 if reservation?.id == w.id { reservation = nil }
                 decision.admitted.append(admission)
             case .failure(let reason):
-                if config.preemption, let (victims, admission) = preempt(for: w, &state.cache, policy: &policy, rng: &rng) {
+                if config.preemption, w.preempts, let (victims, admission) = preempt(for: w, &state.cache, policy: &policy, rng: &rng) {
                     defer { for t in Set(victims.map(\.workload.team)) where keys[t] != nil { refresh(t) } }
                     for v in victims {
                         let pools = state.cache.pools(of: v)

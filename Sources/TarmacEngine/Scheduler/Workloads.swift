@@ -14,9 +14,12 @@ public struct PendingWorkload: Hashable, Sendable {
     /// It may not be preempted before running this long (milliseconds).
     public var minRuntime: Int64
     public var preemptible: Bool
+    /// It may preempt others to start (false: its priority is non-preempting, like Kubernetes' `preemptionPolicy:
+    /// Never`: it keeps its place in the order but waits for capacity to free up).
+    public var preempts: Bool
 
     public init(id: String, team: String, user: String = "", priority: Int = 0, submitted: Int64 = 0, pods: [PodShape],
-                sameDomain: Bool = false, pools: Set<Int16>? = nil, minRuntime: Int64 = 0, preemptible: Bool = true) {
+                sameDomain: Bool = false, pools: Set<Int16>? = nil, minRuntime: Int64 = 0, preemptible: Bool = true, preempts: Bool = true) {
         self.id = id
         self.team = team
         self.user = user
@@ -27,6 +30,7 @@ public struct PendingWorkload: Hashable, Sendable {
         self.pools = pools
         self.minRuntime = minRuntime
         self.preemptible = preemptible
+        self.preempts = preempts
     }
 
     public var gpuMilli: Int { pods.reduce(0) { $0 + $1.totalGPUMilli } }

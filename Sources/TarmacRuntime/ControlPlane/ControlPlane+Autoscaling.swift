@@ -20,7 +20,7 @@ extension ControlPlane {
             if want > e.podCount {
                 for k in e.podCount..<want {
                     out.append(PendingWorkload(id: "\(id)#\(k)", team: e.team, user: e.owner ?? e.submittedBy, priority: e.priority,
-                                               submitted: Self.millis(now), pods: [engine.shape(of: plan)], pools: engine.pools(for: plan), minRuntime: 0))
+                                               submitted: Self.millis(now), pods: [engine.shape(of: plan)], pools: engine.pools(for: plan), minRuntime: 0, preempts: plan.preempts))
                 }
             } else if want < e.podCount, d.runningOn.count == want {
                 // The slots of the replicas that run are kept; the others are freed (quota and capacity).

@@ -127,7 +127,7 @@ extension ControlPlane {
         let e = t.entry
         return PendingWorkload(id: e.id, team: e.team, user: e.owner ?? e.submittedBy, priority: e.priority, submitted: Self.millis(e.createdAt),
                                pods: Array(repeating: engine.shape(of: plan), count: e.podCount), sameDomain: plan.size.topology == .domain,
-                               pools: engine.pools(for: plan), minRuntime: plan.minRuntime)
+                               pools: engine.pools(for: plan), minRuntime: plan.minRuntime, preempts: plan.preempts)
     }
 
     /// Engine placements as node names and GPU indices.

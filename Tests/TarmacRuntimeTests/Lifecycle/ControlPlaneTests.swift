@@ -3,6 +3,7 @@ import Testing
 import TarmacMetering
 import TarmacRuntime
 import TarmacStoreSQLite
+import TarmacTesting
 
 /// The control plane (effect runner, cycle, recovery) with a fake backend and a manual clock: no sockets, no sleeps.
 @Suite struct ControlPlaneTests {
@@ -113,6 +114,39 @@ import TarmacStoreSQLite
         // why shows the checkpoint of a running workload.
         let why = try await cp.why(ids[2], by: Lifecycle.alice)
         #expect(why.message.contains("last checkpoint 60s ago: step 1"), "\(why.message)")
+    }
+
+    /// A machine full of preemptible jobs, with the contract making `training` non-preempting: the training job keeps
+    /// its place ahead of the batch queue but waits, and gets the first room that frees up.
+    @Test func aNonPreemptingPriorityWaitsForRoomInsteadOfPreempting() async throws {
+        let contractDir = try TemporaryDirectory(prefix: "tarmac-nonpreempting")
+        let contract = try Lifecycle.contract(adding: "  preemption: {nonPreempting: [training]}", in: contractDir)
+        let h = try Harness(cpus: 2, contract: contract)
+        let cp = try await h.controlPlane()
+        var ids: [String] = []
+        for name in ["a", "b", "c", "d"] {  // 4 x 500m: the 2 CPUs are taken
+            ids.append(try await cp.submit(text: Lifecycle.batch(name, size: "cpu-small", priority: "preemptible"), requestID: nil,
+                                           by: Lifecycle.alice, runsImages: false).workload.id)
+        }
+        await cp.tick()
+        for id in ids { #expect(await cp.current(id)?.state == .running) }
+        h.clock.advance(by: 110)
+        let t = try await cp.submit(text: Lifecycle.training("urgent"), requestID: nil, by: Lifecycle.alice, runsImages: false).workload.id
+        let later = try await cp.submit(text: Lifecycle.batch("later", size: "cpu-small", priority: "preemptible"), requestID: nil,
+                                        by: Lifecycle.alice, runsImages: false).workload.id
+        await cp.tick()
+        for id in ids { #expect(await cp.current(id)?.state == .running) }
+        #expect(await cp.current(t)?.state == .queued)
+        #expect(try await h.store.auditRecords(since: nil, limit: nil).filter { $0.action == "preempt" }.isEmpty)
+        // Two batch jobs end: the 1 CPU that frees up goes to the training job, not to the batch job queued after it.
+        h.backend.exitAll(ids[0], attempt: 1, pods: 1, code: 0)
+        h.backend.exitAll(ids[1], attempt: 1, pods: 1, code: 0)
+        h.clock.advance(by: 1)
+        await cp.tick()
+        #expect(await cp.current(ids[0])?.state == .succeeded)
+        let urgentNow = await cp.current(t), laterNow = await cp.current(later)
+        #expect(urgentNow?.state == .running)
+        #expect(laterNow?.state == .queued)
     }
 
     @Test func aPodReportsItsCheckpointWithTheCredentialItWasGiven() async throws {

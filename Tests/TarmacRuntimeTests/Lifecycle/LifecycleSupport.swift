@@ -8,6 +8,18 @@ import TarmacTesting
 /// The example platform, documents for it, and a control plane over a real SQLite file, a fake backend and a manual clock.
 enum Lifecycle {
     static let contract: Contract = ContractLoader.load(Fixtures.examplePlatform).contract!
+
+    /// The example platform with `extra` added to its base layer's spec (two-space indented lines), from a copy in `dir`.
+    static func contract(adding extra: String, in dir: TemporaryDirectory) throws -> Contract {
+        let source = (Fixtures.examplePlatform as NSString).deletingLastPathComponent
+        let copy = dir.path + "/platform"
+        try FileManager.default.copyItem(atPath: source, toPath: copy)
+        let base = try String(contentsOfFile: copy + "/base.yaml", encoding: .utf8)
+        try (base + "\n" + extra + "\n").write(toFile: copy + "/base.yaml", atomically: true, encoding: .utf8)
+        let loaded = ContractLoader.load(copy + "/" + (Fixtures.examplePlatform as NSString).lastPathComponent)
+        guard let c = loaded.contract else { throw LifecycleFailure("the changed example platform does not load: \(loaded.diagnostics)") }
+        return c
+    }
     static let admin = Principal(tokenID: "tok-admin", name: "admin", role: .admin, team: nil)
     static let alice = Principal(tokenID: "tok-alice", name: "alice@acme.example", role: .member, team: "search")
 
@@ -59,14 +71,21 @@ enum Lifecycle {
     static let charge = Charge(cpuMilli: 500, memoryMiB: 512, gpuMilli: [:])
 }
 
+struct LifecycleFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
 /// A control plane under test: a temporary SQLite store, a fake backend, virtual time.
 final class Harness: Sendable {
     let dir: TemporaryDirectory
     let clock: ManualClock
     let backend: FakeBackend
     let store: SQLiteStore
+    let contract: Contract
 
-    init(cpus: Int = 2, reportsStarts: Bool = false, canGrow: Bool = false) throws {
+    init(cpus: Int = 2, reportsStarts: Bool = false, canGrow: Bool = false, contract: Contract = Lifecycle.contract) throws {
+        self.contract = contract
         dir = try TemporaryDirectory(prefix: "tarmac-lifecycle")
         clock = ManualClock()
         backend = FakeBackend(cpus: cpus, reportsStarts: reportsStarts, canGrow: canGrow)
@@ -75,7 +94,7 @@ final class Harness: Sendable {
 
     /// A control plane over the same store and backend (a restart is a second one).
     func controlPlane() async throws -> ControlPlane {
-        let cp = ControlPlane(contract: Lifecycle.contract, store: try SQLiteStore(path: dir.path + "/tarmac.db"), backend: backend,
+        let cp = ControlPlane(contract: contract, store: try SQLiteStore(path: dir.path + "/tarmac.db"), backend: backend,
                               config: ControlPlaneConfig(idleCycle: .seconds(1), fullCycle: .seconds(1), advertiseURL: "http://127.0.0.1:1"), clock: clock)
         try await cp.start()
         return cp
