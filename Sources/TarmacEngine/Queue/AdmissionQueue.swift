@@ -58,8 +58,7 @@ struct AdmissionQueue: Sendable {
 
     mutating func park(_ w: PendingWorkload, _ how: Parking, reason: WaitReason) {
         reasons[w.id] = reason
-        unpark(w.id)
-        parkedAs[w.id] = how
+        if let before = parkedAs.updateValue(how, forKey: w.id) { forget(w.id, parkedAs: before) }
         switch how {
         case .shape(let k): byPools[k, default: []].insert(w.id)
         case .quota(let g): byQuotaGroup[g, default: []].insert(w.id)
@@ -69,6 +68,11 @@ struct AdmissionQueue: Sendable {
 
     private mutating func unpark(_ id: String) {
         guard let how = parkedAs.removeValue(forKey: id) else { return }
+        forget(id, parkedAs: how)
+    }
+
+    /// Takes a workload out of the index of where it was parked.
+    private mutating func forget(_ id: String, parkedAs how: Parking) {
         switch how {
         case .shape(let k): byPools[k]?.remove(id)
         case .quota(let g): byQuotaGroup[g]?.remove(id)

@@ -38,7 +38,10 @@ public struct Scheduler: Sendable {
             state.queue.lastRecheck = now
         }
         var decision = Decision()
-        let queues = Self.teamQueues(state.queue.takeActive(), runningPerUser: state.cache.runningPerUser)
+        let active = state.queue.takeActive()
+        // Most of what is examined waits: room for all of them up front, rather than growing the table as they come.
+        decision.waiting.reserveCapacity(active.count)
+        let queues = Self.teamQueues(active, runningPerUser: state.cache.runningPerUser)
         var heads: [String: Int] = [:]  // next index into each team's queue
         var reservation = state.queue.reservedFor.flatMap { state.queue.pending[$0] }
 
@@ -146,23 +149,32 @@ public struct Scheduler: Sendable {
     /// Per team, pending work in order: priority, then users in turn (a user's k-th workload after every other
     /// user's k-th, counting what each already runs), then submission time.
     static func teamQueues(_ pending: [PendingWorkload], runningPerUser: [String: Int]) -> [String: [PendingWorkload]] {
-        var byTeam: [String: [PendingWorkload]] = [:]
-        for w in pending { byTeam[w.team, default: []].append(w) }
-        return byTeam.mapValues { list in
+        // Sorted as positions into `pending`: each workload is copied once, into its team's queue.
+        var byTeam: [String: [Int]] = [:]
+        for i in pending.indices { byTeam[pending[i].team, default: []].append(i) }
+        func earlier(_ a: Int, _ b: Int) -> Bool {
+            pending[a].submitted != pending[b].submitted ? pending[a].submitted < pending[b].submitted : pending[a].id < pending[b].id
+        }
+        return byTeam.mapValues { members in
+            let bySubmission = members.sorted(by: earlier)
+            // Per user of this team: how many of theirs come before (what they run, then what was counted here).
             var rank: [String: Int] = [:]
-            let bySubmission = list.sorted { ($0.submitted, $0.id) < ($1.submitted, $1.id) }
-            var keyed: [(PendingWorkload, Int)] = []
-            for w in bySubmission {
-                let u = w.team + "/" + w.user
-                let r = rank[u, default: runningPerUser[u] ?? 0]
-                rank[u] = r + 1
-                keyed.append((w, r))
+            var turns: [Int] = []  // turns[k]: the turn of bySubmission[k]
+            turns.reserveCapacity(members.count)
+            for i in bySubmission {
+                let user = pending[i].user
+                let r = rank[user] ?? runningPerUser[pending[i].team + "/" + user] ?? 0
+                rank[user] = r + 1
+                turns.append(r)
             }
-            return keyed.sorted { a, b in
-                if a.0.priority != b.0.priority { return a.0.priority > b.0.priority }
-                if a.1 != b.1 { return a.1 < b.1 }
-                return (a.0.submitted, a.0.id) < (b.0.submitted, b.0.id)
-            }.map(\.0)
+            // Positions in bySubmission: the last tie-break, submission order, is their own order.
+            let order = bySubmission.indices.sorted { a, b in
+                let pa = pending[bySubmission[a]].priority, pb = pending[bySubmission[b]].priority
+                if pa != pb { return pa > pb }
+                if turns[a] != turns[b] { return turns[a] < turns[b] }
+                return a < b
+            }
+            return order.map { pending[bySubmission[$0]] }
         }
     }
 
