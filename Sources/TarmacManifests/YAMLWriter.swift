@@ -4,9 +4,11 @@ import Foundation
 /// (and then JSON-escaped), so the same objects always give the same bytes.
 public enum YAMLWriter {
     public static func document(_ value: KValue) -> String {
-        var out = ""
+        // Bytes into one buffer, made into a String once: cheaper than growing a String a few bytes at a time.
+        var out: [UInt8] = []
+        out.reserveCapacity(2048)
         write(value, indent: 0, into: &out, inList: false)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Several documents separated by `---`.
@@ -14,52 +16,67 @@ public enum YAMLWriter {
         values.map(document).joined(separator: "---\n")
     }
 
-    /// Indentation strings, made once.
-    static let pads = (0..<128).map { String(repeating: " ", count: $0) }
+    private static let space: UInt8 = 0x20, newline: UInt8 = 0x0A, colon: UInt8 = 0x3A, dash: UInt8 = 0x2D
 
-    private static func write(_ value: KValue, indent: Int, into out: inout String, inList: Bool) {
-        let pad = indent < pads.count ? pads[indent] : String(repeating: " ", count: indent)
+    private static func append(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { out.append(contentsOf: $0) }
+    }
+
+    private static func pad(_ n: Int, _ out: inout [UInt8]) {
+        out.append(contentsOf: repeatElement(space, count: n))
+    }
+
+    private static func write(_ value: KValue, indent: Int, into out: inout [UInt8], inList: Bool) {
         switch value {
         case .object(let o):
-            if o.isEmpty { out += "{}\n"; return }
+            if o.isEmpty { append("{}\n", to: &out); return }
             var first = true
             for (key, v) in o.sorted(by: { $0.key < $1.key }) {
-                if !(first && inList) { out += pad }
+                if !(first && inList) { pad(indent, &out) }
                 first = false
-                if needsQuotes(key) { out += quoted(key) } else { out += key }
-                out += ":"
+                append(needsQuotes(key) ? quoted(key) : key, to: &out)
+                out.append(colon)
                 switch v {
                 case .object(let c) where !c.isEmpty:
-                    out += "\n"
+                    out.append(newline)
                     write(v, indent: indent + 2, into: &out, inList: false)
                 case .list(let l) where !l.isEmpty:
-                    out += "\n"
+                    out.append(newline)
                     write(v, indent: indent, into: &out, inList: false)
                 default:
-                    out += " "
+                    out.append(space)
                     write(v, indent: indent + 2, into: &out, inList: false)
                 }
             }
         case .list(let l):
-            if l.isEmpty { out += "[]\n"; return }
+            if l.isEmpty { append("[]\n", to: &out); return }
             for item in l {
-                out += pad + "- "
+                pad(indent, &out)
+                out.append(dash)
+                out.append(space)
                 switch item {
                 case .object(let c) where !c.isEmpty:
                     write(item, indent: indent + 2, into: &out, inList: true)
                 case .list(let inner) where !inner.isEmpty:
-                    out += "\n"
+                    out.append(newline)
                     write(item, indent: indent + 2, into: &out, inList: false)
                 default:
                     write(item, indent: indent + 2, into: &out, inList: false)
                 }
             }
         case .string(let s):
-            if needsQuotes(s) { out += quoted(s) } else { out += s }
-            out += "\n"
-        case .int(let i): out += "\(i)\n"
-        case .double(let d): out += (d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : "\(d)") + "\n"
-        case .bool(let b): out += (b ? "true" : "false") + "\n"
+            append(needsQuotes(s) ? quoted(s) : s, to: &out)
+            out.append(newline)
+        case .int(let i):
+            append(String(i), to: &out)
+            out.append(newline)
+        case .double(let d):
+            append(d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : "\(d)", to: &out)
+            out.append(newline)
+        case .bool(let b):
+            append(b ? "true" : "false", to: &out)
+            out.append(newline)
         }
     }
 
@@ -72,10 +89,22 @@ public enum YAMLWriter {
     }
 
     static func needsQuotes(_ s: String) -> Bool {
-        let u = s.utf8
+        var bytes = s
+        return bytes.withUTF8 { needsQuotes(s, bytes: $0) }
+    }
+
+    /// First letters of the reserved words: only strings that start with one are looked up.
+    private static func mayBeReserved(_ first: UInt8) -> Bool {
+        switch first {
+        case 0x74, 0x66, 0x79, 0x6E, 0x6F, 0x54, 0x46, 0x59, 0x4E, 0x4F, 0x7E: true  // t f y n o T F Y N O ~
+        default: false
+        }
+    }
+
+    private static func needsQuotes(_ s: String, bytes u: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let first = u.first, let last = u.last else { return true }
         // Reserved words are at most 5 bytes long.
-        if u.count <= 5 && reserved.contains(s) { return true }
+        if u.count <= 5 && mayBeReserved(first) && reserved.contains(s) { return true }
         // Fast path, one pass over the bytes: starts with a letter, only characters that are never special.
         // (A string that starts with a letter is never a number.)
         if (first >= 0x61 && first <= 0x7A) || (first >= 0x41 && first <= 0x5A) {

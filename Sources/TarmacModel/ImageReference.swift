@@ -9,30 +9,47 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
 
     public init?(_ text: String) {
         original = text
-        // References are ASCII: no spaces or control characters, no uppercase (one pass over the bytes).
-        guard !text.isEmpty, !text.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F || ($0 >= 0x41 && $0 <= 0x5A) }) else { return nil }
-        var rest = Substring(text)
-        if let at = rest.firstIndex(of: "@") {
-            let d = rest[rest.index(after: at)...]
-            guard d.hasPrefix("sha256:"), d.count == 71 else { return nil }
-            digest = String(d)
-            rest = rest[..<at]
+        var bytes = text
+        guard let parts = bytes.withUTF8({ Self.parse($0) }) else { return nil }
+        (registry, repository, tag, digest) = parts
+    }
+
+    /// One pass over the bytes (references are ASCII): registry, repository, tag, digest.
+    private static func parse(_ b: UnsafeBufferPointer<UInt8>) -> (String, String, String?, String?)? {
+        let slash: UInt8 = 0x2F, colon: UInt8 = 0x3A
+        // No spaces or control characters, nothing beyond ASCII, no uppercase.
+        guard !b.isEmpty, !b.contains(where: { $0 <= 0x20 || $0 >= 0x7F || ($0 >= 0x41 && $0 <= 0x5A) }) else { return nil }
+        func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self) }
+        var end = b.count
+        var digest: String?
+        if let at = b.firstIndex(of: 0x40) {  // @
+            let d = (at + 1)..<b.count
+            guard d.count == 71, b[d].starts(with: "sha256:".utf8) else { return nil }
+            digest = text(d)
+            end = at
         }
-        let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.allSatisfy({ !$0.isEmpty }) else { return nil }
-        let first = parts[0]
-        let hasRegistry = parts.count > 1 && (first.contains(".") || first.contains(":") || first == "localhost")
-        registry = hasRegistry ? String(first) : "docker.io"
-        var path = (hasRegistry ? parts.dropFirst() : parts[...]).joined(separator: "/")
-        if let colon = path.lastIndex(of: ":") {
-            let t = String(path[path.index(after: colon)...])
-            guard !t.isEmpty, t.count <= 128 else { return nil }
-            tag = t
-            path = String(path[..<colon])
+        // Components between slashes, none empty.
+        guard end > 0, b[0] != slash, b[end - 1] != slash else { return nil }
+        var firstSlash: Int?
+        for i in 1..<end where b[i] == slash {
+            if b[i - 1] == slash { return nil }
+            if firstSlash == nil { firstSlash = i }
         }
-        guard !path.isEmpty, !path.contains(":") else { return nil }
-        if !hasRegistry && !path.contains("/") { path = "library/" + path }
-        repository = path
+        let first = b[0..<(firstSlash ?? end)]
+        let hasRegistry = firstSlash != nil && (first.contains(0x2E) || first.contains(colon) || first.elementsEqual("localhost".utf8))
+        let registry = hasRegistry ? text(0..<firstSlash!) : "docker.io"
+        let start = hasRegistry ? firstSlash! + 1 : 0
+        var stop = end
+        var tag: String?
+        if let c = (start..<end).last(where: { b[$0] == colon }) {
+            guard c + 1 < end, end - (c + 1) <= 128 else { return nil }
+            tag = text((c + 1)..<end)
+            stop = c
+        }
+        guard start < stop, !b[start..<stop].contains(colon) else { return nil }
+        var repository = text(start..<stop)
+        if !hasRegistry && !b[start..<stop].contains(slash) { repository = "library/" + repository }
+        return (registry, repository, tag, digest)
     }
 
     public var isPinnedByDigest: Bool { digest != nil }

@@ -1,3 +1,4 @@
+import PropertyBased
 import Testing
 @testable import TarmacModel
 
@@ -73,6 +74,49 @@ import Testing
         #expect(ImageReference("Registry.example/UPPER") == nil)
         #expect(ImageReference("a//b") == nil)
         #expect(ImageReference("x@sha256:short") == nil)
+    }
+
+    /// The byte-level parser reads every reference as the plain reading of the rules does: split at `@`, then at `/`,
+    /// the first part a registry when it has a dot, a colon or is localhost, the tag after the last colon.
+    @Test func imagesParseAsTheRulesSay() async {
+        func reference(_ text: String) -> (String, String, String?, String?)? {
+            guard !text.isEmpty, !text.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F || ($0 >= 0x41 && $0 <= 0x5A) }) else { return nil }
+            var rest = Substring(text)
+            var digest: String?
+            if let at = rest.firstIndex(of: "@") {
+                let d = rest[rest.index(after: at)...]
+                guard d.hasPrefix("sha256:"), d.count == 71 else { return nil }
+                digest = String(d)
+                rest = rest[..<at]
+            }
+            let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.allSatisfy({ !$0.isEmpty }) else { return nil }
+            let hasRegistry = parts.count > 1 && (parts[0].contains(".") || parts[0].contains(":") || parts[0] == "localhost")
+            var path = (hasRegistry ? parts.dropFirst() : parts[...]).joined(separator: "/")
+            var tag: String?
+            if let colon = path.lastIndex(of: ":") {
+                let t = String(path[path.index(after: colon)...])
+                guard !t.isEmpty, t.count <= 128 else { return nil }
+                tag = t
+                path = String(path[..<colon])
+            }
+            guard !path.isEmpty, !path.contains(":") else { return nil }
+            if !hasRegistry && !path.contains("/") { path = "library/" + path }
+            return (hasRegistry ? String(parts[0]) : "docker.io", path, tag, digest)
+        }
+        let pieces = ["a", "b1", "localhost", "reg.io", "host:5000", "x.y:1", ":", "/", "//", "@", ".", "-", "_", "Up", "é", " ",
+                      "sha256:", "@sha256:" + String(repeating: "a", count: 64), String(repeating: "t", count: 130), ":latest", ":1.2"]
+        await propertyCheck(count: 5000, input: Gen.int(in: 0...5), Gen.uint64(in: 0...UInt64.max)) { length, seed in
+            var state = seed
+            var text = ""
+            for _ in 0..<length {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                text += pieces[Int(state >> 33) % pieces.count]
+            }
+            let got = ImageReference(text)
+            let want = reference(text)
+            #expect(got?.registry == want?.0 && got?.repository == want?.1 && got?.tag == want?.2 && got?.digest == want?.3, "\(text)")
+        }
     }
 
     @Test func modelsAndReplicas() {
