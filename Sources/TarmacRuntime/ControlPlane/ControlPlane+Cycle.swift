@@ -13,10 +13,11 @@ extension ControlPlane {
         var cluster = engine.cluster
         let running = Array(engineRunning.values)
         for r in running { for (pod, pl) in zip(r.workload.pods, r.placements) { cluster.assign(pod, to: pl) } }
-        // 2. Pending: queued, out of backoff, accepted by the backend. When nothing freed capacity or quota since the last
-        // full cycle, a workload that did not fit then cannot fit now: only those new to the queue (or out of backoff
-        // since), and the holder of the reservation, are looked at. A full cycle still runs every `fullCycle` (10 s), or
-        // every twenty times the last one's cost if that is longer (a queue of 100,000: about every 30 s).
+        // 2. Pending: queued, out of backoff, accepted by the backend. A workload that did not fit when last looked at can
+        // fit now only if room was given back in a pool it may use, or quota in its cohort (or its team): only those, the
+        // ones new to the queue (or out of backoff since), and the holder of the reservation, are looked at (Kueue's
+        // inadmissible workloads). A full cycle runs when the nodes or the contract changed, and every `fullCycle`
+        // (10 s), or every twenty times the last one's cost if that is longer (a queue of 100,000: about every 30 s).
         let periodic = max(config.fullCycle, lastFullCycleCost * 20)
         let full = capacityFreed || now.timeIntervalSince(lastFullCycle) >= periodic.seconds
         let started = ContinuousClock.now
@@ -24,6 +25,9 @@ extension ControlPlane {
         let since = lastCycleRun
         lastCycleRun = now
         let queued: [String]
+        let pools = freedPools, groups = freedGroups
+        freedPools = []
+        freedGroups = []
         if full {
             capacityFreed = false
             lastFullCycle = now
@@ -33,8 +37,27 @@ extension ControlPlane {
             var look = fresh.intersection(queuedIDs)
             if let r = reservationHolder, queuedIDs.contains(r) { look.insert(r) }
             for id in backingOff where (tracked[id]?.entry.notBefore).map({ $0 > since && $0 <= now }) == true { look.insert(id) }
+            if !pools.isEmpty || !groups.isEmpty {
+                var inGroup: [String: Bool] = [:]  // per team
+                for id in queuedIDs {
+                    guard let w = enginePending[id]?.workload else { continue }
+                    let room = w.pools.map { !$0.isDisjoint(with: pools) } ?? true
+                    if room {
+                        look.insert(id)
+                        continue
+                    }
+                    if let known = inGroup[w.team] {
+                        if known { look.insert(id) }
+                        continue
+                    }
+                    let freed = groups.contains(quotaGroup(of: w.team))
+                    inGroup[w.team] = freed
+                    if freed { look.insert(id) }
+                }
+            }
             queued = Array(look)
         }
+        lastExamined = (queued.count, full)
         var pending: [PendingWorkload] = []
         for id in queued {
             guard let p = enginePending[id], (p.notBefore ?? .distantPast) <= now else { continue }

@@ -66,7 +66,7 @@ extension ControlPlane {
             noteEngineView(t)
             if t.state != .queued { waitReasons[t.id] = nil }
             // What the next cycle must look at: capacity given back lets waiting work in; a workload back in the queue is new to it.
-            if let b = before, b.state.holdsCapacity, !t.state.holdsCapacity || t.entry.podCount < b.podCount { capacityFreed = true }
+            if let b = before, b.state.holdsCapacity, !t.state.holdsCapacity || t.entry.podCount < b.podCount { noteFreed(t) }
             if t.state == .queued, before?.state != .queued { fresh.insert(t.id) }
             if t.state.isTerminal {
                 live.remove(t.id)
@@ -85,6 +85,21 @@ extension ControlPlane {
             index(t.entry)
             noteEngineView(t)
         }
+    }
+
+    /// Room and quota given back by `t`: what waits in its pools or its quota group is examined at the next cycle.
+    func noteFreed(_ t: TrackedWorkload) {
+        guard let plan = t.plan, let pools = engine.pools(for: plan) else {
+            capacityFreed = true
+            return
+        }
+        freedPools.formUnion(pools)
+        freedGroups.insert(quotaGroup(of: t.entry.team))
+    }
+
+    /// Where a team's quota is pooled: its cohort, or the team alone.
+    func quotaGroup(of team: String) -> String {
+        contract.platform.teams[team]?.cohort.map { "cohort:" + $0 } ?? "team:" + team
     }
 
     /// The backend's part of a step. Returns the events that follow from it.

@@ -95,8 +95,16 @@ public actor ControlPlane {
     var lastCycle: Date = .distantPast
     /// Queued workloads the engine has not looked at since they (re)entered the queue.
     var fresh: Set<String> = []
-    /// Something freed capacity or quota (or the nodes or the contract changed) since the last full cycle.
+    /// The nodes or the contract changed (or a workload that may run in any pool gave back room) since the last full
+    /// cycle: the next one examines every queued workload.
     var capacityFreed = true
+    /// Since the last cycle: the pools where a workload gave back room, and the quota groups (`cohort:NAME`, or
+    /// `team:NAME` for a team without one) where it gave back quota. The next cycle also examines the queued workloads
+    /// that may run in one of those pools or are charged to one of those groups; nothing else could have let the others in.
+    var freedPools: Set<Int16> = []
+    var freedGroups: Set<String> = []
+    /// How many queued workloads the last cycle examined (and whether it examined all of them).
+    var lastExamined = (count: 0, full: false)
     /// The engine's view of each queued workload that may be scheduled (with when its backoff ends), and of each one that
     /// holds capacity: kept current as workloads change, so a cycle builds its snapshot without reading every record.
     var enginePending: [String: (workload: PendingWorkload, notBefore: Date?)] = [:]

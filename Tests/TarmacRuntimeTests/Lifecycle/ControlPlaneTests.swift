@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import TarmacMetering
-import TarmacRuntime
+import TarmacPlanning
+@testable import TarmacRuntime
 import TarmacStoreSQLite
 import TarmacTesting
 
@@ -147,6 +148,50 @@ import TarmacTesting
         let urgentNow = await cp.current(t), laterNow = await cp.current(later)
         #expect(urgentNow?.state == .running)
         #expect(laterNow?.state == .queued)
+    }
+
+    /// Nodes in two pools. When a CPU job of team search ends, the next cycle looks at what waits in the CPU pool or in
+    /// search's cohort, not at the GPU job of another cohort waiting for the L4 pool: nothing it needs was given back.
+    @Test func aCycleLooksOnlyAtWhatTheFreedRoomOrQuotaCouldLetIn() async throws {
+        let h = try Harness(cpus: 2)
+        h.backend.setNodes([NodeInventory(name: "cpu-0", cpuMilli: 2000, memoryMiB: 8192, gpus: 0, accelerator: nil, pool: "cpu"),
+                            NodeInventory(name: "l4-0", cpuMilli: 16000, memoryMiB: 65536, gpus: 1, accelerator: "l4", pool: "serve-l4")])
+        let cp = try await h.controlPlane()
+        func gpuJob(_ name: String, team: String, owner: String) -> String {
+            Lifecycle.batch(name, size: "gpu").replacingOccurrences(of: "team: search", with: "team: \(team)")
+                .replacingOccurrences(of: "owner: alice@acme.example", with: "owner: \(owner)")
+        }
+        var ids: [String] = []
+        for name in ["a", "b", "c", "d"] {  // 4 x 500m: the CPU pool's node is full
+            ids.append(try await cp.submit(text: Lifecycle.batch(name, size: "cpu-small"), requestID: nil, by: Lifecycle.alice, runsImages: false).workload.id)
+        }
+        // Team assistants (cohort product) takes the only L4 GPU.
+        let gpuRun = try await cp.submit(text: gpuJob("gpu-run", team: "assistants", owner: "dan@acme.example"), requestID: nil, by: Lifecycle.admin,
+                                         runsImages: false).workload.id
+        await cp.tick()
+        for id in ids + [gpuRun] { #expect(await cp.current(id)?.state == .running) }
+        let more = try await cp.submit(text: Lifecycle.batch("more", size: "cpu-small"), requestID: nil, by: Lifecycle.alice, runsImages: false).workload.id
+        let gpu = try await cp.submit(text: gpuJob("gpu-job", team: "assistants", owner: "dan@acme.example"), requestID: nil, by: Lifecycle.admin,
+                                      runsImages: false).workload.id
+        await cp.tick()
+        #expect(await cp.current(more)?.state == .queued)
+        #expect(await cp.current(gpu)?.state == .queued)
+        #expect(await cp.lastExamined.count == 2, "the two new ones")
+        h.backend.exitAll(ids[0], attempt: 1)
+        await cp.tick()
+        #expect(await cp.current(more)?.state == .running)
+        #expect(await cp.current(gpu)?.state == .queued)
+        let examined = await cp.lastExamined
+        #expect(examined.count == 1 && !examined.full, "only the CPU job waiting in the pool that has room again: \(examined)")
+        // A job of team search ending frees quota in cohort research: a waiting GPU job of team ads (same cohort) is looked at.
+        let adsGPU = try await cp.submit(text: gpuJob("ads-gpu", team: "ads", owner: "carol@acme.example"), requestID: nil, by: Lifecycle.admin,
+                                         runsImages: false).workload.id
+        await cp.tick()
+        #expect(await cp.current(adsGPU)?.state == .queued)
+        h.backend.exitAll(ids[1], attempt: 1)
+        await cp.tick()
+        let next = await cp.lastExamined
+        #expect(next.count == 1 && !next.full, "ads' GPU job, by its cohort; not assistants': \(next)")
     }
 
     @Test func aPodReportsItsCheckpointWithTheCredentialItWasGiven() async throws {

@@ -63,6 +63,7 @@ final class FakeBackend: Backend, Sendable {
     var launched: [PodLaunch] { state.withLock { $0.launched } }
     var stopped: [AttemptRef] { state.withLock { $0.stopped } }
     var released: [String] { state.withLock { $0.released } }
+    func setNodes(_ nodes: [NodeInventory]) { state.withLock { $0.nodes = nodes } }
     func failLaunches(_ fail: Bool) { state.withLock { $0.failLaunches = fail } }
     func setRecovery(_ workload: String, _ r: [PodRecovery]) { state.withLock { $0.recovery[workload] = r } }
 }
