@@ -25,7 +25,8 @@ final class RigSession: @unchecked Sendable {
     let cp: ControlPlane
     let loop: Task<Void, Never>
 
-    init(dir: TemporaryDirectory? = nil, contract: Contract = RigSession.contract, unschedulableGrace: TimeInterval = 60) async throws {
+    init(dir: TemporaryDirectory? = nil, contract: Contract = RigSession.contract, unschedulableGrace: TimeInterval = 60,
+         tick: Duration? = nil) async throws {
         let access = try KubeConfig.load(path: try #require(KubeRig.kubeconfig), context: nil)
         self.dir = try dir ?? TemporaryDirectory(prefix: "tarmac-rig")
         client = try KubeClient(access)
@@ -35,6 +36,7 @@ final class RigSession: @unchecked Sendable {
         try await backend.start()
         var config = ControlPlaneConfig(inventoryRefresh: .milliseconds(500), advertiseURL: "https://tarmac.rig.example")
         config.gatewayURL = "http://tarmac.tarmac-system.svc:8081"
+        if let tick { config.tick = tick }
         cp = ControlPlane(contract: contract, store: try SQLiteStore(path: self.dir.path + "/tarmac.db"), backend: backend, config: config)
         try await cp.start()
         let cp = self.cp
@@ -154,6 +156,18 @@ extension RealCluster {
         #expect(done.state == .succeeded, "\(done.cause ?? "") \(done.message ?? "")")
         let log = try await s.cp.readLog(workload: id, attempt: 1, pod: 2, from: 0, max: 1 << 16)
         #expect(String(decoding: log.data, as: UTF8.self).contains("ran on \(planned[2])"), "the log comes back through the API server")
+    }
+
+    /// The loop's tick is an hour here: the job is pinned, seen running and seen ending only because the watches wake the
+    /// loop when a pod appears or changes phase.
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func watchedChangesWakeTheControlPlane() async throws {
+        let s = try await RigSession(tick: .seconds(3600))
+        defer { Task { await s.close() } }
+        let id = try await s.submit(RigSession.doc("BatchJob", "woken-\(UInt16.random(in: 0...9999))", size: "tiny", spec: "tasks: 1\nparallelism: 1",
+                                                   env: ["TEST_SECONDS": "1"]))
+        let done = try await s.wait(id, "the job ends without a tick", timeout: .seconds(90)) { $0.state.isTerminal }
+        #expect(done.state == .succeeded, "\(done.cause ?? "") \(done.message ?? "")")
     }
 
     @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))

@@ -75,6 +75,8 @@ public actor KubernetesBackend: Backend {
     var excluded: [String: String] = [:]
     public private(set) var controllerUser = Naming.controllerUser
     public private(set) var platformOutcomes: [PlatformSync.Outcome] = []
+    /// Wakes the control plane's loop when a watch brings something it acts on (see `wakes(_:_:before:)`).
+    var wake: (@Sendable () -> Void)?
 
     public init(client: KubeClient, contract: Contract, options: KubernetesBackendOptions, logger: Logger = Logger(label: "tarmac.kubernetes")) {
         self.client = client
@@ -204,10 +206,30 @@ public actor KubernetesBackend: Backend {
                 for o in all { if let k = key(o.value) { store[k] = o.value } }
             }
             synced.insert(name)
+            if name != "nodes" { wake?() }
         case .added(let o), .modified(let o):
-            if let k = key(o.value) { update { $0[k] = o.value } }
+            guard let k = key(o.value) else { return }
+            let before = name == "pods" ? podObjects[k] : nil
+            update { $0[k] = o.value }
+            if Self.wakes(name, o.value, before: before, added: { if case .added = event { true } else { false } }()) { wake?() }
         case .deleted(let o):
-            if let k = key(o.value) { update { $0[k] = nil } }
+            guard let k = key(o.value) else { return }
+            update { $0[k] = nil }
+            if name != "nodes" { wake?() }
+        }
+    }
+
+    /// Whether a watched change is one the control plane's loop acts on, so it should not wait for its next tick: a pod
+    /// that appears (to be pinned), changes phase (started, ended) or goes; a Job or Deployment that changes. Other pod
+    /// updates (conditions, container statuses) and nodes (the inventory is refreshed on its own period) wait.
+    static func wakes(_ resource: String, _ object: [String: Any], before: [String: Any]?, added: Bool) -> Bool {
+        switch resource {
+        case "nodes": return false
+        case "pods":
+            if added || before == nil { return true }
+            func phase(_ o: [String: Any]?) -> String? { (o?["status"] as? [String: Any])?["phase"] as? String }
+            return phase(object) != phase(before)
+        default: return true
         }
     }
 
@@ -296,6 +318,8 @@ public actor KubernetesBackend: Backend {
     }
 
     public nonisolated var placeName: String { "the cluster" }
+
+    public func onEvent(_ handler: @escaping @Sendable () -> Void) async { wake = handler }
     /// Pods fetch their working directory from the control plane (an init container).
     public nonisolated var fetchesWorkdirOverAPI: Bool { true }
 
