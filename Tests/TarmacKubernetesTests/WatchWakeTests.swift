@@ -11,17 +11,18 @@ import Testing
     }
 
     @Test func podsWakeTheLoopWhenTheyAppearOrChangePhase() {
-        #expect(KubernetesBackend.wakes("pods", Self.pod("Pending"), before: nil, added: true))
-        #expect(KubernetesBackend.wakes("pods", Self.pod("Running"), before: Self.pod("Pending"), added: false))
-        #expect(KubernetesBackend.wakes("pods", Self.pod("Succeeded"), before: Self.pod("Running"), added: false))
-        #expect(KubernetesBackend.wakes("pods", Self.pod("Running"), before: nil, added: false), "first sight of a pod")
+        #expect(KubernetesBackend.wakes("pods", Self.pod("Pending"), before: nil))
+        #expect(KubernetesBackend.wakes("pods", Self.pod("Running"), before: Self.pod("Pending")))
+        #expect(KubernetesBackend.wakes("pods", Self.pod("Succeeded"), before: Self.pod("Running")))
+        #expect(KubernetesBackend.wakes("pods", Self.pod("Running"), before: nil), "first sight of a pod")
         // A condition or container status changing within a phase waits for the tick.
-        #expect(!KubernetesBackend.wakes("pods", Self.pod("Running", ready: true), before: Self.pod("Running"), added: false))
+        #expect(!KubernetesBackend.wakes("pods", Self.pod("Running", ready: true), before: Self.pod("Running")))
     }
 
     @Test func controllersWakeTheLoopAndNodesDoNot() {
-        #expect(KubernetesBackend.wakes("jobs", [:], before: nil, added: false))
-        #expect(KubernetesBackend.wakes("deployments", [:], before: nil, added: false))
-        #expect(!KubernetesBackend.wakes("nodes", [:], before: nil, added: true))
+        #expect(KubernetesBackend.wakes("jobs", [:], before: nil))
+        #expect(KubernetesBackend.wakes("deployments", [:], before: nil))
+        #expect(!KubernetesBackend.wakes("nodes", [:], before: nil))
+        #expect(KubernetesBackend.wakes("pods", nil, before: nil), "a pod that goes")
     }
 }

@@ -16,6 +16,12 @@ public struct TeamQuota: Hashable, Sendable {
         self.lendingLimit = lendingLimit
         self.weight = weight
     }
+
+    /// Where a team's quota is pooled, as one name: its cohort (`cohort:NAME`), or the team alone (`team:NAME`).
+    /// Quota given back there can let in any waiting workload charged to the same group.
+    public static func group(team: String, cohort: String?) -> String {
+        cohort.map { "cohort:" + $0 } ?? "team:" + team
+    }
 }
 
 /// Quota arithmetic over teams and cohorts. A team uses its nominal quota first; beyond it, it borrows what other

@@ -53,6 +53,6 @@ public struct SchedulerState: Sendable {
     }
 
     static func quotaGroup(_ team: String, _ book: QuotaBook) -> String {
-        book.teams[team]?.cohort.map { "cohort:" + $0 } ?? "team:" + team
+        TeamQuota.group(team: team, cohort: book.teams[team]?.cohort)
     }
 }

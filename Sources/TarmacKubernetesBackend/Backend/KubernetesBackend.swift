@@ -206,27 +206,28 @@ public actor KubernetesBackend: Backend {
                 for o in all { if let k = key(o.value) { store[k] = o.value } }
             }
             synced.insert(name)
-            if name != "nodes" { wake?() }
+            if Self.wakes(name, nil, before: nil) { wake?() }
         case .added(let o), .modified(let o):
             guard let k = key(o.value) else { return }
             let before = name == "pods" ? podObjects[k] : nil
             update { $0[k] = o.value }
-            if Self.wakes(name, o.value, before: before, added: { if case .added = event { true } else { false } }()) { wake?() }
+            if Self.wakes(name, o.value, before: before) { wake?() }
         case .deleted(let o):
             guard let k = key(o.value) else { return }
             update { $0[k] = nil }
-            if name != "nodes" { wake?() }
+            if Self.wakes(name, nil, before: nil) { wake?() }
         }
     }
 
     /// Whether a watched change is one the control plane's loop acts on, so it should not wait for its next tick: a pod
     /// that appears (to be pinned), changes phase (started, ended) or goes; a Job or Deployment that changes. Other pod
     /// updates (conditions, container statuses) and nodes (the inventory is refreshed on its own period) wait.
-    static func wakes(_ resource: String, _ object: [String: Any], before: [String: Any]?, added: Bool) -> Bool {
+    /// `object` nil: gone, or the whole list read again; `before` nil: not seen before.
+    static func wakes(_ resource: String, _ object: [String: Any]?, before: [String: Any]?) -> Bool {
         switch resource {
         case "nodes": return false
         case "pods":
-            if added || before == nil { return true }
+            guard let object, before != nil else { return true }
             func phase(_ o: [String: Any]?) -> String? { (o?["status"] as? [String: Any])?["phase"] as? String }
             return phase(object) != phase(before)
         default: return true

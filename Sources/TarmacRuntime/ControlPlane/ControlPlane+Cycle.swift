@@ -38,21 +38,10 @@ extension ControlPlane {
             if let r = reservationHolder, queuedIDs.contains(r) { look.insert(r) }
             for id in backingOff where (tracked[id]?.entry.notBefore).map({ $0 > since && $0 <= now }) == true { look.insert(id) }
             if !pools.isEmpty || !groups.isEmpty {
-                var inGroup: [String: Bool] = [:]  // per team
+                let teams = Set(contract.platform.teams.keys.filter { groups.contains(quotaGroup(of: $0)) })
                 for id in queuedIDs {
                     guard let w = enginePending[id]?.workload else { continue }
-                    let room = w.pools.map { !$0.isDisjoint(with: pools) } ?? true
-                    if room {
-                        look.insert(id)
-                        continue
-                    }
-                    if let known = inGroup[w.team] {
-                        if known { look.insert(id) }
-                        continue
-                    }
-                    let freed = groups.contains(quotaGroup(of: w.team))
-                    inGroup[w.team] = freed
-                    if freed { look.insert(id) }
+                    if teams.contains(w.team) || (w.pools.map { !$0.isDisjoint(with: pools) } ?? true) { look.insert(id) }
                 }
             }
             queued = Array(look)

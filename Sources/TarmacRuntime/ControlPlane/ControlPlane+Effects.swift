@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TarmacEngine
 import TarmacPlanning
 
 /// The effect runner: one step of the state machine at a time per workload; the store first, then the backend, in the
@@ -97,10 +98,7 @@ extension ControlPlane {
         freedGroups.insert(quotaGroup(of: t.entry.team))
     }
 
-    /// Where a team's quota is pooled: its cohort, or the team alone.
-    func quotaGroup(of team: String) -> String {
-        contract.platform.teams[team]?.cohort.map { "cohort:" + $0 } ?? "team:" + team
-    }
+    func quotaGroup(of team: String) -> String { TeamQuota.group(team: team, cohort: contract.platform.teams[team]?.cohort) }
 
     /// The backend's part of a step. Returns the events that follow from it.
     func perform(_ t: TrackedWorkload, _ effects: [WorkloadEffect]) async -> [WorkloadEvent] {
