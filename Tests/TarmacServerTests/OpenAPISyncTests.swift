@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TarmacAPI
+import TarmacRuntime
 import TarmacTesting
 import Yams
 
@@ -75,6 +76,14 @@ import Yams
         var problems: [String] = []
         Self.check(json, against: ["$ref": "#/components/schemas/\(name)"], at: name, &problems)
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+    }
+
+    /// The audit trail's actor kinds are an enum in the document: each kind the trail writes is in it (the gateway's
+    /// `agent-for` records were once missing, and a client validating answers against the document refused them).
+    @Test func everyKindOfActorIsInTheAuditRecordSchema() {
+        let properties = (Self.schemas["AuditRecord"] as? [String: Any])?["properties"] as? [String: Any]
+        let listed = ((properties?["actorKind"] as? [String: Any])?["enum"] as? [Any])?.map { "\($0)" } ?? []
+        #expect(Set(listed) == Set(Actor.Kind.allCases.map(\.rawValue)))
     }
 
     @Test func everyObjectSchemaHasAWireType() {

@@ -5,7 +5,7 @@ import Foundation
 public struct Actor: Codable, Sendable, Hashable, CustomStringConvertible {
     /// `user`: a person; `workload`: a workload's SPIFFE ID; `agent-for`: a person and the agent(s) acting for them;
     /// `system`: Tarmac itself.
-    public enum Kind: String, Codable, Sendable { case user, workload, agentFor = "agent-for", system }
+    public enum Kind: String, Codable, Sendable, CaseIterable { case user, workload, agentFor = "agent-for", system }
     public var kind: Kind
     public var id: String
 
