@@ -12,9 +12,6 @@ struct Reply: Sendable {
     var status: HTTPResponseStatus
     var headers: HTTPHeaders
     var body: ByteBuffer
-    /// Who the call was for, once its token verified: `agent-for` (a person through an agent) or `workload` (an agent
-    /// in its own name); `none` before (metrics label).
-    var actorKind = "none"
 
     static func problem(_ status: HTTPResponseStatus, _ message: String, headers: HTTPHeaders = [:]) -> Reply {
         var h = headers
@@ -25,10 +22,11 @@ struct Reply: Sendable {
 }
 
 extension ToolGateway {
-    /// Answers one request of the gateway's port, on `loop`. When the token's signature was verified before (the usual
-    /// case: an agent calls with the same token until it expires) every check runs right here, without a task, and the
-    /// upstream call uses a connection of the same loop; only a first sight of a token verifies its signature in a task.
-    func respond(head: HTTPRequestHead, body: ByteBuffer, on loop: any EventLoop) -> EventLoopFuture<Reply> {
+    /// Answers one request of the gateway's port, on `loop`; `completion` runs once, on `loop`. When the token's
+    /// signature was verified before (the usual case: an agent calls with the same token until it expires) every check
+    /// runs right here, without a task, and the upstream call uses a connection of the same loop; only a first sight of
+    /// a token verifies its signature in a task.
+    func respond(head: HTTPRequestHead, body: ByteBuffer, on loop: any EventLoop, completion: @escaping (Reply) -> Void) {
         let started = ContinuousClock.now
         let uri = head.uri
         let path: Substring, query: Substring?
@@ -36,27 +34,25 @@ extension ToolGateway {
         let tools = tools()
         if path.hasPrefix("/.well-known/oauth-protected-resource/") {
             let name = String(path.dropFirst("/.well-known/oauth-protected-resource/".count))
-            guard let tool = tools[name], tool.upstream != nil else { return loop.makeSucceededFuture(.problem(.notFound, "no tool '\(name)' behind this gateway")) }
-            return loop.makeSucceededFuture(metadata(tool))
+            guard let tool = tools[name], tool.upstream != nil else { return completion(.problem(.notFound, "no tool '\(name)' behind this gateway")) }
+            return completion(metadata(tool))
         }
-        if path == "/healthz" { return loop.makeSucceededFuture(Reply(status: .ok, headers: ["Content-Type": "text/plain"], body: ByteBuffer(string: "ok\n"))) }
+        if path == "/healthz" { return completion(Reply(status: .ok, headers: ["Content-Type": "text/plain"], body: ByteBuffer(string: "ok\n"))) }
         let segments = path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: true)
         guard let first = segments.first, let tool = tools[String(first)], let upstream = tool.upstream else {
             let name = segments.first.map(String.init) ?? ""
             let served = tools.values.filter { $0.upstream != nil }.map(\.name)
-            return loop.makeSucceededFuture(.problem(.notFound, "no tool '\(name)' behind this gateway" + Suggestions.hint(for: name, in: served, noun: "tools")))
+            return completion(.problem(.notFound, "no tool '\(name)' behind this gateway" + Suggestions.hint(for: name, in: served, noun: "tools")))
         }
         let rest = "/" + (segments.count > 1 ? String(segments[1]) : "")
-        let call = Call(gateway: self, tool: tool, upstream: upstream, rest: rest, query: query.map(String.init), head: head, body: body, loop: loop, started: started)
-        return call.run().map { reply in
-            self.counters.increment(tool: tool.name, status: Int(reply.status.code), actorKind: reply.actorKind)
-            return reply
-        }
+        Call(gateway: self, tool: tool, upstream: upstream, rest: rest, query: query.map(String.init), head: head, body: body, loop: loop, started: started,
+             completion: completion).run()
     }
 }
 
-/// One call through the gateway, checked in order: token, deny list, one-time use, rate, scope, then forwarded.
-struct Call: Sendable {
+/// One call through the gateway, checked in order: token, deny list, one-time use, rate, scope, then forwarded. Lives
+/// on its agent connection's event loop; `finish` answers it once.
+final class Call {
     let gateway: ToolGateway
     let tool: Tool
     let upstream: String
@@ -66,6 +62,29 @@ struct Call: Sendable {
     let body: ByteBuffer
     let loop: any EventLoop
     let started: ContinuousClock.Instant
+    private let completion: (Reply) -> Void
+    /// Who the call is for, once its token verified: `agent-for` (a person through an agent) or `workload` (an agent in
+    /// its own name); `none` before (metrics label).
+    private var actorKind = "none"
+
+    init(gateway: ToolGateway, tool: Tool, upstream: String, rest: String, query: String?, head: HTTPRequestHead, body: ByteBuffer, loop: any EventLoop,
+         started: ContinuousClock.Instant, completion: @escaping (Reply) -> Void) {
+        self.gateway = gateway
+        self.tool = tool
+        self.upstream = upstream
+        self.rest = rest
+        self.query = query
+        self.head = head
+        self.body = body
+        self.loop = loop
+        self.started = started
+        self.completion = completion
+    }
+
+    private func finish(_ reply: Reply) {
+        gateway.counters.increment(tool: tool.name, status: Int(reply.status.code), actorKind: actorKind)
+        completion(reply)
+    }
 
     var challenge: String { "Bearer resource_metadata=\"\(gateway.metadataURL(tool.name))\"" }
 
@@ -74,7 +93,7 @@ struct Call: Sendable {
     }
 
     func forbidden(_ why: String, scope: String?, claims: AccessTokenClaims, jsonrpcID: Any?? = nil) -> Reply {
-        var h: HTTPHeaders = ["WWW-Authenticate": challenge + ", error=\"insufficient_scope\"" + (scope.map { ", scope=\"\($0)\"" } ?? "")]
+        var h: HTTPHeaders = ["WWW-Authenticate": challenge + ", error=\"insufficient_scope\"" + (scope.map { ", scope=\"\(Self.quoted($0))\"" } ?? "")]
         audit(claims, status: 403, bytes: 0, detail: "refused: \(why)")
         guard let id = jsonrpcID else { return .problem(.forbidden, why, headers: h) }
         h.replaceOrAdd(name: "Content-Type", value: "application/json")
@@ -89,49 +108,56 @@ struct Call: Sendable {
         return String(Substring(b))
     }
 
-    static func quoted(_ s: String) -> String { s.replacingOccurrences(of: "\\", with: "").replacingOccurrences(of: "\"", with: "'") }
+    /// A text for a quoted-string of a header: no quotes, backslashes or control characters.
+    static func quoted(_ s: String) -> String {
+        String(String.UnicodeScalarView(s.unicodeScalars.compactMap { c -> Unicode.Scalar? in
+            switch c.value {
+            case 0x22: "'"
+            case 0x5C: nil
+            case 0..<0x20, 0x7F: " "
+            default: c
+            }
+        }))
+    }
 
     /// 1. The token: from the cache of verified tokens, or verified now in a task.
-    func run() -> EventLoopFuture<Reply> {
+    func run() {
         guard let header = head.headers.first(name: "Authorization"), header.utf8.count > 7, header.prefix(7).lowercased() == "bearer " else {
-            return loop.makeSucceededFuture(.problem(.unauthorized, "a bearer token for '\(tool.name)' is required: exchange your JWT-SVID at the token endpoint (RFC 8693)",
-                                                     headers: ["WWW-Authenticate": challenge]))
+            return finish(.problem(.unauthorized, "a bearer token for '\(tool.name)' is required: exchange your JWT-SVID at the token endpoint (RFC 8693)",
+                                   headers: ["WWW-Authenticate": challenge]))
         }
         let token = Self.trimmed(header.utf8.dropFirst(7))
         let now = gateway.authority.now
-        if let claims = gateway.verified.get(token, tool: tool.name, now: now) { return checked(claims, now: now) }
-        let promise = loop.makePromise(of: Reply.self)
+        if let claims = gateway.verified.get(token, tool: tool.name, now: now) { return checks(claims, now: now) }
+        let (authority, verified, toolName) = (gateway.authority, gateway.verified, tool.name)
+        let promise = loop.makePromise(of: Result<AccessTokenClaims, TokenRejection>.self)
         promise.completeWithTask {
-            let claims: AccessTokenClaims
-            do {
-                claims = try await gateway.authority.verifyAccess(token, tool: tool.name, now: now)
+            do throws(TokenRejection) {
+                let claims = try await authority.verifyAccess(token, tool: toolName, now: now)
+                verified.put(token, tool: toolName, claims: claims)
+                return .success(claims)
             } catch {
-                return unauthorized("\(error)")
+                return .failure(error)
             }
-            gateway.verified.put(token, tool: tool.name, claims: claims)
-            return try await checked(claims, now: now).get()
         }
-        return promise.futureResult
-    }
-
-    /// 2–6 for a verified token, the answer labelled with the kind of actor it was for.
-    func checked(_ claims: AccessTokenClaims, now: Date) -> EventLoopFuture<Reply> {
-        let kind = CredentialAuthority.actor(of: claims).kind.rawValue
-        return checks(claims, now: now).map { reply in
-            var r = reply
-            r.actorKind = kind
-            return r
+        let call = NIOLoopBound(self, eventLoop: loop)
+        promise.futureResult.whenSuccess { result in
+            switch result {
+            case .success(let claims): call.value.checks(claims, now: now)
+            case .failure(let why): call.value.finish(call.value.unauthorized("\(why)"))
+            }
         }
     }
 
     /// 2–5: the deny list, one-time use, rates and scope; then 6, forwarded.
-    func checks(_ claims: AccessTokenClaims, now: Date) -> EventLoopFuture<Reply> {
+    func checks(_ claims: AccessTokenClaims, now: Date) {
+        actorKind = CredentialAuthority.actor(of: claims).kind.rawValue
         let authority = gateway.authority
         // 2. The deny list: the agent's attempt ended.
-        if let why = authority.revocation(of: claims) { return loop.makeSucceededFuture(unauthorized(why)) }
+        if let why = authority.revocation(of: claims) { return finish(unauthorized(why)) }
         // 3. One-time tokens.
         if tool.oneTimeTokens && !authority.consume(jti: claims.jti, exp: claims.exp, now: now) {
-            return loop.makeSucceededFuture(unauthorized("this token was already used; '\(tool.name)' accepts each token once"))
+            return finish(unauthorized("this token was already used; '\(tool.name)' accepts each token once"))
         }
         // 4. Rates, per agent and per person.
         if tool.rateLimit > 0 {
@@ -140,18 +166,18 @@ struct Call: Sendable {
             for k in keys {
                 if let wait = limiter.take(k) {
                     let secs = String(Int(wait.rounded(.up)))
-                    return loop.makeSucceededFuture(.problem(.tooManyRequests, "too many calls to '\(tool.name)' for \(k.hasPrefix("agent") ? "this agent" : "this person"); retry in \(secs)s",
-                                                             headers: ["Retry-After": secs]))
+                    return finish(.problem(.tooManyRequests, "too many calls to '\(tool.name)' for \(k.hasPrefix("agent") ? "this agent" : "this person"); retry in \(secs)s",
+                                           headers: ["Retry-After": secs]))
                 }
             }
         }
         // 5. The scope: a route's, or the MCP tool's (one rule lists and calls).
-        let held = Set(claims.scopes)
+        let held = claims.scopes
         let toolName = tool.name
-        let holds: @Sendable (String) -> Bool = { s in held.contains(s) && authority.grantActive(workload: claims.tarmac.wid, tool: toolName, scope: s, now: now) }
+        let holds: (String) -> Bool = { s in held.contains(s) && authority.grantActive(workload: claims.tarmac.wid, tool: toolName, scope: s, now: now) }
         let method = head.method.rawValue
         guard let needed = ToolAccess.scope(of: tool, path: rest, method: method) else {
-            return loop.makeSucceededFuture(forbidden("no route of '\(tool.name)' allows \(method) \(rest)", scope: nil, claims: claims))
+            return finish(forbidden("no route of '\(tool.name)' allows \(method) \(rest)", scope: nil, claims: claims))
         }
         var listing = false
         var mcpDetail = ""
@@ -160,44 +186,46 @@ struct Call: Sendable {
             if head.method == .POST {
                 switch MCPMessage.parse(Data(body.readableBytesView)) {
                 case .failure(let why):
-                    return loop.makeSucceededFuture(.problem(.badRequest, why.description))
+                    return finish(.problem(.badRequest, why.description))
                 case .success(let m):
                     mcpDetail = " \(m.method)\(m.toolName.map { " \($0)" } ?? "")"
                     if m.method == "tools/call" {
                         if case .refused(let why) = ToolAccess.mcp(tool, name: m.toolName ?? "", arguments: m.arguments, holds: holds) {
-                            return loop.makeSucceededFuture(forbidden(why, scope: tool.mcp?.tools[m.toolName ?? ""]?.scope, claims: claims, jsonrpcID: .some(m.id)))
+                            return finish(forbidden(why, scope: tool.mcp?.tools[m.toolName ?? ""]?.scope, claims: claims, jsonrpcID: .some(m.id)))
                         }
                     } else {
                         listing = m.method == "tools/list"
                         guard held.contains(where: holds) else {
-                            return loop.makeSucceededFuture(forbidden("no scope of '\(tool.name)' is granted to this agent now", scope: nil, claims: claims, jsonrpcID: .some(m.id)))
+                            return finish(forbidden("no scope of '\(tool.name)' is granted to this agent now", scope: nil, claims: claims, jsonrpcID: .some(m.id)))
                         }
                     }
                 }
             } else if !held.contains(where: holds) {
-                return loop.makeSucceededFuture(forbidden("no scope of '\(tool.name)' is granted to this agent now", scope: nil, claims: claims))
+                return finish(forbidden("no scope of '\(tool.name)' is granted to this agent now", scope: nil, claims: claims))
             }
         } else if !holds(needed) {
             let why = held.contains(needed) ? "the grant of \(tool.name):\(needed) is no longer in force" : "the token does not carry scope '\(needed)'"
-            return loop.makeSucceededFuture(forbidden(why, scope: needed, claims: claims))
+            return finish(forbidden(why, scope: needed, claims: claims))
         }
         let detail = method + " " + rest + mcpDetail
-        let filter = listing
-        return forward(claims, detail: detail).map { answer in
-            var (status, headers, responseBody) = answer
-            if filter && status == .ok {
-                let stream = headers.first(name: "Content-Type")?.lowercased().hasPrefix("text/event-stream") ?? false
-                let filtered = MCPMessage.filterToolsList(Data(responseBody.readableBytesView), eventStream: stream) { name in
-                    if case .allowed = ToolAccess.mcp(tool, name: name, arguments: nil, holds: holds) { return true }
-                    return false
+        forward(claims) { [self] result in
+            switch result {
+            case .success(let (status, headers, body)):
+                var responseBody = body
+                if listing && status == .ok {
+                    let stream = headers.first(name: "Content-Type")?.lowercased().hasPrefix("text/event-stream") ?? false
+                    let filtered = MCPMessage.filterToolsList(Data(responseBody.readableBytesView), eventStream: stream) { name in
+                        if case .allowed = ToolAccess.mcp(tool, name: name, arguments: nil, holds: holds) { return true }
+                        return false
+                    }
+                    responseBody = ByteBuffer(bytes: filtered)
                 }
-                responseBody = ByteBuffer(bytes: filtered)
+                audit(claims, status: Int(status.code), bytes: responseBody.readableBytes, detail: detail)
+                finish(Reply(status: status, headers: headers, body: responseBody))
+            case .failure(let error):
+                audit(claims, status: 502, bytes: 0, detail: "\(detail): \(error)")
+                finish(.problem(.badGateway, "\(error)"))
             }
-            audit(claims, status: Int(status.code), bytes: responseBody.readableBytes, detail: detail)
-            return Reply(status: status, headers: headers, body: responseBody)
-        }.recover { error in
-            audit(claims, status: 502, bytes: 0, detail: "\(detail): \(error)")
-            return .problem(.badGateway, "\(error)")
         }
     }
 
@@ -205,27 +233,34 @@ struct Call: Sendable {
         var description: String
     }
 
+    typealias Forwarded = Result<(HTTPResponseStatus, HTTPHeaders, ByteBuffer), UpstreamFailure>
+
     /// 6. Forward, with the gateway's credential: plain HTTP on a keep-alive connection of this loop; HTTPS through
-    /// AsyncHTTPClient. The answer's hop-by-hop headers are dropped.
-    func forward(_ claims: AccessTokenClaims, detail: String) -> EventLoopFuture<(HTTPResponseStatus, HTTPHeaders, ByteBuffer)> {
+    /// AsyncHTTPClient. The answer's hop-by-hop headers are dropped. `done` runs on the loop.
+    func forward(_ claims: AccessTokenClaims, done: @escaping (Forwarded) -> Void) {
         var outHeaders = HTTPHeaders()
+        outHeaders.reserveCapacity(head.headers.count + 4)
         for (name, value) in head.headers where !Self.isDropped(name) { outHeaders.add(name: name, value: value) }
         switch gateway.credentials.value(for: tool) {
-        case .failure(let why): return loop.makeFailedFuture(UpstreamFailure(description: why.description))
+        case .failure(let why): return done(.failure(UpstreamFailure(description: why.description)))
         case .success(let cred?): outHeaders.add(name: "Authorization", value: "Bearer \(cred)")
         case .success(nil): break
         }
         outHeaders.add(name: "X-Tarmac-Agent", value: claims.client_id)
         if claims.act != nil { outHeaders.add(name: "X-Tarmac-Person", value: claims.sub) }
-        let suffix = rest + (query.map { "?" + $0 } ?? "")
+        let suffix = query.map { rest + "?" + $0 } ?? rest
         let toolName = tool.name
         if let target = gateway.upstreams.target(upstream) {
             outHeaders.add(name: "Host", value: target.hostHeader)
-            if body.readableBytes > 0 || [.POST, .PUT, .PATCH].contains(head.method) { outHeaders.add(name: "Content-Length", value: String(body.readableBytes)) }
+            if body.readableBytes > 0 || head.method == .POST || head.method == .PUT || head.method == .PATCH { outHeaders.add(name: "Content-Length", value: String(body.readableBytes)) }
             let out = HTTPRequestHead(version: .http1_1, method: head.method, uri: target.basePath + suffix, headers: outHeaders)
-            return gateway.pool.execute(on: loop, host: target.host, port: target.port, head: out, body: body.readableBytes > 0 ? body : nil, timeout: .seconds(120))
-                .flatMapErrorThrowing { error in throw UpstreamFailure(description: "the tool '\(toolName)' could not be reached: \(error)") }
-                .map { answer in (answer.head.status, Self.kept(answer.head.headers), answer.body) }
+            gateway.pool.execute(on: loop, host: target.host, port: target.port, head: out, body: body.readableBytes > 0 ? body : nil, timeout: .seconds(120)) { result in
+                switch result {
+                case .success(let answer): done(.success((answer.head.status, Self.kept(answer.head.headers), answer.body)))
+                case .failure(let error): done(.failure(UpstreamFailure(description: "the tool '\(toolName)' could not be reached: \(error)")))
+                }
+            }
+            return
         }
         var out = HTTPClientRequest(url: upstream.trimmingSuffix("/") + suffix)
         out.method = head.method
@@ -233,28 +268,36 @@ struct Call: Sendable {
         if body.readableBytes > 0 { out.body = .bytes(body) }
         let client = gateway.client
         let request = out
-        let promise = loop.makePromise(of: (HTTPResponseStatus, HTTPHeaders, ByteBuffer).self)
+        let promise = loop.makePromise(of: Forwarded.self)
         promise.completeWithTask {
             do {
                 let r = try await client.execute(request, timeout: .seconds(120))
-                return (r.status, Self.kept(r.headers), try await r.body.collect(upTo: 64 << 20))
+                return .success((r.status, Self.kept(r.headers), try await r.body.collect(upTo: 64 << 20)))
             } catch {
-                throw UpstreamFailure(description: "the tool '\(toolName)' could not be reached: \(error)")
+                return .failure(UpstreamFailure(description: "the tool '\(toolName)' could not be reached: \(error)"))
             }
         }
-        return promise.futureResult
+        let bound = NIOLoopBound(done, eventLoop: loop)
+        promise.futureResult.whenSuccess { bound.value($0) }
     }
 
     static func kept(_ headers: HTTPHeaders) -> HTTPHeaders {
         var h = HTTPHeaders()
+        h.reserveCapacity(headers.count)
         for (name, value) in headers where !isDropped(name) { h.add(name: name, value: value) }
         return h
     }
 
-    /// Hop-by-hop headers and the caller's credential never cross the gateway; the length is set again.
-    static func isDropped(_ name: String) -> Bool { dropped.contains(name.lowercased()) }
-    static let dropped: Set<String> = ["authorization", "host", "connection", "keep-alive", "proxy-authorization", "proxy-authenticate", "te", "trailer",
-                                       "transfer-encoding", "upgrade", "content-length", "x-tarmac-agent", "x-tarmac-person"]
+    /// Hop-by-hop headers and the caller's credential never cross the gateway; the length is set again. Compared
+    /// without case and without making a lowercased copy of each name.
+    static func isDropped(_ name: String) -> Bool {
+        let n = name.utf8
+        return dropped.contains { d in
+            d.utf8.count == n.count && zip(d.utf8, n).allSatisfy { lower, c in lower == ((c >= 0x41 && c <= 0x5A) ? c | 0x20 : c) }
+        }
+    }
+    static let dropped = ["authorization", "host", "connection", "keep-alive", "proxy-authorization", "proxy-authenticate", "te", "trailer",
+                          "transfer-encoding", "upgrade", "content-length", "x-tarmac-agent", "x-tarmac-person"]
 
     /// One audit record per call: person → agent → tool, route, method, status, bytes, latency. Handed to the audit
     /// sink without holding the response.

@@ -79,7 +79,8 @@ final class GatewayConnection: ChannelInboundHandler {
     let gateway: ToolGateway
     private var reading = Reading.idle
     private var answering = false
-    private var waiting: [Request] = []
+    private var draining = false
+    private var waiting = CircularBuffer<Request>()
     private var closing = false
 
     init(gateway: ToolGateway) { self.gateway = gateway }
@@ -115,7 +116,17 @@ final class GatewayConnection: ChannelInboundHandler {
 
     private func enqueue(_ r: Request, context: ChannelHandlerContext) {
         guard !closing else { return }
-        if answering { waiting.append(r) } else { answer(r, context: context) }
+        waiting.append(r)
+        drain(context: context)
+    }
+
+    /// Answers waiting requests in order, one at a time; a loop rather than a recursion, as many answers come at once
+    /// (pipelined requests the gateway answers itself).
+    private func drain(context: ChannelHandlerContext) {
+        guard !draining else { return }
+        draining = true
+        defer { draining = false }
+        while !answering, !closing, let next = waiting.popFirst() { answer(next, context: context) }
     }
 
     private func answer(_ r: Request, context: ChannelHandlerContext) {
@@ -125,14 +136,7 @@ final class GatewayConnection: ChannelInboundHandler {
             write(.problem(.payloadTooLarge, "the body is larger than \(gateway.config.maxBody >> 10) KiB", headers: ["Connection": "close"]),
                   for: head, context: context, close: true)
         case .call(let head, let body):
-            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            gateway.respond(head: head, body: body, on: context.eventLoop).whenComplete { result in
-                let (handler, context) = bound.value
-                switch result {
-                case .success(let reply): handler.write(reply, for: head, context: context)
-                case .failure(let error): handler.write(.problem(.internalServerError, "\(error)"), for: head, context: context)
-                }
-            }
+            gateway.respond(head: head, body: body, on: context.eventLoop) { reply in self.write(reply, for: head, context: context) }
         }
     }
 
@@ -147,7 +151,7 @@ final class GatewayConnection: ChannelInboundHandler {
         answering = false
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            if !waiting.isEmpty { answer(waiting.removeFirst(), context: context) }
+            drain(context: context)
         } else {
             closing = true
             waiting.removeAll()

@@ -108,9 +108,15 @@ final class Upstreams: Sendable {
 
 /// `tarmac_gateway_requests_total` by tool, status and actor kind (`agent-for`, `workload`, `none`), made once each.
 final class Counters: Sendable {
-    private let made = Mutex<[String: Counter]>([:])
+    private struct Key: Hashable {
+        var tool: String
+        var status: Int
+        var actorKind: String
+    }
+
+    private let made = Mutex<[Key: Counter]>([:])
     func increment(tool: String, status: Int, actorKind: String) {
-        let key = tool + " " + String(status) + " " + actorKind
+        let key = Key(tool: tool, status: status, actorKind: actorKind)
         let c = made.withLock { m in
             if let c = m[key] { return c }
             let c = Counter(label: "tarmac_gateway_requests_total", dimensions: [("tool", tool), ("status", String(status)), ("actor_kind", actorKind)])

@@ -213,7 +213,7 @@ struct UpCommand: AsyncParsableCommand {
             let source: UpstreamCredentials.Source = kubernetes.map { k in .secret(place: "\(Naming.systemNamespace)/\(Naming.gatewaySecret)", read: { try await k.gatewayCredentials() }) } ?? .environment
             let upstreamCredentials = UpstreamCredentials(source: source, logger: Logger(label: "tarmac.gateway"))
             await upstreamCredentials.load()
-            let gateway = ToolGateway(authority: credentials, tools: { controlPlane.contract.platform.tools }, store: store, client: client,
+            let gateway = ToolGateway(authority: credentials, tools: { controlPlane.tools }, store: store, client: client,
                                       credentials: upstreamCredentials, config: .init(publicURL: gatewayURL), logger: Logger(label: "tarmac.gateway"))
             services.append(gateway.audit)
             services.append(upstreamCredentials)

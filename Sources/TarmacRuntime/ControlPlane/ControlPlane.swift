@@ -52,6 +52,10 @@ public actor ControlPlane {
     /// The platform contract in force (a reload replaces it; workloads keep the plan they were resolved with).
     public nonisolated var contract: Contract { current.withLock { $0 } }
     nonisolated let current: Mutex<Contract>
+    /// The contract's tool catalogue, kept beside it: the tool gateway reads it on every call, and a copy of the whole
+    /// contract (every resolved variant) costs more than the call's own checks.
+    public nonisolated var tools: [String: Tool] { currentTools.withLock { $0 } }
+    nonisolated let currentTools: Mutex<[String: Tool]>
     public nonisolated let platformName: String
     /// Every persisted transition, in order (`subscribe(after:)` replays stored ones first).
     public nonisolated let transitions: TransitionStream
@@ -129,6 +133,7 @@ public actor ControlPlane {
     public init(contract: Contract, store: any Store, backend: any Backend, config: ControlPlaneConfig = ControlPlaneConfig(),
                 clock: any RuntimeClock = SystemClock(), logger: Logger = Logger(label: "tarmac.controlplane")) {
         self.current = Mutex(contract)
+        self.currentTools = Mutex(contract.platform.tools)
         self.platformName = contract.platform.name
         self.store = store
         self.backend = backend
@@ -240,6 +245,7 @@ public actor ControlPlane {
             throw RuntimeError(.invalid, "the trust domain changed (\(machine.trustDomain) -> \(next.platform.trustDomain)); every workload identity would change: restart tarmac up to use it")
         }
         current.withLock { $0 = next }
+        currentTools.withLock { $0 = next.platform.tools }
         applyInventory(nodes)
         logger.notice("platform contract reloaded", metadata: ["teams": "\(next.platform.teams.count)", "sizes": "\(next.platform.sizes.values.map(\.count).reduce(0, +))"])
     }
