@@ -17,6 +17,7 @@ func gatewayBenchmark(_ args: [String]) async {
     let tarmac = tarmacBinary(args)
     let connections = (option("--connections", args) ?? "1,16,64").split(separator: ",").compactMap { Int($0) }
     let duration = option("--duration", args) ?? "10s"
+    let pause = Int(option("--paced", args) ?? "10") ?? 10
     guard let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
           let wrk = ["/usr/bin/wrk", "/usr/local/bin/wrk"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
         print("gateway needs Debian's nginx and wrk: apt-get install nginx-light wrk")
@@ -150,6 +151,20 @@ func gatewayBenchmark(_ args: [String]) async {
             if a.errors + b.errors + c.errors > 0 { print("   non-2xx or socket errors: direct \(a.errors), nginx \(b.errors), gateway \(c.errors)") }
         }
 
+        // Paced: the added latency of one call when the gateway is not saturated. At full load (above) the latency of
+        // 16 connections is mostly the queue in front of the slowest part (connections / rate).
+        let paced = try dir.write("paced.lua", "function delay()\n  return \(pause)\nend\n")
+        print("Paced: each connection waits \(pause) ms after each answer before its next call (wrk's delay hook), so no path is saturated:")
+        print("connections   (a) req/s   p50 ms   p99 ms   (b) nginx req/s   p50 ms   p99 ms   (c) gateway req/s   p50 ms   p99 ms   (b) added p50/p99   (c) added p50/p99")
+        for n in connections {
+            let a = try runWrk(wrk, "http://127.0.0.1:\(toolPort)/tickets/T-1", auth: secret, connections: n, duration: duration, script: paced)
+            let b = try runWrk(wrk, "http://127.0.0.1:\(proxyPort)/bench/tickets/T-1", auth: nil, connections: n, duration: duration, script: paced)
+            let c = try runWrk(wrk, gateway + "/bench/tickets/T-1", auth: token, connections: n, duration: duration, script: paced)
+            print(String(format: "%11d   %9.0f   %6.3f   %6.3f   %15.0f   %6.3f   %6.3f   %17.0f   %6.3f   %6.3f   %+7.3f / %+7.3f ms   %+7.3f / %+7.3f ms",
+                         n, a.rate, a.p50, a.p99, b.rate, b.p50, b.p99, c.rate, c.p50, c.p99, b.p50 - a.p50, b.p99 - a.p99, c.p50 - a.p50, c.p99 - a.p99))
+            if a.errors + b.errors + c.errors > 0 { print("   non-2xx or socket errors: direct \(a.errors), nginx \(b.errors), gateway \(c.errors)") }
+        }
+
         print("Token exchange (POST /v1/token: person's token + agent's JWT-SVID -> ES256 token for one tool, audited):")
         print("clients   tokens/s   p50 ms   p99 ms")
         for n in [1, 16] {
@@ -187,8 +202,9 @@ struct WrkResult {
 }
 
 /// wrk's requests/s and latency percentiles (ms) from its --latency report.
-func runWrk(_ wrk: String, _ url: String, auth: String?, connections: Int, duration: String) throws -> WrkResult {
+func runWrk(_ wrk: String, _ url: String, auth: String?, connections: Int, duration: String, script: String? = nil) throws -> WrkResult {
     var arguments = ["-t1", "-c\(connections)", "-d\(duration)", "--latency"]
+    if let script { arguments += ["-s", script] }
     if let auth { arguments += ["-H", "Authorization: Bearer \(auth)"] }
     let r = try Run.program(wrk, arguments + [url])
     func latency(_ label: String) -> Double {
