@@ -27,23 +27,11 @@ func gatewayBenchmark(_ args: [String]) async {
         let dir = try TemporaryDirectory(prefix: "tarmac-gateway-bench")
         let secret = "upstream-" + UUID().uuidString
         let (toolPort, proxyPort, gatewayPort) = (Int.random(in: 20000..<30000), Int.random(in: 30000..<40000), Int.random(in: 40000..<50000))
-        // nginx: the tool (upstream) and the proxy in front of it, one process.
-        try FileManager.default.createDirectory(atPath: dir.path + "/nginx/logs", withIntermediateDirectories: true)
-        let conf = try dir.write("nginx/nginx.conf", """
-            worker_processes auto;
-            error_log \(dir.path)/nginx/logs/error.log warn;
-            pid \(dir.path)/nginx/nginx.pid;
-            daemon off;
-            events { worker_connections 4096; }
-            http {
-              access_log off;
-              client_body_temp_path \(dir.path)/nginx/body;
-              proxy_temp_path \(dir.path)/nginx/proxy;
-              fastcgi_temp_path \(dir.path)/nginx/fastcgi;
-              uwsgi_temp_path \(dir.path)/nginx/uwsgi;
-              scgi_temp_path \(dir.path)/nginx/scgi;
-              keepalive_requests 1000000;
-              upstream tool { server 127.0.0.1:\(toolPort); keepalive 256; }
+        // nginx: the tool (upstream) and the proxy in front of it, in two nginx processes (each with a worker per
+        // core), as the gateway is a process of its own: one nginx serving both can pass a call from proxy to tool
+        // inside one worker, without the wake-up every other hop costs. --shared-nginx serves both from one.
+        let shared = args.contains("--shared-nginx")
+        let toolServer = """
               server {
                 listen 127.0.0.1:\(toolPort);
                 location / {
@@ -52,6 +40,9 @@ func gatewayBenchmark(_ args: [String]) async {
                   return 200 '{"id":"T-1","title":"GPU quota for search","status":"open"}';
                 }
               }
+            """
+        let proxyServer = """
+              upstream tool { server 127.0.0.1:\(toolPort); keepalive 256; }
               server {
                 listen 127.0.0.1:\(proxyPort);
                 location /bench/ {
@@ -61,14 +52,41 @@ func gatewayBenchmark(_ args: [String]) async {
                   proxy_set_header Authorization "Bearer \(secret)";
                 }
               }
+            """
+        var nginxes: [Process] = []
+        defer {
+            for ng in nginxes {
+                kill(ng.processIdentifier, SIGTERM)
+                ng.waitUntilExit()
             }
-            """)
-        let ng = Process()
-        ng.executableURL = URL(fileURLWithPath: nginx)
-        ng.arguments = ["-c", conf, "-p", dir.path + "/nginx"]
-        ng.standardError = FileHandle.nullDevice
-        try ng.run()
-        defer { kill(ng.processIdentifier, SIGTERM); ng.waitUntilExit() }
+        }
+        for (name, servers) in shared ? [("nginx", toolServer + proxyServer)] : [("tool", toolServer), ("proxy", proxyServer)] {
+            let prefix = dir.path + "/" + name
+            try FileManager.default.createDirectory(atPath: prefix + "/logs", withIntermediateDirectories: true)
+            let conf = try dir.write(name + "/nginx.conf", """
+                worker_processes auto;
+                error_log \(prefix)/logs/error.log warn;
+                pid \(prefix)/nginx.pid;
+                daemon off;
+                events { worker_connections 4096; }
+                http {
+                  access_log off;
+                  client_body_temp_path \(prefix)/body;
+                  proxy_temp_path \(prefix)/proxy;
+                  fastcgi_temp_path \(prefix)/fastcgi;
+                  uwsgi_temp_path \(prefix)/uwsgi;
+                  scgi_temp_path \(prefix)/scgi;
+                  keepalive_requests 1000000;
+                \(servers)
+                }
+                """)
+            let ng = Process()
+            ng.executableURL = URL(fileURLWithPath: nginx)
+            ng.arguments = ["-c", conf, "-p", prefix]
+            ng.standardError = FileHandle.nullDevice
+            try ng.run()
+            nginxes.append(ng)
+        }
 
         // Tarmac: the example platform with a `bench` tool behind the gateway, and an agent to act for a person.
         let platformDir = dir.url.appendingPathComponent("platform")
@@ -139,7 +157,7 @@ func gatewayBenchmark(_ args: [String]) async {
         }
 
         print("Tool calls, one load generator (wrk -t1 -d \(duration) --latency), 2 cores shared by the load, nginx and Tarmac:")
-        print("(a) direct to the tool; (b) nginx proxy_pass adding the upstream credential; (c) Tarmac's gateway: ES256 token for")
+        print("(a) direct to the tool; (b) nginx proxy_pass adding the upstream credential (\(shared ? "in the tool's nginx" : "an nginx of its own")); (c) Tarmac's gateway: ES256 token for")
         print("the tool (person -> agent), deny list, scope of the route, upstream credential, one audit record per call.")
         print("connections   (a) req/s   p50 ms   p99 ms   (b) nginx req/s   p50 ms   p99 ms   (c) gateway req/s   p50 ms   p99 ms   added p50/p99 vs (a)   (c)/(b)")
         for n in connections {

@@ -219,7 +219,7 @@ default:
            TarmacBenchmarks placement [--trace DIR] [--seeds N] [--lists default,cpu050,...] [--policies FGD,Tarmac,...]
            TarmacBenchmarks throughput [--nodes N] [--workloads N] [--batch N] [--policies BestFit,Tarmac]
            TarmacBenchmarks kueue [--nodes N] [--preemption]
-           TarmacBenchmarks gateway [--connections 1,16,64] [--duration 10s] [--paced MS] [--tarmac PATH]
+           TarmacBenchmarks gateway [--connections 1,16,64] [--duration 10s] [--paced MS] [--shared-nginx] [--tarmac PATH]
            TarmacBenchmarks kueue --live [--tarmac PATH] [--senders N] [--preemption] [--dump FILE]
            TarmacBenchmarks api [--tarmac PATH] [--clients 1,4,16,64] [--submits N] [--latency N]
            TarmacBenchmarks sidebyside --kubeconfig FILE [--tarmac PATH] [--connections 8,32] [--submits N]
