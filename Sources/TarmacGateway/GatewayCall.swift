@@ -22,11 +22,11 @@ struct Reply: Sendable {
 }
 
 extension ToolGateway {
-    /// Answers one request of the gateway's port, on `loop`; `completion` runs once, on `loop`. When the token's
-    /// signature was verified before (the usual case: an agent calls with the same token until it expires) every check
-    /// runs right here, without a task, and the upstream call uses a connection of the same loop; only a first sight of
-    /// a token verifies its signature in a task.
-    func respond(head: HTTPRequestHead, body: ByteBuffer, on loop: any EventLoop, completion: @escaping (Reply) -> Void) {
+    /// Answers one request of the gateway's port, on `loop`, once, through `answering`. When the token's signature was
+    /// verified before (the usual case: an agent calls with the same token until it expires) every check runs right
+    /// here, without a task, and the upstream call uses a connection of the same loop; only a first sight of a token
+    /// verifies its signature in a task.
+    func respond(head: HTTPRequestHead, body: ByteBuffer, on loop: any EventLoop, to answering: Answering) {
         let started = ContinuousClock.now
         let uri = head.uri
         let path: Substring, query: Substring?
@@ -34,24 +34,25 @@ extension ToolGateway {
         let tools = tools()
         if path.hasPrefix("/.well-known/oauth-protected-resource/") {
             let name = String(path.dropFirst("/.well-known/oauth-protected-resource/".count))
-            guard let tool = tools[name], tool.upstream != nil else { return completion(.problem(.notFound, "no tool '\(name)' behind this gateway")) }
-            return completion(metadata(tool))
+            guard let tool = tools[name], tool.upstream != nil else { return answering.reply(.problem(.notFound, "no tool '\(name)' behind this gateway")) }
+            return answering.reply(metadata(tool))
         }
-        if path == "/healthz" { return completion(Reply(status: .ok, headers: ["Content-Type": "text/plain"], body: ByteBuffer(string: "ok\n"))) }
+        if path == "/healthz" { return answering.reply(Reply(status: .ok, headers: ["Content-Type": "text/plain"], body: ByteBuffer(string: "ok\n"))) }
         let segments = path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: true)
         guard let first = segments.first, let tool = tools[String(first)], let upstream = tool.upstream else {
             let name = segments.first.map(String.init) ?? ""
             let served = tools.values.filter { $0.upstream != nil }.map(\.name)
-            return completion(.problem(.notFound, "no tool '\(name)' behind this gateway" + Suggestions.hint(for: name, in: served, noun: "tools")))
+            return answering.reply(.problem(.notFound, "no tool '\(name)' behind this gateway" + Suggestions.hint(for: name, in: served, noun: "tools")))
         }
         let rest = "/" + (segments.count > 1 ? String(segments[1]) : "")
         Call(gateway: self, tool: tool, upstream: upstream, rest: rest, query: query.map(String.init), head: head, body: body, loop: loop, started: started,
-             completion: completion).run()
+             answering: answering).run()
     }
 }
 
 /// One call through the gateway, checked in order: token, deny list, one-time use, rate, scope, then forwarded. Lives
-/// on its agent connection's event loop; `finish` answers it once.
+/// on its agent connection's event loop and is answered once: in one piece (`finish`) or, for a stream of server-sent
+/// events, passed on as it comes.
 final class Call {
     let gateway: ToolGateway
     let tool: Tool
@@ -62,13 +63,13 @@ final class Call {
     let body: ByteBuffer
     let loop: any EventLoop
     let started: ContinuousClock.Instant
-    private let completion: (Reply) -> Void
+    private let answering: Answering
     /// Who the call is for, once its token verified: `agent-for` (a person through an agent) or `workload` (an agent in
     /// its own name); `none` before (metrics label).
     private var actorKind = "none"
 
     init(gateway: ToolGateway, tool: Tool, upstream: String, rest: String, query: String?, head: HTTPRequestHead, body: ByteBuffer, loop: any EventLoop,
-         started: ContinuousClock.Instant, completion: @escaping (Reply) -> Void) {
+         started: ContinuousClock.Instant, answering: Answering) {
         self.gateway = gateway
         self.tool = tool
         self.upstream = upstream
@@ -78,12 +79,12 @@ final class Call {
         self.body = body
         self.loop = loop
         self.started = started
-        self.completion = completion
+        self.answering = answering
     }
 
     private func finish(_ reply: Reply) {
         gateway.counters.increment(tool: tool.name, status: Int(reply.status.code), actorKind: actorKind)
-        completion(reply)
+        answering.reply(reply)
     }
 
     var challenge: String { "Bearer resource_metadata=\"\(gateway.metadataURL(tool.name))\"" }
@@ -208,7 +209,7 @@ final class Call {
             return finish(forbidden(why, scope: needed, claims: claims))
         }
         let detail = method + " " + rest + mcpDetail
-        forward(claims) { [self] result in
+        forward(claims, stream: !listing && head.method != .HEAD) { [self] result in
             switch result {
             case .success(let (status, headers, body)):
                 var responseBody = body
@@ -226,6 +227,9 @@ final class Call {
                 audit(claims, status: 502, bytes: 0, detail: "\(detail): \(error)")
                 finish(.problem(.badGateway, "\(error)"))
             }
+        } ended: { [self] status, bytes, broken in
+            audit(claims, status: Int(status.code), bytes: bytes, detail: detail + (broken.map { " (event stream, broken off: \($0))" } ?? " (event stream)"))
+            gateway.counters.increment(tool: tool.name, status: Int(status.code), actorKind: actorKind)
         }
     }
 
@@ -235,9 +239,21 @@ final class Call {
 
     typealias Forwarded = Result<(HTTPResponseStatus, HTTPHeaders, ByteBuffer), UpstreamFailure>
 
+    /// An answer being passed on as it comes.
+    private struct Streamed {
+        var status: HTTPResponseStatus
+        var bytes = 0
+    }
+    private var collected: (head: HTTPResponseHead, body: ByteBuffer?)?
+    private var streamed: Streamed?
+
     /// 6. Forward, with the gateway's credential: plain HTTP on a keep-alive connection of this loop; HTTPS through
-    /// AsyncHTTPClient. The answer's hop-by-hop headers are dropped. `done` runs on the loop.
-    func forward(_ claims: AccessTokenClaims, done: @escaping (Forwarded) -> Void) {
+    /// AsyncHTTPClient. The answer's hop-by-hop headers are dropped. A successful answer of server-sent events from a
+    /// plain-HTTP upstream is passed on as it comes when `stream` (MCP's streams of progress and notifications), and
+    /// `ended` runs when it ends (with why, when broken off); any other answer is collected and given to `done`.
+    /// Both run on the loop.
+    func forward(_ claims: AccessTokenClaims, stream: Bool, done: @escaping (Forwarded) -> Void,
+                 ended: @escaping (HTTPResponseStatus, Int, String?) -> Void) {
         var outHeaders = HTTPHeaders()
         outHeaders.reserveCapacity(head.headers.count + 4)
         for (name, value) in head.headers where !Self.isDropped(name) { outHeaders.add(name: name, value: value) }
@@ -254,10 +270,38 @@ final class Call {
             outHeaders.add(name: "Host", value: target.hostHeader)
             if body.readableBytes > 0 || head.method == .POST || head.method == .PUT || head.method == .PATCH { outHeaders.add(name: "Content-Length", value: String(body.readableBytes)) }
             let out = HTTPRequestHead(version: .http1_1, method: head.method, uri: target.basePath + suffix, headers: outHeaders)
-            gateway.pool.execute(on: loop, host: target.host, port: target.port, head: out, body: body.readableBytes > 0 ? body : nil, timeout: .seconds(120)) { result in
-                switch result {
-                case .success(let answer): done(.success((answer.head.status, Self.kept(answer.head.headers), answer.body)))
-                case .failure(let error): done(.failure(UpstreamFailure(description: "the tool '\(toolName)' could not be reached: \(error)")))
+            gateway.pool.execute(on: loop, host: target.host, port: target.port, head: out, body: body.readableBytes > 0 ? body : nil, timeout: .seconds(120)) { [self] event in
+                switch event {
+                case .head(let h, let upstream):
+                    if stream && h.status == .ok && Self.isEventStream(h.headers) {
+                        streamed = Streamed(status: h.status)
+                        answering.begin(h.status, Self.kept(h.headers), upstream: upstream)
+                    } else {
+                        collected = (h, nil)
+                    }
+                case .body(var b):
+                    if streamed != nil {
+                        streamed!.bytes += b.readableBytes
+                        answering.part(b)
+                    } else if collected?.body == nil {
+                        collected?.body = b
+                    } else {
+                        collected?.body!.writeBuffer(&b)
+                    }
+                case .end:
+                    if let s = streamed {
+                        ended(s.status, s.bytes, nil)
+                        answering.end()
+                    } else if let c = collected {
+                        done(.success((c.head.status, Self.kept(c.head.headers), c.body ?? ByteBuffer())))
+                    }
+                case .failed(let error):
+                    if let s = streamed {
+                        ended(s.status, s.bytes, "\(error)")
+                        answering.abort()
+                    } else {
+                        done(.failure(UpstreamFailure(description: "the tool '\(toolName)' could not be reached: \(error)")))
+                    }
                 }
             }
             return
@@ -279,6 +323,10 @@ final class Call {
         }
         let bound = NIOLoopBound(done, eventLoop: loop)
         promise.futureResult.whenSuccess { bound.value($0) }
+    }
+
+    static func isEventStream(_ headers: HTTPHeaders) -> Bool {
+        headers.first(name: "Content-Type").map { $0.utf8.count >= 17 && $0.prefix(17).lowercased() == "text/event-stream" } ?? false
     }
 
     static func kept(_ headers: HTTPHeaders) -> HTTPHeaders {

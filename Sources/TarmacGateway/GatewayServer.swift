@@ -82,6 +82,9 @@ final class GatewayConnection: ChannelInboundHandler {
     private var draining = false
     private var waiting = CircularBuffer<Request>()
     private var closing = false
+    /// The upstream of an answer being passed on as it comes (server-sent events), and whether the connection stays
+    /// open after it.
+    private var streaming: (upstream: UpstreamPool.Stream, keepAlive: Bool)?
 
     init(gateway: ToolGateway) { self.gateway = gateway }
 
@@ -136,11 +139,11 @@ final class GatewayConnection: ChannelInboundHandler {
             write(.problem(.payloadTooLarge, "the body is larger than \(gateway.config.maxBody >> 10) KiB", headers: ["Connection": "close"]),
                   for: head, context: context, close: true)
         case .call(let head, let body):
-            gateway.respond(head: head, body: body, on: context.eventLoop) { reply in self.write(reply, for: head, context: context) }
+            gateway.respond(head: head, body: body, on: context.eventLoop, to: Answering(connection: self, context: context, request: head))
         }
     }
 
-    private func write(_ reply: Reply, for request: HTTPRequestHead, context: ChannelHandlerContext, close: Bool = false) {
+    func write(_ reply: Reply, for request: HTTPRequestHead, context: ChannelHandlerContext, close: Bool = false) {
         let keepAlive = request.isKeepAlive && !close
         var headers = reply.headers
         headers.replaceOrAdd(name: "Content-Length", value: String(reply.body.readableBytes))
@@ -160,6 +163,58 @@ final class GatewayConnection: ChannelInboundHandler {
         }
     }
 
+    /// An answer passed on as it comes: its head now, framed by chunks (HTTP/1.1) or by the connection's close.
+    func begin(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, upstream: UpstreamPool.Stream, for request: HTTPRequestHead, context: ChannelHandlerContext) {
+        let keepAlive = request.isKeepAlive && (request.version.major, request.version.minor) >= (1, 1)
+        var h = headers
+        h.remove(name: "Content-Length")
+        h.remove(name: "Transfer-Encoding")
+        if !keepAlive { h.replaceOrAdd(name: "Connection", value: "close") }
+        streaming = (upstream, keepAlive)
+        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: h))), promise: nil)
+    }
+
+    /// A part of a streamed answer; the upstream pauses while the agent cannot take more.
+    func part(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+        if !context.channel.isWritable { streaming?.upstream.pause() }
+    }
+
+    func end(context: ChannelHandlerContext) {
+        guard let s = streaming else { return }
+        streaming = nil
+        answering = false
+        if s.keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            drain(context: context)
+        } else {
+            closing = true
+            waiting.removeAll()
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    /// The upstream broke off a streamed answer: the agent sees its connection close before the end of the stream.
+    func abort(context: ChannelHandlerContext) {
+        streaming = nil
+        closing = true
+        waiting.removeAll()
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { streaming?.upstream.resume() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // The agent went away in the middle of a stream: its upstream connection is not wanted any more.
+        streaming?.upstream.cancel()
+        streaming = nil
+        context.fireChannelInactive()
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent, !answering, case .idle = reading {
             context.close(promise: nil)
@@ -171,4 +226,20 @@ final class GatewayConnection: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
+}
+
+/// Where a call's answer goes: the agent's connection, in one piece (`reply`) or passed on as it comes (`begin`,
+/// `part`, `end`; `abort` when the upstream breaks off). Used on the connection's event loop only.
+struct Answering {
+    let connection: GatewayConnection
+    let context: ChannelHandlerContext
+    let request: HTTPRequestHead
+
+    func reply(_ r: Reply) { connection.write(r, for: request, context: context) }
+    func begin(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, upstream: UpstreamPool.Stream) {
+        connection.begin(status, headers, upstream: upstream, for: request, context: context)
+    }
+    func part(_ bytes: ByteBuffer) { connection.part(bytes, context: context) }
+    func end() { connection.end(context: context) }
+    func abort() { connection.abort(context: context) }
 }

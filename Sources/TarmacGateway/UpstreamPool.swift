@@ -14,10 +14,34 @@ import Synchronization
 /// `TarmacBenchmarks gateway`: Hummingbird alone answered 29,600 calls/s on two cores, Hummingbird forwarding through
 /// AsyncHTTPClient 7,600/s), and a gateway forwards every call. HTTPS upstreams still go through AsyncHTTPClient.
 ///
+/// The answer comes as events (head, body parts, end), so a caller can pass a stream on as it arrives (MCP's
+/// server-sent events) or collect it (`execute(…completion:)`).
+///
 /// A reused connection that the upstream closed before answering is retried once on a new one for idempotent methods;
 /// others are never sent twice, and are never sent on a connection idle for longer than `staleAfter`.
 final class UpstreamPool: Sendable {
     typealias Completion = (Result<Answer, Failure>) -> Void
+
+    /// What an upstream answer brings, in order: `head`, any `body` parts, then `end`; or `failed` at any point.
+    enum Event {
+        case head(HTTPResponseHead, Stream)
+        case body(ByteBuffer)
+        case end
+        case failed(Failure)
+    }
+    typealias Events = (Event) -> Void
+
+    /// The upstream connection of an answer being passed on: reading pauses while the agent cannot take more.
+    struct Stream {
+        let channel: any Channel
+        func pause() { try? channel.syncOptions?.setOption(.autoRead, value: false) }
+        func resume() {
+            try? channel.syncOptions?.setOption(.autoRead, value: true)
+            channel.read()
+        }
+        /// The agent went away: the rest of the answer is not wanted, and the connection cannot be reused.
+        func cancel() { channel.close(promise: nil) }
+    }
 
     struct Idle {
         var channel: any Channel
@@ -50,9 +74,28 @@ final class UpstreamPool: Sendable {
         var beforeAnswer: Bool
     }
 
-    /// Sends one request on a connection of `loop`; `completion` runs once, on `loop`. Call it on `loop`.
+    /// Sends one request on a connection of `loop` and collects its answer; `completion` runs once, on `loop`. Call it
+    /// on `loop`.
     func execute(on loop: any EventLoop, host: String, port: Int, head: HTTPRequestHead, body: ByteBuffer?, timeout: TimeAmount,
                  completion: @escaping Completion) {
+        var answerHead: HTTPResponseHead?
+        var answerBody: ByteBuffer?
+        execute(on: loop, host: host, port: port, head: head, body: body, timeout: timeout) { event in
+            switch event {
+            case .head(let h, _): answerHead = h
+            case .body(var b): if answerBody == nil { answerBody = b } else { answerBody!.writeBuffer(&b) }
+            case .end:
+                guard let h = answerHead else { return completion(.failure(Failure(description: "the upstream ended without an answer", beforeAnswer: false))) }
+                completion(.success(Answer(head: h, body: answerBody ?? ByteBuffer())))
+            case .failed(let f): completion(.failure(f))
+            }
+        }
+    }
+
+    /// Sends one request on a connection of `loop`; `events` run on `loop`, ending with `end` or `failed`. The timeout
+    /// is for each wait: for the head, then from one part of the answer to the next. Call it on `loop`.
+    func execute(on loop: any EventLoop, host: String, port: Int, head: HTTPRequestHead, body: ByteBuffer?, timeout: TimeAmount,
+                 events: @escaping Events) {
         loop.preconditionInEventLoop()
         let key = Key(loop: ObjectIdentifier(loop), host: host, port: port)
         let idempotent: Bool
@@ -61,20 +104,20 @@ final class UpstreamPool: Sendable {
         default: idempotent = false
         }
         guard let reused = take(key, fresh: !idempotent) else {
-            return connectAndSend(on: loop, key: key, head: head, body: body, timeout: timeout, completion: completion)
+            return connectAndSend(on: loop, key: key, head: head, body: body, timeout: timeout, events: events)
         }
-        send(on: reused, key: key, head: head, body: body, timeout: timeout) { result in
+        send(on: reused, key: key, head: head, body: body, timeout: timeout) { event in
             // The upstream closed the idle connection: once more on a new one.
-            if case .failure(let f) = result, f.beforeAnswer, idempotent {
-                self.connectAndSend(on: loop, key: key, head: head, body: body, timeout: timeout, completion: completion)
+            if case .failed(let f) = event, f.beforeAnswer, idempotent {
+                self.connectAndSend(on: loop, key: key, head: head, body: body, timeout: timeout, events: events)
             } else {
-                completion(result)
+                events(event)
             }
         }
     }
 
-    private func connectAndSend(on loop: any EventLoop, key: Key, head: HTTPRequestHead, body: ByteBuffer?, timeout: TimeAmount, completion: @escaping Completion) {
-        let done = NIOLoopBound(completion, eventLoop: loop)
+    private func connectAndSend(on loop: any EventLoop, key: Key, head: HTTPRequestHead, body: ByteBuffer?, timeout: TimeAmount, events: @escaping Events) {
+        let done = NIOLoopBound(events, eventLoop: loop)
         let handler = NIOLoopBound(AnswerHandler(), eventLoop: loop)
         ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -89,9 +132,9 @@ final class UpstreamPool: Sendable {
             .whenComplete { result in
                 switch result {
                 case .success(let channel):
-                    self.send(on: Idle(channel: channel, handler: handler, since: .now()), key: key, head: head, body: body, timeout: timeout, completion: done.value)
+                    self.send(on: Idle(channel: channel, handler: handler, since: .now()), key: key, head: head, body: body, timeout: timeout, events: done.value)
                 case .failure(let error):
-                    done.value(.failure(Failure(description: "\(error)", beforeAnswer: true)))
+                    done.value(.failed(Failure(description: "\(error)", beforeAnswer: true)))
                 }
             }
     }
@@ -115,15 +158,23 @@ final class UpstreamPool: Sendable {
         }
     }
 
-    private func send(on connection: Idle, key: Key, head: HTTPRequestHead, body: ByteBuffer?, timeout: TimeAmount, completion: @escaping Completion) {
+    private func send(on connection: Idle, key: Key, head: HTTPRequestHead, body: ByteBuffer?, timeout: TimeAmount, events: @escaping Events) {
         let channel = connection.channel
-        connection.handler.value.start(timeout: timeout, channel: channel) { result in
-            if case .success(let answer) = result {
+        var keepAlive = false
+        connection.handler.value.start(timeout: timeout, channel: channel) { event in
+            switch event {
+            case .head(let h, _):
+                keepAlive = h.isKeepAlive
+            case .end:
                 var back = connection
                 back.since = .now()
-                if !(answer.head.isKeepAlive && channel.isActive && self.giveBack(back, key: key)) { channel.close(promise: nil) }
+                // Reading may have been paused for a slow agent; an idle connection reads (and so sees a close).
+                try? channel.syncOptions?.setOption(.autoRead, value: true)
+                if !(keepAlive && channel.isActive && self.giveBack(back, key: key)) { channel.close(promise: nil) }
+            case .body, .failed:
+                break
             }
-            completion(result)
+            events(event)
         }
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
@@ -131,24 +182,24 @@ final class UpstreamPool: Sendable {
     }
 }
 
-/// Collects one answer at a time; fails it when the connection closes, errs or times out first.
+/// Passes on one answer at a time as events; fails it when the connection closes, errs or times out first.
 ///
 /// The timeout costs no timer per request: one timer per connection, armed at the first request, fires at the deadline
-/// of the request then in flight or, when a later request moved the deadline, is armed again for the new one.
+/// then in force or, when the deadline moved (a later request, a part of the answer that came), is armed again for it.
 final class AnswerHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
-    private var completion: UpstreamPool.Completion?
-    private var head: HTTPResponseHead?
-    private var body: ByteBuffer?
+    private var events: UpstreamPool.Events?
+    private var answered = false
+    private var timeout = TimeAmount.seconds(0)
     private var deadline = NIODeadline.distantFuture
     private var timer: (task: Scheduled<Void>, at: NIODeadline)?
 
     /// Runs on the channel's event loop, as every method of this handler does.
-    func start(timeout: TimeAmount, channel: any Channel, completion: @escaping UpstreamPool.Completion) {
-        self.completion = completion
-        head = nil
-        body = nil
+    func start(timeout: TimeAmount, channel: any Channel, events: @escaping UpstreamPool.Events) {
+        self.events = events
+        self.timeout = timeout
+        answered = false
         deadline = .now() + timeout
         // A timer that fires later than this deadline is armed again (a shorter timeout than the one before).
         if let t = timer, t.at > deadline {
@@ -165,9 +216,9 @@ final class AnswerHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func timerFired(_ channel: any Channel) {
         timer = nil
-        guard completion != nil else { return }
+        guard events != nil else { return }
         if NIODeadline.now() >= deadline {
-            fail(UpstreamPool.Failure(description: "the upstream did not answer in time", beforeAnswer: false))
+            fail(UpstreamPool.Failure(description: answered ? "the upstream sent nothing more in time" : "the upstream did not answer in time", beforeAnswer: false))
             channel.close(promise: nil)
         } else {
             arm(channel)
@@ -175,36 +226,36 @@ final class AnswerHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let events else { return }
         switch unwrapInboundIn(data) {
         case .head(let h):
-            head = h
-        case .body(var b):
-            if body == nil { body = b } else { body!.writeBuffer(&b) }
+            answered = true
+            deadline = .now() + timeout
+            events(.head(h, UpstreamPool.Stream(channel: context.channel)))
+        case .body(let b):
+            deadline = .now() + timeout
+            events(.body(b))
         case .end:
-            guard let done = completion, let h = head else { return }
-            completion = nil
-            let answer = UpstreamPool.Answer(head: h, body: body ?? context.channel.allocator.buffer(capacity: 0))
-            head = nil
-            body = nil
-            done(.success(answer))
+            self.events = nil
+            events(.end)
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.task.cancel()
         timer = nil
-        fail(UpstreamPool.Failure(description: "the upstream closed the connection", beforeAnswer: head == nil))
+        fail(UpstreamPool.Failure(description: "the upstream closed the connection", beforeAnswer: !answered))
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(UpstreamPool.Failure(description: "\(error)", beforeAnswer: head == nil))
+        fail(UpstreamPool.Failure(description: "\(error)", beforeAnswer: !answered))
         context.close(promise: nil)
     }
 
     private func fail(_ e: UpstreamPool.Failure) {
-        guard let done = completion else { return }
-        completion = nil
-        done(.failure(e))
+        guard let events else { return }
+        self.events = nil
+        events(.failed(e))
     }
 }

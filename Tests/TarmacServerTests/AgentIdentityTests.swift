@@ -49,6 +49,14 @@ import Glibc
             return (try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [[String: Any]]) ?? []
         }
 
+        /// Lets the tool finish the stream it holds open (see `tool_server.py`).
+        func release() async throws {
+            var req = HTTPClientRequest(url: "http://127.0.0.1:\(port)/_release")
+            req.method = .POST
+            req.headers.add(name: "Authorization", value: "Bearer \(AgentIdentityTests.upstreamSecret)")
+            _ = try await HTTPClient.shared.execute(req, timeout: .seconds(10))
+        }
+
         func ready() async throws {
             for _ in 0..<100 {
                 if (try? await seen()) != nil { return }
@@ -478,6 +486,47 @@ import Glibc
     }
 
     /// Writes `request` to 127.0.0.1:`port` and reads until the server closes the connection (5 s at most).
+    /// MCP's streamable HTTP: a tools/call answered with server-sent events (progress, then the result) reaches the agent
+    /// as the tool sends it, not when the stream ends, and is audited once it ended.
+    @Test func aStreamOfServerSentEventsIsPassedOnAsItComes() async throws {
+        let s = try await Self.start()
+        defer {
+            s.tool.stop()
+            s.server.stop(signal: SIGKILL)
+            s.server.killSupervisors()
+        }
+        let token = try await Self.accessToken(s, subject: s.dan)
+        var req = HTTPClientRequest(url: s.gateway + "/helpdesk/mcp")
+        req.method = .POST
+        req.headers.add(name: "Authorization", value: "Bearer \(token)")
+        req.headers.add(name: "Content-Type", value: "application/json")
+        req.headers.add(name: "Accept", value: "application/json, text/event-stream")
+        req.body = .bytes(ByteBuffer(string: #"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_ticket","arguments":{"id":"T-1"},"_meta":{"progressToken":"p-1"}}}"#))
+        let r = try await HTTPClient.shared.execute(req, timeout: .seconds(30))
+        #expect(r.status == .ok)
+        #expect(r.headers.first(name: "Content-Type") == "text/event-stream")
+        var received = ""
+        var parts = r.body.makeAsyncIterator()
+        while !received.contains("notifications/progress"), let part = try await parts.next() { received += String(buffer: part) }
+        // The tool holds the result back until it is released: the progress came on its own, while the stream was open.
+        #expect(received.contains(#""progressToken": "p-1""#), "\(received)")
+        #expect(!received.contains(#""result""#), "the result came with the progress: the stream was held back: \(received)")
+        try await s.tool.release()
+        while let part = try await parts.next() { received += String(buffer: part) }
+        #expect(received.contains(#""id": 7, "result""#) && received.contains("GPU quota for search"), "\(received)")
+        #expect(try await s.tool.seen().last?["authorization"] as? String == "Bearer \(Self.upstreamSecret)")
+
+        // Audited when it ended, as a stream, for dan through the agent.
+        var streamed: [[String: Any]] = []
+        for _ in 0..<100 where streamed.isEmpty {
+            let (_, audit) = try await s.server.json(.GET, "/v1/audit?tool=helpdesk&actor=agent-for:dan@acme.example&limit=100", token: s.admin)
+            streamed = (audit["items"] as? [[String: Any]] ?? []).filter { ($0["detail"] as? String)?.contains("(event stream)") == true }
+            if streamed.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(streamed.count == 1, "\(streamed)")
+        #expect((streamed.first?["detail"] as? String)?.hasPrefix("POST /mcp tools/call get_ticket (event stream) -> 200,") == true, "\(streamed)")
+    }
+
     static func raw(port: Int, _ request: String) throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }

@@ -3,6 +3,10 @@
 tools/list, tools/call) and a REST route (GET /tickets/ID). It accepts only the gateway's own credential (TOOL_TOKEN),
 never an agent's token, and remembers who each call was for (GET /_seen, with the same credential).
 
+A tools/call that carries a progress token (params._meta.progressToken) from a client that accepts
+text/event-stream is answered as a stream of server-sent events: a progress notification at once, then the result
+once POST /_release is called (or after 10 seconds).
+
     TOOL_TOKEN=s3cret PORT=9100 python3 examples/agent/tool_server.py
 """
 import json
@@ -22,6 +26,7 @@ TOOLS = [
 ]
 SEEN = []
 LOCK = threading.Lock()
+RELEASE = threading.Event()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -37,6 +42,27 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def stream(self, rid, token, result):
+        """The answer to one request as server-sent events, in HTTP/1.1 chunks: progress now, the result when released."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def event(obj):
+            data = ("event: message\ndata: " + json.dumps(obj) + "\n\n").encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        event({"jsonrpc": "2.0", "method": "notifications/progress",
+               "params": {"progressToken": token, "progress": 1, "total": 2, "message": "looking up the ticket"}})
+        RELEASE.wait(10)
+        RELEASE.clear()
+        event({"jsonrpc": "2.0", "id": rid, "result": result})
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def authorized(self):
         with LOCK:
@@ -64,6 +90,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        if self.path == "/_release":
+            RELEASE.set()
+            return self.reply(200, {"released": True})
         if self.path != "/mcp":
             return self.reply(404, {"error": "not found"})
         try:
@@ -89,7 +118,11 @@ class Handler(BaseHTTPRequestHandler):
                 elif name != "get_ticket":
                     return self.reply(200, {"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": "unknown tool"}})
                 text = json.dumps(t)
-            return self.reply(200, {"jsonrpc": "2.0", "id": rid, "result": {"content": [{"type": "text", "text": text}]}})
+            result = {"content": [{"type": "text", "text": text}]}
+            token = (params.get("_meta") or {}).get("progressToken")
+            if token is not None and "text/event-stream" in (self.headers.get("Accept") or ""):
+                return self.stream(rid, token, result)
+            return self.reply(200, {"jsonrpc": "2.0", "id": rid, "result": result})
         self.reply(200, {"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": "method not found"}})
 
 
