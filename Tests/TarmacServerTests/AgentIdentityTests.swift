@@ -525,22 +525,54 @@ import Glibc
         }
         #expect(streamed.count == 1, "\(streamed)")
         #expect((streamed.first?["detail"] as? String)?.hasPrefix("POST /mcp tools/call get_ticket (event stream) -> 200,") == true, "\(streamed)")
+
+        // An agent that goes away in the middle of a stream: the gateway closes the tool's connection too.
+        let body = #"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"get_ticket","arguments":{"id":"T-2"},"_meta":{"progressToken":"p-2"}}}"#
+        let port = Int(s.gateway.split(separator: ":").last ?? "") ?? 0
+        let fd = try Self.connect(port: port)
+        let request = "POST /helpdesk/mcp HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\n"
+            + "Accept: application/json, text/event-stream\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+        _ = request.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        var seenSoFar = ""
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !seenSoFar.contains("p-2") {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { break }
+            seenSoFar += String(decoding: buffer[0..<n], as: UTF8.self)
+        }
+        #expect(seenSoFar.contains("p-2"), "\(seenSoFar)")
+        close(fd)
+        var closed = false
+        for _ in 0..<100 where !closed {
+            closed = try await s.tool.seen().contains { ($0["method"] as? String) == "STREAM" && $0["closed"] != nil }
+            if !closed { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(closed, "the tool's connection stayed open after the agent went away")
     }
 
-    static func raw(port: Int, _ request: String) throws -> String {
+    /// A TCP connection to the gateway, with 5 s timeouts.
+    static func connect(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         let connected = withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        guard connected else { throw TestFailure("cannot connect to \(port)") }
+        guard connected else {
+            close(fd)
+            throw TestFailure("cannot connect to \(port)")
+        }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    static func raw(port: Int, _ request: String) throws -> String {
+        let fd = try connect(port: port)
+        defer { close(fd) }
         let bytes = Array(request.utf8)
         var sent = 0
         while sent < bytes.count {

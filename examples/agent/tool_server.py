@@ -5,12 +5,14 @@ never an agent's token, and remembers who each call was for (GET /_seen, with th
 
 A tools/call that carries a progress token (params._meta.progressToken) from a client that accepts
 text/event-stream is answered as a stream of server-sent events: a progress notification at once, then the result
-once POST /_release is called (or after 10 seconds).
+once POST /_release is called (or after 10 seconds); if the connection closes first, that is remembered (GET /_seen).
 
     TOOL_TOKEN=s3cret PORT=9100 python3 examples/agent/tool_server.py
 """
 import json
 import os
+import select
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,11 +60,27 @@ class Handler(BaseHTTPRequestHandler):
 
         event({"jsonrpc": "2.0", "method": "notifications/progress",
                "params": {"progressToken": token, "progress": 1, "total": 2, "message": "looking up the ticket"}})
-        RELEASE.wait(10)
+        for _ in range(100):
+            if RELEASE.wait(0.1):
+                break
+            if self.peer_closed():
+                with LOCK:
+                    SEEN.append({"method": "STREAM", "path": self.path, "closed": "before the result"})
+                self.close_connection = True
+                return
         RELEASE.clear()
         event({"jsonrpc": "2.0", "id": rid, "result": result})
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def peer_closed(self):
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def authorized(self):
         with LOCK:
