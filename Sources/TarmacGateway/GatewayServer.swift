@@ -151,6 +151,11 @@ final class GatewayConnection: ChannelInboundHandler {
         if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: reply.status, headers: headers))), promise: nil)
         if request.method != .HEAD && reply.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(reply.body))), promise: nil) }
+        ended(keepAlive: keepAlive, context: context)
+    }
+
+    /// The end of an answer: the next waiting request is answered, or the connection closes after the last byte.
+    private func ended(keepAlive: Bool, context: ChannelHandlerContext) {
         answering = false
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -183,16 +188,7 @@ final class GatewayConnection: ChannelInboundHandler {
     func end(context: ChannelHandlerContext) {
         guard let s = streaming else { return }
         streaming = nil
-        answering = false
-        if s.keepAlive {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            drain(context: context)
-        } else {
-            closing = true
-            waiting.removeAll()
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
-        }
+        ended(keepAlive: s.keepAlive, context: context)
     }
 
     /// The upstream broke off a streamed answer: the agent sees its connection close before the end of the stream.

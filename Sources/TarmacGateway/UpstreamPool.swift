@@ -6,16 +6,15 @@ import Synchronization
 /// Keep-alive HTTP/1.1 connections to plain-HTTP upstreams, one request at a time on each, on SwiftNIO directly.
 ///
 /// Connections belong to an event loop: a call made on the loop that serves the agent's connection reuses a connection
-/// of that loop, so the whole call (read, checks, upstream, answer) stays on one thread with no hop. The answer comes
-/// back through a callback on that loop, not a future: a gateway forwards every call, and each future is an allocation
-/// and a callback list.
+/// of that loop, so the whole call (read, checks, upstream, answer) stays on one thread with no hop.
 ///
 /// Why not AsyncHTTPClient here: on this path it costs about 100 µs of CPU per call (measured with
 /// `TarmacBenchmarks gateway`: Hummingbird alone answered 29,600 calls/s on two cores, Hummingbird forwarding through
 /// AsyncHTTPClient 7,600/s), and a gateway forwards every call. HTTPS upstreams still go through AsyncHTTPClient.
 ///
-/// The answer comes as events (head, body parts, end), so a caller can pass a stream on as it arrives (MCP's
-/// server-sent events) or collect it (`execute(…completion:)`).
+/// The answer comes as events (head, body parts, end) to a callback on that loop, not as a future (a gateway forwards
+/// every call, and each future is an allocation and a list of callbacks), so a caller can pass a stream on as it
+/// arrives (MCP's server-sent events) or collect it (`execute(…completion:)`).
 ///
 /// A reused connection that the upstream closed before answering is retried once on a new one for idempotent methods;
 /// others are never sent twice, and are never sent on a connection idle for longer than `staleAfter`.

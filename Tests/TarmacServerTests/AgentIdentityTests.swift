@@ -77,6 +77,12 @@ import Glibc
         let agentID: String
         let agentURL: String
         let svidFile: String
+
+        func stop() {
+            tool.stop()
+            server.stop(signal: SIGKILL)
+            server.killSupervisors()
+        }
     }
 
     static func start() async throws -> Setup {
@@ -211,11 +217,7 @@ import Glibc
 
     @Test func anAgentCallsAToolForAPersonThroughTheGateway() async throws {
         let s = try await Self.start()
-        defer {
-            s.tool.stop()
-            s.server.stop(signal: SIGKILL)
-            s.server.killSupervisors()
-        }
+        defer { s.stop() }
         // The agent, asked by dan: identity, exchange, tools/list, tools/call.
         let (status, answer) = try await Self.post(s.agentURL + "/ask", json: #"{"ticket": "T-1", "do": ["get_ticket", "add_comment", "close_ticket"]}"#, token: s.dan)
         #expect(status == 200)
@@ -485,16 +487,11 @@ import Glibc
         #expect(!server.serverLog.contains("unexpected error"), "\(server.serverLog.suffix(2000))")
     }
 
-    /// Writes `request` to 127.0.0.1:`port` and reads until the server closes the connection (5 s at most).
     /// MCP's streamable HTTP: a tools/call answered with server-sent events (progress, then the result) reaches the agent
     /// as the tool sends it, not when the stream ends, and is audited once it ended.
     @Test func aStreamOfServerSentEventsIsPassedOnAsItComes() async throws {
         let s = try await Self.start()
-        defer {
-            s.tool.stop()
-            s.server.stop(signal: SIGKILL)
-            s.server.killSupervisors()
-        }
+        defer { s.stop() }
         let token = try await Self.accessToken(s, subject: s.dan)
         var req = HTTPClientRequest(url: s.gateway + "/helpdesk/mcp")
         req.method = .POST
@@ -570,6 +567,7 @@ import Glibc
         return fd
     }
 
+    /// Writes `request` to 127.0.0.1:`port` and reads until the server closes the connection (5 s at most).
     static func raw(port: Int, _ request: String) throws -> String {
         let fd = try connect(port: port)
         defer { close(fd) }

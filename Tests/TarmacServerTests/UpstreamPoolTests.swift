@@ -79,61 +79,61 @@ import Testing
         return try! await promise.futureResult.get()
     }
 
-    @Test func anIdempotentRequestOnAConnectionTheUpstreamClosedIsSentOnceMoreOnANewOne() async throws {
+    /// An upstream that does `second` to each connection's second request, a pool, and the loop to call it on; all
+    /// shut down after `body`, also when it throws.
+    static func with(_ second: Second, _ body: (Upstream, UpstreamPool, any EventLoop) async throws -> Void) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let upstream = try await Upstream(second: .close, group: group)
-        let loop = group.next()
-        let pool = UpstreamPool()
-        let first = await Self.call(pool, on: loop, port: upstream.port, method: .GET)
-        let second = await Self.call(pool, on: loop, port: upstream.port, method: .GET)
-        #expect((try? first.get().head.status) == .ok)
-        #expect((try? second.get().head.status) == .ok, "\(second)")
-        // The second went out twice: on the reused connection, closed unanswered, then on a new one.
-        #expect(upstream.requests == 3)
-        #expect(upstream.connections == 2)
+        let upstream = try await Upstream(second: second, group: group)
+        var failure: (any Error)?
+        do { try await body(upstream, UpstreamPool(), group.next()) } catch { failure = error }
         try await upstream.channel.close()
         try await group.shutdownGracefully()
+        if let failure { throw failure }
+    }
+
+    @Test func anIdempotentRequestOnAConnectionTheUpstreamClosedIsSentOnceMoreOnANewOne() async throws {
+        try await Self.with(.close) { upstream, pool, loop in
+            let first = await Self.call(pool, on: loop, port: upstream.port, method: .GET)
+            let second = await Self.call(pool, on: loop, port: upstream.port, method: .GET)
+            #expect((try? first.get().head.status) == .ok)
+            #expect((try? second.get().head.status) == .ok, "\(second)")
+            // The second went out twice: on the reused connection, closed unanswered, then on a new one.
+            #expect(upstream.requests == 3)
+            #expect(upstream.connections == 2)
+        }
     }
 
     @Test func aPostIsNeverSentTwice() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let upstream = try await Upstream(second: .close, group: group)
-        let loop = group.next()
-        let pool = UpstreamPool()
-        let first = await Self.call(pool, on: loop, port: upstream.port, method: .POST)
-        let second = await Self.call(pool, on: loop, port: upstream.port, method: .POST)
-        #expect((try? first.get().head.status) == .ok)
-        guard case .failure(let failure) = second else {
-            Issue.record("the second POST succeeded: \(second)")
-            return
+        try await Self.with(.close) { upstream, pool, loop in
+            let first = await Self.call(pool, on: loop, port: upstream.port, method: .POST)
+            let second = await Self.call(pool, on: loop, port: upstream.port, method: .POST)
+            #expect((try? first.get().head.status) == .ok)
+            guard case .failure(let failure) = second else {
+                Issue.record("the second POST succeeded: \(second)")
+                return
+            }
+            #expect(failure.beforeAnswer && failure.description.contains("closed"))
+            #expect(upstream.requests == 2)
+            #expect(upstream.connections == 1)
         }
-        #expect(failure.beforeAnswer && failure.description.contains("closed"))
-        #expect(upstream.requests == 2)
-        #expect(upstream.connections == 1)
-        try await upstream.channel.close()
-        try await group.shutdownGracefully()
     }
 
     @Test func aShorterTimeoutThanTheRequestBeforeIsKept() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let upstream = try await Upstream(second: .hang, group: group)
-        let loop = group.next()
-        let pool = UpstreamPool()
-        // The first arms the connection's timer for a minute; the second, on the same connection, must not wait for it.
-        let first = await Self.call(pool, on: loop, port: upstream.port, method: .GET, timeout: .seconds(60))
-        let clock = ContinuousClock()
-        let start = clock.now
-        let second = await Self.call(pool, on: loop, port: upstream.port, method: .GET, timeout: .milliseconds(300))
-        let waited = clock.now - start
-        #expect((try? first.get().head.status) == .ok)
-        guard case .failure(let failure) = second else {
-            Issue.record("the second call was answered: \(second)")
-            return
+        try await Self.with(.hang) { upstream, pool, loop in
+            // The first arms the connection's timer for a minute; the second, on the same connection, must not wait for it.
+            let first = await Self.call(pool, on: loop, port: upstream.port, method: .GET, timeout: .seconds(60))
+            let clock = ContinuousClock()
+            let start = clock.now
+            let second = await Self.call(pool, on: loop, port: upstream.port, method: .GET, timeout: .milliseconds(300))
+            let waited = clock.now - start
+            #expect((try? first.get().head.status) == .ok)
+            guard case .failure(let failure) = second else {
+                Issue.record("the second call was answered: \(second)")
+                return
+            }
+            #expect(failure.description.contains("in time"))
+            #expect(waited >= .milliseconds(300) && waited < .seconds(30), "\(waited)")
+            #expect(upstream.connections == 1)
         }
-        #expect(failure.description.contains("in time"))
-        #expect(waited >= .milliseconds(300) && waited < .seconds(30), "\(waited)")
-        #expect(upstream.connections == 1)
-        try await upstream.channel.close()
-        try await group.shutdownGracefully()
     }
 }
