@@ -159,13 +159,19 @@ func gatewayBenchmark(_ args: [String]) async {
         print("Tool calls, one load generator (wrk -t1 -d \(duration) --latency), 2 cores shared by the load, nginx and Tarmac:")
         print("(a) direct to the tool; (b) nginx proxy_pass adding the upstream credential (\(shared ? "in the tool's nginx" : "an nginx of its own")); (c) Tarmac's gateway: ES256 token for")
         print("the tool (person -> agent), deny list, scope of the route, upstream credential, one audit record per call.")
-        print("connections   (a) req/s   p50 ms   p99 ms   (b) nginx req/s   p50 ms   p99 ms   (c) gateway req/s   p50 ms   p99 ms   added p50/p99 vs (a)   (c)/(b)")
+        print("The CPU a call costs the proxy (user + system time of its processes over the run / calls) is given for (b) and (c).")
+        print("connections   (a) req/s   p50 ms   p99 ms   (b) nginx req/s   p50 ms   p99 ms   (c) gateway req/s   p50 ms   p99 ms   added p50/p99 vs (a)   (c)/(b)   CPU µs/call (b)  (c)")
+        let proxyProcesses = shared ? [] : [nginxes[1].processIdentifier]
         for n in connections {
             let a = try runWrk(wrk, "http://127.0.0.1:\(toolPort)/tickets/T-1", auth: secret, connections: n, duration: duration)
+            let b0 = cpuSeconds(proxyProcesses)
             let b = try runWrk(wrk, "http://127.0.0.1:\(proxyPort)/bench/tickets/T-1", auth: nil, connections: n, duration: duration)
+            let bCPU = shared ? Double.nan : (cpuSeconds(proxyProcesses) - b0) / Double(max(1, b.requests)) * 1e6
+            let c0 = cpuSeconds([server.processIdentifier])
             let c = try runWrk(wrk, gateway + "/bench/tickets/T-1", auth: token, connections: n, duration: duration)
-            print(String(format: "%11d   %9.0f   %6.3f   %6.3f   %15.0f   %6.3f   %6.3f   %17.0f   %6.3f   %6.3f   %+7.3f / %+7.3f ms   %5.2fx",
-                         n, a.rate, a.p50, a.p99, b.rate, b.p50, b.p99, c.rate, c.p50, c.p99, c.p50 - a.p50, c.p99 - a.p99, c.rate / b.rate))
+            let cCPU = (cpuSeconds([server.processIdentifier]) - c0) / Double(max(1, c.requests)) * 1e6
+            print(String(format: "%11d   %9.0f   %6.3f   %6.3f   %15.0f   %6.3f   %6.3f   %17.0f   %6.3f   %6.3f   %+7.3f / %+7.3f ms   %5.2fx   %15.1f  %5.1f",
+                         n, a.rate, a.p50, a.p99, b.rate, b.p50, b.p99, c.rate, c.p50, c.p99, c.p50 - a.p50, c.p99 - a.p99, c.rate / b.rate, bCPU, cCPU))
             if a.errors + b.errors + c.errors > 0 { print("   non-2xx or socket errors: direct \(a.errors), nginx \(b.errors), gateway \(c.errors)") }
         }
 
@@ -217,6 +223,24 @@ struct WrkResult {
     var p50: Double
     var p99: Double
     var errors: Int
+    /// Calls answered in the run.
+    var requests: Int
+}
+
+/// CPU seconds (user and system) that processes and their children (nginx's workers) have used so far.
+func cpuSeconds(_ pids: [pid_t]) -> Double {
+    let tick = Double(sysconf(Int32(_SC_CLK_TCK)))
+    var total = 0.0
+    func add(_ pid: pid_t) {
+        // /proc/PID/stat: "pid (comm) state ... utime stime ..."; utime and stime are fields 14 and 15.
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        if fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) { total += (user + system) / tick }
+        let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        for child in children.split(separator: " ").compactMap({ pid_t($0) }) { add(child) }
+    }
+    pids.forEach(add)
+    return total
 }
 
 /// wrk's requests/s and latency percentiles (ms) from its --latency report.
@@ -239,5 +263,7 @@ func runWrk(_ wrk: String, _ url: String, auth: String?, connections: Int, durat
     for line in r.stdout.split(separator: "\n") where line.contains("Non-2xx") || line.contains("Socket errors") {
         errors += line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }.reduce(0, +)
     }
-    return WrkResult(rate: rate, p50: latency("50%"), p99: latency("99%"), errors: errors)
+    let requests = r.stdout.split(separator: "\n").first { $0.contains(" requests in ") }
+        .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).first ?? "") } ?? 0
+    return WrkResult(rate: rate, p50: latency("50%"), p99: latency("99%"), errors: errors, requests: requests)
 }
