@@ -17,7 +17,10 @@ func gatewayBenchmark(_ args: [String]) async {
     let tarmac = tarmacBinary(args)
     let connections = (option("--connections", args) ?? "1,16,64").split(separator: ",").compactMap { Int($0) }
     let duration = option("--duration", args) ?? "10s"
-    let pause = Int(option("--paced", args) ?? "10") ?? 10
+    guard let pause = Int(option("--paced", args) ?? "10"), pause >= 0 else {
+        print("--paced takes the milliseconds each connection waits between calls, a whole number (10 when not given)")
+        exit(64)
+    }
     guard let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
           let wrk = ["/usr/bin/wrk", "/usr/local/bin/wrk"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
         print("gateway needs Debian's nginx and wrk: apt-get install nginx-light wrk")

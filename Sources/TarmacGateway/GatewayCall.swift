@@ -64,9 +64,10 @@ final class Call {
     let loop: any EventLoop
     let started: ContinuousClock.Instant
     private let answering: Answering
-    /// Who the call is for, once its token verified: `agent-for` (a person through an agent) or `workload` (an agent in
-    /// its own name); `none` before (metrics label).
-    private var actorKind = "none"
+    /// Who the call is for, once its token verified: a person through an agent (`agent-for`) or an agent in its own
+    /// name (`workload`). Named in the audit and, by kind, in metrics (`none` before).
+    private var actor: TarmacRuntime.Actor?
+    private var actorKind: String { actor?.kind.rawValue ?? "none" }
 
     init(gateway: ToolGateway, tool: Tool, upstream: String, rest: String, query: String?, head: HTTPRequestHead, body: ByteBuffer, loop: any EventLoop,
          started: ContinuousClock.Instant, answering: Answering) {
@@ -83,8 +84,12 @@ final class Call {
     }
 
     private func finish(_ reply: Reply) {
-        gateway.counters.increment(tool: tool.name, status: Int(reply.status.code), actorKind: actorKind)
+        count(reply.status)
         answering.reply(reply)
+    }
+
+    private func count(_ status: HTTPResponseStatus) {
+        gateway.counters.increment(tool: tool.name, status: Int(status.code), actorKind: actorKind)
     }
 
     var challenge: String { "Bearer resource_metadata=\"\(gateway.metadataURL(tool.name))\"" }
@@ -152,7 +157,7 @@ final class Call {
 
     /// 2–5: the deny list, one-time use, rates and scope; then 6, forwarded.
     func checks(_ claims: AccessTokenClaims, now: Date) {
-        actorKind = CredentialAuthority.actor(of: claims).kind.rawValue
+        actor = CredentialAuthority.actor(of: claims)
         let authority = gateway.authority
         // 2. The deny list: the agent's attempt ended.
         if let why = authority.revocation(of: claims) { return finish(unauthorized(why)) }
@@ -214,8 +219,7 @@ final class Call {
             case .success(let (status, headers, body)):
                 var responseBody = body
                 if listing && status == .ok {
-                    let stream = headers.first(name: "Content-Type")?.lowercased().hasPrefix("text/event-stream") ?? false
-                    let filtered = MCPMessage.filterToolsList(Data(responseBody.readableBytesView), eventStream: stream) { name in
+                    let filtered = MCPMessage.filterToolsList(Data(responseBody.readableBytesView), eventStream: Self.isEventStream(headers)) { name in
                         if case .allowed = ToolAccess.mcp(tool, name: name, arguments: nil, holds: holds) { return true }
                         return false
                     }
@@ -229,7 +233,7 @@ final class Call {
             }
         } ended: { [self] status, bytes, broken in
             audit(claims, status: Int(status.code), bytes: bytes, detail: detail + (broken.map { " (event stream, broken off: \($0))" } ?? " (event stream)"))
-            gateway.counters.increment(tool: tool.name, status: Int(status.code), actorKind: actorKind)
+            count(status)
         }
     }
 
@@ -244,7 +248,7 @@ final class Call {
         var status: HTTPResponseStatus
         var bytes = 0
     }
-    private var collected: (head: HTTPResponseHead, body: ByteBuffer?)?
+    private var collected: UpstreamPool.Gathered?
     private var streamed: Streamed?
 
     /// 6. Forward, with the gateway's credential: plain HTTP on a keep-alive connection of this loop; HTTPS through
@@ -277,23 +281,21 @@ final class Call {
                         streamed = Streamed(status: h.status)
                         answering.begin(h.status, Self.kept(h.headers), upstream: upstream)
                     } else {
-                        collected = (h, nil)
+                        collected = UpstreamPool.Gathered(head: h)
                     }
                 case .body(var b):
                     if streamed != nil {
                         streamed!.bytes += b.readableBytes
                         answering.part(b)
-                    } else if collected?.body == nil {
-                        collected?.body = b
                     } else {
-                        collected?.body!.writeBuffer(&b)
+                        collected?.add(&b)
                     }
                 case .end:
                     if let s = streamed {
                         ended(s.status, s.bytes, nil)
                         answering.end()
-                    } else if let c = collected {
-                        done(.success((c.head.status, Self.kept(c.head.headers), c.body ?? ByteBuffer())))
+                    } else if let a = collected?.answer {
+                        done(.success((a.head.status, Self.kept(a.head.headers), a.body)))
                     }
                 case .failed(let error):
                     if let s = streamed {
@@ -352,7 +354,7 @@ final class Call {
     func audit(_ claims: AccessTokenClaims, status: Int, bytes: Int, detail: String) {
         let elapsed = ContinuousClock.now - started
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
-        let draft = AuditDraft(time: gateway.authority.now, actor: CredentialAuthority.actor(of: claims), action: status == 403 ? "tool-call-refused" : "tool-call",
+        let draft = AuditDraft(time: gateway.authority.now, actor: actor ?? CredentialAuthority.actor(of: claims), action: status == 403 ? "tool-call-refused" : "tool-call",
                                object: "tool/\(tool.name)", detail: "\(detail) -> \(status), \(bytes) bytes, \((ms * 100).rounded() / 100) ms")
         gateway.audit.add(draft)
         gateway.logger.debug("tool call", metadata: ["actor": "\(draft.actor)", "tool": "\(tool.name)", "status": "\(status)"])

@@ -67,6 +67,16 @@ final class UpstreamPool: Sendable {
         var body: ByteBuffer
     }
 
+    /// An answer put together from its events (the first part of its body is kept, not copied).
+    struct Gathered {
+        var head: HTTPResponseHead
+        var body: ByteBuffer?
+        mutating func add(_ part: inout ByteBuffer) {
+            if body == nil { body = part } else { body!.writeBuffer(&part) }
+        }
+        var answer: Answer { Answer(head: head, body: body ?? ByteBuffer()) }
+    }
+
     struct Failure: Error, CustomStringConvertible {
         var description: String
         /// Closed before any byte of the answer: safe to retry an idempotent request.
@@ -77,15 +87,14 @@ final class UpstreamPool: Sendable {
     /// on `loop`.
     func execute(on loop: any EventLoop, host: String, port: Int, head: HTTPRequestHead, body: ByteBuffer?, timeout: TimeAmount,
                  completion: @escaping Completion) {
-        var answerHead: HTTPResponseHead?
-        var answerBody: ByteBuffer?
+        var gathered: Gathered?
         execute(on: loop, host: host, port: port, head: head, body: body, timeout: timeout) { event in
             switch event {
-            case .head(let h, _): answerHead = h
-            case .body(var b): if answerBody == nil { answerBody = b } else { answerBody!.writeBuffer(&b) }
+            case .head(let h, _): gathered = Gathered(head: h)
+            case .body(var b): gathered?.add(&b)
             case .end:
-                guard let h = answerHead else { return completion(.failure(Failure(description: "the upstream ended without an answer", beforeAnswer: false))) }
-                completion(.success(Answer(head: h, body: answerBody ?? ByteBuffer())))
+                guard let g = gathered else { return completion(.failure(Failure(description: "the upstream ended without an answer", beforeAnswer: false))) }
+                completion(.success(g.answer))
             case .failed(let f): completion(.failure(f))
             }
         }
