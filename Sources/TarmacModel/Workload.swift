@@ -14,6 +14,9 @@ public struct Workload: Sendable, Hashable, Codable {
     public var maxDuration: TimeSpan?
     /// The directory of code `tarmac submit` uploads (a path on the submitter's machine, relative to the document).
     public var workdir: String?
+    /// Retry a failure that repeats itself exactly (the same exit and last log lines) up to the last attempt; by default
+    /// the second identical failure ends the workload.
+    public var retryIdenticalFailures: Bool?
     public var details: Details
     public var origin = Origin.unknown
     /// False when the document had structural errors; such a workload is only used to report more problems.
@@ -21,7 +24,7 @@ public struct Workload: Sendable, Hashable, Codable {
 
     /// Stored with its resolved plan: everything but where each value stood in the document.
     enum CodingKeys: String, CodingKey {
-        case kind, metadata, size, image, command, args, env, egress, datasets, priority, maxDuration, workdir, details, isValid
+        case kind, metadata, size, image, command, args, env, egress, datasets, priority, maxDuration, workdir, retryIdenticalFailures, details, isValid
     }
 
     public init(kind: DocumentKind, metadata: WorkloadMetadata, size: String, image: String, details: Details) {

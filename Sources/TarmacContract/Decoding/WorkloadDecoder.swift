@@ -39,6 +39,7 @@ public enum WorkloadDecoder {
         w.priority = spec.str("priority")
         w.maxDuration = spec.duration("maxDuration")
         w.workdir = spec.str("workdir")
+        w.retryIdenticalFailures = spec.bool("retryIdenticalFailures")
         var origin = document.origin()
         origin.location = document.location
         w.origin = origin

@@ -247,6 +247,7 @@ public enum Schemas {
             Field("priority", s(.name, "A priority name of the platform.")),
             Field("egress", names("Destinations this workload needs to reach.")),
             Field("workdir", s(.string, "A directory of code on the submitter's machine (relative to this file) that `tarmac submit` uploads; each pod starts in a copy of it.")),
+            Field("retryIdenticalFailures", s(.bool, "Use every attempt even when a failure repeats itself exactly (default false: two identical failures in a row end the workload).")),
         ] + extra
     }
 

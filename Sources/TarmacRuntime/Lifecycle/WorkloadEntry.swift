@@ -113,9 +113,13 @@ public struct FailureFacts: Codable, Sendable, Hashable {
     public var memoryLimitBytes: Int64?
     public var maxDurationSeconds: Int64?
     public var ranSeconds: Int64?
+    /// What the failure looked like (cause, exit, the last lines of the log with numbers blanked): two attempts in a
+    /// row with the same signature failed the same way.
+    public var signature: String?
 
     public init(pod: Int? = nil, exitCode: Int? = nil, signal: Int? = nil, peakMemoryBytes: Int64? = nil, memoryLimitBytes: Int64? = nil,
-                maxDurationSeconds: Int64? = nil, ranSeconds: Int64? = nil) {
+                maxDurationSeconds: Int64? = nil, ranSeconds: Int64? = nil, signature: String? = nil) {
+        self.signature = signature
         self.pod = pod
         self.exitCode = exitCode
         self.signal = signal

@@ -189,6 +189,15 @@ public struct WorkloadMachine: Sendable {
         }
         // The rest of the gang cannot go on without this pod.
         let stopGang: [WorkloadEffect] = e.podCount > 1 ? [.stop(attempt: e.attempt)] : []
+        // An application that fails the same way twice in a row would fail that way again: the attempts left (hours of
+        // GPUs) are not spent on it, unless the workload asks for every attempt.
+        if triage.cause == "ApplicationError", !exit.lastLines.isEmpty { facts.signature = Self.signature(of: exit) }
+        if triage.retryable, e.attempt < e.maxAttempts, let sig = facts.signature, e.failure?.signature == sig,
+           t.plan?.workload.retryIdenticalFailures != true {
+            return finish(t, .failed, cause: triage.cause,
+                          message: "\(triage.message). Failed the same way twice (attempt \(e.attempt) as the one before it): not retrying; fix the cause, or set spec.retryIdenticalFailures: true to use every attempt",
+                          actor: .lifecycle, now: now, exitCode: exit.exitCode, first: stopGang, failure: facts)
+        }
         guard triage.retryable && e.attempt < e.maxAttempts else {
             return finish(t, .failed, cause: triage.cause, message: triage.message, actor: .lifecycle, now: now, exitCode: exit.exitCode,
                           first: stopGang, failure: facts)
@@ -201,6 +210,27 @@ public struct WorkloadMachine: Sendable {
         n.notBefore = now.addingTimeInterval(delay)
         n.message = "attempt \(e.attempt) of \(e.maxAttempts) failed (\(triage.cause): \(triage.message)); retrying in \(Int(delay))s"
         return record(&t, n, "retry", .lifecycle, now, detail: triage.cause, then: stopGang)
+    }
+
+    /// How a failed pod looked: its exit and the last lines of its log, with runs of digits blanked (times, pids and
+    /// addresses differ between two runs of the same failure; the exception and where it was raised do not). A pod that
+    /// printed nothing has no signature: nothing says its failures are the same.
+    static func signature(of exit: PodExit) -> String {
+        let lines = exit.lastLines.suffix(5).map { line -> String in
+            var out = ""
+            var inDigits = false
+            for c in line.unicodeScalars {
+                if ("0"..."9").contains(c) {
+                    if !inDigits { out += "#" }
+                    inDigits = true
+                } else {
+                    out.unicodeScalars.append(c)
+                    inDigits = false
+                }
+            }
+            return out.trimmingCharacters(in: .whitespaces)
+        }
+        return "\(exit.exitCode.map(String.init) ?? "-")/\(exit.signal.map(String.init) ?? "-")/" + lines.joined(separator: "\n")
     }
 
     /// Seconds to wait before the attempt after `attempt`: 1, 2, 4, ... up to `maxBackoff`.

@@ -130,3 +130,49 @@ import TarmacRuntime
         #expect(t.entry.lastCheckpoint?.step == 100)
     }
 }
+
+/// A failure that repeats itself exactly is not retried again; one that changes, or a workload that asks for every
+/// attempt, is.
+@Suite struct IdenticalFailureTests {
+    let machine = WorkloadMachine(trustDomain: "acme")
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+    let traceback = ["Traceback (most recent call last):", "  File \"train.py\", line 12, in <module>", "ValueError: bad shape (3, 4) at step 1200"]
+
+    func fail(_ t: TrackedWorkload, attempt: Int, lines: [String], at now: Date) -> TrackedWorkload {
+        var t = t
+        (t, _) = machine.step(t, .admitted(placements: Lifecycle.placements(1), charge: Lifecycle.charge), now: now)
+        (t, _) = machine.step(t, .podExited(PodExit(workload: t.id, attempt: attempt, pod: 0, reason: .exited, exitCode: 1, lastLines: lines)), now: now + 5)
+        return t
+    }
+
+    @Test func theSameTracebackTwiceEndsTheWorkload() {
+        var t = Lifecycle.tracked(Lifecycle.batch("same", retries: 5), at: t0)
+        t = fail(t, attempt: 1, lines: traceback, at: t0)
+        #expect(t.state == .queued, "the first failure is retried")
+        // The same exception; only numbers (step, time) differ.
+        t = fail(t, attempt: 2, lines: traceback.map { $0.replacingOccurrences(of: "1200", with: "1300") }, at: t0 + 100)
+        #expect(t.state == .failed && t.entry.attempt == 2 && t.entry.cause == "ApplicationError", "\(t.entry)")
+        #expect(t.entry.message?.contains("Failed the same way twice (attempt 2 as the one before it): not retrying") == true, "\(t.entry.message ?? "")")
+        #expect(t.entry.message?.contains("spec.retryIdenticalFailures: true") == true)
+    }
+
+    @Test func aDifferentFailureIsRetried() {
+        var t = Lifecycle.tracked(Lifecycle.batch("changing", retries: 5), at: t0)
+        t = fail(t, attempt: 1, lines: traceback, at: t0)
+        t = fail(t, attempt: 2, lines: ["ConnectionResetError: [Errno 104] Connection reset by peer"], at: t0 + 100)
+        #expect(t.state == .queued && t.entry.attempt == 2)
+        // Nothing printed at all: no evidence that two failures are the same.
+        var quiet = Lifecycle.tracked(Lifecycle.batch("quiet", retries: 5), at: t0)
+        quiet = fail(quiet, attempt: 1, lines: [], at: t0)
+        quiet = fail(quiet, attempt: 2, lines: [], at: t0 + 100)
+        #expect(quiet.state == .queued)
+    }
+
+    @Test func aWorkloadMayAskForEveryAttempt() {
+        var t = Lifecycle.tracked(Lifecycle.batch("stubborn", retries: 2) + "  retryIdenticalFailures: true\n", at: t0)
+        #expect(t.plan?.workload.retryIdenticalFailures == true)
+        for attempt in 1...3 { t = fail(t, attempt: attempt, lines: traceback, at: t0 + Double(attempt) * 100) }
+        #expect(t.state == .failed && t.entry.attempt == 3)
+        #expect(t.entry.message?.contains("same way") == false)
+    }
+}
