@@ -68,6 +68,10 @@ int tarmac_bind(const char *source, const char *target) {
     return mount(source, target, NULL, MS_BIND | MS_REC, NULL);
 }
 
+int tarmac_remount_readonly(const char *target) {
+    return mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
+}
+
 int tarmac_open_path(const char *path, int directory) {
     return open(path, O_PATH | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
 }

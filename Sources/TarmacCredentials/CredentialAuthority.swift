@@ -37,6 +37,15 @@ public final class CredentialAuthority: Sendable {
     /// plane has recovered its state.
     public static func start(issuer: String, store: any Store, controlPlane: ControlPlane, sealingKey: SymmetricKey,
                              clock: any RuntimeClock = SystemClock(), logger: Logger) async throws -> CredentialAuthority {
+        let authority = try await load(issuer: issuer, store: store, controlPlane: controlPlane, sealingKey: sealingKey, clock: clock, logger: logger)
+        try await authority.adoptLiveAttempts()
+        return authority
+    }
+
+    /// Loads keys (making the first one on a new store) and grants; `adoptLiveAttempts()` must follow once the control
+    /// plane has recovered its state, before the authority answers anyone.
+    public static func load(issuer: String, store: any Store, controlPlane: ControlPlane, sealingKey: SymmetricKey,
+                            clock: any RuntimeClock = SystemClock(), logger: Logger) async throws -> CredentialAuthority {
         let now = clock.now
         var ring = KeyRing(try await store.signingKeys())
         if ring.signer == nil {
@@ -48,15 +57,20 @@ public final class CredentialAuthority: Sendable {
         let keys = try await TokenKeys(issuer: issuer, ring: ring, sealingKey: sealingKey, now: now)
         let authority = CredentialAuthority(issuer: issuer, keys: keys, store: store, controlPlane: controlPlane, clock: clock, logger: logger, sealingKey: sealingKey)
         authority.state.put(try await store.grants())
+        return authority
+    }
+
+    /// Learns which attempts are live from the recovered control plane; grants of agents that ended while Tarmac was
+    /// down end now.
+    public func adoptLiveAttempts() async throws {
         let live = await controlPlane.liveAttempts()
-        authority.state.values.withLock { v in
+        state.values.withLock { v in
             for (e, holding) in live where holding { v.live[e.id] = e.attempt }
         }
-        // Grants of agents that ended while Tarmac was down end now.
         let liveIDs = Set(live.map(\.entry.id))
-        let over = authority.state.allGrants().filter { !liveIDs.contains($0.workload) }.compactMap { GrantRules.end($0, now: now) }
-        try await authority.save(over, action: "grant-end", actor: .lifecycle, detail: { _ in "the agent is no longer running" })
-        return authority
+        let now = clock.now
+        let over = state.allGrants().filter { !liveIDs.contains($0.workload) }.compactMap { GrantRules.end($0, now: now) }
+        try await save(over, action: "grant-end", actor: .lifecycle, detail: { _ in "the agent is no longer running" })
     }
 
     var settings: IdentitySettings { controlPlane.contract.platform.identity }

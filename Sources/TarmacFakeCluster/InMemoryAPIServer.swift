@@ -15,6 +15,8 @@ public final class InMemoryAPIServer: Sendable {
         var events: [Event] = []
         var requests = 0
         var byVerb: [String: Int] = [:]
+        var logsHeld = false
+        var logRequests = 0
     }
 
     let state = Mutex(State())
@@ -23,6 +25,11 @@ public final class InMemoryAPIServer: Sendable {
     public init(username: String = "kubernetes-admin") { self.username = username }
 
     public var requests: Int { state.withLock { $0.requests } }
+    /// Pod log requests (`pods/NAME/log`) answered or waiting.
+    public var logRequests: Int { state.withLock { $0.logRequests } }
+
+    /// While held, pod log requests wait (a kubelet that does not answer); released, each answers `log of NAME`.
+    public func holdLogs(_ held: Bool) { state.withLock { $0.logsHeld = held } }
     public var requestsByVerb: [String: Int] { state.withLock { $0.byVerb } }
 
     /// `group/version/plural` and the object's key.
@@ -154,6 +161,12 @@ public final class InMemoryAPIServer: Sendable {
         if t.collection == "authentication.k8s.io/v1/selfsubjectreviews" {
             let review: [String: Any] = ["apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "status": ["userInfo": ["username": username]]]
             return Self.json(.created, try JSONSerialization.data(withJSONObject: review))
+        }
+        if req.method == .get, t.subresource == "log", let name = t.name {
+            state.withLock { $0.logRequests += 1 }
+            while state.withLock({ $0.logsHeld }) { try await Task.sleep(for: .milliseconds(10)) }
+            guard state.withLock({ $0.objects[Self.key(t, name: name)] }) != nil else { return Self.status(404, "NotFound", "pods \"\(name)\" not found") }
+            return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "log of \(name)\n")))
         }
         switch (req.method, t.name) {
         case (.get, nil) where isWatch:

@@ -121,6 +121,16 @@ public final class KubeClient: Sendable {
         try await send(.GET, path, body: nil, contentType: nil).1
     }
 
+    /// One GET, not retried, within `timeout`: for what is worth trying once but not worth waiting for (a log a
+    /// kubelet may not serve).
+    public func rawOnce(_ path: String, timeout: Duration) async throws -> Data {
+        let resp = try await execute(.GET, path, body: nil, contentType: nil, timeout: timeout)
+        let data = Data(try await resp.body.collect(upTo: 64 << 20).readableBytesView)
+        let code = Int(resp.status.code)
+        guard (200..<300).contains(code) else { throw Self.error(code, data, path) }
+        return data
+    }
+
     /// Replaces the status subresource (`PUT .../status`); a stale resourceVersion gets 409.
     public func updateStatus(_ path: String, _ object: [String: Any]) async throws -> [String: Any] {
         try await json(.PUT, path + "/status", body: try JSONSerialization.data(withJSONObject: object), contentType: "application/json")

@@ -75,7 +75,7 @@ public actor LocalBackend: Backend {
                     ports[key] = port
                 }
                 try PodDirectory.writeAtomically(try enc.encode(p), to: dir.launchFile)
-                if let spec = sandboxSpec(key, dir) {
+                if let spec = sandboxSpec(key, dir, p) {
                     try PodDirectory.writeAtomically(try JSONEncoder().encode(spec), to: dir.sandboxFile)
                 }
                 try spawn(dir)
@@ -121,8 +121,9 @@ public actor LocalBackend: Backend {
         }
     }
 
-    /// The pod's confinement: in uid mode a user id no other live pod has (derived from the pod's key, then the next free one).
-    func sandboxSpec(_ key: Key, _ dir: PodDirectory) -> SandboxSpec? {
+    /// The pod's confinement: in uid mode a user id no other live pod has (derived from the pod's key, then the next free
+    /// one); the toolchain it may run; its cgroup, named for the pod, with the pod's memory and CPU.
+    func sandboxSpec(_ key: Key, _ dir: PodDirectory, _ launch: PodLaunch) -> SandboxSpec? {
         guard let policy = sandbox else { return nil }
         var uid: UInt32?
         if policy.isolation.mode == .uid {
@@ -134,8 +135,10 @@ public actor LocalBackend: Backend {
             uid = policy.firstUID + candidate
             uids[key] = uid
         }
+        let cgroup = policy.cgroups?.pod("\(key.workload)-\(key.attempt)-\(key.pod)", memoryMax: launch.memoryLimitBytes, cpuMilli: launch.cpuMilli)
         return SandboxSpec(mode: policy.isolation.mode, landlockABI: policy.isolation.landlockABI, uid: uid, gid: uid, box: dir.box,
-                           dataDirectory: policy.dataDirectory, hidden: policy.hidden)
+                           dataDirectory: policy.dataDirectory, hidden: policy.hidden,
+                           serverHome: policy.isolation.mode == .uid ? policy.home : nil, toolchain: policy.toolchain, cgroup: cgroup)
     }
 
     /// Starts a supervisor in its own session, so that neither a terminal's Ctrl-C nor the control plane's exit reaches it.

@@ -95,6 +95,12 @@ public struct ExitStatus: Codable, Sendable, Hashable {
     public var peakMemoryBytes: Int64
     public var memoryLimitBytes: Int64
     public var finishedAt: Date
+    /// What the pod's cgroup counted (absent without one): CPU time used and throttled, forks refused at `pids.max`.
+    public var cpuMicros: Int64?
+    public var throttledMicros: Int64?
+    public var pidsRefused: Int64?
+    /// Whether the kernel enforced the pod's limits (a cgroup), or the supervisor watched its memory.
+    public var kernelLimits: Bool?
 
     public init(reason: PodExit.Reason, exitCode: Int?, signal: Int?, peakMemoryBytes: Int64, memoryLimitBytes: Int64, finishedAt: Date) {
         self.reason = reason

@@ -47,6 +47,15 @@ public enum PodSupervisor {
 
         let sandbox = dir.readSandbox()
         do {
+            try sandbox?.cgroup?.create()
+        } catch {
+            let line = "tarmac: the pod's cgroup could not be made: \(error)\n"
+            appendToLog(dir, line)
+            write(ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date()), dir)
+            return 2
+        }
+        defer { sandbox?.cgroup?.destroy() }
+        do {
             try prepareBox(dir, sandbox)
             try unpackWorkdir(launch, into: dir.workDirectory, sandbox)
             try writeIdentityBootstrap(launch, dir, sandbox)
@@ -69,6 +78,14 @@ public enum PodSupervisor {
             }
             let one = await runOnce(launch, environment: env, log: log, directory: dir, sandbox: sandbox, stop: stop)
             status.peakMemoryBytes = max(status.peakMemoryBytes, one.peakMemoryBytes)
+            if let cg = sandbox?.cgroup {
+                let u = cg.usage()
+                status.peakMemoryBytes = max(status.peakMemoryBytes, u.peakBytes)
+                status.cpuMicros = u.cpuMicros
+                status.throttledMicros = u.throttledMicros
+                status.pidsRefused = u.pidsRefused
+                status.kernelLimits = true
+            }
             status.reason = one.reason
             status.exitCode = one.exitCode
             status.signal = one.signal
@@ -86,8 +103,9 @@ public enum PodSupervisor {
             return ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date())
         }
         var env: [Environment.Key: String] = [:]
-        for (k, v) in podEnvironment(directory) { env[Environment.Key(stringLiteral: k)] = v }
-        for (k, v) in environment { env[Environment.Key(stringLiteral: k)] = v }
+        let base = podEnvironment(directory, sandbox)
+        for (k, v) in base { env[Environment.Key(stringLiteral: k)] = v }
+        for (k, v) in environment { env[Environment.Key(stringLiteral: k)] = k == "PATH" ? expandPath(v, base["PATH"] ?? "") : v }
         var options = PlatformOptions()
         options.processGroupID = 0
         let outcome = Outcome()
@@ -103,7 +121,7 @@ public enum PodSupervisor {
                 input: .none, output: .fileDescriptor(FileDescriptor(rawValue: log), closeAfterSpawningProcess: false),
                 error: .fileDescriptor(FileDescriptor(rawValue: log), closeAfterSpawningProcess: false)
             ) { execution in
-                await watch(execution.processIdentifier.value, launch: launch, stop: stop, outcome: outcome, directory: directory)
+                await watch(execution.processIdentifier.value, launch: launch, stop: stop, outcome: outcome, directory: directory, cgroup: sandbox?.cgroup)
             }
             var s = ExitStatus(reason: outcome.reason, exitCode: nil, signal: nil, peakMemoryBytes: outcome.peak, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date())
             switch result.terminationStatus {
@@ -120,15 +138,25 @@ public enum PodSupervisor {
 
     /// Watches the pod's process group until its leader exits: memory over the limit is killed at once (out of memory),
     /// the deadline and stop requests get SIGTERM and, after the grace period, SIGKILL.
-    static func watch(_ pid: pid_t, launch: PodLaunch, stop: StopRequest, outcome: Outcome, directory: PodDirectory) async {
+    /// With a cgroup the kernel enforces memory: an OOM kill it counted ends the pod (all of it) as out of memory.
+    static func watch(_ pid: pid_t, launch: PodLaunch, stop: StopRequest, outcome: Outcome, directory: PodDirectory, cgroup: PodCgroup?) async {
         var terminatedAt: ContinuousClock.Instant?
         while ProcessTable.isRunning(pid) {
             if !stop.requested, directory.stopRequested { stop.request() }
-            let rss = ProcessTable.residentBytes(processGroup: pid)
-            outcome.peak = max(outcome.peak, rss)
-            if rss > launch.memoryLimitBytes, outcome.reason != .outOfMemory {
-                outcome.reason = .outOfMemory
-                kill(-pid, SIGKILL)
+            if let cgroup {
+                let u = cgroup.usage()
+                outcome.peak = max(outcome.peak, u.peakBytes, u.memoryBytes)
+                if u.oomKills > 0, outcome.reason != .outOfMemory {
+                    outcome.reason = .outOfMemory
+                    kill(-pid, SIGKILL)
+                }
+            } else {
+                let rss = ProcessTable.residentBytes(processGroup: pid)
+                outcome.peak = max(outcome.peak, rss)
+                if rss > launch.memoryLimitBytes, outcome.reason != .outOfMemory {
+                    outcome.reason = .outOfMemory
+                    kill(-pid, SIGKILL)
+                }
             }
             if terminatedAt == nil, outcome.reason == .exited {
                 if stop.requested {
@@ -148,15 +176,35 @@ public enum PodSupervisor {
         }
         // Whatever the leader left behind in its group goes with it.
         kill(-pid, SIGKILL)
+        // The kernel may count an OOM kill of the leader only as it reaps it.
+        if let cgroup, outcome.reason == .exited, cgroup.usage().oomKills > 0 { outcome.reason = .outOfMemory }
     }
 
     /// What every pod starts from: the PATH and locale of the machine, and a HOME and TMPDIR of its own in its sandbox.
     /// Nothing else of the control plane's environment (its secrets, its HOME, its credentials file) reaches a pod.
-    static func podEnvironment(_ dir: PodDirectory) -> [String: String] {
+    /// With a toolchain, its `PATH` (only directories the pod can use) and the variables of the exposed interpreters.
+    static func podEnvironment(_ dir: PodDirectory, _ sandbox: SandboxSpec? = nil) -> [String: String] {
         var env = scrubbedEnvironment()
+        if let t = sandbox?.toolchain {
+            env["PATH"] = t.path.joined(separator: ":")
+            for (k, v) in t.environment { env[k] = v }
+        }
         env["HOME"] = dir.box + "/home"
         env["TMPDIR"] = dir.box + "/tmp"
         return env
+    }
+
+    /// A workload's own `PATH` may extend the pod's: `$PATH`, `${PATH}` and `$(PATH)` stand for it.
+    static func expandPath(_ value: String, _ base: String) -> String {
+        value.replacingOccurrences(of: "$(PATH)", with: base).replacingOccurrences(of: "${PATH}", with: base)
+            .replacingOccurrences(of: "$PATH", with: base)
+    }
+
+    static func appendToLog(_ dir: PodDirectory, _ line: String) {
+        let fd = open(dir.logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        _ = line.withCString { Glibc.write(fd, $0, strlen($0)) }
+        close(fd)
     }
 
     /// The variables a supervisor or a pod may inherit from the control plane: where programs are and how text is shown.

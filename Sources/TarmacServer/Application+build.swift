@@ -27,10 +27,13 @@ public struct ServerDependencies: Sendable {
     public var credentials: CredentialAuthority?
     /// The tool gateway's address, for documents that point at it.
     public var gatewayURL: String?
+    /// Open once the control plane has recovered its state: until then requests wait (the probes answer at once).
+    public var recovered: ReadinessGate
 
     public init(controlPlane: ControlPlane, store: any Store, tokens: Tokens, registry: PrometheusCollectorRegistry, runsImages: Bool,
                 rateLimit: Double = 50, rateBurst: Double = 200, auditAnchors: String? = nil, workdirs: WorkdirStore? = nil,
-                credentials: CredentialAuthority? = nil, gatewayURL: String? = nil) {
+                credentials: CredentialAuthority? = nil, gatewayURL: String? = nil, recovered: ReadinessGate = ReadinessGate(open: true)) {
+        self.recovered = recovered
         self.workdirs = workdirs
         self.credentials = credentials
         self.gatewayURL = gatewayURL
@@ -51,7 +54,8 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     router.middlewares.add(ErrorMiddleware())
     router.middlewares.add(MetricsMiddleware())
     router.middlewares.add(RequestLogMiddleware())
-    HealthController(controlPlane: deps.controlPlane, registry: deps.registry).register(router)
+    router.middlewares.add(RecoveryMiddleware(recovered: deps.recovered))
+    HealthController(controlPlane: deps.controlPlane, registry: deps.registry, recovered: deps.recovered).register(router)
     let identity = deps.credentials.map { IdentityController(authority: $0, tokens: deps.tokens, gatewayURL: deps.gatewayURL) }
     identity?.registerPublic(router)
     let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: deps.tokens, limiter: RateLimiter(rate: deps.rateLimit, burst: deps.rateBurst)))
@@ -74,11 +78,12 @@ public func buildApplication(_ deps: ServerDependencies, host: String, port: Int
 struct HealthController {
     let controlPlane: ControlPlane
     let registry: PrometheusCollectorRegistry
+    let recovered: ReadinessGate
 
     func register(_ router: Router<TarmacRequestContext>) {
         router.get("healthz") { _, _ in JSON.text("ok\n") }
         router.get("readyz") { _, _ in
-            await controlPlane.ready ? JSON.text("ready\n")
+            await controlPlane.ready && recovered.isOpen ? JSON.text("ready\n")
                 : JSON.text("recovering state\n", status: .serviceUnavailable)
         }
         router.get("metrics") { _, _ in

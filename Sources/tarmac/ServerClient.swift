@@ -15,6 +15,8 @@ enum Exit {
     static let denied: Int32 = 4
     static let unreachable: Int32 = 5
     static let cancelled: Int32 = 6
+    /// `tarmac up`: the data directory or a port is held by another process.
+    static let held: Int32 = 7
 }
 
 /// `--server`, `--context` and `-o`, shared by the commands that talk to a server.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -70,6 +71,17 @@ struct UpCommand: AsyncParsableCommand {
     var gatewayURL: String?
     @Option(help: "File the audit chain's head is appended to every 10 s (default: DATA/audit-anchors.jsonl; put it on another disk to guard the store against a cut-off tail).")
     var auditAnchors: String?
+    @Option(name: .customLong("pod-path"), help: ArgumentHelp("Add DIR to local pods' PATH, exposed read-only (repeatable); -DIR leaves DIR and what is under it out.",
+                                                              discussion: "By default pods get the server's PATH, and what it leads to under the server's home (a venv, pyenv, conda, ~/.local) is exposed read-only; nothing else of the home is.",
+                                                              valueName: "[-]DIR"))
+    var podPath: [String] = []
+    @Option(help: ArgumentHelp("Kernel limits for local pods: auto (cgroups where this machine allows them) or off (the supervisor watches memory).", valueName: "auto|off"))
+    var podCgroups: CgroupChoice = .auto
+    @Option(help: ArgumentHelp("A delegated cgroup v2 directory to make local pods' cgroups in (default: found automatically).", valueName: "DIR"))
+    var cgroupParent: String?
+    @Option(help: "Most processes and threads one local pod may have (cgroup pids.max).") var podPids: Int = 4096
+
+    enum CgroupChoice: String, ExpressibleByArgument, CaseIterable { case auto, off }
 
     enum IsolationChoice: String, ExpressibleByArgument, CaseIterable {
         case auto, uid, landlock, none
@@ -94,6 +106,10 @@ struct UpCommand: AsyncParsableCommand {
         }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level '\(logLevel)'") }
         if grace < 0 { throw ValidationError("--grace must not be negative") }
+        if podPids < 16 { throw ValidationError("--pod-pids must be at least 16") }
+        for p in podPath where !(p.hasPrefix("/") || p.hasPrefix("-/")) {
+            throw ValidationError("--pod-path takes an absolute directory (or -DIR to leave one out), not '\(p)'")
+        }
     }
 
     func run() async throws {
@@ -119,10 +135,24 @@ struct UpCommand: AsyncParsableCommand {
             memoryMiB = Int(q.bytes >> 20)
         }
 
+        // Its ports and its data directory are this server's before anything is touched (the store, pods, a cluster).
+        for (p, flag) in [(port, "--port"), (gatewayPort, "--gateway-port")] {
+            guard let p, let why = PortCheck.unavailable(host: host, port: p) else { continue }
+            Terminal.writeError("error: cannot listen on \(host):\(p): \(why); stop what listens there, or choose another port with \(flag) N")
+            throw ExitCode(Exit.held)
+        }
         // What the control plane writes is its user's only: the store, pod directories, logs, anchors.
         umask(0o077)
         try FileManager.default.createDirectory(atPath: data + "/pods", withIntermediateDirectories: true)
         let dataDir = SandboxPolicy.realPath(URL(fileURLWithPath: data).standardizedFileURL.path)
+        // One control plane per data directory.
+        let lock: DataDirectoryLock
+        do {
+            lock = try DataDirectoryLock(directory: dataDir, holder: .init(pid: getpid(), port: port, host: host, gatewayPort: gatewayPort, since: Date()))
+        } catch let held as DataDirectoryLock.Held {
+            Terminal.writeError("error: \(held)\n  stop that server first, or give this one a data directory of its own with --data DIR")
+            throw ExitCode(Exit.held)
+        }
         for p in [dataDir, dataDir + "/pods"] { chmod(p, 0o700) }
         let store = try SQLiteStore(path: dataDir + "/tarmac.db")
         for suffix in ["", "-wal", "-shm"] { chmod(dataDir + "/tarmac.db" + suffix, 0o600) }
@@ -134,6 +164,7 @@ struct UpCommand: AsyncParsableCommand {
         let runtime: any Backend
         var where_: String
         var isolationLine: String?
+        var limitsLine: String?
         var kubernetes: KubernetesBackend?
         switch backend {
         case .local:
@@ -152,12 +183,42 @@ struct UpCommand: AsyncParsableCommand {
                     throw ExitCode(1)
                 }
             }
-            var hidden = [Credentials.path, anchors].map { SandboxPolicy.realPath($0) }
-            if let home = ProcessInfo.processInfo.environment["HOME"], home != "/", !home.isEmpty { hidden.append(SandboxPolicy.realPath(home)) }
+            let secrets = [Credentials.path, anchors].map { SandboxPolicy.realPath($0) }
+            var hidden = secrets
+            let environment = ProcessInfo.processInfo.environment
+            let home = environment["HOME"].flatMap { $0 == "/" || $0.isEmpty ? nil : SandboxPolicy.realPath($0) }
+            if let home { hidden.append(home) }
             if chosen.mode == .landlock { hidden += ["/tmp", "/var/tmp"].map { SandboxPolicy.realPath($0) } }
-            let policy = SandboxPolicy(isolation: chosen, dataDirectory: dataDir, hidden: hidden)
+            // The programs pods run: the server's PATH, and what it leads to under the home, read-only.
+            let toolchain: PodToolchain
+            do {
+                toolchain = try PodToolchain.discover(serverPath: environment["PATH"] ?? "", environment: environment, home: home,
+                                                      hidden: secrets + [dataDir], add: podPath.filter { !$0.hasPrefix("-") },
+                                                      remove: podPath.filter { $0.hasPrefix("-") }.map { String($0.dropFirst()) }, fs: .live)
+            } catch {
+                Terminal.writeError("error: \(error)")
+                throw ExitCode(Exit.usage)
+            }
+            var cgroups: CgroupSetup?
+            switch podCgroups {
+            case .off: limitsLine = "limits    memory watched by each pod's supervisor (--pod-cgroups off); CPU by the engine's accounting only"
+            case .auto:
+                let name = "d" + SHA256.hash(data: Data(dataDir.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
+                switch CgroupSetup.prepare(name: name, pidsMax: podPids, parent: cgroupParent) {
+                case .success(let c):
+                    cgroups = c
+                    limitsLine = "limits    \(c.summary)"
+                case .failure(let why):
+                    if cgroupParent != nil {
+                        Terminal.writeError("error: --cgroup-parent \(cgroupParent!): \(why)")
+                        throw ExitCode(Exit.usage)
+                    }
+                    limitsLine = "limits    no cgroups (\(why)): memory watched by each pod's supervisor, CPU by the engine's accounting only"
+                }
+            }
+            let policy = SandboxPolicy(isolation: chosen, dataDirectory: dataDir, hidden: hidden, home: home, toolchain: toolchain, cgroups: cgroups)
             runtime = LocalBackend(root: dataDir + "/pods", supervisor: Self.executablePath(), machine: machine, sandbox: policy, workdirs: workdirs)
-            isolationLine = "isolation \(chosen.summary)"
+            isolationLine = "isolation \(chosen.summary)\n            \(toolchain.summary(home: home))"
             let gpuText = machine.gpus > 0 ? ", \(machine.gpus) GPU\(machine.gpus == 1 ? "" : "s") (\(machine.accelerator ?? "unknown model"))" : ", no GPU"
             where_ = "machine   \(machine.name): \(String(format: "%g", Double(machine.cpuMilli) / 1000)) CPUs, \(machine.memoryMiB / 1024) GiB\(gpuText)"
         case .kubernetes:
@@ -192,16 +253,18 @@ struct UpCommand: AsyncParsableCommand {
         }
         let controlPlane = ControlPlane(contract: contract, store: store, backend: runtime, config: config, logger: logger)
         let metering = MeteringService(controlPlane.transitions)
-        try await controlPlane.start()
         let tokens = Tokens(store: store, teams: Set(contract.platform.teams.keys))
         let url = httpURL(host, port)
         let secret = try await tokens.bootstrap()
         // Workload identity: tokens are issued as this server (the address pods reach it at).
         let issuer = config.advertiseURL ?? url
-        let credentials = try await CredentialAuthority.start(issuer: issuer, store: store, controlPlane: controlPlane, sealingKey: config.credentialKey,
-                                                              logger: Logger(label: "tarmac.credentials"))
+        let credentials = try await CredentialAuthority.load(issuer: issuer, store: store, controlPlane: controlPlane, sealingKey: config.credentialKey,
+                                                             logger: Logger(label: "tarmac.credentials"))
         let credentialService = CredentialService(credentials, transitions: controlPlane.transitions, logger: Logger(label: "tarmac.credentials"))
-        var services: [any Service] = [LifecycleService(controlPlane), metering, credentialService]
+        // Recovery (the store's workloads, the backend's pods) starts once the API's port is bound; requests wait for it.
+        let portBound = ReadinessGate(), recovered = ReadinessGate()
+        let recovery = LifecycleService.Recovery(portBound: portBound, recovered: recovered, then: { try await credentials.adoptLiveAttempts() })
+        var services: [any Service] = [LifecycleService(controlPlane, recovery: recovery), metering, credentialService]
         var gatewayLine = "gateway   off (--gateway-port PORT serves the contract's tools to agents)"
         var gatewayClient: HTTPClient?
         if let gatewayPort {
@@ -217,7 +280,7 @@ struct UpCommand: AsyncParsableCommand {
                                       credentials: upstreamCredentials, config: .init(publicURL: gatewayURL), logger: Logger(label: "tarmac.gateway"))
             services.append(gateway.audit)
             services.append(upstreamCredentials)
-            services.append(GatewayServer(gateway: gateway, host: host, port: gatewayPort))
+            services.append(AfterGate(recovered, GatewayServer(gateway: gateway, host: host, port: gatewayPort)))
             let served = contract.platform.tools.values.filter { $0.upstream != nil }.map(\.name).sorted()
             gatewayLine = "gateway   \(gatewayURL)/TOOL (\(served.isEmpty ? "no tool has an upstream" : served.joined(separator: ", ")))"
             for t in contract.platform.tools.values.sorted(by: { $0.name < $1.name }) {
@@ -227,19 +290,22 @@ struct UpCommand: AsyncParsableCommand {
 
         let deps = ServerDependencies(controlPlane: controlPlane, store: store, tokens: tokens, registry: registry, runsImages: backend == .kubernetes,
                                       rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4), auditAnchors: anchors,
-                                      workdirs: workdirs, credentials: credentials)
+                                      workdirs: workdirs, credentials: credentials, recovered: recovered)
         let anchorService = AuditAnchorService(store: store, path: anchors, logger: Logger(label: "tarmac.audit"))
         let platformName = contract.platform.name
         let banner = where_
         let isolated = isolationLine
-        services += [anchorService, ContractReloadService(path: path, controlPlane: controlPlane, logger: Logger(label: "tarmac.platform"))]
+        services += [anchorService, AfterGate(recovered, ContractReloadService(path: path, controlPlane: controlPlane, logger: Logger(label: "tarmac.platform")))]
         let gatewayBanner = gatewayLine
+        let limits = limitsLine
         let app = buildApplication(deps, host: host, port: port, services: services, onServerRunning: { _ in
+            portBound.open()
             print("Tarmac \(TarmacVersion.current) is up: platform \(platformName) from \(path)")
             print("  API       \(url)  (OpenAPI: \(url)/openapi.yaml, metrics: \(url)/metrics)")
-            print("  data      \(dataDir)")
+            print("  data      \(dataDir) (held by this server, pid \(getpid()))")
             print("  \(banner)")
             if let isolated { print("  \(isolated)") }
+            if let limits { print("  \(limits)") }
             print("  audit     anchors in \(anchors)")
             print("  identity  issuer \(issuer) (JWKS: \(issuer)/.well-known/jwks.json, token exchange: POST \(issuer)/v1/token)")
             print("  \(gatewayBanner)")
@@ -267,6 +333,7 @@ struct UpCommand: AsyncParsableCommand {
             Terminal.flush()
         }, logger: logger)
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        withExtendedLifetime(lock) {}
         try? await gatewayClient?.shutdown()
         await kubernetes?.shutdown()
         logger.info("stopped; running workloads keep running and are taken back at the next start")

@@ -99,10 +99,18 @@ import TarmacTesting
         fake.put(podPath, live)
         var done = job
         done["status"] = ["conditions": [["type": "Complete", "status": "True"]], "succeeded": 1]
+        // A kubelet that does not serve the log: the end is recorded and the loop goes on meanwhile; the log is copied,
+        // then the objects deleted, in the background.
+        fake.holdLogs(true)
         fake.put(jobPath, done)
         try await until("the workload succeeded", cp) { await cp.current(entry.id)?.state == .succeeded }
+        try await until("its log is asked for", cp) { fake.logRequests > 0 }
+        await cp.tick()
+        #expect(fake.object(jobPath) != nil, "the objects go after the log is copied")
+        fake.holdLogs(false)
         // Its objects are deleted with propagation once it ended.
         try await until("its objects are gone", cp) { fake.object(jobPath) == nil && fake.object("/api/v1/namespaces/search-dev/serviceaccounts/hello-train") == nil }
+        #expect(try String(contentsOfFile: dir.path + "/logs/\(entry.id)/1/0.log", encoding: .utf8) == "log of hello-train-0-abcde\n")
         let verbs = fake.requestsByVerb
         #expect((verbs["POST"] ?? 0) >= 2 && (verbs["DELETE"] ?? 0) >= 2 && (verbs["PATCH"] ?? 0) >= 1, "\(verbs)")
     }

@@ -23,6 +23,8 @@ int tarmac_private_mounts(void);
 int tarmac_mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data);
 /// A bind mount of `source` (may be /proc/self/fd/N) on `target`.
 int tarmac_bind(const char *source, const char *target);
+/// Makes the bind mount at `target` (and those under it) read-only, without devices or set-uid programs.
+int tarmac_remount_readonly(const char *target);
 
 /// open(path, O_PATH | O_CLOEXEC), with O_DIRECTORY when `directory` is set: a handle for rules and bind mounts.
 int tarmac_open_path(const char *path, int directory);

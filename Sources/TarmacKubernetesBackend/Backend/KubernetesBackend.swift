@@ -59,6 +59,8 @@ public actor KubernetesBackend: Backend {
     var synced: Set<String> = []
     var watchError: [String: String] = [:]
     var tasks: [Task<Void, Never>] = []
+    /// Logs to copy and objects to delete of ended workloads, done in the background a few at a time.
+    let endings = EndingQueue()
 
     var tracked: [String: WorkloadObjects] = [:]
     var launched: [String: Int] = [:]
@@ -127,9 +129,18 @@ public actor KubernetesBackend: Backend {
         }
     }
 
-    public func shutdown() {
+    public func shutdown() async {
         for t in tasks { t.cancel() }
         tasks = []
+        // What ended workloads left to do is finished, for up to 10 s: what is cut off, the next start's reconcile
+        // deletes (their logs are then lost).
+        let endings = self.endings
+        await withTaskGroup(of: Void.self) { g in
+            g.addTask { await endings.drain() }
+            g.addTask { try? await Task.sleep(for: .seconds(10)) }
+            await g.next()
+            g.cancelAll()
+        }
     }
 
     /// The username the API server sees for Tarmac's credentials.
@@ -538,12 +549,18 @@ public actor KubernetesBackend: Backend {
         return result
     }
 
+    /// Forgets an ended workload at once; its logs are copied and its objects deleted in the background (`endings`).
     public func release(workload: String) async {
         guard let o = tracked[workload] else { return }
-        if let attempt = launched[workload] { await keepLogs(workload, attempt: attempt) }
-        for obj in o.supporting + [o.controller(attempt: 0, nodes: nil), o.checkpointSecret(url: "", token: "")] {
-            do { try await client.delete(ResourcePath.of(obj)) } catch {
-                logger.error("could not delete an object of an ended workload", metadata: ["object": "\(ResourcePath.of(obj))", "error": "\(error)"])
+        let logs = launched[workload].map { logCopies(workload, attempt: $0) } ?? []
+        let objects = (o.supporting + [o.controller(attempt: 0, nodes: nil), o.checkpointSecret(url: "", token: "")]).map(ResourcePath.of)
+        let client = self.client, logger = self.logger
+        await endings.enqueue {
+            await Self.copy(logs, client: client)
+            for path in objects {
+                do { try await client.delete(path) } catch {
+                    logger.error("could not delete an object of an ended workload", metadata: ["object": "\(path)", "error": "\(error)"])
+                }
             }
         }
         tracked[workload] = nil
@@ -596,14 +613,30 @@ public actor KubernetesBackend: Backend {
 
     /// Copies the logs of an attempt's pods to disk before they go, so `tarmac logs` keeps working after the end.
     func keepLogs(_ workload: String, attempt: Int) async {
-        guard let o = tracked[workload] else { return }
-        for slot in 0..<o.podCount {
-            guard let pod = pod(workload, attempt, slot) else { continue }
-            let path = "/api/v1/namespaces/\(o.namespace)/pods/\(AttemptStatus.name(pod))/log?container=\(o.containerName)&limitBytes=\(16 << 20)"
-            guard let data = try? await client.raw(path) else { continue }
-            let file = logFile(workload, attempt, slot)
+        await Self.copy(logCopies(workload, attempt: attempt), client: client)
+    }
+
+    /// Where each pod's log is read from and written to.
+    func logCopies(_ workload: String, attempt: Int) -> [(path: String, file: String)] {
+        guard let o = tracked[workload] else { return [] }
+        return (0..<o.podCount).compactMap { slot in
+            guard let pod = pod(workload, attempt, slot) else { return nil }
+            return ("/api/v1/namespaces/\(o.namespace)/pods/\(AttemptStatus.name(pod))/log?container=\(o.containerName)&limitBytes=\(16 << 20)",
+                    logFile(workload, attempt, slot))
+        }
+    }
+
+    /// Each log is tried once, for at most `logCopyTimeout`: a kubelet that cannot serve it costs that, not retries.
+    static func copy(_ logs: [(path: String, file: String)], client: KubeClient) async {
+        for (path, file) in logs {
+            guard let data = try? await client.rawOnce(path, timeout: logCopyTimeout) else { continue }
             try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             _ = FileManager.default.createFile(atPath: file, contents: data)
         }
     }
+
+    static let logCopyTimeout: Duration = .seconds(5)
+
+    /// Waits until the background work of ended workloads is done (tests, shutdown).
+    public func settle() async { await endings.drain() }
 }

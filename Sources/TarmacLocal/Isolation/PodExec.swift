@@ -26,10 +26,12 @@ public enum PodExec {
             return fail("tarmac: the pod's sandbox could not be set up: \(error)", code: setupFailed)
         }
         umask(0o022)
-        return exec(command)
+        return exec(command, omitted: spec.toolchain?.omitted ?? [])
     }
 
     static func confine(_ s: SandboxSpec) throws {
+        // Into the pod's cgroup first, while this process may still write there: everything the command starts follows.
+        try s.cgroup?.join(getpid())
         switch s.mode {
         case .uid:
             try privateView(s)
@@ -49,10 +51,17 @@ public enum PodExec {
             }
         case .landlock:
             guard chdir(s.work) == 0 else { throw PodExecError("chdir \(s.work)", errno) }
-            let hidden = s.hidden + [s.dataDirectory]
+            let hidden = s.hidden + [s.dataDirectory] + (s.toolchain?.withheld ?? [])
             let fm = FileManager.default
-            let readable = Landlock.readable(roots: ["/"], hidden: hidden, children: { try? fm.contentsOfDirectory(atPath: $0) }, resolve: SandboxPolicy.realPath)
-            var rules = readable.map { Landlock.Rule(path: $0, access: .read) }
+            let children: (String) -> [String]? = { try? fm.contentsOfDirectory(atPath: $0) }
+            var rules = Landlock.readable(roots: ["/"], hidden: hidden, children: children, resolve: SandboxPolicy.realPath)
+                .map { Landlock.Rule(path: $0, access: .read) }
+            // The toolchain's trees inside the hidden home, less what stays hidden inside them.
+            if let exposed = s.toolchain?.exposed, !exposed.isEmpty {
+                let inside = hidden.filter { h in !exposed.contains { $0 == h || $0.isInside(h) } }
+                rules += Landlock.readable(roots: exposed, hidden: inside, children: children, resolve: SandboxPolicy.realPath)
+                    .map { Landlock.Rule(path: $0, access: .read) }
+            }
             rules.append(.init(path: s.box, access: .readWrite))
             rules.append(.init(path: "/dev/shm", access: .readWrite))
             rules.append(.init(path: "/dev", access: [.read, .writeFile, .ioctlDev]))
@@ -69,10 +78,36 @@ public enum PodExec {
         let box = tarmac_open_path(s.box, 1)
         guard box >= 0 else { throw PodExecError("open \(s.box)", errno) }
         defer { close(box) }
+        // Handles on the toolchain's trees, taken before the home is covered.
+        let exposed = (s.toolchain?.exposed ?? []).filter { p in s.serverHome.map { p.isInside($0) } ?? false }.compactMap { path -> (String, Int32)? in
+            let fd = tarmac_open_path(path, 1)
+            return fd >= 0 ? (path, fd) : nil
+        }
+        defer { for (_, fd) in exposed { close(fd) } }
         let flags = UInt(MS_NOSUID | MS_NODEV)
         let fm = FileManager.default
         for t in ["/tmp", "/var/tmp", "/dev/shm"] where fm.fileExists(atPath: t) {
             guard tarmac_mount("tarmac", t, "tmpfs", flags, "mode=1777") == 0 else { throw PodExecError("mount tmpfs on \(t)", errno) }
+        }
+        // The server's home: empty but for the toolchain's trees, bound in read-only; what tools keep beside their
+        // programs (credentials) is covered again inside them.
+        if let home = s.serverHome {
+            // The home may lie under one of those (now empty): make its path again before covering it.
+            try fm.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            guard tarmac_mount("tarmac", home, "tmpfs", flags, "mode=0755,size=1m") == 0 else { throw PodExecError("mount tmpfs on \(home)", errno) }
+            for (path, fd) in exposed {
+                try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+                guard tarmac_bind("/proc/self/fd/\(fd)", path) == 0 else { throw PodExecError("bind \(path)", errno) }
+                guard tarmac_remount_readonly(path) == 0 else { throw PodExecError("read-only \(path)", errno) }
+            }
+            for w in s.toolchain?.withheld ?? [] where w.isInside(home) && w != s.dataDirectory && !s.dataDirectory.isInside(w) {
+                var st = stat()
+                guard lstat(w, &st) == 0 else { continue }
+                let covered = (st.st_mode & S_IFMT) == S_IFDIR
+                    ? tarmac_mount("tarmac", w, "tmpfs", flags | UInt(MS_RDONLY), "mode=0700,size=4k")
+                    : tarmac_bind("/dev/null", w)
+                guard covered == 0 else { throw PodExecError("hide \(w)", errno) }
+            }
         }
         // The data directory may lie under one of those (now empty): make its path again before covering it.
         try fm.createDirectory(atPath: s.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
@@ -82,14 +117,25 @@ public enum PodExec {
         guard tarmac_mount("proc", "/proc", "proc", flags | UInt(MS_NOEXEC), "hidepid=invisible") == 0 else { throw PodExecError("mount /proc", errno) }
     }
 
-    /// Executes the command by PATH (as a shell would: a directory it may not search is skipped). Returns only on failure.
-    static func exec(_ command: [String]) -> Int32 {
+    /// Executes the command, looked up on the pod's PATH as a shell does (a directory the pod may not search, or a
+    /// file it may not execute, is passed over). Returns only on failure, with 127 for a command that is not there
+    /// and 126 for one that cannot be executed, and a message that says which and why (`CommandLookup`).
+    static func exec(_ command: [String], omitted: [PodToolchain.Omission] = []) -> Int32 {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
         var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) }
         argv.append(nil)
-        execvp(command[0], argv)
-        let e = errno
-        let code: Int32 = (e == EACCES || e == ENOEXEC) ? 126 : 127
-        return fail("tarmac: cannot start \(command[0]): \(String(cString: strerror(e)))", code: code)
+        let lookup = CommandLookup(command: command[0], path: path, omitted: omitted)
+        let failure = lookup.run { candidate in
+            execv(candidate, argv)
+            let e = errno
+            if e == ENOEXEC {
+                // A script without a `#!` line: the shell runs it, as execvp would.
+                var sh: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup(candidate)] + argv.dropFirst()
+                execv("/bin/sh", &sh)
+            }
+            return e
+        }
+        return fail(failure.message, code: failure.exitCode)
     }
 
     static func fail(_ message: String, code: Int32 = 127) -> Int32 {

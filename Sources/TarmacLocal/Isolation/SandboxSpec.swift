@@ -18,8 +18,15 @@ public struct SandboxSpec: Codable, Sendable, Hashable {
     public var dataDirectory: String
     /// Other paths the pod must not read: the credentials file, the audit anchor file, the server's home (Landlock mode).
     public var hidden: [String]
+    /// The server's home: an empty tmpfs in the pod's mount namespace (uid mode) with only the toolchain's trees bound in.
+    public var serverHome: String?
+    /// The programs the pod may run (absent in specs written before toolchains were exposed).
+    public var toolchain: PodToolchain?
+    /// The pod's cgroup, when the machine has them (absent: no kernel limits, the supervisor watches memory).
+    public var cgroup: PodCgroup?
 
-    public init(mode: Isolation.Mode, landlockABI: Int, uid: UInt32?, gid: UInt32?, box: String, dataDirectory: String, hidden: [String]) {
+    public init(mode: Isolation.Mode, landlockABI: Int, uid: UInt32?, gid: UInt32?, box: String, dataDirectory: String, hidden: [String],
+                serverHome: String? = nil, toolchain: PodToolchain? = nil, cgroup: PodCgroup? = nil) {
         self.mode = mode
         self.landlockABI = landlockABI
         self.uid = uid
@@ -27,6 +34,9 @@ public struct SandboxSpec: Codable, Sendable, Hashable {
         self.box = box
         self.dataDirectory = dataDirectory
         self.hidden = hidden
+        self.serverHome = serverHome
+        self.toolchain = toolchain
+        self.cgroup = cgroup
     }
 
     public var work: String { box + "/work" }
@@ -43,12 +53,22 @@ public struct SandboxPolicy: Sendable, Hashable {
     public var hidden: [String]
     /// The first user id given to pods (uid mode); pods get ids from `firstUID` up, one each.
     public var firstUID: UInt32
+    /// The server's home (hidden, but for the toolchain's trees).
+    public var home: String?
+    /// What pods may run, and the `PATH` and variables they get.
+    public var toolchain: PodToolchain?
+    /// Where pods' cgroups are made, when the machine allows them.
+    public var cgroups: CgroupSetup?
 
-    public init(isolation: Isolation, dataDirectory: String, hidden: [String], firstUID: UInt32 = 0x6000_0000) {
+    public init(isolation: Isolation, dataDirectory: String, hidden: [String], firstUID: UInt32 = 0x6000_0000, home: String? = nil,
+                toolchain: PodToolchain? = nil, cgroups: CgroupSetup? = nil) {
         self.isolation = isolation
         self.dataDirectory = dataDirectory
         self.hidden = hidden
         self.firstUID = firstUID
+        self.home = home
+        self.toolchain = toolchain
+        self.cgroups = cgroups
     }
 
     /// How many user ids pods may use, from `firstUID` on.

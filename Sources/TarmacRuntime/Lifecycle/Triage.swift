@@ -113,6 +113,16 @@ public struct Triage: Sendable, Hashable {
             }
             let code = exit.exitCode ?? -1
             if code == 127 || code == 126 {
+                // The local backend says exactly what went wrong, in one line (`tarmac: command not found: ...`).
+                let said = exit.lastLines.last { $0.hasPrefix("tarmac: ") }.map { String($0.dropFirst("tarmac: ".count)) }
+                if let said, code == 126, said.contains("not executable") {
+                    return Triage(cause: "CommandNotExecutable", message: "pod \(exit.pod) exited with 126: \(said)", retryable: false)
+                }
+                if let said {
+                    return Triage(cause: "CommandNotFound",
+                                  message: "pod \(exit.pod) exited with \(code): \(said). Fix spec.command, or make the program reachable (`tarmac up --pod-path DIR` adds a directory to local pods' PATH)",
+                                  retryable: false)
+                }
                 return Triage(cause: "CommandNotFound",
                               message: "pod \(exit.pod) exited with \(code): the command could not be run\(tail.isEmpty ? "" : " (\(tail))"). The program in spec.command must exist on the machine (local) or in the image (Kubernetes), and be executable; fix spec.command",
                               retryable: false)

@@ -322,3 +322,37 @@ import TarmacTesting
         #expect(await cp2.current("wl-legacy")?.state == .running, "its document was resolved at start")
     }
 }
+
+/// `tarmac up`'s order: the API's port first, then recovery, and requests wait behind recovery instead of a closed port.
+@Suite struct RecoveryOrderTests {
+    @Test func recoveryWaitsForThePortAndOpensTheGateWhenDone() async throws {
+        let h = try Harness()
+        let cp = ControlPlane(contract: h.contract, store: h.store, backend: h.backend, clock: h.clock)
+        let port = ReadinessGate(), recovered = ReadinessGate()
+        let followed = ReadinessGate()
+        let service = LifecycleService(cp, recovery: .init(portBound: port, recovered: recovered, then: {
+            // What follows recovery sees it done, and runs before the API is let through.
+            #expect(await cp.ready)
+            #expect(!recovered.isOpen)
+            followed.open()
+        }))
+        let task = Task { try await service.run() }
+        for _ in 0..<100 { await Task.yield() }
+        #expect(await cp.ready == false && !recovered.isOpen, "nothing is recovered before the port is bound")
+        port.open()
+        await recovered.wait()
+        #expect(await cp.ready && followed.isOpen)
+        task.cancel()
+        _ = try? await task.value
+    }
+
+    @Test func aWaiterIsReleasedByCancellation() async {
+        let gate = ReadinessGate()
+        let waiter = Task { await gate.wait(); return gate.isOpen }
+        waiter.cancel()
+        #expect(await waiter.value == false)
+        let open = ReadinessGate(open: true)
+        await open.wait()
+        #expect(open.isOpen)
+    }
+}
