@@ -48,7 +48,14 @@ public struct SizeView: Codable, Sendable, Hashable {
     public var gpus: String
     public var accelerator: String?
     public var description: String?
-    public init(workloadClass: String, name: String, cpu: String, memory: String, gpus: String, accelerator: String?, description: String?) {
+    /// Whether one pod of it can start on this server's nodes within the team's quota (nil: not asked, no team).
+    public var startsHere: Bool?
+    /// Why it cannot, in the contract's names and users' units.
+    public var why: String?
+    public init(workloadClass: String, name: String, cpu: String, memory: String, gpus: String, accelerator: String?, description: String?,
+                startsHere: Bool? = nil, why: String? = nil) {
+        self.startsHere = startsHere
+        self.why = why
         self.workloadClass = workloadClass
         self.name = name
         self.cpu = cpu

@@ -111,5 +111,16 @@ public struct ByteQuantity: Hashable, Sendable, Codable, Comparable, CustomStrin
     }
 
     public var gibibytes: Double { Double(bytes) / Double(1 << 30) }
+
+    /// For people: at most one decimal in the largest binary unit that makes it at least 1 (`23.5Gi`, not `24105Mi`);
+    /// exact values stay exact (`64Gi`, `512Mi`).
+    public var readable: String {
+        for (suffix, shift) in [("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)] where bytes >= Int64(1) << shift {
+            let v = Double(bytes) / Double(Int64(1) << shift)
+            let tenths = (v * 10).rounded() / 10
+            return tenths == tenths.rounded() ? "\(Int64(tenths))\(suffix)" : String(format: "%.1f", tenths) + suffix
+        }
+        return "\(bytes)B"
+    }
     public static func < (a: ByteQuantity, b: ByteQuantity) -> Bool { a.bytes < b.bytes }
 }

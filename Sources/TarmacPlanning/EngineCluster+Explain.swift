@@ -16,7 +16,7 @@ extension EngineCluster {
     public func amount(_ value: Int64, of resource: String) -> String {
         let q = quantity(value, of: resource)
         switch q.resource {
-        case "memory": return ByteQuantity(bytes: value << 20).description
+        case "memory": return ByteQuantity(bytes: value << 20).readable
         case "cpu": return "\(Self.number(q.amount)) CPU\(q.amount == 1 ? "" : "s")"
         case _ where q.resource.hasSuffix(" GPUs"):
             return "\(Self.number(q.amount)) \(q.amount == 1 ? String(q.resource.dropLast()) : q.resource)"

@@ -19,7 +19,7 @@ struct ApplyPlatformCommand: AsyncParsableCommand {
 
         Examples:
           tarmac apply-platform --platform platform.yaml --dry-run
-          tarmac apply-platform --kubeconfig ~/.kube/config --context gpu-cluster -o json
+          tarmac apply-platform --context gpu-cluster -o json
         """)
 
     @OptionGroup var platform: PlatformOption

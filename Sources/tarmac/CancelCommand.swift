@@ -24,12 +24,17 @@ struct CancelCommand: AsyncParsableCommand {
             let body = try await c.call(.POST, "/v1/workloads/\(ServerClient.path(workload))/cancel").body
             let w = try ServerClient.decode(WorkloadView.self, body)
             if client.output.format == .text {
-                print("\(w.kind) \(w.name): \(w.isTerminal ? w.state : "cancelling")")
+                print("\(w.kind) \(w.name): \(w.isTerminal ? w.state : wait ? "cancelling; waiting for its pods to stop" : "cancelling")")
+                Terminal.flush()
             } else {
                 try printStructured(body, client.output.format)
             }
             if wait && !w.isTerminal {
                 do { try await WaitLoop.run(c, id: w.id, quiet: client.output.format != .text) } catch let e as ExitCode where e.rawValue == Exit.cancelled {}
+                if client.output.format == .text {
+                    let end = try await c.get("/v1/workloads/\(w.id)", as: WorkloadView.self)
+                    print("\(end.kind) \(end.name): \(end.state)")
+                }
             }
         }
     }

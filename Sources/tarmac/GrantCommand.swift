@@ -51,7 +51,10 @@ struct GrantCommand: AsyncParsableCommand {
                                                   contentType: "application/json").body
         guard client.output.format == .text else { return try printStructured(data, client.output.format) }
         let g = try ServerClient.decode(GrantView.self, data)
-        print("grant \(g.id) (\(g.agentName) \(g.tool):\(g.scope)) \(g.state)\(g.expiresAt.map { " until \(ISO8601DateFormatter().string(from: $0))" } ?? "")")
+        // Only an approved grant runs until a time; a revoked, denied or ended one is over for good.
+        let until = g.state == "approved" ? g.expiresAt.map { " until \(ISO8601DateFormatter().string(from: $0))" } ?? "" : ""
+        let by = g.decidedBy.map { " by \($0)" } ?? ""
+        print("grant \(g.id) (\(g.agentName) \(g.tool):\(g.scope)) \(g.state)\(g.state == "approved" ? "" : by)\(until)")
     }
 
     struct Approve: AsyncParsableCommand {

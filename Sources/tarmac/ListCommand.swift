@@ -19,6 +19,19 @@ struct ListCommand: AsyncParsableCommand {
     @Option(help: "Only this kind (TrainingJob, BatchJob, InferenceService, Agent).") var kind: String?
     @Option(help: "Only this state (queued, admitted, running, succeeded, failed, cancelled, rejected).") var state: String?
 
+    static let states = ["queued", "admitted", "running", "succeeded", "failed", "cancelled", "rejected"]
+    static let kinds = ["TrainingJob", "BatchJob", "InferenceService", "Agent"]
+
+    func validate() throws {
+        if let state, !Self.states.contains(state) {
+            throw ValidationError("unknown --state '\(state)'; use one of \(Self.states.joined(separator: ", "))")
+        }
+        if let kind, !Self.kinds.contains(kind) {
+            let close = Self.kinds.first { $0.lowercased() == kind.lowercased() }
+            throw ValidationError("unknown --kind '\(kind)'\(close.map { "; did you mean '\($0)'?" } ?? ""); use one of \(Self.kinds.joined(separator: ", "))")
+        }
+    }
+
     func run() async throws {
         try await runClient {
             var q: [String] = []

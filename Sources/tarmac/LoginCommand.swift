@@ -11,9 +11,11 @@ struct LoginCommand: AsyncParsableCommand {
         The credentials file keeps one context per server (a name, its URL and a token), as kubectl does; commands use the current one unless given --context, --server or TARMAC_SERVER. `tarmac up` adds a context for its server on its first start, named by host and port.
 
         Examples:
-          tarmac login --server https://tarmac.acme.example --token-stdin < token.txt
-          tarmac login --server http://127.0.0.1:8081 --context lab      # token from TARMAC_TOKEN
-          tarmac login --context 127.0.0.1:8080                          # switch
+          tarmac login --server https://tarmac.acme.example --token-stdin < tok
+          # the token from TARMAC_TOKEN:
+          tarmac login --server http://127.0.0.1:8081 --context lab
+          # switch to another context:
+          tarmac login --context 127.0.0.1:8080
           tarmac login --list
         """)
 

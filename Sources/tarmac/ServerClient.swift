@@ -48,6 +48,11 @@ struct ClientOptions: ParsableArguments {
         // The token of the context that names this server (a token is never sent to a server it was not issued by).
         let stored = chosen.map { $0.server == url ? $0.token : nil } ?? creds?.context(forServer: base)?.token
         let token = env["TARMAC_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? stored
+        // With several servers in the credentials file, the one chosen by default is named: a command never goes to
+        // the wrong server in silence.
+        if explicit == nil, context == nil, let creds, creds.contexts.count > 1, let current = creds.current {
+            Terminal.writeError("(server \(base): context \(current), one of \(creds.contexts.count) in \(Credentials.path); --context NAME or TARMAC_SERVER chooses another)")
+        }
         return ServerClient(base: base, token: token)
     }
 }
@@ -139,7 +144,10 @@ func runClient(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let f as APIFailure {
-        Terminal.writeError(Terminal.paint("error", "31;1") + ": " + f.message)
+        // A diagnostic that says the message already (with FILE:LINE:COL) is enough: nothing is printed twice.
+        if !f.diagnostics.contains(where: { $0.contains(f.message) }) {
+            Terminal.writeError(Terminal.paint("error", "31;1") + ": " + f.message)
+        }
         for d in f.diagnostics { Terminal.writeError(d) }
         throw ExitCode(f.exitCode)
     }

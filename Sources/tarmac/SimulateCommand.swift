@@ -16,9 +16,10 @@ struct SimulateCommand: ParsableCommand {
         With --platform, builds the cluster from the contract's pools and quotas from its teams, draws synthetic workloads from its sizes, and reports allocation, fragmentation, waits per team and class, preemptions and lost GPU-hours. --add POOL=N adds nodes: what if we add 4 H100 nodes?
 
         Examples:
-          tarmac simulate --trace alibaba:../shared/traces/alibaba-gpu-v2023 --policy all --seeds 3
-          tarmac simulate --platform examples/platform/platform.yaml --workloads 2000
-          tarmac simulate --platform examples/platform/platform.yaml --add train-h100=4 --json
+          tarmac simulate --trace alibaba:DIR --policy all --seeds 3
+          export TARMAC_PLATFORM=examples/platform/platform.yaml
+          tarmac simulate --workloads 2000
+          tarmac simulate --add train-h100=4 --json
         """)
 
     @Option(name: .long, help: "A trace: alibaba:DIR (the directory holding csv/).")

@@ -11,14 +11,17 @@ struct SubmitCommand: AsyncParsableCommand {
         discussion: """
         The server validates the document exactly as `tarmac validate` does (every problem at once, with file:line:col) and queues it. Each submit carries a request id (--request-id, else a new UUID): sending the same id again returns the workload already created instead of a second one, so retrying is always safe.
 
-        Exit status: 0 accepted (with --wait: succeeded); 1 refused (invalid, conflict) or, with --wait, failed; 3 not found; 4 not authenticated or not allowed; 5 server unreachable; 6 cancelled (--wait).
+        Exit status: 0 accepted (with --wait: succeeded); 1 refused (invalid, conflict) or, with --wait, failed; 2 usage (no such file, bad option); 3 not found; 4 not authenticated or not allowed; 5 server unreachable or server error; 6 cancelled (--wait).
 
         Examples:
           tarmac submit examples/workloads/train-cpu.yaml
           tarmac submit --wait examples/workloads/train-cpu.yaml
           tarmac submit -o json --request-id build-4711 job.yaml
-          tarmac submit examples/workloads/echo-cpu.yaml       # a file with several documents: each is submitted
-          tarmac submit --workdir . --wait job.yaml             # runs job.yaml's command in a copy of this directory
+          # a file with several documents, or a directory: each is submitted
+          tarmac submit examples/workloads/echo-cpu.yaml
+          tarmac submit examples/workloads
+          # run job.yaml's command in a copy of this directory:
+          tarmac submit --workdir . --wait job.yaml
         """)
 
     @OptionGroup var client: ClientOptions
@@ -33,31 +36,56 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Wait until the workload ends, showing its progress; the exit status tells how it ended.")
     var wait = false
 
-    @Argument(help: "The workload document, or several separated by `---` (YAML or JSON; '-' for standard input).")
-    var file: String
+    @Argument(help: "Workload documents: files (several documents in one separated by `---`; YAML or JSON), directories (every .yaml, .yml and .json file in them, as `tarmac validate` reads them), or '-' for standard input.")
+    var files: [String]
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("name what to submit: a workload file, a directory of them, or - for standard input") }
+        if files.contains("-") && files.count > 1 { throw ValidationError("'-' (standard input) cannot be combined with files") }
+    }
+
+    /// One document of one of the inputs.
+    struct Input {
+        var file: String
+        var document: YAMLDocuments.Document
+    }
+
+    /// Every document of every file named (directories expanded, as `tarmac validate` does).
+    func inputs() throws -> [Input] {
+        if files == ["-"] {
+            let docs = YAMLDocuments.split(String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self))
+            guard !docs.isEmpty else { throw ValidationError("standard input holds no document") }
+            return docs.map { Input(file: "-", document: $0) }
+        }
+        let (expanded, missing) = Inputs.expand(files)
+        if let m = missing.first { throw ValidationError(m.message) }
+        guard !expanded.isEmpty else { throw ValidationError("\(files.joined(separator: ", ")) holds no .yaml, .yml or .json file") }
+        var out: [Input] = []
+        for file in expanded {
+            guard let d = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            let docs = YAMLDocuments.split(String(decoding: d, as: UTF8.self))
+            guard !docs.isEmpty else { throw ValidationError("\(file) holds no document") }
+            out += docs.map { Input(file: file, document: $0) }
+        }
+        return out
+    }
 
     func run() async throws {
         try await runClient {
-            let data: Data
-            if file == "-" {
-                data = FileHandle.standardInput.readDataToEndOfFile()
-            } else {
-                guard let d = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-                data = d
-            }
-            let documents = YAMLDocuments.split(String(decoding: data, as: UTF8.self))
-            guard !documents.isEmpty else { throw ValidationError("\(file == "-" ? "standard input" : file) holds no document") }
+            let documents = try inputs()
             let c = try client.client()
             let rid = requestId ?? UUID().uuidString.lowercased()
             var submitted: [WorkloadView] = []
             var bodies: [Data] = []
             var failures: [APIFailure] = []
-            for (i, doc) in documents.enumerated() {
+            let several = Set(documents.map(\.file)).count > 1
+            for (i, input) in documents.enumerated() {
+                let doc = input.document, file = input.file
                 // One request id per document: resubmitting the file creates nothing twice.
                 let key = documents.count == 1 ? rid : "\(rid)#\(i + 1)"
                 do {
-                    let digest = try await uploadWorkdir(c, for: doc.text)
-                    let (status, body) = try await submitRenamingDiagnostics(c, text: doc.text, firstLine: doc.firstLine, requestID: key, workdir: digest)
+                    let digest = try await uploadWorkdir(c, for: doc.text, file: file)
+                    let (status, body) = try await submitRenamingDiagnostics(c, text: doc.text, file: file, firstLine: doc.firstLine, requestID: key, workdir: digest)
                     let w = try ServerClient.decode(WorkloadView.self, body)
                     submitted.append(w)
                     bodies.append(body)
@@ -66,9 +94,11 @@ struct SubmitCommand: AsyncParsableCommand {
                         Terminal.flush()
                     }
                     // Warnings are printed as `tarmac validate` prints them (to standard error, whatever the output format).
-                    for d in w.warnings ?? [] { Terminal.writeError(rename(d.text, firstLine: doc.firstLine)) }
+                    for d in w.warnings ?? [] { Terminal.writeError(rename(d.text, file: file, firstLine: doc.firstLine)) }
                 } catch let f as APIFailure where documents.count > 1 && f.status != 0 {
-                    Terminal.writeError(Terminal.paint("error", "31;1") + ": document \(i + 1) (line \(doc.firstLine)): " + f.message)
+                    let which = several ? "\(file) (line \(doc.firstLine))" : "document \(documents.filter { $0.file == file }.firstIndex { $0.document.firstLine == doc.firstLine }.map { $0 + 1 } ?? i + 1) (line \(doc.firstLine))"
+                    // The diagnostics say it with file:line:col; the summary line says it only when there are none.
+                    Terminal.writeError(Terminal.paint("error", "31;1") + ": \(which): " + (f.diagnostics.isEmpty ? f.message : "refused"))
                     for d in f.diagnostics { Terminal.writeError(d) }
                     failures.append(f)
                 }
@@ -95,7 +125,7 @@ struct SubmitCommand: AsyncParsableCommand {
     }
 
     /// The server names the document `request`: diagnostics point into the user's file instead, at the right line.
-    func rename(_ text: String, firstLine: Int) -> String {
+    func rename(_ text: String, file: String, firstLine: Int) -> String {
         guard text.hasPrefix("request:") else { return text }
         let rest = text.dropFirst("request:".count)
         let name = file == "-" ? "<stdin>" : file
@@ -105,7 +135,7 @@ struct SubmitCommand: AsyncParsableCommand {
 
     /// Packs and uploads the document's working directory (--workdir, else spec.workdir relative to the file), unless the
     /// server has that content already. Returns its digest, or nil when there is none.
-    func uploadWorkdir(_ c: ServerClient, for text: String) async throws -> String? {
+    func uploadWorkdir(_ c: ServerClient, for text: String, file: String) async throws -> String? {
         let base = file == "-" ? FileManager.default.currentDirectoryPath : (URL(fileURLWithPath: file).deletingLastPathComponent().path)
         let named = workdir ?? DocumentReader.read(text: text, file: file).workloads.first?.workdir
         guard let named else { return nil }
@@ -127,13 +157,13 @@ struct SubmitCommand: AsyncParsableCommand {
         return packed.digest
     }
 
-    func submitRenamingDiagnostics(_ c: ServerClient, text: String, firstLine: Int, requestID: String, workdir: String?) async throws -> (Int, Data) {
+    func submitRenamingDiagnostics(_ c: ServerClient, text: String, file: String, firstLine: Int, requestID: String, workdir: String?) async throws -> (Int, Data) {
         do {
             var headers = [("Idempotency-Key", requestID)]
             if let workdir { headers.append(("Tarmac-Workdir", workdir)) }
             return try await c.call(.POST, "/v1/workloads", body: Data(text.utf8), contentType: "application/yaml", headers: headers)
         } catch var f as APIFailure {
-            f.diagnostics = f.diagnostics.map { rename($0, firstLine: firstLine) }
+            f.diagnostics = f.diagnostics.map { rename($0, file: file, firstLine: firstLine) }
             throw f
         }
     }
@@ -192,7 +222,9 @@ enum WaitLoop {
             let line = "\(w.state)\(message.map { ": \($0)" } ?? "")"
             if line != last {
                 if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-                if !quiet { Terminal.writeError("\(String(format: "%6.1fs", Date().timeIntervalSince(start))) \(w.name): \(w.stateText)\(message.map { " — \($0)" } ?? "")") }
+                // A message that only repeats the state (`cancelled — cancelled`) is left out.
+                let said = message.flatMap { $0 == w.state || $0 == w.stateText ? nil : $0 }
+                if !quiet { Terminal.writeError("\(String(format: "%6.1fs", Date().timeIntervalSince(start))) \(w.name): \(w.stateText)\(said.map { " — \($0)" } ?? "")") }
                 last = line
             }
             if w.isTerminal {

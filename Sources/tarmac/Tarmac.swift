@@ -24,7 +24,7 @@ struct Tarmac: AsyncParsableCommand {
         subcommands: [
             ValidateCommand.self, ExplainCommand.self, RenderCommand.self, SimulateCommand.self, SchemaCommand.self,
             UpCommand.self, ApplyPlatformCommand.self, SubmitCommand.self, GetCommand.self, ListCommand.self, LogsCommand.self, CancelCommand.self,
-            WhyCommand.self, QueueCommand.self, AuditCommand.self, TokenCommand.self, LoginCommand.self, PodSupervisorCommand.self,
+            WhyCommand.self, QueueCommand.self, SizesCommand.self, AuditCommand.self, TokenCommand.self, LoginCommand.self, PodSupervisorCommand.self,
             PodExecCommand.self, GrantCommand.self, WhoCanCommand.self, KeysCommand.self,
         ]
     )

@@ -34,7 +34,7 @@ struct UpCommand: AsyncParsableCommand {
 
         Examples:
           tarmac up
-          tarmac up --backend kubernetes --kubeconfig ~/.kube/config --context gpu-cluster
+          tarmac up --backend kubernetes --context gpu-cluster
           tarmac up --platform platform.yaml --data /var/lib/tarmac --port 9090
           tarmac up --host 0.0.0.0 --allow-remote
         """)

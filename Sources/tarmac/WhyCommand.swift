@@ -22,7 +22,9 @@ struct WhyCommand: AsyncParsableCommand {
             let body = try await client.client().call(.GET, "/v1/workloads/\(ServerClient.path(workload))/why").body
             guard client.output.format == .text else { return try printStructured(body, client.output.format) }
             let w = try ServerClient.decode(WhyView.self, body)
-            print("\(Terminal.bold(w.name)) (\(w.workload)) is \(w.state)\(w.reason.map { " [\($0)]" } ?? "")")
+            // `is queued`, `is running`; `has succeeded`, `has failed`, `was cancelled`, `was rejected`.
+            let verb = ["succeeded", "failed"].contains(w.state) ? "has" : ["cancelled", "rejected"].contains(w.state) ? "was" : "is"
+            print("\(Terminal.bold(w.name)) (\(w.workload)) \(verb) \(w.state)\(w.reason.map { " [\($0)]" } ?? "")")
             print("  " + w.message)
         }
     }

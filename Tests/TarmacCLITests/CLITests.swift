@@ -127,4 +127,25 @@ import TarmacTesting
         }
         #expect(try tarmac("frobnicate").status == 2)
     }
+
+    /// On an 80-column terminal no example of any command's help is wrapped in the middle (a comment that no longer fits
+    /// goes on a line of its own), and every command users run has examples.
+    @Test func examplesFitAnEightyColumnTerminal() throws {
+        let env = ["NO_COLOR": "1", "TARMAC_PLATFORM": "", "COLUMNS": "80"]
+        let top = try Run.program(Self.binary, ["--help"], cwd: Fixtures.root.path, environment: env).stdout
+        let commands = top.components(separatedBy: "SUBCOMMANDS:").last!.split(separator: "\n")
+            .compactMap { $0.hasPrefix("  ") && !$0.hasPrefix("   ") ? $0.split(separator: " ").first.map(String.init) : nil }
+            .filter { $0.first?.isLowercase == true && !["help", "pod-supervisor", "pod-exec"].contains($0) }
+        #expect(commands.count >= 20 && commands.contains("sizes"), "\(commands)")
+        for c in commands + ["token create", "grant approve", "audit list"] {
+            let help = try Run.program(Self.binary, c.split(separator: " ").map(String.init) + ["--help"], cwd: Fixtures.root.path, environment: env).stdout
+            guard let block = help.components(separatedBy: "Examples:\n").dropFirst().first else {
+                #expect(c.contains(" ") || ["keys", "token", "grant", "audit"].contains(c), "\(c) --help has no examples")
+                continue
+            }
+            for line in block.split(separator: "\n", omittingEmptySubsequences: false).prefix(while: { !$0.isEmpty }) {
+                #expect(line.hasPrefix("  "), "\(c) --help wraps an example: '\(line)'")
+            }
+        }
+    }
 }

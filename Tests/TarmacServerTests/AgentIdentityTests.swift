@@ -344,7 +344,10 @@ import Glibc
         #expect(typo == 422 && ((typoBody["error"] as? [String: Any])?["message"] as? String ?? "").contains("did you mean 'lifetimeSeconds'"), "\(typo) \(typoBody)")
         let (_, stillPending) = try await s.server.json(.GET, "/v1/grants?tool=helpdesk&scope=close", token: s.admin)
         #expect((stillPending["items"] as? [[String: Any]])?.first?["state"] as? String == "pending")
-        #expect(try await s.server.json(.POST, "/v1/grants/\(closeID)/approve", token: s.dan).0 == 403, "the requester cannot approve")
+        let (selfApprove, selfApproveBody) = try await s.server.json(.POST, "/v1/grants/\(closeID)/approve", token: s.dan)
+        #expect(selfApprove == 403, "the requester cannot approve")
+        let selfApproveMessage = (selfApproveBody["error"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(selfApproveMessage.hasSuffix("an approver (role:admin) other than the requester must approve or deny it"), "\(selfApproveBody)")
         #expect(try await s.server.json(.POST, "/v1/grants/\(closeID)/approve", token: s.erin).0 == 403, "only an admin may")
         #expect(try s.server.cli(["grant", "approve", closeID, "--lifetime", "1h"], token: s.admin).status == 0)
         let (_, closing) = try await Self.post(s.agentURL + "/ask", json: #"{"ticket": "T-2", "scope": "read close", "do": ["close_ticket"]}"#, token: s.dan)
@@ -375,6 +378,10 @@ import Glibc
         let delay = ContinuousClock.now - t0
         #expect(afterRevoke == 403 && whyRevoked.contains("no longer in force"), "\(whyRevoked)")
         #expect(delay < .seconds(1), "revoke to refusal took \(delay)")
+        // The CLI says a revocation is over for good: no "until".
+        let revokedClose = try s.server.cli(["grant", "revoke", closeID, "--reason", "done"], token: s.admin)
+        #expect(revokedClose.status == 0 && revokedClose.stdout.hasPrefix("grant \(closeID) (helper helpdesk:close) revoked"), "\(revokedClose.stdout)\(revokedClose.stderr)")
+        #expect(!revokedClose.stdout.contains("until"), "\(revokedClose.stdout)")
 
         // When the agent ends, its credentials end: the next call is refused and no new token is issued.
         let comment = try await Self.accessToken(s, subject: s.dan, scope: "comment")

@@ -4,11 +4,13 @@
 At start it proves who it is: the one-time bootstrap in TARMAC_IDENTITY_BOOTSTRAP_FILE is exchanged at
 POST $TARMAC_IDENTITY_URL/v1/identity for a JWT-SVID (sub = its SPIFFE ID), renewed before it expires.
 
-It then serves POST /ask on $PORT, body {"ticket": "T-1", "do": ["get_ticket", "add_comment"], "text": "..."}:
+It then serves POST /ask on $PORT, body {"ticket": "T-1", "do": ["get_ticket", "add_comment"], "text": "...", "hold": false}:
   - with the person's Tarmac token (Authorization: Bearer tmc_...), it exchanges that token and its JWT-SVID for a
     token for one tool (RFC 8693: subject_token = the person's, actor_token = its own, audience = the tool);
     without one, it asks for a token in its own name (its JWT-SVID as subject; sensitive scopes are refused);
   - it calls the tool through the gateway ($TARMAC_GATEWAY_URL/TOOL/mcp): tools/list, then each tools/call;
+  - with "hold": true it keeps the tool's token for the next request of the same person and scope (until shortly
+    before it expires) instead of exchanging again: a token held across a revocation is refused at the gateway;
   - it answers with what each step returned, and logs one JSON line per request.
 The person's token never leaves the agent except to Tarmac's token endpoint. AGENT_SVID_FILE=NAME also writes the
 current JWT-SVID to that file of its working directory (the integration tests read it).
@@ -81,21 +83,31 @@ class Identity:
 
 
 IDENTITY = None
+# Tokens kept across requests that ask for it ("hold": true), by person and scope, until shortly before they expire.
+HELD = {}
 
 
 def ask(person_token, request):
     svid = IDENTITY.current()
     form = {"grant_type": EXCHANGE, "audience": TOOL, "scope": request.get("scope", SCOPE)}
-    if person_token:
-        form.update(subject_token=person_token, subject_token_type="urn:ietf:params:oauth:token-type:access_token",
-                    actor_token=svid, actor_token_type="urn:ietf:params:oauth:token-type:jwt")
+    key = (person_token or "", form["scope"])
+    held = HELD.get(key) if request.get("hold") else None
+    if held and held[1] > time.time() + 5:
+        tok = held[0]
+        steps = [{"step": "exchange", "status": "held", "scope": tok.get("scope"), "error": None}]
     else:
-        form.update(subject_token=svid, subject_token_type="urn:ietf:params:oauth:token-type:jwt")
-    status, tok = call(API + "/v1/token", form, form=True)
-    steps = [{"step": "exchange", "status": status, "scope": tok.get("scope") if status == 200 else None,
-              "error": None if status == 200 else tok}]
-    if status != 200:
-        return steps
+        if person_token:
+            form.update(subject_token=person_token, subject_token_type="urn:ietf:params:oauth:token-type:access_token",
+                        actor_token=svid, actor_token_type="urn:ietf:params:oauth:token-type:jwt")
+        else:
+            form.update(subject_token=svid, subject_token_type="urn:ietf:params:oauth:token-type:jwt")
+        status, tok = call(API + "/v1/token", form, form=True)
+        steps = [{"step": "exchange", "status": status, "scope": tok.get("scope") if status == 200 else None,
+                  "error": None if status == 200 else tok}]
+        if status != 200:
+            return steps
+        if request.get("hold"):
+            HELD[key] = (tok, time.time() + tok.get("expires_in", 60))
     auth = {"Authorization": "Bearer " + tok["access_token"]}
     status, listed = call(f"{GATEWAY}/{TOOL}/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, auth)
     steps.append({"step": "tools/list", "status": status,
@@ -115,6 +127,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def do_GET(self):
+        if self.path != "/healthz":
+            return self.reply(404, {"error": "GET /healthz or POST /ask"})
+        self.reply(200, {"agent": IDENTITY.spiffe_id})
 
     def do_POST(self):
         if self.path != "/ask":

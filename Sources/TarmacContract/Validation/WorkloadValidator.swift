@@ -6,6 +6,31 @@ public enum WorkloadValidator {
     public static let reservedEnv: Set<String> = ["MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "NODE_RANK", "LOCAL_RANK",
                                                   "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "PET_NNODES", "PET_NPROC_PER_NODE"]
 
+    /// What a size is, in a few words: `1 CPU, 1Gi, no GPU`, `8 h100 GPUs, 96 CPUs, 900Gi`.
+    public static func summary(_ s: Size) -> String {
+        let cores = Double(s.cpu.millis) / 1000
+        let cpu = "\(String(format: "%g", cores)) CPU\(cores > 1 ? "s" : "")"
+        let memory = s.memory.readable
+        guard let a = s.accelerator, s.gpus.thousandths > 0 else { return "\(cpu), \(memory), no GPU" }
+        let gpus = "\(s.gpus) \(a) GPU\(s.gpus.thousandths > 1000 ? "s" : "")"
+        return "\(gpus), \(cpu), \(memory)"
+    }
+
+    /// `; did you mean 'x' (what x is)? training sizes: a (...), b (...)`: the closest size of the workload's class (a
+    /// CPU-only one when the name says cpu), then every size of the class with what it is.
+    static func sizeHint(_ name: String, in table: [String: Size], workloadClass c: WorkloadClass) -> String {
+        guard !table.isEmpty else { return "; no \(c.rawValue) sizes are defined" }
+        let all = table.keys.sorted().map { "\($0) (\(summary(table[$0]!)))" }.joined(separator: ", ")
+        var candidates = table
+        if name.lowercased().contains("cpu") {
+            let cpuOnly = table.filter { $0.value.accelerator == nil || $0.value.gpus.thousandths == 0 }
+            if !cpuOnly.isEmpty { candidates = cpuOnly }
+        }
+        let close = Suggestions.closest(to: name, in: candidates.keys) ?? (candidates.count < table.count ? candidates.keys.sorted().first : nil)
+        guard let close, let s = table[close] else { return "; \(c.rawValue) sizes: \(all)" }
+        return "; did you mean '\(close)' (\(summary(s)))? \(c.rawValue) sizes: \(all)"
+    }
+
     public static func validate(_ w: Workload, against contract: Contract) -> [Diagnostic] {
         var out: [Diagnostic] = []
         let o = w.origin
@@ -30,12 +55,9 @@ public enum WorkloadValidator {
         if size == nil, !w.size.isEmpty {
             let other = WorkloadClass.allCases.filter { $0 != c && p.sizes[$0]?[w.size] != nil }
             var message = "unknown \(c.rawValue) size '\(w.size)'"
-            if let oc = other.first, Suggestions.closest(to: w.size, in: table.keys) == nil {
-                message += " ('\(w.size)' is a \(oc.rawValue) size)" + Suggestions.hint(for: w.size, in: table.keys, noun: "\(c.rawValue) sizes")
-            } else {
-                message += Suggestions.hint(for: w.size, in: table.keys, noun: "\(c.rawValue) sizes")
-            }
-            out.append(.error(at: o.at("spec.size"), message, rule: "unknown-size", help: "tarmac explain --platform \(contract.path) lists every size"))
+            if let oc = other.first { message += " ('\(w.size)' is a \(oc.rawValue) size)" }
+            message += Self.sizeHint(w.size, in: table, workloadClass: c)
+            out.append(.error(at: o.at("spec.size"), message, rule: "unknown-size", help: "`tarmac sizes` lists the sizes this server can start now; tarmac explain --platform \(contract.path) every value of each"))
         }
 
         if let prio = w.priority, p.priorities[prio] == nil {

@@ -34,7 +34,12 @@ public enum ShapeReport {
     }
 
     /// MiB as users write it: `100Gi`, not `102400Mi`.
-    static func memory(_ mib: Int32) -> String { mib >= 1024 && mib % 1024 == 0 ? "\(mib / 1024)Gi" : "\(mib)Mi" }
+    /// `64Gi`, `23.5Gi`, `512Mi`: at most one decimal, for people.
+    static func memory(_ mib: Int32) -> String {
+        guard mib >= 1024 else { return "\(mib)Mi" }
+        let tenths = (Double(mib) / 1024 * 10).rounded()
+        return tenths.truncatingRemainder(dividingBy: 10) == 0 ? "\(Int(tenths / 10))Gi" : "\(Int(tenths / 10)).\(Int(tenths.truncatingRemainder(dividingBy: 10)))Gi"
+    }
 
     static func cpu(_ milli: Int32) -> String { milli % 1000 == 0 ? "\(milli / 1000)" : "\(milli)m" }
 }

@@ -104,10 +104,10 @@ public enum GrantRules {
             return GrantError(.conflict, "grant \(g.id) needs no approval: the contract grants \(g.tool):\(g.scope) at submit")
         }
         if d.name == g.requestedBy {
-            return GrantError(.forbidden, "\(d.name) asked for this grant and cannot decide on it; an approver (\(approvers)) other than the requester must")
+            return GrantError(.forbidden, "\(d.name) asked for this grant and cannot decide on it; an approver (\(approvers)) other than the requester must approve or deny it")
         }
         if let p = g.onBehalfOf, d.name == p {
-            return GrantError(.forbidden, "\(d.name) is the person the agent acts for and cannot approve its own delegation; an approver (\(approvers)) must")
+            return GrantError(.forbidden, "\(d.name) is the person the agent acts for and cannot approve its own delegation; an approver (\(approvers)) must approve or deny it")
         }
         // role:admin: an admin; team:NAME: a member of that team (admins are bound to no team).
         let qualifies = approvers == "role:admin" ? d.isAdmin : approvers.hasPrefix("team:") && d.team == String(approvers.dropFirst(5))

@@ -12,6 +12,9 @@ struct PreparedSubmit: Sendable {
     var plan: WorkloadPlan
     var warnings: [DiagnosticPayload]
     var workdir: String?
+    /// What this control plane cannot take of an otherwise valid document (no command for local processes, a working
+    /// directory it cannot serve): refused together with whether it could ever start here.
+    var refusals: [Diagnostic] = []
 }
 
 /// What a submit did: the workload (new, or the one its request id already made) and the document's warnings.
@@ -79,18 +82,20 @@ extension ControlPlane {
         }
         let w = read.workloads[0]
         diagnostics += WorkloadValidator.validate(w, against: contract)
+        // What this control plane needs of a valid document: reported with whether it could ever start here, at once.
+        var context: [Diagnostic] = []
         if !runsImages && w.command.isEmpty && w.isValid {
-            diagnostics.append(Diagnostic(.error, at: w.origin.key("spec") ?? w.origin.location,
+            context.append(Diagnostic(.error, at: w.origin.key("spec") ?? w.origin.location,
                                           "this control plane runs workloads as local processes, so spec.command is required (the image is not run)",
                                           rule: "local-command", help: "add spec.command, e.g. command: [python3, train.py]"))
         }
         if let path = w.workdir, workdir == nil, w.isValid {
-            diagnostics.append(Diagnostic(.error, at: w.origin.at("spec.workdir") ?? w.origin.location,
+            context.append(Diagnostic(.error, at: w.origin.at("spec.workdir") ?? w.origin.location,
                                           "spec.workdir (\(path)) names a directory on the submitter's machine, and none was uploaded with this request",
                                           rule: "workdir", help: "submit with `tarmac submit` (it uploads the directory), or upload it (PUT /v1/workdirs/DIGEST) and send its digest in the Tarmac-Workdir header"))
         }
         if workdir != nil, backend.fetchesWorkdirOverAPI, config.advertiseURL == nil {
-            diagnostics.append(Diagnostic(.error, at: w.origin.at("spec.workdir") ?? w.origin.location,
+            context.append(Diagnostic(.error, at: w.origin.at("spec.workdir") ?? w.origin.location,
                                           "its pods would fetch the working directory from this control plane, which has no URL they can reach",
                                           rule: "workdir", help: "start tarmac up with --advertise-url URL (reachable from the cluster's pods), or build the code into spec.image"))
         }
@@ -105,7 +110,8 @@ extension ControlPlane {
         guard let plan = WorkloadPlan(workload: w, contract: contract) else {
             throw RuntimeError(.invalid, "size \(w.size) does not resolve for team \(w.metadata.team) in \(w.metadata.env)")
         }
-        return PreparedSubmit(text: text, workload: w, plan: plan, warnings: diagnostics.filter { $0.severity == .warning }.map(Self.payload), workdir: workdir)
+        return PreparedSubmit(text: text, workload: w, plan: plan, warnings: diagnostics.filter { $0.severity == .warning }.map(Self.payload), workdir: workdir,
+                              refusals: context)
     }
 
     /// Queues a prepared document: the one name check, the feasibility check, the store, the backend.
@@ -118,14 +124,19 @@ extension ControlPlane {
         }
         // Nothing waits forever in silence: what can never start on these nodes is refused now, with the reason (or,
         // where the nodes can grow, accepted with it as a warning).
+        var refusals = p.refusals
         if let never = neverStarts(plan, pods: w.podCount, team: w.metadata.team) {
             let at = w.origin.at("spec.size") ?? w.origin.key("spec") ?? w.origin.location
             if backend.inventoryCanGrow {
                 warnings.append(Self.payload(Diagnostic(.warning, at: at, never + "; it waits until nodes that can host it join", rule: "never-starts")))
             } else {
-                let d = Diagnostic(.error, at: at, never, rule: "never-starts", help: "choose a size this machine can host (`tarmac explain` lists them), or run it where the hardware is")
-                throw RuntimeError(.invalid, never, diagnostics: [Self.payload(d)])
+                refusals.append(Diagnostic(.error, at: at, never, rule: "never-starts", help: "choose a size this machine can host (`tarmac sizes` lists them), or run it where the hardware is"))
             }
+        }
+        if !refusals.isEmpty {
+            let sorted = refusals.normalized()
+            let n = sorted.count
+            throw RuntimeError(.invalid, n == 1 ? sorted[0].message : "the workload has \(n) errors", diagnostics: sorted.map(Self.payload))
         }
         reservedNames.insert(key)
         defer { reservedNames.remove(key) }
@@ -191,6 +202,22 @@ extension ControlPlane {
     }
 
     static func nameKey(team: String, env: String, kind: String, name: String) -> String { "\(team)/\(env)/\(kind)/\(name)" }
+
+    /// Why one pod of a size could never start here for `team` (nil: it could): the check a submit makes, for
+    /// `tarmac sizes`.
+    public func whyNot(size: String, of workloadClass: WorkloadClass, team: String, env: String) -> String? {
+        let kind: DocumentKind
+        let details: Workload.Details
+        switch workloadClass {
+        case .training: (kind, details) = (.trainingJob, .training(TrainingDetails(workers: 1, checkpoint: nil)))
+        case .batch: (kind, details) = (.batchJob, .batch(BatchDetails(tasks: 1, parallelism: 1, maxRetries: 0)))
+        case .inference: (kind, details) = (.inferenceService, .inference(InferenceDetails(model: ModelReference(name: "m", version: "1"), replicas: ReplicaRange(min: 1, max: 1), port: 8080, rollbackTarget: nil)))
+        case .agent: (kind, details) = (.agent, .agent(AgentDetails(tools: [:], onBehalfOf: nil)))
+        }
+        let w = Workload(kind: kind, metadata: WorkloadMetadata(name: "sizes", team: team, env: env), size: size, image: "", details: details)
+        guard let plan = WorkloadPlan(workload: w, contract: contract) else { return "size \(size) does not resolve for team \(team) in \(env)" }
+        return neverStarts(plan, pods: 1, team: team)
+    }
 
     static func payload(_ d: Diagnostic) -> DiagnosticPayload {
         DiagnosticPayload(severity: d.severity.rawValue, file: d.location?.file ?? "request", line: d.location?.line ?? 0,
@@ -318,7 +345,9 @@ extension ControlPlane {
         }
         let a = attempt ?? e.attempt
         guard a >= 1, a <= e.attempt else {
-            throw RuntimeError(.notFound, e.attempt == 0 ? "workload \(e.name) has not started yet: no logs (`tarmac logs -f` waits for it)"
+            let never = e.state.isTerminal ? "workload \(e.name) was \(e.state.rawValue) before it ran: it has no logs"
+                                           : "workload \(e.name) has not started yet: no logs (`tarmac logs -f` waits for it)"
+            throw RuntimeError(.notFound, e.attempt == 0 ? never
                                                           : e.attempt == 1 ? "workload \(e.name) has one attempt (1)" : "workload \(e.name) has attempts 1 to \(e.attempt)")
         }
         return (e, a)

@@ -63,7 +63,7 @@ public struct Triage: Sendable, Hashable {
 
     /// Pure: the same exit always gets the same triage.
     public static func of(_ exit: PodExit) -> Triage {
-        let mib: (Int64?) -> String = { $0.map { "\($0 >> 20)Mi" } ?? "?" }
+        let mib: (Int64?) -> String = { $0.map { ByteQuantity(bytes: $0).readable } ?? "?" }
         let tail = exit.lastLines.suffix(3).joined(separator: " | ")
         switch exit.reason {
         case .outOfMemory:
@@ -128,9 +128,9 @@ public struct Triage: Sendable, Hashable {
                               retryable: false)
             }
             // Failures that the same code, files and machine would repeat: not retried.
-            if text.contains("ModuleNotFoundError") || text.contains("ImportError") || text.contains("cannot find module") {
+            if text.contains("ModuleNotFoundError") || text.contains("ImportError") || text.contains("cannot find module") || text.contains(": No module named ") {
                 return Triage(cause: "ImportError",
-                              message: "pod \(exit.pod) exited with code \(code): a module could not be imported (\(tail)). Install it in the image (Kubernetes) or on the machine (local), or fix the import",
+                              message: "pod \(exit.pod) exited with code \(code): a module could not be imported (\(tail)). Install it in the image (Kubernetes), or in the Python the pod ran (local: the first on the server's PATH, which pods share read-only), or send the code with the workload (spec.workdir); or fix the import",
                               retryable: false)
             }
             if text.contains("can't open file") || text.contains("FileNotFoundError") || text.contains("No such file or directory") {
