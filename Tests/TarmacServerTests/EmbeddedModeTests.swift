@@ -47,9 +47,14 @@ extension ServerTests {
     }
 
     /// A server whose user keeps Python in a venv under its home and runs from a shell where that venv is active.
+    /// As root, the home lies outside /tmp (which uid mode replaces in the pod anyway), 0700 like a real one: what the
+    /// pod sees of it is what the sandbox exposes, not what a hidden /tmp hides.
     static func serverWithVenv(runAs user: UnprivilegedUser? = nil) throws -> (TestServer, home: String, venv: String) {
         let server = try TestServer()
-        let home = server.dir.path + "/home"
+        let home = user == nil ? Fixtures.root.path + "/.build/test-homes/\(UUID().uuidString.prefix(8))/home" : server.dir.path + "/home"
+        try FileManager.default.createDirectory(atPath: (home as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         let venv = try workstation(home: home)
         server.sharedCredentials = home + "/.config/tarmac/credentials.json"
         server.extraEnvironment["HOME"] = home
@@ -65,7 +70,7 @@ extension ServerTests {
     static let probeScript = """
         import json, os, sys
         t = json.loads(os.environ["PROBE_TARGETS"])
-        out = {"executable": sys.executable}
+        out = {"executable": sys.executable, "path": os.environ["PATH"]}
         try:
             import tarmac_probe
             out["import"] = tarmac_probe.VALUE
@@ -93,7 +98,9 @@ extension ServerTests {
     static func probe(_ server: TestServer, home: String, venv: String) async throws {
         let targets: [String: String] = ["ssh key": home + "/.ssh/id_rsa", "shell history": home + "/.bash_history",
                                          "credentials": server.credentials, "store": server.data + "/tarmac.db", "home": home, "venv": venv]
-        let doc = Doc.training("venv-probe", script: probeScript) + "  env: {PROBE_TARGETS: \(Doc.jsonString(String(decoding: try JSONSerialization.data(withJSONObject: targets), as: UTF8.self)))}\n"
+        // The workload's own PATH extends the pod's ($PATH stands for it).
+        let doc = Doc.training("venv-probe", script: probeScript)
+            + "  env: {PROBE_TARGETS: \(Doc.jsonString(String(decoding: try JSONSerialization.data(withJSONObject: targets), as: UTF8.self))), PATH: \"/opt/extra/bin:$PATH\"}\n"
         let submitted = try server.cli(["submit", "--wait", try server.dir.write("probe.yaml", doc)])
         let log = try server.cli(["logs", "venv-probe"]).stdout
         #expect(submitted.status == 0, "\(submitted.stderr)\n\(log)")
@@ -101,12 +108,17 @@ extension ServerTests {
         let r = try #require(try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any])
         #expect((r["executable"] as? String)?.hasPrefix(venv + "/bin/python") == true, "\(r)")
         #expect(r["import"] as? String == "from the venv", "\(r)")
+        #expect((r["path"] as? String)?.hasPrefix("/opt/extra/bin:\(venv)/bin:") == true, "\(r)")
         for secret in ["ssh key", "shell history", "credentials", "store", "write venv"] {
             #expect((r[secret] as? String)?.hasPrefix("blocked") == true, "\(secret): \(r[secret] ?? "?")")
         }
         // The home shows nothing but the way to the venv (uid mode), or cannot be listed at all (Landlock).
         let listing = r["home"]
-        #expect((listing as? [String]) == [".venvs"] || (listing as? String)?.hasPrefix("blocked") == true, "\(listing ?? "?")")
+        if server.runAs == nil {
+            #expect((listing as? [String]) == [".venvs"], "\(listing ?? "?")")
+        } else {
+            #expect((listing as? String)?.hasPrefix("blocked") == true, "\(listing ?? "?")")
+        }
         // The banner says what pods get of the home.
         #expect(server.serverLog.contains("programs: the server's PATH, with \(SandboxPath.real(venv)) exposed read-only"), "\(server.serverLog)")
     }
@@ -115,6 +127,7 @@ extension ServerTests {
                    "needs root with mount namespaces (uid isolation) and a system Python with venv"))
     func theUsersVenvIsThePodsPythonAndTheHomeStaysHidden() async throws {
         let (server, home, venv) = try Self.serverWithVenv()
+        defer { try? FileManager.default.removeItem(atPath: (home as NSString).deletingLastPathComponent) }
         try await server.start()
         #expect(server.serverLog.contains("isolation per-pod user ids"), "\(server.serverLog)")
         try await Self.probe(server, home: home, venv: venv)
