@@ -217,6 +217,7 @@ let package = Package(
         .testTarget(
             name: "TarmacServerTests",
             dependencies: ["tarmac", "TarmacAPI", "TarmacTesting", "TarmacWorkdir", "TarmacGateway", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "PropertyBased", package: "swift-property-based"),
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),

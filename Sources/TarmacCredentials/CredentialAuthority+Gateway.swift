@@ -23,6 +23,33 @@ extension CredentialAuthority {
         state.grantActive(workload: workload, tool: tool, scope: scope, now: now)
     }
 
+    /// Why a scope the token carries is not in force now (nil: it is): the grant is pending (and who approves),
+    /// revoked or denied (when, by whom), ended, or expired; for the gateway's refusals.
+    public func whyNotInForce(workload: String, tool: String, scope: String, now: Date) -> (reason: String, message: String, data: [String: String])? {
+        guard let g = state.grant(workload: workload, tool: tool, scope: scope) else {
+            return ("not_granted", "the agent has no grant of \(tool):\(scope)", [:])
+        }
+        guard !g.active(at: now) else { return nil }
+        let at = g.decidedAt.map { ISO8601DateFormatter().string(from: $0) }
+        var data = ["grant": g.id, "state": g.state.rawValue]
+        if let at { data["at"] = at }
+        if let by = g.decidedBy { data["by"] = by }
+        switch g.state {
+        case .pending:
+            data["approvers"] = g.approvers ?? ""
+            return ("pending_approval", "the grant of \(tool):\(scope) (\(g.id)) waits for approval by \(g.approvers ?? "an approver")", data)
+        case .revoked:
+            return ("revoked", "the grant of \(tool):\(scope) (\(g.id)) was revoked\(at.map { " at \($0)" } ?? "")\(g.decidedBy.map { " by \($0)" } ?? "")\(g.reason.map { ": \($0)" } ?? "")", data)
+        case .denied:
+            return ("denied", "the grant of \(tool):\(scope) (\(g.id)) was denied\(g.decidedBy.map { " by \($0)" } ?? "")", data)
+        case .ended:
+            return ("ended", "the grant of \(tool):\(scope) (\(g.id)) ended with its agent", data)
+        case .approved:
+            if let e = g.expiresAt { data["expiredAt"] = ISO8601DateFormatter().string(from: e) }
+            return ("expired", "the grant of \(tool):\(scope) (\(g.id)) expired\(g.expiresAt.map { " at \(ISO8601DateFormatter().string(from: $0))" } ?? "")", data)
+        }
+    }
+
     /// Marks a one-time token used; false when it was used before.
     public func consume(jti: String, exp: Int64, now: Date) -> Bool {
         state.consume(jti: jti, until: exp, now: Int64(now.timeIntervalSince1970))

@@ -34,6 +34,10 @@ final class CredentialState: Sendable {
     func allGrants() -> [Grant] { values.withLock { Array($0.grants.values) } }
     func grants(of workload: String) -> [Grant] { values.withLock { $0.grants.values.filter { $0.workload == workload } } }
 
+    func grant(workload: String, tool: String, scope: String) -> Grant? {
+        values.withLock { v in v.index[Self.key(workload, tool, scope)].flatMap { v.grants[$0] } }
+    }
+
     func grantActive(workload: String, tool: String, scope: String, now: Date) -> Bool {
         values.withLock { v in v.index[Self.key(workload, tool, scope)].flatMap { v.grants[$0] }?.active(at: now) ?? false }
     }

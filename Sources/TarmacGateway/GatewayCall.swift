@@ -94,16 +94,52 @@ final class Call {
 
     var challenge: String { "Bearer resource_metadata=\"\(gateway.metadataURL(tool.name))\"" }
 
-    func unauthorized(_ why: String) -> Reply {
-        .problem(.unauthorized, why, headers: ["WWW-Authenticate": challenge + ", error=\"invalid_token\", error_description=\"\(Self.quoted(why))\""])
+    /// Whether the call is for the tool's MCP endpoint: its refusals then come in MCP's error shape as well.
+    var isMCP: Bool { tool.mcp.map { ToolAccess.matches(prefix: $0.path, path: rest) } ?? false }
+
+    func unauthorized(_ why: String, reason: String = "invalid_token") -> Reply {
+        let h: HTTPHeaders = ["WWW-Authenticate": challenge + ", error=\"invalid_token\", error_description=\"\(Self.quoted(why))\""]
+        guard isMCP else { return .problem(.unauthorized, why, headers: h) }
+        return Self.jsonrpc(.unauthorized, MCPMessage.error(id: nil, code: MCPMessage.refused, message: why, data: ["reason": reason, "tool": tool.name]), headers: h)
     }
 
-    func forbidden(_ why: String, scope: String?, claims: AccessTokenClaims, jsonrpcID: Any?? = nil) -> Reply {
-        var h: HTTPHeaders = ["WWW-Authenticate": challenge + ", error=\"insufficient_scope\"" + (scope.map { ", scope=\"\(Self.quoted($0))\"" } ?? "")]
-        audit(claims, status: 403, bytes: 0, detail: "refused: \(why)")
-        guard let id = jsonrpcID else { return .problem(.forbidden, why, headers: h) }
+    static func reason(_ r: TokenRejection) -> String {
+        switch r {
+        case .expired: "expired"
+        case .audience: "wrong_audience"
+        default: "invalid_token"
+        }
+    }
+
+    static func jsonrpc(_ status: HTTPResponseStatus, _ body: Data, headers: HTTPHeaders = [:]) -> Reply {
+        var h = headers
         h.replaceOrAdd(name: "Content-Type", value: "application/json")
-        return Reply(status: .forbidden, headers: h, body: ByteBuffer(bytes: MCPMessage.error(id: id, code: -32001, message: why)))
+        return Reply(status: status, headers: h, body: ByteBuffer(bytes: body))
+    }
+
+    /// A refusal for want of a scope or a grant: 403 with the scope in `WWW-Authenticate`; on the MCP endpoint a
+    /// JSON-RPC error (code -32001) whose data says why (`reason`: not_granted, pending_approval, revoked, denied,
+    /// ended, expired, unknown_tool, argument, no_route) with what applies (grant, approvers, at, by).
+    func forbidden(_ why: String, scope: String?, claims: AccessTokenClaims, jsonrpcID: Any?? = nil, reason: String = "not_granted",
+                   data: [String: String] = [:]) -> Reply {
+        let h: HTTPHeaders = ["WWW-Authenticate": challenge + ", error=\"insufficient_scope\"" + (scope.map { ", scope=\"\(Self.quoted($0))\"" } ?? "")]
+        audit(claims, status: 403, bytes: 0, detail: "refused: \(why)")
+        guard isMCP else { return .problem(.forbidden, why, headers: h) }
+        var d: [String: Any] = ["reason": reason, "tool": tool.name]
+        if let scope { d["scope"] = scope }
+        for (k, v) in data { d[k] = v }
+        return Self.jsonrpc(.forbidden, MCPMessage.error(id: jsonrpcID ?? nil, code: MCPMessage.refused, message: why, data: d), headers: h)
+    }
+
+    /// Why a scope is not usable by this token now: not carried, or its grant not in force (pending, revoked, ...).
+    func scopeRefusal(_ scope: String, claims: AccessTokenClaims, what: String, now: Date) -> (message: String, reason: String, data: [String: String]) {
+        guard claims.scopes.contains(scope) else {
+            return ("\(what) needs scope '\(scope)' of '\(tool.name)', which this token does not carry", "not_granted", [:])
+        }
+        if let why = gateway.authority.whyNotInForce(workload: claims.tarmac.wid, tool: tool.name, scope: scope, now: now) {
+            return ("\(what) needs scope '\(scope)' of '\(tool.name)': \(why.message)", why.reason, why.data)
+        }
+        return ("\(what) needs scope '\(scope)' of '\(tool.name)'", "not_granted", [:])
     }
 
     /// The token after `Bearer `, without surrounding spaces (bytes: Foundation's trimming is slow on long strings).
@@ -150,7 +186,7 @@ final class Call {
         promise.futureResult.whenSuccess { result in
             switch result {
             case .success(let claims): call.value.checks(claims, now: now)
-            case .failure(let why): call.value.finish(call.value.unauthorized("\(why)"))
+            case .failure(let why): call.value.finish(call.value.unauthorized("\(why)", reason: Self.reason(why)))
             }
         }
     }
@@ -183,47 +219,89 @@ final class Call {
         let holds: (String) -> Bool = { s in held.contains(s) && authority.grantActive(workload: claims.tarmac.wid, tool: toolName, scope: s, now: now) }
         let method = head.method.rawValue
         guard let needed = ToolAccess.scope(of: tool, path: rest, method: method) else {
-            return finish(forbidden("no route of '\(tool.name)' allows \(method) \(rest)", scope: nil, claims: claims))
+            return finish(forbidden("no route of '\(tool.name)' allows \(method) \(rest)", scope: nil, claims: claims, reason: "no_route"))
         }
-        var listing = false
+        var parsed: MCPMessage.Parsed?
         var mcpDetail = ""
         if needed.isEmpty {
-            // The MCP endpoint.
+            // The MCP endpoint: the protocol version the client speaks, where it says, must be one the gateway reads.
+            let version = head.headers.first(name: "MCP-Protocol-Version")
+            if let v = version, !MCPMessage.supportedVersions.contains(v) {
+                audit(claims, status: 400, bytes: 0, detail: "refused: unsupported MCP protocol version '\(v)'")
+                return finish(Self.jsonrpc(.badRequest, MCPMessage.error(id: nil, code: MCPMessage.unsupportedVersion, message: "Unsupported protocol version",
+                                                                         data: ["supported": MCPMessage.supportedVersions, "requested": v])))
+            }
             if head.method == .POST {
                 switch MCPMessage.parse(Data(body.readableBytesView)) {
                 case .failure(let why):
-                    return finish(.problem(.badRequest, why.description))
-                case .success(let m):
-                    mcpDetail = " \(m.method)\(m.toolName.map { " \($0)" } ?? "")"
-                    if m.method == "tools/call" {
-                        if case .refused(let why) = ToolAccess.mcp(tool, name: m.toolName ?? "", arguments: m.arguments, holds: holds) {
-                            return finish(forbidden(why, scope: tool.mcp?.tools[m.toolName ?? ""]?.scope, claims: claims, jsonrpcID: .some(m.id)))
+                    audit(claims, status: 400, bytes: 0, detail: "refused: \(why.description)")
+                    return finish(Self.jsonrpc(.badRequest, MCPMessage.error(id: nil, code: MCPMessage.invalidRequest, message: why.description)))
+                case .success(let p):
+                    if p.batch && !MCPMessage.allowsBatches(version: version) {
+                        let why = "a batch of JSON-RPC messages is not part of MCP \(version ?? "")"
+                        audit(claims, status: 400, bytes: 0, detail: "refused: \(why)")
+                        return finish(Self.jsonrpc(.badRequest, MCPMessage.error(id: nil, code: MCPMessage.invalidRequest, message: why)))
+                    }
+                    parsed = p
+                    mcpDetail = " " + (p.batch ? "[" : "") + p.messages.map(\.summary).joined(separator: ", ") + (p.batch ? "]" : "")
+                    for m in p.messages {
+                        guard case .request("tools/call", let name?, let arguments) = m.kind else { continue }
+                        guard let rule = tool.mcp?.tools[name] else {
+                            return finish(forbidden("tool '\(tool.name)' has no MCP tool '\(name)' in the platform contract", scope: nil, claims: claims,
+                                                    jsonrpcID: .some(m.id), reason: "unknown_tool", data: ["mcpTool": name]))
                         }
-                    } else {
-                        listing = m.method == "tools/list"
-                        guard held.contains(where: holds) else {
-                            return finish(forbidden("no scope of '\(tool.name)' is granted to this agent now", scope: nil, claims: claims, jsonrpcID: .some(m.id)))
+                        guard holds(rule.scope) else {
+                            let r = scopeRefusal(rule.scope, claims: claims, what: "MCP tool '\(name)'", now: now)
+                            return finish(forbidden(r.message, scope: rule.scope, claims: claims, jsonrpcID: .some(m.id), reason: r.reason,
+                                                    data: r.data.merging(["mcpTool": name]) { a, _ in a }))
                         }
+                        if case .refused(let why) = ToolAccess.mcp(tool, name: name, arguments: arguments, holds: holds) {
+                            return finish(forbidden(why, scope: rule.scope, claims: claims, jsonrpcID: .some(m.id), reason: "argument", data: ["mcpTool": name]))
+                        }
+                    }
+                    // Every other message (requests, notifications, the client's answers to the tool's requests) needs
+                    // a scope of the tool in force.
+                    guard held.contains(where: holds) else {
+                        return finish(forbidden("no scope of '\(tool.name)' is in force for this agent now", scope: nil, claims: claims,
+                                                jsonrpcID: p.firstRequestID ?? nil, reason: "not_granted"))
                     }
                 }
             } else if !held.contains(where: holds) {
-                return finish(forbidden("no scope of '\(tool.name)' is granted to this agent now", scope: nil, claims: claims))
+                return finish(forbidden("no scope of '\(tool.name)' is in force for this agent now", scope: nil, claims: claims))
             }
         } else if !holds(needed) {
-            let why = held.contains(needed) ? "the grant of \(tool.name):\(needed) is no longer in force" : "the token does not carry scope '\(needed)'"
-            return finish(forbidden(why, scope: needed, claims: claims))
+            let r = scopeRefusal(needed, claims: claims, what: "\(method) \(rest)", now: now)
+            return finish(forbidden(r.message, scope: needed, claims: claims, reason: r.reason, data: r.data))
         }
         let detail = method + " " + rest + mcpDetail
-        forward(claims, stream: !listing && head.method != .HEAD) { [self] result in
+        let mcp = needed.isEmpty
+        let listing = parsed?.lists ?? false
+        let keep: (String) -> Bool = { [tool] name in
+            if case .allowed = ToolAccess.mcp(tool, name: name, arguments: nil, holds: holds) { return true }
+            return false
+        }
+        // The answers the call waits for: a stream the agent closes once they went by is complete, not broken off.
+        let awaited = parsed?.requestIDs ?? []
+        forward(claims, stream: !listing && head.method != .HEAD, filter: mcp ? MCPEventFilter(keep: keep) : nil, awaited: awaited) { [self] result in
             switch result {
             case .success(let (status, headers, body)):
                 var responseBody = body
-                if listing && status == .ok {
-                    let filtered = MCPMessage.filterToolsList(Data(responseBody.readableBytesView), eventStream: Self.isEventStream(headers)) { name in
-                        if case .allowed = ToolAccess.mcp(tool, name: name, arguments: nil, holds: holds) { return true }
-                        return false
+                // A JSON answer that lists no tools is passed on untouched (the usual tools/call: no copy, no parse).
+                if mcp && status == .ok && (listing || Self.isEventStream(headers)) {
+                    let bytes = Data(responseBody.readableBytesView)
+                    let filtered: (data: Data, unreadable: Int)?
+                    if Self.isEventStream(headers) {
+                        filtered = MCPEventFilter.filterWhole(bytes, keep: keep)
+                    } else {
+                        filtered = MCPMessage.filterJSON(bytes, keep: keep)
                     }
-                    responseBody = ByteBuffer(bytes: filtered)
+                    guard let filtered, !(listing && filtered.unreadable > 0) else {
+                        // What cannot be read where a decision depends on it is not passed on.
+                        let why = "the tool's answer to tools/list could not be read; it is not passed on unfiltered"
+                        audit(claims, status: 502, bytes: 0, detail: "\(detail): \(why)")
+                        return finish(Self.jsonrpc(.badGateway, MCPMessage.error(id: parsed?.firstRequestID ?? nil, code: -32603, message: why)))
+                    }
+                    responseBody = ByteBuffer(bytes: filtered.data)
                 }
                 audit(claims, status: Int(status.code), bytes: responseBody.readableBytes, detail: detail)
                 finish(Reply(status: status, headers: headers, body: responseBody))
@@ -247,6 +325,7 @@ final class Call {
     private struct Streamed {
         var status: HTTPResponseStatus
         var bytes = 0
+        var filter: MCPEventFilter?
     }
     private var collected: UpstreamPool.Gathered?
     private var streamed: Streamed?
@@ -256,7 +335,7 @@ final class Call {
     /// plain-HTTP upstream is passed on as it comes when `stream` (MCP's streams of progress and notifications), and
     /// `ended` runs when it ends (with why, when broken off); any other answer is collected and given to `done`.
     /// Both run on the loop.
-    func forward(_ claims: AccessTokenClaims, stream: Bool, done: @escaping (Forwarded) -> Void,
+    func forward(_ claims: AccessTokenClaims, stream: Bool, filter: MCPEventFilter?, awaited: Set<String>, done: @escaping (Forwarded) -> Void,
                  ended: @escaping (HTTPResponseStatus, Int, String?) -> Void) {
         var outHeaders = HTTPHeaders()
         outHeaders.reserveCapacity(head.headers.count + 4)
@@ -278,13 +357,19 @@ final class Call {
                 switch event {
                 case .head(let h, let upstream):
                     if stream && h.status == .ok && Self.isEventStream(h.headers) {
-                        streamed = Streamed(status: h.status)
+                        streamed = Streamed(status: h.status, filter: filter)
                         answering.begin(h.status, Self.kept(h.headers), upstream: upstream)
                     } else {
                         collected = UpstreamPool.Gathered(head: h)
                     }
                 case .body(var b):
                     if streamed != nil {
+                        // On the MCP endpoint each event is read and written out again, its tools filtered.
+                        if streamed!.filter != nil {
+                            let out = streamed!.filter!.feed(b.readableBytesView)
+                            guard !out.isEmpty else { return }
+                            b = ByteBuffer(bytes: out)
+                        }
                         streamed!.bytes += b.readableBytes
                         answering.part(b)
                     } else {
@@ -299,7 +384,9 @@ final class Call {
                     }
                 case .failed(let error):
                     if let s = streamed {
-                        ended(s.status, s.bytes, "\(error)")
+                        // The answers the agent waited for went by: it (or the tool) ending the stream then is its end.
+                        let complete = !awaited.isEmpty && awaited.isSubset(of: s.filter?.responses ?? [])
+                        ended(s.status, s.bytes, complete ? nil : "\(error)")
                         answering.abort()
                     } else {
                         done(.failure(UpstreamFailure(description: "the tool '\(toolName)' could not be reached: \(error)")))

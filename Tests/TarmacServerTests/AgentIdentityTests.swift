@@ -21,11 +21,17 @@ import Glibc
     final class ToolServer: @unchecked Sendable {
         let process = Process()
         let port: Int
-        init() throws {
+        /// Where the official SDK's tool (examples/agent/sdk_tool_server.py) writes what it saw; nil for the example tool.
+        let seenFile: String?
+
+        /// The example tool, or with `sdk` the same tickets served by the official MCP Python SDK.
+        init(sdk: Bool = false) throws {
             port = try TestServer.freePort()
+            seenFile = sdk ? NSTemporaryDirectory() + "tarmac-sdk-tool-\(UUID().uuidString).jsonl" : nil
             process.executableURL = URL(fileURLWithPath: Run.which("python3") ?? "/usr/bin/python3")
-            process.arguments = [Fixtures.path("examples/agent/tool_server.py")]
-            process.environment = ["TOOL_TOKEN": AgentIdentityTests.upstreamSecret, "PORT": String(port), "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]
+            process.arguments = [Fixtures.path(sdk ? "examples/agent/sdk_tool_server.py" : "examples/agent/tool_server.py")]
+            process.environment = ["TOOL_TOKEN": AgentIdentityTests.upstreamSecret, "PORT": String(port), "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin",
+                                   "SEEN_FILE": seenFile ?? ""]
             // Never the test's own output: a process left holding it would keep `swift test` waiting.
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -42,6 +48,10 @@ import Glibc
 
         /// Every call the tool received: method, path, the Authorization it saw, the person and agent the gateway named.
         func seen() async throws -> [[String: Any]] {
+            if let seenFile {
+                let text = (try? String(contentsOfFile: seenFile, encoding: .utf8)) ?? ""
+                return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            }
             var req = HTTPClientRequest(url: "http://127.0.0.1:\(port)/_seen")
             req.headers.add(name: "Authorization", value: "Bearer \(AgentIdentityTests.upstreamSecret)")
             let r = try await HTTPClient.shared.execute(req, timeout: .seconds(10))
@@ -58,8 +68,17 @@ import Glibc
         }
 
         func ready() async throws {
-            for _ in 0..<100 {
-                if (try? await seen()) != nil { return }
+            for _ in 0..<200 {
+                if seenFile != nil {
+                    // Any answer will do: the SDK's server is listening.
+                    if (try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/mcp"), timeout: .seconds(2))) != nil {
+                        // What the tool saw from here on is the gateway's alone.
+                        try? Data().write(to: URL(fileURLWithPath: seenFile!))
+                        return
+                    }
+                } else if (try? await seen()) != nil {
+                    return
+                }
                 try await Task.sleep(for: .milliseconds(50))
             }
             throw TestFailure("the example tool did not start")
@@ -85,8 +104,8 @@ import Glibc
         }
     }
 
-    static func start() async throws -> Setup {
-        let tool = try ToolServer()
+    static func start(sdk: Bool = false) async throws -> Setup {
+        let tool = try ToolServer(sdk: sdk)
         let gatewayPort = try TestServer.freePort()
         let server = try TestServer(arguments: ["--gateway-port", String(gatewayPort)])
         server.extraEnvironment = ["HELPDESK_TOKEN": upstreamSecret]
@@ -109,6 +128,7 @@ import Glibc
                   get_ticket: {scope: read}
                   add_comment: {scope: comment}
                   close_ticket: {scope: close}
+                  confirm_close: {scope: comment}
             wiki:
               endpoint: http://127.0.0.1:\(tool.port)
               upstream: http://127.0.0.1:\(tool.port)
@@ -236,15 +256,26 @@ import Glibc
 
         // The tool saw the gateway's credential and the person, never the caller's token.
         let seen = try await s.tool.seen().filter { ($0["path"] as? String) == "/mcp" }
-        #expect(seen.count == 3, "tools/list, get_ticket and add_comment reach the tool; close_ticket stops at the gateway: \(seen)")
+        // The agent is an MCP client: initialize and its notification, tools/list, get_ticket, add_comment, and the
+        // session's DELETE reach the tool; close_ticket stops at the gateway.
+        #expect(seen.map { $0["method"] as? String ?? "" } == ["POST", "POST", "POST", "POST", "POST", "DELETE"], "\(seen)")
         #expect(seen.allSatisfy { ($0["authorization"] as? String) == "Bearer \(Self.upstreamSecret)" })
         #expect(seen.allSatisfy { ($0["person"] as? String) == "dan@acme.example" })
         #expect(seen.allSatisfy { ($0["agent"] as? String) == "spiffe://acme/team/assistants/env/dev/agent/helper" })
 
         // The audit trail names person, agent and tool, for every call and its refusal.
-        let (_, audit) = try await s.server.json(.GET, "/v1/audit?tool=helpdesk&actor=agent-for:dan@acme.example&limit=100", token: s.admin)
-        let records = audit["items"] as? [[String: Any]] ?? []
-        #expect(records.contains { ($0["action"] as? String) == "tool-call" && ($0["detail"] as? String ?? "").hasPrefix("POST /mcp tools/call get_ticket -> 200") })
+        // (Gateway records are written in groups every few milliseconds: the last call's may follow the answer.)
+        var records: [[String: Any]] = []
+        for _ in 0..<100 {
+            let (_, audit) = try await s.server.json(.GET, "/v1/audit?tool=helpdesk&actor=agent-for:dan@acme.example&limit=100", token: s.admin)
+            records = audit["items"] as? [[String: Any]] ?? []
+            if records.contains(where: { ($0["detail"] as? String ?? "").hasPrefix("DELETE /mcp") }) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let detail = { (r: [String: Any]) in r["detail"] as? String ?? "" }
+        #expect(records.contains { ($0["action"] as? String) == "tool-call" && detail($0).hasPrefix("POST /mcp tools/call get_ticket") && detail($0).contains("-> 200") }, "\(records.map(detail))")
+        #expect(records.contains { detail($0).hasPrefix("POST /mcp notifications/initialized -> 202") }, "\(records.map(detail))")
+        #expect(records.contains { detail($0).hasPrefix("DELETE /mcp -> 200") }, "\(records.map(detail))")
         #expect(records.contains { ($0["action"] as? String) == "tool-call-refused" && ($0["detail"] as? String ?? "").contains("close_ticket") })
         #expect(records.contains { ($0["action"] as? String) == "token-exchange" })
         #expect(records.allSatisfy { ($0["actorID"] as? String) == "dan@acme.example via spiffe://acme/team/assistants/env/dev/agent/helper" })
@@ -376,7 +407,7 @@ import Glibc
         #expect(try await s.server.json(.POST, "/v1/grants/\(readID)/revoke", token: s.dan, body: #"{"reason": "test"}"#).0 == 200)
         let (afterRevoke, _, whyRevoked) = try await Self.call(s.gateway + "/helpdesk/tickets/T-1", token: live)
         let delay = ContinuousClock.now - t0
-        #expect(afterRevoke == 403 && whyRevoked.contains("no longer in force"), "\(whyRevoked)")
+        #expect(afterRevoke == 403 && whyRevoked.contains("the grant of helpdesk:read (\(readID)) was revoked at ") && whyRevoked.contains("by dan@acme.example: test"), "\(whyRevoked)")
         #expect(delay < .seconds(1), "revoke to refusal took \(delay)")
         // The CLI says a revocation is over for good: no "until".
         let revokedClose = try s.server.cli(["grant", "revoke", closeID, "--reason", "done"], token: s.admin)

@@ -8,7 +8,9 @@ It then serves POST /ask on $PORT, body {"ticket": "T-1", "do": ["get_ticket", "
   - with the person's Tarmac token (Authorization: Bearer tmc_...), it exchanges that token and its JWT-SVID for a
     token for one tool (RFC 8693: subject_token = the person's, actor_token = its own, audience = the tool);
     without one, it asks for a token in its own name (its JWT-SVID as subject; sensitive scopes are refused);
-  - it calls the tool through the gateway ($TARMAC_GATEWAY_URL/TOOL/mcp): tools/list, then each tools/call;
+  - it calls the tool through the gateway ($TARMAC_GATEWAY_URL/TOOL/mcp) as an MCP client (MCPSession: initialize,
+    session, JSON or server-sent-event answers, the server's own requests answered, DELETE at the end): tools/list, then
+    each tools/call. It speaks to any MCP server over streamable HTTP, the official SDKs' included;
   - with "hold": true it keeps the tool's token for the next request of the same person and scope (until shortly
     before it expires) instead of exchanging again: a token held across a revocation is refused at the gateway;
   - it answers with what each step returned, and logs one JSON line per request.
@@ -87,6 +89,94 @@ IDENTITY = None
 HELD = {}
 
 
+class MCPSession:
+    """An MCP client over streamable HTTP, as the official SDKs speak it: `initialize` (protocol version, capabilities),
+    `notifications/initialized`, then requests, each POST with `Accept: application/json, text/event-stream`, the
+    session id (`Mcp-Session-Id`) and the negotiated `MCP-Protocol-Version`; an answer may be JSON or a stream of
+    server-sent events (read as bytes: CRLF, LF or CR line endings, multi-line data), in which the server may ask this
+    client something (ping: answered; elicitation: declined; sampling: refused), answered by POSTing the response;
+    `close()` ends the session (DELETE)."""
+
+    VERSION = "2025-11-25"
+
+    def __init__(self, url, token):
+        self.url, self.token, self.session, self.version, self.next_id = url, token, None, None, 1
+
+    def headers(self):
+        h = {"Authorization": "Bearer " + self.token, "Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+        if self.session:
+            h["Mcp-Session-Id"] = self.session
+        if self.version:
+            h["MCP-Protocol-Version"] = self.version
+        return h
+
+    def send(self, message, method="POST"):
+        """One HTTP exchange: (status, the JSON-RPC messages of the answer, the answer's headers)."""
+        body = json.dumps(message).encode() if message is not None else None
+        req = urllib.request.Request(self.url, data=body, headers=self.headers(), method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, self.messages(r.read(), r.headers.get("Content-Type", "")), r.headers
+        except urllib.error.HTTPError as e:
+            return e.code, self.messages(e.read(), e.headers.get("Content-Type", "")), e.headers
+
+    @staticmethod
+    def messages(raw, content_type):
+        if not raw:
+            return []
+        if content_type.startswith("text/event-stream"):
+            out, data = [], []
+            for line in raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
+                if not line:
+                    if data:
+                        out.append(b"\n".join(data))
+                    data = []
+                elif line.startswith(b"data:"):
+                    data.append(line[5:][1:] if line[5:6] == b" " else line[5:])
+            return [json.loads(d) for d in out]
+        try:
+            m = json.loads(raw)
+        except ValueError:
+            return [{"error": {"message": raw.decode(errors="replace")}}]
+        return m if isinstance(m, list) else [m]
+
+    def request(self, method, params=None):
+        """A request and its response: (HTTP status, the JSON-RPC response). The server's own requests on the way are answered."""
+        rid = self.next_id
+        self.next_id += 1
+        status, messages, headers = self.send({"jsonrpc": "2.0", "id": rid, "method": method, "params": params or {}})
+        if headers.get("Mcp-Session-Id"):
+            self.session = headers.get("Mcp-Session-Id")
+        answer = None
+        for m in messages:
+            if "method" in m and "id" in m:
+                self.answer_server(m)
+            elif m.get("id") == rid or answer is None and "error" in m:
+                answer = m
+        return status, answer if answer is not None else {"error": {"message": "no answer (HTTP %d)" % status}}
+
+    def answer_server(self, m):
+        if m["method"] == "ping":
+            reply = {"jsonrpc": "2.0", "id": m["id"], "result": {}}
+        elif m["method"] == "elicitation/create":
+            reply = {"jsonrpc": "2.0", "id": m["id"], "result": {"action": "decline"}}
+        else:
+            reply = {"jsonrpc": "2.0", "id": m["id"], "error": {"code": -32601, "message": "this agent does not serve " + m["method"]}}
+        self.send(reply)
+
+    def initialize(self):
+        status, answer = self.request("initialize", {"protocolVersion": self.VERSION, "capabilities": {},
+                                                     "clientInfo": {"name": "tarmac-example-agent", "version": "1.0"}})
+        if status == 200 and "result" in answer:
+            self.version = answer["result"].get("protocolVersion", self.VERSION)
+            self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return status, answer
+
+    def close(self):
+        if self.session:
+            self.send(None, method="DELETE")
+
+
 def ask(person_token, request):
     svid = IDENTITY.current()
     form = {"grant_type": EXCHANGE, "audience": TOOL, "scope": request.get("scope", SCOPE)}
@@ -108,17 +198,21 @@ def ask(person_token, request):
             return steps
         if request.get("hold"):
             HELD[key] = (tok, time.time() + tok.get("expires_in", 60))
-    auth = {"Authorization": "Bearer " + tok["access_token"]}
-    status, listed = call(f"{GATEWAY}/{TOOL}/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, auth)
+    mcp = MCPSession(f"{GATEWAY}/{TOOL}/mcp", tok["access_token"])
+    status, init = mcp.initialize()
+    if status != 200:
+        steps.append({"step": "initialize", "status": status, "result": init})
+        return steps
+    status, listed = mcp.request("tools/list")
     steps.append({"step": "tools/list", "status": status,
-                  "tools": [t["name"] for t in listed["result"]["tools"]] if status == 200 else listed})
-    for i, name in enumerate(request.get("do", ["get_ticket"])):
+                  "tools": [t["name"] for t in listed["result"]["tools"]] if status == 200 and "result" in listed else listed})
+    for name in request.get("do", ["get_ticket"]):
         args = {"id": request.get("ticket", "T-1")}
         if name == "add_comment":
             args["text"] = request.get("text", "looking into it")
-        status, result = call(f"{GATEWAY}/{TOOL}/mcp", {"jsonrpc": "2.0", "id": 2 + i, "method": "tools/call",
-                                                         "params": {"name": name, "arguments": args}}, auth)
+        status, result = mcp.request("tools/call", {"name": name, "arguments": args})
         steps.append({"step": "tools/call", "name": name, "status": status, "result": result})
+    mcp.close()
     return steps
 
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""A small ticketing tool for the agent walk-through: MCP over streamable HTTP (JSON-RPC at POST /mcp: initialize,
-tools/list, tools/call) and a REST route (GET /tickets/ID). It accepts only the gateway's own credential (TOOL_TOKEN),
+"""A small ticketing tool for the agent walk-through: MCP over streamable HTTP (JSON-RPC at POST /mcp: initialize with a
+session id, tools/list, tools/call; notifications and the client's responses accepted with 202; DELETE ends the
+session; answers as one server-sent event with CRLF line endings to clients that accept text/event-stream, as the
+official SDK's server frames them, else JSON) and a REST route (GET /tickets/ID). It accepts only the gateway's own credential (TOOL_TOKEN),
 never an agent's token, and remembers who each call was for (GET /_seen, with the same credential).
 
 A tools/call that carries a progress token (params._meta.progressToken) from a client that accepts
@@ -37,13 +39,27 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def reply(self, status, obj):
-        body = json.dumps(obj).encode()
+    def reply(self, status, obj, session=None):
+        """JSON, or, to an MCP client that accepts it, one server-sent event with CRLF line endings, as the official
+        SDK's server frames it."""
+        if self.path == "/mcp" and "text/event-stream" in (self.headers.get("Accept") or "") and status == 200:
+            body = b"event: message\r\ndata: " + json.dumps(obj).encode() + b"\r\n\r\n"
+            content_type = "text/event-stream"
+        else:
+            body = json.dumps(obj).encode()
+            content_type = "application/json"
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if session:
+            self.send_header("Mcp-Session-Id", session)
         self.end_headers()
         self.wfile.write(body)
+
+    def accepted(self):
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def stream(self, rid, token, result):
         """The answer to one request as server-sent events, in HTTP/1.1 chunks: progress now, the result when released."""
@@ -54,7 +70,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
         def event(obj):
-            data = ("event: message\ndata: " + json.dumps(obj) + "\n\n").encode()
+            data = ("event: message\r\ndata: " + json.dumps(obj) + "\r\n\r\n").encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
 
@@ -92,6 +108,16 @@ class Handler(BaseHTTPRequestHandler):
             return False
         return True
 
+    def do_DELETE(self):
+        """The end of an MCP session."""
+        if not self.authorized():
+            return
+        if self.path != "/mcp":
+            return self.reply(404, {"error": "not found"})
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_GET(self):
         if not self.authorized():
             return
@@ -118,9 +144,13 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self.reply(400, {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error"}})
         rid, method, params = msg.get("id"), msg.get("method"), msg.get("params") or {}
+        if method is None or rid is None:
+            # A notification, or the client's answer to a request of ours: accepted, nothing to say.
+            return self.accepted()
         if method == "initialize":
-            return self.reply(200, {"jsonrpc": "2.0", "id": rid, "result": {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
-                                                                           "serverInfo": {"name": "tickets", "version": "1.0"}}})
+            return self.reply(200, {"jsonrpc": "2.0", "id": rid, "result": {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
+                                                                           "serverInfo": {"name": "tickets", "version": "1.0"}}},
+                              session=os.urandom(8).hex())
         if method == "tools/list":
             return self.reply(200, {"jsonrpc": "2.0", "id": rid, "result": {"tools": TOOLS}})
         if method == "tools/call":

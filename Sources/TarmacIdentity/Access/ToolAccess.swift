@@ -17,7 +17,7 @@ public enum ToolAccess {
         return nil
     }
 
-    static func matches(prefix: String, path: String) -> Bool {
+    public static func matches(prefix: String, path: String) -> Bool {
         let p = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
         if prefix == "/" { return true }
         let trimmed = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
