@@ -44,6 +44,8 @@ public struct APIError: HTTPResponseError {
 
 /// Turns every error into the API's error body, so clients never see a stack trace or an empty 500.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    var limits = BodyLimits()
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -60,7 +62,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             throw APIError(e.status, code: code, e.body ?? e.status.reasonPhrase)
         } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, code: "tooLarge", "the body is larger than \(ServerLimits.maxBody >> 10) KiB")
+            throw APIError(.contentTooLarge, code: "tooLarge", "the body is larger than the limit: \(limits.limit(forPath: request.uri.path).what)",
+                           headers: [.connection: "close"])
         } catch {
             context.logger.error("unexpected error", metadata: ["error": "\(error)"])
             throw APIError(.internalServerError, code: "internalError", "internal error; see the server log")

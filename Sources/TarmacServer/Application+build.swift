@@ -29,11 +29,17 @@ public struct ServerDependencies: Sendable {
     public var gatewayURL: String?
     /// Open once the control plane has recovered its state: until then requests wait (the probes answer at once).
     public var recovered: ReadinessGate
+    /// How large a body each route takes, and how long an upload may stall before it is cut off (`UploadGuard`).
+    public var bodyLimits: BodyLimits
+    public var uploadIdleTimeout: Duration
 
     public init(controlPlane: ControlPlane, store: any Store, tokens: Tokens, registry: PrometheusCollectorRegistry, runsImages: Bool,
                 rateLimit: Double = 50, rateBurst: Double = 200, auditAnchors: String? = nil, workdirs: WorkdirStore? = nil,
-                credentials: CredentialAuthority? = nil, gatewayURL: String? = nil, recovered: ReadinessGate = ReadinessGate(open: true)) {
+                credentials: CredentialAuthority? = nil, gatewayURL: String? = nil, recovered: ReadinessGate = ReadinessGate(open: true),
+                bodyLimits: BodyLimits? = nil, uploadIdleTimeout: Duration = .seconds(30)) {
         self.recovered = recovered
+        self.bodyLimits = bodyLimits ?? BodyLimits(upload: workdirs.map { $0.limit + (1 << 20) } ?? ServerLimits.maxUpload)
+        self.uploadIdleTimeout = uploadIdleTimeout
         self.workdirs = workdirs
         self.credentials = credentials
         self.gatewayURL = gatewayURL
@@ -51,7 +57,7 @@ public struct ServerDependencies: Sendable {
 /// The API's router: public probes and documents at the root, everything else under /v1 behind bearer tokens.
 public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestContext> {
     let router = Router(context: TarmacRequestContext.self)
-    router.middlewares.add(ErrorMiddleware())
+    router.middlewares.add(ErrorMiddleware(limits: deps.bodyLimits))
     router.middlewares.add(MetricsMiddleware())
     router.middlewares.add(RequestLogMiddleware())
     router.middlewares.add(RecoveryMiddleware(recovered: deps.recovered))
@@ -70,8 +76,12 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
 
 public func buildApplication(_ deps: ServerDependencies, host: String, port: Int, services: [any Service],
                              onServerRunning: @escaping @Sendable (any Channel) async -> Void, logger: Logger) -> some ApplicationProtocol {
-    Application(router: buildRouter(deps), configuration: .init(address: .hostname(host, port: port), serverName: "tarmac"),
-                services: services, onServerRunning: onServerRunning, logger: logger)
+    let limits = deps.bodyLimits
+    let idle = TimeAmount.nanoseconds(Int64(deps.uploadIdleTimeout.components.seconds) * 1_000_000_000 + deps.uploadIdleTimeout.components.attoseconds / 1_000_000_000)
+    return Application(router: buildRouter(deps),
+                       server: .http1(configuration: .init(additionalChannelHandlers: [UploadGuard(limits: limits, idleTimeout: idle)])),
+                       configuration: .init(address: .hostname(host, port: port), serverName: "tarmac"),
+                       services: services, onServerRunning: onServerRunning, logger: logger)
 }
 
 /// /healthz (the process serves), /readyz (the control plane has recovered its state), /metrics, /openapi.yaml.

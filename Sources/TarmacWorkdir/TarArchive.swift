@@ -82,6 +82,7 @@ public enum TarArchive {
         var entries: [Entry] = []
         var offset = 0
         var total = 0
+        var seen: Set<String> = [], files: Set<String> = [], directories: Set<String> = []
         while offset + 512 <= bytes.count {
             let h = Array(bytes[offset..<(offset + 512)])
             if h.allSatisfy({ $0 == 0 }) { break }
@@ -103,9 +104,28 @@ public enum TarArchive {
             }
             if path.hasSuffix("/") { path.removeLast() }
             let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-            guard !path.isEmpty, !path.hasPrefix("/"), !parts.contains(where: { $0 == ".." || $0.isEmpty }) else {
+            guard !path.isEmpty else { throw Failure("an entry at byte \(offset - 512) has an empty name") }
+            guard !path.hasPrefix("/"), !parts.contains(where: { $0 == ".." || $0.isEmpty }) else {
                 throw Failure("\(path): paths must stay inside the working directory (no absolute paths, no ..)")
             }
+            guard !parts.contains(".") else {
+                throw Failure("\(path): names with a '.' part are refused (write \(parts.filter { $0 != "." }.joined(separator: "/").isEmpty ? "the directory's own entries" : parts.filter { $0 != "." }.joined(separator: "/")))")
+            }
+            // Each path once, and a file never where a directory is (or the other way round): an archive whose
+            // entries contradict each other could only fail later, when a pod's supervisor unpacks it.
+            for i in 1..<parts.count {
+                let ancestor = parts[..<i].joined(separator: "/")
+                if files.contains(ancestor) { throw Failure("\(path): \(ancestor) is a file in the archive, so nothing can be inside it") }
+                directories.insert(ancestor)
+            }
+            if isDirectory {
+                if files.contains(path) { throw Failure("\(path) is both a file and a directory in the archive") }
+                directories.insert(path)
+            } else {
+                if directories.contains(path) { throw Failure("\(path) is both a directory and a file in the archive") }
+                files.insert(path)
+            }
+            guard seen.insert(path).inserted else { throw Failure("\(path) appears twice in the archive") }
             total += size
             guard total <= limit else { throw Failure("the working directory is larger than \(limit >> 20) MiB") }
             guard offset + size <= bytes.count else { throw Failure("the archive ends in the middle of \(path)") }

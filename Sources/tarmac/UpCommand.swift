@@ -55,6 +55,8 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Memory this machine offers, e.g. 16Gi (default: the contract's local.memory, else all of it).") var memory: String?
     @Option(help: "Seconds between SIGTERM and SIGKILL when a pod is stopped.") var grace: Double = 10
     @Option(help: "API requests per second allowed per token (0: unlimited).") var rateLimit: Double = 50
+    @Option(help: "Seconds an upload's body may stall (no byte received) before the request is answered 408 and its connection closed.")
+    var uploadIdleTimeout: Double = 30
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
 
     @Option(help: ArgumentHelp("How local pods are confined: auto (the strongest this machine allows), uid, landlock or none.",
@@ -106,6 +108,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level '\(logLevel)'") }
         if grace < 0 { throw ValidationError("--grace must not be negative") }
+        if uploadIdleTimeout <= 0 { throw ValidationError("--upload-idle-timeout must be positive") }
         if podPids < 16 { throw ValidationError("--pod-pids must be at least 16") }
         for p in podPath where !(p.hasPrefix("/") || p.hasPrefix("-/")) {
             throw ValidationError("--pod-path takes an absolute directory (or -DIR to leave one out), not '\(p)'")
@@ -290,7 +293,8 @@ struct UpCommand: AsyncParsableCommand {
 
         let deps = ServerDependencies(controlPlane: controlPlane, store: store, tokens: tokens, registry: registry, runsImages: backend == .kubernetes,
                                       rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4), auditAnchors: anchors,
-                                      workdirs: workdirs, credentials: credentials, recovered: recovered)
+                                      workdirs: workdirs, credentials: credentials, recovered: recovered,
+                                      uploadIdleTimeout: .milliseconds(Int64(uploadIdleTimeout * 1000)))
         let anchorService = AuditAnchorService(store: store, path: anchors, logger: Logger(label: "tarmac.audit"))
         let platformName = contract.platform.name
         let banner = where_

@@ -69,9 +69,10 @@ import Glibc
 
         func ready() async throws {
             for _ in 0..<200 {
+                guard process.isRunning else { throw TestFailure("the example tool exited (\(process.terminationStatus)) before it answered") }
                 if seenFile != nil {
                     // Any answer will do: the SDK's server is listening.
-                    if (try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/mcp"), timeout: .seconds(2))) != nil {
+                    if (try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/mcp"), timeout: .milliseconds(500))) != nil {
                         // What the tool saw from here on is the gateway's alone.
                         try? Data().write(to: URL(fileURLWithPath: seenFile!))
                         return

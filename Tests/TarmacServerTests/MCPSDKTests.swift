@@ -41,7 +41,8 @@ extension AgentIdentityTests {
         // tools/list, answered by the SDK's server as CRLF server-sent events, shows only what the token may call.
         #expect(legacy["tools"] as? [String] == ["add_comment", "confirm_close", "get_ticket"], "\(legacy)")
         let get = legacy["get_ticket"] as? [String: Any]
-        #expect(get?["isError"] as? Bool == false && ((get?["text"] as? String) ?? "").contains("GPU quota for search"), "\(legacy)")
+        let getText = (get?["text"] as? String) ?? ""
+        #expect(get?["isError"] as? Bool == false && getText.contains("GPU quota for search"), "\(legacy)")
         #expect(legacy["progress"] as? [String] == ["looking it up"], "the progress notification reached the client: \(legacy)")
         // close_ticket is refused at the gateway, in MCP's error shape, saying why.
         let close = legacy["close_ticket"] as? [String: Any]
@@ -49,12 +50,14 @@ extension AgentIdentityTests {
         #expect(closeMessage.contains("needs scope 'close' of 'helpdesk', which this token does not carry"), "\(legacy)")
         // confirm_close: the server pings the client and asks it (elicitation); both answers come back through the gateway.
         #expect(legacy["elicited"] as? [String] == ["Close T-2?"], "\(legacy)")
-        #expect((((legacy["confirm_close"] as? [String: Any])?["text"] as? String) ?? "").contains("\"status\": \"closed\""), "\(legacy)")
+        let confirmText = ((legacy["confirm_close"] as? [String: Any])?["text"] as? String) ?? ""
+        #expect(confirmText.contains("\"status\": \"closed\""), "\(legacy)")
 
         // The single-exchange protocol the SDK negotiates by default (2026-07-28).
         let modern = try Self.sdkClient(s, token: token, mode: "auto")
         #expect(modern["tools"] as? [String] == ["add_comment", "confirm_close", "get_ticket"], "\(modern)")
-        #expect((((modern["get_ticket"] as? [String: Any])?["text"] as? String) ?? "").contains("T-1"), "\(modern)")
+        let modernText = ((modern["get_ticket"] as? [String: Any])?["text"] as? String) ?? ""
+        #expect(modernText.contains("T-1"), "\(modern)")
 
         // The tool saw only the gateway's credential, for every request, the session's DELETE included.
         let seen = try await s.tool.seen()
