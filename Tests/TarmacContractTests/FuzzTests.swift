@@ -18,19 +18,10 @@ import TarmacTesting
     static func runs(_ n: Int) -> Int { n * (Int(ProcessInfo.processInfo.environment["TARMAC_FUZZ_FACTOR"] ?? "") ?? 1) }
 
     /// A small deterministic generator, so a failing case can be replayed from its seed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    typealias SplitMix = SeededGenerator
 
     static func mutate(_ text: String, seed: UInt64) -> String {
-        var rng = SplitMix(state: seed)
+        var rng = SplitMix(seed: seed)
         var lines = text.components(separatedBy: "\n")
         for _ in 0..<Int.random(in: 1...4, using: &rng) {
             guard !lines.isEmpty else { break }
@@ -85,7 +76,7 @@ import TarmacTesting
 
     @Test func randomTokenSoup() async {
         await propertyCheck(count: Self.runs(1500), input: Gen.uint64(in: 0...UInt64.max)) { seed in
-            var rng = SplitMix(state: seed)
+            var rng = SplitMix(seed: seed)
             let text = (0..<Int.random(in: 0...60, using: &rng)).map { _ in Self.tokens.randomElement(using: &rng)! }.joined()
             Self.assertWellFormed(text, Support.check(text, file: "fuzz.yaml"))
         }
@@ -93,7 +84,7 @@ import TarmacTesting
 
     @Test func randomBytes() async {
         await propertyCheck(count: Self.runs(500), input: Gen.uint64(in: 0...UInt64.max)) { seed in
-            var rng = SplitMix(state: seed)
+            var rng = SplitMix(seed: seed)
             let bytes = (0..<Int.random(in: 0...200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             let text = String(decoding: bytes, as: UTF8.self)
             Self.assertWellFormed(text, Support.check(text, file: "fuzz.yaml"))

@@ -1,5 +1,6 @@
 import Foundation
 import PropertyBased
+import TarmacTesting
 import Testing
 @testable import TarmacGateway
 
@@ -9,19 +10,7 @@ import Testing
 /// tools/list filter's output equals the reference reading filtered: nothing the rule refuses, and nothing unreadable,
 /// is passed on.
 @Suite struct MCPFramingTests {
-    /// A seeded generator (SplitMix64), so a failing case is reproduced from its seed.
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        mutating func pick<T>(_ xs: [T]) -> T { xs[int(xs.count)] }
-    }
+    typealias Rng = SeededGenerator
 
     static let endings: [[UInt8]] = [[0x0A], [0x0D, 0x0A], [0x0D]]
 
@@ -99,7 +88,7 @@ import Testing
 
     @Test func randomStreamsReadAsTheReferenceWhereverTheyAreCut() async {
         await propertyCheck(count: 500, input: Gen.uint64(in: 0...UInt64.max)) { seed in
-            var rng = Rng(state: seed)
+            var rng = Rng(seed: seed)
             let bytes = Self.stream(&rng)
             let expected = Self.reference(bytes)
             let cuts = (0..<rng.int(6)).map { _ in bytes.isEmpty ? 0 : rng.int(bytes.count + 1) }
@@ -162,7 +151,7 @@ import Testing
 
     @Test func theFilterPassesOnExactlyTheReferenceFilteredAndNothingItRefuses() async {
         await propertyCheck(count: 400, input: Gen.uint64(in: 0...UInt64.max)) { seed in
-            var rng = Rng(state: seed)
+            var rng = Rng(seed: seed)
             let bytes = Self.stream(&rng, json: { rng in rng.int(3) == 0 ? nil : Self.message(&rng) })
             var filter = MCPEventFilter(keep: { Self.allowed.contains($0) })
             var out: [UInt8] = []
