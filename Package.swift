@@ -149,7 +149,7 @@ let package = Package(
             name: "TarmacFakeCluster",
             dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
-        .target(name: "TarmacTesting", dependencies: ["TarmacModel", "TarmacContract"], swiftSettings: strict),
+        .target(name: "TarmacTesting", dependencies: ["TarmacModel", "TarmacContract", "TarmacEngine"], swiftSettings: strict),
         .executableTarget(
             name: "tarmac",
             dependencies: [

@@ -1,18 +1,9 @@
-/// A small deterministic random generator (SplitMix64) for fuzz and property tests, so a failing case is replayed
-/// from its seed.
-public struct SeededGenerator: RandomNumberGenerator {
-    public var state: UInt64
+import TarmacEngine
 
-    public init(seed: UInt64) { state = seed }
+/// The engine's seedable generator (SplitMix64), for fuzz and property tests: a failing case is replayed from its seed.
+public typealias SeededGenerator = SplitMix64
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// A number in 0..<n.
     public mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 
