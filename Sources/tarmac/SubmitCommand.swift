@@ -96,7 +96,7 @@ struct SubmitCommand: AsyncParsableCommand {
                     // Warnings are printed as `tarmac validate` prints them (to standard error, whatever the output format).
                     for d in w.warnings ?? [] { Terminal.writeError(rename(d.text, file: file, firstLine: doc.firstLine)) }
                 } catch let f as APIFailure where documents.count > 1 && f.status != 0 {
-                    let which = several ? "\(file) (line \(doc.firstLine))" : "document \(documents.filter { $0.file == file }.firstIndex { $0.document.firstLine == doc.firstLine }.map { $0 + 1 } ?? i + 1) (line \(doc.firstLine))"
+                    let which = several ? "\(file) (line \(doc.firstLine))" : "document \(i + 1) (line \(doc.firstLine))"
                     // The diagnostics say it with file:line:col; the summary line says it only when there are none.
                     Terminal.writeError(Terminal.paint("error", "31;1") + ": \(which): " + (f.diagnostics.isEmpty ? f.message : "refused"))
                     for d in f.diagnostics { Terminal.writeError(d) }

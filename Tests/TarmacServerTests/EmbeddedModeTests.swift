@@ -266,24 +266,6 @@ extension ServerTests {
 }
 }
 
-extension Doc {
-    /// A one-worker training job of team search that runs `command`.
-    static func command(_ name: String, _ command: [String], size: String = "cpu-small", extra: String = "") -> String {
-        """
-        apiVersion: tarmac.dev/v1alpha1
-        kind: TrainingJob
-        metadata: {name: \(name), team: search, env: dev, owner: alice@acme.example}
-        spec:
-          size: \(size)
-          workers: 1
-          image: docker.io/library/python:3.12-slim
-          command: [\(command.map(jsonString).joined(separator: ", "))]
-          maxDuration: 10m
-        \(extra)
-        """
-    }
-}
-
 /// Paths as the kernel resolves them (the banner prints resolved paths).
 enum SandboxPath {
     static func real(_ p: String) -> String {

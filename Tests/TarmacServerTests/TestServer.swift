@@ -226,6 +226,12 @@ struct TestFailure: Error, CustomStringConvertible {
 enum Doc {
     static func training(_ name: String, team: String = "search", owner: String = "alice@acme.example", size: String = "cpu-small",
                          script: String, maxDuration: String = "10m") -> String {
+        command(name, ["python3", "-c", script], team: team, owner: owner, size: size, maxDuration: maxDuration)
+    }
+
+    /// A one-worker training job that runs `command` (ends with a newline, so more of `spec` may be appended).
+    static func command(_ name: String, _ command: [String], team: String = "search", owner: String = "alice@acme.example",
+                        size: String = "cpu-small", maxDuration: String = "10m") -> String {
         """
         apiVersion: tarmac.dev/v1alpha1
         kind: TrainingJob
@@ -234,7 +240,7 @@ enum Doc {
           size: \(size)
           workers: 1
           image: docker.io/library/python:3.12-slim
-          command: [python3, -c, \(jsonString(script))]
+          command: [\(command.map(jsonString).joined(separator: ", "))]
           maxDuration: \(maxDuration)
 
         """
