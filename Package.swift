@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependencies point one way, down the layers of ARCHITECTURE.md: the executable wires the edges (server, backends,
-// stores) to the control plane (TarmacRuntime), which uses TarmacPlanning -> TarmacEngine/TarmacContract -> TarmacModel.
+// stores) to the control plane (TarmacRuntime); seams and the values they pass live below it in TarmacCore, over TarmacPlanning -> TarmacEngine/TarmacContract -> TarmacModel.
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
 let package = Package(
@@ -57,11 +57,18 @@ let package = Package(
             dependencies: ["TarmacModel", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
         .target(name: "TarmacManifests", dependencies: ["TarmacModel", "TarmacContract"], swiftSettings: strict),
-        // The control plane: the lifecycle loop and its seams (Store, Backend), then one module per edge.
+        // The seams and the values they pass: per-concern Store protocols, Backend, the clock, Transition and its stream,
+        // the audit record and actor, the tracked workload, API tokens and the caller. No I/O; stores, backends, the
+        // gateway and the controllers import this, not the control plane.
+        .target(
+            name: "TarmacCore",
+            dependencies: ["TarmacModel", "TarmacEngine", "TarmacPlanning", "TarmacIdentity", "TarmacAPI", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        // The control plane: the workload state machine, its effect runner and the scheduling loop.
         .target(
             name: "TarmacRuntime",
             dependencies: [
-                "TarmacModel", "TarmacContract", "TarmacEngine", "TarmacPlanning", "TarmacAPI", "TarmacIdentity",
+                "TarmacCore", "TarmacModel", "TarmacContract", "TarmacEngine", "TarmacPlanning", "TarmacAPI", "TarmacIdentity",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -72,20 +79,20 @@ let package = Package(
         .target(
             name: "TarmacCredentials",
             dependencies: [
-                "TarmacRuntime", "TarmacIdentity", "TarmacModel", "TarmacAPI", .product(name: "Crypto", package: "swift-crypto"),
+                "TarmacCore", "TarmacIdentity", "TarmacModel", "TarmacAPI", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
         .target(
             name: "TarmacStoreSQLite",
-            dependencies: ["TarmacRuntime", "TarmacPlanning", "TarmacModel", "TarmacIdentity", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["TarmacCore", "TarmacPlanning", "TarmacModel", "TarmacIdentity", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         // The Linux system calls of the local pod sandbox that Swift cannot call directly (Landlock, prctl, mount).
         .target(name: "CTarmacSandbox"),
         .target(
             name: "TarmacLocal",
             dependencies: [
-                "TarmacRuntime", "TarmacPlanning", "TarmacWorkdir", "CTarmacSandbox", .product(name: "Subprocess", package: "swift-subprocess"),
+                "TarmacCore", "TarmacPlanning", "TarmacWorkdir", "CTarmacSandbox", .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -93,7 +100,7 @@ let package = Package(
         .target(
             name: "TarmacServer",
             dependencies: [
-                "TarmacRuntime", "TarmacCredentials", "TarmacIdentity", "TarmacAPI", "TarmacPlanning", "TarmacWorkdir", "TarmacContract", "TarmacModel",
+                "TarmacRuntime", "TarmacCore", "TarmacCredentials", "TarmacIdentity", "TarmacAPI", "TarmacPlanning", "TarmacWorkdir", "TarmacContract", "TarmacModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -108,7 +115,7 @@ let package = Package(
         .target(
             name: "TarmacGateway",
             dependencies: [
-                "TarmacCredentials", "TarmacIdentity", "TarmacRuntime", "TarmacModel",
+                "TarmacCredentials", "TarmacIdentity", "TarmacCore", "TarmacModel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -133,7 +140,7 @@ let package = Package(
         .target(
             name: "TarmacKubernetesBackend",
             dependencies: [
-                "TarmacKubernetes", "TarmacRuntime", "TarmacPlanning", "TarmacManifests", "TarmacContract", "TarmacModel",
+                "TarmacKubernetes", "TarmacCore", "TarmacPlanning", "TarmacManifests", "TarmacContract", "TarmacModel",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -141,7 +148,7 @@ let package = Package(
         .target(
             name: "TarmacMetering",
             dependencies: [
-                "TarmacRuntime", .product(name: "Metrics", package: "swift-metrics"),
+                "TarmacCore", .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
@@ -149,12 +156,17 @@ let package = Package(
             name: "TarmacFakeCluster",
             dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
-        .target(name: "TarmacTesting", dependencies: ["TarmacModel", "TarmacContract", "TarmacEngine"], swiftSettings: strict),
+        // Test builders, and the conformance suite every store runs (StoreConformance).
+        .target(
+            name: "TarmacTesting",
+            dependencies: ["TarmacModel", "TarmacContract", "TarmacEngine", "TarmacCore", "TarmacIdentity", "TarmacPlanning",
+                           .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
         .executableTarget(
             name: "tarmac",
             dependencies: [
                 "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacEngine", "TarmacPlanning", "TarmacSimulator", "TarmacAPI", "TarmacWorkdir",
-                "TarmacRuntime", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacServer", "TarmacKubernetes", "TarmacKubernetesBackend",
+                "TarmacCore", "TarmacRuntime", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacServer", "TarmacKubernetes", "TarmacKubernetesBackend",
                 "TarmacIdentity", "TarmacCredentials", "TarmacGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -175,7 +187,7 @@ let package = Package(
             name: "TarmacBenchmarks",
             dependencies: [
                 "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacTesting", "TarmacEngine", "TarmacPlanning", "TarmacSimulator",
-                "TarmacRuntime", "TarmacStoreSQLite", "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacAPI",
+                "TarmacCore", "TarmacRuntime", "TarmacStoreSQLite", "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -211,7 +223,7 @@ let package = Package(
         .testTarget(name: "TarmacSimulatorTests", dependencies: ["TarmacSimulator", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(
             name: "TarmacRuntimeTests",
-            dependencies: ["TarmacRuntime", "TarmacPlanning", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacTesting", "TarmacWorkdir",
+            dependencies: ["TarmacCore", "TarmacRuntime", "TarmacPlanning", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacTesting", "TarmacWorkdir",
                            "TarmacContract", "TarmacEngine", "TarmacModel", "TarmacCredentials", "TarmacIdentity",
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "PropertyBased", package: "swift-property-based")],
@@ -227,11 +239,13 @@ let package = Package(
             name: "TarmacKubernetesTests",
             dependencies: [
                 "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacTesting",
-                "TarmacRuntime", "TarmacPlanning", "TarmacStoreSQLite", "TarmacContract", "TarmacWorkdir",
+                "TarmacCore", "TarmacRuntime", "TarmacPlanning", "TarmacStoreSQLite", "TarmacContract", "TarmacWorkdir",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict),
+        .testTarget(name: "TarmacCoreTests", dependencies: ["TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
+        .testTarget(name: "TarmacStoreSQLiteTests", dependencies: ["TarmacStoreSQLite", "TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacCLITests", dependencies: ["tarmac", "TarmacTesting"], swiftSettings: strict),
     ]
 )

@@ -1,3 +1,4 @@
+import TarmacCore
 import Foundation
 import TarmacRuntime
 import TarmacStoreSQLite
@@ -37,7 +38,7 @@ func restartBenchmark(_ args: [String]) async {
                         e.state = i % 10 == 0 ? .failed : .succeeded
                         e.message = i % 10 == 0 ? "exited with code 1" : "all 1 pod succeeded"
                         e.finishedAt = at.addingTimeInterval(600)
-                        _ = try await store.insert(e, plan: nil, audit: AuditDraft(time: at, actor: Actor(kind: .user, id: "alice@acme.example"), action: "submit",
+                        _ = try await store.insert(e, plan: nil, audit: AuditDraft(time: at, actor: AuditActor(kind: .user, id: "alice@acme.example"), action: "submit",
                                                                                   object: "workload/\(e.id)"), transition: nil)
                     }
                 }

@@ -1,8 +1,8 @@
+import TarmacCore
 import Foundation
 import TarmacAPI
 import TarmacIdentity
 import TarmacModel
-import TarmacRuntime
 
 /// Token exchange (RFC 8693) at `POST /v1/token`.
 extension CredentialAuthority {
@@ -31,7 +31,7 @@ extension CredentialAuthority {
         if r.actor_token != nil && r.actor_token_type == nil {
             return .failure(OAuthError(.invalidRequest, "actor_token_type is required with actor_token"))
         }
-        let platform = controlPlane.contract.platform
+        let platform = controlPlane.platform
         // The one tool the token is for: `audience` (its name) or `resource` (its endpoint or gateway address).
         let toolName: String
         switch (r.audience, r.resource) {
@@ -105,7 +105,8 @@ extension CredentialAuthority {
         let actor = Self.actor(of: claims)
         do {
             try await store.appendAudit([AuditDraft(time: now, actor: actor, action: "token-exchange", object: "tool/\(toolName)",
-                                                    detail: "scope \(claims.scope) until \(ISO8601DateFormatter().string(from: decision.expiresAt)) jti \(claims.jti)")])
+                                                    detail: "scope \(claims.scope) until \(ISO8601DateFormatter().string(from: decision.expiresAt)) jti \(claims.jti)",
+                                                    workload: svid.tarmac.wid)])
         } catch {
             return .failure(OAuthError(.invalidRequest, "could not record the exchange: \(error)"))
         }
@@ -114,8 +115,8 @@ extension CredentialAuthority {
 
     /// Who a token speaks for, as the audit trail names it: `agent-for:PERSON via AGENT[ via AGENT...]`, or the
     /// agent's own `workload:` identity.
-    public static func actor(of c: AccessTokenClaims) -> Actor {
-        guard let act = c.act else { return Actor(kind: .workload, id: c.sub) }
-        return Actor(kind: .agentFor, id: ([c.sub] + act.chain).joined(separator: " via "))
+    public static func actor(of c: AccessTokenClaims) -> AuditActor {
+        guard let act = c.act else { return AuditActor(kind: .workload, id: c.sub) }
+        return AuditActor(kind: .agentFor, id: ([c.sub] + act.chain).joined(separator: " via "))
     }
 }

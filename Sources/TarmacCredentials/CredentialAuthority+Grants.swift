@@ -1,6 +1,6 @@
+import TarmacCore
 import Foundation
 import TarmacIdentity
-import TarmacRuntime
 
 /// Grants as people see and decide them: list, approve, deny, revoke, and "who can".
 extension CredentialAuthority {

@@ -1,3 +1,4 @@
+import TarmacCore
 import Crypto
 import Foundation
 import Logging
@@ -5,7 +6,6 @@ import Synchronization
 import TarmacAPI
 import TarmacIdentity
 import TarmacModel
-import TarmacRuntime
 
 /// The credential controller: mints JWT-SVIDs for attested pods, exchanges them for per-tool tokens (RFC 8693), keeps
 /// agents' grants, rotates signing keys, and keeps the deny list the gateway checks on every call. It learns of
@@ -17,13 +17,13 @@ public final class CredentialAuthority: Sendable {
     public let keys: TokenKeys
     let state = CredentialState()
     let store: any Store
-    let controlPlane: ControlPlane
+    let controlPlane: any WorkloadDirectory
     let clock: any RuntimeClock
     let logger: Logger
     let sealingKey: SymmetricKey
     let rotating = Mutex(false)
 
-    init(issuer: String, keys: TokenKeys, store: any Store, controlPlane: ControlPlane, clock: any RuntimeClock, logger: Logger, sealingKey: SymmetricKey) {
+    init(issuer: String, keys: TokenKeys, store: any Store, controlPlane: any WorkloadDirectory, clock: any RuntimeClock, logger: Logger, sealingKey: SymmetricKey) {
         self.issuer = issuer
         self.keys = keys
         self.store = store
@@ -35,7 +35,7 @@ public final class CredentialAuthority: Sendable {
 
     /// Loads keys (making the first one on a new store), grants, and which attempts are live. Call after the control
     /// plane has recovered its state.
-    public static func start(issuer: String, store: any Store, controlPlane: ControlPlane, sealingKey: SymmetricKey,
+    public static func start(issuer: String, store: any Store, controlPlane: any WorkloadDirectory, sealingKey: SymmetricKey,
                              clock: any RuntimeClock = SystemClock(), logger: Logger) async throws -> CredentialAuthority {
         let authority = try await load(issuer: issuer, store: store, controlPlane: controlPlane, sealingKey: sealingKey, clock: clock, logger: logger)
         try await authority.adoptLiveAttempts()
@@ -44,7 +44,7 @@ public final class CredentialAuthority: Sendable {
 
     /// Loads keys (making the first one on a new store) and grants; `adoptLiveAttempts()` must follow once the control
     /// plane has recovered its state, before the authority answers anyone.
-    public static func load(issuer: String, store: any Store, controlPlane: ControlPlane, sealingKey: SymmetricKey,
+    public static func load(issuer: String, store: any Store, controlPlane: any WorkloadDirectory, sealingKey: SymmetricKey,
                             clock: any RuntimeClock = SystemClock(), logger: Logger) async throws -> CredentialAuthority {
         let now = clock.now
         var ring = KeyRing(try await store.signingKeys())
@@ -52,7 +52,7 @@ public final class CredentialAuthority: Sendable {
             let (key, _) = try SigningKey.generate(at: now, sealingKey: sealingKey)
             _ = ring.rotate(to: key, at: now, keepFor: 0)
             try await store.saveSigningKeys([key], deleting: [],
-                                            audit: [AuditDraft(time: now, actor: Actor(kind: .system, id: "credentials"), action: "key-create", object: "key/\(key.kid)", detail: "first ES256 signing key")])
+                                            audit: [AuditDraft(time: now, actor: AuditActor(kind: .system, id: "credentials"), action: "key-create", object: "key/\(key.kid)", detail: "first ES256 signing key")])
         }
         let keys = try await TokenKeys(issuer: issuer, ring: ring, sealingKey: sealingKey, now: now)
         let authority = CredentialAuthority(issuer: issuer, keys: keys, store: store, controlPlane: controlPlane, clock: clock, logger: logger, sealingKey: sealingKey)
@@ -73,7 +73,7 @@ public final class CredentialAuthority: Sendable {
         try await save(over, action: "grant-end", actor: .lifecycle, detail: { _ in "the agent is no longer running" })
     }
 
-    var settings: IdentitySettings { controlPlane.contract.platform.identity }
+    var settings: IdentitySettings { controlPlane.platform.identity }
 
     // MARK: Workload identity (JWT-SVIDs)
 
@@ -111,9 +111,9 @@ public final class CredentialAuthority: Sendable {
     func attested(_ e: WorkloadEntry, pod: String, means: String, audience: [String]?,
                   record: (AuditDraft) async throws -> Void) async -> Result<IssuedSVID, OAuthError> {
         let now = clock.now
-        let id = e.spiffeID(trustDomain: controlPlane.contract.platform.trustDomain)
+        let id = e.spiffeID(trustDomain: controlPlane.platform.trustDomain)
         do {
-            try await record(AuditDraft(time: now, actor: Actor(kind: .workload, id: id), action: "identity-attest", object: "workload/\(e.id)",
+            try await record(AuditDraft(time: now, actor: AuditActor(kind: .workload, id: id), action: "identity-attest", object: "workload/\(e.id)",
                                         detail: "pod \(pod) of attempt \(e.attempt) proved its identity (\(means))"))
         } catch let refused as OAuthError {
             return .failure(refused)
@@ -177,7 +177,7 @@ public final class CredentialAuthority: Sendable {
 
     /// A new signing key takes over; the old one verifies until the last token it signed expired.
     @discardableResult
-    public func rotate(by actor: Actor, reason: String) async throws -> SigningKey {
+    public func rotate(by actor: AuditActor, reason: String) async throws -> SigningKey {
         guard rotating.withLock({ busy in
             if busy { return false }
             busy = true
@@ -206,7 +206,7 @@ public final class CredentialAuthority: Sendable {
         let dropped = ring.expired(at: now).map(\.kid)
         guard !dropped.isEmpty else { return }
         ring.remove(Set(dropped))
-        try await store.saveSigningKeys([], deleting: dropped, audit: [AuditDraft(time: now, actor: Actor(kind: .system, id: "credentials"), action: "key-drop",
+        try await store.saveSigningKeys([], deleting: dropped, audit: [AuditDraft(time: now, actor: AuditActor(kind: .system, id: "credentials"), action: "key-drop",
                                                                                   object: "key/\(dropped.joined(separator: ","))", detail: "every token it signed has expired")])
         try await keys.replace(ring, now: now)
     }
@@ -215,7 +215,7 @@ public final class CredentialAuthority: Sendable {
     @discardableResult
     public func rotateIfDue() async throws -> SigningKey? {
         guard clock.now >= nextRotation else { return nil }
-        return try await rotate(by: Actor(kind: .system, id: "credentials"), reason: "scheduled rotation")
+        return try await rotate(by: AuditActor(kind: .system, id: "credentials"), reason: "scheduled rotation")
     }
 
     /// When the signer is due to rotate (the contract's `keyRotation` after it was made).
@@ -246,20 +246,21 @@ public final class CredentialAuthority: Sendable {
         guard state.grants(of: workload).isEmpty else { return }
         // Its plan is gone once it ended: an agent that ended before this ran asks for nothing.
         guard let (e, details) = await controlPlane.agent(workload) else { return }
-        let platform = controlPlane.contract.platform
+        let platform = controlPlane.platform
         let requests = GrantRules.requests(workload: e.id, agent: e.spiffeID(trustDomain: platform.trustDomain), agentName: e.name, team: e.team, env: e.env,
                                            details: details, requestedBy: e.submittedBy, tools: platform.tools, now: clock.now)
-        try await save(requests, action: "grant-request", actor: Actor(kind: .user, id: e.submittedBy), detail: { g in
+        try await save(requests, action: "grant-request", actor: AuditActor(kind: .user, id: e.submittedBy), detail: { g in
             g.state == .approved ? "granted by the contract\(g.expiresAt.map { " until \(ISO8601DateFormatter().string(from: $0))" } ?? " while the agent runs")"
                 : "needs approval by \(g.approvers ?? "")"
         })
     }
 
-    func save(_ grants: [Grant], action: String, actor: Actor, detail: (Grant) -> String) async throws {
+    func save(_ grants: [Grant], action: String, actor: AuditActor, detail: (Grant) -> String) async throws {
         guard !grants.isEmpty else { return }
         let now = clock.now
         try await store.saveGrants(grants, audit: grants.map { g in
-            AuditDraft(time: now, actor: actor, action: action, object: "grant/\(g.id)", detail: "\(g.agentName) (\(g.agent)) \(g.tool):\(g.scope): \(detail(g))")
+            AuditDraft(time: now, actor: actor, action: action, object: "grant/\(g.id)", detail: "\(g.agentName) (\(g.agent)) \(g.tool):\(g.scope): \(detail(g))",
+                       tool: g.tool, workload: g.workload)
         })
         state.put(grants)
     }

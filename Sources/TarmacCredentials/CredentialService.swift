@@ -1,7 +1,7 @@
+import TarmacCore
 import Foundation
 import Logging
 import ServiceLifecycle
-import TarmacRuntime
 
 /// The credential controller as a service of `tarmac up`: it follows the transition stream (credentials end with their
 /// attempt; grants are requested at submit and end with the agent) and rotates signing keys on the contract's schedule.

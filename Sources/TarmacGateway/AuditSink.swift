@@ -1,7 +1,7 @@
+import TarmacCore
 import Logging
 import ServiceLifecycle
 import Synchronization
-import TarmacRuntime
 
 /// The gateway's audit records on their way to the store: each call adds its record without waiting, and one writer
 /// appends what has gathered over `window` (5 ms) in one transaction (the store's group commit), again and again. A

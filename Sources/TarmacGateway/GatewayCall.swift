@@ -1,3 +1,4 @@
+import TarmacCore
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -5,7 +6,6 @@ import NIOHTTP1
 import TarmacCredentials
 import TarmacIdentity
 import TarmacModel
-import TarmacRuntime
 
 /// What the gateway answers to one request.
 struct Reply: Sendable {
@@ -66,7 +66,7 @@ final class Call {
     private let answering: Answering
     /// Who the call is for, once its token verified: a person through an agent (`agent-for`) or an agent in its own
     /// name (`workload`). Named in the audit and, by kind, in metrics (`none` before).
-    private var actor: TarmacRuntime.Actor?
+    private var actor: AuditActor?
     private var actorKind: String { actor?.kind.rawValue ?? "none" }
 
     init(gateway: ToolGateway, tool: Tool, upstream: String, rest: String, query: String?, head: HTTPRequestHead, body: ByteBuffer, loop: any EventLoop,
@@ -442,7 +442,8 @@ final class Call {
         let elapsed = ContinuousClock.now - started
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         let draft = AuditDraft(time: gateway.authority.now, actor: actor ?? CredentialAuthority.actor(of: claims), action: status == 403 ? "tool-call-refused" : "tool-call",
-                               object: "tool/\(tool.name)", detail: "\(detail) -> \(status), \(bytes) bytes, \((ms * 100).rounded() / 100) ms")
+                               object: "tool/\(tool.name)", detail: "\(detail) -> \(status), \(bytes) bytes, \((ms * 100).rounded() / 100) ms",
+                               workload: claims.tarmac.wid)
         gateway.audit.add(draft)
         gateway.logger.debug("tool call", metadata: ["actor": "\(draft.actor)", "tool": "\(tool.name)", "status": "\(status)"])
     }

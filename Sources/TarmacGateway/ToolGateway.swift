@@ -1,3 +1,4 @@
+import TarmacCore
 import AsyncHTTPClient
 import Foundation
 import Synchronization
@@ -8,7 +9,6 @@ import NIOHTTP1
 import TarmacCredentials
 import TarmacIdentity
 import TarmacModel
-import TarmacRuntime
 
 /// The tool gateway: `/{tool}/{path}` is forwarded to the tool's upstream when the call's token is for that tool,
 /// verifies, is not revoked, carries the scope the route (or the MCP tool) needs, and is within the rate limits. The
@@ -129,8 +129,8 @@ final class Counters: Sendable {
 
 /// Several token buckets keyed by agent and by person, each with its tool's rate.
 final class LimiterSet: Sendable {
-    private let limiters = Mutex<[Double: RateLimiter]>([:])
-    func limiter(rate: Double) -> RateLimiter {
+    private let limiters = Mutex<[Double: RateLimiter<ContinuousClock>]>([:])
+    func limiter(rate: Double) -> RateLimiter<ContinuousClock> {
         limiters.withLock { l in
             if let r = l[rate] { return r }
             let r = RateLimiter(rate: rate, burst: max(1, rate))

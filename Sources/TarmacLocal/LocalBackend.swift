@@ -1,8 +1,8 @@
+import TarmacCore
 import Foundation
 import Logging
 import Subprocess
 import SystemPackage
-import TarmacRuntime
 import TarmacPlanning
 import TarmacWorkdir
 

@@ -1,8 +1,8 @@
+import TarmacCore
 import Foundation
 import Subprocess
 import TarmacModel
 import TarmacPlanning
-import TarmacRuntime
 
 /// This machine as the local backend's one node: its cores, memory and GPUs (from `nvidia-smi -L` when present),
 /// unless the caller overrides them.

@@ -1,5 +1,5 @@
+import TarmacCore
 import Foundation
-import TarmacRuntime
 
 #if canImport(Glibc)
 import Glibc

@@ -1,9 +1,9 @@
+import TarmacCore
 import Dispatch
 import Foundation
 import Subprocess
 import SystemPackage
 import Synchronization
-import TarmacRuntime
 import TarmacWorkdir
 
 #if canImport(Glibc)

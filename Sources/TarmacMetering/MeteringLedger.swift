@@ -1,4 +1,4 @@
-import TarmacRuntime
+import TarmacCore
 
 /// Usage by team, summed from transitions: pure, so the numbers a test or a budget sees are the ones `/metrics` shows.
 public struct MeteringLedger: Sendable, Hashable {

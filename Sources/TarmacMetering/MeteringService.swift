@@ -1,6 +1,6 @@
+import TarmacCore
 import Metrics
 import ServiceLifecycle
-import TarmacRuntime
 
 /// The first subscriber of the transition stream: it turns transitions into the usage metrics of `/metrics`
 /// (`tarmac_gpu_seconds_total`, `tarmac_cpu_seconds_total`, `tarmac_admissions_total`, `tarmac_preemptions_total`,

@@ -1,3 +1,4 @@
+import TarmacCore
 import Foundation
 import Hummingbird
 import TarmacAPI
@@ -38,26 +39,9 @@ struct AuditController {
             guard let v = Int(l), v > 0, v <= 100_000 else { throw APIError(.badRequest, code: "badRequest", "limit must be 1 to 100000") }
             limit = v
         }
-        let actor = request.uri.queryParameters.get("actor")
-        let tool = request.uri.queryParameters.get("tool")
-        guard actor != nil || tool != nil else {
-            return try JSON.response(AuditList(items: try await store.auditRecords(since: try Self.since(request), limit: limit).map(AuditView.init)))
-        }
-        // Filtered: the first `limit` records that match.
-        let records = try await store.auditRecords(since: try Self.since(request), limit: nil).lazy.filter { r in
-            (actor.map { Self.actor(kind: r.actorKind, id: r.actorID, matches: $0) } ?? true) && (tool.map { Self.about(r, tool: $0) } ?? true)
-        }
-        return try JSON.response(AuditList(items: records.prefix(limit).map(AuditView.init)))
-    }
-
-    /// `KIND:ID`, or a prefix of it, or (without a kind) an id that the actor's id starts with.
-    static func actor(kind: String, id: String, matches q: String) -> Bool {
-        (kind + ":" + id).hasPrefix(q) || id.hasPrefix(q)
-    }
-
-    /// Calls through the gateway and token exchanges (object tool/NAME) and grants of the tool.
-    static func about(_ r: AuditRecord, tool: String) -> Bool {
-        r.object == "tool/\(tool)" || (r.object.hasPrefix("grant/") && r.detail.contains(") \(tool):"))
+        let q = request.uri.queryParameters
+        let query = AuditQuery(since: try Self.since(request), actor: q.get("actor"), tool: q.get("tool"), workload: q.get("workload"), limit: limit)
+        return try JSON.response(AuditList(items: try await store.auditRecords(query).map(AuditView.init)))
     }
 
     @Sendable func verify(_ request: Request, context: TarmacRequestContext) async throws -> Response {

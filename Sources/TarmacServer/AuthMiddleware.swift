@@ -1,3 +1,4 @@
+import TarmacCore
 import Foundation
 import Hummingbird
 import TarmacRuntime
@@ -6,7 +7,7 @@ import TarmacRuntime
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = TarmacRequestContext
     let tokens: Tokens
-    let limiter: RateLimiter
+    let limiter: RateLimiter<ContinuousClock>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let challenge: HTTPFields = [.wwwAuthenticate: "Bearer realm=\"tarmac\""]

@@ -1,3 +1,4 @@
+import TarmacCore
 import Hummingbird
 import TarmacRuntime
 

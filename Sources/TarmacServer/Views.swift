@@ -1,3 +1,4 @@
+import TarmacCore
 import Foundation
 import TarmacAPI
 import TarmacRuntime
@@ -11,8 +12,8 @@ extension WorkloadView {
                   requestID: e.clientRequestID, size: e.size, pods: e.podCount, priority: e.priority, state: e.state.rawValue,
                   message: e.message, cause: e.cause, attempt: e.attempt, maxAttempts: e.maxAttempts, cancelRequested: e.cancelRequested,
                   createdAt: e.createdAt, updatedAt: e.updatedAt, admittedAt: e.admittedAt, startedAt: e.startedAt, finishedAt: e.finishedAt,
-                  placements: e.placements, exitCode: e.exitCode,
-                  gpuSeconds: e.gpuSeconds, cpuSeconds: e.cpuSeconds, lastCheckpoint: e.lastCheckpoint)
+                  placements: e.placements.map(PlacementView.init), exitCode: e.exitCode,
+                  gpuSeconds: e.gpuSeconds, cpuSeconds: e.cpuSeconds, lastCheckpoint: e.lastCheckpoint.map(CheckpointView.init))
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// Named schema migrations, applied in order and never edited once released.
@@ -72,6 +73,31 @@ enum Migrations {
                 t.primaryKey("key", .text)
                 t.column("at", .datetime).notNull()
             }
+        }
+        // Audit queries by indexed columns instead of text inside `detail`: the tool and the workload a record is
+        // about (outside the hash), and the query columns held as bytes like every field written since (earlier rows
+        // held text, which sorts apart from bytes and would escape a range). Tools of earlier grants are read from
+        // their detail (`AGENT (ID) TOOL:SCOPE: ...`).
+        m.registerMigration("v4-audit-query-columns") { db in
+            try db.alter(table: "audit") { t in
+                t.add(column: "tool", .blob)
+                t.add(column: "workload", .blob)
+            }
+            for c in ["actorKind", "actorID", "action", "object"] {
+                try db.execute(sql: "UPDATE audit SET \(c) = CAST(\(c) AS BLOB) WHERE typeof(\(c)) = 'text'")
+            }
+            try db.execute(sql: "UPDATE audit SET tool = CAST(substr(object, 6) AS BLOB) WHERE substr(object, 1, 5) = CAST('tool/' AS BLOB)")
+            try db.execute(sql: "UPDATE audit SET workload = CAST(substr(object, 10) AS BLOB) WHERE substr(object, 1, 9) = CAST('workload/' AS BLOB)")
+            let grants = try Row.fetchAll(db, sql: "SELECT seq, detail FROM audit WHERE substr(object, 1, 6) = CAST('grant/' AS BLOB)")
+            for row in grants {
+                let detail = (row["detail"] as Data?).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                guard let close = detail.range(of: ") "), let colon = detail[close.upperBound...].firstIndex(of: ":") else { continue }
+                try db.execute(sql: "UPDATE audit SET tool = ? WHERE seq = ?", arguments: [Data(detail[close.upperBound..<colon].utf8), row["seq"] as Int64])
+            }
+            try db.create(index: "audit_actor", on: "audit", columns: ["actorID"])
+            try db.create(index: "audit_actor_kind", on: "audit", columns: ["actorKind", "actorID"])
+            try db.create(index: "audit_tool", on: "audit", columns: ["tool"])
+            try db.create(index: "audit_workload", on: "audit", columns: ["workload"])
         }
         return m
     }

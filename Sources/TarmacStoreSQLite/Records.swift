@@ -1,7 +1,7 @@
+import TarmacCore
 import Foundation
 import GRDB
 import TarmacPlanning
-import TarmacRuntime
 
 /// A row of `workload`: the columns that queries use, and the whole entry as JSON.
 struct WorkloadRecord: Codable, FetchableRecord, PersistableRecord {
@@ -68,16 +68,18 @@ extension AuditRecord: FetchableRecord, PersistableRecord {
         func text(_ column: String) throws -> String { (row[column] as Data?).map { String(decoding: $0, as: UTF8.self) } ?? "" }
         self.init(seq: row["seq"], timeMillis: row["timeMillis"], actorKind: try text("actorKind"), actorID: try text("actorID"),
                   action: try text("action"), object: try text("object"), before: try text("before"), after: try text("after"),
-                  detail: try text("detail"), previousHash: try text("previousHash"), hash: try text("hash"))
+                  detail: try text("detail"), previousHash: try text("previousHash"), hash: try text("hash"),
+                  tool: (row["tool"] as Data?).map { String(decoding: $0, as: UTF8.self) },
+                  workload: (row["workload"] as Data?).map { String(decoding: $0, as: UTF8.self) })
     }
 
     /// One prepared statement for the chain's appends (GRDB's record encoding costs more than the hash).
-    static let insertSQL = "INSERT INTO audit (seq, timeMillis, actorKind, actorID, action, object, before, after, detail, previousHash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    static let insertSQL = "INSERT INTO audit (seq, timeMillis, actorKind, actorID, action, object, before, after, detail, previousHash, hash, tool, workload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
     /// The values of `insertSQL`, as `encode(to:)` stores them.
     var rowArguments: StatementArguments {
         [seq, timeMillis, Data(actorKind.utf8), Data(actorID.utf8), Data(action.utf8), Data(object.utf8), Data(before.utf8), Data(after.utf8),
-         Data(detail.utf8), previousHash, hash]
+         Data(detail.utf8), previousHash, hash, tool.map { Data($0.utf8) }, workload.map { Data($0.utf8) }]
     }
 
     public func encode(to container: inout PersistenceContainer) throws {
@@ -92,6 +94,8 @@ extension AuditRecord: FetchableRecord, PersistableRecord {
         container["detail"] = Data(detail.utf8)
         container["previousHash"] = previousHash
         container["hash"] = hash
+        container["tool"] = tool.map { Data($0.utf8) }
+        container["workload"] = workload.map { Data($0.utf8) }
     }
 }
 

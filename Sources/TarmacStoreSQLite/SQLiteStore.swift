@@ -1,9 +1,9 @@
+import TarmacCore
 import Foundation
 import GRDB
 import TarmacIdentity
 import TarmacModel
 import TarmacPlanning
-import TarmacRuntime
 
 /// The embedded store: one SQLite file in WAL mode, `synchronous = FULL` so a committed transition survives a power cut,
 /// not only a crash. Reads run concurrently with the single writer.
@@ -137,13 +137,31 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func auditRecords(since: Date?, limit: Int?) async throws -> [AuditRecord] {
-        try await pool.read { db in
-            var q = AuditRecord.order(Column("seq"))
-            if let since { q = q.filter(Column("timeMillis") >= Int64(since.timeIntervalSince1970 * 1000)) }
-            if let limit { q = q.limit(limit) }
-            return try q.fetchAll(db)
+    public func auditRecords(_ query: AuditQuery) async throws -> [AuditRecord] {
+        try await pool.read { db in try Self.filtered(AuditRecord.order(Column("seq")), query).fetchAll(db) }
+    }
+
+    /// The query's conditions on the audit table's indexed columns. Text columns hold UTF-8 bytes (see `AuditRecord`'s
+    /// row), so values are bound as bytes, and "starts with" is a range of bytes (no UTF-8 text holds the byte 0xFF).
+    static func filtered(_ request: QueryInterfaceRequest<AuditRecord>, _ q: AuditQuery) -> QueryInterfaceRequest<AuditRecord> {
+        func bytes(_ s: String) -> Data { Data(s.utf8) }
+        func startsWith(_ column: Column, _ prefix: String) -> SQLExpression {
+            column >= bytes(prefix) && column < bytes(prefix) + Data([0xFF])
         }
+        var r = request
+        if let since = q.since { r = r.filter(Column("timeMillis") >= AuditQuery.millis(since)) }
+        if let until = q.until { r = r.filter(Column("timeMillis") < AuditQuery.millis(until)) }
+        if let action = q.action { r = r.filter(Column("action") == bytes(action)) }
+        if let tool = q.tool { r = r.filter(Column("tool") == bytes(tool)) }
+        if let workload = q.workload { r = r.filter(Column("workload") == bytes(workload)) }
+        if let a = q.actorCondition {
+            var any: [SQLExpression] = [startsWith(Column("actorID"), a.idPrefix)]
+            if !a.kinds.isEmpty { any.append(a.kinds.map(bytes).contains(Column("actorKind"))) }
+            if let kind = a.kind { any.append(Column("actorKind") == bytes(kind) && startsWith(Column("actorID"), a.kindIDPrefix)) }
+            r = r.filter(any.joined(operator: .or))
+        }
+        if let limit = q.limit { r = r.limit(limit) }
+        return r
     }
 
     public func auditHead() async throws -> (seq: Int64, hash: String)? {

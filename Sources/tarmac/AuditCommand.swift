@@ -1,3 +1,4 @@
+import TarmacCore
 import ArgumentParser
 import Foundation
 import TarmacAPI
@@ -27,6 +28,7 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "At most this many records.") var limit: Int = 100
         @Option(help: "Only records of this actor: KIND:ID or a prefix of it (user:alice, workload:spiffe://..., agent-for:dan@acme.example).") var actor: String?
         @Option(help: "Only records about this tool (calls, token exchanges, grants).") var tool: String?
+        @Option(help: "Only records about this workload (its id): transitions, identity, grants, tool calls.") var workload: String?
 
         func run() async throws {
             try await runClient {
@@ -34,6 +36,7 @@ struct AuditCommand: AsyncParsableCommand {
                 if let since { q.append("since=\(ServerClient.query(since))") }
                 if let actor { q.append("actor=\(ServerClient.query(actor))") }
                 if let tool { q.append("tool=\(ServerClient.query(tool))") }
+                if let workload { q.append("workload=\(ServerClient.query(workload))") }
                 let body = try await client.client().call(.GET, "/v1/audit?" + q.joined(separator: "&")).body
                 guard client.output.format == .text else { return try printStructured(body, client.output.format) }
                 let page = try ServerClient.decode(AuditList.self, body)

@@ -1,3 +1,4 @@
+import TarmacCore
 import Logging
 import ServiceLifecycle
 import TarmacContract

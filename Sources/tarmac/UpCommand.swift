@@ -1,3 +1,4 @@
+import TarmacCore
 import ArgumentParser
 import Crypto
 import Foundation

@@ -1,3 +1,4 @@
+import TarmacCore
 import Foundation
 import Testing
 import TarmacRuntime
@@ -17,7 +18,7 @@ import TarmacTesting
     ]
 
     static func draft(_ i: Int, _ text: String) -> AuditDraft {
-        AuditDraft(time: Date(timeIntervalSince1970: 1_700_000_000 + Double(i)), actor: Actor(kind: .user, id: "user\(text)"),
+        AuditDraft(time: Date(timeIntervalSince1970: 1_700_000_000 + Double(i)), actor: AuditActor(kind: .user, id: "user\(text)"),
                    action: "act\(text)", object: "workload/\(text)", before: "before\(text)", after: "after\(text)", detail: text)
     }
 

@@ -1,3 +1,4 @@
+import TarmacCore
 import Foundation
 import Testing
 import TarmacRuntime
@@ -9,7 +10,7 @@ import TarmacTesting
         var out: [AuditRecord] = []
         var prev = AuditRecord.genesis
         for i in 1...n {
-            let r = AuditRecord(seq: Int64(i), draft: AuditDraft(time: Date(timeIntervalSince1970: Double(i)), actor: Actor(kind: .user, id: "u\(i % 3)"),
+            let r = AuditRecord(seq: Int64(i), draft: AuditDraft(time: Date(timeIntervalSince1970: Double(i)), actor: AuditActor(kind: .user, id: "u\(i % 3)"),
                                                                   action: "submit", object: "workload/w\(i)", after: "d\(i)"), previousHash: prev)
             prev = r.hash
             out.append(r)
@@ -65,15 +66,15 @@ import TarmacTesting
     @Test func storeChainsRecordsAcrossTransactionsInARealSQLiteFile() async throws {
         let dir = try TemporaryDirectory()
         let store = try SQLiteStore(path: dir.path + "/t.db")
-        #expect(try store.appliedMigrations() == ["v1-workloads", "v1-tokens", "v1-audit", "v2-workload-plans", "v2-transitions", "v3-identity"])
+        #expect(try store.appliedMigrations() == ["v1-workloads", "v1-tokens", "v1-audit", "v2-workload-plans", "v2-transitions", "v3-identity", "v4-audit-query-columns"])
         let now = Date()
         var w = WorkloadEntry(id: "wl-1", name: "a", team: "t", env: "dev", kind: "TrainingJob", owner: nil, submittedBy: "u", requestID: "r1",
                               size: "s", podCount: 1, priority: 0, source: "x", maxAttempts: 3, now: now)
-        let (_, created) = try await store.insert(w, audit: AuditDraft(time: now, actor: Actor(kind: .user, id: "u"), action: "submit", object: "workload/wl-1"))
+        let (_, created) = try await store.insert(w, audit: AuditDraft(time: now, actor: AuditActor(kind: .user, id: "u"), action: "submit", object: "workload/wl-1"))
         #expect(created)
         var twin = w
         twin.id = "wl-2"
-        let again = try await store.insert(twin, audit: AuditDraft(time: now, actor: Actor(kind: .user, id: "u"), action: "submit", object: "workload/wl-2"))
+        let again = try await store.insert(twin, audit: AuditDraft(time: now, actor: AuditActor(kind: .user, id: "u"), action: "submit", object: "workload/wl-2"))
         #expect(!again.created && again.workload.id == "wl-1", "the same request id never creates a second workload")
         w.state = .running
         try await store.update([w], audit: [AuditDraft(time: now, actor: .scheduler, action: "admit", object: "workload/wl-1"),

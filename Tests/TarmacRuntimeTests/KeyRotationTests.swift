@@ -1,3 +1,4 @@
+import TarmacCore
 import Crypto
 import Foundation
 import Logging

@@ -1,3 +1,4 @@
+import TarmacCore
 import Foundation
 import Testing
 import TarmacAPI
@@ -11,7 +12,7 @@ import TarmacTesting
 @Suite struct SimulatedBackendTests {
     static func launch(_ workload: String, _ command: [String], pod: Int = 0, indices: [Int] = []) -> PodLaunch {
         PodLaunch(workload: workload, attempt: 1, pod: pod, command: command, environment: [:], memoryLimitBytes: 1 << 20, cpuMilli: 1000,
-                  placement: PlacementView(node: "cpu-0", gpus: [], gpuMilli: 0), deadline: nil, completionIndices: indices, graceSeconds: 1)
+                  placement: PodPlacement(node: "cpu-0", gpus: [], gpuMilli: 0), deadline: nil, completionIndices: indices, graceSeconds: 1)
     }
 
     @Test func durationsComeFromSleepCommands() {

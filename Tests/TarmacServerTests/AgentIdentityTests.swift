@@ -280,6 +280,14 @@ import Glibc
         #expect(records.contains { ($0["action"] as? String) == "tool-call-refused" && ($0["detail"] as? String ?? "").contains("close_ticket") })
         #expect(records.contains { ($0["action"] as? String) == "token-exchange" })
         #expect(records.allSatisfy { ($0["actorID"] as? String) == "dan@acme.example via spiffe://acme/team/assistants/env/dev/agent/helper" })
+        // By workload (an indexed column, like tool and actor): the agent's submit, its grants, exchanges and calls; no
+        // other workload's records.
+        let (_, mine) = try await s.server.json(.GET, "/v1/audit?workload=\(s.agentID)&limit=1000", token: s.admin)
+        let about = mine["items"] as? [[String: Any]] ?? []
+        let actions = Set(about.compactMap { $0["action"] as? String })
+        #expect(actions.isSuperset(of: ["submit", "tool-call", "token-exchange"]) && actions.contains { $0.hasPrefix("grant") }, "\(actions)")
+        #expect(about.allSatisfy { ($0["object"] as? String ?? "").hasSuffix(s.agentID) || ($0["object"] as? String ?? "").hasPrefix("tool/")
+                || ($0["object"] as? String ?? "").hasPrefix("grant/") }, "\(about.map { $0["object"] ?? "" })")
 
         // Metrics keep people acting through agents apart from agents acting alone.
         let metrics = String(decoding: try await s.server.http(.GET, "/metrics", token: nil).1, as: UTF8.self)

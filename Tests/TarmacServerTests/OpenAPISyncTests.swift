@@ -1,3 +1,4 @@
+import TarmacCore
 import Foundation
 import Testing
 import TarmacAPI
@@ -84,7 +85,7 @@ import Yams
     @Test func everyKindOfActorIsInTheAuditRecordSchema() {
         let properties = (Self.schemas["AuditRecord"] as? [String: Any])?["properties"] as? [String: Any]
         let listed = ((properties?["actorKind"] as? [String: Any])?["enum"] as? [Any])?.map { "\($0)" } ?? []
-        #expect(Set(listed) == Set(Actor.Kind.allCases.map(\.rawValue)))
+        #expect(Set(listed) == Set(AuditActor.Kind.allCases.map(\.rawValue)))
     }
 
     @Test func everyObjectSchemaHasAWireType() {

@@ -1,3 +1,4 @@
+import TarmacCore
 import Foundation
 import Logging
 import TarmacContract
@@ -5,7 +6,6 @@ import TarmacPlanning
 import TarmacKubernetes
 import TarmacManifests
 import TarmacModel
-import TarmacRuntime
 
 public struct KubernetesBackendError: Error, Sendable, CustomStringConvertible {
     public var description: String

@@ -1,5 +1,5 @@
+import TarmacCore
 import TarmacManifests
-import TarmacRuntime
 
 /// Pod attestation on Kubernetes: a pod presents its projected service-account token (audience `tarmac`); the cluster
 /// says whether it is genuine and which pod it is bound to (TokenReview); the pod must be one of a workload's, of the

@@ -1,7 +1,7 @@
+import TarmacCore
 import TarmacManifests
 import TarmacPlanning
 import TarmacModel
-import TarmacRuntime
 
 /// What Tarmac may place on, from the cluster's nodes and pods. Pure: the same objects give the same inventory.
 ///

@@ -1,7 +1,7 @@
+import TarmacCore
 import TarmacContract
 import TarmacManifests
 import TarmacModel
-import TarmacRuntime
 
 /// The Kubernetes objects of one workload as the backend drives them: `tarmac render`'s objects, each labelled with the
 /// workload's id, and a controller (Job or Deployment) that is either held (suspended Job, Deployment at zero replicas)

@@ -1,6 +1,6 @@
+import TarmacCore
 import Foundation
 import TarmacManifests
-import TarmacRuntime
 
 /// How the pods of one attempt ended, read from its controller's conditions and its pods' states. Pure: the same
 /// objects and time give the same exits. The caller reports each (attempt, pod) once.

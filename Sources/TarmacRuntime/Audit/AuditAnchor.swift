@@ -1,3 +1,4 @@
+import TarmacCore
 import Foundation
 
 /// The head of the audit chain written down outside the store (a file, one JSON object per line, and the log). A

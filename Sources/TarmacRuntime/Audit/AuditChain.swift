@@ -1,3 +1,4 @@
+import TarmacCore
 import Foundation
 import TarmacAPI
 

@@ -1,3 +1,4 @@
+import TarmacCore
 import Synchronization
 import Foundation
 import TarmacModel
@@ -21,10 +22,10 @@ public struct Tokens: Sendable {
     /// The first start: an admin token when there is none. Returns its secret (to print once), or nil.
     public func bootstrap() async throws -> String? {
         guard try await store.tokens().isEmpty else { return nil }
-        return try await create(name: "admin", role: .admin, team: nil, ttl: nil, by: Actor(kind: .system, id: "bootstrap")).secret
+        return try await create(name: "admin", role: .admin, team: nil, ttl: nil, by: AuditActor(kind: .system, id: "bootstrap")).secret
     }
 
-    public func create(name: String, role: Role, team: String?, ttl: TimeInterval?, by actor: Actor) async throws -> (token: APIToken, secret: String) {
+    public func create(name: String, role: Role, team: String?, ttl: TimeInterval?, by actor: AuditActor) async throws -> (token: APIToken, secret: String) {
         var problems: [String] = []
         if let team, !teams.contains(team) {
             let near = Suggestions.closest(to: team, in: teams.sorted())
@@ -65,7 +66,7 @@ public struct Tokens: Sendable {
 
     public func list() async throws -> [APIToken] { try await store.tokens() }
 
-    public func revoke(id: String, by actor: Actor) async throws {
+    public func revoke(id: String, by actor: AuditActor) async throws {
         guard try await store.revokeToken(id: id, audit: AuditDraft(time: clock.now, actor: actor, action: "token-revoke", object: "token/\(id)")) else {
             throw RuntimeError(.notFound, "no active token with id '\(id)'")
         }

@@ -1,3 +1,4 @@
+import TarmacCore
 import Crypto
 import Foundation
 
@@ -37,12 +38,12 @@ extension ControlPlane {
 
     /// The workload a request is about, and who makes it: a person (who may read its team), or one of its pods with its
     /// attempt's credential (`workloadToken`), acting as the workload.
-    func caller(for ref: String, by principal: Principal?, workloadToken: String?) throws -> (WorkloadEntry, Actor) {
+    func caller(for ref: String, by principal: Principal?, workloadToken: String?) throws -> (WorkloadEntry, AuditActor) {
         if let principal { return (try find(ref, by: principal), principal.actor) }
         guard let token = workloadToken, let e = tracked[ref]?.entry, acceptsCheckpointToken(token, for: e) else {
             throw RuntimeError(.unauthorized, "a valid bearer token or the workload's credential of its current attempt (TARMAC_CHECKPOINT_TOKEN) is required")
         }
-        return (e, Actor(kind: .workload, id: machine.identity(e)))
+        return (e, AuditActor(kind: .workload, id: machine.identity(e)))
     }
 
     /// The working directory (digest) of a workload, for one of its pods or a person who may read the workload's team.

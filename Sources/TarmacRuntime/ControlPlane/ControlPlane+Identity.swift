@@ -1,4 +1,5 @@
 import Foundation
+import TarmacCore
 import TarmacModel
 
 /// What the credential controller asks of the control plane: the one-time bootstrap credential of each pod (local
@@ -50,4 +51,8 @@ extension ControlPlane {
     public func liveAttempts() -> [(entry: WorkloadEntry, holding: Bool)] {
         live.compactMap { id in tracked[id].map { ($0.entry, $0.entry.state.holdsCapacity) } }
     }
+}
+
+extension ControlPlane: WorkloadDirectory {
+    public nonisolated var platform: Platform { contract.platform }
 }

@@ -1,3 +1,4 @@
+import TarmacCore
 import Foundation
 import TarmacAPI
 import TarmacContract
@@ -277,7 +278,7 @@ extension ControlPlane {
             }
             if e.cancelRequested { text += "; cancelling" }
             return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: nil, message: text,
-                           lastCheckpoint: e.lastCheckpoint)
+                           lastCheckpoint: e.lastCheckpoint.map(CheckpointView.init))
         default:
             return ended(e)
         }
@@ -311,7 +312,7 @@ extension ControlPlane {
             let what = [c.step.map { "step \($0)" }, c.location].compactMap { $0 }.joined(separator: " at ")
             message += "; last checkpoint\(what.isEmpty ? "" : ": \(what)") (attempt \(c.attempt))"
         }
-        return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: e.cause, message: message, lastCheckpoint: e.lastCheckpoint,
+        return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: e.cause, message: message, lastCheckpoint: e.lastCheckpoint.map(CheckpointView.init),
                        facts: facts)
     }
 

@@ -1,3 +1,4 @@
+import TarmacCore
 import Synchronization
 
 /// Wakes the control plane's loop before its tick when something it acts on has happened (a submit, a pod's end a

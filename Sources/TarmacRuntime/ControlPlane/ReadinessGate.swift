@@ -1,3 +1,4 @@
+import TarmacCore
 import Synchronization
 
 /// A one-way gate: closed until something is done (the API's port is bound; the control plane has recovered its

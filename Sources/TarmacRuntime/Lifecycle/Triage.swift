@@ -1,58 +1,6 @@
 import TarmacModel
 
-/// How a pod ended, as a backend saw it.
-public struct PodExit: Codable, Sendable, Hashable {
-    public enum Reason: String, Codable, Sendable {
-        /// The process exited by itself (code or signal).
-        case exited
-        /// Killed for using more memory than its size allows.
-        case outOfMemory
-        /// Killed at its `maxDuration`.
-        case deadline
-        /// Stopped on request (cancel or preemption).
-        case stopped
-        /// Its supervisor vanished without a word (machine or control-plane crash).
-        case lost
-        /// It could not be started at all.
-        case launchFailed
-        /// Its image could not be pulled (Kubernetes: ErrImagePull, ImagePullBackOff, InvalidImageName).
-        case imagePull
-        /// Its container could not be configured (Kubernetes: CreateContainerConfigError, e.g. a missing Secret or ConfigMap).
-        case containerConfig
-        /// No node would take it (Kubernetes: the scheduler's Unschedulable, with its message in `detail`).
-        case unschedulable
-        /// The node or the cluster evicted it (pressure, drain, a NoExecute taint).
-        case evicted
-    }
-
-    public var workload: String
-    public var attempt: Int
-    public var pod: Int
-    public var reason: Reason
-    public var exitCode: Int?
-    public var signal: Int?
-    public var peakMemoryBytes: Int64?
-    public var memoryLimitBytes: Int64?
-    /// The last lines of its log (for the triage and for `tarmac why`).
-    public var lastLines: [String]
-    public var detail: String?
-
-    public init(workload: String, attempt: Int, pod: Int, reason: Reason, exitCode: Int? = nil, signal: Int? = nil,
-                peakMemoryBytes: Int64? = nil, memoryLimitBytes: Int64? = nil, lastLines: [String] = [], detail: String? = nil) {
-        self.workload = workload
-        self.attempt = attempt
-        self.pod = pod
-        self.reason = reason
-        self.exitCode = exitCode
-        self.signal = signal
-        self.peakMemoryBytes = peakMemoryBytes
-        self.memoryLimitBytes = memoryLimitBytes
-        self.lastLines = lastLines
-        self.detail = detail
-    }
-
-    public var succeeded: Bool { reason == .exited && exitCode == 0 }
-}
+import TarmacCore
 
 /// A failure cause the user can act on (DESIGN §5), with the message that says what to do.
 public struct Triage: Sendable, Hashable {

@@ -1,3 +1,5 @@
+import TarmacCore
+
 /// What can happen to a workload. The control plane turns decisions, API calls and backend reports into these; the
 /// state machine decides what they mean.
 public enum WorkloadEvent: Sendable, Hashable {
@@ -10,13 +12,13 @@ public enum WorkloadEvent: Sendable, Hashable {
     case podExited(PodExit)
     /// The backend could not start the attempt's pods at all.
     case launchFailed(attempt: Int, detail: String)
-    case cancelRequested(by: Actor, name: String)
+    case cancelRequested(by: AuditActor, name: String)
     /// What the control plane found of it at start.
     case recovered(Recovery)
     /// Its `maxDuration` passed (checked on the control plane's clock).
     case deadline
     /// It reported a checkpoint.
-    case checkpointed(CheckpointMark, by: Actor)
+    case checkpointed(CheckpointMark, by: AuditActor)
     /// The backend refused it for good when it was accepted into the queue.
     case rejected(message: String)
     /// Its autoscaler's extra replicas were admitted on these placements.

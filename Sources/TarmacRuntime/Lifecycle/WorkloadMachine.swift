@@ -1,3 +1,4 @@
+import TarmacCore
 import Foundation
 import TarmacModel
 import TarmacPlanning
@@ -20,7 +21,7 @@ public struct WorkloadMachine: Sendable {
     public typealias Step = (record: TrackedWorkload, effects: [WorkloadEffect])
 
     /// A new workload entered the queue.
-    public func submitted(_ e: WorkloadEntry, by actor: Actor, now: Date) -> [WorkloadEffect] {
+    public func submitted(_ e: WorkloadEntry, by actor: AuditActor, now: Date) -> [WorkloadEffect] {
         [.persist(AuditDraft(time: now, actor: actor, action: "submit", object: Self.object(e), after: e.digest,
                              detail: "\(e.kind) \(e.team)/\(e.env)/\(e.name) size \(e.size)")),
          .emit(Transition("submit", before: nil, after: e, at: now))]
@@ -251,7 +252,7 @@ public struct WorkloadMachine: Sendable {
     }
 
     /// It ended for good.
-    func finish(_ t0: TrackedWorkload, _ state: WorkloadState, cause: String?, message: String, actor: Actor, now: Date,
+    func finish(_ t0: TrackedWorkload, _ state: WorkloadState, cause: String?, message: String, actor: AuditActor, now: Date,
                 exitCode: Int? = nil, stopAttempt: Bool = false, first: [WorkloadEffect] = [], failure: FailureFacts? = nil) -> Step {
         var t = t0
         let e = t.entry
@@ -280,7 +281,7 @@ public struct WorkloadMachine: Sendable {
     }
 
     /// The new entry, persisted with its audit record and published as a transition, then `then`.
-    func record(_ t: inout TrackedWorkload, _ n: WorkloadEntry, _ action: String, _ actor: Actor, _ now: Date, detail: String,
+    func record(_ t: inout TrackedWorkload, _ n: WorkloadEntry, _ action: String, _ actor: AuditActor, _ now: Date, detail: String,
                 then: [WorkloadEffect] = []) -> Step {
         let before = t.entry
         t.entry = n

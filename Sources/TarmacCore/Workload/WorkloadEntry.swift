@@ -1,5 +1,4 @@
 import Foundation
-import TarmacAPI
 import TarmacModel
 
 /// One workload as the control plane knows it: what was submitted, by whom, and where it is in its life.
@@ -98,11 +97,34 @@ public struct WorkloadEntry: Codable, Sendable, Hashable {
     }
 }
 
-/// A checkpoint a workload reported having saved (the API's type: the same fields, stored and shown).
-public typealias CheckpointMark = CheckpointView
+/// A checkpoint a workload reported having saved (stored; the API shows it as `CheckpointView`).
+public struct CheckpointMark: Codable, Sendable, Hashable {
+    public var at: Date
+    public var attempt: Int
+    /// The training step (or any monotonic progress count) it holds.
+    public var step: Int64?
+    public var location: String?
+    public init(at: Date, attempt: Int, step: Int64? = nil, location: String? = nil) {
+        self.at = at
+        self.attempt = attempt
+        self.step = step
+        self.location = location
+    }
+}
 
-/// Where one pod of an admitted workload runs (the API's type: node, GPU indices, share of each GPU in thousandths).
-public typealias PodPlacement = PlacementView
+/// Where one pod of an admitted workload runs (stored; the API shows it as `PlacementView`).
+public struct PodPlacement: Codable, Sendable, Hashable {
+    public var node: String
+    /// GPU indices on that node.
+    public var gpus: [Int]
+    /// Share of each GPU in thousandths (1000: whole GPUs; 0: no GPU).
+    public var gpuMilli: Int
+    public init(node: String, gpus: [Int], gpuMilli: Int) {
+        self.node = node
+        self.gpus = gpus
+        self.gpuMilli = gpuMilli
+    }
+}
 
 /// What is known of a failed attempt, in numbers.
 public struct FailureFacts: Codable, Sendable, Hashable {

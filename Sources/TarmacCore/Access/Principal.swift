@@ -66,7 +66,7 @@ public struct Principal: Sendable, Hashable {
 
     public init(_ t: APIToken) { self.init(tokenID: t.id, name: t.name, role: t.role, team: t.team) }
 
-    public var actor: Actor { Actor(kind: .user, id: name) }
+    public var actor: AuditActor { AuditActor(kind: .user, id: name) }
 
     /// The namespace of this caller's idempotency keys: a team's members share one, admins have their own.
     public var requestScope: String { role == .admin ? "admin" : "team:\(team ?? "")" }

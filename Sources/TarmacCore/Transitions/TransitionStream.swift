@@ -24,10 +24,10 @@ public final class TransitionStream: Sendable {
         var started = false
     }
 
-    private let store: any Store
+    private let store: any WorkloadStore
     private let state = Mutex(State())
 
-    public init(store: any Store) { self.store = store }
+    public init(store: any WorkloadStore) { self.store = store }
 
     /// Reads where the stored transitions end, so live delivery continues from there. Called by the control plane at start.
     public func start() async throws {

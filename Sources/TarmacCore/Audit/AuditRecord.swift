@@ -2,7 +2,7 @@ import Foundation
 
 /// Who did something. Humans and automation act through API tokens; workloads have identities of their own; the
 /// scheduler and the lifecycle loop act as the system. The kinds never mix: a workload identity is never a human one.
-public struct Actor: Codable, Sendable, Hashable, CustomStringConvertible {
+public struct AuditActor: Codable, Sendable, Hashable, CustomStringConvertible {
     /// `user`: a person; `workload`: a workload's SPIFFE ID; `agent-for`: a person and the agent(s) acting for them;
     /// `system`: Tarmac itself.
     public enum Kind: String, Codable, Sendable, CaseIterable { case user, workload, agentFor = "agent-for", system }
@@ -14,23 +14,28 @@ public struct Actor: Codable, Sendable, Hashable, CustomStringConvertible {
         self.id = id
     }
 
-    public static let scheduler = Actor(kind: .system, id: "scheduler")
-    public static let lifecycle = Actor(kind: .system, id: "lifecycle")
+    public static let scheduler = AuditActor(kind: .system, id: "scheduler")
+    public static let lifecycle = AuditActor(kind: .system, id: "lifecycle")
     public var description: String { "\(kind.rawValue):\(id)" }
 }
 
 /// An audit record before the store gives it a place in the chain.
 public struct AuditDraft: Sendable, Hashable {
     public var time: Date
-    public var actor: Actor
+    public var actor: AuditActor
     public var action: String
     /// `kind/id` of the object acted on.
     public var object: String
     public var before: String
     public var after: String
     public var detail: String
+    /// The tool and the workload the record is about, for queries (indexed, outside the hash): by default read from
+    /// `object` (`tool/NAME`, `workload/ID`); a grant names both.
+    public var tool: String?
+    public var workload: String?
 
-    public init(time: Date, actor: Actor, action: String, object: String, before: String = "", after: String = "", detail: String = "") {
+    public init(time: Date, actor: AuditActor, action: String, object: String, before: String = "", after: String = "", detail: String = "",
+                tool: String? = nil, workload: String? = nil) {
         self.time = time
         self.actor = actor
         self.action = action
@@ -38,6 +43,12 @@ public struct AuditDraft: Sendable, Hashable {
         self.before = before
         self.after = after
         self.detail = detail
+        self.tool = tool ?? Self.named("tool/", in: object)
+        self.workload = workload ?? Self.named("workload/", in: object)
+    }
+
+    static func named(_ prefix: String, in object: String) -> String? {
+        object.hasPrefix(prefix) ? String(object.dropFirst(prefix.count)) : nil
     }
 }
 
@@ -56,10 +67,14 @@ public struct AuditRecord: Codable, Sendable, Hashable {
     public var detail: String
     public var previousHash: String
     public var hash: String
+    /// What queries filter by (`AuditQuery`): the tool and the workload the record is about. Not covered by the hash:
+    /// they index the chain, they are not part of what it proves.
+    public var tool: String?
+    public var workload: String?
 
     public init(seq: Int64, draft d: AuditDraft, previousHash: String) {
         self.seq = seq
-        timeMillis = Int64((d.time.timeIntervalSince1970 * 1000).rounded())
+        timeMillis = AuditQuery.millis(d.time)
         actorKind = d.actor.kind.rawValue
         actorID = d.actor.id
         action = d.action
@@ -68,12 +83,14 @@ public struct AuditRecord: Codable, Sendable, Hashable {
         after = d.after
         detail = d.detail
         self.previousHash = previousHash
+        tool = d.tool
+        workload = d.workload
         hash = ""
         hash = computedHash
     }
 
     public init(seq: Int64, timeMillis: Int64, actorKind: String, actorID: String, action: String, object: String, before: String,
-                after: String, detail: String, previousHash: String, hash: String) {
+                after: String, detail: String, previousHash: String, hash: String, tool: String? = nil, workload: String? = nil) {
         self.seq = seq
         self.timeMillis = timeMillis
         self.actorKind = actorKind
@@ -85,6 +102,8 @@ public struct AuditRecord: Codable, Sendable, Hashable {
         self.detail = detail
         self.previousHash = previousHash
         self.hash = hash
+        self.tool = tool
+        self.workload = workload
     }
 
     /// The hash over every field but itself, each length-prefixed so no two records can be made to collide by moving text

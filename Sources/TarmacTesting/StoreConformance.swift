@@ -1,0 +1,354 @@
+import Crypto
+import Foundation
+import TarmacContract
+import TarmacCore
+import TarmacIdentity
+import TarmacPlanning
+
+/// A store to check: `open` opens its durable state, and opening it again is a restart (the SQLite store: the same
+/// file; the in-memory store: the same instance).
+public struct StoreUnderTest: Sendable {
+    public var name: String
+    public var open: @Sendable () async throws -> any Store
+    public init(_ name: String, open: @escaping @Sendable () async throws -> any Store) {
+        self.name = name
+        self.open = open
+    }
+}
+
+/// One behaviour every store must have.
+public struct ConformanceCase: Sendable, CustomStringConvertible {
+    public var name: String
+    public var run: @Sendable (StoreUnderTest) async throws -> Void
+    public var description: String { name }
+}
+
+/// What a store did that the protocols forbid: which case, and what was seen.
+public struct ConformanceFailure: Error, CustomStringConvertible {
+    public var check: String
+    public var seen: String
+    public var description: String { "\(check): \(seen)" }
+}
+
+/// The conformance suite of the store protocols (`WorkloadStore`, `AuditStore`, `TokenStore`, `IdentityStore`). Each
+/// case opens a fresh store and throws a `ConformanceFailure` naming what went wrong; a test target runs every case
+/// against its store (SQLite, in memory, PostgreSQL).
+public enum StoreConformance {
+    public static let cases: [ConformanceCase] = [
+        ConformanceCase(name: "workloads load oldest first, with the plan stored at submit", run: workloadsLoadInOrderWithTheirPlans),
+        ConformanceCase(name: "a request id is idempotent: the second insert writes nothing", run: requestIDsAreIdempotent),
+        ConformanceCase(name: "an update naming a missing workload writes nothing", run: updatesAreAllOrNothing),
+        ConformanceCase(name: "transition seqs are gapless and unique under concurrent writers", run: transitionSeqsAreGapless),
+        ConformanceCase(name: "the audit chain links every record under concurrent writers", run: auditChainHoldsUnderConcurrentWriters),
+        ConformanceCase(name: "audit queries return what the query's meaning selects, in chain order", run: auditQueriesMatchTheirMeaning),
+        ConformanceCase(name: "tokens are found by hash, listed oldest first and revoked once", run: tokensBehave),
+        ConformanceCase(name: "signing keys, grants and one-time redemptions", run: identityBehaves),
+        ConformanceCase(name: "a restart replays everything that was written", run: restartReplaysEverything),
+    ]
+
+    // MARK: the cases
+
+    static func workloadsLoadInOrderWithTheirPlans(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        try expect(plan != nil, "the example plan resolves", "it does not: the suite would not check plans")
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        // Inserted newest first: loading orders by creation time, then id.
+        let entries = [entry("wl-c", at: start.addingTimeInterval(20)), entry("wl-b", at: start), entry("wl-a", at: start)]
+        for (i, e) in entries.enumerated() {
+            _ = try await store.insert(e, plan: i == 0 ? plan : nil, audit: draft("submit", "workload/\(e.id)", at: e.createdAt), transition: nil)
+        }
+        let loaded = try await store.loadWorkloads()
+        try expect(loaded.map(\.entry.id) == ["wl-a", "wl-b", "wl-c"], "load order", "got \(loaded.map(\.entry.id))")
+        try expect(loaded.map(\.entry) == [entries[2], entries[1], entries[0]], "entries round-trip", "an entry came back changed")
+        try expect(same(loaded[2].plan, plan) && loaded[0].plan == nil && loaded[1].plan == nil, "plans round-trip", "plans \(loaded.map { $0.plan != nil })")
+        var changed = entries[0]
+        changed.state = .admitted
+        changed.attempt = 1
+        changed.placements = [PodPlacement(node: "n-1", gpus: [0, 1], gpuMilli: 1000)]
+        changed.lastCheckpoint = CheckpointMark(at: start, attempt: 1, step: 7, location: "s3://x")
+        try await store.update([changed], audit: [])
+        let after = try await store.loadWorkloads()
+        try expect(after.last?.entry == changed, "an update replaces the entry", "got \(String(describing: after.last?.entry.state))")
+        try expect(same(after.last?.plan, plan), "an update keeps the stored plan", "the plan is gone")
+    }
+
+    static func requestIDsAreIdempotent(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        var first = entry("wl-1", at: .init(timeIntervalSince1970: 1_800_000_000))
+        first.requestID = WorkloadEntry.scopedRequestID("req-1", scope: "team:search")
+        var second = entry("wl-2", at: first.createdAt)
+        second.requestID = first.requestID
+        let t1 = Transition("submit", before: nil, after: first, at: first.createdAt)
+        let a = try await store.insert(first, plan: nil, audit: draft("submit", "workload/wl-1"), transition: t1)
+        try expect(a.created && a.transition?.seq == 1, "the first insert creates", "created \(a.created), seq \(String(describing: a.transition?.seq))")
+        let head = try await store.auditHead()
+        let b = try await store.insert(second, plan: nil, audit: draft("submit", "workload/wl-2"), transition: Transition("submit", before: nil, after: second, at: first.createdAt))
+        try expect(!b.created && b.workload.id == "wl-1" && b.transition == nil, "the second returns the first", "created \(b.created), id \(b.workload.id)")
+        try expect(try await store.loadWorkloads().map(\.entry.id) == ["wl-1"], "nothing new is stored", "two workloads")
+        try expect(try await store.transitionHead() == 1, "no transition is written", "head \(try await store.transitionHead())")
+        try expect(try await store.auditHead()?.seq == head?.seq, "no audit record is written", "the chain grew")
+        // A different id, or no id at all, creates.
+        var third = entry("wl-3", at: first.createdAt)
+        third.requestID = WorkloadEntry.scopedRequestID("req-1", scope: "admin")
+        try expect(try await store.insert(third, audit: draft("submit", "workload/wl-3")).created, "another scope's id creates", "it was refused")
+    }
+
+    static func updatesAreAllOrNothing(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        let e = entry("wl-1", at: .init(timeIntervalSince1970: 1_800_000_000))
+        _ = try await store.insert(e, audit: draft("submit", "workload/wl-1"))
+        let head = try await store.auditHead()
+        var changed = e
+        changed.state = .cancelled
+        let missing = entry("wl-missing", at: e.createdAt)
+        var refused = false
+        do {
+            try await store.update([changed, missing], audit: [draft("cancel", "workload/wl-1")],
+                                   transitions: [Transition("cancel", before: e, after: changed, at: e.createdAt)])
+        } catch { refused = true }
+        try expect(refused, "an update naming a missing workload fails", "it succeeded")
+        try expect(try await store.loadWorkloads().first?.entry.state == .queued, "the other workload is unchanged", "it was written")
+        try expect(try await store.transitionHead() == 0, "no transition is written", "head \(try await store.transitionHead())")
+        try expect(try await store.auditHead()?.seq == head?.seq, "no audit record is written", "the chain grew")
+    }
+
+    static func transitionSeqsAreGapless(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        let writers = 8, rounds = 12
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let returned = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for w in 0..<writers {
+                group.addTask {
+                    var seqs: [Int64] = []
+                    var e = entry("wl-\(w)", at: at)
+                    let r = try await store.insert(e, plan: nil, audit: draft("submit", "workload/\(e.id)"), transition: Transition("submit", before: nil, after: e, at: at))
+                    seqs.append(r.transition?.seq ?? -1)
+                    for i in 0..<rounds {
+                        let before = e
+                        e.attempt = i + 1
+                        e.updatedAt = at.addingTimeInterval(Double(i))
+                        let ts = [Transition("admit", before: before, after: e, at: e.updatedAt), Transition("run", before: before, after: e, at: e.updatedAt)]
+                        seqs += try await store.update([e], audit: [draft("admit", "workload/\(e.id)")], transitions: i % 3 == 0 ? [] : ts).map(\.seq)
+                    }
+                    return seqs
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let stored = try await store.transitions(after: 0, limit: 100_000)
+        try expect(stored.map(\.seq) == Array(1...Int64(stored.count)), "stored seqs run 1, 2, 3... without a gap", "got \(stored.map(\.seq).prefix(40))")
+        try expect(returned.sorted() == stored.map(\.seq), "each write returns the seqs it stored, each once", "returned \(returned.sorted().prefix(40))")
+        try expect(try await store.transitionHead() == Int64(stored.count), "the head is the last seq", "head \(try await store.transitionHead()), \(stored.count) stored")
+        // Paging: after any seq, in order, at most the limit.
+        var paged: [Int64] = []
+        var last: Int64 = 0
+        while true {
+            let page = try await store.transitions(after: last, limit: 7)
+            guard let end = page.last else { break }
+            try expect(page.count <= 7 && page.first?.seq == last + 1, "a page starts after its seq", "after \(last) got \(page.map(\.seq))")
+            paged += page.map(\.seq)
+            last = end.seq
+        }
+        try expect(paged == stored.map(\.seq), "pages cover the stream once", "paged \(paged.count) of \(stored.count)")
+        for w in 0..<writers {
+            let mine = stored.filter { $0.workload == "wl-\(w)" }.map(\.attempt)
+            try expect(mine == mine.sorted(), "one workload's transitions keep their order", "wl-\(w): \(mine)")
+        }
+    }
+
+    static func auditChainHoldsUnderConcurrentWriters(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<6 {
+                group.addTask {
+                    let e = entry("wl-\(w)", at: at)
+                    _ = try await store.insert(e, audit: draft("submit", "workload/\(e.id)"))
+                    for i in 0..<10 {
+                        switch i % 4 {
+                        case 0: try await store.appendAudit([draft("tool-call", "tool/search", at: at), draft("tool-call", "tool/mail", at: at)])
+                        case 1: try await store.update([e], audit: [draft("admit", "workload/\(e.id)")])
+                        case 2: _ = try await store.redeem("tib_\(w).\(i)", audit: draft("identity-attest", "workload/\(e.id)"))
+                        default: try await store.insertToken(token("t-\(w)-\(i)", at: at), audit: draft("token-create", "token/t-\(w)-\(i)"))
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let records = try await store.auditRecords(AuditQuery())
+        try expect(records.count == 6 * 11 + 6 * 3, "every record is kept", "\(records.count) records")
+        var previous = AuditRecord.genesis
+        for (i, r) in records.enumerated() {
+            try expect(r.seq == Int64(i + 1), "seqs run 1, 2, 3...", "record \(i + 1) has seq \(r.seq)")
+            try expect(r.previousHash == previous, "each record points at the one before", "record \(r.seq) points elsewhere")
+            try expect(r.hash == r.computedHash, "each record's hash covers its fields", "record \(r.seq) does not match its hash")
+            previous = r.hash
+        }
+        let head = try await store.auditHead()
+        try expect(head?.seq == records.last?.seq && head?.hash == records.last?.hash, "the head is the last record", "head \(String(describing: head))")
+    }
+
+    static func auditQueriesMatchTheirMeaning(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        let actors = [AuditActor(kind: .user, id: "alice@acme.example"), AuditActor(kind: .user, id: "al"), AuditActor(kind: .workload, id: "spiffe://acme/wl"),
+                      AuditActor(kind: .agentFor, id: "alice@acme.example via spiffe://acme/agent"), .scheduler, AuditActor(kind: .user, id: "bob\u{0}x")]
+        let objects = ["tool/search", "tool/mail", "workload/wl-1", "workload/wl-2", "grant/g-1", "token/t-1"]
+        var drafts: [AuditDraft] = []
+        for i in 0..<60 {
+            let object = objects[i % objects.count]
+            var d = AuditDraft(time: t0.addingTimeInterval(Double(i) * 1.5), actor: actors[(i * 7) % actors.count], action: ["tool-call", "submit", "grant-approve"][i % 3],
+                               object: object, detail: "record \(i)")
+            if object.hasPrefix("grant/") { d.tool = "search"; d.workload = "wl-2" }
+            drafts.append(d)
+        }
+        try await store.appendAudit(drafts)
+        let all = try await store.auditRecords(AuditQuery())
+        try expect(all.count == 60 && all.filter { $0.tool == "search" }.count == 20, "records keep their tool and workload", "\(all.filter { $0.tool == "search" }.count) about search")
+        let queries = [
+            AuditQuery(actor: "user:al"), AuditQuery(actor: "al"), AuditQuery(actor: "user:"), AuditQuery(actor: "agent"), AuditQuery(actor: "system:sched"),
+            AuditQuery(actor: "bob\u{0}"), AuditQuery(actor: "nobody"), AuditQuery(tool: "search"), AuditQuery(tool: "mail", limit: 3),
+            AuditQuery(workload: "wl-2"), AuditQuery(action: "submit", workload: "wl-1"), AuditQuery(since: t0.addingTimeInterval(30)),
+            AuditQuery(since: t0.addingTimeInterval(15), until: t0.addingTimeInterval(45), tool: "search"), AuditQuery(actor: "user:alice", tool: "search", limit: 2),
+            AuditQuery(limit: 5),
+        ]
+        for q in queries {
+            let want = q.limit.map { Array(all.filter(q.matches).prefix($0)) } ?? all.filter(q.matches)
+            let got = try await store.auditRecords(q)
+            try expect(got.map(\.seq) == want.map(\.seq), "query \(q)", "got \(got.map(\.seq)), want \(want.map(\.seq))")
+        }
+        let wide = try await store.auditRecords(AuditQuery(actor: "user:al")).count
+        let narrow = try await store.auditRecords(AuditQuery(actor: "user:ali")).count
+        try expect(wide > narrow && narrow > 0, "an actor prefix widens", "user:al \(wide), user:ali \(narrow)")
+    }
+
+    static func tokensBehave(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let b = token("t-b", at: at.addingTimeInterval(5)), a = token("t-a", at: at)
+        try await store.insertToken(b, audit: draft("token-create", "token/t-b"))
+        try await store.insertToken(a, audit: draft("token-create", "token/t-a"))
+        try expect(try await store.tokens().map(\.id) == ["t-a", "t-b"], "tokens list oldest first", "got \(try await store.tokens().map(\.id))")
+        try expect(try await store.token(hash: b.hash) == b, "a token is found by its hash", "not found")
+        try expect(try await store.token(hash: "nope") == nil, "an unknown hash finds nothing", "found one")
+        let head = try await store.auditHead()?.seq ?? 0
+        try expect(try await store.revokeToken(id: "t-b", audit: draft("token-revoke", "token/t-b")), "a revoke succeeds once", "it failed")
+        try expect(!(try await store.revokeToken(id: "t-b", audit: draft("token-revoke", "token/t-b"))), "a second revoke is refused", "it succeeded")
+        try expect(!(try await store.revokeToken(id: "t-x", audit: draft("token-revoke", "token/t-x"))), "revoking an unknown token is refused", "it succeeded")
+        try expect(try await store.auditHead()?.seq == head + 1, "only the revoke that took effect is audited", "head \(String(describing: try await store.auditHead()?.seq)), was \(head)")
+        let revoked = (try await store.token(hash: b.hash)?.revoked, try await store.token(hash: a.hash)?.revoked)
+        try expect(revoked == (true, false), "revoked is stored", "\(revoked)")
+    }
+
+    static func identityBehaves(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let seal = SymmetricKey(size: .bits256)
+        let (k1, _) = try SigningKey.generate(at: at, sealingKey: seal)
+        var (k2, _) = try SigningKey.generate(at: at.addingTimeInterval(60), sealingKey: seal)
+        try await store.saveSigningKeys([k2, k1], deleting: [], audit: [draft("key-create", "key/\(k1.kid)")])
+        try expect(try await store.signingKeys() == [k1, k2], "keys list oldest first", "got \(try await store.signingKeys().map(\.kid))")
+        k2.retiredAt = at.addingTimeInterval(120)
+        try await store.saveSigningKeys([k2], deleting: [k1.kid], audit: [draft("key-drop", "key/\(k1.kid)")])
+        try expect(try await store.signingKeys() == [k2], "a save replaces by kid and deletes", "got \(try await store.signingKeys().map(\.kid))")
+        var g2 = try grant("g-2", at: at), g1 = try grant("g-1", at: at)
+        try await store.saveGrants([g2, g1], audit: [draft("grant-request", "grant/g-1")])
+        g2.state = .approved
+        g2.decidedBy = "admin"
+        try await store.saveGrants([g2], audit: [draft("grant-approve", "grant/g-2")])
+        g1.state = .pending
+        try expect(try await store.grants() == [g1, g2], "grants list by id, replaced by id", "got \(try await store.grants().map { "\($0.id):\($0.state)" })")
+        let head = try await store.auditHead()?.seq ?? 0
+        try expect(try await store.redeem("tib_wl.1.0.mac", audit: draft("identity-attest", "workload/wl")), "the first redemption succeeds", "refused")
+        try expect(!(try await store.redeem("tib_wl.1.0.mac", audit: draft("identity-attest", "workload/wl"))), "a second redemption is refused", "it succeeded")
+        try expect(try await store.redeem("tib_wl.1.1.mac", audit: draft("identity-attest", "workload/wl")), "another key redeems", "refused")
+        try expect(try await store.auditHead()?.seq == head + 2, "only redemptions that took effect are audited", "head moved by \((try await store.auditHead()?.seq ?? 0) - head)")
+    }
+
+    static func restartReplaysEverything(_ s: StoreUnderTest) async throws {
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let before = try await s.open()
+        var e = entry("wl-1", at: at)
+        e.requestID = "team:search\u{1F}req"
+        _ = try await before.insert(e, plan: plan, audit: draft("submit", "workload/wl-1"), transition: Transition("submit", before: nil, after: e, at: at))
+        let old = e
+        e.state = .admitted
+        e.attempt = 1
+        try await before.update([e], audit: [draft("admit", "workload/wl-1")], transitions: [Transition("admit", before: old, after: e, at: at)])
+        try await before.insertToken(token("t-1", at: at), audit: draft("token-create", "token/t-1"))
+        let (key, _) = try SigningKey.generate(at: at, sealingKey: SymmetricKey(size: .bits256))
+        try await before.saveSigningKeys([key], deleting: [], audit: [])
+        try await before.saveGrants([try grant("g-1", at: at)], audit: [])
+        _ = try await before.redeem("tib_x", audit: draft("identity-attest", "workload/wl-1"))
+        let records = try await before.auditRecords(AuditQuery())
+
+        let after = try await s.open()
+        let loaded = try await after.loadWorkloads()
+        try expect(loaded.map(\.entry) == [e] && same(loaded.first?.plan, plan), "workloads and plans survive", "got \(loaded.map(\.entry.state))")
+        try expect(try await after.transitions(after: 0, limit: 10).map(\.event) == ["submit", "admit"], "transitions survive in order", "lost")
+        try expect(try await after.auditRecords(AuditQuery()) == records, "the audit chain survives byte for byte", "it changed")
+        let tokens = try await after.tokens().map(\.id), keys = try await after.signingKeys(), grants = try await after.grants().map(\.id)
+        try expect(tokens == ["t-1"] && keys == [key] && grants == ["g-1"], "tokens, keys and grants survive", "\(tokens), \(keys.count) keys, \(grants)")
+        try expect(!(try await after.redeem("tib_x", audit: draft("identity-attest", "workload/wl-1"))), "a redemption survives", "it was forgotten")
+        try expect(!(try await after.insert(entry("wl-9", at: at, requestID: e.requestID), audit: draft("submit", "workload/wl-9")).created),
+                   "a request id survives", "it was forgotten")
+        let t = try await after.update([e], audit: [], transitions: [Transition("run", before: e, after: e, at: at)])
+        try expect(t.map(\.seq) == [3], "seqs continue after a restart", "got \(t.map(\.seq))")
+    }
+
+    // MARK: builders
+
+    static func expect(_ ok: Bool, _ check: String, _ seen: String) throws {
+        if !ok { throw ConformanceFailure(check: check, seen: seen) }
+    }
+
+    static func entry(_ id: String, at: Date, requestID: String? = nil) -> WorkloadEntry {
+        var e = WorkloadEntry(id: id, name: "n-\(id)", team: "search", env: "dev", kind: "TrainingJob", owner: "alice@acme.example", submittedBy: "alice",
+                              requestID: requestID, size: "cpu-small", podCount: 1, priority: 10, source: "kind: TrainingJob\n", maxAttempts: 3, now: at)
+        e.message = "waits for \u{0}nothing"
+        return e
+    }
+
+    static func draft(_ action: String, _ object: String, at: Date = Date(timeIntervalSince1970: 1_800_000_000)) -> AuditDraft {
+        AuditDraft(time: at, actor: AuditActor(kind: .user, id: "alice"), action: action, object: object)
+    }
+
+    static func token(_ id: String, at: Date) -> APIToken {
+        APIToken(id: id, name: "name-\(id)", role: .member, team: "search", hash: Digest.sha256Hex(id), createdAt: at, expiresAt: nil, createdBy: "admin")
+    }
+
+    static func grant(_ id: String, at: Date) throws -> Grant {
+        let json = """
+            {"id":"\(id)","workload":"wl-1","agent":"spiffe://acme/agent","agentName":"helper","team":"search","env":"dev","tool":"search",
+             "scope":"read","requestedBy":"alice","state":"pending","createdAt":\(at.timeIntervalSince1970 * 1000)}
+            """
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .millisecondsSince1970
+        return try d.decode(Grant.self, from: Data(json.utf8))
+    }
+
+    /// Plans are the same in their stored form (where each field of the document was written is not stored).
+    static func same(_ a: WorkloadPlan?, _ b: WorkloadPlan?) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return (try? e.encode(a)) == (try? e.encode(b))
+    }
+
+    /// A plan resolved against the example platform (every store keeps it as it was given).
+    static let plan: WorkloadPlan? = {
+        guard let contract = ContractLoader.load(Fixtures.examplePlatform).contract else { return nil }
+        return WorkloadPlan(source: """
+            apiVersion: tarmac.dev/v1alpha1
+            kind: TrainingJob
+            metadata: {name: n-wl-c, team: search, env: dev, owner: alice@acme.example}
+            spec:
+              size: cpu-small
+              workers: 1
+              image: docker.io/library/python:3.12-slim
+              command: [python3, -c, "print(1)"]
+              maxDuration: 10m
+            """, contract: contract)
+    }()
+}
