@@ -18,7 +18,8 @@ public final class CredentialAuthority: Sendable {
     let state = CredentialState()
     let store: any Store
     let controlPlane: any WorkloadDirectory
-    let clock: any RuntimeClock
+    /// Where it (and the tool gateway) reads the time.
+    public let clock: any RuntimeClock
     let logger: Logger
     let sealingKey: SymmetricKey
     let rotating = Mutex(false)

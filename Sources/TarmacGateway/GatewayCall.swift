@@ -27,7 +27,7 @@ extension ToolGateway {
     /// here, without a task, and the upstream call uses a connection of the same loop; only a first sight of a token
     /// verifies its signature in a task.
     func respond(head: HTTPRequestHead, body: ByteBuffer, on loop: any EventLoop, to answering: Answering) {
-        let started = ContinuousClock.now
+        let started = authority.clock.elapsed
         let uri = head.uri
         let path: Substring, query: Substring?
         if let q = uri.firstIndex(of: "?") { (path, query) = (uri[..<q], uri[uri.index(after: q)...]) } else { (path, query) = (uri[...], nil) }
@@ -62,7 +62,8 @@ final class Call {
     let head: HTTPRequestHead
     let body: ByteBuffer
     let loop: any EventLoop
-    let started: ContinuousClock.Instant
+    /// When the request arrived, on the authority's clock (`elapsed`).
+    let started: Duration
     private let answering: Answering
     /// Who the call is for, once its token verified: a person through an agent (`agent-for`) or an agent in its own
     /// name (`workload`). Named in the audit and, by kind, in metrics (`none` before).
@@ -70,7 +71,7 @@ final class Call {
     private var actorKind: String { actor?.kind.rawValue ?? "none" }
 
     init(gateway: ToolGateway, tool: Tool, upstream: String, rest: String, query: String?, head: HTTPRequestHead, body: ByteBuffer, loop: any EventLoop,
-         started: ContinuousClock.Instant, answering: Answering) {
+         started: Duration, answering: Answering) {
         self.gateway = gateway
         self.tool = tool
         self.upstream = upstream
@@ -439,7 +440,7 @@ final class Call {
     /// One audit record per call: person → agent → tool, route, method, status, bytes, latency. Handed to the audit
     /// sink without holding the response.
     func audit(_ claims: AccessTokenClaims, status: Int, bytes: Int, detail: String) {
-        let elapsed = ContinuousClock.now - started
+        let elapsed = gateway.authority.clock.since(started)
         let ms = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         let draft = AuditDraft(time: gateway.authority.now, actor: actor ?? CredentialAuthority.actor(of: claims), action: status == 403 ? "tool-call-refused" : "tool-call",
                                object: "tool/\(tool.name)", detail: "\(detail) -> \(status), \(bytes) bytes, \((ms * 100).rounded() / 100) ms",

@@ -20,7 +20,9 @@ public actor LocalBackend: Backend {
     let logger: Logger
     /// How pods are confined (nil: not at all, as before sandboxes existed; only tests of the old layout use it).
     let sandbox: SandboxPolicy?
-    var tracked: [Key: ContinuousClock.Instant] = [:]
+    /// Pods launched and not yet seen to end, with when (the clock's `elapsed`) they were launched.
+    var tracked: [Key: Duration] = [:]
+    let clock: any RuntimeClock
     /// User ids of pods that may still run (uid mode): a new pod never gets one of these.
     var uids: [Key: UInt32] = [:]
     /// Ports given to the replicas of services that may still run: two replicas never get the same one.
@@ -32,7 +34,8 @@ public actor LocalBackend: Backend {
     let workdirs: WorkdirStore?
 
     public init(root: String, supervisor: String, machine: NodeInventory, sandbox: SandboxPolicy?, workdirs: WorkdirStore? = nil,
-                logger: Logger = Logger(label: "tarmac.local")) {
+                clock: any RuntimeClock = SystemClock(), logger: Logger = Logger(label: "tarmac.local")) {
+        self.clock = clock
         self.workdirs = workdirs
         self.root = root
         self.supervisor = supervisor
@@ -57,7 +60,7 @@ public actor LocalBackend: Backend {
                 try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true)
                 // Relaunching a pod that already has a supervisor or an ending would duplicate it: never.
                 if dir.supervisorAlive || dir.hasStatus {
-                    tracked[key] = .now
+                    tracked[key] = clock.elapsed
                     continue
                 }
                 var p = p
@@ -79,7 +82,7 @@ public actor LocalBackend: Backend {
                     try PodDirectory.writeAtomically(try JSONEncoder().encode(spec), to: dir.sandboxFile)
                 }
                 try spawn(dir)
-                tracked[key] = .now
+                tracked[key] = clock.elapsed
                 started += 1
             } catch {
                 lastError = error
@@ -180,7 +183,7 @@ public actor LocalBackend: Backend {
                 tracked[key] = nil
                 uids[key] = nil
                 ports[key] = nil
-            } else if ContinuousClock.now - since > .seconds(5), !dir.supervisorAlive, !dir.hasStatus {
+            } else if clock.since(since) > .seconds(5), !dir.supervisorAlive, !dir.hasStatus {
                 out.append(PodExit(workload: key.workload, attempt: key.attempt, pod: key.pod, reason: .lost, lastLines: dir.lastLines(),
                                    detail: "its supervisor exited without writing a status"))
                 tracked[key] = nil
@@ -198,7 +201,7 @@ public actor LocalBackend: Backend {
             if !dir.exists { return .notStarted }
             if let s = dir.readStatus() { return .finished(exit(key, s, dir)) }
             if dir.supervisorAlive {
-                tracked[key] = .now
+                tracked[key] = clock.elapsed
                 if let uid = dir.readSandbox()?.uid { uids[key] = uid }
                 return .running
             }

@@ -18,6 +18,8 @@ import Glibc
 public enum PodSupervisor {
     /// How often memory, deadline and stop requests are checked.
     static let interval: Duration = .milliseconds(50)
+    /// The supervisor's own process reads the machine's clocks here.
+    static let clock = SystemClock()
 
     public static func run(directory: String) async -> Int32 {
         let dir = PodDirectory(path: directory)
@@ -30,12 +32,12 @@ public enum PodSupervisor {
         try? PodDirectory.writeAtomically(Data("\(getpid())\n".utf8), to: dir.pidFile)
         guard let data = FileManager.default.contents(atPath: dir.launchFile),
               let launch = try? decoder.decode(PodLaunch.self, from: data) else {
-            write(ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: 0, finishedAt: Date()), dir)
+            write(ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: 0, finishedAt: clock.now), dir)
             return 2
         }
         // Asked to stop before it could be signalled: it never starts.
         if dir.stopRequested {
-            write(ExitStatus(reason: .stopped, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date()), dir)
+            write(ExitStatus(reason: .stopped, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: clock.now), dir)
             return 0
         }
         let stop = StopRequest()
@@ -51,7 +53,7 @@ public enum PodSupervisor {
         } catch {
             let line = "tarmac: the pod's cgroup could not be made: \(error)\n"
             appendToLog(dir, line)
-            write(ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date()), dir)
+            write(ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: clock.now), dir)
             return 2
         }
         defer { sandbox?.cgroup?.destroy() }
@@ -61,11 +63,11 @@ public enum PodSupervisor {
             try writeIdentityBootstrap(launch, dir, sandbox)
         } catch {
             FileHandle.standardError.write(Data("pod-supervisor: cannot prepare \(dir.box): \(error)\n".utf8))
-            write(ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date()), dir)
+            write(ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: clock.now), dir)
             return 2
         }
         let log = open(dir.logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        var status = ExitStatus(reason: .exited, exitCode: 0, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date())
+        var status = ExitStatus(reason: .exited, exitCode: 0, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: clock.now)
         let runs: [Int?] = launch.completionIndices.isEmpty ? [nil] : launch.completionIndices.map { $0 }
         for index in runs {
             var env = launch.environment
@@ -91,7 +93,7 @@ public enum PodSupervisor {
             status.signal = one.signal
             if one.reason != .exited || one.exitCode != 0 { break }
         }
-        status.finishedAt = Date()
+        status.finishedAt = clock.now
         close(log)
         write(status, dir)
         return 0
@@ -100,7 +102,7 @@ public enum PodSupervisor {
     static func runOnce(_ launch: PodLaunch, environment: [String: String], log: Int32, directory: PodDirectory, sandbox: SandboxSpec?,
                         stop: StopRequest) async -> ExitStatus {
         guard let executable = launch.command.first else {
-            return ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date())
+            return ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: clock.now)
         }
         var env: [Environment.Key: String] = [:]
         let base = podEnvironment(directory, sandbox)
@@ -123,7 +125,7 @@ public enum PodSupervisor {
             ) { execution in
                 await watch(execution.processIdentifier.value, launch: launch, stop: stop, outcome: outcome, directory: directory, cgroup: sandbox?.cgroup)
             }
-            var s = ExitStatus(reason: outcome.reason, exitCode: nil, signal: nil, peakMemoryBytes: outcome.peak, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date())
+            var s = ExitStatus(reason: outcome.reason, exitCode: nil, signal: nil, peakMemoryBytes: outcome.peak, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: clock.now)
             switch result.terminationStatus {
             case .exited(let code): s.exitCode = Int(code)
             case .signaled(let sig): s.signal = Int(sig)
@@ -132,7 +134,7 @@ public enum PodSupervisor {
         } catch {
             let line = "tarmac: cannot start \(executable): \(error)\n"
             _ = line.withCString { Glibc.write(log, $0, strlen($0)) }
-            return ExitStatus(reason: .exited, exitCode: 127, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: Date())
+            return ExitStatus(reason: .exited, exitCode: 127, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: clock.now)
         }
     }
 
@@ -140,7 +142,7 @@ public enum PodSupervisor {
     /// the deadline and stop requests get SIGTERM and, after the grace period, SIGKILL.
     /// With a cgroup the kernel enforces memory: an OOM kill it counted ends the pod (all of it) as out of memory.
     static func watch(_ pid: pid_t, launch: PodLaunch, stop: StopRequest, outcome: Outcome, directory: PodDirectory, cgroup: PodCgroup?) async {
-        var terminatedAt: ContinuousClock.Instant?
+        var terminatedAt: Duration?
         while ProcessTable.isRunning(pid) {
             if !stop.requested, directory.stopRequested { stop.request() }
             if let cgroup {
@@ -161,15 +163,15 @@ public enum PodSupervisor {
             if terminatedAt == nil, outcome.reason == .exited {
                 if stop.requested {
                     outcome.reason = .stopped
-                } else if let d = launch.deadline, Date() >= d {
+                } else if let d = launch.deadline, clock.now >= d {
                     outcome.reason = .deadline
                 }
                 if outcome.reason != .exited {
                     kill(-pid, SIGTERM)
-                    terminatedAt = .now
+                    terminatedAt = clock.elapsed
                 }
             }
-            if let t = terminatedAt, ContinuousClock.now - t > .milliseconds(Int64(launch.graceSeconds * 1000)) {
+            if let t = terminatedAt, clock.since(t) > .milliseconds(Int64(launch.graceSeconds * 1000)) {
                 kill(-pid, SIGKILL)
             }
             try? await Task.sleep(for: interval)

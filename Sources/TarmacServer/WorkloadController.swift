@@ -146,7 +146,7 @@ struct WorkloadController {
                     offset = chunk.nextOffset
                     continue
                 }
-                guard follow, let cur = await cp.current(id), cur.attempt == a, !cur.state.isTerminal || cur.finishedAt.map({ Date().timeIntervalSince($0) < 1 }) == true else { break }
+                guard follow, let cur = await cp.current(id), cur.attempt == a, !cur.state.isTerminal || cur.finishedAt.map({ cp.clock.now.timeIntervalSince($0) < 1 }) == true else { break }
                 try await Task.sleep(for: .milliseconds(200))
             }
             try await writer.finish(nil)

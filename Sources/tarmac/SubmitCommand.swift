@@ -1,3 +1,4 @@
+import TarmacCore
 import ArgumentParser
 import Foundation
 import TarmacAPI
@@ -207,7 +208,7 @@ enum YAMLDocuments {
 /// Polls a workload until it ends, printing each change of state (and, on a terminal, a spinner with the elapsed time).
 enum WaitLoop {
     static func run(_ c: ServerClient, id: String, quiet: Bool) async throws {
-        let start = Date()
+        let clock = SystemClock(), start = clock.elapsed
         var last = ""
         let spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
         var tick = 0
@@ -224,7 +225,7 @@ enum WaitLoop {
                 if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
                 // A message that only repeats the state (`cancelled — cancelled`) is left out.
                 let said = message.flatMap { $0 == w.state || $0 == w.stateText ? nil : $0 }
-                if !quiet { Terminal.writeError("\(String(format: "%6.1fs", Date().timeIntervalSince(start))) \(w.name): \(w.stateText)\(said.map { " — \($0)" } ?? "")") }
+                if !quiet { Terminal.writeError("\(String(format: "%6.1fs", clock.since(start).seconds)) \(w.name): \(w.stateText)\(said.map { " — \($0)" } ?? "")") }
                 last = line
             }
             if w.isTerminal {
@@ -235,7 +236,7 @@ enum WaitLoop {
                 }
             }
             if tty && !quiet {
-                FileHandle.standardError.write(Data("\r\(spinner[tick % spinner.count]) \(w.state) \(Int(Date().timeIntervalSince(start)))s".utf8))
+                FileHandle.standardError.write(Data("\r\(spinner[tick % spinner.count]) \(w.state) \(Int(clock.since(start).seconds))s".utf8))
                 tick += 1
             }
             try await Task.sleep(for: .milliseconds(500))

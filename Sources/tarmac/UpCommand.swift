@@ -152,7 +152,7 @@ struct UpCommand: AsyncParsableCommand {
         // One control plane per data directory.
         let lock: DataDirectoryLock
         do {
-            lock = try DataDirectoryLock(directory: dataDir, holder: .init(pid: getpid(), port: port, host: host, gatewayPort: gatewayPort, since: Date()))
+            lock = try DataDirectoryLock(directory: dataDir, holder: .init(pid: getpid(), port: port, host: host, gatewayPort: gatewayPort, since: SystemClock().now))
         } catch let held as DataDirectoryLock.Held {
             Terminal.writeError("error: \(held)\n  stop that server first, or give this one a data directory of its own with --data DIR")
             throw ExitCode(Exit.held)

@@ -1,3 +1,4 @@
+import TarmacCore
 import Foundation
 import TarmacAPI
 
@@ -15,7 +16,7 @@ extension WorkloadView {
 }
 
 enum Age {
-    static func text(since d: Date, now: Date = Date()) -> String {
+    static func text(since d: Date, now: Date = SystemClock().now) -> String {
         let s = Int(now.timeIntervalSince(d))
         if s < 120 { return "\(max(0, s))s" }
         if s < 7200 { return "\(s / 60)m" }

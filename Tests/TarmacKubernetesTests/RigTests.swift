@@ -67,6 +67,13 @@ final class RigSession: @unchecked Sendable {
         try await cp.submit(text: doc, requestID: nil, by: Self.admin, runsImages: true).workload.id
     }
 
+    /// Waits until the control plane's loop has run `n` more scheduling cycles (one at least every second): whatever it
+    /// would do about the cluster as it is now, it has done by then. For checks that something does *not* happen.
+    func settled(cycles n: Int = 3) async throws {
+        let start = await cp.cycles
+        try await eventually("\(n) more scheduling cycles", timeout: .seconds(30), every: .milliseconds(100)) { await self.cp.cycles >= start + n }
+    }
+
     func wait(_ id: String, _ what: String, timeout: Duration = .seconds(120), until: (WorkloadEntry) -> Bool) async throws -> WorkloadEntry {
         let end = ContinuousClock.now + timeout
         var last: WorkloadEntry?
@@ -272,7 +279,7 @@ extension RealCluster {
         await first.close()
         let s = try await RigSession(dir: dir)
         defer { Task { await s.close() } }
-        try await Task.sleep(for: .seconds(2))
+        try await s.settled()
         let after = try await s.objects(id)
         #expect(after == before, "the same objects (same uids), none created twice")
         let e = try #require(await s.cp.current(id))
@@ -328,7 +335,7 @@ extension RealCluster {
             if !extra.isEmpty { break }
             try await Task.sleep(for: .milliseconds(200))
         }
-        try await Task.sleep(for: .seconds(2))
+        try await s.settled()
         extra = try await s.pods(id, attempt: 1).filter { PodPinning.isGated($0) }
         #expect(extra.count == 1 && (extra.first?["spec"] as? [String: Any])?["nodeName"] == nil, "the fourth replica must stay gated")
         // A replica that dies is replaced on the node that lost it.
@@ -371,7 +378,7 @@ extension RealCluster {
         // The third replica never runs: it waits behind the gate, or the namespace's ResourceQuota (rendered from the
         // same contract) refuses to create it at all.
         #expect(pods.count - pods.filter(PodPinning.isGated).count == 2, "\(pods.map(AttemptStatus.name))")
-        try await Task.sleep(for: .seconds(2))
+        try await s.settled()
         #expect(await s.cp.current(id)?.podCount == 2, "never more than the quota allows")
         // Scaled down to 1: the slot of the replica that went away is freed.
         _ = try await s.client.mergePatch(deployment, ["spec": ["replicas": 1]])

@@ -20,7 +20,7 @@ extension ServerTests {
         #expect(try await server.http(.POST, "/v1/workloads", token: admin, body: long).0 == 201)
         _ = try await server.waitFor("first") { $0["state"] as? String == "running" }
         #expect(try await server.http(.POST, "/v1/workloads", token: admin, body: second).0 == 201)
-        try await Task.sleep(for: .milliseconds(500))
+        try await eventually("a cycle finds that second does not fit") { try server.cli(["why", "second"]).stdout.contains("queued [shape]") }
         let why = try server.cli(["why", "second"])
         #expect(why.stdout.contains("queued [shape]") && why.stdout.contains("CPU"), "\(why.stdout)")
         let queue = try server.cli(["queue"])

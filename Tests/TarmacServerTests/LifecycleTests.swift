@@ -63,16 +63,14 @@ extension ServerTests {
         let file = try server.dir.write("sleep.yaml", Doc.training("sleepy", script: "import time\nprint('sleeping', flush=True)\ntime.sleep(120)"))
         #expect(try server.cli(["submit", file]).status == 0)
         _ = try await server.waitFor("sleepy") { $0["state"] as? String == "running" }
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(!server.liveSupervisors().isEmpty)
+        try await eventually("its supervisor runs") { !server.liveSupervisors().isEmpty }
         let started = ContinuousClock.now
         let c = try server.cli(["cancel", "--wait", "sleepy"])
         #expect(c.status == 0, "\(c.stderr)")
         let w = try await server.waitFor("sleepy") { $0["state"] as? String == "cancelled" }
         #expect(w["cancelRequested"] as? Bool == true)
         #expect(ContinuousClock.now - started < .seconds(30))
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(server.liveSupervisors().isEmpty, "no supervisor (and so no pod) survives a cancel")
+        try await eventually("no supervisor (and so no pod) survives a cancel", timeout: .seconds(5)) { server.liveSupervisors().isEmpty }
         // Cancelling a queued workload ends it at once: two jobs hold both CPUs, a third waits and is cancelled.
         for name in ["hold-1", "hold-2", "waits"] {
             let f = try server.dir.write("\(name).yaml", Doc.training(name, script: "import time\ntime.sleep(120)"))
@@ -119,7 +117,9 @@ extension ServerTests {
         #expect(try await server.json(.POST, "/v1/workloads", token: token, body: waiting).0 == 201)
         _ = try await server.waitFor(id) { $0["state"] as? String == "running" }
         _ = try await server.waitFor("victim") { $0["state"] as? String == "running" }
-        try await Task.sleep(for: .milliseconds(500))
+        try await eventually("both pods run under their supervisors") {
+            try FileManager.default.fileExists(atPath: server.data + "/pods/\(victimID)/1/0/supervisor.pid") && server.cli(["logs", id]).stdout.contains("start")
+        }
 
         server.stop(signal: SIGKILL)
         // While the control plane is down, one pod dies with its supervisor: nothing is left to say how it ended.

@@ -80,7 +80,12 @@ public actor KubernetesBackend: Backend {
     /// Wakes the control plane's loop when a watch brings something it acts on (see `wakes(_:_:before:)`).
     var wake: (@Sendable () -> Void)?
 
-    public init(client: KubeClient, contract: Contract, options: KubernetesBackendOptions, logger: Logger = Logger(label: "tarmac.kubernetes")) {
+    /// Where it reads the time (stop grace, the unschedulable grace, the first sync's deadline).
+    let clock: any RuntimeClock
+
+    public init(client: KubeClient, contract: Contract, options: KubernetesBackendOptions, clock: any RuntimeClock = SystemClock(),
+                logger: Logger = Logger(label: "tarmac.kubernetes")) {
+        self.clock = clock
         self.client = client
         self.contract = contract
         self.options = options
@@ -110,9 +115,9 @@ public actor KubernetesBackend: Backend {
         watch("pods", ListWatch(client: client, path: "/api/v1/pods"))
         watch("jobs", ListWatch(client: client, path: "/apis/batch/v1/jobs", labelSelector: selector))
         watch("deployments", ListWatch(client: client, path: "/apis/apps/v1/deployments", labelSelector: selector))
-        let deadline = ContinuousClock.now + syncTimeout
+        let deadline = clock.elapsed + syncTimeout
         while synced.count < 4 {
-            if ContinuousClock.now > deadline {
+            if clock.elapsed > deadline {
                 throw KubernetesBackendError("the cluster's lists did not arrive within \(syncTimeout): \(watchError.map { "\($0.key): \($0.value)" }.sorted().joined(separator: "; "))")
             }
             try await Task.sleep(for: .milliseconds(20))
@@ -419,7 +424,7 @@ public actor KubernetesBackend: Backend {
 
     public func stop(workload: String, attempt: Int) async {
         guard let o = tracked[workload] else { return }
-        stopping[AttemptKey(workload: workload, attempt: attempt)] = Date()
+        stopping[AttemptKey(workload: workload, attempt: attempt)] = clock.now
         do {
             _ = try await client.mergePatch(o.controllerPath, o.isJob ? ["spec": ["suspend": true]] : ["spec": ["replicas": 0]])
         } catch let e as KubeError where e.isNotFound {
@@ -505,7 +510,7 @@ public actor KubernetesBackend: Backend {
 
     public func poll() async -> [PodExit] {
         var out: [PodExit] = []
-        let now = Date()
+        let now = clock.now
         let byWorkload = podsByWorkload()
         await pinGatedPods(byWorkload)
         for (id, attempt) in launched {
@@ -541,7 +546,7 @@ public actor KubernetesBackend: Backend {
             placements[workload] = nodes
         }
         let mine = podObjects.values.filter { AttemptStatus.labels($0)[Naming.workloadIDLabel] == workload }
-        let exits = AttemptStatus.exits(.init(objects: o, attempt: attempt, controller: live, pods: Array(mine), now: Date(), unschedulableGrace: options.unschedulableGrace))
+        let exits = AttemptStatus.exits(.init(objects: o, attempt: attempt, controller: live, pods: Array(mine), now: clock.now, unschedulableGrace: options.unschedulableGrace))
         var result = Array(repeating: PodRecovery.running, count: pods)
         for e in exits where e.pod < pods && reported.insert(Key(workload: workload, attempt: attempt, pod: e.pod)).inserted {
             result[e.pod] = .finished(e)

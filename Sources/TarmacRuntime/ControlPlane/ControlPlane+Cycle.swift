@@ -7,6 +7,7 @@ import TarmacPlanning
 /// decisions come back to each workload's state machine as events.
 extension ControlPlane {
     func cycle() async throws {
+        cycles += 1
         let now = clock.now
         let nowMs = Self.millis(now)
         // 1. Snapshot: the cluster with every admitted attempt assigned where it runs.
@@ -21,8 +22,8 @@ extension ControlPlane {
         // (10 s), or every twenty times the last one's cost if that is longer (a queue of 100,000: about every 30 s).
         let periodic = max(config.fullCycle, lastFullCycleCost * 20)
         let full = capacityFreed || now.timeIntervalSince(lastFullCycle) >= periodic.seconds
-        let started = ContinuousClock.now
-        defer { if full { lastFullCycleCost = ContinuousClock.now - started } }
+        let started = clock.elapsed
+        defer { if full { lastFullCycleCost = clock.since(started) } }
         let since = lastCycleRun
         lastCycleRun = now
         let queued: [String]
@@ -32,15 +33,15 @@ extension ControlPlane {
         if full {
             capacityFreed = false
             lastFullCycle = now
-            queued = Array(queuedIDs)
+            queued = Array(tracked.queued)
         } else {
             // The holder of the last cycle's reservation is always looked at, so that its reservation keeps new work out.
-            var look = fresh.intersection(queuedIDs)
-            if let r = reservationHolder, queuedIDs.contains(r) { look.insert(r) }
-            for id in backingOff where (tracked[id]?.entry.notBefore).map({ $0 > since && $0 <= now }) == true { look.insert(id) }
+            var look = fresh.intersection(tracked.queued)
+            if let r = reservationHolder, tracked.queued.contains(r) { look.insert(r) }
+            for id in tracked.backingOff where (tracked[id]?.entry.notBefore).map({ $0 > since && $0 <= now }) == true { look.insert(id) }
             if !pools.isEmpty || !groups.isEmpty {
                 let teams = Set(contract.platform.teams.keys.filter { groups.contains(quotaGroup(of: $0)) })
-                for id in queuedIDs {
+                for id in tracked.queued {
                     guard let w = enginePending[id]?.workload else { continue }
                     if teams.contains(w.team) || (w.pools.map { !$0.isDisjoint(with: pools) } ?? true) { look.insert(id) }
                 }
@@ -118,7 +119,7 @@ extension ControlPlane {
         engineViewsStale = false
         enginePending = [:]
         engineRunning = [:]
-        for id in queuedIDs.union(holdingIDs) { if let t = tracked[id] { noteEngineView(t) } }
+        for id in tracked.queued.union(tracked.holding) { if let t = tracked[id] { noteEngineView(t) } }
     }
 
     /// The engine's view of a workload that holds capacity: its pods where they were placed (nil when a node is gone).

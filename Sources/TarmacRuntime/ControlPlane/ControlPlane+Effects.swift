@@ -62,20 +62,15 @@ extension ControlPlane {
         }
         if !audit.isEmpty || !emitted.isEmpty {
             let stored = try await store.update([t.entry], audit: audit, transitions: emitted)
-            let before = tracked[t.id]?.entry
-            tracked[t.id] = t
-            index(t.entry)
+            let before = tracked[t.id]
+            tracked.upsert(t)
             noteEngineView(t)
             if t.state != .queued { waitReasons[t.id] = nil }
-            // What the next cycle must look at: capacity given back lets waiting work in; a workload back in the queue is new to it.
-            if let b = before, b.state.holdsCapacity, !t.state.holdsCapacity || t.entry.podCount < b.podCount { noteFreed(t) }
+            // What the next cycle must look at: capacity given back lets waiting work in (in the pools of the plan it
+            // held, which an ending step lets go); a workload back in the queue is new to it.
+            if let b = before?.entry, b.state.holdsCapacity, !t.state.holdsCapacity || t.entry.podCount < b.podCount { noteFreed(t.entry, plan: t.plan ?? before?.plan) }
             if t.state == .queued, before?.state != .queued { fresh.insert(t.id) }
-            if t.state.isTerminal {
-                live.remove(t.id)
-                fresh.remove(t.id)
-                let key = Self.nameKey(team: t.entry.team, env: t.entry.env, kind: t.entry.kind, name: t.entry.name)
-                if activeNames[key] == t.id { activeNames[key] = nil }
-            }
+            if t.state.isTerminal { fresh.remove(t.id) }
             dirty = true
             transitions.publish(stored)
             for tr in stored where tr.to.isTerminal {
@@ -83,20 +78,19 @@ extension ControlPlane {
                                                          "cause": "\(tr.cause ?? "-")"])
             }
         } else {
-            tracked[t.id] = t
-            index(t.entry)
+            tracked.upsert(t)
             noteEngineView(t)
         }
     }
 
-    /// Room and quota given back by `t`: what waits in its pools or its quota group is examined at the next cycle.
-    func noteFreed(_ t: TrackedWorkload) {
-        guard let plan = t.plan, let pools = engine.pools(for: plan) else {
+    /// Room and quota given back by a workload: what waits in its pools or its quota group is examined at the next cycle.
+    func noteFreed(_ e: WorkloadEntry, plan: WorkloadPlan?) {
+        guard let plan, let pools = engine.pools(for: plan) else {
             capacityFreed = true
             return
         }
         freedPools.formUnion(pools)
-        freedGroups.insert(quotaGroup(of: t.entry.team))
+        freedGroups.insert(quotaGroup(of: e.team))
     }
 
     func quotaGroup(of team: String) -> String { TeamQuota.group(team: team, cohort: contract.platform.teams[team]?.cohort) }
@@ -130,13 +124,18 @@ extension ControlPlane {
                 do { try await backend.resize(workload: t.id, attempt: attempt, nodes: nodes) } catch {
                     logger.warning("could not record the replicas' nodes in the backend", metadata: ["workload": "\(t.id)", "error": "\(error)"])
                 }
-            case .release:
-                if var cur = tracked[t.id] {
-                    cur.plan = nil
-                    cur.endedPods = []
-                    tracked[t.id] = cur
-                    noteEngineView(cur)
+            case .accept:
+                guard let plan = t.plan else { continue }
+                do {
+                    try await backend.accept(ActiveWorkload(id: t.id, workload: plan.workload, attempt: 0, holdsCapacity: false))
+                } catch let r as BackendRejection {
+                    follow.append(.rejected(message: r.message))
+                    continue
+                } catch {
+                    logger.warning("the backend could not prepare the workload yet; it will at admission", metadata: ["workload": "\(t.id)", "error": "\(error)"])
                 }
+                follow.append(.accepted)
+            case .release:
                 await backend.release(workload: t.id)
             }
         }

@@ -49,7 +49,7 @@ extension ControlPlane {
 
     /// Workloads that have not ended, with their current attempt and whether it holds capacity.
     public func liveAttempts() -> [(entry: WorkloadEntry, holding: Bool)] {
-        live.compactMap { id in tracked[id].map { ($0.entry, $0.entry.state.holdsCapacity) } }
+        tracked.live.compactMap { id in tracked[id].map { ($0.entry, $0.entry.state.holdsCapacity) } }
     }
 }
 

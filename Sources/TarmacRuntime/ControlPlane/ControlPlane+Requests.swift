@@ -56,7 +56,7 @@ extension ControlPlane {
 
     /// The workload a request id already made (or is making), if any.
     func replayed(_ r: String) async throws -> SubmitResult? {
-        if let id = byRequest[r], let e = tracked[id]?.entry { return SubmitResult(workload: e, created: false, warnings: []) }
+        if let id = tracked.byRequest[r], let e = tracked[id]?.entry { return SubmitResult(workload: e, created: false, warnings: []) }
         if let first = submitting[r] { return SubmitResult(workload: try await first.value.workload, created: false, warnings: []) }
         return nil
     }
@@ -119,8 +119,8 @@ extension ControlPlane {
     func insertNew(_ p: PreparedSubmit, requestID: String?, by principal: Principal) async throws -> SubmitResult {
         let w = p.workload, plan = p.plan, text = p.text, workdir = p.workdir
         var warnings = p.warnings
-        let key = Self.nameKey(team: w.metadata.team, env: w.metadata.env, kind: w.kind.rawValue, name: w.metadata.name)
-        if reservedNames.contains(key) || activeNames[key] != nil {
+        let key = WorkloadTable.nameKey(team: w.metadata.team, env: w.metadata.env, kind: w.kind.rawValue, name: w.metadata.name)
+        if reservedNames.contains(key) || tracked.activeNames[key] != nil {
             throw RuntimeError(.conflict, "\(w.kind.rawValue) \(w.metadata.name) of team \(w.metadata.team) in \(w.metadata.env) is already queued or running; cancel it first or choose another name")
         }
         // Nothing waits forever in silence: what can never start on these nodes is refused now, with the reason (or,
@@ -147,49 +147,32 @@ extension ControlPlane {
                                   size: w.size, podCount: w.podCount, priority: plan.priority, source: text,
                                   maxAttempts: plan.maxAttempts, now: now)
         entry.workdir = workdir
-        var audit: AuditDraft?
-        var transition: Transition?
-        for effect in machine.submitted(entry, by: principal.actor, now: now) {
-            if case .persist(let a) = effect { audit = a }
+        let (record, effects) = machine.submitted(entry, plan: plan, by: principal.actor, now: now)
+        var audit: [AuditDraft] = [], transition: Transition?
+        for effect in effects {
+            if case .persist(let a) = effect { audit.append(a) }
             if case .emit(let t) = effect { transition = t }
         }
-        let (stored, created, published) = try await store.insert(entry, plan: plan, audit: audit!, transition: transition)
-        if created {
-            activeNames[key] = stored.id
-            live.insert(stored.id)
-            fresh.insert(stored.id)
-            index(stored)
-            var t = TrackedWorkload(entry: stored, plan: plan)
-            // Not scheduled before the backend has it (Kubernetes: its objects exist, suspended).
-            t.accepting = true
-            tracked[stored.id] = t
-            if let r = requestID { byRequest[r] = stored.id }
-            if let published { transitions.publish([published]) }
-            logger.info("submitted", metadata: ["workload": "\(stored.id)", "name": "\(stored.name)", "team": "\(stored.team)", "actor": "\(principal.actor)"])
-            do {
-                try await backend.accept(ActiveWorkload(id: stored.id, workload: w, attempt: 0, holdsCapacity: false))
-            } catch let r as BackendRejection {
-                tracked[stored.id]?.accepting = false
+        let (stored, created, published) = try await store.insert(record.entry, plan: record.plan, audit: audit[0], transition: transition)
+        guard created else {
+            // Another control plane's (or an earlier run's) workload with this request id: known from now on.
+            if tracked[stored.id] == nil {
+                tracked.upsert(TrackedWorkload(entry: stored, plan: stored.state.isTerminal ? nil : WorkloadPlan(source: stored.source, contract: contract)))
                 if let t = tracked[stored.id] { noteEngineView(t) }
-                try await apply(stored.id, .rejected(message: r.message))
-                return SubmitResult(workload: tracked[stored.id]?.entry ?? stored, created: created, warnings: warnings)
-            } catch {
-                logger.warning("the backend could not prepare the workload yet; it will at admission", metadata: ["workload": "\(stored.id)", "error": "\(error)"])
             }
-            tracked[stored.id]?.accepting = false
-            if let t = tracked[stored.id] { noteEngineView(t) }
-            dirty = true
-            wake()
-        } else if tracked[stored.id] == nil {
-            tracked[stored.id] = TrackedWorkload(entry: stored, plan: stored.state.isTerminal ? nil : WorkloadPlan(source: stored.source, contract: contract))
-            if let t = tracked[stored.id] { noteEngineView(t) }
-            if !stored.state.isTerminal {
-                live.insert(stored.id)
-                index(stored)
-            }
+            return SubmitResult(workload: stored, created: false, warnings: [])
         }
-        if let r = requestID { byRequest[r] = stored.id }
-        return SubmitResult(workload: stored, created: created, warnings: created ? warnings : [])
+        tracked.upsert(record)
+        fresh.insert(stored.id)
+        if let published { transitions.publish([published]) }
+        logger.info("submitted", metadata: ["workload": "\(stored.id)", "name": "\(stored.name)", "team": "\(stored.team)", "actor": "\(principal.actor)"])
+        // The backend's part, and what it answers, as for every other step.
+        let follow = await perform(record, effects)
+        for event in follow { try await apply(stored.id, event) }
+        dirty = true
+        wake()
+        let rejected = follow.contains { if case .rejected = $0 { true } else { false } }
+        return SubmitResult(workload: rejected ? tracked[stored.id]?.entry ?? stored : stored, created: true, warnings: warnings)
     }
 
     /// Why a plan can never start on the nodes there are now (cached per size, team and gang: the answer changes only
@@ -202,7 +185,6 @@ extension ControlPlane {
         return answer
     }
 
-    static func nameKey(team: String, env: String, kind: String, name: String) -> String { "\(team)/\(env)/\(kind)/\(name)" }
 
     /// Why one pod of a size could never start here for `team` (nil: it could): the check a submit makes, for
     /// `tarmac sizes`.
@@ -231,7 +213,7 @@ extension ControlPlane {
     public func find(_ ref: String, team: String? = nil, by principal: Principal) throws -> WorkloadEntry {
         // Another team's workload is answered exactly like one that does not exist: its name or id is not probeable.
         if let e = tracked[ref]?.entry, principal.canRead(team: e.team) { return e }
-        let visible = tracked.values.lazy.map(\.entry).filter { $0.name == ref && (team == nil || $0.team == team) && principal.canRead(team: $0.team) }
+        let visible = tracked.records.values.lazy.map(\.entry).filter { $0.name == ref && (team == nil || $0.team == team) && principal.canRead(team: $0.team) }
         guard let e = visible.max(by: { $0.createdAt < $1.createdAt }) else {
             throw RuntimeError(.notFound, "no workload named or with id '\(ref)'\(principal.team.map { " in team \($0)" } ?? "")")
         }
@@ -239,7 +221,7 @@ extension ControlPlane {
     }
 
     public func list(_ f: WorkloadFilter, by principal: Principal) -> [WorkloadEntry] {
-        tracked.values.map(\.entry).filter {
+        tracked.records.values.map(\.entry).filter {
             principal.canRead(team: $0.team) && (f.team == nil || $0.team == f.team) && (f.kind == nil || $0.kind.lowercased() == f.kind!.lowercased())
                 && (f.state == nil || $0.state == f.state)
         }.sorted { $0.createdAt == $1.createdAt ? $0.id < $1.id : $0.createdAt < $1.createdAt }
@@ -318,7 +300,7 @@ extension ControlPlane {
 
     /// Queued workloads in the order the scheduler weighs them (priority, then submission), with why each waits.
     public func queue(by principal: Principal) -> [(WorkloadEntry, WhyView)] {
-        let entries: [WorkloadEntry] = tracked.values.map(\.entry)
+        let entries: [WorkloadEntry] = tracked.records.values.map(\.entry)
         let q = entries.filter { (e: WorkloadEntry) -> Bool in e.state == .queued && principal.canRead(team: e.team) }
             .sorted { (a: WorkloadEntry, b: WorkloadEntry) -> Bool in a.priority != b.priority ? a.priority > b.priority : a.createdAt < b.createdAt }
         return q.compactMap { e in (try? why(e.id, by: principal)).map { (e, $0) } }

@@ -63,27 +63,17 @@ public actor ControlPlane {
     let store: any Store
     let backend: any Backend
     let config: ControlPlaneConfig
-    let clock: any RuntimeClock
+    /// Where it reads the time (the API's edges read it here too).
+    public nonisolated let clock: any RuntimeClock
     let logger: Logger
     let machine: WorkloadMachine
 
-    /// One record per workload the control plane knows.
-    var tracked: [String: TrackedWorkload] = [:]
-    /// Workload id by scoped request id (an index of `tracked`).
-    var byRequest: [String: String] = [:]
+    /// One record per workload the control plane knows, with its indexes.
+    var tracked = WorkloadTable()
     /// Submits in flight, by scoped request id: a second submit with the same id waits for the first one's result.
     var submitting: [String: Task<SubmitResult, any Error>] = [:]
     /// Names being submitted right now (`team/env/kind/name`): two concurrent submits of one name cannot both pass.
     var reservedNames: Set<String> = []
-    /// Ids of the workloads not yet ended (an index of `tracked`: the loop looks only at these), split by what they do:
-    /// waiting in the queue, or holding capacity (admitted or running).
-    var live: Set<String> = []
-    var queuedIDs: Set<String> = []
-    var holdingIDs: Set<String> = []
-    /// Queued workloads in retry backoff (looked at again when it expires).
-    var backingOff: Set<String> = []
-    /// Workload id by `team/env/kind/name`, for the workloads not yet ended (an index of `tracked`: one name, one active workload).
-    var activeNames: [String: String] = [:]
     /// What `neverStarts` answered, by team, env, size and gang (cleared when the inventory or the contract changes).
     var feasibility: [String: String?] = [:]
     /// Workloads with a step in flight, and who waits for them: one step at a time per workload.
@@ -114,9 +104,6 @@ public actor ControlPlane {
     /// holds capacity: kept current as workloads change, so a cycle builds its snapshot without reading every record.
     var enginePending: [String: (workload: PendingWorkload, notBefore: Date?)] = [:]
     var engineRunning: [String: RunningWorkload] = [:]
-    /// How many workloads of each team are queued and hold capacity (kept with `queuedIDs` and `holdingIDs`, for gauges).
-    var queuedPerTeam: [String: Int] = [:]
-    var holdingPerTeam: [String: Int] = [:]
     /// Why each queued workload waits, as the last cycle that looked at it found.
     var waitReasons: [String: WaitReason] = [:]
     /// Set when the engine's cluster changed (inventory, contract): the views are rebuilt at the next cycle.
@@ -130,6 +117,8 @@ public actor ControlPlane {
     var reservationHolder: String?
     var lastGauges: Date = .distantPast
     public private(set) var ready = false
+    /// Scheduling cycles run since start (tests wait for the loop to have looked again, instead of for a time).
+    public internal(set) var cycles = 0
 
     public init(contract: Contract, store: any Store, backend: any Backend, config: ControlPlaneConfig = ControlPlaneConfig(),
                 clock: any RuntimeClock = SystemClock(), logger: Logger = Logger(label: "tarmac.controlplane")) {
@@ -164,22 +153,16 @@ public actor ControlPlane {
                 plan = WorkloadPlan(source: s.entry.source, contract: contract)
                 resolved += 1
             }
-            tracked[s.entry.id] = TrackedWorkload(entry: s.entry, plan: s.entry.state.isTerminal ? nil : plan)
-            if !s.entry.state.isTerminal {
-                activeNames[Self.nameKey(team: s.entry.team, env: s.entry.env, kind: s.entry.kind, name: s.entry.name)] = s.entry.id
-                live.insert(s.entry.id)
-                index(s.entry)
-            }
-            if let r = s.entry.requestID { byRequest[r] = s.entry.id }
+            tracked.upsert(TrackedWorkload(entry: s.entry, plan: s.entry.state.isTerminal ? nil : plan))
         }
         if resolved > 0 { logger.info("resolved stored documents without a stored plan", metadata: ["workloads": "\(resolved)"]) }
         // The backend adopts what belongs to these workloads and removes what belongs to none.
-        try await backend.reconcile(tracked.values.compactMap { t in
+        try await backend.reconcile(tracked.records.values.compactMap { t in
             t.plan.map { ActiveWorkload(id: t.id, workload: $0.workload, attempt: t.entry.attempt, holdsCapacity: t.state.holdsCapacity) }
         })
         var finished: [PodExit] = []
         // Only what has not ended is recovered (most stored workloads have).
-        for t in live.compactMap({ tracked[$0] }).sorted(by: { $0.entry.createdAt < $1.entry.createdAt }) {
+        for t in tracked.live.compactMap({ tracked[$0] }).sorted(by: { $0.entry.createdAt < $1.entry.createdAt }) {
             let e = t.entry
             guard t.plan != nil else {
                 try await apply(e.id, .recovered(.unresolvable))
@@ -207,21 +190,6 @@ public actor ControlPlane {
         for exit in finished { try await apply(exit.workload, .podExited(exit)) }
         ready = true
         dirty = true
-    }
-
-    /// Keeps `queuedIDs`, `holdingIDs` and `backingOff` in step with an entry's state.
-    func index(_ e: WorkloadEntry) {
-        if e.state == .queued {
-            if queuedIDs.insert(e.id).inserted { queuedPerTeam[e.team, default: 0] += 1 }
-        } else if queuedIDs.remove(e.id) != nil {
-            queuedPerTeam[e.team, default: 1] -= 1
-        }
-        if e.state.holdsCapacity {
-            if holdingIDs.insert(e.id).inserted { holdingPerTeam[e.team, default: 0] += 1 }
-        } else if holdingIDs.remove(e.id) != nil {
-            holdingPerTeam[e.team, default: 1] -= 1
-        }
-        if e.state == .queued, e.notBefore != nil { backingOff.insert(e.id) } else { backingOff.remove(e.id) }
     }
 
     /// Builds the engine's cluster from the backend's nodes (see `EngineCluster`).
@@ -307,7 +275,7 @@ public actor ControlPlane {
     /// enforce it on its own: whichever comes first).
     func enforceDeadlines() async {
         let now = clock.now
-        for id in holdingIDs {
+        for id in tracked.holding {
             guard let t = tracked[id], t.state.holdsCapacity else { continue }
             guard let limit = t.plan?.workload.maxDuration, let since = t.entry.startedAt ?? t.entry.admittedAt,
                   now.timeIntervalSince(since) >= Double(limit.seconds) else { continue }
@@ -323,15 +291,10 @@ public actor ControlPlane {
             for i in 0..<Resources.maxModels { gpu += r.charged.gpu[i] }
         }
         for team in contract.platform.teams.keys {
-            Gauge(label: "tarmac_queue_depth", dimensions: [("team", team)]).record(queuedPerTeam[team] ?? 0)
-            Gauge(label: "tarmac_running_workloads", dimensions: [("team", team)]).record(holdingPerTeam[team] ?? 0)
+            Gauge(label: "tarmac_queue_depth", dimensions: [("team", team)]).record(tracked.queuedPerTeam[team] ?? 0)
+            Gauge(label: "tarmac_running_workloads", dimensions: [("team", team)]).record(tracked.holdingPerTeam[team] ?? 0)
         }
         Gauge(label: "tarmac_cpu_allocated_cores", dimensions: [("pool", "local")]).record(Double(cpu) / 1000)
         Gauge(label: "tarmac_gpu_allocated", dimensions: [("pool", "local")]).record(Double(gpu) / 1000)
     }
-}
-
-extension Duration {
-    /// In seconds, as a Double.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -37,11 +37,11 @@ public struct LifecycleService: Service {
         if let recovery {
             await cancelWhenGracefulShutdown { await recovery.portBound.wait() }
             guard !Task.isCancelled, !Task.isShuttingDownGracefully else { return }
-            let started = ContinuousClock.now
+            let started = controlPlane.clock.elapsed
             try await controlPlane.start()
             try await recovery.then()
             recovery.recovered.open()
-            Logger(label: "tarmac").info("state recovered; the API serves", metadata: ["seconds": "\((ContinuousClock.now - started).seconds)"])
+            Logger(label: "tarmac").info("state recovered; the API serves", metadata: ["seconds": "\(controlPlane.clock.since(started).seconds)"])
         }
         await cancelWhenGracefulShutdown {
             await controlPlane.run()

@@ -19,6 +19,8 @@ public enum WorkloadEvent: Sendable, Hashable {
     case deadline
     /// It reported a checkpoint.
     case checkpointed(CheckpointMark, by: AuditActor)
+    /// The backend has it (its objects exist, suspended): from now on it may be scheduled.
+    case accepted
     /// The backend refused it for good when it was accepted into the queue.
     case rejected(message: String)
     /// Its autoscaler's extra replicas were admitted on these placements.
@@ -48,6 +50,8 @@ public enum WorkloadEffect: Sendable, Hashable {
     case stop(attempt: Int)
     /// The attempt's pod slots changed: the node of each slot now.
     case resize(attempt: Int, nodes: [String])
+    /// Hand it to the backend ahead of admission (Kubernetes: its objects, suspended); `accepted` or `rejected` follows.
+    case accept
     /// It ended for good: the backend frees what it holds.
     case release
 }

@@ -20,17 +20,24 @@ public struct WorkloadMachine: Sendable {
 
     public typealias Step = (record: TrackedWorkload, effects: [WorkloadEffect])
 
-    /// A new workload entered the queue.
-    public func submitted(_ e: WorkloadEntry, by actor: AuditActor, now: Date) -> [WorkloadEffect] {
-        [.persist(AuditDraft(time: now, actor: actor, action: "submit", object: Self.object(e), after: e.digest,
-                             detail: "\(e.kind) \(e.team)/\(e.env)/\(e.name) size \(e.size)")),
-         .emit(Transition("submit", before: nil, after: e, at: now))]
+    /// A new workload entered the queue: stored with its plan, then handed to the backend; not scheduled before the
+    /// backend has it.
+    public func submitted(_ e: WorkloadEntry, plan: WorkloadPlan, by actor: AuditActor, now: Date) -> Step {
+        var t = TrackedWorkload(entry: e, plan: plan)
+        t.accepting = true
+        return (t, [.persist(AuditDraft(time: now, actor: actor, action: "submit", object: Self.object(e), after: e.digest,
+                                        detail: "\(e.kind) \(e.team)/\(e.env)/\(e.name) size \(e.size)")),
+                    .emit(Transition("submit", before: nil, after: e, at: now)), .accept])
     }
 
     public func step(_ t: TrackedWorkload, _ event: WorkloadEvent, now: Date) -> Step {
         var t = t
         let e = t.entry
         switch event {
+        case .accepted:
+            t.accepting = false
+            return (t, [])
+
         case .admitted(let placements, let charge):
             guard e.state == .queued, !e.cancelRequested else { return (t, []) }
             var n = e
@@ -276,7 +283,10 @@ public struct WorkloadMachine: Sendable {
         var then = first
         if stopAttempt { then.append(.stop(attempt: e.attempt)) }
         then.append(.release)
+        // What only a live workload needs goes with it: the plan, the pods that ended, the wait for the backend.
         t.accepting = false
+        t.plan = nil
+        t.endedPods = []
         return record(&t, n, action, actor, now, detail: cause.map { "\($0): \(message)" } ?? message, then: then)
     }
 
