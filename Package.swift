@@ -230,7 +230,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "TarmacServerTests",
-            dependencies: ["tarmac", "TarmacAPI", "TarmacTesting", "TarmacWorkdir", "TarmacGateway", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            dependencies: ["tarmac", "TarmacAPI", "TarmacTesting", "TarmacWorkdir", "TarmacGateway", "TarmacServer", "TarmacCore", "TarmacRuntime", "TarmacContract",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "PropertyBased", package: "swift-property-based"),
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Yams", package: "Yams")],

@@ -12,7 +12,6 @@ import TarmacWorkdir
 /// What the HTTP server is built from.
 public struct ServerDependencies: Sendable {
     public var controlPlane: ControlPlane
-    public var store: any Store
     public var tokens: Tokens
     public var registry: PrometheusCollectorRegistry
     /// Whether the backend runs images (Kubernetes) or only commands (local processes).
@@ -34,7 +33,7 @@ public struct ServerDependencies: Sendable {
     public var bodyLimits: BodyLimits
     public var uploadIdleTimeout: Duration
 
-    public init(controlPlane: ControlPlane, store: any Store, tokens: Tokens, registry: PrometheusCollectorRegistry, runsImages: Bool,
+    public init(controlPlane: ControlPlane, tokens: Tokens, registry: PrometheusCollectorRegistry, runsImages: Bool,
                 rateLimit: Double = 50, rateBurst: Double = 200, auditAnchors: String? = nil, workdirs: WorkdirStore? = nil,
                 credentials: CredentialAuthority? = nil, gatewayURL: String? = nil, recovered: ReadinessGate = ReadinessGate(open: true),
                 bodyLimits: BodyLimits? = nil, uploadIdleTimeout: Duration = .seconds(30)) {
@@ -46,7 +45,6 @@ public struct ServerDependencies: Sendable {
         self.gatewayURL = gatewayURL
         self.auditAnchors = auditAnchors
         self.controlPlane = controlPlane
-        self.store = store
         self.tokens = tokens
         self.registry = registry
         self.runsImages = runsImages
@@ -68,7 +66,7 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: deps.tokens, limiter: RateLimiter(rate: deps.rateLimit, burst: deps.rateBurst)))
     WorkloadController(controlPlane: deps.controlPlane, runsImages: deps.runsImages, workdirs: deps.workdirs).register(v1)
     WorkdirController(workdirs: deps.workdirs).register(v1)
-    AuditController(store: deps.store, anchors: deps.auditAnchors).register(v1)
+    AuditController(controlPlane: deps.controlPlane, anchors: deps.auditAnchors).register(v1)
     TokenController(tokens: deps.tokens).register(v1)
     PlatformController(controlPlane: deps.controlPlane).register(v1)
     identity?.register(v1)

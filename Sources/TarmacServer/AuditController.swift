@@ -5,22 +5,16 @@ import TarmacAPI
 import NIOCore
 import TarmacRuntime
 
-/// /v1/audit: the hash-chained record of every change and decision. Admins and viewers without a team read it.
+/// /v1/audit: the hash-chained record of every change and decision. Admins and viewers without a team read it (the
+/// control plane's access rules decide).
 struct AuditController {
-    let store: any Store
+    let controlPlane: ControlPlane
     let anchors: String?
 
     func register(_ group: RouterGroup<TarmacRequestContext>) {
         group.get("audit", use: list)
         group.get("audit/verify", use: verify)
         group.get("audit/export", use: export)
-    }
-
-    func authorize(_ context: TarmacRequestContext) throws {
-        let p = try context.caller()
-        guard p.role == .admin || (p.role == .viewer && p.team == nil) else {
-            throw APIError(.forbidden, code: "forbidden", "the audit trail is for admins and platform-wide viewers")
-        }
     }
 
     static func since(_ request: Request) throws -> Date? {
@@ -33,7 +27,7 @@ struct AuditController {
     }
 
     @Sendable func list(_ request: Request, context: TarmacRequestContext) async throws -> Response {
-        try authorize(context)
+        let caller = try context.caller()
         var limit = 1000
         if let l = request.uri.queryParameters.get("limit") {
             guard let v = Int(l), v > 0, v <= 100_000 else { throw APIError(.badRequest, code: "badRequest", "limit must be 1 to 100000") }
@@ -41,19 +35,18 @@ struct AuditController {
         }
         let q = request.uri.queryParameters
         let query = AuditQuery(since: try Self.since(request), actor: q.get("actor"), tool: q.get("tool"), workload: q.get("workload"), limit: limit)
-        return try JSON.response(AuditList(items: try await store.auditRecords(query).map(AuditView.init)))
+        return try JSON.response(AuditList(items: try await controlPlane.audit(query, by: caller).map(AuditView.init)))
     }
 
     @Sendable func verify(_ request: Request, context: TarmacRequestContext) async throws -> Response {
-        try authorize(context)
+        let caller = try context.caller()
         let anchored = try anchors.map { try AuditAnchor.read($0) } ?? []
-        return try JSON.response(AuditChain.verify(try await store.auditRecords(since: nil, limit: nil), anchors: anchored))
+        return try JSON.response(try await controlPlane.verifyAudit(anchors: anchored, by: caller))
     }
 
     /// JSON Lines, one record per line, for change-management evidence.
     @Sendable func export(_ request: Request, context: TarmacRequestContext) async throws -> Response {
-        try authorize(context)
-        let records = try await store.auditRecords(since: try Self.since(request), limit: nil)
+        let records = try await controlPlane.audit(AuditQuery(since: try Self.since(request)), by: try context.caller())
         var out = Data()
         for r in records {
             out.append(try APIJSON.encoder.encode(AuditView(r)))

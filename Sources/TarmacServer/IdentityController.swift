@@ -170,7 +170,7 @@ struct IdentityController {
 
     @Sendable func rotate(_ request: Request, context: TarmacRequestContext) async throws -> Response {
         let p = try context.caller()
-        guard p.role == .admin else { throw APIError(.forbidden, code: "forbidden", "only admins rotate signing keys") }
+        try Access.require(p, .rotateKeys)
         let key = try await authority.rotate(by: p.actor, reason: "rotated by \(p.name)")
         return try JSON.response(KeyRotationView(kid: key.kid, published: authority.jwks().keys.map(\.kid)))
     }

@@ -19,7 +19,7 @@ struct TokenController {
 
     func admin(_ context: TarmacRequestContext) throws -> Principal {
         let p = try context.caller()
-        guard p.role == .admin else { throw APIError(.forbidden, code: "forbidden", "only admins manage tokens") }
+        try Access.require(p, .manageTokens)
         return p
     }
 

@@ -28,14 +28,14 @@ struct WorkdirController {
 
     @Sendable func head(_ request: Request, context: TarmacRequestContext) async throws -> Response {
         let principal = try context.caller()
-        guard principal.role != .viewer else { throw APIError(.forbidden, code: "forbidden", "viewers cannot upload working directories") }
+        try Access.require(principal, .submit, "viewers cannot upload working directories")
         let digest = try context.parameters.require("digest")
         return Response(status: workdirs?.has(digest) == true ? .ok : .notFound)
     }
 
     @Sendable func put(_ request: Request, context: TarmacRequestContext) async throws -> Response {
         let principal = try context.caller()
-        guard principal.role != .viewer else { throw APIError(.forbidden, code: "forbidden", "viewers cannot upload working directories") }
+        try Access.require(principal, .submit, "viewers cannot upload working directories")
         let digest = try context.parameters.require("digest")
         guard WorkdirStore.hex(of: digest) != nil else {
             throw APIError(.badRequest, code: "badRequest", "the digest must be sha256: and 64 lowercase hex digits")

@@ -292,7 +292,7 @@ struct UpCommand: AsyncParsableCommand {
             }
         }
 
-        let deps = ServerDependencies(controlPlane: controlPlane, store: store, tokens: tokens, registry: registry, runsImages: backend == .kubernetes,
+        let deps = ServerDependencies(controlPlane: controlPlane, tokens: tokens, registry: registry, runsImages: backend == .kubernetes,
                                       rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4), auditAnchors: anchors,
                                       workdirs: workdirs, credentials: credentials, recovered: recovered,
                                       uploadIdleTimeout: .milliseconds(Int64(uploadIdleTimeout * 1000)))

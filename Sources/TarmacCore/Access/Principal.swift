@@ -72,9 +72,9 @@ public struct Principal: Sendable, Hashable {
     public var requestScope: String { role == .admin ? "admin" : "team:\(team ?? "")" }
 
     /// Admins and unbound viewers read everything; members and team viewers read their team.
-    public func canRead(team t: String) -> Bool { role == .admin || team == t || (role == .viewer && team == nil) }
+    public func canRead(team t: String) -> Bool { Access.allows(self, .read(team: t)) }
     /// Admins change everything; members their own team; viewers nothing.
-    public func canChange(team t: String) -> Bool { role == .admin || (role == .member && team == t) }
+    public func canChange(team t: String) -> Bool { Access.allows(self, .change(team: t)) }
 }
 
 /// Random identifiers: a prefix and 12 hex characters.

@@ -47,7 +47,7 @@ extension ControlPlane {
     /// (`created`), the others wait for it and return it as a replay. Parsing, validation and size resolution run off the
     /// actor; only the queueing itself (name check, store, backend) is serialized.
     public nonisolated func submit(text: String, requestID: String?, by principal: Principal, runsImages: Bool, workdir: String? = nil) async throws -> SubmitResult {
-        guard principal.role != .viewer else { throw RuntimeError(.forbidden, "viewers cannot submit workloads") }
+        try Access.require(principal, .submit)
         let scoped = requestID.map { WorkloadEntry.scopedRequestID($0, scope: principal.requestScope) }
         if let scoped, let replay = try await replayed(scoped) { return replay }
         let prepared = try prepare(text: text, by: principal, runsImages: runsImages, workdir: workdir)
