@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "TarmacModel", targets: ["TarmacModel"]),
         .library(name: "TarmacContract", targets: ["TarmacContract"]),
         .library(name: "TarmacManifests", targets: ["TarmacManifests"]),
+        .library(name: "TarmacKinds", targets: ["TarmacKinds"]),
         .library(name: "TarmacEngine", targets: ["TarmacEngine"]),
         .library(name: "TarmacSimulator", targets: ["TarmacSimulator"]),
     ],
@@ -57,6 +58,9 @@ let package = Package(
             dependencies: ["TarmacModel", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
         .target(name: "TarmacManifests", dependencies: ["TarmacModel", "TarmacContract"], swiftSettings: strict),
+        // One folder per workload kind (training, batch, inference, agent): its objects, its local pods' roles; the one
+        // writer of pods' environment; rendering a resolved workload (its plan).
+        .target(name: "TarmacKinds", dependencies: ["TarmacModel", "TarmacContract", "TarmacPlanning", "TarmacManifests"], swiftSettings: strict),
         // The seams and the values they pass: per-concern Store protocols, Backend, the clock, Transition and its stream,
         // the audit record and actor, the tracked workload, API tokens and the caller. No I/O; stores, backends, the
         // gateway and the controllers import this, not the control plane.
@@ -68,7 +72,7 @@ let package = Package(
         .target(
             name: "TarmacRuntime",
             dependencies: [
-                "TarmacCore", "TarmacModel", "TarmacContract", "TarmacEngine", "TarmacPlanning", "TarmacAPI", "TarmacIdentity",
+                "TarmacCore", "TarmacKinds", "TarmacModel", "TarmacContract", "TarmacEngine", "TarmacPlanning", "TarmacAPI", "TarmacIdentity",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -140,7 +144,7 @@ let package = Package(
         .target(
             name: "TarmacKubernetesBackend",
             dependencies: [
-                "TarmacKubernetes", "TarmacCore", "TarmacPlanning", "TarmacManifests", "TarmacContract", "TarmacModel",
+                "TarmacKubernetes", "TarmacCore", "TarmacKinds", "TarmacPlanning", "TarmacManifests", "TarmacContract", "TarmacModel",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -165,7 +169,7 @@ let package = Package(
         .executableTarget(
             name: "tarmac",
             dependencies: [
-                "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacEngine", "TarmacPlanning", "TarmacSimulator", "TarmacAPI", "TarmacWorkdir",
+                "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacKinds", "TarmacEngine", "TarmacPlanning", "TarmacSimulator", "TarmacAPI", "TarmacWorkdir",
                 "TarmacCore", "TarmacRuntime", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacServer", "TarmacKubernetes", "TarmacKubernetesBackend",
                 "TarmacIdentity", "TarmacCredentials", "TarmacGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -186,7 +190,7 @@ let package = Package(
         .executableTarget(
             name: "TarmacBenchmarks",
             dependencies: [
-                "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacTesting", "TarmacEngine", "TarmacPlanning", "TarmacSimulator",
+                "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacKinds", "TarmacTesting", "TarmacEngine", "TarmacPlanning", "TarmacSimulator",
                 "TarmacCore", "TarmacRuntime", "TarmacStoreSQLite", "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -200,14 +204,14 @@ let package = Package(
         .testTarget(
             name: "TarmacContractTests",
             dependencies: [
-                "TarmacContract", "TarmacTesting",
+                "TarmacContract", "TarmacKinds", "TarmacTesting",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strict),
         .testTarget(
             name: "TarmacManifestsTests",
             dependencies: [
-                "TarmacManifests", "TarmacTesting", .product(name: "Yams", package: "Yams"),
+                "TarmacManifests", "TarmacKinds", "TarmacTesting", .product(name: "Yams", package: "Yams"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strict),

@@ -11,6 +11,7 @@ import Glibc
 #endif
 import Foundation
 import TarmacContract
+import TarmacKinds
 import TarmacManifests
 import TarmacModel
 import TarmacTesting
@@ -130,7 +131,7 @@ func renderBenchmark(_ args: [String]) {
     let tDecode = tParse + tCheck
     let t2 = now()
     for w in workloads {
-        let ds = WorkloadValidator.validate(w, against: contract)
+        let ds = Kinds.validate(w, against: contract)
         errors += ds.errors.count
         warnings += ds.warnings.count
     }
@@ -155,7 +156,7 @@ func renderBenchmark(_ args: [String]) {
         var errs = loaded.diagnostics.errors.count + read.diagnostics.errors.count
         var bytes = 0
         for w in read.workloads {
-            errs += WorkloadValidator.validate(w, against: contract).errors.count
+            errs += Kinds.validate(w, against: contract).errors.count
             if case .success(let objects) = WorkloadRenderer.render(w, contract: contract) { for o in objects { bytes += o.yaml.utf8.count } }
         }
         return (errs, bytes)

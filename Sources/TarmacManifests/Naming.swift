@@ -41,7 +41,7 @@ public enum Naming {
         return l
     }
 
-    static func labels(for w: Workload) -> [String: String] {
+    public static func labels(for w: Workload) -> [String: String] {
         var l = base(team: w.metadata.team, env: w.metadata.env)
         l[workloadLabel] = w.metadata.name
         l[kindLabel] = w.kind.rawValue.lowercased()

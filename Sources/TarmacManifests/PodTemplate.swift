@@ -3,19 +3,29 @@ import TarmacModel
 /// The pod template every workload kind shares: Pod Security `restricted`, resources from the size
 /// (requests = limits), the size's pools as node constraints and tolerations, shm and dataset volumes.
 public struct PodTemplate {
-    let workload: Workload
-    let size: Size
-    let platform: Platform
-    var extraEnv: [KValue] = []
-    var extraVolumes: [KValue] = []
-    var extraMounts: [KValue] = []
-    var extraLabels: [String: String] = [:]
-    var ports: [KValue] = []
-    var readinessProbe: KValue?
-    var restartPolicy: String?
-    var subdomain: String?
-    var affinityExtra: [String: KValue] = [:]
-    var containerName = "main"
+    public let workload: Workload
+    public let size: Size
+    public let platform: Platform
+    /// The environment every pod of the workload gets (the document's variables, then Tarmac's: `PodEnvironment` in
+    /// TarmacKinds writes it), before what its kind adds.
+    public var environment: [(name: String, value: String)]
+    public var extraEnv: [KValue] = []
+    public var extraVolumes: [KValue] = []
+    public var extraMounts: [KValue] = []
+    public var extraLabels: [String: String] = [:]
+    public var ports: [KValue] = []
+    public var readinessProbe: KValue?
+    public var restartPolicy: String?
+    public var subdomain: String?
+    public var affinityExtra: [String: KValue] = [:]
+    public var containerName = "main"
+
+    public init(workload: Workload, size: Size, platform: Platform, environment: [(name: String, value: String)]) {
+        self.workload = workload
+        self.size = size
+        self.platform = platform
+        self.environment = environment
+    }
 
     var namespace: String { Naming.namespace(team: workload.metadata.team, env: workload.metadata.env) }
 
@@ -57,17 +67,8 @@ public struct PodTemplate {
     public static let identityAudience = "tarmac"
     public static let identityMountPath = "/var/run/secrets/tarmac.dev/identity"
 
-    func template() -> KValue {
-        var env: [KValue] = workload.env.map { ["name": .string($0.name), "value": .string($0.value)] }
-        env += [
-            ["name": "TARMAC_WORKLOAD", "value": .string(workload.metadata.name)],
-            ["name": "TARMAC_TEAM", "value": .string(workload.metadata.team)],
-            ["name": "TARMAC_ENV", "value": .string(workload.metadata.env)],
-            ["name": "TARMAC_SIZE", "value": .string(size.reference)],
-            // How the pod proves who it is: its service-account token for audience `tarmac`, exchanged at the control
-            // plane (TokenReview) for JWT-SVIDs. No Kubernetes API token is mounted.
-            ["name": "TARMAC_IDENTITY_TOKEN_FILE", "value": .string(Self.identityMountPath + "/token")],
-        ]
+    public func template() -> KValue {
+        var env: [KValue] = environment.map { ["name": .string($0.name), "value": .string($0.value)] }
         env += extraEnv
 
         var mounts = extraMounts + [["name": "tarmac-identity", "mountPath": .string(Self.identityMountPath), "readOnly": true]]

@@ -358,3 +358,9 @@ public struct Costs: Sendable, Hashable {
     public var memoryGiBHour: Double?
     public init() {}
 }
+
+extension Platform {
+    /// The size a workload asks for, in its class's table (nil: there is none). The one lookup of a workload's size:
+    /// the validator reports a miss, the plan (`WorkloadPlan`) keeps the hit, and everything after reads the plan.
+    public func size(for w: Workload) -> Size? { sizes[w.workloadClass]?[w.size] }
+}

@@ -31,7 +31,7 @@ public struct WorkloadPlan: Sendable, Hashable, Codable {
 
     public init?(workload w: Workload, contract: Contract) {
         let platform = contract.resolve(env: w.metadata.env, team: w.metadata.team).platform
-        guard let size = platform.sizes[w.workloadClass]?[w.size] else { return nil }
+        guard let size = platform.size(for: w) else { return nil }
         workload = w
         self.size = size
         let priorityName = w.priority ?? platform.defaults.priority[w.workloadClass]

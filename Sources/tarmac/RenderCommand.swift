@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TarmacContract
+import TarmacKinds
 import TarmacManifests
 import TarmacModel
 
@@ -52,7 +53,7 @@ struct RenderCommand: ParsableCommand {
         let contractOrNil = loaded.contract
         for (read, checked) in inputs.parallelMap(minimumCount: 2, { file -> (DocumentReader.Result, [Diagnostic]) in
             let read = DocumentReader.read(file: file)
-            return (read, contractOrNil.map { c in read.workloads.flatMap { WorkloadValidator.validate($0, against: c) } } ?? [])
+            return (read, contractOrNil.map { c in read.workloads.flatMap { Kinds.validate($0, against: c) } } ?? [])
         }) {
             diagnostics += read.diagnostics + checked
             workloads += read.workloads

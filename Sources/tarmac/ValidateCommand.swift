@@ -1,4 +1,5 @@
 import ArgumentParser
+import TarmacKinds
 import Foundation
 import TarmacContract
 import TarmacModel
@@ -83,7 +84,7 @@ enum Validation {
             }
             for w in read.workloads {
                 if let contract {
-                    diagnostics += WorkloadValidator.validate(w, against: contract)
+                    diagnostics += Kinds.validate(w, against: contract)
                 } else if platform == nil {
                     note = "no platform given (--platform or TARMAC_PLATFORM): workloads were checked for structure only, not against sizes, teams or guardrails"
                 }

@@ -1,4 +1,5 @@
 import Foundation
+import TarmacKinds
 import Testing
 import TarmacContract
 import TarmacModel
@@ -21,7 +22,7 @@ import TarmacTesting
         let file = dir + "/" + name
         let read = DocumentReader.read(file: file)
         var diagnostics = read.diagnostics
-        for w in read.workloads { diagnostics += WorkloadValidator.validate(w, against: Support.contract) }
+        for w in read.workloads { diagnostics += Kinds.validate(w, against: Support.contract) }
         let expected = Fixtures.expectations(at: file + ".expect")
         #expect(!expected.isEmpty, "fixture \(name) has no expectations")
         #expect(Support.headlines(diagnostics.normalized(), relativeTo: dir) == expected)
@@ -67,7 +68,7 @@ import TarmacTesting
             #expect(read.diagnostics.isEmpty, "\(file): \(read.diagnostics)")
             for w in read.workloads {
                 kinds.insert(w.kind)
-                let ds = WorkloadValidator.validate(w, against: Support.contract)
+                let ds = Kinds.validate(w, against: Support.contract)
                 #expect(ds.isEmpty, "\(file): \(ds)")
             }
         }

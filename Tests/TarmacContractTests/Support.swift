@@ -1,4 +1,5 @@
 import Foundation
+import TarmacKinds
 import TarmacContract
 import TarmacModel
 import TarmacTesting
@@ -15,7 +16,7 @@ enum Support {
     static func check(_ text: String, file: String = "w.yaml") -> [Diagnostic] {
         let read = DocumentReader.read(text: text, file: file)
         var out = read.diagnostics
-        for w in read.workloads { out += WorkloadValidator.validate(w, against: contract) }
+        for w in read.workloads { out += Kinds.validate(w, against: contract) }
         return out.normalized()
     }
 

@@ -243,7 +243,7 @@ import TarmacTesting
         fake.put("/apis/batch/v1/namespaces/search-dev/jobs/hello-train", ["apiVersion": "batch/v1", "kind": "Job", "metadata": ["labels": ["app": "someone-elses"]]])
         let dir = try TemporaryDirectory(prefix: "tarmac-k8s-reject")
         let k = try backend(url, dir)
-        let w = ActiveWorkload(id: "wl-1", workload: BackendSupport.workload("train-cpu.yaml"), attempt: 0, holdsCapacity: false)
+        let w = ActiveWorkload(id: "wl-1", plan: BackendSupport.plan("train-cpu.yaml"), attempt: 0, holdsCapacity: false)
         do {
             try await k.accept(w)
             Issue.record("accepting over an object Tarmac did not create must fail")

@@ -1,5 +1,6 @@
 import TarmacCore
 import Foundation
+import TarmacPlanning
 import TarmacContract
 import TarmacKubernetesBackend
 import TarmacModel
@@ -18,8 +19,14 @@ enum BackendSupport {
         return w
     }
 
+    /// The workload of an example file, resolved against the example platform.
+    static func plan(_ file: String) -> WorkloadPlan {
+        guard let p = WorkloadPlan(workload: workload(file), contract: contract) else { fatalError("\(file) does not resolve") }
+        return p
+    }
+
     static func objects(_ file: String, id: String = "wl-test") throws -> WorkloadObjects {
-        try WorkloadObjects(id: id, workload: workload(file), contract: contract)
+        try WorkloadObjects(id: id, plan: plan(file), contract: contract)
     }
 
     static func iso(_ d: Date) -> String {

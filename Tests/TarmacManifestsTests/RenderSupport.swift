@@ -1,5 +1,6 @@
 import Foundation
 import TarmacContract
+import TarmacKinds
 import TarmacManifests
 import TarmacModel
 import TarmacTesting

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TarmacContract
+import TarmacKinds
 import TarmacManifests
 import TarmacModel
 import TarmacTesting

@@ -31,7 +31,12 @@ public enum WorkloadValidator {
         return "; did you mean '\(close)' (\(summary(s)))? \(c.rawValue) sizes: \(all)"
     }
 
-    public static func validate(_ w: Workload, against contract: Contract) -> [Diagnostic] {
+    /// What a kind checks beyond what every workload gets (`WorkloadKind.validate` in TarmacKinds), given the size the
+    /// workload asks for (nil: unknown) and its team's platform.
+    public typealias KindChecks = @Sendable (_ w: Workload, _ size: Size?, _ platform: Platform) -> [Diagnostic]
+
+    /// The checks every workload gets, then `kind`'s (TarmacKinds' `Kinds.validate` passes each kind's own).
+    public static func validate(_ w: Workload, against contract: Contract, kind: KindChecks = { _, _, _ in [] }) -> [Diagnostic] {
         var out: [Diagnostic] = []
         let o = w.origin
         let base = contract.platform
@@ -51,7 +56,7 @@ public enum WorkloadValidator {
         let c = w.workloadClass
         let table = p.sizes[c] ?? [:]
 
-        let size = table[w.size]
+        let size = p.size(for: w)
         if size == nil, !w.size.isEmpty {
             let other = WorkloadClass.allCases.filter { $0 != c && p.sizes[$0]?[w.size] != nil }
             var message = "unknown \(c.rawValue) size '\(w.size)'"
@@ -78,7 +83,7 @@ public enum WorkloadValidator {
         }
         out += processInputs(w)
 
-        if case .agent(let a) = w.details { out += tools(a, w, p) }
+        out += kind(w, size, p)
         if let env = p.environments[md.env] { out += Guardrail.check(w, env: env, platform: p) }
         // Checks that read numbers and durations only run on a structurally valid document:
         // a malformed value must not cascade into a second, misleading problem.
@@ -149,33 +154,6 @@ public enum WorkloadValidator {
         return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
-    static func tools(_ a: AgentDetails, _ w: Workload, _ p: Platform) -> [Diagnostic] {
-        var out: [Diagnostic] = []
-        let o = w.origin
-        for (name, scopes) in a.tools.sorted(by: { $0.key < $1.key }) {
-            guard let tool = p.tools[name] else {
-                out.append(.error(at: o.key("spec.tools.\(name)"), "unknown tool '\(name)'" + Suggestions.hint(for: name, in: p.tools.keys, noun: "tools"), rule: "unknown-tool",
-                                  help: "agents may only call tools from the platform's catalogue"))
-                continue
-            }
-            if scopes.isEmpty {
-                out.append(.error(at: o.at("spec.tools.\(name)"), "tool '\(name)' is requested with no scopes", rule: "tool-scopes", help: "name the least scopes the agent needs, e.g. [\(tool.scopes.first ?? "read")]"))
-            }
-            for (i, s) in scopes.enumerated() {
-                if !tool.scopes.contains(s) {
-                    out.append(.error(at: o.at("spec.tools.\(name).\(i)"), "tool '\(name)' has no scope '\(s)'" + Suggestions.hint(for: s, in: tool.scopes, noun: "scopes"), rule: "tool-scopes"))
-                } else if tool.sensitiveScopes.contains(s) && a.onBehalfOf == nil {
-                    out.append(.error(at: o.at("spec.tools.\(name).\(i)"), "scope '\(s)' of tool '\(name)' is sensitive and needs spec.onBehalfOf", rule: "least-privilege",
-                                      help: "set onBehalfOf to the person the agent acts for, or drop the scope"))
-                }
-            }
-            if tool.scopes.count > 1 && Set(scopes) == Set(tool.scopes) {
-                out.append(.warning(at: o.at("spec.tools.\(name)"), "agent asks for every scope of tool '\(name)'", rule: "least-privilege", help: "request only the scopes it uses"))
-            }
-        }
-        return out
-    }
-
     static func hygiene(_ w: Workload, _ size: Size?, _ p: Platform) -> [Diagnostic] {
         var out: [Diagnostic] = []
         let o = w.origin
@@ -185,30 +163,6 @@ public enum WorkloadValidator {
         }
         if let owner = w.metadata.owner, let team = p.teams[w.metadata.team], !team.members.isEmpty, !team.members.contains(owner) {
             out.append(.warning(at: o.at("metadata.owner"), "owner '\(owner)' is not a member of team '\(team.name)'", rule: "owner"))
-        }
-        switch w.details {
-        case .training(let t):
-            if w.maxDuration == nil {
-                out.append(.warning(at: o.key("spec"), "training job has no maxDuration: a hung job holds its GPUs forever", rule: "max-duration", help: "set maxDuration, e.g. 12h"))
-            }
-            if t.workers > 1 || (w.maxDuration?.seconds ?? 0) > 3600, t.checkpoint == nil, size?.usesGPU == true {
-                out.append(.warning(at: o.key("spec"), "long or multi-worker GPU job without a checkpoint: preemption or a failure restarts it from zero", rule: "checkpoint",
-                                    help: "set checkpoint: {path: /ckpt, interval: 30m}"))
-            }
-        case .batch(let b):
-            if b.parallelism > b.tasks {
-                out.append(.warning(at: o.at("spec.parallelism"), "parallelism \(b.parallelism) is more than tasks \(b.tasks)", rule: "parallelism"))
-            }
-        case .inference(let i):
-            if let r = i.rollbackTarget {
-                if r == i.model {
-                    out.append(.error(at: o.at("spec.rollbackTarget"), "rollbackTarget \(r) is the version being deployed", rule: "rollback-target", help: "name the version to return to"))
-                } else if r.name != i.model.name {
-                    out.append(.error(at: o.at("spec.rollbackTarget"), "rollbackTarget \(r) is another model than \(i.model)", rule: "rollback-target"))
-                }
-            }
-        case .agent:
-            break
         }
         return out
     }

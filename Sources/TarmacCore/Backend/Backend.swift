@@ -1,5 +1,6 @@
 import Foundation
 import TarmacModel
+import TarmacContract
 import TarmacPlanning
 
 /// Everything a backend needs to run one pod of one attempt.
@@ -62,19 +63,22 @@ public struct LogChunk: Sendable {
     }
 }
 
-/// A workload the control plane keeps (queued, admitted or running), as a backend needs to know it.
+/// A workload the control plane keeps (queued, admitted or running), as a backend needs to know it: with the plan it
+/// was resolved to at submit, so a backend never resolves its document again.
 public struct ActiveWorkload: Sendable, Hashable {
     public var id: String
-    public var workload: Workload
+    public var plan: WorkloadPlan
     /// The attempt it is in (0 while it has never been admitted).
     public var attempt: Int
     public var holdsCapacity: Bool
-    public init(id: String, workload: Workload, attempt: Int, holdsCapacity: Bool) {
+    public init(id: String, plan: WorkloadPlan, attempt: Int, holdsCapacity: Bool) {
         self.id = id
-        self.workload = workload
+        self.plan = plan
         self.attempt = attempt
         self.holdsCapacity = holdsCapacity
     }
+
+    public var workload: Workload { plan.workload }
 }
 
 /// The backend refused a workload for good (the cluster's admission rejected its objects): the workload fails with this message.
@@ -137,6 +141,9 @@ public protocol Backend: Sendable {
     /// Whether its nodes can grow on their own (a cluster autoscaler): then a workload that cannot start on today's
     /// nodes is accepted with a warning instead of refused.
     var inventoryCanGrow: Bool { get }
+    /// A new platform contract is in force (a reload): what the backend derives from it (Kubernetes: the platform's
+    /// objects, pools) follows. Workloads keep the plan they were resolved with.
+    func contractChanged(_ contract: Contract) async
 }
 
 /// What an autoscaler asks of one running service.
@@ -187,4 +194,5 @@ extension Backend {
     public var fetchesWorkdirOverAPI: Bool { false }
     public func onEvent(_ handler: @escaping @Sendable () -> Void) async {}
     public var inventoryCanGrow: Bool { false }
+    public func contractChanged(_ contract: Contract) async {}
 }

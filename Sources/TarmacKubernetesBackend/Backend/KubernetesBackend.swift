@@ -48,7 +48,8 @@ public actor KubernetesBackend: Backend {
     struct AttemptKey: Hashable { var workload: String, attempt: Int }
 
     public let client: KubeClient
-    let contract: Contract
+    /// The contract in force: a reload replaces it (`contractChanged`).
+    var contract: Contract
     let options: KubernetesBackendOptions
     let logger: Logger
 
@@ -161,6 +162,17 @@ public actor KubernetesBackend: Backend {
         }
     }
 
+    /// A reloaded contract: the platform's objects are applied from it at once (namespaces, quotas, priority classes,
+    /// policies), and the inventory's pools follow. Objects of workloads already accepted keep the plan they were
+    /// resolved with.
+    public func contractChanged(_ next: Contract) async {
+        contract = next
+        guard options.applyPlatform else { return }
+        do { _ = try await applyPlatform() } catch {
+            logger.error("the reloaded platform could not be applied; retrying at the next resync", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Renders the platform for this control plane's identity and converges the cluster to it; drift is logged.
     public func applyPlatform(dryRun: Bool = false) async throws -> [PlatformSync.Outcome] {
         let objects = PlatformRenderer.render(contract, options: RenderOptions(controllerUser: controllerUser))
@@ -265,7 +277,7 @@ public actor KubernetesBackend: Backend {
         var ids = Set<String>()
         for a in active {
             ids.insert(a.id)
-            do { tracked[a.id] = try WorkloadObjects(id: a.id, workload: a.workload, contract: contract) } catch {
+            do { tracked[a.id] = try WorkloadObjects(id: a.id, plan: a.plan, contract: contract) } catch {
                 logger.error("cannot render a stored workload", metadata: ["workload": "\(a.id)", "error": "\(error)"])
             }
         }
@@ -299,7 +311,7 @@ public actor KubernetesBackend: Backend {
     ]
 
     public func accept(_ w: ActiveWorkload) async throws {
-        let o = try WorkloadObjects(id: w.id, workload: w.workload, contract: contract)
+        let o = try WorkloadObjects(id: w.id, plan: w.plan, contract: contract)
         tracked[w.id] = o
         try await ensure(o.queued, for: o)
         prepared.insert(w.id)

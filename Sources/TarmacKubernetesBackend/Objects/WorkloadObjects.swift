@@ -1,7 +1,9 @@
 import TarmacCore
 import TarmacContract
+import TarmacKinds
 import TarmacManifests
 import TarmacModel
+import TarmacPlanning
 
 /// The Kubernetes objects of one workload as the backend drives them: `tarmac render`'s objects, each labelled with the
 /// workload's id, and a controller (Job or Deployment) that is either held (suspended Job, Deployment at zero replicas)
@@ -16,14 +18,10 @@ public struct WorkloadObjects: Sendable {
     public let memoryLimitBytes: Int64
     public let containerName: String
 
-    public init(id: String, workload w: Workload, contract: Contract, options: RenderOptions = RenderOptions()) throws(BackendRejection) {
-        let rendered: [KubeObject]
-        switch WorkloadRenderer.render(w, contract: contract, options: options) {
-        case .success(let objects): rendered = objects
-        case .failure(.invalid(let message)): throw BackendRejection(message)
-        }
-        let p = contract.resolve(env: w.metadata.env, team: w.metadata.team).platform
-        guard let size = p.sizes[w.workloadClass]?[w.size] else { throw BackendRejection("unknown \(w.workloadClass.rawValue) size '\(w.size)'") }
+    /// The objects of a workload as resolved at submit (its plan), under the contract in force now.
+    public init(id: String, plan: WorkloadPlan, contract: Contract, options: RenderOptions = RenderOptions()) throws(BackendRejection) {
+        let w = plan.workload, size = plan.size
+        let rendered = WorkloadRenderer.render(plan, contract: contract, options: options)
         var supporting: [KubeObject] = []
         var controller: KubeObject?
         for var o in rendered {

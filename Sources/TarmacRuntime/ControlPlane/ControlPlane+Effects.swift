@@ -127,7 +127,7 @@ extension ControlPlane {
             case .accept:
                 guard let plan = t.plan else { continue }
                 do {
-                    try await backend.accept(ActiveWorkload(id: t.id, workload: plan.workload, attempt: 0, holdsCapacity: false))
+                    try await backend.accept(ActiveWorkload(id: t.id, plan: plan, attempt: 0, holdsCapacity: false))
                 } catch let r as BackendRejection {
                     follow.append(.rejected(message: r.message))
                     continue

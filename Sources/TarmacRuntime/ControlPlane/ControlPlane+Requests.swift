@@ -1,4 +1,5 @@
 import TarmacCore
+import TarmacKinds
 import Foundation
 import TarmacAPI
 import TarmacContract
@@ -82,7 +83,7 @@ extension ControlPlane {
                                diagnostics: diagnostics.map(Self.payload))
         }
         let w = read.workloads[0]
-        diagnostics += WorkloadValidator.validate(w, against: contract)
+        diagnostics += Kinds.validate(w, against: contract)
         // What this control plane needs of a valid document: reported with whether it could ever start here, at once.
         var context: [Diagnostic] = []
         if !runsImages && w.command.isEmpty && w.isValid {

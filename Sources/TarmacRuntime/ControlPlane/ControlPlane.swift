@@ -158,7 +158,7 @@ public actor ControlPlane {
         if resolved > 0 { logger.info("resolved stored documents without a stored plan", metadata: ["workloads": "\(resolved)"]) }
         // The backend adopts what belongs to these workloads and removes what belongs to none.
         try await backend.reconcile(tracked.records.values.compactMap { t in
-            t.plan.map { ActiveWorkload(id: t.id, workload: $0.workload, attempt: t.entry.attempt, holdsCapacity: t.state.holdsCapacity) }
+            t.plan.map { ActiveWorkload(id: t.id, plan: $0, attempt: t.entry.attempt, holdsCapacity: t.state.holdsCapacity) }
         })
         var finished: [PodExit] = []
         // Only what has not ended is recovered (most stored workloads have).
@@ -206,7 +206,7 @@ public actor ControlPlane {
     /// Puts a new contract in force (`tarmac up` on SIGHUP, once it loaded without errors): the engine's pools and quotas
     /// come from it from the next cycle on. Queued and running workloads keep the plan they were resolved with at submit;
     /// the platform's name cannot change under a running control plane.
-    public func reload(_ next: Contract) throws {
+    public func reload(_ next: Contract) async throws {
         guard next.platform.name == platformName else {
             throw RuntimeError(.invalid, "the platform's name changed (\(platformName) -> \(next.platform.name)); restart tarmac up to serve another platform")
         }
@@ -215,6 +215,7 @@ public actor ControlPlane {
         }
         current.withLock { $0 = next }
         currentTools.withLock { $0 = next.platform.tools }
+        await backend.contractChanged(next)
         applyInventory(nodes)
         logger.notice("platform contract reloaded", metadata: ["teams": "\(next.platform.teams.count)", "sizes": "\(next.platform.sizes.values.map(\.count).reduce(0, +))"])
     }

@@ -1,5 +1,6 @@
 import TarmacCore
 import Foundation
+import TarmacKinds
 import TarmacModel
 import TarmacPlanning
 
@@ -15,11 +16,9 @@ extension WorkloadPlan {
                   identityURL: String? = nil, gatewayURL: String? = nil, bootstrap: (Int) -> String? = { _ in nil }) -> [PodLaunch] {
         let w = workload
         var base: [String: String] = [:]
-        for v in w.env { base[v.name] = v.value }
-        base["TARMAC_WORKLOAD"] = e.name
+        for (name, value) in PodEnvironment.common(w, size: size) { base[name] = value }
+        // What only this control plane knows of a local pod: its workload's id and attempt, its identity, its URLs.
         base["TARMAC_WORKLOAD_ID"] = e.id
-        base["TARMAC_TEAM"] = e.team
-        base["TARMAC_ENV"] = e.env
         base["TARMAC_ATTEMPT"] = String(e.attempt)
         // The workload's own identity: never the identity of the human who submitted it.
         base["TARMAC_WORKLOAD_IDENTITY"] = e.spiffeID(trustDomain: trustDomain)
@@ -37,30 +36,14 @@ extension WorkloadPlan {
         }
         let deadline = w.maxDuration.map { now.addingTimeInterval(Double($0.seconds)) }
         let port = 20000 + e.id.utf8.reduce(0) { ($0 &* 31 &+ Int($1)) % 20000 }
+        let kind = Kinds.of(w)
         return e.placements.enumerated().map { i, placement in
-            var env = base
-            var indices: [Int] = []
-            switch w.details {
-            case .training:
-                env["WORLD_SIZE"] = String(e.podCount)
-                env["RANK"] = String(i)
-                env["NODE_RANK"] = String(i)
-                env["LOCAL_RANK"] = "0"
-                env["MASTER_ADDR"] = "127.0.0.1"
-                env["MASTER_PORT"] = String(port)
-            case .batch(let b):
-                indices = Array(stride(from: i, to: b.tasks, by: max(1, b.parallelism)))
-            case .inference(let s):
-                env["PORT"] = String(s.port + i)
-            case .agent:
-                // An agent may serve (people ask it to act for them); locally the backend picks a free port.
-                env["PORT"] = "8080"
-
-            }
+            let role = kind.localPod(i, of: e.podCount, port: port)
+            var env = base.merging(role.environment) { _, kindValue in kindValue }
             env["CUDA_VISIBLE_DEVICES"] = placement.gpus.map(String.init).joined(separator: ",")
             var launch = PodLaunch(workload: e.id, attempt: e.attempt, pod: i, command: w.command + w.args, environment: env,
                                    memoryLimitBytes: size.memory.bytes, cpuMilli: Int(size.cpu.millis), placement: placement,
-                                   deadline: deadline, completionIndices: indices, graceSeconds: graceSeconds, workdir: e.workdir)
+                                   deadline: deadline, completionIndices: role.completionIndices, graceSeconds: graceSeconds, workdir: e.workdir)
             launch.identityBootstrap = bootstrap(i)
             return launch
         }

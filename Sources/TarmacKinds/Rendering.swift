@@ -1,4 +1,5 @@
 import TarmacContract
+import TarmacManifests
 import TarmacModel
 
 /// Renders a contract and its workloads into one deterministic set of objects, or explains why not.
