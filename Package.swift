@@ -132,7 +132,7 @@ let package = Package(
         .target(
             name: "TarmacKubernetes",
             dependencies: [
-                "TarmacModel",
+                "TarmacModel", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -28,7 +28,7 @@ extension KubernetesBackend {
               let labels = meta["labels"] as? [String: String], let id = labels[Naming.workloadIDLabel],
               let attempt = labels[Naming.attemptLabel].flatMap(Int.init),
               (pod["spec"] as? [String: Any])?["serviceAccountName"] as? String == account,
-              let objects = tracked[id], objects.namespace == namespace, account == objects.workload.metadata.name else { return nil }
+              let objects = workloads[id]?.objects, objects.namespace == namespace, account == objects.workload.metadata.name else { return nil }
         return PodAttestation(workload: id, attempt: attempt, pod: podName)
     }
 }

@@ -1,0 +1,99 @@
+import Foundation
+import TarmacCore
+import TarmacKubernetes
+import TarmacManifests
+
+/// What exists in the cluster for which workload: adoption at start, objects created held when a workload is
+/// accepted, everything removed when it ends.
+extension KubernetesBackend {
+    public func reconcile(_ active: [ActiveWorkload]) async throws {
+        var ids = Set<String>()
+        for a in active {
+            ids.insert(a.id)
+            do { workloads[a.id] = WorkloadRecord(objects: try WorkloadObjects(id: a.id, plan: a.plan, contract: contract)) } catch {
+                logger.error("cannot render a stored workload", metadata: ["workload": "\(a.id)", "error": "\(error)"])
+            }
+        }
+        // What belongs to no live workload goes: a crash between the store and the cluster leaves nothing behind.
+        var removed = 0
+        for (api, kind) in Self.ownedKinds {
+            let (items, _) = try await client.list(ResourcePath.group(api) + "/" + ResourcePath.plural(kind) + "?labelSelector=" + Naming.workloadIDLabel)
+            for item in items {
+                guard let owner = AttemptStatus.labels(item)[Naming.workloadIDLabel], !ids.contains(owner) else { continue }
+                try await client.delete(ResourcePath.object(apiVersion: api, kind: kind, name: AttemptStatus.name(item), namespace: AttemptStatus.namespace(item)))
+                removed += 1
+            }
+        }
+        if removed > 0 { logger.notice("removed objects of workloads that no longer exist", metadata: ["objects": "\(removed)"]) }
+        // Queued workloads have their held objects (created again if a crash came first).
+        for a in active where !a.holdsCapacity {
+            guard let o = workloads[a.id]?.objects else { continue }
+            do {
+                try await ensure(o.queued, for: o)
+                workloads[a.id]?.prepared = true
+            } catch {
+                logger.warning("could not create a queued workload's objects; retried at admission", metadata: ["workload": "\(a.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    static let ownedKinds: [(String, String)] = [
+        ("batch/v1", "Job"), ("apps/v1", "Deployment"), ("v1", "Service"), ("v1", "ServiceAccount"),
+        ("v1", "PersistentVolumeClaim"), ("networking.k8s.io/v1", "NetworkPolicy"), ("autoscaling/v2", "HorizontalPodAutoscaler"),
+        ("v1", "Secret"),
+    ]
+
+    public func accept(_ w: ActiveWorkload) async throws {
+        let o = try WorkloadObjects(id: w.id, plan: w.plan, contract: contract)
+        workloads[w.id] = WorkloadRecord(objects: o)
+        try await ensure(o.queued, for: o)
+        workloads[w.id]?.prepared = true
+    }
+
+    /// Creates each object that does not exist. One left by an earlier workload of the same name is deleted first; a
+    /// refusal by the cluster (admission, validation, a missing namespace) is the workload's rejection.
+    func ensure(_ objects: [KubeObject], for w: WorkloadObjects) async throws {
+        for o in objects {
+            let collection = ResourcePath.collection(apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace)
+            var tries = 0
+            while true {
+                tries += 1
+                do {
+                    _ = try await client.create(collection, o.json)
+                    break
+                } catch let e as KubeError where e.isConflict {
+                    let live = try? await client.get(ResourcePath.of(o))
+                    let owner = live.flatMap { AttemptStatus.labels($0)[Naming.workloadIDLabel] }
+                    if owner == w.id { break }
+                    guard tries < 60 else { throw BackendRejection("\(o.kind) \(o.namespace ?? "")/\(o.name) exists and belongs to \(owner.map { "workload \($0)" } ?? "no Tarmac workload")") }
+                    if owner == nil && live != nil {
+                        throw BackendRejection("\(o.kind) \(o.namespace ?? "")/\(o.name) already exists and was not created by Tarmac; rename the workload or remove the object")
+                    }
+                    // An earlier workload's object of the same name: gone for good, or on its way out.
+                    if let owner, workloads[owner] == nil { try await client.delete(ResourcePath.of(o)) }
+                    try await Task.sleep(for: .milliseconds(500))
+                } catch let e as KubeError where [400, 403, 404, 422].contains(e.code) {
+                    throw BackendRejection("the cluster refused \(o.kind) \(o.namespace ?? "")/\(o.name): \(e.message)")
+                }
+            }
+        }
+    }
+
+    /// Forgets an ended workload at once; its logs are copied and its objects deleted in the background (`endings`).
+    public func release(workload: String) async {
+        guard let r = workloads[workload] else { return }
+        let o = r.objects
+        let logs = r.launched.map { logCopies(workload, attempt: $0) } ?? []
+        let objects = (o.supporting + [o.controller(attempt: 0, nodes: nil), o.checkpointSecret(url: "", token: "")]).map(ResourcePath.of)
+        let client = self.client, logger = self.logger
+        await endings.enqueue {
+            await Self.copy(logs, client: client)
+            for path in objects {
+                do { try await client.delete(path) } catch {
+                    logger.error("could not delete an object of an ended workload", metadata: ["object": "\(path)", "error": "\(error)"])
+                }
+            }
+        }
+        workloads[workload] = nil
+    }
+}
