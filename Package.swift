@@ -250,6 +250,23 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict),
+        .testTarget(
+            name: "TarmacKindsTests",
+            dependencies: ["TarmacKinds", "TarmacManifests", "TarmacPlanning", "TarmacContract", "TarmacModel", "TarmacTesting",
+                           .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict),
+        .testTarget(name: "TarmacLocalTests", dependencies: ["TarmacLocal", "TarmacContract", "TarmacTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "TarmacCredentialsTests",
+            dependencies: ["TarmacCredentials", "TarmacCore", "TarmacRuntime", "TarmacStoreSQLite", "TarmacIdentity", "TarmacContract", "TarmacTesting",
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "TarmacGatewayTests",
+            dependencies: ["TarmacGateway", "TarmacModel", "TarmacTesting", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log"), .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict),
         .testTarget(name: "TarmacCoreTests", dependencies: ["TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacStoreSQLiteTests", dependencies: ["TarmacStoreSQLite", "TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacCLITests", dependencies: ["tarmac", "TarmacTesting"], swiftSettings: strict),

@@ -6,6 +6,7 @@ import TarmacModel
 /// the tool gateway; its egress reaches the gateway and the tools the gateway does not serve, nothing else.
 public struct AgentKind: WorkloadKind {
     public let details: AgentDetails
+    public init(details: AgentDetails) { self.details = details }
 
     /// Its tools come from the platform's catalogue, with scopes the tool has, and the least of them.
     public func validate(_ w: Workload, size: Size?, platform p: Platform) -> [Diagnostic] {

@@ -5,6 +5,7 @@ import TarmacModel
 /// Independent tasks: an indexed Job running `parallelism` at a time, each task retried on its own.
 public struct BatchKind: WorkloadKind {
     public let details: BatchDetails
+    public init(details: BatchDetails) { self.details = details }
 
     public func validate(_ w: Workload, size: Size?, platform: Platform) -> [Diagnostic] {
         guard w.isValid, details.parallelism > details.tasks else { return [] }

@@ -6,6 +6,7 @@ import TarmacModel
 /// readiness probe on its port, and ingress only from the gateway's namespace and its own.
 public struct InferenceKind: WorkloadKind {
     public let details: InferenceDetails
+    public init(details: InferenceDetails) { self.details = details }
 
     /// A rollback target is another version of the same model.
     public func validate(_ w: Workload, size: Size?, platform: Platform) -> [Diagnostic] {

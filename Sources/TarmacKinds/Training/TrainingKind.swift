@@ -6,6 +6,7 @@ import TarmacModel
 /// Service for their rendezvous, and a checkpoint volume when the document asks for one.
 public struct TrainingKind: WorkloadKind {
     public let details: TrainingDetails
+    public init(details: TrainingDetails) { self.details = details }
 
     /// A training job should end on its own and survive preemption.
     public func validate(_ w: Workload, size: Size?, platform: Platform) -> [Diagnostic] {

@@ -43,7 +43,7 @@ extension ControlPlane {
     /// One more replica of a running service was admitted: its slot joins the attempt and the backend places its pod.
     func admitReplica(_ a: Decision.Admission, now: Date) async throws {
         guard let hash = a.id.firstIndex(of: "#"), let t = tracked[String(a.id[..<hash])], t.state == .running, let plan = t.plan else {
-            dirty = true
+            loop.dirty = true
             return
         }
         let added = podPlacements(a.placements, plan: plan)

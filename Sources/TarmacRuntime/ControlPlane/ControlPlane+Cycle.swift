@@ -7,60 +7,60 @@ import TarmacPlanning
 /// decisions come back to each workload's state machine as events.
 extension ControlPlane {
     func cycle() async throws {
-        cycles += 1
+        loop.cycles += 1
         let now = clock.now
         let nowMs = Self.millis(now)
         // 1. Snapshot: the cluster with every admitted attempt assigned where it runs.
-        if engineViewsStale { rebuildEngineViews() }
+        if views.stale { rebuildEngineViews() }
         var cluster = engine.cluster
-        let running = Array(engineRunning.values)
+        let running = Array(views.running.values)
         for r in running { for (pod, pl) in zip(r.workload.pods, r.placements) { cluster.assign(pod, to: pl) } }
         // 2. Pending: queued, out of backoff, accepted by the backend. A workload that did not fit when last looked at can
         // fit now only if room was given back in a pool it may use, or quota in its cohort (or its team): only those, the
         // ones new to the queue (or out of backoff since), and the holder of the reservation, are looked at (Kueue's
         // inadmissible workloads). A full cycle runs when the nodes or the contract changed, and every `fullCycle`
         // (10 s), or every twenty times the last one's cost if that is longer (a queue of 100,000: about every 30 s).
-        let periodic = max(config.fullCycle, lastFullCycleCost * 20)
-        let full = capacityFreed || now.timeIntervalSince(lastFullCycle) >= periodic.seconds
+        let periodic = max(config.fullCycle, loop.lastFullCycleCost * 20)
+        let full = loop.capacityFreed || now.timeIntervalSince(loop.lastFullCycle) >= periodic.seconds
         let started = clock.elapsed
-        defer { if full { lastFullCycleCost = clock.since(started) } }
-        let since = lastCycleRun
-        lastCycleRun = now
+        defer { if full { loop.lastFullCycleCost = clock.since(started) } }
+        let since = loop.lastCycleRun
+        loop.lastCycleRun = now
         let queued: [String]
-        let pools = freedPools, groups = freedGroups
-        freedPools = []
-        freedGroups = []
+        let pools = loop.freedPools, groups = loop.freedGroups
+        loop.freedPools = []
+        loop.freedGroups = []
         if full {
-            capacityFreed = false
-            lastFullCycle = now
+            loop.capacityFreed = false
+            loop.lastFullCycle = now
             queued = Array(tracked.queued)
         } else {
             // The holder of the last cycle's reservation is always looked at, so that its reservation keeps new work out.
-            var look = fresh.intersection(tracked.queued)
-            if let r = reservationHolder, tracked.queued.contains(r) { look.insert(r) }
+            var look = loop.fresh.intersection(tracked.queued)
+            if let r = loop.reservationHolder, tracked.queued.contains(r) { look.insert(r) }
             for id in tracked.backingOff where (tracked[id]?.entry.notBefore).map({ $0 > since && $0 <= now }) == true { look.insert(id) }
             if !pools.isEmpty || !groups.isEmpty {
                 let teams = Set(contract.platform.teams.keys.filter { groups.contains(quotaGroup(of: $0)) })
                 for id in tracked.queued {
-                    guard let w = enginePending[id]?.workload else { continue }
+                    guard let w = views.pending[id]?.workload else { continue }
                     if teams.contains(w.team) || (w.pools.map { !$0.isDisjoint(with: pools) } ?? true) { look.insert(id) }
                 }
             }
             queued = Array(look)
         }
-        lastExamined = (queued.count, full)
+        loop.lastExamined = (queued.count, full)
         var pending: [PendingWorkload] = []
         for id in queued {
-            guard let p = enginePending[id], (p.notBefore ?? .distantPast) <= now else { continue }
+            guard let p = views.pending[id], (p.notBefore ?? .distantPast) <= now else { continue }
             pending.append(p.workload)
         }
         // Replicas autoscalers ask for beyond the admitted ones wait for the engine like any pod (quota and placement).
         pending += try await replicaDemands(now: now)
-        for p in pending { fresh.remove(p.id) }
+        for p in pending { loop.fresh.remove(p.id) }
         guard !pending.isEmpty else {
             if full {
-                for id in queued { waitReasons[id] = nil }
-                reservationHolder = nil
+                for id in queued { views.waitReasons[id] = nil }
+                loop.reservationHolder = nil
             }
             return
         }
@@ -70,10 +70,10 @@ extension ControlPlane {
                                                         policy: self.policy, rng: self.rng)
         self.policy = policy
         self.rng = rng
-        reservationHolder = decision.reservedFor
+        loop.reservationHolder = decision.reservedFor
         // 4. Remember why each waits.
         for id in queued {
-            waitReasons[id] = decision.waiting[id]
+            views.waitReasons[id] = decision.waiting[id]
         }
         // 5. Preempt, then admit (each through its workload's state machine).
         for p in decision.preempted { try await apply(p.id, .preempted(by: p.by, reason: p.reason)) }
@@ -91,7 +91,7 @@ extension ControlPlane {
         // Side by side: their store writes share commits.
         await applyAll(admissions, what: "an admission")
         // One may have been cancelled while the cycle was deciding: then it was not admitted, and the next cycle looks again.
-        for (id, _) in admissions where tracked[id]?.state == .queued { dirty = true }
+        for (id, _) in admissions where tracked[id]?.state == .queued { loop.dirty = true }
     }
 
     @concurrent
@@ -104,21 +104,21 @@ extension ControlPlane {
 
     /// Keeps the engine's views of one workload current (see `enginePending`, `engineRunning`).
     func noteEngineView(_ t: TrackedWorkload) {
-        guard !engineViewsStale else { return }
+        guard !views.stale else { return }
         let e = t.entry
         guard let plan = t.plan else {
-            enginePending[e.id] = nil
-            engineRunning[e.id] = nil
+            views.pending[e.id] = nil
+            views.running[e.id] = nil
             return
         }
-        enginePending[e.id] = e.state == .queued && !e.cancelRequested && !t.accepting ? (pendingWorkload(t, plan: plan), e.notBefore) : nil
-        engineRunning[e.id] = e.state.holdsCapacity ? runningWorkload(t, plan: plan) : nil
+        views.pending[e.id] = e.state == .queued && !e.cancelRequested && !t.accepting ? (pendingWorkload(t, plan: plan), e.notBefore) : nil
+        views.running[e.id] = e.state.holdsCapacity ? runningWorkload(t, plan: plan) : nil
     }
 
     func rebuildEngineViews() {
-        engineViewsStale = false
-        enginePending = [:]
-        engineRunning = [:]
+        views.stale = false
+        views.pending = [:]
+        views.running = [:]
         for id in tracked.queued.union(tracked.holding) { if let t = tracked[id] { noteEngineView(t) } }
     }
 

@@ -65,13 +65,13 @@ extension ControlPlane {
             let before = tracked[t.id]
             tracked.upsert(t)
             noteEngineView(t)
-            if t.state != .queued { waitReasons[t.id] = nil }
+            if t.state != .queued { views.waitReasons[t.id] = nil }
             // What the next cycle must look at: capacity given back lets waiting work in (in the pools of the plan it
             // held, which an ending step lets go); a workload back in the queue is new to it.
             if let b = before?.entry, b.state.holdsCapacity, !t.state.holdsCapacity || t.entry.podCount < b.podCount { noteFreed(t.entry, plan: t.plan ?? before?.plan) }
-            if t.state == .queued, before?.state != .queued { fresh.insert(t.id) }
-            if t.state.isTerminal { fresh.remove(t.id) }
-            dirty = true
+            if t.state == .queued, before?.state != .queued { loop.fresh.insert(t.id) }
+            if t.state.isTerminal { loop.fresh.remove(t.id) }
+            loop.dirty = true
             transitions.publish(stored)
             for tr in stored where tr.to.isTerminal {
                 logger.info("workload ended", metadata: ["workload": "\(tr.workload)", "name": "\(tr.name)", "state": "\(tr.to.rawValue)",
@@ -86,11 +86,11 @@ extension ControlPlane {
     /// Room and quota given back by a workload: what waits in its pools or its quota group is examined at the next cycle.
     func noteFreed(_ e: WorkloadEntry, plan: WorkloadPlan?) {
         guard let plan, let pools = engine.pools(for: plan) else {
-            capacityFreed = true
+            loop.capacityFreed = true
             return
         }
-        freedPools.formUnion(pools)
-        freedGroups.insert(quotaGroup(of: e.team))
+        loop.freedPools.formUnion(pools)
+        loop.freedGroups.insert(quotaGroup(of: e.team))
     }
 
     func quotaGroup(of team: String) -> String { TeamQuota.group(team: team, cohort: contract.platform.teams[team]?.cohort) }

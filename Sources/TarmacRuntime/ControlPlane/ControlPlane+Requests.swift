@@ -164,13 +164,13 @@ extension ControlPlane {
             return SubmitResult(workload: stored, created: false, warnings: [])
         }
         tracked.upsert(record)
-        fresh.insert(stored.id)
+        loop.fresh.insert(stored.id)
         if let published { transitions.publish([published]) }
         logger.info("submitted", metadata: ["workload": "\(stored.id)", "name": "\(stored.name)", "team": "\(stored.team)", "actor": "\(principal.actor)"])
         // The backend's part, and what it answers, as for every other step.
         let follow = await perform(record, effects)
         for event in follow { try await apply(stored.id, event) }
-        dirty = true
+        loop.dirty = true
         wake()
         let rejected = follow.contains { if case .rejected = $0 { true } else { false } }
         return SubmitResult(workload: rejected ? tracked[stored.id]?.entry ?? stored : stored, created: true, warnings: warnings)
@@ -239,7 +239,7 @@ extension ControlPlane {
                 return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: "backoff", message: e.message ?? "waiting to retry",
                                facts: failureFacts(e))
             }
-            if let r = waitReasons[e.id] {
+            if let r = views.waitReasons[e.id] {
                 var facts: WhyFacts?
                 if case .quota(let q) = r, q.resource != "team" {
                     let need = engine.quantity(q.needed, of: q.resource), have = engine.quantity(q.available, of: q.resource)

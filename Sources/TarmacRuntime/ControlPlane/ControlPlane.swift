@@ -81,44 +81,19 @@ public actor ControlPlane {
 
     var nodes: [NodeInventory] = []
     var engine: EngineCluster
-    var lastInventory: Date = .distantPast
     var policy: any PlacementPolicy
     var rng = SplitMix64(seed: 0x7a4_ac)
     let scheduler = Scheduler()
-    var dirty = true
     let wakeup = LoopWakeup()
-    var lastCycle: Date = .distantPast
-    /// Queued workloads the engine has not looked at since they (re)entered the queue.
-    var fresh: Set<String> = []
-    /// The nodes or the contract changed (or a workload that may run in any pool gave back room) since the last full
-    /// cycle: the next one examines every queued workload.
-    var capacityFreed = true
-    /// Since the last cycle: the pools where a workload gave back room, and the quota groups (`cohort:NAME`, or
-    /// `team:NAME` for a team without one) where it gave back quota. The next cycle also examines the queued workloads
-    /// that may run in one of those pools or are charged to one of those groups; nothing else could have let the others in.
-    var freedPools: Set<Int16> = []
-    var freedGroups: Set<String> = []
-    /// How many queued workloads the last cycle examined (and whether it examined all of them).
-    var lastExamined = (count: 0, full: false)
-    /// The engine's view of each queued workload that may be scheduled (with when its backoff ends), and of each one that
-    /// holds capacity: kept current as workloads change, so a cycle builds its snapshot without reading every record.
-    var enginePending: [String: (workload: PendingWorkload, notBefore: Date?)] = [:]
-    var engineRunning: [String: RunningWorkload] = [:]
-    /// Why each queued workload waits, as the last cycle that looked at it found.
-    var waitReasons: [String: WaitReason] = [:]
-    /// Set when the engine's cluster changed (inventory, contract): the views are rebuilt at the next cycle.
-    var engineViewsStale = true
-    var lastFullCycle: Date = .distantPast
     /// How long the last full cycle took (real time): the periodic one waits at least 20 times as long, so that a long
     /// queue nothing can enter does not spend more than a twentieth of the time being looked at again.
-    var lastFullCycleCost: Duration = .zero
-    var lastCycleRun: Date = .distantPast
-    /// The workload the engine kept capacity for in the last cycle.
-    var reservationHolder: String?
-    var lastGauges: Date = .distantPast
+    /// What the scheduling loop remembers between turns (`LoopState`), and the engine's views of the workloads.
+    var loop = LoopState()
+    var views = EngineViews()
     public private(set) var ready = false
     /// Scheduling cycles run since start (tests wait for the loop to have looked again, instead of for a time).
-    public internal(set) var cycles = 0
+    public var cycles: Int { loop.cycles }
+    /// Scheduling cycles run since start (tests wait for the loop to have looked again, instead of for a time).
 
     public init(contract: Contract, store: any Store, backend: any Backend, config: ControlPlaneConfig = ControlPlaneConfig(),
                 clock: any RuntimeClock = SystemClock(), logger: Logger = Logger(label: "tarmac.controlplane")) {
@@ -141,7 +116,7 @@ public actor ControlPlane {
     /// Loads the store, takes the inventory and recovers admitted and running work from the backend.
     public func start() async throws {
         applyInventory(try await backend.nodes())
-        lastInventory = clock.now
+        loop.lastInventory = clock.now
         try await transitions.start()
         var resolved = 0
         let stored = try await store.loadWorkloads()
@@ -189,18 +164,18 @@ public actor ControlPlane {
         }
         for exit in finished { try await apply(exit.workload, .podExited(exit)) }
         ready = true
-        dirty = true
+        loop.dirty = true
     }
 
     /// Builds the engine's cluster from the backend's nodes (see `EngineCluster`).
     func applyInventory(_ found: [NodeInventory]) {
         nodes = found
         engine = EngineCluster(contract: contract, nodes: found)
-        engineViewsStale = true
+        views.stale = true
         feasibility = [:]
-        capacityFreed = true
+        loop.capacityFreed = true
         policy = config.placementPolicy.make(typical: engine.typical)
-        dirty = true
+        loop.dirty = true
     }
 
     /// Puts a new contract in force (`tarmac up` on SIGHUP, once it loaded without errors): the engine's pools and quotas
@@ -223,8 +198,8 @@ public actor ControlPlane {
     /// Reads the backend's inventory again; rebuilds the engine's cluster only when it changed.
     func refreshInventory() async {
         let now = clock.now
-        guard now.timeIntervalSince(lastInventory) >= config.inventoryRefresh.seconds else { return }
-        lastInventory = now
+        guard now.timeIntervalSince(loop.lastInventory) >= config.inventoryRefresh.seconds else { return }
+        loop.lastInventory = now
         do {
             let found = try await backend.nodes()
             if found != nodes {
@@ -248,13 +223,13 @@ public actor ControlPlane {
         }
         await enforceDeadlines()
         let now = clock.now
-        if dirty || now.timeIntervalSince(lastCycle) >= config.idleCycle.seconds {
-            dirty = false
-            lastCycle = now
+        if loop.dirty || now.timeIntervalSince(loop.lastCycle) >= config.idleCycle.seconds {
+            loop.dirty = false
+            loop.lastCycle = now
             do { try await cycle() } catch { logger.error("scheduling cycle failed", metadata: ["error": "\(error)"]) }
         }
-        if now.timeIntervalSince(lastGauges) >= 1 {
-            lastGauges = now
+        if now.timeIntervalSince(loop.lastGauges) >= 1 {
+            loop.lastGauges = now
             recordGauges()
         }
     }
@@ -285,9 +260,9 @@ public actor ControlPlane {
     }
 
     func recordGauges() {
-        if engineViewsStale { rebuildEngineViews() }
+        if views.stale { rebuildEngineViews() }
         var cpu: Int64 = 0, gpu: Int64 = 0
-        for r in engineRunning.values {
+        for r in views.running.values {
             cpu += r.charged.cpuMilli
             for i in 0..<Resources.maxModels { gpu += r.charged.gpu[i] }
         }

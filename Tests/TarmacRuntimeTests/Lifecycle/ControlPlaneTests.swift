@@ -177,12 +177,12 @@ import TarmacTesting
         await cp.tick()
         #expect(await cp.current(more)?.state == .queued)
         #expect(await cp.current(gpu)?.state == .queued)
-        #expect(await cp.lastExamined.count == 2, "the two new ones")
+        #expect(await cp.loop.lastExamined.count == 2, "the two new ones")
         h.backend.exitAll(ids[0], attempt: 1)
         await cp.tick()
         #expect(await cp.current(more)?.state == .running)
         #expect(await cp.current(gpu)?.state == .queued)
-        let examined = await cp.lastExamined
+        let examined = await cp.loop.lastExamined
         #expect(examined.count == 1 && !examined.full, "only the CPU job waiting in the pool that has room again: \(examined)")
         // A job of team search ending frees quota in cohort research: a waiting GPU job of team ads (same cohort) is looked at.
         let adsGPU = try await cp.submit(text: gpuJob("ads-gpu", team: "ads", owner: "carol@acme.example"), requestID: nil, by: Lifecycle.admin,
@@ -191,7 +191,7 @@ import TarmacTesting
         #expect(await cp.current(adsGPU)?.state == .queued)
         h.backend.exitAll(ids[1], attempt: 1)
         await cp.tick()
-        let next = await cp.lastExamined
+        let next = await cp.loop.lastExamined
         #expect(next.count == 1 && !next.full, "ads' GPU job, by its cohort; not assistants': \(next)")
     }
 
