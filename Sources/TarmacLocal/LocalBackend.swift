@@ -46,7 +46,7 @@ public actor LocalBackend: Backend {
 
     public func nodes() async throws -> [NodeInventory] { [machine] }
 
-    func directory(_ k: Key) -> PodDirectory { PodDirectory(root: root, workload: k.workload, attempt: k.attempt, pod: k.pod) }
+    nonisolated func directory(_ k: Key) -> PodDirectory { PodDirectory(root: root, workload: k.workload, attempt: k.attempt, pod: k.pod) }
 
     public func launch(_ pods: [PodLaunch]) async throws {
         let enc = JSONEncoder()
@@ -215,6 +215,11 @@ public actor LocalBackend: Backend {
     func exit(_ key: Key, _ s: ExitStatus, _ dir: PodDirectory) -> PodExit {
         PodExit(workload: key.workload, attempt: key.attempt, pod: key.pod, reason: s.reason, exitCode: s.exitCode, signal: s.signal,
                 peakMemoryBytes: s.peakMemoryBytes, memoryLimitBytes: s.memoryLimitBytes, lastLines: dir.lastLines())
+    }
+
+    /// Wakes when the pod writes (the kernel tells), not on a timer.
+    public nonisolated func waitForLog(workload: String, attempt: Int, pod: Int, beyond offset: Int64, timeout: Duration) async {
+        await FileGrowth.wait(directory(Key(workload: workload, attempt: attempt, pod: pod)).logFile, beyond: offset, timeout: timeout)
     }
 
     public func readLog(workload: String, attempt: Int, pod: Int, from offset: Int64, max: Int) async throws -> LogChunk {

@@ -147,7 +147,8 @@ struct WorkloadController {
                     continue
                 }
                 guard follow, let cur = await cp.current(id), cur.attempt == a, !cur.state.isTerminal || cur.finishedAt.map({ cp.clock.now.timeIntervalSince($0) < 1 }) == true else { break }
-                try await Task.sleep(for: .milliseconds(200))
+                // Wakes at new output (the backend says when), or after a second to see whether the workload ended.
+                await cp.waitForLog(workload: id, attempt: a, pod: pod, beyond: offset, timeout: .seconds(1))
             }
             try await writer.finish(nil)
         }

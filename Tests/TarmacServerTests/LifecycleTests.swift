@@ -57,6 +57,23 @@ extension ServerTests {
         #expect(why.stdout.contains("[ApplicationError]") && why.stdout.contains("exited with code 3") && why.stdout.contains("boom"), "\(why.stdout)")
     }
 
+    /// `logs?follow=true` streams a running pod's output as it is written (the local backend wakes the follower when the
+    /// log grows) and ends when the workload does, with every line.
+    @Test func followStreamsTheLogUntilTheWorkloadEnds() async throws {
+        let server = try TestServer()
+        try await server.start()
+        let token = try server.adminToken
+        let script = "import time\nprint('one', flush=True)\ntime.sleep(1.5)\nprint('two', flush=True)\ntime.sleep(1.5)\nprint('three', flush=True)"
+        let (status, w) = try await server.json(.POST, "/v1/workloads", token: token, body: Doc.training("chatty", script: script))
+        #expect(status == 201)
+        let id = try #require(w["id"] as? String)
+        _ = try await server.waitFor(id) { $0["state"] as? String == "running" }
+        let (code, body) = try await server.http(.GET, "/v1/workloads/\(id)/logs?follow=true", token: token)
+        #expect(code == 200 && String(decoding: body, as: UTF8.self) == "one\ntwo\nthree\n", "\(String(decoding: body, as: UTF8.self))")
+        let (_, after) = try await server.json(.GET, "/v1/workloads/\(id)", token: token)
+        #expect(after["state"] as? String == "succeeded", "the stream ends with the workload: \(after)")
+    }
+
     @Test func cancelStopsARunningProcess() async throws {
         let server = try TestServer()
         try await server.start()

@@ -102,6 +102,10 @@ public protocol Backend: Sendable {
     func recover(workload: String, attempt: Int, pods: Int) async -> [PodRecovery]
     /// Reads a pod's log from a byte offset.
     func readLog(workload: String, attempt: Int, pod: Int, from offset: Int64, max: Int) async throws -> LogChunk
+    /// Waits until a pod's log may hold more than `offset` bytes, or `timeout` passes: a follower reads again then.
+    /// A backend that can tell (local files: the kernel says) wakes at the new output; the default looks again
+    /// every 200 ms.
+    func waitForLog(workload: String, attempt: Int, pod: Int, beyond offset: Int64, timeout: Duration) async
 
     /// At start, before any recovery: every workload the store still keeps. A backend with objects of its own adopts the
     /// ones that belong to these and removes the rest.
@@ -194,5 +198,8 @@ extension Backend {
     public var fetchesWorkdirOverAPI: Bool { false }
     public func onEvent(_ handler: @escaping @Sendable () -> Void) async {}
     public var inventoryCanGrow: Bool { false }
+    public func waitForLog(workload: String, attempt: Int, pod: Int, beyond offset: Int64, timeout: Duration) async {
+        try? await Task.sleep(for: min(timeout, .milliseconds(200)))
+    }
     public func contractChanged(_ contract: Contract) async {}
 }

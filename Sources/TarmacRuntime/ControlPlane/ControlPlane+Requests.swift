@@ -341,6 +341,11 @@ extension ControlPlane {
         try await backend.readLog(workload: workload, attempt: attempt, pod: pod, from: offset, max: max)
     }
 
+    /// Returns when the pod's log may have grown past `offset` (or after `timeout`): what a log follower waits on.
+    public nonisolated func waitForLog(workload: String, attempt: Int, pod: Int, beyond offset: Int64, timeout: Duration) async {
+        await backend.waitForLog(workload: workload, attempt: attempt, pod: pod, beyond: offset, timeout: timeout)
+    }
+
     public func current(_ id: String) -> WorkloadEntry? { tracked[id]?.entry }
 
     /// Where a running service's replicas answer (empty for other workloads, or where the backend does not say).
