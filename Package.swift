@@ -267,6 +267,15 @@ let package = Package(
                            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"), .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict),
+        .testTarget(
+            name: "TarmacWorkdirTests",
+            dependencies: ["TarmacWorkdir", "TarmacTesting", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
+        .testTarget(name: "TarmacPlanningTests", dependencies: ["TarmacPlanning", "TarmacContract", "TarmacModel", "TarmacTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "TarmacMeteringTests",
+            dependencies: ["TarmacMetering", "TarmacCore", "TarmacTesting", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict),
+        .testTarget(name: "TarmacAPITests", dependencies: ["TarmacAPI", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
         .testTarget(name: "TarmacCoreTests", dependencies: ["TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacStoreSQLiteTests", dependencies: ["TarmacStoreSQLite", "TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacCLITests", dependencies: ["tarmac", "TarmacTesting"], swiftSettings: strict),
