@@ -45,8 +45,7 @@ public struct Scheduler: Sendable {
         var heads: [String: Int] = [:]  // next index into each team's queue
         var reservation = state.queue.reservedFor.flatMap { state.queue.pending[$0] }
 
-        let clock = ContinuousClock()
-        var started = clock.now
+        var started = config.stopwatch?() ?? .zero
         // Each team's place in line: (head priority, dominant share, head submission). Only the team just served, and
         // after a preemption the victims' teams, change, so keys are kept and updated rather than recomputed.
         var keys: [String: TeamKey] = [:]
@@ -58,10 +57,10 @@ public struct Scheduler: Sendable {
         for team in queues.keys { refresh(team) }
         while let team = Self.nextTeam(keys) {
             defer { refresh(team) }
-            if config.measure {
-                let t = clock.now
+            if let stopwatch = config.stopwatch {
+                let t = stopwatch()
                 if !decision.admitted.isEmpty || !decision.waiting.isEmpty {
-                    let d = started.duration(to: t).components
+                    let d = (t - started).components
                     decision.decisionNanoseconds.append(d.seconds * 1_000_000_000 + d.attoseconds / 1_000_000_000)
                 }
                 started = t

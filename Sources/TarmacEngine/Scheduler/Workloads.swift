@@ -138,18 +138,19 @@ public struct SchedulerConfig: Sendable {
     public var preemption: Bool
     /// Explain every waiting workload (costs a scan per distinct shape).
     public var explain: Bool
-    /// Time every decision (for benchmarks).
-    public var measure: Bool
+    /// Time every decision against this monotonic reading (benchmarks pass one); nil: not timed. The engine reads no
+    /// clock of its own.
+    public var stopwatch: (@Sendable () -> Duration)?
     /// Kept state (`SchedulerState`) examines parked workloads again at least this often (ms), whether or not anything
     /// changed: what time alone can change (a victim's minimum runtime passing, a reservation coming due) is seen then.
     public var recheckAfter: Int64
 
-    public init(reservationAfter: Int64 = 10 * 60 * 1000, preemption: Bool = true, explain: Bool = true, measure: Bool = false,
+    public init(reservationAfter: Int64 = 10 * 60 * 1000, preemption: Bool = true, explain: Bool = true, stopwatch: (@Sendable () -> Duration)? = nil,
                 recheckAfter: Int64 = 60 * 1000) {
         self.reservationAfter = reservationAfter
         self.recheckAfter = recheckAfter
         self.preemption = preemption
         self.explain = explain
-        self.measure = measure
+        self.stopwatch = stopwatch
     }
 }
