@@ -158,7 +158,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "TarmacFakeCluster",
-            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["TarmacCore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
         // Test builders, and the conformance suite every store runs (StoreConformance).
         .target(

@@ -1,4 +1,5 @@
 import Foundation
+import TarmacCore
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -22,7 +23,13 @@ public final class InMemoryAPIServer: Sendable {
     let state = Mutex(State())
     public let username: String
 
-    public init(username: String = "kubernetes-admin") { self.username = username }
+    /// Where it reads the time (creation timestamps, watch timeouts).
+    let clock: any RuntimeClock
+
+    public init(username: String = "kubernetes-admin", clock: any RuntimeClock = SystemClock()) {
+        self.username = username
+        self.clock = clock
+    }
 
     public var requests: Int { state.withLock { $0.requests } }
     /// Pod log requests (`pods/NAME/log`) answered or waiting.
@@ -69,7 +76,8 @@ public final class InMemoryAPIServer: Sendable {
     /// Stores an object as the cluster would (a node, a pod, a changed status), with an event for watchers.
     public func put(_ path: String, _ object: [String: Any]) {
         guard let t = Self.parse(path), let n = t.name else { return }
-        state.withLock { s in _ = Self.store(&s, t, n, object, type: nil) }
+        let now = clock.now
+        state.withLock { s in _ = Self.store(&s, t, n, object, type: nil, at: now) }
     }
 
     public func remove(_ path: String) {
@@ -78,7 +86,7 @@ public final class InMemoryAPIServer: Sendable {
     }
 
     @discardableResult
-    static func store(_ s: inout State, _ t: Target, _ name: String, _ object: [String: Any], type: String?) -> Data {
+    static func store(_ s: inout State, _ t: Target, _ name: String, _ object: [String: Any], type: String?, at now: Date) -> Data {
         var o = object
         var meta = o["metadata"] as? [String: Any] ?? [:]
         let existed = s.objects[key(t, name: name)] != nil
@@ -87,7 +95,7 @@ public final class InMemoryAPIServer: Sendable {
         if let ns = t.namespace { meta["namespace"] = ns }
         meta["resourceVersion"] = String(s.rv)
         if meta["uid"] == nil { meta["uid"] = UUID().uuidString.lowercased() }
-        if meta["creationTimestamp"] == nil { meta["creationTimestamp"] = ISO8601DateFormatter().string(from: Date()) }
+        if meta["creationTimestamp"] == nil { meta["creationTimestamp"] = ISO8601DateFormatter().string(from: now) }
         o["metadata"] = meta
         let data = (try? JSONSerialization.data(withJSONObject: o)) ?? Data()
         s.objects[key(t, name: name)] = data
@@ -168,6 +176,7 @@ public final class InMemoryAPIServer: Sendable {
             guard state.withLock({ $0.objects[Self.key(t, name: name)] }) != nil else { return Self.status(404, "NotFound", "pods \"\(name)\" not found") }
             return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "log of \(name)\n")))
         }
+        let now = clock.now
         switch (req.method, t.name) {
         case (.get, nil) where isWatch:
             return watch(t, from: Int(query["resourceVersion"] ?? "0") ?? 0, selector: query["labelSelector"], timeout: Int(query["timeoutSeconds"] ?? "60") ?? 60)
@@ -190,7 +199,7 @@ public final class InMemoryAPIServer: Sendable {
             guard let object, let name = (object["metadata"] as? [String: Any])?["name"] as? String else { return Self.status(400, "BadRequest", "no object") }
             let result = state.withLock { s -> Data? in
                 guard s.objects[Self.key(t, name: name)] == nil else { return nil }
-                return Self.store(&s, t, name, object, type: "ADDED")
+                return Self.store(&s, t, name, object, type: "ADDED", at: now)
             }
             guard let result else { return Self.status(409, "AlreadyExists", "\(t.collection) \"\(name)\" already exists") }
             return Self.json(.created, result)
@@ -206,12 +215,12 @@ public final class InMemoryAPIServer: Sendable {
                 if req.method == .put {
                     guard var e = existing else { return nil }
                     if t.subresource == "status" { e["status"] = object["status"] } else { e = object }
-                    return Self.store(&s, t, name, e, type: nil)
+                    return Self.store(&s, t, name, e, type: nil, at: now)
                 }
                 if existing == nil && !contentType.contains("apply-patch") { return nil }
                 if query["dryRun"] != nil { return (try? JSONSerialization.data(withJSONObject: Self.merge(existing, object, nullDeletes: false))) ?? Data() }
                 let merged = Self.merge(existing, object, nullDeletes: contentType.contains("merge-patch")) as? [String: Any] ?? object
-                return Self.store(&s, t, name, merged, type: nil)
+                return Self.store(&s, t, name, merged, type: nil, at: now)
             }
             guard let result else { return Self.status(404, "NotFound", "\(t.collection) \"\(name)\" not found") }
             return Self.json(.ok, result)
@@ -230,8 +239,8 @@ public final class InMemoryAPIServer: Sendable {
     func watch(_ t: Target, from start: Int, selector: String?, timeout: Int) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
             var rv = start
-            let end = ContinuousClock.now + .seconds(timeout)
-            while ContinuousClock.now < end {
+            let end = self.clock.elapsed + .seconds(timeout)
+            while self.clock.elapsed < end {
                 let (events, latest) = self.state.withLock { s in
                     (s.events.filter { $0.rv > rv && $0.collection == t.collection && (t.namespace == nil || $0.namespace == t.namespace) && Self.matches($0.object, selector: selector) }, s.rv)
                 }

@@ -1,4 +1,4 @@
-import TarmacCore
+@testable import TarmacCore
 import Foundation
 import Testing
 import TarmacAPI

@@ -1,4 +1,3 @@
-import TarmacCore
 import Foundation
 import TarmacModel
 import TarmacPlanning
