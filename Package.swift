@@ -163,7 +163,7 @@ let package = Package(
         // Test builders, and the conformance suite every store runs (StoreConformance).
         .target(
             name: "TarmacTesting",
-            dependencies: ["TarmacModel", "TarmacContract", "TarmacEngine", "TarmacCore", "TarmacIdentity", "TarmacPlanning",
+            dependencies: ["TarmacModel", "TarmacContract", "TarmacEngine", "TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacKinds",
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .executableTarget(
@@ -227,7 +227,7 @@ let package = Package(
         .testTarget(name: "TarmacSimulatorTests", dependencies: ["TarmacSimulator", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(
             name: "TarmacRuntimeTests",
-            dependencies: ["TarmacCore", "TarmacRuntime", "TarmacPlanning", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacTesting", "TarmacWorkdir",
+            dependencies: ["TarmacCore", "TarmacRuntime", "TarmacPlanning", "TarmacKinds", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacTesting", "TarmacWorkdir",
                            "TarmacContract", "TarmacEngine", "TarmacModel", "TarmacCredentials", "TarmacIdentity",
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "PropertyBased", package: "swift-property-based")],
@@ -245,7 +245,7 @@ let package = Package(
             name: "TarmacKubernetesTests",
             dependencies: [
                 "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacTesting",
-                "TarmacCore", "TarmacRuntime", "TarmacPlanning", "TarmacStoreSQLite", "TarmacContract", "TarmacWorkdir",
+                "TarmacCore", "TarmacRuntime", "TarmacPlanning", "TarmacKinds", "TarmacStoreSQLite", "TarmacContract", "TarmacWorkdir",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -12,7 +12,7 @@ public enum WorkloadRenderer {
     /// A document as written: resolved to its plan first.
     public static func render(_ w: Workload, contract: Contract, options: RenderOptions = RenderOptions()) -> Result<[KubeObject], Failure> {
         guard w.isValid else { return .failure(.invalid("workload '\(w.metadata.name)' has errors; run tarmac validate")) }
-        guard let plan = WorkloadPlan(workload: w, contract: contract) else {
+        guard let plan = Kinds.plan(w, contract: contract) else {
             return .failure(.invalid("unknown \(w.workloadClass.rawValue) size '\(w.size)'"))
         }
         return .success(render(plan, contract: contract, options: options))

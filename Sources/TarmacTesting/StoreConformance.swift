@@ -1,4 +1,5 @@
 import Crypto
+import TarmacKinds
 import Foundation
 import TarmacContract
 import TarmacCore
@@ -339,7 +340,7 @@ public enum StoreConformance {
     /// A plan resolved against the example platform (every store keeps it as it was given).
     static let plan: WorkloadPlan? = {
         guard let contract = ContractLoader.load(Fixtures.examplePlatform).contract else { return nil }
-        return WorkloadPlan(source: """
+        return Kinds.plan(source: """
             apiVersion: tarmac.dev/v1alpha1
             kind: TrainingJob
             metadata: {name: n-wl-c, team: search, env: dev, owner: alice@acme.example}

@@ -16,7 +16,7 @@ import Testing
     @Test(arguments: examples)
     func theCommonEnvironmentIsWhatEveryContainerGets(_ file: String) throws {
         let w = try #require(DocumentReader.read(file: file).workloads.first)
-        let plan = try #require(WorkloadPlan(workload: w, contract: Self.contract))
+        let plan = try #require(Kinds.plan(w, contract: Self.contract))
         let objects = WorkloadRenderer.render(plan, contract: Self.contract)
         let controller = try #require(objects.first { $0.kind == "Job" || $0.kind == "Deployment" })
         let container = try #require(controller.body["spec"]?["template"]?["spec"]?["containers"]?.list?.first)
@@ -30,8 +30,19 @@ import Testing
     @Test(arguments: examples)
     func aDocumentRendersAsItsPlan(_ file: String) throws {
         let w = try #require(DocumentReader.read(file: file).workloads.first)
-        let plan = try #require(WorkloadPlan(workload: w, contract: Self.contract))
+        let plan = try #require(Kinds.plan(w, contract: Self.contract))
         #expect(try WorkloadRenderer.render(w, contract: Self.contract).get() == WorkloadRenderer.render(plan, contract: Self.contract))
+    }
+
+    /// Attempts: a batch job's maxRetries + 1, three for the rest; only training has a minimum runtime before it may be
+    /// preempted; services and agents are long-running.
+    @Test(arguments: examples)
+    func eachKindDecidesItsAttemptsRuntimeAndWhetherItIsAService(_ file: String) throws {
+        let w = try #require(DocumentReader.read(file: file).workloads.first)
+        let plan = try #require(Kinds.plan(w, contract: Self.contract))
+        if case .batch(let b) = w.details { #expect(plan.maxAttempts == b.maxRetries + 1) } else { #expect(plan.maxAttempts == 3) }
+        #expect((plan.minRuntime > 0) == (w.kind == .trainingJob))
+        #expect(plan.isService == (w.kind == .inferenceService || w.kind == .agent))
     }
 
     /// A size the contract does not have fails the render with the size named, instead of rendering anything.

@@ -1,4 +1,5 @@
 import TarmacCore
+import TarmacKinds
 import Foundation
 import TarmacPlanning
 import TarmacContract
@@ -21,7 +22,7 @@ enum BackendSupport {
 
     /// The workload of an example file, resolved against the example platform.
     static func plan(_ file: String) -> WorkloadPlan {
-        guard let p = WorkloadPlan(workload: workload(file), contract: contract) else { fatalError("\(file) does not resolve") }
+        guard let p = Kinds.plan(workload(file), contract: contract) else { fatalError("\(file) does not resolve") }
         return p
     }
 

@@ -7,6 +7,7 @@ import Testing
 
 @Suite struct WorkloadPlanTests {
     static let contract: Contract = ContractLoader.load(Fixtures.examplePlatform).contract!
+    static let rules = KindRules(maxAttempts: 3)
 
     static func workload(_ file: String) throws -> Workload {
         try #require(DocumentReader.read(file: Fixtures.exampleWorkloads + "/" + file).workloads.first)
@@ -17,7 +18,7 @@ import Testing
     @Test(arguments: Fixtures.files(in: Fixtures.exampleWorkloads).map { ($0 as NSString).lastPathComponent })
     func everyExampleResolvesAndItsStoredFormReadsBack(_ file: String) throws {
         let w = try Self.workload(file)
-        let plan = try #require(WorkloadPlan(workload: w, contract: Self.contract))
+        let plan = try #require(WorkloadPlan(workload: w, contract: Self.contract, rules: Self.rules))
         let platform = Self.contract.resolve(env: w.metadata.env, team: w.metadata.team).platform
         #expect(plan.size == platform.size(for: w) && plan.size.workloadClass == w.workloadClass)
         #expect(!plan.poolNames.isEmpty && plan.poolNames.allSatisfy { platform.pools[$0]?.canHost(plan.size) == true })
@@ -27,15 +28,12 @@ import Testing
             && stored.maxAttempts == plan.maxAttempts && stored.workload.command == w.command)
     }
 
-    /// Attempts: a batch job's maxRetries + 1, three for the rest; only training has a minimum runtime before it may be
-    /// preempted; services and agents are long-running.
-    @Test func attemptsRuntimeAndServiceFollowTheKind() throws {
-        for file in Fixtures.files(in: Fixtures.exampleWorkloads).map({ ($0 as NSString).lastPathComponent }) {
-            let w = try Self.workload(file)
-            let plan = try #require(WorkloadPlan(workload: w, contract: Self.contract))
-            if case .batch(let b) = w.details { #expect(plan.maxAttempts == b.maxRetries + 1) } else { #expect(plan.maxAttempts == 3) }
-            #expect((plan.minRuntime > 0) == (w.kind == .trainingJob), "\(file)")
-            #expect(plan.isService == (w.kind == .inferenceService || w.kind == .agent), "\(file)")
+    /// What the kind decides (TarmacKinds gives it) is kept as given, whatever the document.
+    @Test func theKindsRulesAreKeptAsGiven() throws {
+        let w = try Self.workload("train-cpu.yaml")
+        for rules in [KindRules(maxAttempts: 1), KindRules(maxAttempts: 7, minRuntime: 60_000), KindRules(maxAttempts: 3, longRunning: true)] {
+            let plan = try #require(WorkloadPlan(workload: w, contract: Self.contract, rules: rules))
+            #expect(plan.maxAttempts == rules.maxAttempts && plan.minRuntime == rules.minRuntime && plan.isService == rules.longRunning)
         }
     }
 
@@ -43,7 +41,7 @@ import Testing
     @Test func anUnknownSizeHasNoPlan() throws {
         var w = try Self.workload("train-cpu.yaml")
         w.size = "cpu-enormous"
-        #expect(WorkloadPlan(workload: w, contract: Self.contract) == nil)
+        #expect(WorkloadPlan(workload: w, contract: Self.contract, rules: Self.rules) == nil)
         #expect(Self.contract.platform.size(for: w) == nil)
     }
 }

@@ -1,12 +1,15 @@
 import TarmacContract
 import TarmacManifests
 import TarmacModel
+import TarmacPlanning
 
 /// An agent: one pod that proves who it is with its identity token and calls its tools with per-tool tokens through
 /// the tool gateway; its egress reaches the gateway and the tools the gateway does not serve, nothing else.
 public struct AgentKind: WorkloadKind {
     public let details: AgentDetails
     public init(details: AgentDetails) { self.details = details }
+
+    public var rules: KindRules { KindRules(maxAttempts: 3, longRunning: true) }
 
     /// Its tools come from the platform's catalogue, with scopes the tool has, and the least of them.
     public func validate(_ w: Workload, size: Size?, platform p: Platform) -> [Diagnostic] {

@@ -1,11 +1,15 @@
 import TarmacContract
 import TarmacManifests
 import TarmacModel
+import TarmacPlanning
 
 /// Independent tasks: an indexed Job running `parallelism` at a time, each task retried on its own.
 public struct BatchKind: WorkloadKind {
     public let details: BatchDetails
     public init(details: BatchDetails) { self.details = details }
+
+    /// Its own `maxRetries`, and the first try.
+    public var rules: KindRules { KindRules(maxAttempts: details.maxRetries + 1) }
 
     public func validate(_ w: Workload, size: Size?, platform: Platform) -> [Diagnostic] {
         guard w.isValid, details.parallelism > details.tasks else { return [] }

@@ -1,12 +1,15 @@
 import TarmacContract
 import TarmacManifests
 import TarmacModel
+import TarmacPlanning
 
 /// A model served behind a Service: a Deployment of `replicas.min` replicas (an autoscaler between min and max), a
 /// readiness probe on its port, and ingress only from the gateway's namespace and its own.
 public struct InferenceKind: WorkloadKind {
     public let details: InferenceDetails
     public init(details: InferenceDetails) { self.details = details }
+
+    public var rules: KindRules { KindRules(maxAttempts: 3, longRunning: true) }
 
     /// A rollback target is another version of the same model.
     public func validate(_ w: Workload, size: Size?, platform: Platform) -> [Diagnostic] {

@@ -1,12 +1,17 @@
 import TarmacContract
 import TarmacManifests
 import TarmacModel
+import TarmacPlanning
 
 /// A gang of workers that train together: an indexed Job of `workers` pods that start and fail as one, a headless
 /// Service for their rendezvous, and a checkpoint volume when the document asks for one.
 public struct TrainingKind: WorkloadKind {
     public let details: TrainingDetails
     public init(details: TrainingDetails) { self.details = details }
+
+    /// A minute of runtime before a preemption may take it: a gang that just started loses little, one that is just
+    /// starting would only thrash.
+    public var rules: KindRules { KindRules(maxAttempts: 3, minRuntime: 60_000) }
 
     /// A training job should end on its own and survive preemption.
     public func validate(_ w: Workload, size: Size?, platform: Platform) -> [Diagnostic] {

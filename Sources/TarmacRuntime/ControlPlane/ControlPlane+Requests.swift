@@ -109,7 +109,7 @@ extension ControlPlane {
         guard principal.canChange(team: w.metadata.team) else {
             throw RuntimeError(.forbidden, "\(principal.name) (\(principal.role.rawValue)\(principal.team.map { " of team \($0)" } ?? "")) cannot submit workloads for team \(w.metadata.team)")
         }
-        guard let plan = WorkloadPlan(workload: w, contract: contract) else {
+        guard let plan = Kinds.plan(w, contract: contract) else {
             throw RuntimeError(.invalid, "size \(w.size) does not resolve for team \(w.metadata.team) in \(w.metadata.env)")
         }
         return PreparedSubmit(text: text, workload: w, plan: plan, warnings: diagnostics.filter { $0.severity == .warning }.map(Self.payload), workdir: workdir,
@@ -158,7 +158,7 @@ extension ControlPlane {
         guard created else {
             // Another control plane's (or an earlier run's) workload with this request id: known from now on.
             if tracked[stored.id] == nil {
-                tracked.upsert(TrackedWorkload(entry: stored, plan: stored.state.isTerminal ? nil : WorkloadPlan(source: stored.source, contract: contract)))
+                tracked.upsert(TrackedWorkload(entry: stored, plan: stored.state.isTerminal ? nil : Kinds.plan(source: stored.source, contract: contract)))
                 if let t = tracked[stored.id] { noteEngineView(t) }
             }
             return SubmitResult(workload: stored, created: false, warnings: [])
@@ -199,7 +199,7 @@ extension ControlPlane {
         case .agent: (kind, details) = (.agent, .agent(AgentDetails(tools: [:], onBehalfOf: nil)))
         }
         let w = Workload(kind: kind, metadata: WorkloadMetadata(name: "sizes", team: team, env: env), size: size, image: "", details: details)
-        guard let plan = WorkloadPlan(workload: w, contract: contract) else { return "size \(size) does not resolve for team \(team) in \(env)" }
+        guard let plan = Kinds.plan(w, contract: contract) else { return "size \(size) does not resolve for team \(team) in \(env)" }
         return neverStarts(plan, pods: 1, team: team)
     }
 
@@ -280,7 +280,7 @@ extension ControlPlane {
     func ended(_ e: WorkloadEntry) -> WhyView {
         var message = e.message ?? e.state.rawValue
         var facts = failureFacts(e)
-        if e.cause == "OutOfMemory", let w = WorkloadPlan(source: e.source, contract: contract) {
+        if e.cause == "OutOfMemory", let w = Kinds.plan(source: e.source, contract: contract) {
             let platform = contract.resolve(env: e.env, team: e.team).platform
             let used = max(e.failure?.peakMemoryBytes ?? 0, e.failure?.memoryLimitBytes ?? w.size.memory.bytes)
             if let bigger = SizeAdvice.larger(than: w.size, memoryAbove: used, in: platform) {

@@ -1,4 +1,5 @@
 import TarmacCore
+import TarmacKinds
 import Crypto
 import Foundation
 import Logging
@@ -125,7 +126,7 @@ public actor ControlPlane {
             var plan = s.plan
             // Rows written before plans were stored: resolved once more from their document.
             if plan == nil && !s.entry.state.isTerminal {
-                plan = WorkloadPlan(source: s.entry.source, contract: contract)
+                plan = Kinds.plan(source: s.entry.source, contract: contract)
                 resolved += 1
             }
             tracked.upsert(TrackedWorkload(entry: s.entry, plan: s.entry.state.isTerminal ? nil : plan))

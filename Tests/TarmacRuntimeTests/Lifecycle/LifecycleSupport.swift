@@ -1,4 +1,5 @@
 import TarmacCore
+import TarmacKinds
 import Foundation
 import TarmacContract
 import TarmacPlanning
@@ -60,7 +61,7 @@ enum Lifecycle {
 
     /// A tracked record of a freshly submitted document, for the pure state machine.
     static func tracked(_ source: String, id: String = "wl-1", at now: Date) -> TrackedWorkload {
-        let plan = WorkloadPlan(source: source, contract: contract)!
+        let plan = Kinds.plan(source: source, contract: contract)!
         let w = plan.workload
         let e = WorkloadEntry(id: id, name: w.metadata.name, team: w.metadata.team, env: w.metadata.env, kind: w.kind.rawValue,
                               owner: w.metadata.owner, submittedBy: "admin", requestID: nil, size: w.size, podCount: w.podCount,
