@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "TarmacContract", targets: ["TarmacContract"]),
         .library(name: "TarmacManifests", targets: ["TarmacManifests"]),
         .library(name: "TarmacKinds", targets: ["TarmacKinds"]),
+        .library(name: "TarmacDelivery", targets: ["TarmacDelivery"]),
         .library(name: "TarmacEngine", targets: ["TarmacEngine"]),
         .library(name: "TarmacSimulator", targets: ["TarmacSimulator"]),
     ],
@@ -79,6 +80,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
+        // Model delivery: the registry's pure parts (semantic versions, manifests of every file's digest, signatures
+        // over them); promotion gates and rollouts join here.
+        .target(name: "TarmacDelivery", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         // The credential controller: JWT-SVIDs for attested pods, token exchange, grants, key rotation, the deny list.
         .target(
             name: "TarmacCredentials",
@@ -276,6 +280,9 @@ let package = Package(
             dependencies: ["TarmacMetering", "TarmacCore", "TarmacTesting", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict),
         .testTarget(name: "TarmacAPITests", dependencies: ["TarmacAPI", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
+        .testTarget(
+            name: "TarmacDeliveryTests",
+            dependencies: ["TarmacDelivery", "TarmacTesting", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
         .testTarget(name: "TarmacCoreTests", dependencies: ["TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacStoreSQLiteTests", dependencies: ["TarmacStoreSQLite", "TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacCLITests", dependencies: ["tarmac", "TarmacTesting"], swiftSettings: strict),
