@@ -67,7 +67,7 @@ let package = Package(
         // gateway and the controllers import this, not the control plane.
         .target(
             name: "TarmacCore",
-            dependencies: ["TarmacModel", "TarmacEngine", "TarmacPlanning", "TarmacIdentity", "TarmacAPI", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TarmacModel", "TarmacEngine", "TarmacPlanning", "TarmacIdentity", "TarmacAPI", "TarmacDelivery", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         // The control plane: the workload state machine, its effect runner and the scheduling loop.
         .target(
@@ -93,7 +93,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "TarmacStoreSQLite",
-            dependencies: ["TarmacCore", "TarmacPlanning", "TarmacModel", "TarmacIdentity", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["TarmacCore", "TarmacPlanning", "TarmacModel", "TarmacIdentity", "TarmacDelivery", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
         // The Linux system calls of the local pod sandbox that Swift cannot call directly (Landlock, prctl, mount).
         .target(name: "CTarmacSandbox"),
@@ -167,7 +167,7 @@ let package = Package(
         // Test builders, and the conformance suite every store runs (StoreConformance).
         .target(
             name: "TarmacTesting",
-            dependencies: ["TarmacModel", "TarmacContract", "TarmacEngine", "TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacKinds",
+            dependencies: ["TarmacModel", "TarmacContract", "TarmacEngine", "TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacKinds", "TarmacDelivery",
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .executableTarget(
@@ -283,7 +283,7 @@ let package = Package(
         .testTarget(
             name: "TarmacDeliveryTests",
             dependencies: ["TarmacDelivery", "TarmacTesting", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
-        .testTarget(name: "TarmacCoreTests", dependencies: ["TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
+        .testTarget(name: "TarmacCoreTests", dependencies: ["TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacDelivery", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacStoreSQLiteTests", dependencies: ["TarmacStoreSQLite", "TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacCLITests", dependencies: ["tarmac", "TarmacTesting"], swiftSettings: strict),
     ]

@@ -100,6 +100,24 @@ enum Migrations {
             try db.create(index: "audit_workload", on: "audit", columns: ["workload"], condition: Column("workload") != nil)
             try db.create(index: "audit_tool", on: "audit", columns: ["tool"], condition: Column("tool") != nil)
         }
+        // The model registry: versions (unique by precedence: build metadata aside) and the aliases that point at them.
+        m.registerMigration("v5-model-registry") { db in
+            try db.create(table: "model_version") { t in
+                t.column("team", .text).notNull()
+                t.column("model", .text).notNull()
+                t.column("version", .text).notNull()
+                t.column("body", .blob).notNull()
+                t.primaryKey(["team", "model", "version"])
+            }
+            try db.create(table: "model_alias") { t in
+                t.column("team", .text).notNull()
+                t.column("model", .text).notNull()
+                t.column("name", .text).notNull()
+                t.column("version", .text).notNull()
+                t.column("body", .blob).notNull()
+                t.primaryKey(["team", "model", "name"])
+            }
+        }
         return m
     }
 }

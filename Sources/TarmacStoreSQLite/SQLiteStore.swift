@@ -1,4 +1,5 @@
 import TarmacCore
+import TarmacDelivery
 import Foundation
 import GRDB
 import TarmacIdentity
@@ -205,6 +206,56 @@ public final class SQLiteStore: Store {
                 try db.execute(sql: "INSERT OR REPLACE INTO \"grant\" (id, workload, body) VALUES (?, ?, ?)", arguments: [id, workload, body])
             }
             try Self.append(audit, db)
+        }
+    }
+
+    public func register(_ version: ModelVersion, audit: AuditDraft) async throws -> (version: ModelVersion, created: Bool) {
+        let body = try WorkloadRecord.encoder.encode(version)
+        return try await pool.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO model_version (team, model, version, body) VALUES (?, ?, ?, ?)",
+                           arguments: [version.team, version.model, version.version.precedenceKey, body])
+            guard db.changesCount == 1 else {
+                let existing = try Data.fetchOne(db, sql: "SELECT body FROM model_version WHERE team = ? AND model = ? AND version = ?",
+                                                 arguments: [version.team, version.model, version.version.precedenceKey])
+                return (try existing.map { try WorkloadRecord.decoder.decode(ModelVersion.self, from: $0) } ?? version, false)
+            }
+            try Self.append([audit], db)
+            return (version, true)
+        }
+    }
+
+    public func modelVersions(team: String?, model: String?) async throws -> [ModelVersion] {
+        try await pool.read { db in
+            var sql = "SELECT body FROM model_version WHERE 1", args: [(any DatabaseValueConvertible)?] = []
+            if let team { sql += " AND team = ?"; args.append(team) }
+            if let model { sql += " AND model = ?"; args.append(model) }
+            return try Data.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+                .map { try WorkloadRecord.decoder.decode(ModelVersion.self, from: $0) }.sorted(by: ModelVersion.registryOrder)
+        }
+    }
+
+    public func moveAlias(_ alias: ModelAlias, expected: SemanticVersion?, audit: AuditDraft) async throws -> Bool {
+        let body = try WorkloadRecord.encoder.encode(alias)
+        return try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM model_version WHERE team = ? AND model = ? AND version = ?",
+                                    arguments: [alias.team, alias.model, alias.version.precedenceKey]) == true else {
+                throw RegistryRefusal("\(alias.model)@\(alias.version) is not registered for team \(alias.team)")
+            }
+            let current = try Data.fetchOne(db, sql: "SELECT body FROM model_alias WHERE team = ? AND model = ? AND name = ?",
+                                            arguments: [alias.team, alias.model, alias.name])
+                .map { try WorkloadRecord.decoder.decode(ModelAlias.self, from: $0).version }
+            guard current == expected else { return false }
+            try db.execute(sql: "INSERT OR REPLACE INTO model_alias (team, model, name, version, body) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [alias.team, alias.model, alias.name, alias.version.description, body])
+            try Self.append([audit], db)
+            return true
+        }
+    }
+
+    public func aliases(team: String, model: String) async throws -> [ModelAlias] {
+        try await pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT body FROM model_alias WHERE team = ? AND model = ? ORDER BY name", arguments: [team, model])
+                .map { try WorkloadRecord.decoder.decode(ModelAlias.self, from: $0) }
         }
     }
 

@@ -3,6 +3,7 @@ import TarmacKinds
 import Foundation
 import TarmacContract
 import TarmacCore
+import TarmacDelivery
 import TarmacIdentity
 import TarmacPlanning
 
@@ -44,6 +45,8 @@ public enum StoreConformance {
         ConformanceCase(name: "audit queries return what the query's meaning selects, in chain order", run: auditQueriesMatchTheirMeaning),
         ConformanceCase(name: "tokens are found by hash, listed oldest first and revoked once", run: tokensBehave),
         ConformanceCase(name: "signing keys, grants and one-time redemptions", run: identityBehaves),
+        ConformanceCase(name: "a model version is registered once and versions list by precedence", run: versionsAreRegisteredOnce),
+        ConformanceCase(name: "an alias moves by compare-and-set: one of concurrent movers wins", run: aliasesMoveByCompareAndSet),
         ConformanceCase(name: "a restart replays everything that was written", run: restartReplaysEverything),
     ]
 
@@ -282,6 +285,10 @@ public enum StoreConformance {
         try await before.saveSigningKeys([key], deleting: [], audit: [])
         try await before.saveGrants([try grant("g-1", at: at)], audit: [])
         _ = try await before.redeem("tib_x", audit: draft("identity-attest", "workload/wl-1"))
+        let version = try modelVersion("ranker", "1.0.0", at: at)
+        _ = try await before.register(version, audit: draft("model-register", "model/ranker@1.0.0"))
+        _ = try await before.moveAlias(ModelAlias(team: "search", model: "ranker", name: "champion", version: version.version, movedBy: "alice", movedAt: at),
+                                       expected: nil, audit: draft("alias-move", "model/ranker@champion"))
         let records = try await before.auditRecords(AuditQuery())
 
         let after = try await s.open()
@@ -292,13 +299,74 @@ public enum StoreConformance {
         let tokens = try await after.tokens().map(\.id), keys = try await after.signingKeys(), grants = try await after.grants().map(\.id)
         try expect(tokens == ["t-1"] && keys == [key] && grants == ["g-1"], "tokens, keys and grants survive", "\(tokens), \(keys.count) keys, \(grants)")
         try expect(!(try await after.redeem("tib_x", audit: draft("identity-attest", "workload/wl-1"))), "a redemption survives", "it was forgotten")
+        let versions = try await after.modelVersions(team: "search", model: "ranker"), aliases = try await after.aliases(team: "search", model: "ranker")
+        try expect(versions == [version] && aliases.map(\.version) == [version.version], "model versions and aliases survive", "\(versions.count) versions, \(aliases)")
         try expect(!(try await after.insert(entry("wl-9", at: at, requestID: e.requestID), audit: draft("submit", "workload/wl-9")).created),
                    "a request id survives", "it was forgotten")
         let t = try await after.update([e], audit: [], transitions: [Transition("run", before: e, after: e, at: at)])
         try expect(t.map(\.seq) == [3], "seqs continue after a restart", "got \(t.map(\.seq))")
     }
 
+    static func versionsAreRegisteredOnce(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        for v in ["1.10.0", "1.2.0", "1.2.0-rc.1"] {
+            let r = try await store.register(try modelVersion("ranker", v, at: at), audit: draft("model-register", "model/ranker@\(v)"))
+            try expect(r.created, "a new version is registered", "\(v) was not")
+        }
+        _ = try await store.register(try modelVersion("ranker", "0.1.0", team: "ads", at: at), audit: draft("model-register", "model/ranker@0.1.0"))
+        let head = try await store.auditHead()?.seq
+        let again = try await store.register(try modelVersion("ranker", "1.2.0+rebuilt", at: at), audit: draft("model-register", "model/ranker@1.2.0"))
+        try expect(!again.created && again.version.version.description == "1.2.0", "a version of the same precedence is not registered twice",
+                   "created \(again.created), returned \(again.version.version)")
+        try expect(try await store.auditHead()?.seq == head, "a refused registration writes no audit record", "the chain grew")
+        let listed = try await store.modelVersions(team: "search", model: "ranker")
+        try expect(listed.map(\.version.description) == ["1.2.0-rc.1", "1.2.0", "1.10.0"], "versions list by precedence", "\(listed.map(\.version.description))")
+        try expect(listed[1] == (try modelVersion("ranker", "1.2.0", at: at)), "a version round-trips whole (manifest, artifact, signature, lineage, labels)", "it changed")
+        try expect(try await store.modelVersions(team: nil, model: nil).map(\.team) == ["ads", "search", "search", "search"], "all teams, by team", "other order")
+        try expect(try await store.modelVersions(team: "ads", model: "other").isEmpty, "a filter that matches nothing", "found some")
+    }
+
+    static func aliasesMoveByCompareAndSet(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let v1 = try SemanticVersion.parse("1.0.0").get(), v2 = try SemanticVersion.parse("2.0.0").get()
+        for v in [v1, v2] { _ = try await store.register(try modelVersion("ranker", v.description, at: at), audit: draft("model-register", "model/ranker@\(v)")) }
+        func alias(_ v: SemanticVersion, by who: String = "alice") -> ModelAlias {
+            ModelAlias(team: "search", model: "ranker", name: "champion", version: v, movedBy: who, movedAt: at)
+        }
+        try expect(try await store.moveAlias(alias(v1), expected: nil, audit: draft("alias-move", "model/ranker@champion")), "a new alias is made", "refused")
+        let head = try await store.auditHead()?.seq ?? 0
+        try expect(!(try await store.moveAlias(alias(v2), expected: nil, audit: draft("alias-move", "model/ranker@champion"))),
+                   "an alias that exists is not made again", "it was")
+        try expect(!(try await store.moveAlias(alias(v2), expected: v2, audit: draft("alias-move", "model/ranker@champion"))),
+                   "a move expecting the wrong version is refused", "it moved")
+        var refused = false
+        do { _ = try await store.moveAlias(alias(try SemanticVersion.parse("9.9.9").get()), expected: v1, audit: draft("alias-move", "model/ranker@champion")) } catch {
+            refused = true
+        }
+        try expect(refused, "an alias to an unregistered version is refused", "it moved")
+        try expect(try await store.auditHead()?.seq == head, "refused moves write nothing", "the chain grew")
+        let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<8 { group.addTask { try await store.moveAlias(alias(v2, by: "mover-\(i)"), expected: v1, audit: draft("alias-move", "model/ranker@champion")) } }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        try expect(wins == 1, "of concurrent moves from the same version one wins", "\(wins) won")
+        let now = try await store.aliases(team: "search", model: "ranker")
+        try expect(now.map(\.version) == [v2] && now.first?.movedBy.hasPrefix("mover-") == true, "the alias points where the winner moved it", "\(now)")
+        try expect(try await store.auditHead()?.seq == head + 1, "only the winning move is audited", "head moved by \((try await store.auditHead()?.seq ?? 0) - head)")
+    }
+
     // MARK: builders
+
+    static func modelVersion(_ model: String, _ version: String, team: String = "search", at: Date) throws -> ModelVersion {
+        ModelVersion(team: team, model: model, version: try SemanticVersion.parse(version).get(),
+                     manifest: ModelManifest(files: [.init(path: "weights/part-0.bin", sha256: String(repeating: "ab", count: 32), size: 1 << 20),
+                                                     .init(path: "config.json", sha256: String(repeating: "cd", count: 32), size: 42)]),
+                     artifact: .external(uri: "s3://models/\(model)/\(version)"), signature: "MEUCIQ==", format: "safetensors", framework: "pytorch",
+                     lineage: .init(workload: "wl-1", attempt: 2, checkpoint: "s3://ckpt/7"), owner: "alice@acme.example", labels: ["task": "ranking"],
+                     registeredBy: "alice", registeredAt: at)
+    }
 
     static func expect(_ ok: Bool, _ check: String, _ seen: String) throws {
         if !ok { throw ConformanceFailure(check: check, seen: seen) }

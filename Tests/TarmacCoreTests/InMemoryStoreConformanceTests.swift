@@ -1,5 +1,6 @@
 import Foundation
 import TarmacCore
+import TarmacDelivery
 import TarmacIdentity
 import TarmacPlanning
 import TarmacTesting
@@ -91,4 +92,8 @@ final class FaultyStore: Store {
     func grants() async throws -> [Grant] { try await inner.grants() }
     func saveGrants(_ g: [Grant], audit: [AuditDraft]) async throws { try await inner.saveGrants(g, audit: audit) }
     func redeem(_ key: String, audit: AuditDraft) async throws -> Bool { try await inner.redeem(key, audit: audit) }
+    func register(_ v: ModelVersion, audit: AuditDraft) async throws -> (version: ModelVersion, created: Bool) { try await inner.register(v, audit: audit) }
+    func modelVersions(team: String?, model: String?) async throws -> [ModelVersion] { try await inner.modelVersions(team: team, model: model) }
+    func moveAlias(_ a: ModelAlias, expected: SemanticVersion?, audit: AuditDraft) async throws -> Bool { try await inner.moveAlias(a, expected: expected, audit: audit) }
+    func aliases(team: String, model: String) async throws -> [ModelAlias] { try await inner.aliases(team: team, model: model) }
 }

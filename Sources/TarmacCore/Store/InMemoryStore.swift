@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import TarmacIdentity
+import TarmacDelivery
 import TarmacPlanning
 
 /// Every store protocol held in memory, behind one lock: each call is one transaction, as in the SQLite store. For
@@ -16,6 +17,8 @@ public final class InMemoryStore: Store {
         var keys: [String: SigningKey] = [:]
         var grants: [String: Grant] = [:]
         var redeemed: Set<String> = []
+        var versions: [ModelVersion] = []
+        var aliases: [String: ModelAlias] = [:]
 
         mutating func append(_ drafts: [AuditDraft]) {
             for d in drafts {
@@ -137,6 +140,40 @@ public final class InMemoryStore: Store {
             for g in grants { s.grants[g.id] = g }
             s.append(audit)
         }
+    }
+
+    public func register(_ version: ModelVersion, audit: AuditDraft) async throws -> (version: ModelVersion, created: Bool) {
+        state.withLock { s in
+            if let existing = s.versions.first(where: { $0.team == version.team && $0.model == version.model && $0.version.hasSamePrecedence(as: version.version) }) {
+                return (existing, false)
+            }
+            s.versions.append(version)
+            s.append([audit])
+            return (version, true)
+        }
+    }
+
+    public func modelVersions(team: String?, model: String?) async throws -> [ModelVersion] {
+        state.withLock { s in
+            s.versions.filter { (team == nil || $0.team == team) && (model == nil || $0.model == model) }.sorted(by: ModelVersion.registryOrder)
+        }
+    }
+
+    public func moveAlias(_ alias: ModelAlias, expected: SemanticVersion?, audit: AuditDraft) async throws -> Bool {
+        try state.withLock { s in
+            guard s.versions.contains(where: { $0.team == alias.team && $0.model == alias.model && $0.version.hasSamePrecedence(as: alias.version) }) else {
+                throw RegistryRefusal("\(alias.model)@\(alias.version) is not registered for team \(alias.team)")
+            }
+            let key = "\(alias.team)/\(alias.model)@\(alias.name)"
+            guard s.aliases[key]?.version == expected else { return false }
+            s.aliases[key] = alias
+            s.append([audit])
+            return true
+        }
+    }
+
+    public func aliases(team: String, model: String) async throws -> [ModelAlias] {
+        state.withLock { s in s.aliases.values.filter { $0.team == team && $0.model == model }.sorted { $0.name < $1.name } }
     }
 
     public func redeem(_ key: String, audit: AuditDraft) async throws -> Bool {

@@ -80,6 +80,11 @@ public struct SemanticVersion: Sendable, Hashable, Comparable, CustomStringConve
         return a.prerelease.count < b.prerelease.count
     }
 
+    /// The version without its build metadata: equal for versions of equal precedence (a store's unique key).
+    public var precedenceKey: String {
+        "\(major).\(minor).\(patch)" + (prerelease.isEmpty ? "" : "-" + prerelease.joined(separator: "."))
+    }
+
     /// Equal precedence (build metadata aside).
     public func hasSamePrecedence(as other: SemanticVersion) -> Bool { !(self < other) && !(other < self) }
 }
