@@ -1,0 +1,94 @@
+/// How a service moves from one model version to the next (an InferenceService's `rollout`): the strategy, the analysis
+/// that gates each step, and how long the previous version stays warm for a one-step rollback.
+public struct RolloutSpec: Sendable, Hashable, Codable {
+    public enum Strategy: Sendable, Hashable, Codable {
+        /// The new version serves a share of traffic that grows step by step.
+        case canary(steps: [CanaryStep])
+        /// The new version starts beside the old one without traffic; after its analysis (or a person's promote) all
+        /// traffic moves at once.
+        case blueGreen
+    }
+
+    public enum CanaryStep: Sendable, Hashable, Codable {
+        /// Send this percentage of requests to the new version.
+        case setWeight(Int)
+        /// Wait this many seconds; nil: until a person promotes.
+        case pause(seconds: Int64?)
+        /// Measure the new version over this many seconds against the rules; a failed rule rolls back.
+        case analysis(seconds: Int64)
+    }
+
+    public var strategy: Strategy
+    public var rules: [AnalysisRule]
+    /// Seconds the previous version keeps its replicas after a promotion: a rollback in that time is one routing change.
+    public var rollbackWindow: Int64
+
+    public init(strategy: Strategy, rules: [AnalysisRule] = [], rollbackWindow: Int64 = 3600) {
+        self.strategy = strategy
+        self.rules = rules
+        self.rollbackWindow = rollbackWindow
+    }
+}
+
+/// One condition on the new version's measurements over an analysis window.
+public struct AnalysisRule: Sendable, Hashable, Codable, CustomStringConvertible {
+    public enum Metric: String, Sendable, Hashable, Codable {
+        /// Share of requests answered without a 5xx, 0...1.
+        case successRate
+        case p99LatencyMs
+        /// Time to first token of streamed answers, p99.
+        case timeToFirstTokenMs
+    }
+
+    public var metric: Metric
+    /// `successRate` must be at least this; the latencies at most this.
+    public var threshold: Double
+    /// Fewer requests than this in the window: no verdict yet (the window starts again).
+    public var minRequests: Int
+
+    public init(_ metric: Metric, _ threshold: Double, minRequests: Int = 50) {
+        self.metric = metric
+        self.threshold = threshold
+        self.minRequests = minRequests
+    }
+
+    public var description: String {
+        switch metric {
+        case .successRate: "success rate at least \(threshold)"
+        case .p99LatencyMs: "p99 latency at most \(threshold) ms"
+        case .timeToFirstTokenMs: "time to first token at most \(threshold) ms"
+        }
+    }
+}
+
+/// What the gateway measured of the new version over one analysis window.
+public struct Measurement: Sendable, Hashable, Codable {
+    public var requests: Int
+    public var successRate: Double
+    public var p99LatencyMs: Double
+    public var timeToFirstTokenMs: Double?
+
+    public init(requests: Int, successRate: Double, p99LatencyMs: Double, timeToFirstTokenMs: Double? = nil) {
+        self.requests = requests
+        self.successRate = successRate
+        self.p99LatencyMs = p99LatencyMs
+        self.timeToFirstTokenMs = timeToFirstTokenMs
+    }
+
+    /// Each rule's verdict: nil when it passes; the reason, with the figures, when it fails.
+    public func failures(of rules: [AnalysisRule]) -> [String] {
+        rules.compactMap { r in
+            switch r.metric {
+            case .successRate:
+                successRate >= r.threshold ? nil : "success rate \(Self.figure(successRate)) below \(Self.figure(r.threshold)) over \(requests) requests"
+            case .p99LatencyMs:
+                p99LatencyMs <= r.threshold ? nil : "p99 latency \(Self.figure(p99LatencyMs)) ms above \(Self.figure(r.threshold)) ms over \(requests) requests"
+            case .timeToFirstTokenMs:
+                (timeToFirstTokenMs ?? 0) <= r.threshold ? nil
+                    : "time to first token \(Self.figure(timeToFirstTokenMs ?? 0)) ms above \(Self.figure(r.threshold)) ms over \(requests) requests"
+            }
+        }
+    }
+
+    static func figure(_ d: Double) -> String { d == d.rounded() ? String(Int(d)) : String(format: "%.3g", d) }
+}
