@@ -282,7 +282,9 @@ let package = Package(
         .testTarget(name: "TarmacAPITests", dependencies: ["TarmacAPI", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
         .testTarget(
             name: "TarmacDeliveryTests",
-            dependencies: ["TarmacDelivery", "TarmacTesting", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
+            dependencies: ["TarmacDelivery", "TarmacTesting", .product(name: "PropertyBased", package: "swift-property-based"),
+                           .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
         .testTarget(name: "TarmacCoreTests", dependencies: ["TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacDelivery", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacStoreSQLiteTests", dependencies: ["TarmacStoreSQLite", "TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacCLITests", dependencies: ["tarmac", "TarmacTesting"], swiftSettings: strict),
