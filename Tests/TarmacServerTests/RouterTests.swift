@@ -51,14 +51,8 @@ import Testing
         var testDescription: String { "\(method) \(path)" }
     }
 
-    static func doc(_ name: String, team: String = "search") -> String {
-        """
-        apiVersion: tarmac.dev/v1alpha1
-        kind: TrainingJob
-        metadata: {name: \(name), team: \(team), env: dev, owner: alice@acme.example}
-        spec: {size: cpu-small, workers: 1, image: docker.io/library/python:3.12-slim, command: [python3, -c, "print(1)"], maxDuration: 10m}
-        """
-    }
+    /// A one-worker training job of `team` (the suite's document builder).
+    static func doc(_ name: String, team: String = "search") -> String { Doc.training(name, team: team, script: "print(1)") }
 
     /// Every route under /v1 that needs a token.
     static let guarded: [Call] = [

@@ -26,7 +26,7 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration,
         return buckets.withLock { b in
             var bucket = b[key] ?? Bucket(tokens: burst, last: now)
             let elapsed = bucket.last.duration(to: now)
-            bucket.tokens = min(burst, bucket.tokens + (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * rate)
+            bucket.tokens = min(burst, bucket.tokens + elapsed.seconds * rate)
             bucket.last = now
             defer { b[key] = bucket }
             if bucket.tokens >= 1 {

@@ -35,7 +35,7 @@ public final class ManualClock: RuntimeClock, Sendable {
 
     public func advance(by d: Duration) {
         time.withLock {
-            $0.now = $0.now.addingTimeInterval(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+            $0.now = $0.now.addingTimeInterval(d.seconds)
             $0.elapsed += d
         }
     }
