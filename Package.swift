@@ -286,7 +286,7 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .testTarget(name: "TarmacCoreTests", dependencies: ["TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacDelivery", "TarmacTesting"], swiftSettings: strict),
-        .testTarget(name: "TarmacStoreSQLiteTests", dependencies: ["TarmacStoreSQLite", "TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
+        .testTarget(name: "TarmacStoreSQLiteTests", dependencies: ["TarmacStoreSQLite", "TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacRuntime", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacCLITests", dependencies: ["tarmac", "TarmacTesting"], swiftSettings: strict),
     ]
 )
