@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "TarmacRuntime",
             dependencies: [
-                "TarmacCore", "TarmacKinds", "TarmacModel", "TarmacContract", "TarmacEngine", "TarmacPlanning", "TarmacAPI", "TarmacIdentity",
+                "TarmacCore", "TarmacKinds", "TarmacModel", "TarmacContract", "TarmacEngine", "TarmacPlanning", "TarmacAPI", "TarmacIdentity", "TarmacDelivery",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -108,7 +108,7 @@ let package = Package(
         .target(
             name: "TarmacServer",
             dependencies: [
-                "TarmacRuntime", "TarmacCore", "TarmacCredentials", "TarmacIdentity", "TarmacAPI", "TarmacPlanning", "TarmacWorkdir", "TarmacContract", "TarmacModel",
+                "TarmacRuntime", "TarmacCore", "TarmacCredentials", "TarmacIdentity", "TarmacAPI", "TarmacPlanning", "TarmacWorkdir", "TarmacContract", "TarmacModel", "TarmacDelivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -175,7 +175,7 @@ let package = Package(
             dependencies: [
                 "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacKinds", "TarmacEngine", "TarmacPlanning", "TarmacSimulator", "TarmacAPI", "TarmacWorkdir",
                 "TarmacCore", "TarmacRuntime", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacServer", "TarmacKubernetes", "TarmacKubernetesBackend",
-                "TarmacIdentity", "TarmacCredentials", "TarmacGateway",
+                "TarmacIdentity", "TarmacCredentials", "TarmacGateway", "TarmacDelivery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

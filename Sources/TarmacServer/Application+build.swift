@@ -23,6 +23,8 @@ public struct ServerDependencies: Sendable {
     public var auditAnchors: String?
     /// Uploaded working directories (nil: workloads cannot have one).
     public var workdirs: WorkdirStore?
+    /// The model registry (nil: no model routes).
+    public var models: ModelRegistry?
     /// Workload and agent credentials (nil: no identity routes).
     public var credentials: CredentialAuthority?
     /// The tool gateway's address, for documents that point at it.
@@ -36,9 +38,11 @@ public struct ServerDependencies: Sendable {
     public init(controlPlane: ControlPlane, tokens: Tokens, registry: PrometheusCollectorRegistry, runsImages: Bool,
                 rateLimit: Double = 50, rateBurst: Double = 200, auditAnchors: String? = nil, workdirs: WorkdirStore? = nil,
                 credentials: CredentialAuthority? = nil, gatewayURL: String? = nil, recovered: ReadinessGate = ReadinessGate(open: true),
-                bodyLimits: BodyLimits? = nil, uploadIdleTimeout: Duration = .seconds(30)) {
+                bodyLimits: BodyLimits? = nil, uploadIdleTimeout: Duration = .seconds(30), models: ModelRegistry? = nil) {
+        self.models = models
         self.recovered = recovered
-        self.bodyLimits = bodyLimits ?? BodyLimits(upload: workdirs.map { $0.limit + (1 << 20) } ?? ServerLimits.maxUpload)
+        self.bodyLimits = bodyLimits ?? BodyLimits(upload: workdirs.map { $0.limit + (1 << 20) } ?? ServerLimits.maxUpload,
+                                                      modelFile: models?.artifacts.map { Int($0.fileLimit) } ?? ServerLimits.maxModelFile)
         self.uploadIdleTimeout = uploadIdleTimeout
         self.workdirs = workdirs
         self.credentials = credentials
@@ -70,6 +74,7 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     TokenController(tokens: deps.tokens).register(v1)
     PlatformController(controlPlane: deps.controlPlane).register(v1)
     identity?.register(v1)
+    deps.models.map { ModelController(registry: $0).register(v1) }
     return router
 }
 

@@ -34,7 +34,7 @@ struct AuditController {
             limit = v
         }
         let q = request.uri.queryParameters
-        let query = AuditQuery(since: try Self.since(request), actor: q.get("actor"), tool: q.get("tool"), workload: q.get("workload"), limit: limit)
+        let query = AuditQuery(since: try Self.since(request), actor: q.get("actor"), action: q.get("action"), tool: q.get("tool"), workload: q.get("workload"), limit: limit)
         return try JSON.response(AuditList(items: try await controlPlane.audit(query, by: caller).map(AuditView.init)))
     }
 

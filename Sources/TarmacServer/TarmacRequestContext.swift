@@ -33,4 +33,6 @@ public struct TarmacRequestContext: RequestContext {
 public enum ServerLimits {
     public static let maxBody = 1 << 20
     public static let maxUpload = 65 << 20
+    /// The largest model file taken by default (`ModelArtifacts.defaultFileLimit`).
+    public static let maxModelFile = 64 << 30
 }

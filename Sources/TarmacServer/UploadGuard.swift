@@ -9,10 +9,15 @@ import NIOHTTPTypes
 public struct BodyLimits: Sendable {
     public var upload: Int
     public var other: Int
+    /// One model file (`PUT /v1/blobs/{digest}`).
+    public var modelFile: Int
+    /// A model version's registration, with its manifest (`POST /v1/models/{model}/versions`).
+    public static let registration = 16 << 20
 
-    public init(upload: Int = ServerLimits.maxUpload, other: Int = ServerLimits.maxBody) {
+    public init(upload: Int = ServerLimits.maxUpload, other: Int = ServerLimits.maxBody, modelFile: Int = ServerLimits.maxModelFile) {
         self.upload = upload
         self.other = other
+        self.modelFile = modelFile
     }
 
     /// The limit for a request to `path`, and how to name it in a refusal.
@@ -20,11 +25,16 @@ public struct BodyLimits: Sendable {
         if path.hasPrefix("/v1/workdirs/") {
             return (upload, "a working directory's archive may be at most \(Self.size(upload))" + (upload > 1 << 20 ? " (\(Self.size(upload - (1 << 20))) of files and the archive's headers)" : ""))
         }
+        if path.hasPrefix("/v1/blobs/") { return (modelFile, "a model file may be at most \(Self.size(modelFile)) (tarmac up --model-file-limit)") }
+        if path.hasPrefix("/v1/models/"), path.hasSuffix("/versions") {
+            return (Self.registration, "a version's registration, with its manifest, may be at most \(Self.size(Self.registration))")
+        }
         return (other, "a request body to \(path) may be at most \(Self.size(other))")
     }
 
     /// `64 MiB`, `1.9 MiB`, `512 KiB`.
     static func size(_ bytes: Int) -> String {
+        if bytes >= 1 << 30 { return bytes % (1 << 30) == 0 ? "\(bytes >> 30) GiB" : String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) }
         guard bytes >= 1 << 20 else { return "\(bytes >> 10) KiB" }
         let tenths = (Double(bytes) / Double(1 << 20) * 10).rounded() / 10
         return tenths == tenths.rounded() ? "\(Int(tenths)) MiB" : String(format: "%.1f MiB", tenths)

@@ -27,6 +27,7 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "From this time (RFC 3339 or a date).") var since: String?
         @Option(help: "At most this many records.") var limit: Int = 100
         @Option(help: "Only records of this actor: KIND:ID or a prefix of it (user:alice, workload:spiffe://..., agent-for:dan@acme.example).") var actor: String?
+        @Option(help: "Only records of this action (submit, model-register, model-alias, grant-approve, ...).") var action: String?
         @Option(help: "Only records about this tool (calls, token exchanges, grants).") var tool: String?
         @Option(help: "Only records about this workload (its id): transitions, identity, grants, tool calls.") var workload: String?
 
@@ -35,6 +36,7 @@ struct AuditCommand: AsyncParsableCommand {
                 var q = ["limit=\(limit)"]
                 if let since { q.append("since=\(ServerClient.query(since))") }
                 if let actor { q.append("actor=\(ServerClient.query(actor))") }
+                if let action { q.append("action=\(ServerClient.query(action))") }
                 if let tool { q.append("tool=\(ServerClient.query(tool))") }
                 if let workload { q.append("workload=\(ServerClient.query(workload))") }
                 let body = try await client.client().call(.GET, "/v1/audit?" + q.joined(separator: "&")).body

@@ -2,6 +2,7 @@ import TarmacCore
 import ArgumentParser
 import Crypto
 import Foundation
+import TarmacDelivery
 import Hummingbird
 import Logging
 import Metrics
@@ -58,6 +59,7 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "API requests per second allowed per token (0: unlimited).") var rateLimit: Double = 50
     @Option(help: "Seconds an upload's body may stall (no byte received) before the request is answered 408 and its connection closed.")
     var uploadIdleTimeout: Double = 30
+    @Option(help: "Largest model file the registry takes (one file of a version, e.g. one safetensors shard).") var modelFileLimit: String = "64Gi"
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
 
     @Option(help: ArgumentHelp("How local pods are confined: auto (the strongest this machine allows), uid, landlock or none.",
@@ -91,6 +93,11 @@ struct UpCommand: AsyncParsableCommand {
         var mode: Isolation.Mode? { Isolation.Mode(rawValue: rawValue) }
     }
 
+    var modelFileBytes: Int64? {
+        guard case .success(let q) = ByteQuantity.parse(modelFileLimit), q.bytes > 0 else { return nil }
+        return q.bytes
+    }
+
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
         if let g = gatewayPort {
@@ -110,6 +117,7 @@ struct UpCommand: AsyncParsableCommand {
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level '\(logLevel)'") }
         if grace < 0 { throw ValidationError("--grace must not be negative") }
         if uploadIdleTimeout <= 0 { throw ValidationError("--upload-idle-timeout must be positive") }
+        guard modelFileBytes != nil else { throw ValidationError("--model-file-limit must be a quantity such as 64Gi") }
         if podPids < 16 { throw ValidationError("--pod-pids must be at least 16") }
         for p in podPath where !(p.hasPrefix("/") || p.hasPrefix("-/")) {
             throw ValidationError("--pod-path takes an absolute directory (or -DIR to leave one out), not '\(p)'")
@@ -161,6 +169,7 @@ struct UpCommand: AsyncParsableCommand {
         let store = try SQLiteStore(path: dataDir + "/tarmac.db")
         for suffix in ["", "-wal", "-shm"] { chmod(dataDir + "/tarmac.db" + suffix, 0o600) }
         let workdirs = try WorkdirStore(root: dataDir + "/workdirs")
+        let modelFiles = try ModelArtifacts(root: dataDir + "/models", fileLimit: modelFileBytes ?? ModelArtifacts.defaultFileLimit)
         let anchors = auditAnchors.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? AuditAnchor.defaultPath(data: dataDir)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -295,7 +304,8 @@ struct UpCommand: AsyncParsableCommand {
         let deps = ServerDependencies(controlPlane: controlPlane, tokens: tokens, registry: registry, runsImages: backend == .kubernetes,
                                       rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4), auditAnchors: anchors,
                                       workdirs: workdirs, credentials: credentials, recovered: recovered,
-                                      uploadIdleTimeout: .milliseconds(Int64(uploadIdleTimeout * 1000)))
+                                      uploadIdleTimeout: .milliseconds(Int64(uploadIdleTimeout * 1000)),
+                                      models: ModelRegistry(store: store, controlPlane: controlPlane, artifacts: modelFiles))
         let anchorService = AuditAnchorService(store: store, path: anchors, logger: Logger(label: "tarmac.audit"))
         let platformName = contract.platform.name
         let banner = where_

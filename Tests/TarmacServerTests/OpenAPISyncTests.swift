@@ -27,6 +27,14 @@ import Yams
                                 peakMemoryBytes: 1 << 31, maxDurationSeconds: 3600, ranSeconds: 3601, suggestedSize: "large")
     static let diagnostic = DiagnosticPayload(severity: "error", file: "f", line: 1, column: 2, message: "m", rule: "r", help: "h", text: "t")
 
+    static let modelFile = ModelFileView(path: "weights/model.safetensors", sha256: String(repeating: "ab", count: 32), size: 4096)
+    static let lineage = ModelVersionView.Lineage(workload: "wl-1", attempt: 2, checkpoint: "step-100")
+    static let modelAlias = ModelAliasView(name: "champion", version: "1.0.0", movedBy: "alice", movedAt: at)
+    static let modelVersion = ModelVersionView(team: "search", model: "ranker", version: "1.0.0", digest: "sha256:ab", artifact: "tarmac", files: 1, bytes: 4096,
+                                               signed: true, format: "safetensors", framework: "pytorch", lineage: lineage, owner: "bob",
+                                               labels: ["task": "rank"], aliases: ["champion"], registeredBy: "alice", registeredAt: at,
+                                               manifest: [modelFile], signature: "MEUC")
+
     static let grant = GrantView(id: "grt-1", agent: "spiffe://acme/x", agentName: "x", workload: "wl-1", team: "a", env: "dev", tool: "tickets", scope: "read",
                                  onBehalfOf: "dan", requestedBy: "dan", approvers: "role:admin", state: "approved", decidedBy: "ops", decidedAt: at,
                                  reason: "r", createdAt: at, expiresAt: at)
@@ -67,6 +75,17 @@ import Yams
         ("TokenExchangeRequest", TokenExchangeRequest(grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", subject_token: "tmc_x",
                                                       subject_token_type: "urn:ietf:params:oauth:token-type:access_token", actor_token: "e.y.z",
                                                       actor_token_type: "urn:ietf:params:oauth:token-type:jwt", audience: "tickets", resource: "r", scope: "read")),
+        ("ModelFile", modelFile),
+        ("ModelRegistration", ModelRegistration(team: "search", version: "1.0.0", files: [modelFile], uri: "s3://b/k", signature: "MEUC", format: "safetensors",
+                                                framework: "pytorch", fromJob: "ft", attempt: 2, checkpoint: "step-100", owner: "bob", labels: ["task": "rank"])),
+        ("ModelLineage", lineage),
+        ("ModelVersion", modelVersion),
+        ("ModelAlias", modelAlias),
+        ("Model", ModelView(team: "search", name: "ranker", versions: [modelVersion], aliases: [modelAlias])),
+        ("ModelSummary", ModelSummary(team: "search", name: "ranker", versions: 2, latest: "1.1.0", aliases: ["champion": "1.0.0"])),
+        ("ModelList", ModelList(items: [ModelSummary(team: "search", name: "ranker", versions: 2, latest: "1.1.0", aliases: ["champion": "1.0.0"])])),
+        ("AliasMove", AliasMove(team: "search", version: "1.1.0", expected: "1.0.0")),
+        ("MissingBlobs", MissingBlobs(digests: ["sha256:" + String(repeating: "a", count: 64)])),
         ("Error", ErrorBody(error: .init(code: "invalid", message: "m", diagnostics: [diagnostic]))),
         ("Diagnostic", diagnostic),
     ]

@@ -38,9 +38,9 @@ import Testing
             outsider = try await tokens.create(name: "oscar", role: .member, team: "ads", ttl: nil, by: by).secret
         }
 
-        func app(rateLimit: Double = 0, burst: Double = 200) -> some ApplicationProtocol {
+        func app(rateLimit: Double = 0, burst: Double = 200, models: ModelRegistry? = nil) -> some ApplicationProtocol {
             Application(router: buildRouter(ServerDependencies(controlPlane: cp, tokens: tokens, registry: PrometheusCollectorRegistry(),
-                                                               runsImages: false, rateLimit: rateLimit, rateBurst: burst)))
+                                                               runsImages: false, rateLimit: rateLimit, rateBurst: burst, models: models)))
         }
     }
 
