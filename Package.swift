@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "TarmacWorkdir", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .target(
             name: "TarmacContract",
-            dependencies: ["TarmacModel", .product(name: "Yams", package: "Yams")],
+            dependencies: ["TarmacModel", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .target(name: "TarmacManifests", dependencies: ["TarmacModel", "TarmacContract"], swiftSettings: strict),
         // One folder per workload kind (training, batch, inference, agent): its objects, its local pods' roles; the one

@@ -87,10 +87,14 @@ public struct ModelVersionView: Codable, Sendable, Hashable {
     /// Only in `GET .../versions/{version}`.
     public var manifest: [ModelFileView]?
     public var signature: String?
+    /// Only in `GET .../versions/{version}`: who approved its manifest.
+    public var approvals: [ApprovalView]?
 
     public init(team: String, model: String, version: String, digest: String, artifact: String, files: Int, bytes: Int64, signed: Bool,
                 format: String?, framework: String?, lineage: Lineage?, owner: String?, labels: [String: String], aliases: [String],
-                registeredBy: String, registeredAt: Date, manifest: [ModelFileView]? = nil, signature: String? = nil) {
+                registeredBy: String, registeredAt: Date, manifest: [ModelFileView]? = nil, signature: String? = nil,
+                approvals: [ApprovalView]? = nil) {
+        self.approvals = approvals
         self.team = team
         self.model = model
         self.version = version

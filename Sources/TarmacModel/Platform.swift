@@ -192,9 +192,34 @@ public struct Guardrails: Sendable, Hashable {
     public init() {}
 }
 
+/// What an environment asks of a model version before it serves there (its `promotion`), and who may promote one.
+/// The environment's alias (its name unless said otherwise) is protected: only a promotion that passes every gate moves it.
+public struct PromotionContract: Sendable, Hashable {
+    /// The alias a promotion to this environment moves.
+    public var alias: String
+    /// Who may promote: `role:admin`, `team:NAME`; empty: admins and the members of the model's team.
+    public var promoters: [String] = []
+    /// The version must carry a signature over its manifest that verifies with one of `trustedKeys`.
+    public var requireSignature = false
+    /// Public keys (PEM, P-256) by name.
+    public var trustedKeys: [String: String] = [:]
+    /// The version must name an owner.
+    public var requireOwner = false
+    /// Someone other than the version's author must have approved it (`tarmac model approve`).
+    public var requireReview = false
+    /// The version the alias points at now must be serving (an InferenceService of this environment runs it), so that a
+    /// rollback is a routing change, not a cold start.
+    public var requireWarmRollback = false
+    /// A rollout to the version must gate on analysis rules (checked when a rollout starts).
+    public var requireAnalysis = false
+    public var origin = Origin.unknown
+    public init(alias: String) { self.alias = alias }
+}
+
 public struct Environment: Sendable, Hashable {
     public var name: String
     public var guardrails = Guardrails()
+    public var promotion: PromotionContract?
     public var overlay: String?
     public var origin = Origin.unknown
     public init(name: String) { self.name = name }

@@ -20,6 +20,8 @@ struct ModelController {
         group.post("models/:model/versions", use: registerVersion)
         group.get("models/:model/versions/:version", use: version)
         group.put("models/:model/aliases/:alias", use: moveAlias)
+        group.post("models/:model/versions/:version/approve", use: approve)
+        group.post("models/:model/promote", use: promote)
     }
 
     static let registrationFields = ["team", "version", "files", "uri", "signature", "format", "framework", "fromJob", "attempt", "checkpoint", "owner", "labels"]
@@ -107,7 +109,9 @@ struct ModelController {
         let team = request.uri.queryParameters.get("team")
         let v = try await registry.version(model, try context.parameters.require("version"), team: team, by: p)
         let aliases = try await registry.model(model, team: v.team, by: p).aliases
-        return try JSON.response(ModelVersionView(v, aliases: aliases, full: true))
+        var view = ModelVersionView(v, aliases: aliases, full: true)
+        view.approvals = try await registry.approvals(of: v).map { ApprovalView(by: $0.by, at: $0.at, digest: $0.digest, comment: $0.comment) }
+        return try JSON.response(view)
     }
 
     @Sendable func registerVersion(_ request: Request, context: TarmacRequestContext) async throws -> Response {
@@ -121,6 +125,25 @@ struct ModelController {
         let aliases = try await registry.model(model, team: v.team, by: p).aliases
         return try JSON.response(ModelVersionView(v, aliases: aliases), status: created ? .created : .ok,
                                  headers: [.location: "/v1/models/\(model)/versions/\(v.version)?team=\(v.team)"])
+    }
+
+    @Sendable func approve(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let p = try context.caller()
+        let data = Data(buffer: try await request.body.collect(upTo: ServerLimits.maxBody))
+        let body = data.isEmpty ? ApprovalRequest()
+            : try StrictBody.decode(ApprovalRequest.self, from: data, known: ["team", "comment"], example: #"{"comment": "weights match the eval run"}"#,
+                                    types: "team and comment must be strings")
+        let (a, created) = try await registry.approve(try context.parameters.require("model"), try context.parameters.require("version"), body, by: p)
+        return try JSON.response(ApprovalView(by: a.by, at: a.at, digest: a.digest, comment: a.comment), status: created ? .created : .ok)
+    }
+
+    @Sendable func promote(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let p = try context.caller()
+        let data = Data(buffer: try await request.body.collect(upTo: ServerLimits.maxBody))
+        let body = try StrictBody.decode(PromotionRequestBody.self, from: data, known: ["team", "version", "env", "dryRun"],
+                                         example: #"{"version": "1.4.0", "env": "prod"}"#, types: "version, env and team must be strings, dryRun a boolean")
+        let result = try await registry.promote(try context.parameters.require("model"), body, by: p)
+        return try JSON.response(result.view)
     }
 
     @Sendable func moveAlias(_ request: Request, context: TarmacRequestContext) async throws -> Response {

@@ -118,6 +118,18 @@ enum Migrations {
                 t.primaryKey(["team", "model", "name"])
             }
         }
+        // Approvals of model versions (a review by someone other than the author), once per person and version.
+        m.registerMigration("v6-model-approvals") { db in
+            try db.create(table: "model_approval") { t in
+                t.column("team", .text).notNull()
+                t.column("model", .text).notNull()
+                t.column("version", .text).notNull()
+                t.column("by", .text).notNull()
+                t.column("seq", .integer).notNull()
+                t.column("body", .blob).notNull()
+                t.primaryKey(["team", "model", "version", "by"])
+            }
+        }
         return m
     }
 }

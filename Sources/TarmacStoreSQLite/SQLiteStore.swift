@@ -259,6 +259,30 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func approve(_ approval: ModelApproval, audit: AuditDraft) async throws -> Bool {
+        let body = try WorkloadRecord.encoder.encode(approval)
+        return try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM model_version WHERE team = ? AND model = ? AND version = ?",
+                                    arguments: [approval.team, approval.model, approval.version.precedenceKey]) == true else {
+                throw RegistryRefusal("\(approval.model)@\(approval.version) is not registered for team \(approval.team)")
+            }
+            let seq = (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM model_approval") ?? 0) + 1
+            try db.execute(sql: "INSERT OR IGNORE INTO model_approval (team, model, version, by, seq, body) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [approval.team, approval.model, approval.version.precedenceKey, approval.by, seq, body])
+            guard db.changesCount == 1 else { return false }
+            try Self.append([audit], db)
+            return true
+        }
+    }
+
+    public func approvals(team: String, model: String, version: SemanticVersion) async throws -> [ModelApproval] {
+        try await pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT body FROM model_approval WHERE team = ? AND model = ? AND version = ? ORDER BY seq",
+                              arguments: [team, model, version.precedenceKey])
+                .map { try WorkloadRecord.decoder.decode(ModelApproval.self, from: $0) }
+        }
+    }
+
     public func redeem(_ key: String, audit: AuditDraft) async throws -> Bool {
         try await group.write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO redemption (key, at) VALUES (?, ?)", arguments: [key, audit.time])

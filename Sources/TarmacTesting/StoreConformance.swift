@@ -47,6 +47,7 @@ public enum StoreConformance {
         ConformanceCase(name: "signing keys, grants and one-time redemptions", run: identityBehaves),
         ConformanceCase(name: "a model version is registered once and versions list by precedence", run: versionsAreRegisteredOnce),
         ConformanceCase(name: "an alias moves by compare-and-set: one of concurrent movers wins", run: aliasesMoveByCompareAndSet),
+        ConformanceCase(name: "an approval is kept once per person and version, of a registered version", run: approvalsAreKeptOncePerPerson),
         ConformanceCase(name: "a restart replays everything that was written", run: restartReplaysEverything),
     ]
 
@@ -355,6 +356,30 @@ public enum StoreConformance {
         let now = try await store.aliases(team: "search", model: "ranker")
         try expect(now.map(\.version) == [v2] && now.first?.movedBy.hasPrefix("mover-") == true, "the alias points where the winner moved it", "\(now)")
         try expect(try await store.auditHead()?.seq == head + 1, "only the winning move is audited", "head moved by \((try await store.auditHead()?.seq ?? 0) - head)")
+    }
+
+    static func approvalsAreKeptOncePerPerson(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let v = try modelVersion("ranker", "1.0.0", at: at)
+        _ = try await store.register(v, audit: draft("model-register", "model/ranker@1.0.0"))
+        func approval(_ by: String, _ version: String = "1.0.0", seconds: Double = 0) throws -> ModelApproval {
+            ModelApproval(team: "search", model: "ranker", version: try SemanticVersion.parse(version).get(), digest: v.manifest.digest, by: by,
+                          at: at.addingTimeInterval(seconds), comment: "looks right")
+        }
+        try expect(try await store.approve(try approval("bob"), audit: draft("model-approve", "model/ranker@1.0.0")), "an approval is kept", "refused")
+        let head = try await store.auditHead()?.seq ?? 0
+        try expect(!(try await store.approve(try approval("bob", seconds: 5), audit: draft("model-approve", "model/ranker@1.0.0"))),
+                   "the same person's second approval is not kept", "it was")
+        var refused = false
+        do { _ = try await store.approve(try approval("carol", "2.0.0"), audit: draft("model-approve", "model/ranker@2.0.0")) } catch { refused = true }
+        try expect(refused, "an approval of an unregistered version is refused", "it was kept")
+        try expect(try await store.auditHead()?.seq == head, "refused approvals write nothing", "the chain grew")
+        try expect(try await store.approve(try approval("carol", "1.0.0+other-build", seconds: 9), audit: draft("model-approve", "model/ranker@1.0.0")),
+                   "another person's approval is kept (a version of the same precedence is the same version)", "refused")
+        let kept = try await store.approvals(team: "search", model: "ranker", version: v.version)
+        try expect(kept.map(\.by) == ["bob", "carol"] && kept[0] == (try approval("bob")), "approvals list oldest first and round-trip whole", "\(kept)")
+        try expect(try await store.approvals(team: "ads", model: "ranker", version: v.version).isEmpty, "another team's model has none", "found some")
     }
 
     // MARK: builders

@@ -23,8 +23,11 @@ struct ModelCommand: AsyncParsableCommand {
           tarmac model get ranker
           tarmac model get ranker@champion -o json
           tarmac model alias ranker@champion 1.7.0
+          tarmac model approve ranker@1.7.0 --comment "eval run 412 matches"
+          tarmac model promote ranker@1.7.0 --env prod --dry-run
+          tarmac model promote ranker@1.7.0 --env prod
         """,
-        subcommands: [Manifest.self, Register.self, List.self, Get.self, Alias.self])
+        subcommands: [Manifest.self, Register.self, List.self, Get.self, Alias.self, Approve.self, Promote.self])
 
     struct Manifest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -186,6 +189,8 @@ struct ModelCommand: AsyncParsableCommand {
                         ["aliases", v.aliases.joined(separator: ", ").ifEmpty("-")],
                         ["registered", "\(ISO8601DateFormatter().string(from: v.registeredAt)) by \(v.registeredBy)"],
                     ]
+                    let approvals = (v.approvals ?? []).map { "\($0.by)\($0.by == v.registeredBy ? " (its author)" : "")" }
+                    rows.append(["approved", approvals.joined(separator: ", ").ifEmpty("-")])
                     if let l = v.lineage { rows.append(["lineage", "\(l.workload) attempt \(l.attempt ?? 1)\(l.checkpoint.map { ", checkpoint \($0)" } ?? "")"]) }
                     if !v.labels.isEmpty { rows.append(["labels", v.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")]) }
                     print(rows.map { $0[0].padding(toLength: 11, withPad: " ", startingAt: 0) + $0[1] }.joined(separator: "\n"))
@@ -227,6 +232,63 @@ struct ModelCommand: AsyncParsableCommand {
                 print("\(parts[0])@\(a.name) -> \(a.version)")
             }
         }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Approve a version's manifest (the review a promotion contract may ask for; its author's own approval does not count).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "NAME@VERSION (or NAME@ALIAS).") var reference: String
+        @Option(help: "The team whose model it is.") var team: String?
+        @Option(help: "Why it is right to serve (kept in the audit trail).") var comment: String?
+
+        func run() async throws {
+            let parts = try ModelCommand.split(reference)
+            try await runClient {
+                let body = ApprovalRequest(team: team, comment: comment)
+                let (status, data) = try await client.client().call(.POST, "/v1/models/\(ServerClient.path(parts.0))/versions/\(ServerClient.path(parts.1))/approve",
+                                                                    body: try APIJSON.encoder.encode(body), contentType: "application/json")
+                guard client.output.format == .text else { return try printStructured(data, client.output.format) }
+                let a = try ServerClient.decode(ApprovalView.self, data)
+                print("\(reference) \(status == 201 ? "approved" : "was approved already") by \(a.by) (\(a.digest))")
+            }
+        }
+    }
+
+    struct Promote: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move an environment's alias to a version through its promotion contract: every gate is shown, pass or why not.",
+            discussion: "Exit status 1 when a gate refuses (nothing changes); --dry-run checks the gates and changes nothing either way.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "NAME@VERSION (or NAME@ALIAS).") var reference: String
+        @Option(help: "The environment to promote to (its alias moves: the environment's name unless its contract names another).") var env: String
+        @Option(help: "The team whose model it is.") var team: String?
+        @Flag(help: "Check every gate; change nothing.") var dryRun = false
+
+        func run() async throws {
+            let parts = try ModelCommand.split(reference)
+            try await runClient {
+                let body = PromotionRequestBody(team: team, version: parts.1, env: env, dryRun: dryRun ? true : nil)
+                let data = try await client.client().call(.POST, "/v1/models/\(ServerClient.path(parts.0))/promote", body: try APIJSON.encoder.encode(body),
+                                                          contentType: "application/json").body
+                guard client.output.format == .text else { return try printStructured(data, client.output.format) }
+                let v = try ServerClient.decode(PromotionView.self, data)
+                if !v.gates.isEmpty {
+                    print(Terminal.table(["GATE", "RESULT", "DETAIL"], v.gates.map { [$0.gate, $0.passed ? "pass" : "FAIL", $0.message] }))
+                } else {
+                    print("\(v.env) has no promotion contract: no gates")
+                }
+                let was = v.previous.map { " (was \($0))" } ?? ""
+                print(v.dryRun ? "would move \(v.team)/\(v.model)@\(v.alias) to \(v.version)\(was); nothing changed (--dry-run)"
+                               : "\(v.team)/\(v.model)@\(v.alias) -> \(v.version)\(was)")
+            }
+        }
+    }
+
+    static func split(_ reference: String) throws -> (String, String) {
+        let parts = reference.split(separator: "@", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("write NAME@VERSION, e.g. ranker@1.4.0") }
+        return (parts[0], parts[1])
     }
 
     static func size(_ n: Int64) -> String {

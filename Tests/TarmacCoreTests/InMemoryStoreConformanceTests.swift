@@ -96,4 +96,8 @@ final class FaultyStore: Store {
     func modelVersions(team: String?, model: String?) async throws -> [ModelVersion] { try await inner.modelVersions(team: team, model: model) }
     func moveAlias(_ a: ModelAlias, expected: SemanticVersion?, audit: AuditDraft) async throws -> Bool { try await inner.moveAlias(a, expected: expected, audit: audit) }
     func aliases(team: String, model: String) async throws -> [ModelAlias] { try await inner.aliases(team: team, model: model) }
+    func approve(_ a: ModelApproval, audit: AuditDraft) async throws -> Bool { try await inner.approve(a, audit: audit) }
+    func approvals(team: String, model: String, version: SemanticVersion) async throws -> [ModelApproval] {
+        try await inner.approvals(team: team, model: model, version: version)
+    }
 }

@@ -99,5 +99,93 @@ extension ServerTests {
         let moved = Self.json(r)["items"] as? [[String: Any]] ?? []
         #expect(moved.count == 1 && moved.first?["after"] as? String == "1.0.0", "\(moved)")
     }
+
+    /// The promotion contract through the CLI: prod trusts a key made by openssl here; every refusal names its gate and
+    /// changes nothing; a second person's review lets the version through; the protected alias moves no other way.
+    @Test(.enabled(if: openssl != nil, "needs the openssl command (Debian's openssl package; .ci/run installs it)"))
+    func promotionGatesThroughTheCLI() async throws {
+        let server = try TestServer()
+        let ssl = try #require(Self.openssl)
+        let dir = server.dir.path
+        for name in ["release", "other"] {
+            #expect(try Run.program(ssl, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", dir + "/\(name).key"]).status == 0)
+            #expect(try Run.program(ssl, ["ec", "-in", dir + "/\(name).key", "-pubout", "-out", dir + "/\(name).pub"]).status == 0)
+        }
+        let pem = try String(contentsOfFile: dir + "/release.pub", encoding: .utf8).split(separator: "\n").map { "            " + $0 }.joined(separator: "\n")
+        server.platform = try server.dir.write("platform.yaml", """
+            apiVersion: tarmac.dev/v1alpha1
+            kind: Platform
+            metadata: {name: acme}
+            spec:
+              extends: [\(Fixtures.examplePlatform)]
+              environments:
+                prod:
+                  promotion:
+                    trustedKeys:
+                      release: |
+            \(pem)
+            """)
+        try await server.start()
+        let admin = try server.adminToken
+        func token(_ name: String, team: String) async throws -> String {
+            let (status, o) = try await server.json(.POST, "/v1/tokens", token: admin, body: #"{"role": "member", "team": "\#(team)", "name": "\#(name)"}"#)
+            #expect(status == 201, "\(o)")
+            return try #require(o["secret"] as? String)
+        }
+        // Two people of team search (each token names its person) and one of another team.
+        let alice = try await token("alice@acme.example", team: "search")
+        let carol = try await token("carol@acme.example", team: "search")
+        let ads = try await token("oscar@acme.example", team: "ads")
+        func version(_ v: String, signedWith key: String?) throws {
+            let model = dir + "/ranker-\(v)"
+            try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
+            try Data("weights of \(v)\n".utf8).write(to: URL(fileURLWithPath: model + "/model.bin"))
+            var args = ["model", "register", "ranker", "--version", v, "--path", model, "--owner", "bob@acme.example"]
+            if let key {
+                let m = try server.cli(["model", "manifest", model])
+                try Data(m.stdout.utf8).write(to: URL(fileURLWithPath: model + ".json"))
+                #expect(try Run.program(ssl, ["dgst", "-sha256", "-sign", dir + "/\(key).key", "-out", model + ".sig", model + ".json"]).status == 0)
+                args += ["--signature", model + ".sig"]
+            }
+            let r = try server.cli(args, token: alice)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        try version("1.0.0", signedWith: "release")
+        try version("1.1.0", signedWith: "other")
+        try version("1.2.0", signedWith: nil)
+
+        // Refused, each naming its gate; the alias does not exist afterwards.
+        var r = try server.cli(["model", "promote", "ranker@1.1.0", "--env", "prod"], token: alice)
+        #expect(r.status == 1 && r.stderr.contains("FAIL  signature: ranker@1.1.0's signature is refused: the signature does not verify"), "\(r.stderr)")
+        r = try server.cli(["model", "promote", "ranker@1.2.0", "--env", "prod"], token: alice)
+        #expect(r.status == 1 && r.stderr.contains("FAIL  signature: ranker@1.2.0 is not signed"), "\(r.stderr)")
+        #expect(try server.cli(["model", "approve", "ranker@1.0.0"], token: alice).status == 0)
+        r = try server.cli(["model", "promote", "ranker@1.0.0", "--env", "prod"], token: alice)
+        #expect(r.status == 1 && r.stderr.contains("pass  signature: signed by release") && r.stderr.contains("approved only by its author"), "\(r.stderr)")
+        r = try server.cli(["model", "promote", "ranker@1.0.0", "--env", "prod"], token: ads)
+        #expect(r.status == 3, "another team's member: \(r.status) \(r.stderr)")
+        r = try server.cli(["model", "get", "ranker@prod"], token: alice)
+        #expect(r.status == 3, "the alias exists after refusals: \(r.stdout)")
+
+        // A second person's review, a dry run, then the promotion.
+        r = try server.cli(["model", "approve", "ranker@1.0.0", "--comment", "eval matches"], token: carol)
+        #expect(r.status == 0 && r.stdout.contains("approved by"), "\(r.stdout)\(r.stderr)")
+        r = try server.cli(["model", "promote", "ranker@1.0.0", "--env", "prod", "--dry-run"], token: alice)
+        #expect(r.status == 0 && r.stdout.contains("nothing changed (--dry-run)") && r.stdout.contains("review"), "\(r.stdout)\(r.stderr)")
+        r = try server.cli(["model", "promote", "ranker@1.0.0", "--env", "prod"], token: alice)
+        #expect(r.status == 0 && r.stdout.contains("search/ranker@prod -> 1.0.0"), "\(r.stdout)\(r.stderr)")
+        // The protected alias moves no other way, not even for an admin.
+        r = try server.cli(["model", "alias", "ranker@prod", "1.2.0"], token: admin)
+        #expect(r.status == 4 && r.stderr.contains("protected"), "\(r.status) \(r.stderr)")
+        r = try server.cli(["model", "get", "ranker@prod", "-o", "json"], token: alice)
+        #expect(Self.json(r)["version"] as? String == "1.0.0")
+
+        // The audit trail: who approved, who promoted, with the gates.
+        r = try server.cli(["audit", "list", "--action", "model-approve", "-o", "json"], token: admin)
+        #expect((Self.json(r)["items"] as? [[String: Any]])?.count == 2)
+        r = try server.cli(["audit", "list", "--action", "model-promote", "-o", "json"], token: admin)
+        let promoted = Self.json(r)["items"] as? [[String: Any]] ?? []
+        #expect(promoted.count == 1 && (promoted.first?["detail"] as? String)?.contains("signature: signed by release") == true, "\(promoted)")
+    }
 }
 }

@@ -33,7 +33,8 @@ import Yams
     static let modelVersion = ModelVersionView(team: "search", model: "ranker", version: "1.0.0", digest: "sha256:ab", artifact: "tarmac", files: 1, bytes: 4096,
                                                signed: true, format: "safetensors", framework: "pytorch", lineage: lineage, owner: "bob",
                                                labels: ["task": "rank"], aliases: ["champion"], registeredBy: "alice", registeredAt: at,
-                                               manifest: [modelFile], signature: "MEUC")
+                                               manifest: [modelFile], signature: "MEUC", approvals: [approval])
+    static let approval = ApprovalView(by: "carol", at: at, digest: "sha256:ab", comment: "c")
 
     static let grant = GrantView(id: "grt-1", agent: "spiffe://acme/x", agentName: "x", workload: "wl-1", team: "a", env: "dev", tool: "tickets", scope: "read",
                                  onBehalfOf: "dan", requestedBy: "dan", approvers: "role:admin", state: "approved", decidedBy: "ops", decidedAt: at,
@@ -76,6 +77,12 @@ import Yams
                                                       subject_token_type: "urn:ietf:params:oauth:token-type:access_token", actor_token: "e.y.z",
                                                       actor_token_type: "urn:ietf:params:oauth:token-type:jwt", audience: "tickets", resource: "r", scope: "read")),
         ("ModelFile", modelFile),
+        ("ApprovalRequest", ApprovalRequest(team: "search", comment: "c")),
+        ("Approval", approval),
+        ("PromotionRequest", PromotionRequestBody(team: "search", version: "1.1.0", env: "prod", dryRun: true)),
+        ("Gate", GateView(gate: "review", passed: false, message: "m")),
+        ("Promotion", PromotionView(team: "search", model: "ranker", version: "1.1.0", env: "prod", alias: "prod", previous: "1.0.0", promoted: true,
+                                    dryRun: false, gates: [GateView(gate: "signature", passed: true, message: "signed by release")])),
         ("ModelRegistration", ModelRegistration(team: "search", version: "1.0.0", files: [modelFile], uri: "s3://b/k", signature: "MEUC", format: "safetensors",
                                                 framework: "pytorch", fromJob: "ft", attempt: 2, checkpoint: "step-100", owner: "bob", labels: ["task": "rank"])),
         ("ModelLineage", lineage),

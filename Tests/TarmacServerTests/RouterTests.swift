@@ -26,10 +26,10 @@ import Testing
         /// and a member of another team.
         let admin: String, member: String, viewer: String, auditor: String, outsider: String
 
-        init() async throws {
-            cp = ControlPlane(contract: Self.contract, store: store, backend: backend, clock: clock)
+        init(contract: Contract = Harness.contract) async throws {
+            cp = ControlPlane(contract: contract, store: store, backend: backend, clock: clock)
             try await cp.start()
-            tokens = Tokens(store: store, teams: Set(Self.contract.platform.teams.keys), clock: clock)
+            tokens = Tokens(store: store, teams: Set(contract.platform.teams.keys), clock: clock)
             admin = try #require(try await tokens.bootstrap())
             let by = AuditActor(kind: .user, id: "admin")
             member = try await tokens.create(name: "alice", role: .member, team: "search", ttl: nil, by: by).secret

@@ -56,6 +56,18 @@ public enum PlatformDecoder {
             var e = Environment(name: name)
             e.overlay = n.str("overlay")
             if let g = n["guardrails"] { e.guardrails = guardrails(g) }
+            if let pr = n["promotion"] {
+                var c = PromotionContract(alias: pr.str("alias") ?? name)
+                c.promoters = pr.strings("promoters")
+                c.requireSignature = pr.bool("requireSignature") ?? false
+                c.trustedKeys = pr.stringMap("trustedKeys")
+                c.requireOwner = pr.bool("requireOwner") ?? false
+                c.requireReview = pr.bool("requireReview") ?? false
+                c.requireWarmRollback = pr.bool("requireWarmRollback") ?? false
+                c.requireAnalysis = pr.bool("requireAnalysis") ?? false
+                c.origin = pr.origin()
+                e.promotion = c
+            }
             e.origin = n.origin()
             p.environments[name] = e
         }

@@ -93,9 +93,21 @@ public enum Schemas {
         Field("maxDuration", s(.duration, "Longest maxDuration a job may ask for.")),
     ]))
 
+    static let promotion = Schema.object(ObjectSchema("What a model version must show before it serves in this environment, and who may promote it. The environment's alias is protected: only a promotion that passes every gate moves it.", [
+        Field("alias", s(.name, "The alias a promotion to this environment moves (default: the environment's name).")),
+        Field("promoters", .list(s(.string, "role:admin or team:NAME."), description: "Who may promote (default: admins and the members of the model's team).")),
+        Field("requireSignature", s(.bool, "The version must be signed over its manifest by one of trustedKeys.")),
+        Field("trustedKeys", .map(keys: .name, values: s(.string, "A P-256 public key, PEM (-----BEGIN PUBLIC KEY-----)."), description: "Keys whose signatures this environment trusts, by name.")),
+        Field("requireOwner", s(.bool, "The version must name an owner.")),
+        Field("requireReview", s(.bool, "Someone other than the version's author must approve it (tarmac model approve).")),
+        Field("requireWarmRollback", s(.bool, "The version the alias points at now must be serving here, so a rollback is a routing change.")),
+        Field("requireAnalysis", s(.bool, "A rollout to the version must gate on analysis rules.")),
+    ]))
+
     static let environment = Schema.object(ObjectSchema("An environment such as dev or prod.", [
         Field("overlay", s(.relativePath, "A PlatformOverlay file applied when resolving this environment.")),
         Field("guardrails", guardrails),
+        Field("promotion", promotion),
         Field("description", s(.string, "Free text.")),
     ]))
 

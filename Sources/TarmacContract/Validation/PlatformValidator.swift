@@ -1,3 +1,4 @@
+import Crypto
 import TarmacModel
 
 /// Semantic checks of a resolved contract: references between sections, sizes that fit their pools,
@@ -80,6 +81,7 @@ public enum PlatformValidator {
             }
         }
 
+        out += promotionProblems(p)
         out += identityProblems(p.identity)
         for tool in p.tools.values.sorted(by: { $0.name < $1.name }) {
             if tool.scopes.isEmpty {
@@ -252,6 +254,43 @@ public enum PlatformValidator {
             } else {
                 let unit = e.key == "cpu" ? "a CPU quantity" : e.key == "memory" ? "a memory quantity" : "a number of GPUs"
                 out.append(.error(at: loc, "\(what): '\(text)' is not \(unit)", rule: "invalid-quantity"))
+            }
+        }
+        return out
+    }
+
+    /// Each environment's promotion contract: keys that are P-256 public keys, promoters that name a role or a team, one
+    /// environment per alias, and gates that something could pass.
+    static func promotionProblems(_ p: Platform) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        var byAlias: [String: String] = [:]
+        for env in p.environments.values.sorted(by: { $0.name < $1.name }) {
+            guard let c = env.promotion else { continue }
+            let o = c.origin
+            if let other = byAlias[c.alias] {
+                out.append(.error(at: o.at("alias") ?? o.location, "environments '\(other)' and '\(env.name)' both promote to alias '\(c.alias)'",
+                                  rule: "promotion", help: "give each environment its own alias"))
+            }
+            byAlias[c.alias] = env.name
+            for (i, who) in c.promoters.enumerated() {
+                let parts = who.split(separator: ":", maxSplits: 1).map(String.init)
+                if parts.count == 2, parts[0] == "role", parts[1] == "admin" { continue }
+                if parts.count == 2, parts[0] == "team" {
+                    if p.teams[parts[1]] == nil {
+                        out.append(.error(at: o.at("promoters.\(i)"), "promoter '\(who)' names no team of this platform" + Suggestions.hint(for: parts[1], in: p.teams.keys, noun: "teams"),
+                                          rule: "unknown-reference"))
+                    }
+                    continue
+                }
+                out.append(.error(at: o.at("promoters.\(i)"), "promoter '\(who)' is neither role:admin nor team:NAME", rule: "promotion"))
+            }
+            for (name, pem) in c.trustedKeys.sorted(by: { $0.key < $1.key }) where (try? P256.Signing.PublicKey(pemRepresentation: pem)) == nil {
+                out.append(.error(at: o.at("trustedKeys.\(name)"), "trusted key '\(name)' is not a P-256 public key in PEM (-----BEGIN PUBLIC KEY-----)",
+                                  rule: "promotion", help: "openssl ec -in release.key -pubout prints one"))
+            }
+            if c.requireSignature && c.trustedKeys.isEmpty {
+                out.append(.error(at: o.at("requireSignature") ?? o.location, "environment '\(env.name)' requires signatures but trusts no key: no version could be promoted",
+                                  rule: "promotion", help: "add trustedKeys"))
             }
         }
         return out

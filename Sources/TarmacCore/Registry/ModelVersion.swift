@@ -78,3 +78,26 @@ public struct ModelAlias: Codable, Sendable, Hashable {
         self.movedAt = movedAt
     }
 }
+
+/// A person's approval of a version's manifest (its digest): the review a promotion contract may ask for, from someone
+/// other than the version's author.
+public struct ModelApproval: Codable, Sendable, Hashable {
+    public var team: String
+    public var model: String
+    public var version: SemanticVersion
+    /// The manifest digest approved: an approval is of these exact files.
+    public var digest: String
+    public var by: String
+    public var at: Date
+    public var comment: String?
+
+    public init(team: String, model: String, version: SemanticVersion, digest: String, by: String, at: Date, comment: String? = nil) {
+        self.team = team
+        self.model = model
+        self.version = version
+        self.digest = digest
+        self.by = by
+        self.at = at
+        self.comment = comment
+    }
+}

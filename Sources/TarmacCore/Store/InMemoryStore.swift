@@ -19,6 +19,7 @@ public final class InMemoryStore: Store {
         var redeemed: Set<String> = []
         var versions: [ModelVersion] = []
         var aliases: [String: ModelAlias] = [:]
+        var approvals: [ModelApproval] = []
 
         mutating func append(_ drafts: [AuditDraft]) {
             for d in drafts {
@@ -174,6 +175,23 @@ public final class InMemoryStore: Store {
 
     public func aliases(team: String, model: String) async throws -> [ModelAlias] {
         state.withLock { s in s.aliases.values.filter { $0.team == team && $0.model == model }.sorted { $0.name < $1.name } }
+    }
+
+    public func approve(_ approval: ModelApproval, audit: AuditDraft) async throws -> Bool {
+        try state.withLock { s in
+            guard s.versions.contains(where: { $0.team == approval.team && $0.model == approval.model && $0.version.hasSamePrecedence(as: approval.version) }) else {
+                throw RegistryRefusal("\(approval.model)@\(approval.version) is not registered for team \(approval.team)")
+            }
+            let same = { (a: ModelApproval) in a.team == approval.team && a.model == approval.model && a.version.hasSamePrecedence(as: approval.version) }
+            guard !s.approvals.contains(where: { same($0) && $0.by == approval.by }) else { return false }
+            s.approvals.append(approval)
+            s.append([audit])
+            return true
+        }
+    }
+
+    public func approvals(team: String, model: String, version: SemanticVersion) async throws -> [ModelApproval] {
+        state.withLock { s in s.approvals.filter { $0.team == team && $0.model == model && $0.version.hasSamePrecedence(as: version) } }
     }
 
     public func redeem(_ key: String, audit: AuditDraft) async throws -> Bool {

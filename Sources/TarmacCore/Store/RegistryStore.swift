@@ -13,6 +13,11 @@ public protocol RegistryStore: Sendable {
     func moveAlias(_ alias: ModelAlias, expected: SemanticVersion?, audit: AuditDraft) async throws -> Bool
     /// Aliases of a team's model, by name.
     func aliases(team: String, model: String) async throws -> [ModelAlias]
+    /// Records an approval, once per person and version (false and nothing written when that person approved it
+    /// already). The version must be registered.
+    func approve(_ approval: ModelApproval, audit: AuditDraft) async throws -> Bool
+    /// Approvals of one version, oldest first.
+    func approvals(team: String, model: String, version: SemanticVersion) async throws -> [ModelApproval]
 }
 
 /// A registry change the store refuses: what it names does not exist.

@@ -15,6 +15,12 @@ public enum PromotionGates {
         /// What passing rested on (the key that verified, who approved), for the audit trail.
         public var detail: String?
         public var passed: Bool { failure == nil }
+
+        public init(gate: Gate, failure: String?, detail: String?) {
+            self.gate = gate
+            self.failure = failure
+            self.detail = detail
+        }
     }
 
     /// Every gate the policy asks for, in a fixed order; gates it does not ask for are left out.

@@ -141,6 +141,10 @@ public struct ModelRegistry: Sendable {
         if case .success = SemanticVersion.parse(alias) {
             throw RuntimeError(.invalid, "an alias cannot look like a version ('\(alias)'): name it by its role (champion, staging, prod)")
         }
+        if let env = protectingEnvironment(alias) {
+            throw RuntimeError(.forbidden, "\(model)@\(alias) is protected by environment \(env)'s promotion contract: it moves only through "
+                               + "`tarmac model promote \(model)@VERSION --env \(env)`, which checks every gate")
+        }
         let target = try await version(model, m.version, team: team, by: p)
         let current = aliases.first { $0.name == alias }
         var expected = current?.version

@@ -1,0 +1,140 @@
+import Foundation
+import TarmacAPI
+import TarmacCore
+import TarmacDelivery
+import TarmacModel
+
+/// Reviews and promotions: a person approves a version's manifest; a promotion moves an environment's alias to a
+/// version only when every gate of that environment's promotion contract passes, and says for each gate why.
+extension ModelRegistry {
+    // MARK: approve
+
+    /// Records the caller's approval of a version's manifest (a second approval by the same person changes nothing).
+    public func approve(_ model: String, _ ref: String, _ r: ApprovalRequest, by p: Principal) async throws -> (approval: ModelApproval, created: Bool) {
+        let v = try await version(model, ref, team: r.team, by: p)
+        try Access.require(p, .change(team: v.team), "\(p.name) cannot approve team \(v.team)'s models")
+        if let c = r.comment, c.count > 2000 { throw RuntimeError(.invalid, "a comment has at most 2000 characters") }
+        let now = controlPlane.clock.now
+        let a = ModelApproval(team: v.team, model: v.model, version: v.version, digest: v.manifest.digest, by: p.name, at: now, comment: r.comment)
+        let selfNote = p.name == v.registeredBy ? " (by its author: it does not count as a review)" : ""
+        let audit = AuditDraft(time: now, actor: p.actor, action: "model-approve", object: "model/\(v.team)/\(v.reference)", after: v.manifest.digest,
+                               detail: "approved \(v.manifest.digest)\(selfNote)\(r.comment.map { ": \($0)" } ?? "")")
+        let created = try await store.approve(a, audit: audit)
+        return (a, created)
+    }
+
+    public func approvals(of v: ModelVersion) async throws -> [ModelApproval] {
+        try await store.approvals(team: v.team, model: v.model, version: v.version)
+    }
+
+    // MARK: promote
+
+    public struct Promotion: Sendable {
+        public var version: ModelVersion
+        public var env: String
+        public var alias: String
+        public var previous: SemanticVersion?
+        public var gates: [PromotionGates.Result]
+        public var promoted: Bool
+        public var dryRun: Bool
+    }
+
+    /// Evaluates the environment's promotion contract for a version and, when every gate passes (and not a dry run),
+    /// moves the environment's alias to it. A refusal throws `invalid` with every gate as a diagnostic; nothing changes.
+    public func promote(_ model: String, _ r: PromotionRequestBody, by p: Principal) async throws -> Promotion {
+        let platform = controlPlane.platform
+        guard let env = platform.environments[r.env] else {
+            let names = platform.environments.keys.sorted()
+            let hint = Suggestions.closest(to: r.env, in: names).map { "; did you mean '\($0)'?" } ?? " (environments: \(names.joined(separator: ", ")))"
+            throw RuntimeError(.notFound, "no environment '\(r.env)' in the platform contract\(hint)")
+        }
+        let v = try await version(model, r.version, team: r.team, by: p)
+        let contract = env.promotion
+        let alias = contract?.alias ?? env.name
+        try Self.requirePromoter(p, team: v.team, contract: contract, env: env.name)
+        let current = try await store.aliases(team: v.team, model: v.model).first { $0.name == alias }
+        if let c = current, c.version.hasSamePrecedence(as: v.version) {
+            throw RuntimeError(.conflict, "\(v.model)@\(alias) points at \(v.version) already")
+        }
+        let approvers = try await approvals(of: v).filter { $0.digest == v.manifest.digest }.map(\.by)
+        let serving = await controlPlane.servingModels(team: v.team, env: env.name)
+        let aliasesNow = try await store.aliases(team: v.team, model: v.model)
+        let rollbackWarm = current.map { c in Self.serves(serving, model: v.model, version: c.version, aliases: aliasesNow) } ?? false
+        var policy = PromotionPolicy(requireSignature: contract?.requireSignature ?? false,
+                                     trustedKeys: (contract?.trustedKeys ?? [:]).sorted { $0.key < $1.key }.map { .init(name: $0.key, pem: $0.value) },
+                                     requireOwner: contract?.requireOwner ?? false, requireReview: contract?.requireReview ?? false,
+                                     requireWarmRollback: contract?.requireWarmRollback ?? false, requireAnalysis: false)
+        var gates: [PromotionGates.Result] = []
+        if policy.requireWarmRollback && current == nil {
+            // The first version promoted here has nothing to roll back to: the gate has nothing to ask.
+            policy.requireWarmRollback = false
+            gates.append(.init(gate: .warmRollback, failure: nil, detail: "the first version promoted to \(env.name): nothing to roll back to"))
+        }
+        let request = PromotionRequest(version: v.reference, manifest: v.manifest, signature: v.signature, owner: v.owner, author: v.registeredBy,
+                                       approvers: approvers, rollbackTarget: current.map { "\(v.model)@\($0.version)" }, rollbackTargetWarm: rollbackWarm, rules: [])
+        gates = PromotionGates.evaluate(request, under: policy) + gates
+        let allowed = gates.allSatisfy(\.passed)
+        let dryRun = r.dryRun ?? false
+        var result = Promotion(version: v, env: env.name, alias: alias, previous: current?.version, gates: gates, promoted: false, dryRun: dryRun)
+        guard allowed else {
+            let failed = gates.filter { !$0.passed }
+            throw RuntimeError(.invalid, "promotion of \(v.reference) to \(env.name) refused by \(failed.count == 1 ? "its" : "\(failed.count)") gate\(failed.count == 1 ? "" : "s") "
+                               + failed.map(\.gate.rawValue).joined(separator: ", ") + "; nothing changed",
+                               diagnostics: gates.map { Self.diagnostic($0, env: env.name) })
+        }
+        if dryRun { return result }
+        let now = controlPlane.clock.now
+        let moved = ModelAlias(team: v.team, model: v.model, name: alias, version: v.version, movedBy: p.name, movedAt: now)
+        let detail = gates.isEmpty ? "no promotion contract for \(env.name): no gates"
+            : gates.map { "\($0.gate.rawValue): \($0.detail ?? "passed")" }.joined(separator: "; ")
+        let audit = AuditDraft(time: now, actor: p.actor, action: "model-promote", object: "model/\(v.team)/\(v.model)@\(alias)",
+                               before: current?.version.description ?? "", after: v.version.description,
+                               detail: "\(v.reference) to \(env.name) (\(v.manifest.digest)); \(detail)")
+        guard try await store.moveAlias(moved, expected: current?.version, audit: audit) else {
+            throw RuntimeError(.conflict, "\(v.model)@\(alias) moved while the gates were checked: promote again")
+        }
+        result.promoted = true
+        return result
+    }
+
+    /// The environments' promotion aliases: moved only by a promotion.
+    func protectingEnvironment(_ alias: String) -> String? {
+        controlPlane.platform.environments.values.sorted { $0.name < $1.name }.first { $0.promotion?.alias == alias }?.name
+    }
+
+    static func serves(_ serving: [ModelReference], model: String, version: SemanticVersion, aliases: [ModelAlias]) -> Bool {
+        let names = Set([version.description] + aliases.filter { $0.version == version }.map(\.name))
+        return serving.contains { $0.name == model && names.contains($0.version) }
+    }
+
+    static func requirePromoter(_ p: Principal, team: String, contract: PromotionContract?, env: String) throws {
+        let promoters = contract?.promoters ?? []
+        let allowed: Bool
+        if promoters.isEmpty {
+            allowed = p.canChange(team: team)
+        } else {
+            allowed = p.role != .viewer && promoters.contains { who in
+                who == "role:admin" ? p.role == .admin : (who.hasPrefix("team:") && p.role == .member && p.team == String(who.dropFirst(5)))
+            }
+        }
+        guard allowed else {
+            let who = promoters.isEmpty ? "admins and members of team \(team)" : promoters.joined(separator: ", ")
+            throw RuntimeError(.forbidden, "\(p.name) may not promote to \(env): its promotion contract lets \(who) promote")
+        }
+    }
+
+    static func diagnostic(_ g: PromotionGates.Result, env: String) -> DiagnosticPayload {
+        let message = g.failure ?? g.detail ?? "passed"
+        let text = "  \(g.passed ? "pass" : "FAIL")  \(g.gate.rawValue): \(message)"
+        return DiagnosticPayload(severity: g.passed ? "info" : "error", file: "environments.\(env).promotion", line: 0, column: 0, message: message,
+                                 rule: g.gate.rawValue, help: nil, text: text)
+    }
+}
+
+extension ModelRegistry.Promotion {
+    public var view: PromotionView {
+        PromotionView(team: version.team, model: version.model, version: version.version.description, env: env, alias: alias,
+                      previous: previous?.description, promoted: promoted, dryRun: dryRun,
+                      gates: gates.map { GateView(gate: $0.gate.rawValue, passed: $0.passed, message: $0.failure ?? $0.detail ?? "passed") })
+    }
+}
