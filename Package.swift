@@ -123,7 +123,7 @@ let package = Package(
         .target(
             name: "TarmacGateway",
             dependencies: [
-                "TarmacCredentials", "TarmacIdentity", "TarmacCore", "TarmacModel",
+                "TarmacCredentials", "TarmacIdentity", "TarmacCore", "TarmacModel", "TarmacDelivery",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -267,7 +267,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "TarmacGatewayTests",
-            dependencies: ["TarmacGateway", "TarmacModel", "TarmacTesting", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["TarmacGateway", "TarmacModel", "TarmacCore", "TarmacDelivery", "TarmacTesting", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"), .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict),

@@ -26,7 +26,7 @@ extension ToolGateway {
     /// verified before (the usual case: an agent calls with the same token until it expires) every check runs right
     /// here, without a task, and the upstream call uses a connection of the same loop; only a first sight of a token
     /// verifies its signature in a task.
-    func respond(head: HTTPRequestHead, body: ByteBuffer, on loop: any EventLoop, to answering: Answering) {
+    public func respond(head: HTTPRequestHead, body: ByteBuffer, on loop: any EventLoop, to answering: Answering) {
         let started = authority.clock.elapsed
         let uri = head.uri
         let path: Substring, query: Substring?

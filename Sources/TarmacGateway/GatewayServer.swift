@@ -4,20 +4,30 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 
-/// The gateway's port, served on SwiftNIO's HTTP/1.1 pipeline directly: each connection reads a request, answers it
-/// through `ToolGateway.respond` on its own event loop, and keeps the connection for the next one.
+/// What answers a gateway port's requests: the tool gateway, the inference gateway. Called on the connection's event
+/// loop, once per request; it answers once through `answering`.
+public protocol GatewayResponder: Sendable {
+    /// The largest request body taken (larger: 413 before the body is read).
+    var maxBody: Int { get }
+    var logger: Logger { get }
+    func respond(head: HTTPRequestHead, body: ByteBuffer, on loop: any EventLoop, to answering: Answering)
+}
+
+/// A gateway's port, served on SwiftNIO's HTTP/1.1 pipeline directly: each connection reads a request, answers it
+/// through its responder (`ToolGateway`, `InferenceGateway`) on its own event loop, and keeps the connection for the
+/// next one.
 ///
 /// Why not Hummingbird here (the API's server): a gateway call is a short, synchronous series of checks followed by
 /// one upstream request, and runs best where its bytes arrive. Measured with `TarmacBenchmarks gateway` on two cores,
 /// Hummingbird's task per request capped the gateway at about a quarter of nginx's rate.
 public struct GatewayServer: Service {
-    let gateway: ToolGateway
+    let gateway: any GatewayResponder
     let host: String
     let port: Int
     let group: any EventLoopGroup
     let idleTimeout: TimeAmount
 
-    public init(gateway: ToolGateway, host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+    public init(gateway: any GatewayResponder, host: String, port: Int, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 idleTimeout: TimeAmount = .seconds(75)) {
         self.gateway = gateway
         self.host = host
@@ -76,7 +86,7 @@ final class GatewayConnection: ChannelInboundHandler {
         case tooLarge(HTTPRequestHead)
     }
 
-    let gateway: ToolGateway
+    let gateway: any GatewayResponder
     private var reading = Reading.idle
     private var answering = false
     private var draining = false
@@ -86,12 +96,12 @@ final class GatewayConnection: ChannelInboundHandler {
     /// open after it.
     private var streaming: (upstream: UpstreamPool.Stream, keepAlive: Bool)?
 
-    init(gateway: ToolGateway) { self.gateway = gateway }
+    init(gateway: any GatewayResponder) { self.gateway = gateway }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), reading) {
         case (.head(let head), _):
-            if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > gateway.config.maxBody {
+            if let length = head.headers.first(name: "Content-Length").flatMap(Int.init), length > gateway.maxBody {
                 // Refused before its body is read; the connection closes after the answer.
                 reading = .tooLarge(head)
                 enqueue(.tooLarge(head), context: context)
@@ -100,7 +110,7 @@ final class GatewayConnection: ChannelInboundHandler {
             }
         case (.body(var chunk), .body(let head, var body)):
             reading = .idle  // drop the buffer's second reference before appending
-            if body.readableBytes + chunk.readableBytes > gateway.config.maxBody {
+            if body.readableBytes + chunk.readableBytes > gateway.maxBody {
                 reading = .tooLarge(head)
                 enqueue(.tooLarge(head), context: context)
             } else {
@@ -136,7 +146,7 @@ final class GatewayConnection: ChannelInboundHandler {
         answering = true
         switch r {
         case .tooLarge(let head):
-            write(.problem(.payloadTooLarge, "the body is larger than \(gateway.config.maxBody >> 10) KiB", headers: ["Connection": "close"]),
+            write(.problem(.payloadTooLarge, "the body is larger than \(gateway.maxBody >> 10) KiB", headers: ["Connection": "close"]),
                   for: head, context: context, close: true)
         case .call(let head, let body):
             gateway.respond(head: head, body: body, on: context.eventLoop, to: Answering(connection: self, context: context, request: head))
@@ -226,7 +236,7 @@ final class GatewayConnection: ChannelInboundHandler {
 
 /// Where a call's answer goes: the agent's connection, in one piece (`reply`) or passed on as it comes (`begin`,
 /// `part`, `end`; `abort` when the upstream breaks off). Used on the connection's event loop only.
-struct Answering {
+public struct Answering {
     let connection: GatewayConnection
     let context: ChannelHandlerContext
     let request: HTTPRequestHead

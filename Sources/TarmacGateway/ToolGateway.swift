@@ -14,7 +14,7 @@ import TarmacModel
 /// verifies, is not revoked, carries the scope the route (or the MCP tool) needs, and is within the rate limits. The
 /// upstream gets the gateway's own credential, never the caller's token. Every call is audited as
 /// person → agent → tool.
-public struct ToolGateway: Sendable {
+public struct ToolGateway: GatewayResponder {
     public struct Configuration: Sendable {
         /// Where agents reach the gateway (for resource metadata and challenges).
         public var publicURL: String
@@ -38,7 +38,8 @@ public struct ToolGateway: Sendable {
     let counters = Counters()
     let pool = UpstreamPool()
     let upstreams = Upstreams()
-    let logger: Logger
+    public let logger: Logger
+    public var maxBody: Int { config.maxBody }
 
     public init(authority: CredentialAuthority, tools: @escaping @Sendable () -> [String: Tool], store: any Store, client: HTTPClient,
                 credentials: UpstreamCredentials, config: Configuration, logger: Logger) {

@@ -81,6 +81,8 @@ final class UpstreamPool: Sendable {
         var description: String
         /// Closed before any byte of the answer: safe to retry an idempotent request.
         var beforeAnswer: Bool
+        /// No connection could be made: the request was never sent, so any request may go elsewhere.
+        var notSent = false
     }
 
     /// Sends one request on a connection of `loop` and collects its answer; `completion` runs once, on `loop`. Call it
@@ -142,7 +144,7 @@ final class UpstreamPool: Sendable {
                 case .success(let channel):
                     self.send(on: Idle(channel: channel, handler: handler, since: .now()), key: key, head: head, body: body, timeout: timeout, events: done.value)
                 case .failure(let error):
-                    done.value(.failed(Failure(description: "\(error)", beforeAnswer: true)))
+                    done.value(.failed(Failure(description: "\(error)", beforeAnswer: true, notSent: true)))
                 }
             }
     }

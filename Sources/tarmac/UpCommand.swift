@@ -72,6 +72,9 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Port of the tool gateway, which agents call tools through (default: no gateway).",
                                discussion: "Tools with an `upstream` in the contract are served at http://HOST:PORT/TOOL/...; each call needs a token from POST /v1/token for that tool."))
     var gatewayPort: Int?
+    @Option(help: ArgumentHelp("Port of the inference gateway (default: none).",
+                               discussion: "Running InferenceServices are served at http://HOST:PORT/TEAM/SERVICE/...; callers send an API token of someone who may read the team."))
+    var inferencePort: Int?
     @Option(help: "URL agents reach the tool gateway at (TARMAC_GATEWAY_URL, and the resource in its metadata). Default: its loopback URL with the local backend; none with kubernetes.")
     var gatewayURL: String?
     @Option(help: "File the audit chain's head is appended to every 10 s (default: DATA/audit-anchors.jsonl; put it on another disk to guard the store against a cut-off tail).")
@@ -103,6 +106,10 @@ struct UpCommand: AsyncParsableCommand {
         if let g = gatewayPort {
             guard (1...65535).contains(g) else { throw ValidationError("--gateway-port must be 1 to 65535") }
             guard g != port else { throw ValidationError("--gateway-port must differ from --port") }
+        }
+        if let i = inferencePort {
+            guard (1...65535).contains(i) else { throw ValidationError("--inference-port must be 1 to 65535") }
+            guard i != port && i != gatewayPort else { throw ValidationError("--inference-port must differ from --port and --gateway-port") }
         }
         if let u = gatewayURL {
             guard gatewayPort != nil else { throw ValidationError("--gateway-url needs --gateway-port") }
@@ -148,7 +155,7 @@ struct UpCommand: AsyncParsableCommand {
         }
 
         // Its ports and its data directory are this server's before anything is touched (the store, pods, a cluster).
-        for (p, flag) in [(port, "--port"), (gatewayPort, "--gateway-port")] {
+        for (p, flag) in [(port, "--port"), (gatewayPort, "--gateway-port"), (inferencePort, "--inference-port")] {
             guard let p, let why = PortCheck.unavailable(host: host, port: p) else { continue }
             Terminal.writeError("error: cannot listen on \(host):\(p): \(why); stop what listens there, or choose another port with \(flag) N")
             throw ExitCode(Exit.held)
@@ -301,6 +308,16 @@ struct UpCommand: AsyncParsableCommand {
             }
         }
 
+        var inferenceLine: String?
+        if let inferencePort {
+            let routes = InferenceRoutes()
+            let inference = InferenceGateway(routes: routes, authenticate: { try? await tokens.authenticate($0) }, logger: Logger(label: "tarmac.inference"))
+            services.append(InferenceRouteRefresher(routes: routes, logger: Logger(label: "tarmac.inference")) {
+                InferenceRouting.routes(await controlPlane.servedServices())
+            })
+            services.append(AfterGate(recovered, GatewayServer(gateway: inference, host: host, port: inferencePort)))
+            inferenceLine = "inference \(httpURL(loopback, inferencePort))/TEAM/SERVICE/... (running InferenceServices)"
+        }
         let deps = ServerDependencies(controlPlane: controlPlane, tokens: tokens, registry: registry, runsImages: backend == .kubernetes,
                                       rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4), auditAnchors: anchors,
                                       workdirs: workdirs, credentials: credentials, recovered: recovered,
@@ -312,6 +329,7 @@ struct UpCommand: AsyncParsableCommand {
         let isolated = isolationLine
         services += [anchorService, AfterGate(recovered, ContractReloadService(path: path, controlPlane: controlPlane, logger: Logger(label: "tarmac.platform")))]
         let gatewayBanner = gatewayLine
+        let inferenceBanner = inferenceLine
         let limits = limitsLine
         let app = buildApplication(deps, host: host, port: port, services: services, onServerRunning: { _ in
             portBound.open()
@@ -324,6 +342,7 @@ struct UpCommand: AsyncParsableCommand {
             print("  audit     anchors in \(anchors)")
             print("  identity  issuer \(issuer) (JWKS: \(issuer)/.well-known/jwks.json, token exchange: POST \(issuer)/v1/token)")
             print("  \(gatewayBanner)")
+            if let inferenceBanner { print("  \(inferenceBanner)") }
             let contextName = Credentials.name(forServer: url)
             if let secret {
                 do {

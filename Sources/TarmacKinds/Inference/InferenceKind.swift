@@ -68,8 +68,9 @@ public struct InferenceKind: WorkloadKind {
         }
     }
 
-    /// Locally replicas share the machine: replica `i` listens on the document's port + i.
+    /// Locally replicas share the machine: replica `i` listens on the document's port + i (the local backend moves it to
+    /// a free port when that one is taken). Each gets the model it serves, as on Kubernetes.
     public func localPod(_ i: Int, of pods: Int, port: Int) -> LocalPodRole {
-        LocalPodRole(environment: ["PORT": String(details.port + i)])
+        LocalPodRole(environment: ["PORT": String(details.port + i), "MODEL_NAME": details.model.name, "MODEL_VERSION": details.model.version])
     }
 }

@@ -12,3 +12,30 @@ extension ControlPlane {
         }
     }
 }
+
+/// A running InferenceService as the inference gateway routes to it.
+public struct ServedService: Sendable, Hashable {
+    public var team: String
+    public var env: String
+    public var name: String
+    public var workload: String
+    public var model: ModelReference
+    /// `http://HOST:PORT` of each replica (as the backend says).
+    public var endpoints: [String]
+}
+
+extension ControlPlane {
+    /// Every running InferenceService with where its replicas answer, oldest first.
+    public func servedServices() async -> [ServedService] {
+        var out: [ServedService] = []
+        let running = tracked.live.compactMap { id -> (WorkloadEntry, ModelReference)? in
+            guard let t = tracked[id], t.entry.state == .running, case .inference(let d)? = t.plan?.workload.details else { return nil }
+            return (t.entry, d.model)
+        }.sorted { $0.0.createdAt < $1.0.createdAt }
+        for (e, model) in running {
+            let endpoints = await backend.endpoints(workload: e.id, attempt: e.attempt, pods: e.podCount)
+            out.append(ServedService(team: e.team, env: e.env, name: e.name, workload: e.id, model: model, endpoints: endpoints))
+        }
+        return out
+    }
+}

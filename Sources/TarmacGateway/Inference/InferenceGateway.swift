@@ -1,0 +1,266 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import TarmacCore
+
+/// The inference gateway: `/{team}/{service}/{path}` goes to a replica of one of the service's versions, chosen by the
+/// route's weights (or kept to one version by a sticky header), round robin over that version's ready replicas. A call
+/// must carry a token whose caller may read the team. Over the route's queue limit it answers 429 with `Retry-After`; a
+/// replica that cannot be reached is left for another one once, for any method (the request was never sent); a
+/// failure after sending is retried once only for idempotent methods. Every answer is measured (metrics, and the
+/// samples rollouts analyse); no audit record per request.
+public struct InferenceGateway: GatewayResponder {
+    public let routes: InferenceRoutes
+    public let stats: InferenceStats
+    let metrics = InferenceMetrics()
+    let pool = UpstreamPool()
+    let callers: CallerCache
+    public let logger: Logger
+    public let maxBody: Int
+    let timeout: TimeAmount
+
+    /// `authenticate` checks an API token (nil: not valid); answers are kept for `cacheFor` (a revoked token is refused
+    /// at most that much later).
+    public init(routes: InferenceRoutes, stats: InferenceStats = InferenceStats(), authenticate: @escaping @Sendable (String) async -> Principal?,
+                cacheFor: Duration = .seconds(2), maxBody: Int = 8 << 20, timeout: TimeAmount = .seconds(300), logger: Logger) {
+        self.routes = routes
+        self.stats = stats
+        self.callers = CallerCache(authenticate: authenticate, ttl: cacheFor)
+        self.maxBody = maxBody
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    public func respond(head: HTTPRequestHead, body: ByteBuffer, on loop: any EventLoop, to answering: Answering) {
+        let uri = head.uri
+        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        if path == "/healthz" { return answering.reply(Reply(status: .ok, headers: ["Content-Type": "text/plain"], body: ByteBuffer(string: "ok\n"))) }
+        let parts = path.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: true)
+        guard parts.count >= 2 else {
+            return answering.reply(.problem(.notFound, "call a service as /TEAM/SERVICE/PATH, e.g. /search/ranker/v1/completions"))
+        }
+        let team = String(parts[0]), service = String(parts[1])
+        let rest = uri.dropFirst(1 + parts[0].utf8.count + 1 + parts[1].utf8.count)
+        let target = rest.isEmpty ? "/" : (rest.first == "?" ? "/" + rest : String(rest))
+        guard let header = head.headers.first(name: "Authorization"), header.utf8.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            metrics.refused(team: team, service: service, status: 401)
+            return answering.reply(.problem(.unauthorized, "a bearer token is required (a person's or service's API token of Tarmac)",
+                                            headers: ["WWW-Authenticate": "Bearer realm=\"tarmac-inference\""]))
+        }
+        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        let call = InferenceCall(gateway: self, team: team, service: service, target: target, head: head, body: body, loop: loop, answering: answering)
+        if let p = callers.cached(token) { return call.authorized(p) }
+        let promise = loop.makePromise(of: Principal?.self)
+        let callers = callers
+        promise.completeWithTask { await callers.resolve(token) }
+        let bound = NIOLoopBound(call, eventLoop: loop)
+        promise.futureResult.whenSuccess { p in
+            guard let p else {
+                return bound.value.refuse(.unauthorized, "the token is not valid (unknown, expired or revoked)",
+                                              headers: ["WWW-Authenticate": "Bearer realm=\"tarmac-inference\", error=\"invalid_token\""])
+            }
+            bound.value.authorized(p)
+        }
+    }
+}
+
+/// Callers by token, for a short while: the token's hash lookup and expiry check are not paid on every request.
+final class CallerCache: Sendable {
+    let authenticate: @Sendable (String) async -> Principal?
+    let ttl: Duration
+    private let entries = Mutex<[String: (Principal, ContinuousClock.Instant)]>([:])
+
+    init(authenticate: @escaping @Sendable (String) async -> Principal?, ttl: Duration) {
+        self.authenticate = authenticate
+        self.ttl = ttl
+    }
+
+    func cached(_ token: String) -> Principal? {
+        entries.withLock { e in
+            guard let (p, until) = e[token] else { return nil }
+            if until < .now { e[token] = nil; return nil }
+            return p
+        }
+    }
+
+    func resolve(_ token: String) async -> Principal? {
+        guard let p = await authenticate(token) else { return nil }
+        let until = ContinuousClock.now + ttl
+        entries.withLock { e in
+            if e.count > 10_000 { e.removeAll(keepingCapacity: true) }
+            e[token] = (p, until)
+        }
+        return p
+    }
+}
+
+/// One request through the inference gateway, on its connection's loop.
+final class InferenceCall {
+    let gateway: InferenceGateway
+    let team: String
+    let service: String
+    let target: String
+    let head: HTTPRequestHead
+    let body: ByteBuffer
+    let loop: any EventLoop
+    let answering: Answering
+    let started = ContinuousClock.now
+    var key: String { "\(team)/\(service)" }
+
+    init(gateway: InferenceGateway, team: String, service: String, target: String, head: HTTPRequestHead, body: ByteBuffer, loop: any EventLoop,
+         answering: Answering) {
+        self.gateway = gateway
+        self.team = team
+        self.service = service
+        self.target = target
+        self.head = head
+        self.body = body
+        self.loop = loop
+        self.answering = answering
+    }
+
+    func refuse(_ status: HTTPResponseStatus, _ message: String, headers: HTTPHeaders = [:]) {
+        gateway.metrics.refused(team: team, service: service, status: Int(status.code))
+        answering.reply(.problem(status, message, headers: headers))
+    }
+
+    func authorized(_ p: Principal) {
+        // Another team's service is answered like one that does not exist.
+        guard p.canRead(team: team) else { return refuse(.notFound, "no service \(key) that \(p.name) may call") }
+        send(version: nil, avoiding: nil)
+    }
+
+    var sticky: String? {
+        guard let h = gateway.routes.route(key)?.stickyHeader else { return nil }
+        return head.headers.first(name: h)
+    }
+
+    /// A retry (`avoiding` set) keeps to the version first chosen, on another replica.
+    func send(version kept: String?, avoiding: InferenceRoute.Replica?) {
+        switch gateway.routes.pick(key, sticky: sticky, version: kept, avoiding: avoiding) {
+        case .noService:
+            refuse(.notFound, "no service \(key) is running (tarmac list --kind InferenceService --team \(team))")
+        case .overloaded(let limit):
+            refuse(.tooManyRequests, "\(key) has \(limit) requests in flight, its limit: retry after a second", headers: ["Retry-After": "1"])
+        case .noReplica(let r):
+            let versions = r.versions.map { "\($0.model)@\($0.version) (\($0.weight)%, \($0.replicas.count) ready)" }.joined(separator: ", ")
+            refuse(.serviceUnavailable, "no ready replica of \(key) takes requests now: \(versions)", headers: ["Retry-After": "2"])
+        case .to(let version, let replica):
+            forward(version, replica, retried: avoiding != nil)
+        }
+    }
+
+    var idempotent: Bool {
+        switch head.method {
+        case .GET, .HEAD, .OPTIONS, .PUT, .DELETE: true
+        default: false
+        }
+    }
+
+    func forward(_ version: InferenceRoute.Version, _ replica: InferenceRoute.Replica, retried: Bool) {
+        let labels = InferenceMetrics.Labels(team: team, service: service, model: version.model, version: version.version)
+        gateway.metrics.started(labels)
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(head.headers.count + 3)
+        for (name, value) in head.headers where !Call.isDropped(name) { headers.add(name: name, value: value) }
+        headers.add(name: "Host", value: "\(replica.host):\(replica.port)")
+        headers.add(name: "X-Tarmac-Model-Version", value: "\(version.model)@\(version.version)")
+        if body.readableBytes > 0 || head.method == .POST || head.method == .PUT || head.method == .PATCH {
+            headers.add(name: "Content-Length", value: String(body.readableBytes))
+        }
+        let out = HTTPRequestHead(version: .http1_1, method: head.method, uri: target, headers: headers)
+        var streamedBytes = 0
+        var firstPart: Double?
+        var collected: UpstreamPool.Gathered?
+        var streamedStatus: HTTPResponseStatus?
+        var usage = UsageScanner()
+        gateway.pool.execute(on: loop, host: replica.host, port: replica.port, head: out, body: body.readableBytes > 0 ? body : nil,
+                             timeout: gateway.timeout) { [self] event in
+            switch event {
+            case .head(let h, let upstream):
+                if Call.isEventStream(h.headers) {
+                    streamedStatus = h.status
+                    answering.begin(h.status, Call.kept(h.headers).adding(version: version), upstream: upstream)
+                } else {
+                    collected = UpstreamPool.Gathered(head: h)
+                }
+            case .body(var b):
+                if streamedStatus != nil {
+                    if firstPart == nil { firstPart = elapsed }
+                    streamedBytes += b.readableBytes
+                    usage.feed(b.readableBytesView)
+                    answering.part(b)
+                } else {
+                    collected?.add(&b)
+                }
+            case .end:
+                if let status = streamedStatus {
+                    finished(labels, version, status: Int(status.code), ttft: firstPart, usage: usage.found)
+                    answering.end()
+                } else if let a = collected?.answer {
+                    finished(labels, version, status: Int(a.head.status.code), ttft: nil, usage: UsageScanner.usage(json: a.body.readableBytesView))
+                    answering.reply(Reply(status: a.head.status, headers: Call.kept(a.head.headers).adding(version: version), body: a.body))
+                }
+            case .failed(let f):
+                if streamedStatus != nil {
+                    finished(labels, version, status: 502, ttft: firstPart, usage: usage.found)
+                    return answering.abort()
+                }
+                gateway.routes.done(key)
+                gateway.metrics.answered(labels, status: 502, seconds: 0, ttftSeconds: nil, promptTokens: nil, completionTokens: nil)
+                if !retried && (f.notSent || (f.beforeAnswer && idempotent)) {
+                    return send(version: version.version, avoiding: replica)
+                }
+                gateway.stats.record(service: key, version: version.version, status: 502, latencyMs: elapsed * 1000, ttftMs: nil)
+                answering.reply(.problem(.badGateway, "\(version.model)@\(version.version) of \(key) at \(replica.host):\(replica.port) did not answer: \(f.description)"))
+            }
+        }
+    }
+
+    var elapsed: Double {
+        let d = ContinuousClock.now - started
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    func finished(_ labels: InferenceMetrics.Labels, _ version: InferenceRoute.Version, status: Int, ttft: Double?, usage: (prompt: Int, completion: Int)?) {
+        gateway.routes.done(key)
+        let seconds = elapsed
+        gateway.metrics.answered(labels, status: status, seconds: seconds, ttftSeconds: ttft, promptTokens: usage?.prompt, completionTokens: usage?.completion)
+        gateway.stats.record(service: key, version: version.version, status: status, latencyMs: seconds * 1000, ttftMs: ttft.map { $0 * 1000 })
+    }
+}
+
+extension HTTPHeaders {
+    /// Which version answered, for the caller (and for tests that count shares).
+    func adding(version v: InferenceRoute.Version) -> HTTPHeaders {
+        var h = self
+        h.replaceOrAdd(name: "X-Tarmac-Model-Version", value: "\(v.model)@\(v.version)")
+        return h
+    }
+}
+
+/// Finds OpenAI-compatible `usage` (prompt and completion tokens) in an answer: a JSON body, or the `data:` events of a
+/// stream (the last chunk carries it when the caller asked for `stream_options.include_usage`).
+struct UsageScanner {
+    private var line: [UInt8] = []
+    private(set) var found: (prompt: Int, completion: Int)?
+
+    mutating func feed(_ bytes: some Sequence<UInt8>) {
+        for b in bytes {
+            if b == 0x0A {
+                if line.count > 6, line.starts(with: Array("data: ".utf8)), let u = Self.usage(json: line.dropFirst(6)) { found = u }
+                line.removeAll(keepingCapacity: true)
+            } else if line.count < 1 << 16 {
+                line.append(b)
+            }
+        }
+    }
+
+    static func usage(json bytes: some Collection<UInt8>) -> (prompt: Int, completion: Int)? {
+        guard bytes.count < 16 << 20, let o = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+              let u = o["usage"] as? [String: Any] else { return nil }
+        return ((u["prompt_tokens"] as? Int) ?? 0, (u["completion_tokens"] as? Int) ?? 0)
+    }
+}
