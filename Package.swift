@@ -75,6 +75,7 @@ let package = Package(
             dependencies: [
                 "TarmacCore", "TarmacKinds", "TarmacModel", "TarmacContract", "TarmacEngine", "TarmacPlanning", "TarmacAPI", "TarmacIdentity", "TarmacDelivery",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

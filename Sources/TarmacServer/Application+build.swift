@@ -25,6 +25,8 @@ public struct ServerDependencies: Sendable {
     public var workdirs: WorkdirStore?
     /// The model registry (nil: no model routes).
     public var models: ModelRegistry?
+    /// Rollouts of InferenceServices (nil: no rollout routes; they need the inference gateway).
+    public var rollouts: RolloutRunner?
     /// Workload and agent credentials (nil: no identity routes).
     public var credentials: CredentialAuthority?
     /// The tool gateway's address, for documents that point at it.
@@ -38,8 +40,10 @@ public struct ServerDependencies: Sendable {
     public init(controlPlane: ControlPlane, tokens: Tokens, registry: PrometheusCollectorRegistry, runsImages: Bool,
                 rateLimit: Double = 50, rateBurst: Double = 200, auditAnchors: String? = nil, workdirs: WorkdirStore? = nil,
                 credentials: CredentialAuthority? = nil, gatewayURL: String? = nil, recovered: ReadinessGate = ReadinessGate(open: true),
-                bodyLimits: BodyLimits? = nil, uploadIdleTimeout: Duration = .seconds(30), models: ModelRegistry? = nil) {
+                bodyLimits: BodyLimits? = nil, uploadIdleTimeout: Duration = .seconds(30), models: ModelRegistry? = nil,
+                rollouts: RolloutRunner? = nil) {
         self.models = models
+        self.rollouts = rollouts
         self.recovered = recovered
         self.bodyLimits = bodyLimits ?? BodyLimits(upload: workdirs.map { $0.limit + (1 << 20) } ?? ServerLimits.maxUpload,
                                                       modelFile: models?.artifacts.map { Int($0.fileLimit) } ?? ServerLimits.maxModelFile)
@@ -75,6 +79,7 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     PlatformController(controlPlane: deps.controlPlane).register(v1)
     identity?.register(v1)
     deps.models.map { ModelController(registry: $0).register(v1) }
+    RolloutController(runner: deps.rollouts).register(v1)
     return router
 }
 

@@ -309,11 +309,20 @@ struct UpCommand: AsyncParsableCommand {
         }
 
         var inferenceLine: String?
+        var rollouts: RolloutRunner?
         if let inferencePort {
             let routes = InferenceRoutes()
             let inference = InferenceGateway(routes: routes, authenticate: { try? await tokens.authenticate($0) }, logger: Logger(label: "tarmac.inference"))
+            let runner = RolloutRunner(controlPlane: controlPlane, metrics: inference.stats) { workload in
+                guard let e = await controlPlane.current(workload) else { return false }
+                let replicas = await controlPlane.endpoints(e).compactMap(InferenceRoute.Replica.init(url:))
+                for r in replicas where !(await InferenceRouteRefresher.accepts(r)) { return false }
+                return !replicas.isEmpty
+            }
+            rollouts = runner
+            services.append(AfterGate(recovered, RolloutService(runner: runner)))
             services.append(InferenceRouteRefresher(routes: routes, logger: Logger(label: "tarmac.inference")) {
-                InferenceRouting.routes(await controlPlane.servedServices())
+                InferenceRouting.routes(await controlPlane.servedServices(), rollouts: await runner.routes())
             })
             services.append(AfterGate(recovered, GatewayServer(gateway: inference, host: host, port: inferencePort)))
             inferenceLine = "inference \(httpURL(loopback, inferencePort))/TEAM/SERVICE/... (running InferenceServices)"
@@ -322,7 +331,7 @@ struct UpCommand: AsyncParsableCommand {
                                       rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4), auditAnchors: anchors,
                                       workdirs: workdirs, credentials: credentials, recovered: recovered,
                                       uploadIdleTimeout: .milliseconds(Int64(uploadIdleTimeout * 1000)),
-                                      models: ModelRegistry(store: store, controlPlane: controlPlane, artifacts: modelFiles))
+                                      models: ModelRegistry(store: store, controlPlane: controlPlane, artifacts: modelFiles), rollouts: rollouts)
         let anchorService = AuditAnchorService(store: store, path: anchors, logger: Logger(label: "tarmac.audit"))
         let platformName = contract.platform.name
         let banner = where_

@@ -143,3 +143,18 @@ import Testing
         }
     }
 }
+
+@Suite struct CanaryStepParsingTests {
+    @Test func stepsAreReadAsPeopleWriteThem() throws {
+        let cases: [(String, RolloutSpec.CanaryStep)] = [("10", .setWeight(10)), ("25%", .setWeight(25)), ("analysis 60s", .analysis(seconds: 60)),
+                                                         ("analysis:2m", .analysis(seconds: 120)), ("pause 1h", .pause(seconds: 3600)), ("pause", .pause(seconds: nil))]
+        for (text, step) in cases {
+            #expect(try RolloutSpec.CanaryStep.parse(text).get() == step, "\(text)")
+            #expect(try RolloutSpec.CanaryStep.parse(step.text).get() == step, "\(step.text) reads back")
+        }
+        for bad in ["101", "-5", "analysis", "analysis 0s", "wait 5s", "pause soon"] {
+            guard case .failure(let p) = RolloutSpec.CanaryStep.parse(bad) else { Issue.record("'\(bad)' was read as a step"); continue }
+            #expect(p.description.contains(bad), "\(p)")
+        }
+    }
+}

@@ -34,6 +34,9 @@ import Yams
                                                signed: true, format: "safetensors", framework: "pytorch", lineage: lineage, owner: "bob",
                                                labels: ["task": "rank"], aliases: ["champion"], registeredBy: "alice", registeredAt: at,
                                                manifest: [modelFile], signature: "MEUC", approvals: [approval])
+    static let rollout = RolloutView(team: "search", service: "ranker", env: "dev", strategy: "canary", steps: ["10%", "analysis 60s"], from: "ranker@1.0.0",
+                                     to: "ranker@1.1.0", fromWorkload: "wl-1", toWorkload: "wl-2", phase: "promoted", message: "m", weights: ["1.0.0": 0, "1.1.0": 100],
+                                     startedBy: "alice", startedAt: at, warmUntil: at, previousWarm: true, coldStartSeconds: 12.5)
     static let approval = ApprovalView(by: "carol", at: at, digest: "sha256:ab", comment: "c")
 
     static let grant = GrantView(id: "grt-1", agent: "spiffe://acme/x", agentName: "x", workload: "wl-1", team: "a", env: "dev", tool: "tickets", scope: "read",
@@ -77,6 +80,11 @@ import Yams
                                                       subject_token_type: "urn:ietf:params:oauth:token-type:access_token", actor_token: "e.y.z",
                                                       actor_token_type: "urn:ietf:params:oauth:token-type:jwt", audience: "tickets", resource: "r", scope: "read")),
         ("ModelFile", modelFile),
+        ("AnalysisRule", AnalysisRuleBody(metric: "successRate", threshold: 0.99, minRequests: 50)),
+        ("RolloutRequest", RolloutRequest(team: "search", service: "ranker", to: "1.1.0", strategy: "canary", steps: ["10", "analysis 60s"],
+                                          rules: [AnalysisRuleBody(metric: "p99LatencyMs", threshold: 500, minRequests: 20)], rollbackWindowSeconds: 3600)),
+        ("Rollout", rollout),
+        ("RolloutList", RolloutList(items: [rollout])),
         ("ApprovalRequest", ApprovalRequest(team: "search", comment: "c")),
         ("Approval", approval),
         ("PromotionRequest", PromotionRequestBody(team: "search", version: "1.1.0", env: "prod", dryRun: true)),

@@ -142,6 +142,16 @@ final class TestServer: @unchecked Sendable {
         return (Int(resp.status.code), Data(try await resp.body.collect(upTo: 16 << 20).readableBytesView))
     }
 
+    /// A request to any URL: the status, the answering version (`X-Tarmac-Model-Version`) and the body.
+    static func requestWithHeaders(_ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: String? = nil) async throws -> (Int, String?, Data) {
+        var req = HTTPClientRequest(url: url)
+        req.method = method
+        for (k, v) in headers { req.headers.add(name: k, value: v) }
+        if let body { req.body = .bytes(ByteBuffer(string: body)) }
+        let resp = try await HTTPClient.shared.execute(req, timeout: .seconds(30))
+        return (Int(resp.status.code), resp.headers.first(name: "X-Tarmac-Model-Version"), Data(try await resp.body.collect(upTo: 16 << 20).readableBytesView))
+    }
+
     func json(_ method: HTTPMethod, _ path: String, token: String?, body: String? = nil, headers: [(String, String)] = []) async throws -> (Int, [String: Any]) {
         let (s, d) = try await http(method, path, token: token, body: body, headers: headers)
         return (s, (try? JSONSerialization.jsonObject(with: d) as? [String: Any]) ?? [:])

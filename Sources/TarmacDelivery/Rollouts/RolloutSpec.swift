@@ -92,3 +92,52 @@ public struct Measurement: Sendable, Hashable, Codable {
 
     static func figure(_ d: Double) -> String { d == d.rounded() ? String(Int(d)) : String(format: "%.3g", d) }
 }
+
+extension RolloutSpec.CanaryStep {
+    /// A step as people write it: `10` or `10%` (the new version's share), `analysis 60s`, `pause 30s`, `pause` (until
+    /// promoted). Durations in s, m or h.
+    public static func parse(_ text: String) -> Result<Self, RolloutSpec.Problem> {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let words = t.split(whereSeparator: { $0 == " " || $0 == ":" }).map(String.init)
+        if words.count == 1, let w = Int(words[0].hasSuffix("%") ? String(words[0].dropLast()) : words[0]) {
+            return (0...100).contains(w) ? .success(.setWeight(w)) : .failure(.init("'\(text)': a share is 0 to 100 percent"))
+        }
+        if words == ["pause"] { return .success(.pause(seconds: nil)) }
+        if words.count == 2, let s = RolloutSpec.seconds(words[1]), s > 0 {
+            switch words[0] {
+            case "pause": return .success(.pause(seconds: s))
+            case "analysis": return .success(.analysis(seconds: s))
+            default: break
+            }
+        }
+        return .failure(.init("'\(text)' is not a step: write a share (10 or 10%), 'analysis 60s', 'pause 30s' or 'pause'"))
+    }
+
+    public var text: String {
+        switch self {
+        case .setWeight(let w): "\(w)%"
+        case .pause(let s?): "pause \(s)s"
+        case .pause(nil): "pause"
+        case .analysis(let s): "analysis \(s)s"
+        }
+    }
+}
+
+extension RolloutSpec {
+    public struct Problem: Error, Sendable, Hashable, CustomStringConvertible {
+        public var description: String
+        public init(_ d: String) { description = d }
+    }
+
+    /// `30s`, `5m`, `1h`, or a number of seconds.
+    public static func seconds(_ s: String) -> Int64? {
+        if let n = Int64(s) { return n }
+        guard let unit = s.last, let n = Int64(s.dropLast()) else { return nil }
+        switch unit {
+        case "s": return n
+        case "m": return n * 60
+        case "h": return n * 3600
+        default: return nil
+        }
+    }
+}

@@ -43,7 +43,7 @@ public struct InferenceRouteRefresher: Service {
     }
 
     /// Whether the replica accepts a connection within half a second.
-    static func accepts(_ r: InferenceRoute.Replica) async -> Bool {
+    public static func accepts(_ r: InferenceRoute.Replica) async -> Bool {
         do {
             let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.milliseconds(500))

@@ -4,7 +4,7 @@ import TarmacDelivery
 /// What the gateway saw of each version of each service, kept for a while so that a rollout can measure the window it
 /// asks for: each answered request's time, status, latency and time to first token. Bounded per version (the oldest
 /// samples go first); an analysis window longer than what is kept measures what is kept.
-public final class InferenceStats: Sendable {
+public final class InferenceStats: MetricsSource {
     public struct Sample: Sendable, Hashable {
         /// Seconds on the gateway's monotonic clock.
         public var at: Double

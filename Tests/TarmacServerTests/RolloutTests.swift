@@ -1,0 +1,134 @@
+import Foundation
+import Synchronization
+import TarmacTesting
+import Testing
+
+extension ServerTests {
+/// Rollouts end to end: a real `tarmac up` with its inference gateway, the OpenAI-compatible stub as the model server
+/// (each version a local pod), a client calling throughout. A canary told to fail is rolled back after its analysis
+/// window; a healthy one is promoted through every step; `tarmac rollback` puts every request back on the warm previous
+/// version at once, with no failed request.
+@Suite struct RolloutTests {
+    /// Every answer a client saw: when, the status, which version.
+    final class Load: Sendable {
+        struct Seen: Sendable {
+            var at: Date
+            var status: Int
+            var version: String?
+        }
+        let seen = Mutex<[Seen]>([])
+        let running = Mutex(true)
+        func stop() { running.withLock { $0 = false } }
+        func answers(since t: Date) -> [Seen] { seen.withLock { $0.filter { $0.at >= t } } }
+
+        func run(_ url: String, token: String) async {
+            while running.withLock({ $0 }) {
+                let r = try? await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")],
+                                                                body: #"{"prompt": "rank"}"#)
+                seen.withLock { $0.append(Seen(at: Date(), status: r?.0 ?? 0, version: r?.1)) }
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+        }
+    }
+
+    static func view(_ server: TestServer, _ token: String) async throws -> [String: Any] {
+        try await server.json(.GET, "/v1/rollouts/ranker", token: token).1
+    }
+
+    @Test func aFailingCanaryIsRolledBackAHealthyOneIsPromotedAndRollbackIsOneStep() async throws {
+        let inferencePort = try TestServer.freePort()
+        let server = try TestServer(arguments: ["--inference-port", String(inferencePort)])
+        try await server.start()
+        let admin = try server.adminToken
+        let member = try await SecurityTests.token(server, role: "member", team: "search")
+        try server.dir.write("serve/model_server.py", try String(contentsOfFile: Fixtures.path("Tests/Support/model_server.py"), encoding: .utf8))
+        let doc = try server.dir.write("serve/ranker.yaml", """
+            apiVersion: tarmac.dev/v1alpha1
+            kind: InferenceService
+            metadata: {name: ranker, team: search, env: dev, owner: alice@acme.example}
+            spec:
+              size: cpu-small
+              model: ranker@1.0.0
+              image: docker.io/library/python:3.12-slim
+              command: [python3, model_server.py]
+              workdir: .
+              port: 8080
+            """)
+        #expect(try server.cli(["submit", doc], token: member).status == 0)
+        let url = "http://127.0.0.1:\(inferencePort)/search/ranker/v1/completions"
+        try await eventually("the service answers through the gateway", timeout: .seconds(60)) {
+            (try? await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(member)")], body: "{}").0) == 200
+        }
+        let load = Load()
+        let client = Task { await load.run(url, token: member) }
+        defer { load.stop(); client.cancel() }
+
+        // 1. A canary at 10% that fails: rolled back when its analysis window ends.
+        let started = Date()
+        var r = try server.cli(["rollout", "start", "ranker", "--to", "2.0.0", "--steps", "10,analysis 4s,50,analysis 4s", "--min-success-rate", "0.95",
+                                "--min-requests", "10"], token: member)
+        #expect(r.status == 0 && r.stdout.contains("ranker@2.0.0"), "\(r.stdout)\(r.stderr)")
+        try await eventually("the canary takes its share", timeout: .seconds(60)) { (try await Self.view(server, member))["phase"] as? String == "analyzing" }
+        let analysing = Date()
+        let canary = try await server.json(.GET, "/v1/workloads/ranker-2-0-0", token: member).1
+        let endpoint = try #require((canary["endpoints"] as? [String])?.first)
+        #expect(try await TestServer.requestWithHeaders(.POST, endpoint + "/control", body: #"{"fail": true}"#).0 == 200)
+        try await eventually("the canary is rolled back", timeout: .seconds(30)) { (try await Self.view(server, member))["phase"] as? String == "rolledBack" }
+        let rolledBack = Date()
+        let v = try await Self.view(server, member)
+        #expect((v["message"] as? String)?.contains("analysis failed: success rate") == true, "\(v)")
+        #expect(v["weights"] as? [String: Int] == ["1.0.0": 100, "2.0.0": 0])
+        // Within 10 s of the end of the failing window (4 s after the share moved).
+        #expect(rolledBack.timeIntervalSince(analysing) < 4 + 10, "rolled back \(rolledBack.timeIntervalSince(analysing)) s after the canary took its share")
+        // What clients saw in the meantime: no more errors than the canary's share.
+        let during = load.answers(since: started).filter { $0.at <= rolledBack }
+        let failed = during.filter { $0.status != 200 }.count
+        #expect(during.count > 50 && Double(failed) <= 0.13 * Double(during.count), "\(failed) of \(during.count) requests failed during the canary")
+        try await eventually("every request is on 1.0.0 again") {
+            let recent = load.answers(since: Date().addingTimeInterval(-0.5))
+            return !recent.isEmpty && recent.allSatisfy { $0.version == "ranker@1.0.0" }
+        }
+        try await eventually("the failed canary is let go", timeout: .seconds(30)) {
+            (try await server.json(.GET, "/v1/workloads/ranker-2-0-0", token: member).1)["state"] as? String == "cancelled"
+        }
+
+        // 2. A healthy one goes through every step to 100%.
+        r = try server.cli(["rollout", "start", "ranker", "--to", "3.0.0", "--steps", "10,analysis 2s,50,analysis 2s", "--min-success-rate", "0.95",
+                            "--min-requests", "10"], token: member)
+        #expect(r.status == 0, "\(r.stderr)")
+        try await eventually("the new version is promoted", timeout: .seconds(90)) { (try await Self.view(server, member))["phase"] as? String == "promoted" }
+        let promoted = Date()
+        try await eventually("every request is on 3.0.0") {
+            let recent = load.answers(since: Date().addingTimeInterval(-0.5))
+            return !recent.isEmpty && recent.allSatisfy { $0.version == "ranker@3.0.0" }
+        }
+        #expect((try await Self.view(server, member))["previousWarm"] as? Bool == true)
+
+        // 3. tarmac rollback with a warm target: every request on 1.0.0 within a second, none failed.
+        let asked = Date()
+        r = try server.cli(["rollback", "ranker"], token: member)
+        #expect(r.status == 0 && r.stdout.contains("rolledBack"), "\(r.stdout)\(r.stderr)")
+        try await eventually("every request is on 1.0.0 after the rollback", timeout: .seconds(5)) {
+            let after = load.answers(since: Date().addingTimeInterval(-0.3))
+            return !after.isEmpty && after.allSatisfy { $0.version == "ranker@1.0.0" }
+        }
+        let switched = load.answers(since: asked).first { $0.version == "ranker@1.0.0" }?.at
+        let took = try #require(switched).timeIntervalSince(asked)
+        #expect(took < 1, "the first request on 1.0.0 came \(took) s after tarmac rollback")
+        let lastOnNew = load.answers(since: asked).last { $0.version == "ranker@3.0.0" }?.at ?? asked
+        #expect(lastOnNew.timeIntervalSince(asked) < 1, "requests still went to 3.0.0 \(lastOnNew.timeIntervalSince(asked)) s after")
+        let throughout = load.answers(since: promoted)
+        #expect(throughout.allSatisfy { $0.status == 200 }, "failed requests around the rollback: \(throughout.filter { $0.status != 200 }.count)")
+        print("rollback (warm): first request on the previous version \(String(format: "%.3f", took)) s after tarmac rollback was run")
+
+        // The audit trail: who started, each step with its figures, the automatic rollback, the promotion, who rolled back.
+        let (_, audit) = try await server.json(.GET, "/v1/audit?limit=1000", token: admin)
+        let rows = (audit["items"] as? [[String: Any]] ?? []).filter { ($0["action"] as? String)?.hasPrefix("rollout-") == true }
+        let actions = rows.map { "\($0["action"] ?? "")" }
+        #expect(actions.filter { $0 == "rollout-start" }.count >= 2 && actions.contains("rollout-promote") && actions.filter { $0 == "rollout-rollback" }.count == 2,
+                "\(actions)")
+        #expect(rows.contains { ($0["detail"] as? String)?.contains("analysis failed: success rate") == true })
+        #expect(rows.contains { $0["action"] as? String == "rollout-rollback" && $0["actorID"] as? String == "member-search" })
+    }
+}
+}
