@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "TarmacLocal",
             dependencies: [
-                "TarmacCore", "TarmacPlanning", "TarmacWorkdir", "CTarmacSandbox", .product(name: "Subprocess", package: "swift-subprocess"),
+                "TarmacCore", "TarmacPlanning", "TarmacWorkdir", "TarmacDelivery", "CTarmacSandbox", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],

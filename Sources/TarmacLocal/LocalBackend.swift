@@ -32,9 +32,12 @@ public actor LocalBackend: Backend {
     /// a pod (the tarmac binary itself).
     /// Where uploaded working directories are kept (`WorkdirStore`), if pods may have one.
     let workdirs: WorkdirStore?
+    /// Where the model registry keeps files (`DATA/models`): a pod serving a registered version gets them laid out and checked.
+    let modelFiles: String?
 
     public init(root: String, supervisor: String, machine: NodeInventory, sandbox: SandboxPolicy?, workdirs: WorkdirStore? = nil,
-                clock: any RuntimeClock = SystemClock(), logger: Logger = Logger(label: "tarmac.local")) {
+                modelFiles: String? = nil, clock: any RuntimeClock = SystemClock(), logger: Logger = Logger(label: "tarmac.local")) {
+        self.modelFiles = modelFiles
         self.clock = clock
         self.workdirs = workdirs
         self.root = root
@@ -69,6 +72,10 @@ public actor LocalBackend: Backend {
                         throw WorkdirMissing(digest: digest)
                     }
                     p.workdirArchive = archive
+                }
+                if p.model != nil {
+                    p.model!.keptFiles = modelFiles
+                    p.environment["MODEL_DIR"] = dir.workDirectory + "/model"
                 }
                 // A service's replica listens on a port of its own (PORT), free on this machine when it starts: never
                 // another replica's, never the server's (which is bound), never a fixed one that two services would share.

@@ -1,6 +1,8 @@
 import TarmacCore
 import Dispatch
+import Crypto
 import Foundation
+import TarmacDelivery
 import Subprocess
 import SystemPackage
 import Synchronization
@@ -61,6 +63,12 @@ public enum PodSupervisor {
             try prepareBox(dir, sandbox)
             try unpackWorkdir(launch, into: dir.workDirectory, sandbox)
             try writeIdentityBootstrap(launch, dir, sandbox)
+            try mountModel(launch, into: dir.workDirectory + "/model", sandbox)
+        } catch let m as ModelMismatch {
+            // The files are not the registered ones: the model server is never started.
+            appendToLog(dir, "tarmac: model \(m.reference) tampered: \(m.problems.prefix(5).joined(separator: "; "))\(m.problems.count > 5 ? "; …" : "") (registered manifest \(m.manifest))\n")
+            write(ExitStatus(reason: .modelTampered, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: clock.now), dir)
+            return 2
         } catch {
             FileHandle.standardError.write(Data("pod-supervisor: cannot prepare \(dir.box): \(error)\n".utf8))
             write(ExitStatus(reason: .launchFailed, exitCode: nil, signal: nil, peakMemoryBytes: 0, memoryLimitBytes: launch.memoryLimitBytes, finishedAt: clock.now), dir)
@@ -254,6 +262,52 @@ public enum PodSupervisor {
         guard let data = FileManager.default.contents(atPath: archive) else { throw POSIXError(.ENOENT) }
         let entries = try TarArchive.read(data, limit: Int.max)
         try TarArchive.extract(entries, into: work, owner: sandbox?.uid.flatMap { uid in sandbox?.gid.map { (uid, $0) } })
+    }
+
+    struct ModelMismatch: Error {
+        var reference: String
+        var manifest: String
+        var problems: [String]
+    }
+
+    /// Lays a registered model's files out for the pod, each copied from where Tarmac keeps it and hashed as it is
+    /// copied: a file whose bytes are not the registered ones (changed on disk since registration) or that is missing
+    /// stops the pod before its command runs.
+    static func mountModel(_ launch: PodLaunch, into target: String, _ sandbox: SandboxSpec?) throws {
+        guard let m = launch.model, let kept = m.keptFiles else { return }
+        let store = try ModelArtifacts(root: kept)
+        var problems: [String] = []
+        for f in m.files {
+            guard let source = store.path(f.sha256), FileManager.default.fileExists(atPath: source) else {
+                problems.append("\(f.path): missing (sha256 \(f.sha256.prefix(12))… is not kept)")
+                continue
+            }
+            let dest = target + "/" + f.path
+            try FileManager.default.createDirectory(atPath: (dest as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let got = try copyHashing(source, to: dest)
+            if got.sha256 != f.sha256 || got.size != f.size {
+                problems.append("\(f.path): sha256 \(got.sha256.prefix(12))… (\(got.size) bytes), registered \(f.sha256.prefix(12))… (\(f.size) bytes)")
+            }
+            if let uid = sandbox?.uid, let gid = sandbox?.gid { _ = chown(dest, uid, gid) }
+        }
+        if let uid = sandbox?.uid, let gid = sandbox?.gid { _ = chown(target, uid, gid) }
+        guard problems.isEmpty else { throw ModelMismatch(reference: m.reference, manifest: m.manifestDigest, problems: problems) }
+    }
+
+    static func copyHashing(_ source: String, to dest: String) throws -> (sha256: String, size: Int64) {
+        guard let input = FileHandle(forReadingAtPath: source) else { throw POSIXError(.EACCES) }
+        defer { try? input.close() }
+        guard FileManager.default.createFile(atPath: dest, contents: nil, attributes: [.posixPermissions: 0o644]),
+              let output = FileHandle(forWritingAtPath: dest) else { throw POSIXError(.EACCES) }
+        defer { try? output.close() }
+        var hasher = SHA256()
+        var size: Int64 = 0
+        while let chunk = try input.read(upToCount: 1 << 20), !chunk.isEmpty {
+            hasher.update(data: chunk)
+            try output.write(contentsOf: chunk)
+            size += Int64(chunk.count)
+        }
+        return (hasher.finalize().map { String(format: "%02x", $0) }.joined(), size)
     }
 
     static func selfExecutable() -> String {

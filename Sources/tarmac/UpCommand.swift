@@ -237,7 +237,8 @@ struct UpCommand: AsyncParsableCommand {
                 }
             }
             let policy = SandboxPolicy(isolation: chosen, dataDirectory: dataDir, hidden: hidden, home: home, toolchain: toolchain, cgroups: cgroups)
-            runtime = LocalBackend(root: dataDir + "/pods", supervisor: Self.executablePath(), machine: machine, sandbox: policy, workdirs: workdirs)
+            runtime = LocalBackend(root: dataDir + "/pods", supervisor: Self.executablePath(), machine: machine, sandbox: policy, workdirs: workdirs,
+                                   modelFiles: dataDir + "/models")
             isolationLine = "isolation \(chosen.summary)\n            \(toolchain.summary(home: home))"
             let gpuText = machine.gpus > 0 ? ", \(machine.gpus) GPU\(machine.gpus == 1 ? "" : "s") (\(machine.accelerator ?? "unknown model"))" : ", no GPU"
             where_ = "machine   \(machine.name): \(String(format: "%g", Double(machine.cpuMilli) / 1000)) CPUs, \(machine.memoryMiB / 1024) GiB\(gpuText)"

@@ -1,4 +1,5 @@
 import Foundation
+import TarmacDelivery
 import TarmacTesting
 import Testing
 
@@ -64,6 +65,54 @@ extension ServerTests {
         #expect(metrics.contains(#"tarmac_inference_requests_total{team="search",service="ranker",code="401"}"#), "\(metrics.split(separator: "\n").filter { $0.contains("requests_total") })")
         #expect(value("tarmac_inference_time_to_first_token_seconds_count") == 1)
         _ = admin
+    }
+
+    /// A registered model's files are laid out for the model server and checked first: served when they are the
+    /// registered bytes; when a kept file changed afterwards the server is never started and `why` says ModelTampered.
+    @Test func aTamperedModelIsNeverServed() async throws {
+        let server = try TestServer()
+        try await server.start()
+        let member = try await SecurityTests.token(server, role: "member", team: "search")
+        let model = server.dir.path + "/ranker-model"
+        try server.dir.write("ranker-model/config.json", "{\"layers\": 2}\n")
+        try server.dir.write("ranker-model/weights.bin", String(repeating: "w", count: 50_000))
+        var r = try server.cli(["model", "register", "ranker", "--version", "1.0.0", "--path", model], token: member)
+        #expect(r.status == 0, "\(r.stderr)")
+        try server.dir.write("serve/model_server.py", try String(contentsOfFile: Fixtures.path("Tests/Support/model_server.py"), encoding: .utf8))
+        func service(_ name: String) throws -> String {
+            try server.dir.write("serve/\(name).yaml", """
+                apiVersion: tarmac.dev/v1alpha1
+                kind: InferenceService
+                metadata: {name: \(name), team: search, env: dev, owner: alice@acme.example}
+                spec:
+                  size: cpu-small
+                  model: ranker@1.0.0
+                  image: docker.io/library/python:3.12-slim
+                  command: [python3, -c, "import os; d = os.environ['MODEL_DIR']; print('model files:', sorted(os.listdir(d)), open(d + '/config.json').read().strip(), flush=True); exec(open('model_server.py').read())"]
+                  workdir: .
+                  port: 8080
+                """)
+        }
+        #expect(try server.cli(["submit", try service("ranker")], token: member).status == 0)
+        try await eventually("the model server lists its files", timeout: .seconds(60)) {
+            try server.cli(["logs", "ranker"], token: member).stdout.contains("listening on")
+        }
+        let logs = try server.cli(["logs", "ranker"], token: member).stdout
+        #expect(logs.contains("model files: ['config.json', 'weights.bin'] {\"layers\": 2}"), "\(logs)")
+
+        // Someone changes the kept weights behind the registry's back.
+        let digest = try #require(try ModelManifest.of(directory: model).files.first { $0.path == "weights.bin" }).sha256
+        let kept = server.data + "/models/" + digest.prefix(2) + "/" + digest
+        #expect(FileManager.default.fileExists(atPath: kept), "the registry keeps the file at \(kept)")
+        chmod(kept, 0o600)
+        try Data(String(repeating: "x", count: 50_000).utf8).write(to: URL(fileURLWithPath: kept))
+        #expect(try server.cli(["submit", try service("ranker-b")], token: member).status == 0)
+        let ended = try await server.waitFor("ranker-b") { ($0["state"] as? String) == "failed" }
+        #expect(ended["cause"] as? String == "ModelTampered", "\(ended)")
+        r = try server.cli(["why", "ranker-b"], token: member)
+        #expect(r.stdout.contains("ModelTampered") && r.stdout.contains("weights.bin: sha256") && r.stdout.contains("was not started"), "\(r.stdout)")
+        let tamperedLogs = try server.cli(["logs", "ranker-b"], token: member).stdout
+        #expect(!tamperedLogs.contains("listening on") && !tamperedLogs.contains("model files:"), "the model server ran: \(tamperedLogs)")
     }
 }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TarmacDelivery
 import TarmacModel
 import TarmacContract
 import TarmacPlanning
@@ -25,6 +26,9 @@ public struct PodLaunch: Codable, Sendable, Hashable {
     /// The pod's one-time identity bootstrap credential: the local backend puts it in a file only the pod can read
     /// (`TARMAC_IDENTITY_BOOTSTRAP_FILE`); on Kubernetes the pod proves itself with its service-account token instead.
     public var identityBootstrap: String?
+    /// The registered model version it serves, when Tarmac keeps its files: laid out in the pod (`MODEL_DIR`) and each
+    /// file's digest checked before its command starts; bytes changed since registration end the pod as `modelTampered`.
+    public var model: ModelMount?
 
     public init(workload: String, attempt: Int, pod: Int, command: [String], environment: [String: String], memoryLimitBytes: Int64,
                 cpuMilli: Int, placement: PodPlacement, deadline: Date?, completionIndices: [Int], graceSeconds: Double, workdir: String? = nil) {
@@ -202,4 +206,22 @@ extension Backend {
         try? await Task.sleep(for: min(timeout, .milliseconds(200)))
     }
     public func contractChanged(_ contract: Contract) async {}
+}
+
+/// A registered model's files for a pod: what the registry's manifest says each file is, and (filled by the local
+/// backend) where Tarmac keeps them.
+public struct ModelMount: Codable, Sendable, Hashable {
+    /// `ranker@1.0.0`.
+    public var reference: String
+    public var manifestDigest: String
+    public var files: [ModelManifest.File]
+    /// The directory of kept files (`DATA/models`), set by the local backend.
+    public var keptFiles: String?
+
+    public init(reference: String, manifestDigest: String, files: [ModelManifest.File], keptFiles: String? = nil) {
+        self.reference = reference
+        self.manifestDigest = manifestDigest
+        self.files = files
+        self.keptFiles = keptFiles
+    }
 }

@@ -23,6 +23,8 @@ public struct PodExit: Codable, Sendable, Hashable {
         case unschedulable
         /// The node or the cluster evicted it (pressure, drain, a NoExecute taint).
         case evicted
+        /// The model files it was to serve are not the registered ones (changed, missing): it was not started.
+        case modelTampered
     }
 
     public var workload: String

@@ -108,8 +108,11 @@ extension ControlPlane {
                 let all = plan.launches(for: e, trustDomain: machine.trustDomain, graceSeconds: config.graceSeconds, now: clock.now,
                                         checkpoint: checkpointAccess(e), identityURL: config.advertiseURL, gatewayURL: config.gatewayURL,
                                         bootstrap: { [config] pod in config.advertiseURL == nil ? nil : self.identityBootstrap(workload: e.id, attempt: e.attempt, pod: pod) })
-                let chosen = pods.compactMap { i in all.indices.contains(i) ? all[i] : nil }
+                var chosen = pods.compactMap { i in all.indices.contains(i) ? all[i] : nil }
                 guard !chosen.isEmpty else { continue }
+                if let mount = await modelMount(plan, team: e.team) {
+                    for i in chosen.indices { chosen[i].model = mount }
+                }
                 do {
                     try await backend.launch(chosen)
                     logger.info("launched", metadata: ["workload": "\(t.id)", "attempt": "\(attempt)", "pods": "\(chosen.count)"])

@@ -1,5 +1,7 @@
 import TarmacCore
+import TarmacDelivery
 import TarmacModel
+import TarmacPlanning
 
 /// What the model registry asks of the control plane: which model versions serve now.
 extension ControlPlane {
@@ -37,5 +39,29 @@ extension ControlPlane {
             out.append(ServedService(team: e.team, env: e.env, name: e.name, workload: e.id, model: model, endpoints: endpoints))
         }
         return out
+    }
+}
+
+extension ControlPlane {
+    /// The registered files of the model an InferenceService serves, when the team's registry has that version (by
+    /// number or alias) and Tarmac keeps its files; nil otherwise (the model server finds its model itself).
+    func modelMount(_ plan: WorkloadPlan, team: String) async -> ModelMount? {
+        guard case .inference(let d) = plan.workload.details else { return nil }
+        do {
+            let versions = try await store.modelVersions(team: team, model: d.model.name)
+            guard !versions.isEmpty else { return nil }
+            var found: ModelVersion?
+            if case .success(let v) = SemanticVersion.parse(d.model.version) {
+                found = versions.first { $0.version.hasSamePrecedence(as: v) }
+            }
+            if found == nil, let a = try await store.aliases(team: team, model: d.model.name).first(where: { $0.name == d.model.version }) {
+                found = versions.first { $0.version == a.version }
+            }
+            guard let v = found, case .stored = v.artifact else { return nil }
+            return ModelMount(reference: v.reference, manifestDigest: v.manifest.digest, files: v.manifest.files)
+        } catch {
+            logger.warning("the model registry could not be read", metadata: ["model": "\(d.model)", "error": "\(error)"])
+            return nil
+        }
     }
 }

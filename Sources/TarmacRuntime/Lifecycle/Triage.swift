@@ -48,6 +48,11 @@ public struct Triage: Sendable, Hashable {
                           retryable: true)
         case .evicted:
             return Triage(cause: "Evicted", message: "pod \(exit.pod) was evicted: \(exit.detail ?? "no detail")", retryable: true)
+        case .modelTampered:
+            let said = exit.detail ?? exit.lastLines.last { $0.hasPrefix("tarmac: model ") }.map { String($0.dropFirst("tarmac: ".count)) } ?? "its files differ from the registered manifest"
+            return Triage(cause: "ModelTampered",
+                          message: "pod \(exit.pod) was not started: \(said). Nothing was served; register the files as a new version (tarmac model register) or restore them",
+                          retryable: false)
         case .exited:
             let text = exit.lastLines.joined(separator: "\n")
             if text.contains("CUDA out of memory") || text.contains("OutOfMemoryError: CUDA") {
