@@ -214,6 +214,7 @@ case "sidebyside": runAsync { await sideBySideBenchmark(Array(args.dropFirst()))
 case "restart": runAsync { await restartBenchmark(Array(args.dropFirst())) }
 case "reconcile": runAsync { await reconcileBenchmark(Array(args.dropFirst())) }
 case "gateway": runAsync { await gatewayBenchmark(Array(args.dropFirst())) }
+case "inference-gateway": runAsync { await inferenceGatewayBenchmark(Array(args.dropFirst())) }
 default:
     print("""
     usage: TarmacBenchmarks render [--count N] [--platform FILE]
@@ -221,6 +222,7 @@ default:
            TarmacBenchmarks throughput [--nodes N] [--workloads N] [--batch N] [--policies BestFit,Tarmac]
            TarmacBenchmarks kueue [--nodes N] [--preemption]
            TarmacBenchmarks gateway [--connections 1,16,64] [--duration 10s] [--paced MS] [--shared-nginx] [--tarmac PATH]
+           TarmacBenchmarks inference-gateway [--connections 1,16,64] [--duration 10s] [--paced MS] [--tarmac PATH]
            TarmacBenchmarks kueue --live [--tarmac PATH] [--senders N] [--preemption] [--dump FILE]
            TarmacBenchmarks api [--tarmac PATH] [--clients 1,4,16,64] [--submits N] [--latency N]
            TarmacBenchmarks sidebyside --kubeconfig FILE [--tarmac PATH] [--connections 8,32] [--submits N]

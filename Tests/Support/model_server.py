@@ -100,9 +100,14 @@ class Handler(BaseHTTPRequestHandler):
                         "choices": [{"index": 0, "text": " ".join(words), "finish_reason": "stop"}], "usage": usage})
 
 
+class Server(ThreadingHTTPServer):
+    # socketserver's backlog of 5 drops connections a proxy opens in a burst (then a SYN retransmit costs 1 s).
+    request_queue_size = 1024
+
+
 def main():
     port = int(os.environ.get("PORT", "8080"))
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = Server(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     print(f"{NAME}@{VERSION} listening on 127.0.0.1:{server.server_address[1]}", flush=True)
     try:

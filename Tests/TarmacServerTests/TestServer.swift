@@ -185,8 +185,16 @@ final class TestServer: @unchecked Sendable {
         return out
     }
 
+    /// Stops what the test's pods still run: each supervisor is asked to stop its pod (SIGTERM: the pod gets the
+    /// server's grace), and what is left after 5 s is killed. (A supervisor killed outright leaves its pod running: a
+    /// service would outlive the test.)
     func killSupervisors() {
-        for pid in liveSupervisors() { kill(pid, SIGKILL) }
+        let live = liveSupervisors()
+        guard !live.isEmpty else { return }
+        for pid in live { kill(pid, SIGTERM) }
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, live.contains(where: { kill($0, 0) == 0 }) { usleep(50_000) }
+        for pid in live where kill(pid, 0) == 0 { kill(pid, SIGKILL) }
     }
 
     static func freePort() throws -> Int {

@@ -49,7 +49,7 @@ public struct InferenceGateway: GatewayResponder {
             return answering.reply(.problem(.unauthorized, "a bearer token is required (a person's or service's API token of Tarmac)",
                                             headers: ["WWW-Authenticate": "Bearer realm=\"tarmac-inference\""]))
         }
-        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        let token = Call.trimmed(header.utf8.dropFirst(7))
         let call = InferenceCall(gateway: self, team: team, service: service, target: target, head: head, body: body, loop: loop, answering: answering)
         if let p = callers.cached(token) { return call.authorized(p) }
         let promise = loop.makePromise(of: Principal?.self)
@@ -244,13 +244,14 @@ extension HTTPHeaders {
 /// Finds OpenAI-compatible `usage` (prompt and completion tokens) in an answer: a JSON body, or the `data:` events of a
 /// stream (the last chunk carries it when the caller asked for `stream_options.include_usage`).
 struct UsageScanner {
+    static let dataPrefix = Array("data: ".utf8)
     private var line: [UInt8] = []
     private(set) var found: (prompt: Int, completion: Int)?
 
     mutating func feed(_ bytes: some Sequence<UInt8>) {
         for b in bytes {
             if b == 0x0A {
-                if line.count > 6, line.starts(with: Array("data: ".utf8)), let u = Self.usage(json: line.dropFirst(6)) { found = u }
+                if line.count > 6, line.starts(with: Self.dataPrefix), let u = Self.usage(json: line.dropFirst(6)) { found = u }
                 line.removeAll(keepingCapacity: true)
             } else if line.count < 1 << 16 {
                 line.append(b)
@@ -258,9 +259,36 @@ struct UsageScanner {
         }
     }
 
+    /// The numbers after `"prompt_tokens":` and `"completion_tokens":` once `"usage"` appears, read from the bytes
+    /// without parsing the whole answer (a gateway reads every answer; a JSON parse cost more than the rest of the call).
     static func usage(json bytes: some Collection<UInt8>) -> (prompt: Int, completion: Int)? {
-        guard bytes.count < 16 << 20, let o = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-              let u = o["usage"] as? [String: Any] else { return nil }
-        return ((u["prompt_tokens"] as? Int) ?? 0, (u["completion_tokens"] as? Int) ?? 0)
+        let b = Array(bytes)
+        guard let u = find(Array(#""usage""#.utf8), in: b, from: 0) else { return nil }
+        let prompt = number(after: Array(#""prompt_tokens""#.utf8), in: b, from: u)
+        let completion = number(after: Array(#""completion_tokens""#.utf8), in: b, from: u)
+        guard prompt != nil || completion != nil else { return nil }
+        return (prompt ?? 0, completion ?? 0)
+    }
+
+    static func find(_ needle: [UInt8], in b: [UInt8], from start: Int) -> Int? {
+        guard needle.count <= b.count else { return nil }
+        var i = start
+        while i + needle.count <= b.count {
+            if b[i] == needle[0] && b[i..<(i + needle.count)].elementsEqual(needle) { return i + needle.count }
+            i += 1
+        }
+        return nil
+    }
+
+    static func number(after key: [UInt8], in b: [UInt8], from start: Int) -> Int? {
+        guard var i = find(key, in: b, from: start) else { return nil }
+        while i < b.count, b[i] == 0x20 || b[i] == 0x3A || b[i] == 0x09 || b[i] == 0x0A || b[i] == 0x0D { i += 1 }
+        var n = 0, digits = 0
+        while i < b.count, (0x30...0x39).contains(b[i]), digits < 18 {
+            n = n * 10 + Int(b[i] - 0x30)
+            digits += 1
+            i += 1
+        }
+        return digits > 0 ? n : nil
     }
 }
