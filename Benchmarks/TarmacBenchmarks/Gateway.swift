@@ -15,17 +15,7 @@ import Glibc
 /// clients; and how long a revocation takes to refuse the next call.
 func gatewayBenchmark(_ args: [String]) async {
     let tarmac = tarmacBinary(args)
-    let connections = (option("--connections", args) ?? "1,16,64").split(separator: ",").compactMap { Int($0) }
-    let duration = option("--duration", args) ?? "10s"
-    guard let pause = Int(option("--paced", args) ?? "10"), pause >= 0 else {
-        print("--paced takes the milliseconds each connection waits between calls, a whole number (10 when not given)")
-        exit(64)
-    }
-    guard let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
-          let wrk = ["/usr/bin/wrk", "/usr/local/bin/wrk"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-        print("gateway needs Debian's nginx and wrk: apt-get install nginx-light wrk")
-        exit(64)
-    }
+    let (connections, duration, pause, nginx, wrk) = proxyBenchmarkOptions(args, name: "gateway")
     do {
         let dir = try TemporaryDirectory(prefix: "tarmac-gateway-bench")
         let secret = "upstream-" + UUID().uuidString
@@ -217,6 +207,22 @@ func gatewayBenchmark(_ args: [String]) async {
         print("gateway failed: \(error)")
         exit(1)
     }
+}
+
+/// The options and tools a proxy benchmark shares: connections, duration, the paced pause, nginx and wrk.
+func proxyBenchmarkOptions(_ args: [String], name: String) -> (connections: [Int], duration: String, pause: Int, nginx: String, wrk: String) {
+    let connections = (option("--connections", args) ?? "1,16,64").split(separator: ",").compactMap { Int($0) }
+    let duration = option("--duration", args) ?? "10s"
+    guard let pause = Int(option("--paced", args) ?? "10"), pause >= 0 else {
+        print("--paced takes the milliseconds each connection waits between calls, a whole number (10 when not given)")
+        exit(64)
+    }
+    guard let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
+          let wrk = ["/usr/bin/wrk", "/usr/local/bin/wrk"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        print("\(name) needs Debian's nginx and wrk: apt-get install nginx-light wrk")
+        exit(64)
+    }
+    return (connections, duration, pause, nginx, wrk)
 }
 
 func ms(_ d: Duration) -> String { String(format: "%.2f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15) }

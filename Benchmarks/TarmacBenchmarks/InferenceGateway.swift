@@ -15,17 +15,7 @@ import Glibc
 /// paced; requests/s, added p50/p99 and the proxy's CPU per request.
 func inferenceGatewayBenchmark(_ args: [String]) async {
     let tarmac = tarmacBinary(args)
-    let connections = (option("--connections", args) ?? "1,16,64").split(separator: ",").compactMap { Int($0) }
-    let duration = option("--duration", args) ?? "10s"
-    guard let pause = Int(option("--paced", args) ?? "10"), pause >= 0 else {
-        print("--paced takes the milliseconds each connection waits between calls, a whole number (10 when not given)")
-        exit(64)
-    }
-    guard let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
-          let wrk = ["/usr/bin/wrk", "/usr/local/bin/wrk"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-        print("inference-gateway needs Debian's nginx and wrk: apt-get install nginx-light wrk")
-        exit(64)
-    }
+    let (connections, duration, pause, nginx, wrk) = proxyBenchmarkOptions(args, name: "inference-gateway")
     do {
         let dir = try TemporaryDirectory(prefix: "tarmac-inference-bench")
         let (proxyPort, inferencePort) = (Int.random(in: 30000..<40000), Int.random(in: 40000..<50000))

@@ -8,13 +8,9 @@ extension ServerTests {
 /// sent as its working directory) as a local pod, reached through the inference gateway with a person's token;
 /// its answers measured on /metrics.
 @Suite struct InferenceServingTests {
-    @Test func anInferenceServiceIsServedThroughTheGatewayAndMeasured() async throws {
-        let inferencePort = try TestServer.freePort()
-        let server = try TestServer(arguments: ["--inference-port", String(inferencePort)])
-        try await server.start()
-        let admin = try server.adminToken
-        let member = try await SecurityTests.token(server, role: "member", team: "search")
-        let ads = try await SecurityTests.token(server, role: "member", team: "ads")
+    /// Submits `ranker` (model ranker@1.0.0, team search, env dev): the OpenAI-compatible stub sent as its working
+    /// directory.
+    static func serveStub(_ server: TestServer, token: String) throws {
         try server.dir.write("serve/model_server.py", try String(contentsOfFile: Fixtures.path("Tests/Support/model_server.py"), encoding: .utf8))
         let doc = try server.dir.write("serve/ranker.yaml", """
             apiVersion: tarmac.dev/v1alpha1
@@ -28,8 +24,18 @@ extension ServerTests {
               workdir: .
               port: 8080
             """)
-        let submitted = try server.cli(["submit", doc], token: member)
+        let submitted = try server.cli(["submit", doc], token: token)
         #expect(submitted.status == 0, "\(submitted.stderr)")
+    }
+
+    @Test func anInferenceServiceIsServedThroughTheGatewayAndMeasured() async throws {
+        let inferencePort = try TestServer.freePort()
+        let server = try TestServer(arguments: ["--inference-port", String(inferencePort)])
+        try await server.start()
+        let admin = try server.adminToken
+        let member = try await SecurityTests.token(server, role: "member", team: "search")
+        let ads = try await SecurityTests.token(server, role: "member", team: "ads")
+        try Self.serveStub(server, token: member)
         let gateway = "http://127.0.0.1:\(inferencePort)"
         func call(_ path: String, token: String?, body: String = #"{"prompt": "rank these"}"#) async throws -> (Int, [String: Any], String) {
             var headers: [(String, String)] = [("Content-Type", "application/json")]

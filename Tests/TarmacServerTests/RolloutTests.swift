@@ -41,20 +41,7 @@ extension ServerTests {
         try await server.start()
         let admin = try server.adminToken
         let member = try await SecurityTests.token(server, role: "member", team: "search")
-        try server.dir.write("serve/model_server.py", try String(contentsOfFile: Fixtures.path("Tests/Support/model_server.py"), encoding: .utf8))
-        let doc = try server.dir.write("serve/ranker.yaml", """
-            apiVersion: tarmac.dev/v1alpha1
-            kind: InferenceService
-            metadata: {name: ranker, team: search, env: dev, owner: alice@acme.example}
-            spec:
-              size: cpu-small
-              model: ranker@1.0.0
-              image: docker.io/library/python:3.12-slim
-              command: [python3, model_server.py]
-              workdir: .
-              port: 8080
-            """)
-        #expect(try server.cli(["submit", doc], token: member).status == 0)
+        try InferenceServingTests.serveStub(server, token: member)
         let url = "http://127.0.0.1:\(inferencePort)/search/ranker/v1/completions"
         try await eventually("the service answers through the gateway", timeout: .seconds(60)) {
             (try? await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(member)")], body: "{}").0) == 200
