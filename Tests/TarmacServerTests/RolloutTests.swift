@@ -117,5 +117,41 @@ extension ServerTests {
         #expect(rows.contains { ($0["detail"] as? String)?.contains("analysis failed: success rate") == true })
         #expect(rows.contains { $0["action"] as? String == "rollout-rollback" && $0["actorID"] as? String == "member-search" })
     }
+
+    /// After the rollback window the previous version has been let go: `tarmac rollback` starts it again, every request
+    /// goes back to it once it serves, and the status says how long that took.
+    @Test func aRollbackAfterTheWindowIsColdAndSaysHowLongItTook() async throws {
+        let inferencePort = try TestServer.freePort()
+        let server = try TestServer(arguments: ["--inference-port", String(inferencePort)])
+        try await server.start()
+        let member = try await SecurityTests.token(server, role: "member", team: "search")
+        try InferenceServingTests.serveStub(server, token: member)
+        let url = "http://127.0.0.1:\(inferencePort)/search/ranker/v1/completions"
+        try await eventually("the service answers through the gateway", timeout: .seconds(60)) {
+            (try? await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(member)")], body: "{}").0) == 200
+        }
+        var r = try server.cli(["rollout", "start", "ranker", "--to", "2.0.0", "--steps", "100", "--rollback-window", "1s"], token: member)
+        #expect(r.status == 0, "\(r.stderr)")
+        try await eventually("promoted", timeout: .seconds(60)) { (try await Self.view(server, member))["phase"] as? String == "promoted" }
+        // The window (1 s) closes and the previous version is let go (after its drain).
+        try await eventually("the previous version is let go", timeout: .seconds(30)) {
+            (try await server.json(.GET, "/v1/workloads/ranker", token: member).1)["state"] as? String == "cancelled"
+        }
+        #expect((try await Self.view(server, member))["previousWarm"] as? Bool == false)
+        let asked = Date()
+        r = try server.cli(["rollback", "ranker"], token: member)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        try await eventually("every request is on 1.0.0 again", timeout: .seconds(60)) {
+            let a = try await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(member)")], body: "{}")
+            return a.0 == 200 && a.1 == "ranker@1.0.0"
+        }
+        let back = Date().timeIntervalSince(asked)
+        let v = try await Self.view(server, member)
+        let cold = try #require(v["coldStartSeconds"] as? Double, "\(v)")
+        #expect(cold > 0 && cold <= back + 0.5, "cold start \(cold) s, requests back after \(back) s")
+        r = try server.cli(["rollout", "status", "ranker"], token: member)
+        #expect(r.stdout.contains("cold start") && r.stdout.contains("until the previous version served again"), "\(r.stdout)")
+        print("rollback (cold): requests on the previous version \(String(format: "%.2f", back)) s after tarmac rollback; status: \(String(format: "%.2f", cold)) s")
+    }
 }
 }
