@@ -76,6 +76,11 @@ public actor RolloutRunner {
         if let a = active[key], !a.isOver { throw RuntimeError(.conflict, "\(key) is rolling out to \(a.next.model) already: promote or abort it first") }
         guard version != stable.model.version else { throw RuntimeError(.conflict, "\(key) serves \(stable.model) already") }
         if let bad = Self.specProblem(spec) { throw RuntimeError(.invalid, bad) }
+        // The environment's promotion contract may ask every rollout to gate on analysis.
+        if controlPlane.platform.environments[stable.entry.env]?.promotion?.requireAnalysis == true, spec.rules.isEmpty {
+            throw RuntimeError(.invalid, "environment \(stable.entry.env)'s promotion contract requires analysis: a rollout without rules would promote "
+                               + "without looking at the new version (give --min-success-rate, --max-p99 or --max-ttft, and an analysis step)")
+        }
         let nextModel = ModelReference(name: stable.model.name, version: version)
         let name = Self.workloadName(service, version: version)
         let document = try Self.copy(stable.entry.source, name: name, model: nextModel)
