@@ -74,7 +74,7 @@ public actor LocalBackend: Backend {
                     p.workdirArchive = archive
                 }
                 if p.model != nil {
-                    p.model!.keptFiles = modelFiles
+                    p.model!.keptFiles = modelFiles.map { $0 + "/" + p.model!.team }
                     p.environment["MODEL_DIR"] = dir.workDirectory + "/model"
                 }
                 // A service's replica listens on a port of its own (PORT), free on this machine when it starts: never

@@ -26,14 +26,6 @@ struct ModelController {
 
     static let registrationFields = ["team", "version", "files", "uri", "signature", "format", "framework", "fromJob", "attempt", "checkpoint", "owner", "labels"]
 
-    var artifacts: ModelArtifacts {
-        get throws {
-            guard let a = registry.artifacts else {
-                throw APIError(.unprocessableContent, code: "invalid", "this server keeps no model files: register versions with their uri (s3://, gs://, hf://, oci://)")
-            }
-            return a
-        }
-    }
 
     /// Which of these file digests the server does not have yet (the CLI sends only those).
     @Sendable func missing(_ request: Request, context: TarmacRequestContext) async throws -> Response {
@@ -43,7 +35,7 @@ struct ModelController {
         let asked = try StrictBody.decode(MissingBlobs.self, from: data, known: ["digests"], example: #"{"digests": ["sha256:…"]}"#,
                                           types: "digests must be a list of strings")
         guard asked.digests.count <= 100_000 else { throw APIError(.badRequest, code: "badRequest", "ask about at most 100000 files at once") }
-        let a = try artifacts
+        let a = try registry.files(team: request.uri.queryParameters.get("team"), by: p)
         for d in asked.digests where ModelArtifacts.hex(of: d) == nil {
             throw APIError(.badRequest, code: "badRequest", "'\(d.prefix(80))' is not a content digest (sha256: and 64 lowercase hex digits)")
         }
@@ -56,7 +48,7 @@ struct ModelController {
         let p = try context.caller()
         try Access.require(p, .submit, "viewers cannot upload model files")
         let digest = try context.parameters.require("digest")
-        let a = try artifacts
+        let a = try registry.files(team: request.uri.queryParameters.get("team"), by: p)
         if a.has(digest) { return Response(status: .ok) }
         var upload: ModelArtifacts.Upload
         do { upload = try a.receive(digest) } catch let r as ModelArtifacts.Refusal {

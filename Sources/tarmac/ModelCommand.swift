@@ -85,7 +85,7 @@ struct ModelCommand: AsyncParsableCommand {
                     do { m = try ModelManifest.read(canonical: data) } catch let p as ManifestProblem { throw ValidationError("\(manifest!): \(p.description)") }
                 }
                 let c = try client.client()
-                if uri == nil, let path { try await Self.send(m, from: path, c) }
+                if uri == nil, let path { try await Self.send(m, from: path, team: team, c) }
                 var labelMap: [String: String] = [:]
                 for l in labels {
                     let kv = l.split(separator: "=", maxSplits: 1)
@@ -112,9 +112,10 @@ struct ModelCommand: AsyncParsableCommand {
         }
 
         /// Sends the files the server does not have, one at a time, streamed from disk.
-        static func send(_ m: ModelManifest, from root: String, _ c: ServerClient) async throws {
+        static func send(_ m: ModelManifest, from root: String, team: String?, _ c: ServerClient) async throws {
             let asked = MissingBlobs(digests: m.files.map { "sha256:" + $0.sha256 })
-            let data = try await c.call(.POST, "/v1/blobs/missing", body: try APIJSON.encoder.encode(asked), contentType: "application/json").body
+            let q = team.map { "?team=\(ServerClient.query($0))" } ?? ""
+            let data = try await c.call(.POST, "/v1/blobs/missing" + q, body: try APIJSON.encoder.encode(asked), contentType: "application/json").body
             let missing = Set(try ServerClient.decode(MissingBlobs.self, data).digests)
             var seen: Set<String> = []
             let todo = m.files.filter { missing.contains("sha256:" + $0.sha256) && seen.insert($0.sha256).inserted }
@@ -127,15 +128,15 @@ struct ModelCommand: AsyncParsableCommand {
             var sent: Int64 = 0
             for (i, f) in todo.enumerated() {
                 Terminal.writeError("  [\(i + 1)/\(todo.count)] \(f.path) (\(ModelCommand.size(f.size)))")
-                try await upload(root + "/" + f.path, digest: "sha256:" + f.sha256, size: f.size, c)
+                try await upload(root + "/" + f.path, digest: "sha256:" + f.sha256, size: f.size, query: q, c)
                 sent += f.size
             }
             Terminal.writeError("sent \(ModelCommand.size(sent))")
         }
 
-        static func upload(_ file: String, digest: String, size: Int64, _ c: ServerClient) async throws {
+        static func upload(_ file: String, digest: String, size: Int64, query: String, _ c: ServerClient) async throws {
             try await Reachability.check(c.base)
-            var req = HTTPClientRequest(url: c.base + "/v1/blobs/" + digest)
+            var req = HTTPClientRequest(url: c.base + "/v1/blobs/" + digest + query)
             req.method = .PUT
             if let token = c.token { req.headers.add(name: "Authorization", value: "Bearer \(token)") }
             req.headers.add(name: "Content-Type", value: "application/octet-stream")

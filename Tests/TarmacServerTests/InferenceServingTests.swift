@@ -108,7 +108,7 @@ extension ServerTests {
 
         // Someone changes the kept weights behind the registry's back.
         let digest = try #require(try ModelManifest.of(directory: model).files.first { $0.path == "weights.bin" }).sha256
-        let kept = server.data + "/models/" + digest.prefix(2) + "/" + digest
+        let kept = server.data + "/models/search/" + digest.prefix(2) + "/" + digest
         #expect(FileManager.default.fileExists(atPath: kept), "the registry keeps the file at \(kept)")
         chmod(kept, 0o600)
         try Data(String(repeating: "x", count: 50_000).utf8).write(to: URL(fileURLWithPath: kept))

@@ -19,7 +19,8 @@ import Testing
         let h: RouterTests.Harness
         let dir: TemporaryDirectory
         let registry: ModelRegistry
-        var files: ModelArtifacts { registry.artifacts! }
+        /// Team search's kept files.
+        var files: ModelArtifacts { try! registry.artifacts!.team("search") }
     }
 
     static func setup() async throws -> Setup {
@@ -80,6 +81,14 @@ import Testing
             #expect(Self.json(r)["digests"] as? [String] == [dc])
             // What is kept is exactly what was sent.
             #expect(FileManager.default.contents(atPath: s.files.path(dw)!) == weights)
+            // Files are kept per team: another team learns nothing of search's (its own store lacks them), and cannot
+            // register a version of bytes it never sent by naming their digests.
+            r = try await Self.send(c, .post, "/v1/blobs/missing", s.h.outsider, body: asked)
+            #expect(Self.json(r)["digests"] as? [String] == [dw, dc])
+            r = try await Self.send(c, .post, "/v1/models/stolen/versions", s.h.outsider, body: try Self.registration("1.0.0", [("w.bin", weights)]))
+            #expect(r.status == .unprocessableContent && Self.message(r).contains("were not sent"), "\(Self.message(r))")
+            r = try await Self.send(c, .post, "/v1/blobs/missing?team=search", s.h.outsider, body: asked)
+            #expect(r.status == .forbidden)
         }
     }
 

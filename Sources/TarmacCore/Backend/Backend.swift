@@ -213,13 +213,16 @@ extension Backend {
 public struct ModelMount: Codable, Sendable, Hashable {
     /// `ranker@1.0.0`.
     public var reference: String
+    /// The team whose kept files they are.
+    public var team: String
     public var manifestDigest: String
     public var files: [ModelManifest.File]
-    /// The directory of kept files (`DATA/models`), set by the local backend.
+    /// The directory of the team's kept files (`DATA/models/TEAM`), set by the local backend.
     public var keptFiles: String?
 
-    public init(reference: String, manifestDigest: String, files: [ModelManifest.File], keptFiles: String? = nil) {
+    public init(reference: String, team: String, manifestDigest: String, files: [ModelManifest.File], keptFiles: String? = nil) {
         self.reference = reference
+        self.team = team
         self.manifestDigest = manifestDigest
         self.files = files
         self.keptFiles = keptFiles

@@ -1,9 +1,9 @@
 import Crypto
 import Foundation
 
-/// Model files kept by Tarmac under the data directory, each once, by the SHA-256 of its bytes (`ROOT/ab/abcd…`): a
-/// version is its manifest, and a new version that shares files with an older one (a fine-tune that changed one shard)
-/// sends only what is new. A file is written to a temporary name while it is hashed, and kept under its digest only when
+/// Model files kept by Tarmac under the data directory, each once per team, by the SHA-256 of its bytes
+/// (`ROOT/TEAM/ab/abcd…`, `team(_:)`): a version is its manifest, and a new version that shares files with an older one
+/// of the team (a fine-tune that changed one shard) sends only what is new. A file is written to a temporary name while it is hashed, and kept under its digest only when
 /// the bytes received have that digest; nothing half-written is ever found under a digest.
 public struct ModelArtifacts: Sendable {
     public let root: String
@@ -28,6 +28,13 @@ public struct ModelArtifacts: Sendable {
 
     public func path(_ digest: String) -> String? {
         Self.hex(of: digest).map { root + "/" + $0.prefix(2) + "/" + $0 }
+    }
+
+    /// One team's files (`ROOT/TEAM/ab/abcd…`): files are shared only within a team, so a digest learnt elsewhere neither
+    /// tells whether another team keeps those bytes nor lets anyone register (and serve) bytes they never sent.
+    public func team(_ team: String) throws -> ModelArtifacts {
+        guard !team.isEmpty, !team.contains("/"), team != ".", team != ".." else { throw Refusal.io("'\(team)' is not a team name") }
+        return try ModelArtifacts(root: root + "/" + team, fileLimit: fileLimit)
     }
 
     public func has(_ digest: String) -> Bool { path(digest).map { FileManager.default.fileExists(atPath: $0) } ?? false }

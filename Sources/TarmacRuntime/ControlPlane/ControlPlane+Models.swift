@@ -58,7 +58,7 @@ extension ControlPlane {
                 found = versions.first { $0.version == a.version }
             }
             guard let v = found, case .stored = v.artifact else { return nil }
-            return ModelMount(reference: v.reference, manifestDigest: v.manifest.digest, files: v.manifest.files)
+            return ModelMount(reference: v.reference, team: v.team, manifestDigest: v.manifest.digest, files: v.manifest.files)
         } catch {
             logger.warning("the model registry could not be read", metadata: ["model": "\(d.model)", "error": "\(error)"])
             return nil

@@ -10,8 +10,19 @@ import TarmacModel
 public struct ModelRegistry: Sendable {
     let store: any RegistryStore
     let controlPlane: ControlPlane
-    /// Where Tarmac keeps model files (nil: only versions with an external URI can be registered).
+    /// Where Tarmac keeps model files, one directory per team (nil: only versions with an external URI can be registered).
     public let artifacts: ModelArtifacts?
+
+    /// The team whose files a caller sends or asks about: the one named, else the caller's own; a member of the team or
+    /// an admin.
+    public func files(team asked: String?, by p: Principal) throws -> ModelArtifacts {
+        guard let artifacts else {
+            throw RuntimeError(.invalid, "this server keeps no model files: register versions with their uri (s3://, gs://, hf://, oci://)")
+        }
+        let t = try team(asked, for: p)
+        try Access.require(p, .change(team: t), "\(p.name) cannot send model files for team \(t)")
+        do { return try artifacts.team(t) } catch { throw RuntimeError(.internalError, "\(error)") }
+    }
 
     public init(store: any RegistryStore, controlPlane: ControlPlane, artifacts: ModelArtifacts?) {
         self.store = store
@@ -45,7 +56,7 @@ public struct ModelRegistry: Sendable {
             artifact = .external(uri: uri)
         } else {
             if let artifacts {
-                let missing = artifacts.missing(manifest)
+                let missing = try artifacts.team(team).missing(manifest)
                 if !missing.isEmpty {
                     problems.append("\(missing.count) of the manifest's files were not sent (\(missing.prefix(3).map(\.path).joined(separator: ", "))\(missing.count > 3 ? ", …" : "")): PUT each to /v1/models/blobs/sha256:HEX first (tarmac model register does)")
                 }
