@@ -30,8 +30,21 @@ import Testing
     static func setup() async throws -> Setup {
         let dir = try TemporaryDirectory(prefix: "tarmac-promotion")
         let release = P256.Signing.PrivateKey()
-        let pem = release.publicKey.pemRepresentation.split(separator: "\n").map { "            " + $0 }.joined(separator: "\n")
-        let file = try dir.write("platform.yaml", """
+        let file = try Self.platform(in: dir, trusting: release.publicKey.pemRepresentation,
+                                     more: "    staging:\n      promotion: {requireWarmRollback: true, promoters: [\"role:admin\"]}")
+        let loaded = ContractLoader.load(file)
+        let contract = try #require(loaded.contract, "\(loaded.diagnostics)")
+        let h = try await RouterTests.Harness(contract: contract)
+        let registry = ModelRegistry(store: h.store, controlPlane: h.cp, artifacts: try ModelArtifacts(root: dir.path + "/models"))
+        let carol = try await h.tokens.create(name: "carol", role: .member, team: "search", ttl: nil, by: AuditActor(kind: .user, id: "admin")).secret
+        return Setup(h: h, dir: dir, registry: registry, release: release, carol: carol)
+    }
+
+    /// The example platform extended so that prod trusts `pem` as its `release` key; `more` adds environments (lines
+    /// indented by four spaces, as entries of `environments`). Returns the file's path.
+    static func platform(in dir: TemporaryDirectory, trusting pem: String, more: String = "") throws -> String {
+        let key = pem.split(separator: "\n").map { "            " + $0 }.joined(separator: "\n")
+        return try dir.write("platform.yaml", """
             apiVersion: tarmac.dev/v1alpha1
             kind: Platform
             metadata: {name: acme}
@@ -42,16 +55,9 @@ import Testing
                   promotion:
                     trustedKeys:
                       release: |
-            \(pem)
-                staging:
-                  promotion: {requireWarmRollback: true, promoters: ["role:admin"]}
+            \(key)
+            \(more)
             """)
-        let loaded = ContractLoader.load(file)
-        let contract = try #require(loaded.contract, "\(loaded.diagnostics)")
-        let h = try await RouterTests.Harness(contract: contract)
-        let registry = ModelRegistry(store: h.store, controlPlane: h.cp, artifacts: try ModelArtifacts(root: dir.path + "/models"))
-        let carol = try await h.tokens.create(name: "carol", role: .member, team: "search", ttl: nil, by: AuditActor(kind: .user, id: "admin")).secret
-        return Setup(h: h, dir: dir, registry: registry, release: release, carol: carol)
     }
 
     static let files = [ModelFileView(path: "model.safetensors", sha256: String(repeating: "ab", count: 32), size: 10)]

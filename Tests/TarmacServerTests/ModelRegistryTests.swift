@@ -111,20 +111,7 @@ extension ServerTests {
             #expect(try Run.program(ssl, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", dir + "/\(name).key"]).status == 0)
             #expect(try Run.program(ssl, ["ec", "-in", dir + "/\(name).key", "-pubout", "-out", dir + "/\(name).pub"]).status == 0)
         }
-        let pem = try String(contentsOfFile: dir + "/release.pub", encoding: .utf8).split(separator: "\n").map { "            " + $0 }.joined(separator: "\n")
-        server.platform = try server.dir.write("platform.yaml", """
-            apiVersion: tarmac.dev/v1alpha1
-            kind: Platform
-            metadata: {name: acme}
-            spec:
-              extends: [\(Fixtures.examplePlatform)]
-              environments:
-                prod:
-                  promotion:
-                    trustedKeys:
-                      release: |
-            \(pem)
-            """)
+        server.platform = try ModelPromotionAPITests.platform(in: server.dir, trusting: try String(contentsOfFile: dir + "/release.pub", encoding: .utf8))
         try await server.start()
         let admin = try server.adminToken
         func token(_ name: String, team: String) async throws -> String {
