@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "TarmacManifests", dependencies: ["TarmacModel", "TarmacContract"], swiftSettings: strict),
         // One folder per workload kind (training, batch, inference, agent): its objects, its local pods' roles; the one
         // writer of pods' environment; rendering a resolved workload (its plan).
-        .target(name: "TarmacKinds", dependencies: ["TarmacModel", "TarmacContract", "TarmacPlanning", "TarmacManifests"], swiftSettings: strict),
+        .target(name: "TarmacKinds", dependencies: ["TarmacModel", "TarmacContract", "TarmacPlanning", "TarmacManifests", "TarmacDelivery"], swiftSettings: strict),
         // The seams and the values they pass: per-concern Store protocols, Backend, the clock, Transition and its stream,
         // the audit record and actor, the tracked workload, API tokens and the caller. No I/O; stores, backends, the
         // gateway and the controllers import this, not the control plane.
@@ -149,7 +149,7 @@ let package = Package(
         .target(
             name: "TarmacKubernetesBackend",
             dependencies: [
-                "TarmacKubernetes", "TarmacCore", "TarmacKinds", "TarmacPlanning", "TarmacManifests", "TarmacContract", "TarmacModel",
+                "TarmacKubernetes", "TarmacCore", "TarmacKinds", "TarmacPlanning", "TarmacManifests", "TarmacContract", "TarmacModel", "TarmacDelivery",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -232,7 +232,7 @@ let package = Package(
         .testTarget(name: "TarmacSimulatorTests", dependencies: ["TarmacSimulator", "TarmacPlanning", "TarmacTesting"], swiftSettings: strict),
         .testTarget(
             name: "TarmacRuntimeTests",
-            dependencies: ["TarmacCore", "TarmacRuntime", "TarmacPlanning", "TarmacKinds", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacTesting", "TarmacWorkdir",
+            dependencies: ["TarmacCore", "TarmacRuntime", "TarmacPlanning", "TarmacKinds", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacTesting", "TarmacWorkdir", "TarmacDelivery",
                            "TarmacContract", "TarmacEngine", "TarmacModel", "TarmacCredentials", "TarmacIdentity",
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "PropertyBased", package: "swift-property-based")],
@@ -250,14 +250,14 @@ let package = Package(
             name: "TarmacKubernetesTests",
             dependencies: [
                 "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacTesting",
-                "TarmacCore", "TarmacRuntime", "TarmacPlanning", "TarmacKinds", "TarmacStoreSQLite", "TarmacContract", "TarmacWorkdir",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "TarmacCore", "TarmacRuntime", "TarmacPlanning", "TarmacKinds", "TarmacStoreSQLite", "TarmacContract", "TarmacWorkdir", "TarmacDelivery",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict),
         .testTarget(
             name: "TarmacKindsTests",
-            dependencies: ["TarmacKinds", "TarmacManifests", "TarmacPlanning", "TarmacContract", "TarmacModel", "TarmacTesting",
+            dependencies: ["TarmacKinds", "TarmacManifests", "TarmacPlanning", "TarmacContract", "TarmacModel", "TarmacTesting", "TarmacDelivery",
                            .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict),
         .testTarget(name: "TarmacLocalTests", dependencies: ["TarmacLocal", "TarmacContract", "TarmacTesting"], swiftSettings: strict),

@@ -1,4 +1,5 @@
 import TarmacContract
+import TarmacDelivery
 import TarmacManifests
 import TarmacModel
 
@@ -33,6 +34,12 @@ public enum Rendering {
                     seen[o.relativePath] = w.origin.location
                 }
                 objects += rendered
+                // An InferenceService is reached through its HTTPRoute on the inference Gateway, all of it on the
+                // version written (a rollout moves the weights at run time).
+                if case .inference(let d) = w.details {
+                    let own = ServiceTraffic.Backend(workload: w.metadata.name, name: w.metadata.name, model: d.model.name, version: d.model.version, weight: 100)
+                    objects.append(ServiceRoute.httpRoute(ServiceTraffic(team: w.metadata.team, env: w.metadata.env, service: w.metadata.name, backends: [own])))
+                }
             case .failure(.invalid(let message)):
                 diagnostics.append(.error(at: w.origin.location, message, rule: "render"))
             }

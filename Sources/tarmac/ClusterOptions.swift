@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TarmacKinds
 import TarmacKubernetes
 
 /// `--kubeconfig`, `--context`, `--in-cluster`: how to reach a Kubernetes cluster.
@@ -18,4 +19,9 @@ struct ClusterOptions: ParsableArguments {
         }
         return try KubeConfig.load(path: path, context: context)
     }
+}
+
+extension ServiceRoute.Parent: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+    public var defaultValueDescription: String { description }
 }

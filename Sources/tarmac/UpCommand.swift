@@ -13,6 +13,7 @@ import TarmacContract
 import TarmacCredentials
 import TarmacGateway
 import TarmacManifests
+import TarmacKinds
 import TarmacKubernetes
 import TarmacKubernetesBackend
 import TarmacLocal
@@ -75,6 +76,10 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Port of the inference gateway (default: none).",
                                discussion: "Running InferenceServices are served at http://HOST:PORT/TEAM/SERVICE/...; callers send an API token of someone who may read the team."))
     var inferencePort: Int?
+    @Option(help: ArgumentHelp("With --backend kubernetes: the Gateway (Gateway API) that InferenceServices' HTTPRoutes attach to.",
+                               discussion: "NAMESPACE/NAME, created by the platform team with its gateway implementation's class. Each running InferenceService gets an HTTPRoute /TEAM/SERVICE on it; a rollout moves its weights.",
+                               valueName: "namespace/name"))
+    var inferenceGateway = ServiceRoute.Parent()
     @Option(help: "URL agents reach the tool gateway at (TARMAC_GATEWAY_URL, and the resource in its metadata). Default: its loopback URL with the local backend; none with kubernetes.")
     var gatewayURL: String?
     @Option(help: "File the audit chain's head is appended to every 10 s (default: DATA/audit-anchors.jsonl; put it on another disk to guard the store against a cut-off tail).")
@@ -186,6 +191,7 @@ struct UpCommand: AsyncParsableCommand {
         var isolationLine: String?
         var limitsLine: String?
         var kubernetes: KubernetesBackend?
+        var kubeClient: KubeClient?
         switch backend {
         case .local:
             let machine = await MachineInventory.detect(platform: contract.platform, cpus: cpus, memoryMiB: memoryMiB)
@@ -256,6 +262,7 @@ struct UpCommand: AsyncParsableCommand {
             where_ = "cluster   \(access.server): \(nodes.count) node\(nodes.count == 1 ? "" : "s"), \(gpus) GPU\(gpus == 1 ? "" : "s") free for Tarmac; platform: \(applied.filter { $0.action == .created }.count) created, \(applied.filter { $0.action == .updated }.count) corrected, \(applied.filter { $0.action == .unchanged }.count) unchanged; acting as \(await k.controllerUser)"
             runtime = k
             kubernetes = k
+            kubeClient = client
         case .simulated:
             let sim = SimulatedBackend(platform: contract.platform)
             let nodes = try await sim.nodes()
@@ -314,7 +321,7 @@ struct UpCommand: AsyncParsableCommand {
         if let inferencePort {
             let routes = InferenceRoutes()
             let inference = InferenceGateway(routes: routes, authenticate: { try? await tokens.authenticate($0) }, logger: Logger(label: "tarmac.inference"))
-            let runner = RolloutRunner(controlPlane: controlPlane, metrics: inference.stats) { workload in
+            let runner = RolloutRunner(controlPlane: controlPlane, metrics: inference.stats, runsImages: backend == .kubernetes) { workload in
                 guard let e = await controlPlane.current(workload) else { return false }
                 let replicas = await controlPlane.endpoints(e).compactMap(InferenceRoute.Replica.init(url:))
                 for r in replicas where !(await InferenceRouteRefresher.accepts(r)) { return false }
@@ -323,10 +330,24 @@ struct UpCommand: AsyncParsableCommand {
             rollouts = runner
             services.append(AfterGate(recovered, RolloutService(runner: runner)))
             services.append(InferenceRouteRefresher(routes: routes, logger: Logger(label: "tarmac.inference")) {
-                InferenceRouting.routes(await controlPlane.servedServices(), rollouts: await runner.routes())
+                InferenceRouting.routes(TrafficPlan.services(await controlPlane.servedServices(), rollouts: await runner.routes()))
             })
             services.append(AfterGate(recovered, GatewayServer(gateway: inference, host: host, port: inferencePort)))
             inferenceLine = "inference \(httpURL(loopback, inferencePort))/TEAM/SERVICE/... (running InferenceServices)"
+        }
+        if let kubeClient {
+            // In the cluster each service is reached through its HTTPRoute on the inference Gateway; rollouts move its
+            // weights. Without Tarmac's gateway in front nothing measures the versions: rollouts without analysis only.
+            let runner = rollouts ?? RolloutRunner(controlPlane: controlPlane, metrics: nil, runsImages: true) { workload in
+                await controlPlane.current(workload)?.state == .running
+            }
+            if rollouts == nil { services.append(AfterGate(recovered, RolloutService(runner: runner))) }
+            rollouts = runner
+            let router = KubernetesTrafficRouter(client: kubeClient, parent: inferenceGateway, logger: Logger(label: "tarmac.routes"))
+            services.append(AfterGate(recovered, TrafficSync(router: router) {
+                TrafficPlan.services(await controlPlane.servedServices(), rollouts: await runner.routes())
+            }))
+            inferenceLine = (inferenceLine.map { $0 + "\n  " } ?? "") + "routes    HTTPRoute per InferenceService on Gateway \(inferenceGateway) (Gateway API)"
         }
         let deps = ServerDependencies(controlPlane: controlPlane, tokens: tokens, registry: registry, runsImages: backend == .kubernetes,
                                       rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4), auditAnchors: anchors,

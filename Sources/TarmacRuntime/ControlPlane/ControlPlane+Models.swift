@@ -24,6 +24,15 @@ public struct ServedService: Sendable, Hashable {
     public var model: ModelReference
     /// `http://HOST:PORT` of each replica (as the backend says).
     public var endpoints: [String]
+
+    public init(team: String, env: String, name: String, workload: String, model: ModelReference, endpoints: [String]) {
+        self.team = team
+        self.env = env
+        self.name = name
+        self.workload = workload
+        self.model = model
+        self.endpoints = endpoints
+    }
 }
 
 extension ControlPlane {

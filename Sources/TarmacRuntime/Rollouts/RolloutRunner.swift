@@ -38,15 +38,19 @@ public actor RolloutRunner {
         public var isOver: Bool { failure != nil || rollout?.isOver == true }
     }
 
-    /// One version's side of a rollout: its model and the workload serving it.
+    /// One version's side of a rollout: its model and the workload serving it (its id, and its name: the Service of
+    /// that version on Kubernetes).
     public struct Side: Sendable, Hashable {
         public var model: ModelReference
         public var workload: String
+        public var name: String
         public var label: String { model.version }
     }
 
     let controlPlane: ControlPlane
-    let metrics: any MetricsSource
+    /// Where analysis reads the versions' figures; nil when nothing measures them (a cluster without Tarmac's gateway
+    /// in front and no Prometheus): rollouts without analysis only.
+    let metrics: (any MetricsSource)?
     /// Whether a workload's replicas take requests now (the gateway would route to them).
     let serving: @Sendable (String) async -> Bool
     var active: [String: Active] = [:]
@@ -56,8 +60,12 @@ public actor RolloutRunner {
     public static let drain: TimeInterval = 5
     static let system = Principal(tokenID: "system-rollouts", name: "rollouts", role: .admin, team: nil)
 
-    public init(controlPlane: ControlPlane, metrics: any MetricsSource, serving: @escaping @Sendable (String) async -> Bool) {
+    /// Whether the backend runs images (Kubernetes): then a version's document needs no command.
+    let runsImages: Bool
+
+    public init(controlPlane: ControlPlane, metrics: (any MetricsSource)?, runsImages: Bool = false, serving: @escaping @Sendable (String) async -> Bool) {
         self.controlPlane = controlPlane
+        self.runsImages = runsImages
         self.metrics = metrics
         self.serving = serving
     }
@@ -76,6 +84,10 @@ public actor RolloutRunner {
         if let a = active[key], !a.isOver { throw RuntimeError(.conflict, "\(key) is rolling out to \(a.next.model) already: promote or abort it first") }
         guard version != stable.model.version else { throw RuntimeError(.conflict, "\(key) serves \(stable.model) already") }
         if let bad = Self.specProblem(spec) { throw RuntimeError(.invalid, bad) }
+        if metrics == nil, !spec.rules.isEmpty {
+            throw RuntimeError(.invalid, "nothing measures this service's versions, so analysis rules cannot be checked: serve it through Tarmac's "
+                               + "inference gateway (tarmac up --inference-port PORT), or roll out without rules (weights and pauses, promoted by hand)")
+        }
         // The environment's promotion contract may ask every rollout to gate on analysis.
         if controlPlane.platform.environments[stable.entry.env]?.promotion?.requireAnalysis == true, spec.rules.isEmpty {
             throw RuntimeError(.invalid, "environment \(stable.entry.env)'s promotion contract requires analysis: a rollout without rules would promote "
@@ -85,9 +97,10 @@ public actor RolloutRunner {
         let name = Self.workloadName(service, version: version)
         let document = try Self.copy(stable.entry.source, name: name, model: nextModel)
         let submitted = try await controlPlane.submit(text: document, requestID: "rollout:\(key):\(version):\(Int(now.timeIntervalSince1970))", by: p,
-                                                      runsImages: false, workdir: stable.entry.workdir)
+                                                      runsImages: runsImages, workdir: stable.entry.workdir)
         let a = Active(team: stable.entry.team, service: service, env: stable.entry.env, spec: spec, rollout: nil,
-                       previous: Side(model: stable.model, workload: stable.entry.id), next: Side(model: nextModel, workload: submitted.workload.id),
+                       previous: Side(model: stable.model, workload: stable.entry.id, name: stable.entry.name),
+                       next: Side(model: nextModel, workload: submitted.workload.id, name: name),
                        weights: [stable.model.version: 100, version: 0], startedBy: p.name, startedAt: now)
         active[key] = a
         try await record(a, "rollout-start", "\(stable.model) -> \(nextModel) by \(p.name) (\(Self.describe(spec))); \(name) starting",
@@ -123,13 +136,14 @@ public actor RolloutRunner {
         active.values.filter { p.canRead(team: $0.team) }.sorted { $0.key < $1.key }
     }
 
-    /// How the gateway routes services with a rollout: by service key, each version's workload and share.
-    public func routes() -> [String: [(side: Side, weight: Int)]] {
-        var out: [String: [(side: Side, weight: Int)]] = [:]
-        for a in active.values {
-            out[a.key] = [(a.previous, a.weights[a.previous.label] ?? 0), (a.next, a.weights[a.next.label] ?? 0)]
+    /// How services with a rollout are split now: each version's workload and share (without endpoints; `TrafficPlan`
+    /// adds them).
+    public func routes() -> [ServiceTraffic] {
+        active.values.sorted { $0.key < $1.key }.map { a in
+            ServiceTraffic(team: a.team, env: a.env, service: a.service, backends: [a.previous, a.next].map { s in
+                ServiceTraffic.Backend(workload: s.workload, name: s.name, model: s.model.name, version: s.model.version, weight: a.weights[s.label] ?? 0)
+            })
         }
-        return out
     }
 
     // MARK: time
@@ -147,6 +161,7 @@ public actor RolloutRunner {
                     try await waitForNext(&a)
                 } else if let due = a.measureDue, now >= due {
                     a.measureDue = nil
+                    guard let metrics else { continue }
                     let m = metrics.measure(service: a.key, version: a.next.label, lastSeconds: Double(a.measureSeconds))
                     try await apply(&a, .measured(m), actor: .system(id: "rollouts"))
                 } else {
@@ -217,10 +232,10 @@ public actor RolloutRunner {
         guard let stable = await controlPlane.current(a.previous.workload) else { throw RuntimeError(.notFound, "\(a.previous.workload) is gone") }
         let name = Self.workloadName(a.service, version: a.previous.label) + "-r\(Int(now.timeIntervalSince1970) % 100_000)"
         let document = try Self.copy(stable.source, name: name, model: a.previous.model)
-        let submitted = try await controlPlane.submit(text: document, requestID: nil, by: p, runsImages: false, workdir: stable.workdir)
+        let submitted = try await controlPlane.submit(text: document, requestID: nil, by: p, runsImages: runsImages, workdir: stable.workdir)
         // A new rollout from the version serving now back to the previous one, all at once when it serves.
         var b = Active(team: a.team, service: a.service, env: a.env, spec: RolloutSpec(strategy: .canary(steps: [.setWeight(100)]), rollbackWindow: a.spec.rollbackWindow),
-                       rollout: nil, previous: a.next, next: Side(model: a.previous.model, workload: submitted.workload.id),
+                       rollout: nil, previous: a.next, next: Side(model: a.previous.model, workload: submitted.workload.id, name: name),
                        weights: [a.next.label: 100, a.previous.label: 0], startedBy: p.name, startedAt: now)
         b.cold = true
         active[a.key] = b
