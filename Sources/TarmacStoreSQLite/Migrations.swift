@@ -130,6 +130,15 @@ enum Migrations {
                 t.primaryKey(["team", "model", "version", "by"])
             }
         }
+        // Rollouts, one per service (the runner's state, kept across restarts).
+        m.registerMigration("v7-rollouts") { db in
+            try db.create(table: "rollout") { t in
+                t.column("team", .text).notNull()
+                t.column("service", .text).notNull()
+                t.column("body", .blob).notNull()
+                t.primaryKey(["team", "service"])
+            }
+        }
         return m
     }
 }

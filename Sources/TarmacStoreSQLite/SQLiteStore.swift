@@ -283,6 +283,26 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func saveRollout(_ record: RolloutRecord) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO rollout (team, service, body) VALUES (?, ?, ?)", arguments: [record.team, record.service, record.body])
+        }
+    }
+
+    public func rollouts() async throws -> [RolloutRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT team, service, body FROM rollout ORDER BY team, service").map {
+                RolloutRecord(team: $0["team"], service: $0["service"], body: $0["body"])
+            }
+        }
+    }
+
+    public func deleteRollout(team: String, service: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM rollout WHERE team = ? AND service = ?", arguments: [team, service])
+        }
+    }
+
     public func redeem(_ key: String, audit: AuditDraft) async throws -> Bool {
         try await group.write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO redemption (key, at) VALUES (?, ?)", arguments: [key, audit.time])

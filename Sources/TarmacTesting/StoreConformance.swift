@@ -48,6 +48,7 @@ public enum StoreConformance {
         ConformanceCase(name: "a model version is registered once and versions list by precedence", run: versionsAreRegisteredOnce),
         ConformanceCase(name: "an alias moves by compare-and-set: one of concurrent movers wins", run: aliasesMoveByCompareAndSet),
         ConformanceCase(name: "an approval is kept once per person and version, of a registered version", run: approvalsAreKeptOncePerPerson),
+        ConformanceCase(name: "a service's rollout is replaced by the next, listed by team and service, and forgotten on delete", run: rolloutsAreKeptPerService),
         ConformanceCase(name: "a restart replays everything that was written", run: restartReplaysEverything),
     ]
 
@@ -290,6 +291,7 @@ public enum StoreConformance {
         _ = try await before.register(version, audit: draft("model-register", "model/ranker@1.0.0"))
         _ = try await before.moveAlias(ModelAlias(team: "search", model: "ranker", name: "champion", version: version.version, movedBy: "alice", movedAt: at),
                                        expected: nil, audit: draft("alias-move", "model/ranker@champion"))
+        try await before.saveRollout(RolloutRecord(team: "search", service: "ranker", body: Data("{\"phase\":\"paused\"}".utf8)))
         let records = try await before.auditRecords(AuditQuery())
 
         let after = try await s.open()
@@ -306,6 +308,24 @@ public enum StoreConformance {
                    "a request id survives", "it was forgotten")
         let t = try await after.update([e], audit: [], transitions: [Transition("run", before: e, after: e, at: at)])
         try expect(t.map(\.seq) == [3], "seqs continue after a restart", "got \(t.map(\.seq))")
+        let rollouts = try await after.rollouts()
+        try expect(rollouts == [RolloutRecord(team: "search", service: "ranker", body: Data("{\"phase\":\"paused\"}".utf8))], "rollouts survive", "\(rollouts)")
+    }
+
+    static func rolloutsAreKeptPerService(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        try expect(try await store.rollouts().isEmpty, "a new store has no rollout", "it has some")
+        let bytes = { (text: String) in Data(text.utf8) }
+        try await store.saveRollout(RolloutRecord(team: "search", service: "ranker", body: bytes("v1")))
+        try await store.saveRollout(RolloutRecord(team: "ads", service: "ranker", body: bytes("a1")))
+        try await store.saveRollout(RolloutRecord(team: "search", service: "embed", body: bytes("e1")))
+        try await store.saveRollout(RolloutRecord(team: "search", service: "ranker", body: bytes("v2")))
+        let kept = try await store.rollouts()
+        try expect(kept.map { "\($0.team)/\($0.service)=\(String(decoding: $0.body, as: UTF8.self))" } == ["ads/ranker=a1", "search/embed=e1", "search/ranker=v2"],
+                   "one per team and service, the last saved, by team then service", "\(kept)")
+        try await store.deleteRollout(team: "search", service: "ranker")
+        try await store.deleteRollout(team: "search", service: "nothing")
+        try expect(try await store.rollouts().map(\.service) == ["ranker", "embed"], "a deleted rollout is gone, the others stay", "\(try await store.rollouts())")
     }
 
     static func versionsAreRegisteredOnce(_ s: StoreUnderTest) async throws {

@@ -100,4 +100,7 @@ final class FaultyStore: Store {
     func approvals(team: String, model: String, version: SemanticVersion) async throws -> [ModelApproval] {
         try await inner.approvals(team: team, model: model, version: version)
     }
+    func saveRollout(_ record: RolloutRecord) async throws { try await inner.saveRollout(record) }
+    func rollouts() async throws -> [RolloutRecord] { try await inner.rollouts() }
+    func deleteRollout(team: String, service: String) async throws { try await inner.deleteRollout(team: team, service: service) }
 }

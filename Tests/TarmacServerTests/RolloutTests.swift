@@ -153,5 +153,55 @@ extension ServerTests {
         #expect(r.stdout.contains("cold start") && r.stdout.contains("until the previous version served again"), "\(r.stdout)")
         print("rollback (cold): requests on the previous version \(String(format: "%.2f", back)) s after tarmac rollback; status: \(String(format: "%.2f", cold)) s")
     }
+
+    /// A rollout is kept in the data directory: killed mid-rollout and started again, `tarmac up` still splits the
+    /// service 70/30 (the canary is not routed as a service of its own), `rollout status` says where it was, and
+    /// `rollout promote` takes it on from there; the version let go is then cancelled.
+    @Test func aRolloutGoesOnWhereItWasAfterARestart() async throws {
+        let inferencePort = try TestServer.freePort()
+        let server = try TestServer(arguments: ["--inference-port", String(inferencePort)])
+        try await server.start()
+        let member = try await SecurityTests.token(server, role: "member", team: "search")
+        try InferenceServingTests.serveStub(server, token: member)
+        let url = "http://127.0.0.1:\(inferencePort)/search/ranker/v1/completions"
+        func call() async throws -> (Int, String?) {
+            let a = try await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(member)")], body: "{}")
+            return (a.0, a.1)
+        }
+        try await eventually("the service answers through the gateway", timeout: .seconds(60)) { (try? await call().0) == 200 }
+        let r = try server.cli(["rollout", "start", "ranker", "--to", "2.0.0", "--steps", "30,pause"], token: member)
+        #expect(r.status == 0, "\(r.stderr)")
+        try await eventually("paused at 30%", timeout: .seconds(60)) {
+            let v = try await Self.view(server, member)
+            return v["phase"] as? String == "paused" && v["weights"] as? [String: Int] == ["1.0.0": 70, "2.0.0": 30]
+        }
+
+        server.stop(signal: SIGKILL)
+        try await server.start()
+        let v = try await Self.view(server, member)
+        #expect(v["phase"] as? String == "paused" && v["weights"] as? [String: Int] == ["1.0.0": 70, "2.0.0": 30], "\(v)")
+        // The pods outlived the server; once the gateway sees them again it splits as before.
+        try await eventually("both versions answer again", timeout: .seconds(60)) {
+            var seen = Set<String>()
+            for _ in 0..<20 { if let (code, version) = try? await call(), code == 200, let version { seen.insert(version) } }
+            return seen == ["ranker@1.0.0", "ranker@2.0.0"]
+        }
+        var versions: [String] = []
+        for _ in 0..<200 { versions.append((try await call()).1 ?? "none") }
+        let onNew = versions.filter { $0 == "ranker@2.0.0" }.count
+        #expect(versions.allSatisfy { $0 == "ranker@1.0.0" || $0 == "ranker@2.0.0" } && (50...70).contains(onNew), "\(onNew) of 200 on 2.0.0")
+        let canaryRoute = try await TestServer.requestWithHeaders(.POST, "http://127.0.0.1:\(inferencePort)/search/ranker-2-0-0/v1/completions",
+                                                                headers: [("Authorization", "Bearer \(member)")], body: "{}")
+        #expect(canaryRoute.0 == 404, "the canary is reached through its service only")
+
+        let p = try server.cli(["rollout", "promote", "ranker"], token: member)
+        #expect(p.status == 0, "\(p.stdout)\(p.stderr)")
+        try await eventually("every request on 2.0.0") {
+            var all: [String?] = []
+            for _ in 0..<10 { all.append((try await call()).1) }
+            return all.allSatisfy { $0 == "ranker@2.0.0" }
+        }
+        #expect((try await Self.view(server, member))["phase"] as? String == "promoted")
+    }
 }
 }

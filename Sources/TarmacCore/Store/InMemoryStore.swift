@@ -20,6 +20,7 @@ public final class InMemoryStore: Store {
         var versions: [ModelVersion] = []
         var aliases: [String: ModelAlias] = [:]
         var approvals: [ModelApproval] = []
+        var rollouts: [String: RolloutRecord] = [:]
 
         mutating func append(_ drafts: [AuditDraft]) {
             for d in drafts {
@@ -192,6 +193,18 @@ public final class InMemoryStore: Store {
 
     public func approvals(team: String, model: String, version: SemanticVersion) async throws -> [ModelApproval] {
         state.withLock { s in s.approvals.filter { $0.team == team && $0.model == model && $0.version.hasSamePrecedence(as: version) } }
+    }
+
+    public func saveRollout(_ record: RolloutRecord) async throws {
+        state.withLock { $0.rollouts["\(record.team)/\(record.service)"] = record }
+    }
+
+    public func rollouts() async throws -> [RolloutRecord] {
+        state.withLock { s in s.rollouts.values.sorted { ($0.team, $0.service) < ($1.team, $1.service) } }
+    }
+
+    public func deleteRollout(team: String, service: String) async throws {
+        _ = state.withLock { $0.rollouts.removeValue(forKey: "\(team)/\(service)") }
     }
 
     public func redeem(_ key: String, audit: AuditDraft) async throws -> Bool {

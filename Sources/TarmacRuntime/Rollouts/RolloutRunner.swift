@@ -12,7 +12,7 @@ import Yams
 public actor RolloutRunner {
     /// One service's rollout, running or ended (an ended one still says how the service is routed, and is what
     /// `rollback` works on).
-    public struct Active: Sendable {
+    public struct Active: Sendable, Hashable, Codable {
         public var team: String
         public var service: String
         public var env: String
@@ -33,6 +33,8 @@ public actor RolloutRunner {
         public var cold = false
         /// Seconds the cold rollback took until the previous version served again.
         public var coldStartSeconds: Double?
+        /// Versions let go, cancelled once the router has stopped sending them requests and those in flight ended.
+        public var retiring: [Retiring] = []
 
         public var key: String { "\(team)/\(service)" }
         public var isOver: Bool { failure != nil || rollout?.isOver == true }
@@ -40,11 +42,17 @@ public actor RolloutRunner {
 
     /// One version's side of a rollout: its model and the workload serving it (its id, and its name: the Service of
     /// that version on Kubernetes).
-    public struct Side: Sendable, Hashable {
+    public struct Side: Sendable, Hashable, Codable {
         public var model: ModelReference
         public var workload: String
         public var name: String
         public var label: String { model.version }
+    }
+
+    /// A workload let go, and when it is cancelled.
+    public struct Retiring: Sendable, Hashable, Codable {
+        public var workload: String
+        public var at: Date
     }
 
     let controlPlane: ControlPlane
@@ -54,8 +62,8 @@ public actor RolloutRunner {
     /// Whether a workload's replicas take requests now (the gateway would route to them).
     let serving: @Sendable (String) async -> Bool
     var active: [String: Active] = [:]
-    /// Workloads let go, cancelled once the gateway has stopped routing to them and their requests in flight ended.
-    var retiring: [(workload: String, at: Date)] = []
+    /// Whether the rollouts kept in the store were read (at the first call after a start).
+    var restored = false
     /// How long a version let go keeps serving what was already routed to it.
     public static let drain: TimeInterval = 5
     static let system = Principal(tokenID: "system-rollouts", name: "rollouts", role: .admin, team: nil)
@@ -81,6 +89,7 @@ public actor RolloutRunner {
         guard p.canChange(team: stable.entry.team) else {
             throw RuntimeError(.forbidden, "\(p.name) cannot roll out services of team \(stable.entry.team)")
         }
+        await restore()
         if let a = active[key], !a.isOver { throw RuntimeError(.conflict, "\(key) is rolling out to \(a.next.model) already: promote or abort it first") }
         guard version != stable.model.version else { throw RuntimeError(.conflict, "\(key) serves \(stable.model) already") }
         if let bad = Self.specProblem(spec) { throw RuntimeError(.invalid, bad) }
@@ -98,11 +107,12 @@ public actor RolloutRunner {
         let document = try Self.copy(stable.entry.source, name: name, model: nextModel)
         let submitted = try await controlPlane.submit(text: document, requestID: "rollout:\(key):\(version):\(Int(now.timeIntervalSince1970))", by: p,
                                                       runsImages: runsImages, workdir: stable.entry.workdir)
-        let a = Active(team: stable.entry.team, service: service, env: stable.entry.env, spec: spec, rollout: nil,
+        var a = Active(team: stable.entry.team, service: service, env: stable.entry.env, spec: spec, rollout: nil,
                        previous: Side(model: stable.model, workload: stable.entry.id, name: stable.entry.name),
                        next: Side(model: nextModel, workload: submitted.workload.id, name: name),
                        weights: [stable.model.version: 100, version: 0], startedBy: p.name, startedAt: now)
-        active[key] = a
+        a.retiring = active[key]?.retiring ?? []
+        await put(a)
         try await record(a, "rollout-start", "\(stable.model) -> \(nextModel) by \(p.name) (\(Self.describe(spec))); \(name) starting",
                          by: p.actor)
         return a
@@ -119,6 +129,7 @@ public actor RolloutRunner {
     /// After a promotion: every request back on the previous version in one step (warm: a routing change; cold: it
     /// starts again first).
     public func rollback(service: String, team: String?, by p: Principal) async throws -> Active {
+        await restore()
         let a = try find(service, team: team, by: p)
         guard case .promoted? = a.rollout?.phase else {
             throw RuntimeError(.conflict, "\(a.key) has no promoted rollout to roll back\(a.rollout.map { " (it is \(Self.phaseName($0)))" } ?? "")")
@@ -130,16 +141,21 @@ public actor RolloutRunner {
         return try await event(service, team: team, by: p) { _ in .rollback(by: p.name) }
     }
 
-    public func status(service: String, team: String?, by p: Principal) throws -> Active { try find(service, team: team, by: p) }
+    public func status(service: String, team: String?, by p: Principal) async throws -> Active {
+        await restore()
+        return try find(service, team: team, by: p)
+    }
 
-    public func list(by p: Principal) -> [Active] {
-        active.values.filter { p.canRead(team: $0.team) }.sorted { $0.key < $1.key }
+    public func list(by p: Principal) async -> [Active] {
+        await restore()
+        return active.values.filter { p.canRead(team: $0.team) }.sorted { $0.key < $1.key }
     }
 
     /// How services with a rollout are split now: each version's workload and share (without endpoints; `TrafficPlan`
     /// adds them).
-    public func routes() -> [ServiceTraffic] {
-        active.values.sorted { $0.key < $1.key }.map { a in
+    public func routes() async -> [ServiceTraffic] {
+        await restore()
+        return active.values.sorted { $0.key < $1.key }.map { a in
             ServiceTraffic(team: a.team, env: a.env, service: a.service, backends: [a.previous, a.next].map { s in
                 ServiceTraffic.Backend(workload: s.workload, name: s.name, model: s.model.name, version: s.model.version, weight: a.weights[s.label] ?? 0)
             })
@@ -151,9 +167,13 @@ public actor RolloutRunner {
     /// Advances every rollout: starts the machine once the new version serves, ends pauses, takes measurements that
     /// are due, closes rollback windows.
     public func tick() async {
-        let due = retiring.filter { $0.at <= now }
-        retiring.removeAll { $0.at <= now }
-        for r in due { _ = try? await controlPlane.cancel(r.workload, by: Self.system) }
+        await restore()
+        for key in active.keys.sorted() {
+            guard var a = active[key], !a.retiring.isEmpty else { continue }
+            for r in a.retiring where r.at <= now { _ = try? await controlPlane.cancel(r.workload, by: Self.system) }
+            a.retiring.removeAll { $0.at <= now }
+            await put(a)
+        }
         for key in active.keys.sorted() {
             guard var a = active[key], a.failure == nil else { continue }
             do {
@@ -170,7 +190,7 @@ public actor RolloutRunner {
             } catch {
                 controlPlane.logger.error("rollout step failed", metadata: ["service": "\(key)", "error": "\(error)"])
             }
-            active[key] = a
+            await put(a)
         }
     }
 
@@ -193,13 +213,14 @@ public actor RolloutRunner {
     // MARK: effects
 
     func event(_ service: String, team: String?, by p: Principal, _ make: (Active) -> RolloutEvent) async throws -> Active {
+        await restore()
         var a = try find(service, team: team, by: p)
         guard p.canChange(team: a.team) else { throw RuntimeError(.forbidden, "\(p.name) cannot change rollouts of team \(a.team)") }
         guard a.rollout != nil else { throw RuntimeError(.conflict, "\(a.key)'s new version \(a.next.model) is not serving yet") }
         let before = a.rollout
         try await apply(&a, make(a), actor: p.actor)
         if a.rollout == before { throw RuntimeError(.conflict, "\(a.key) is \(Self.phaseName(a.rollout!)): nothing to do") }
-        active[a.key] = a
+        await put(a)
         return a
     }
 
@@ -222,7 +243,7 @@ public actor RolloutRunner {
             case .retire(let version):
                 // Not at once: the gateway stops routing to it within its refresh, and requests in flight finish.
                 let workload = version == a.next.label ? a.next.workload : a.previous.workload
-                retiring.append((workload, now.addingTimeInterval(Self.drain)))
+                a.retiring.append(Retiring(workload: workload, at: now.addingTimeInterval(Self.drain)))
             }
         }
     }
@@ -238,7 +259,8 @@ public actor RolloutRunner {
                        rollout: nil, previous: a.next, next: Side(model: a.previous.model, workload: submitted.workload.id, name: name),
                        weights: [a.next.label: 100, a.previous.label: 0], startedBy: p.name, startedAt: now)
         b.cold = true
-        active[a.key] = b
+        b.retiring = a.retiring
+        await put(b)
         try await record(b, "rollout-rollback", "by \(p.name) to \(a.previous.model) (cold: it starts again as \(name))", by: p.actor)
         return b
     }
@@ -247,6 +269,49 @@ public actor RolloutRunner {
         try await controlPlane.store.appendAudit([AuditDraft(time: now, actor: actor, action: action, object: "service/\(a.key)", detail: detail,
                                                              workload: a.next.workload)])
     }
+
+    // MARK: keeping
+
+    /// Keeps a rollout's state, in memory and in the store (when it changed), so a restart goes on where it was.
+    func put(_ a: Active) async {
+        guard active[a.key] != a else { return }
+        active[a.key] = a
+        do {
+            try await controlPlane.store.saveRollout(RolloutRecord(team: a.team, service: a.service, body: try Self.encoder.encode(a)))
+        } catch {
+            controlPlane.logger.error("rollout not saved", metadata: ["service": "\(a.key)", "error": "\(error)"])
+        }
+    }
+
+    /// Reads the rollouts kept in the store, once, before anything else is asked of the runner.
+    func restore() async {
+        guard !restored else { return }
+        restored = true
+        do {
+            for r in try await controlPlane.store.rollouts() {
+                do {
+                    let a = try Self.decoder.decode(Active.self, from: r.body)
+                    active[a.key] = a
+                } catch {
+                    controlPlane.logger.error("a kept rollout cannot be read: it is left out", metadata: ["service": "\(r.team)/\(r.service)", "error": "\(error)"])
+                }
+            }
+        } catch {
+            controlPlane.logger.error("the kept rollouts cannot be read", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        e.dateEncodingStrategy = .millisecondsSince1970
+        return e
+    }()
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .millisecondsSince1970
+        return d
+    }()
 
     // MARK: lookups
 
