@@ -97,6 +97,48 @@ extension ModelRegistry {
         return result
     }
 
+    // MARK: rollouts
+
+    /// The gates of the environment's promotion contract a rollout to `version` must pass: the same signature, owner
+    /// and review as a promotion (the version must then be in the registry), analysis rules when asked, and the same
+    /// promoters. (A rollout keeps the serving version warm until it ends, so the warm-rollback gate holds by
+    /// construction.) Returns the gates passed, for the audit trail; a failed gate throws `invalid` with every gate as a
+    /// diagnostic, and nothing changes.
+    public func rolloutGates(model: String, version ref: String, team: String, env: String, rules: [AnalysisRule], by p: Principal) async throws -> [PromotionGates.Result] {
+        guard let contract = controlPlane.platform.environments[env]?.promotion else { return [] }
+        try Self.requirePromoter(p, team: team, contract: contract, env: env)
+        let policy = PromotionPolicy(requireSignature: contract.requireSignature,
+                                     trustedKeys: contract.trustedKeys.sorted { $0.key < $1.key }.map { .init(name: $0.key, pem: $0.value) },
+                                     requireOwner: contract.requireOwner, requireReview: contract.requireReview,
+                                     requireWarmRollback: false, requireAnalysis: contract.requireAnalysis)
+        var gates: [PromotionGates.Result]
+        if policy.requireSignature || policy.requireOwner || policy.requireReview {
+            let v: ModelVersion
+            do {
+                v = try await version(model, ref, team: team, by: p)
+            } catch let e as RuntimeError where e.code == .notFound {
+                let asked = [policy.requireSignature ? "a signature" : nil, policy.requireOwner ? "an owner" : nil, policy.requireReview ? "a review" : nil].compactMap { $0 }
+                throw RuntimeError(.invalid, "environment \(env)'s promotion contract asks \(asked.joined(separator: ", ")) of every version it serves, and "
+                                   + "\(model)@\(ref) is not in team \(team)'s registry (\(e.message)): register it first (tarmac model register)")
+            }
+            let approvers = try await approvals(of: v).filter { $0.digest == v.manifest.digest }.map(\.by)
+            let request = PromotionRequest(version: v.reference, manifest: v.manifest, signature: v.signature, owner: v.owner, author: v.registeredBy,
+                                           approvers: approvers, rollbackTarget: nil, rollbackTargetWarm: true, rules: rules)
+            gates = PromotionGates.evaluate(request, under: policy)
+        } else {
+            let request = PromotionRequest(version: "\(model)@\(ref)", manifest: ModelManifest(files: []), signature: nil, owner: nil, author: "",
+                                           approvers: [], rollbackTarget: nil, rollbackTargetWarm: true, rules: rules)
+            gates = PromotionGates.evaluate(request, under: policy)
+        }
+        let failed = gates.filter { !$0.passed }
+        guard failed.isEmpty else {
+            throw RuntimeError(.invalid, "environment \(env)'s promotion contract refuses this rollout to \(model)@\(ref): "
+                               + failed.map { "\($0.gate.rawValue): \($0.failure ?? "")" }.joined(separator: "; ") + "; nothing changed",
+                               diagnostics: gates.map { Self.diagnostic($0, env: env) })
+        }
+        return gates
+    }
+
     /// The environments' promotion aliases: moved only by a promotion.
     func protectingEnvironment(_ alias: String) -> String? {
         controlPlane.platform.environments.values.sorted { $0.name < $1.name }.first { $0.promotion?.alias == alias }?.name

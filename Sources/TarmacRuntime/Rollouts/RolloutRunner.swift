@@ -97,11 +97,10 @@ public actor RolloutRunner {
             throw RuntimeError(.invalid, "nothing measures this service's versions, so analysis rules cannot be checked: serve it through Tarmac's "
                                + "inference gateway (tarmac up --inference-port PORT), or roll out without rules (weights and pauses, promoted by hand)")
         }
-        // The environment's promotion contract may ask every rollout to gate on analysis.
-        if controlPlane.platform.environments[stable.entry.env]?.promotion?.requireAnalysis == true, spec.rules.isEmpty {
-            throw RuntimeError(.invalid, "environment \(stable.entry.env)'s promotion contract requires analysis: a rollout without rules would promote "
-                               + "without looking at the new version (give --min-success-rate, --max-p99 or --max-ttft, and an analysis step)")
-        }
+        // The environment's promotion contract gates a rollout as it gates a promotion (signature, owner, review,
+        // analysis, who may).
+        let gates = try await ModelRegistry(store: controlPlane.store, controlPlane: controlPlane, artifacts: nil)
+            .rolloutGates(model: stable.model.name, version: version, team: stable.entry.team, env: stable.entry.env, rules: spec.rules, by: p)
         let nextModel = ModelReference(name: stable.model.name, version: version)
         let name = Self.workloadName(service, version: version)
         let document = try Self.copy(stable.entry.source, name: name, model: nextModel)
@@ -113,7 +112,8 @@ public actor RolloutRunner {
                        weights: [stable.model.version: 100, version: 0], startedBy: p.name, startedAt: now)
         a.retiring = active[key]?.retiring ?? []
         await put(a)
-        try await record(a, "rollout-start", "\(stable.model) -> \(nextModel) by \(p.name) (\(Self.describe(spec))); \(name) starting",
+        let gateText = gates.isEmpty ? "" : "; gates: " + gates.map { "\($0.gate.rawValue): \($0.detail ?? "passed")" }.joined(separator: "; ")
+        try await record(a, "rollout-start", "\(stable.model) -> \(nextModel) by \(p.name) (\(Self.describe(spec))); \(name) starting\(gateText)",
                          by: p.actor)
         return a
     }
