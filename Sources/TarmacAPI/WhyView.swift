@@ -10,6 +10,8 @@ public struct WhyView: Codable, Sendable, Hashable {
     public var lastCheckpoint: CheckpointView?
     /// The numbers behind the message, as fields (only those that apply).
     public var facts: WhyFacts?
+    /// For a running InferenceService behind Tarmac's gateway: its failed requests of late, by side and cause.
+    public var serving: ServingFaultsView?
 
     public init(workload: String, name: String, state: String, reason: String?, message: String, lastCheckpoint: CheckpointView? = nil,
                 facts: WhyFacts? = nil) {
@@ -71,4 +73,20 @@ public struct QueueItem: Codable, Sendable, Hashable {
 public struct QueueView: Codable, Sendable, Hashable {
     public var items: [QueueItem]
     public init(items: [QueueItem]) { self.items = items }
+}
+
+/// A service's failed requests over a recent window, told apart as the model's side (`model_error`, `model_no_answer`)
+/// or the infrastructure's (`unreachable`, `no_replica`, `overloaded`).
+public struct ServingFaultsView: Codable, Sendable, Hashable {
+    public var windowSeconds: Int
+    public var modelSide: Int
+    public var infrastructureSide: Int
+    /// By cause.
+    public var reasons: [String: Int]
+    public init(windowSeconds: Int, modelSide: Int, infrastructureSide: Int, reasons: [String: Int]) {
+        self.windowSeconds = windowSeconds
+        self.modelSide = modelSide
+        self.infrastructureSide = infrastructureSide
+        self.reasons = reasons
+    }
 }

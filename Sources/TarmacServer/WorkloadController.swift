@@ -4,6 +4,7 @@ import Hummingbird
 import TarmacAPI
 import HTTPTypes
 import NIOCore
+import TarmacDelivery
 import TarmacRuntime
 import TarmacWorkdir
 
@@ -12,6 +13,8 @@ struct WorkloadController {
     let controlPlane: ControlPlane
     let runsImages: Bool
     let workdirs: WorkdirStore?
+    /// The rollout runner, whose metrics source (the inference gateway) says how services fail; nil without a gateway.
+    var rollouts: RolloutRunner? = nil
 
     func register(_ group: RouterGroup<TarmacRequestContext>) {
         group.post("workloads", use: submit)
@@ -84,7 +87,27 @@ struct WorkloadController {
 
     @Sendable func why(_ request: Request, context: TarmacRequestContext) async throws -> Response {
         let principal = try context.caller()
-        return try JSON.response(try await controlPlane.why(try context.parameters.require("ref"), by: principal))
+        var view = try await controlPlane.why(try context.parameters.require("ref"), by: principal)
+        // A running service behind the gateway: its recent failures, the model's side apart from the infrastructure's.
+        if view.state == "running", let rollouts, let e = await controlPlane.current(view.workload), e.kind == "InferenceService" {
+            let window = 300
+            let faults = rollouts.servingFaults(service: "\(e.team)/\(e.name)", lastSeconds: Double(window))
+            let model = faults.filter { $0.key.side == .model }.values.reduce(0, +), infra = faults.filter { $0.key.side == .infrastructure }.values.reduce(0, +)
+            view.serving = ServingFaultsView(windowSeconds: window, modelSide: model, infrastructureSide: infra,
+                                             reasons: Dictionary(uniqueKeysWithValues: faults.map { ($0.key.rawValue, $0.value) }))
+            if model + infra > 0 {
+                let causes = faults.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ")
+                // The side of the latest failure says what goes wrong now; the counts say how it went.
+                let latest = rollouts.latestServingFault(service: "\(e.team)/\(e.name)")
+                let side = latest?.side ?? (model >= infra ? .model : .infrastructure)
+                view.reason = side == .model ? "model-side" : "infrastructure-side"
+                view.message += "; through the gateway in the last \(window / 60) min \(model + infra) requests failed: model-side \(model), infrastructure-side \(infra) (\(causes))"
+                    + "; the latest: \(latest?.rawValue ?? "?"), "
+                    + (side == .model ? "the model server's own error: look at its logs (tarmac logs \(e.name)) or roll it back (tarmac rollback SERVICE)"
+                                      : "replicas missing, unreachable or overloaded: look at tarmac get \(e.name) and its replicas' readiness")
+            }
+        }
+        return try JSON.response(view)
     }
 
     /// A checkpoint reported by one of the workload's pods (with its `TARMAC_CHECKPOINT_TOKEN`) or by a person who may

@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import TarmacCore
+import TarmacDelivery
 import TarmacGateway
 import TarmacTesting
 import Testing
@@ -141,18 +142,31 @@ import Testing
         // A port nothing listens on (a replica that died), beside a live one.
         let dead = InferenceRoute.Replica(host: "127.0.0.1", port: 1)
         let g = try await Self.start([Self.route([("1.0.0", 50, [dead, v1.replica]), ("2.0.0", 50, [bad.replica])]),
-                                      InferenceRoute(team: "search", service: "empty", versions: [.init(model: "e", version: "1", weight: 100, replicas: [])])])
+                                      InferenceRoute(team: "search", service: "empty", versions: [.init(model: "e", version: "1", weight: 100, replicas: [])]),
+                                      InferenceRoute(team: "search", service: "gone", versions: [.init(model: "g", version: "1", weight: 100, replicas: [dead])])])
         var statuses: [Int: Int] = [:]
         for _ in 0..<40 { statuses[try await Self.call(g, "/search/ranker/v1/completions").status, default: 0] += 1 }
         #expect(statuses == [200: 20, 500: 20], "the dead replica's requests went to the live one; the failing version's 500s passed on: \(statuses)")
         let m = g.gateway.stats.measure(service: "search/ranker", version: "2.0.0", lastSeconds: 600)
         #expect(m.requests == 20 && m.successRate == 0)
+        // Told apart: the failing version's 500s are the model's side; the dead replica's requests, retried on the
+        // live one, failed nobody.
+        #expect(m.modelErrors == 20 && m.infrastructureErrors == 0)
+        #expect(m.failures(of: [AnalysisRule(.successRate, 0.99)]) == ["success rate 0 below 0.99 over 20 requests (model-side: 20, infrastructure-side: 0)"])
+        #expect(g.gateway.stats.faults(service: "search/ranker") == [.modelError: 20])
         #expect(try await Self.call(g, "/search/ranker/v1/completions", token: nil).status == 401)
         #expect(try await Self.call(g, "/search/ranker/v1/completions", token: "tmc_wrong").status == 401)
         #expect(try await Self.call(g, "/search/ranker/v1/completions", token: "tmc_outsider").status == 404)
         #expect(try await Self.call(g, "/search/nothing/v1/completions").status == 404)
         let empty = try await Self.call(g, "/search/empty/v1/completions")
         #expect(empty.status == 503 && empty.headers.first(name: "Retry-After") == "2", "\(empty.body)")
+        #expect(g.gateway.stats.faults(service: "search/empty") == [.noReplica: 1])
+        // A version whose only replica is gone: 502, the infrastructure's side.
+        let gone = try await Self.call(g, "/search/gone/v1/completions")
+        #expect(gone.status == 502, "\(gone.body)")
+        #expect(g.gateway.stats.faults(service: "search/gone") == [.unreachable: 1])
+        let goneM = g.gateway.stats.measure(service: "search/gone", version: "1", lastSeconds: 600)
+        #expect(goneM.infrastructureErrors == 1 && goneM.modelErrors == 0)
         try await g.channel.close()
     }
 
@@ -166,6 +180,7 @@ import Testing
         let shed = results.filter { $0.0 == 429 }
         #expect(results.filter { $0.0 == 200 }.count >= 2 && !shed.isEmpty, "\(results)")
         #expect(shed.allSatisfy { $0.1 == "1" })
+        #expect(g.gateway.stats.faults(service: "search/ranker") == [.overloaded: shed.count])
         #expect(g.gateway.routes.inFlight("search/ranker") == 0, "every request counted in flight ended")
         try await g.channel.close()
     }

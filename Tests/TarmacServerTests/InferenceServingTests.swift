@@ -70,6 +70,23 @@ extension ServerTests {
         // Refusals before a version was chosen (no token, another team, no replica yet) count under the service alone.
         #expect(metrics.contains(#"tarmac_inference_requests_total{team="search",service="ranker",code="401"}"#), "\(metrics.split(separator: "\n").filter { $0.contains("requests_total") })")
         #expect(value("tarmac_inference_time_to_first_token_seconds_count") == 1)
+        // The model server told to fail: its 5xx are counted as the model's side, apart from the infrastructure's.
+        let replica = try #require((try await server.json(.GET, "/v1/workloads/ranker", token: member).1["endpoints"] as? [String])?.first)
+        #expect(try await TestServer.requestWithHeaders(.POST, replica + "/control", body: #"{"fail": true}"#).0 == 200)
+        for _ in 0..<3 { #expect(try await call("/search/ranker/v1/completions", token: member).0 == 500) }
+        let after = String(decoding: try await server.http(.GET, "/metrics", token: nil).1, as: UTF8.self)
+        let model = after.split(separator: "\n").first { $0.hasPrefix("tarmac_inference_errors_total{") && $0.contains(labels) && $0.contains(#"side="model",reason="model_error""#) }
+        #expect(model.flatMap { $0.split(separator: " ").last.flatMap { Double($0) } } == 3, "\(after.split(separator: "\n").filter { $0.contains("errors_total") })")
+        #expect(!after.contains(#"side="infrastructure",reason="unreachable""#))
+        // tarmac why says which side failed, with the counts.
+        let why = try server.cli(["why", "ranker"], token: member)
+        // (Requests before its replica listened were refused no_replica: the infrastructure's side, counted apart.)
+        #expect(why.stdout.contains("[model-side]") && why.stdout.contains("model-side 3, infrastructure-side ") && why.stdout.contains("model_error 3")
+                && why.stdout.contains("the latest: model_error"), "\(why.stdout)\(why.stderr)")
+        let whyJSON = try await server.json(.GET, "/v1/workloads/ranker/why", token: member).1
+        let serving = whyJSON["serving"] as? [String: Any]
+        #expect(serving?["modelSide"] as? Int == 3 && (serving?["reasons"] as? [String: Int])?["model_error"] == 3, "\(whyJSON)")
+        #expect((serving?["infrastructureSide"] as? Int ?? -1) == (serving?["reasons"] as? [String: Int])?["no_replica"] ?? 0, "\(whyJSON)")
         _ = admin
     }
 

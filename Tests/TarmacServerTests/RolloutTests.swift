@@ -64,6 +64,8 @@ extension ServerTests {
         let rolledBack = Date()
         let v = try await Self.view(server, member)
         #expect((v["message"] as? String)?.contains("analysis failed: success rate") == true, "\(v)")
+        // Told apart: the canary's own 5xx, the model's side.
+        #expect((v["message"] as? String)?.contains("infrastructure-side: 0)") == true && (v["message"] as? String)?.contains("(model-side: ") == true, "\(v)")
         #expect(v["weights"] as? [String: Int] == ["1.0.0": 100, "2.0.0": 0])
         // Within 10 s of the end of the failing window (4 s after the share moved).
         #expect(rolledBack.timeIntervalSince(analysing) < 4 + 10, "rolled back \(rolledBack.timeIntervalSince(analysing)) s after the canary took its share")

@@ -67,12 +67,23 @@ public struct Measurement: Sendable, Hashable, Codable {
     public var successRate: Double
     public var p99LatencyMs: Double
     public var timeToFirstTokenMs: Double?
+    /// Failed requests by side (`ServingFault`): the model server's 5xx or missing answers, and the infrastructure's
+    /// (unreachable replicas).
+    public var modelErrors: Int
+    public var infrastructureErrors: Int
 
-    public init(requests: Int, successRate: Double, p99LatencyMs: Double, timeToFirstTokenMs: Double? = nil) {
+    public init(requests: Int, successRate: Double, p99LatencyMs: Double, timeToFirstTokenMs: Double? = nil, modelErrors: Int = 0, infrastructureErrors: Int = 0) {
         self.requests = requests
         self.successRate = successRate
         self.p99LatencyMs = p99LatencyMs
         self.timeToFirstTokenMs = timeToFirstTokenMs
+        self.modelErrors = modelErrors
+        self.infrastructureErrors = infrastructureErrors
+    }
+
+    /// Which side the failures were on, when there were any: `(model-side: 40, infrastructure-side: 0)`.
+    public var errorSides: String {
+        modelErrors + infrastructureErrors == 0 ? "" : " (model-side: \(modelErrors), infrastructure-side: \(infrastructureErrors))"
     }
 
     /// Each rule's verdict: nil when it passes; the reason, with the figures, when it fails.
@@ -80,7 +91,7 @@ public struct Measurement: Sendable, Hashable, Codable {
         rules.compactMap { r in
             switch r.metric {
             case .successRate:
-                successRate >= r.threshold ? nil : "success rate \(Self.figure(successRate)) below \(Self.figure(r.threshold)) over \(requests) requests"
+                successRate >= r.threshold ? nil : "success rate \(Self.figure(successRate)) below \(Self.figure(r.threshold)) over \(requests) requests\(errorSides)"
             case .p99LatencyMs:
                 p99LatencyMs <= r.threshold ? nil : "p99 latency \(Self.figure(p99LatencyMs)) ms above \(Self.figure(r.threshold)) ms over \(requests) requests"
             case .timeToFirstTokenMs:

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 import TarmacCore
+import TarmacDelivery
 
 /// The inference gateway: `/{team}/{service}/{path}` goes to a replica of one of the service's versions, chosen by the
 /// route's weights (or kept to one version by a sticky header), round robin over that version's ready replicas. A call
@@ -121,8 +122,12 @@ final class InferenceCall {
         self.answering = answering
     }
 
-    func refuse(_ status: HTTPResponseStatus, _ message: String, headers: HTTPHeaders = [:]) {
+    func refuse(_ status: HTTPResponseStatus, _ message: String, headers: HTTPHeaders = [:], fault: ServingFault? = nil) {
         gateway.metrics.refused(team: team, service: service, status: Int(status.code))
+        if let fault {
+            gateway.metrics.failed(nil, team: team, service: service, fault)
+            gateway.stats.counted(service: key, fault)
+        }
         answering.reply(.problem(status, message, headers: headers))
     }
 
@@ -143,10 +148,10 @@ final class InferenceCall {
         case .noService:
             refuse(.notFound, "no service \(key) is running (tarmac list --kind InferenceService --team \(team))")
         case .overloaded(let limit):
-            refuse(.tooManyRequests, "\(key) has \(limit) requests in flight, its limit: retry after a second", headers: ["Retry-After": "1"])
+            refuse(.tooManyRequests, "\(key) has \(limit) requests in flight, its limit: retry after a second", headers: ["Retry-After": "1"], fault: .overloaded)
         case .noReplica(let r):
             let versions = r.versions.map { "\($0.model)@\($0.version) (\($0.weight)%, \($0.replicas.count) ready)" }.joined(separator: ", ")
-            refuse(.serviceUnavailable, "no ready replica of \(key) takes requests now: \(versions)", headers: ["Retry-After": "2"])
+            refuse(.serviceUnavailable, "no ready replica of \(key) takes requests now: \(versions)", headers: ["Retry-After": "2"], fault: .noReplica)
         case .to(let version, let replica):
             forward(version, replica, retried: avoiding != nil)
         }
@@ -205,7 +210,7 @@ final class InferenceCall {
                 }
             case .failed(let f):
                 if streamedStatus != nil {
-                    finished(labels, version, status: 502, ttft: firstPart, usage: usage.found)
+                    finished(labels, version, status: 502, ttft: firstPart, usage: usage.found, fault: .modelNoAnswer)
                     return answering.abort()
                 }
                 gateway.routes.done(key)
@@ -213,7 +218,9 @@ final class InferenceCall {
                 if !retried && (f.notSent || (f.beforeAnswer && idempotent)) {
                     return send(version: version.version, avoiding: replica)
                 }
-                gateway.stats.record(service: key, version: version.version, status: 502, latencyMs: elapsed * 1000, ttftMs: nil)
+                let fault: ServingFault = f.notSent ? .unreachable : .modelNoAnswer
+                gateway.metrics.failed(labels, team: team, service: service, fault)
+                gateway.stats.record(service: key, version: version.version, status: 502, latencyMs: elapsed * 1000, ttftMs: nil, fault: fault)
                 answering.reply(.problem(.badGateway, "\(version.model)@\(version.version) of \(key) at \(replica.host):\(replica.port) did not answer: \(f.description)"))
             }
         }
@@ -224,11 +231,15 @@ final class InferenceCall {
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
-    func finished(_ labels: InferenceMetrics.Labels, _ version: InferenceRoute.Version, status: Int, ttft: Double?, usage: (prompt: Int, completion: Int)?) {
+    /// An answer came to its end (or broke off: `fault`). A 5xx the model server gave is the model's side.
+    func finished(_ labels: InferenceMetrics.Labels, _ version: InferenceRoute.Version, status: Int, ttft: Double?, usage: (prompt: Int, completion: Int)?,
+                  fault: ServingFault? = nil) {
         gateway.routes.done(key)
         let seconds = elapsed
+        let fault = fault ?? (status >= 500 ? .modelError : nil)
         gateway.metrics.answered(labels, status: status, seconds: seconds, ttftSeconds: ttft, promptTokens: usage?.prompt, completionTokens: usage?.completion)
-        gateway.stats.record(service: key, version: version.version, status: status, latencyMs: seconds * 1000, ttftMs: ttft.map { $0 * 1000 })
+        if let fault { gateway.metrics.failed(labels, team: team, service: service, fault) }
+        gateway.stats.record(service: key, version: version.version, status: status, latencyMs: seconds * 1000, ttftMs: ttft.map { $0 * 1000 }, fault: fault)
     }
 }
 

@@ -1,5 +1,6 @@
 import Metrics
 import Synchronization
+import TarmacDelivery
 
 /// The inference gateway's exported metrics, per team, service, model and version, named close to vLLM's and the
 /// Gateway API Inference Extension's:
@@ -7,7 +8,9 @@ import Synchronization
 /// - `tarmac_inference_request_duration_seconds`: time from the request to the end of its answer (a histogram);
 /// - `tarmac_inference_time_to_first_token_seconds`: for streamed answers, time to the first part;
 /// - `tarmac_inference_requests_in_flight`: requests being answered (the queue depth the load shedding limits);
-/// - `tarmac_inference_prompt_tokens_total`, `tarmac_inference_completion_tokens_total`: from OpenAI-compatible `usage`.
+/// - `tarmac_inference_prompt_tokens_total`, `tarmac_inference_completion_tokens_total`: from OpenAI-compatible `usage`;
+/// - `tarmac_inference_errors_total{side, reason}`: failed requests by side (`model`, `infrastructure`) and cause
+///   (`ServingFault`); those that failed before a version was chosen carry team and service only.
 /// Each metric is made once per label set (the factory's registry lookup is not paid per request).
 final class InferenceMetrics: Sendable {
     struct Labels: Hashable {
@@ -30,6 +33,21 @@ final class InferenceMetrics: Sendable {
 
     private let made = Mutex<[Labels: Made]>([:])
     private let refusals = Mutex<[String: Counter]>([:])
+    private let faults = Mutex<[String: Counter]>([:])
+
+    /// One failed request, by its cause; `labels` nil when no version was chosen.
+    func failed(_ labels: Labels?, team: String, service: String, _ fault: ServingFault) {
+        let base = labels?.dimensions ?? [("team", team), ("service", service)]
+        let dims = base + [("side", fault.side.rawValue), ("reason", fault.rawValue)]
+        let key = dims.map { $0.1 }.joined(separator: "\u{1F}")
+        let c = faults.withLock { f in
+            if let c = f[key] { return c }
+            let c = Counter(label: "tarmac_inference_errors_total", dimensions: dims)
+            f[key] = c
+            return c
+        }
+        c.increment()
+    }
 
     private func with<T>(_ l: Labels, _ body: (inout Made) -> T) -> T {
         made.withLock { m in

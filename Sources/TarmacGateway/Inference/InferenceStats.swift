@@ -11,6 +11,8 @@ public final class InferenceStats: MetricsSource {
         public var status: Int
         public var latencyMs: Double
         public var ttftMs: Double?
+        /// Why it failed, when it did (a 5xx the gateway could tell the side of).
+        public var fault: ServingFault?
     }
 
     struct Series {
@@ -34,6 +36,9 @@ public final class InferenceStats: MetricsSource {
     }
 
     private let series = Mutex<[String: Series]>([:])
+    private let faultCounts = Mutex<[String: [ServingFault: Int]]>([:])
+    /// Each service's failures with their time, the newest `capacity` kept.
+    private let faultLog = Mutex<[String: [(at: Double, fault: ServingFault)]]>([:])
     let capacity: Int
     let origin = ContinuousClock.now
 
@@ -47,11 +52,34 @@ public final class InferenceStats: MetricsSource {
 
     static func key(_ service: String, _ version: String) -> String { service + "#" + version }
 
-    public func record(service: String, version: String, status: Int, latencyMs: Double, ttftMs: Double?) {
-        let s = Sample(at: now, status: status, latencyMs: latencyMs, ttftMs: ttftMs)
+    public func record(service: String, version: String, status: Int, latencyMs: Double, ttftMs: Double?, fault: ServingFault? = nil) {
+        let s = Sample(at: now, status: status, latencyMs: latencyMs, ttftMs: ttftMs, fault: fault)
         let cap = capacity
         series.withLock { $0[Self.key(service, version), default: Series()].add(s, capacity: cap) }
+        if let fault { counted(service: service, fault) }
     }
+
+    /// A failure of a service, before or after a version was chosen, by its cause.
+    func counted(service: String, _ fault: ServingFault) {
+        faultCounts.withLock { $0[service, default: [:]][fault, default: 0] += 1 }
+        let at = now, cap = capacity
+        faultLog.withLock { log in
+            log[service, default: []].append((at, fault))
+            if log[service]!.count > cap { log[service]!.removeFirst(log[service]!.count - cap) }
+        }
+    }
+
+    public func latestFault(service: String) -> ServingFault? { faultLog.withLock { $0[service]?.last?.fault } }
+
+    public func faults(service: String, lastSeconds seconds: Double) -> [ServingFault: Int] {
+        let from = now - seconds
+        return faultLog.withLock { log in
+            (log[service] ?? []).filter { $0.at >= from }.reduce(into: [:]) { $0[$1.fault, default: 0] += 1 }
+        }
+    }
+
+    /// Failed requests of a service since the gateway started, by cause (`TEAM/SERVICE`).
+    public func faults(service: String) -> [ServingFault: Int] { faultCounts.withLock { $0[service] ?? [:] } }
 
     /// Requests answered by a version since the gateway started.
     public func total(service: String, version: String) -> Int { series.withLock { $0[Self.key(service, version)]?.total ?? 0 } }
@@ -68,8 +96,10 @@ public final class InferenceStats: MetricsSource {
         guard !samples.isEmpty else { return Measurement(requests: 0, successRate: 1, p99LatencyMs: 0) }
         let ok = samples.filter { $0.status < 500 }.count
         let ttfts = samples.compactMap(\.ttftMs)
+        let failed = samples.filter { $0.status >= 500 }
+        let model = failed.filter { $0.fault?.side == .model }.count
         return Measurement(requests: samples.count, successRate: Double(ok) / Double(samples.count), p99LatencyMs: percentile(samples.map(\.latencyMs), 0.99),
-                           timeToFirstTokenMs: ttfts.isEmpty ? nil : percentile(ttfts, 0.99))
+                           timeToFirstTokenMs: ttfts.isEmpty ? nil : percentile(ttfts, 0.99), modelErrors: model, infrastructureErrors: failed.count - model)
     }
 
     /// The nearest-rank percentile.

@@ -270,6 +270,14 @@ public actor RolloutRunner {
                                                              workload: a.next.workload)])
     }
 
+    /// A service's failed requests over the last `seconds`, by cause, as the gateway saw them (empty without one).
+    public nonisolated func servingFaults(service: String, lastSeconds: Double) -> [ServingFault: Int] {
+        metrics?.faults(service: service, lastSeconds: lastSeconds) ?? [:]
+    }
+
+    /// The cause of a service's latest failed request at the gateway.
+    public nonisolated func latestServingFault(service: String) -> ServingFault? { metrics?.latestFault(service: service) }
+
     // MARK: keeping
 
     /// Keeps a rollout's state, in memory and in the store (when it changed), so a restart goes on where it was.
