@@ -164,6 +164,13 @@ public final class CredentialAuthority: Sendable {
         return .success(c)
     }
 
+    /// A JWT-SVID presented to a service Tarmac fronts (the inference gateway): signed by a published key, unexpired, of
+    /// a live attempt. The audience is the caller's to check against what is called. nil when any of it fails.
+    public func verifyWorkloadToken(_ token: String) async -> SVIDClaims? {
+        guard let c = try? await keys.verify(token, as: SVIDClaims.self, typ: "JWT", now: clock.now), await isLive(c.tarmac) else { return nil }
+        return c
+    }
+
     func isLive(_ w: WorkloadClaim) async -> Bool {
         if state.isLive(w) { return true }
         // Not yet seen on the transition stream (a pod that just started): the control plane knows.

@@ -74,7 +74,7 @@ struct UpCommand: AsyncParsableCommand {
                                discussion: "Tools with an `upstream` in the contract are served at http://HOST:PORT/TOOL/...; each call needs a token from POST /v1/token for that tool."))
     var gatewayPort: Int?
     @Option(help: ArgumentHelp("Port of the inference gateway (default: none).",
-                               discussion: "Running InferenceServices are served at http://HOST:PORT/TEAM/SERVICE/...; callers send an API token of someone who may read the team."))
+                               discussion: "Running InferenceServices are served at http://HOST:PORT/TEAM/SERVICE/...; callers send an API token of someone who may read the team, or a workload's JWT-SVID for audience inference:TEAM/SERVICE."))
     var inferencePort: Int?
     @Option(help: ArgumentHelp("With --backend kubernetes: the Gateway (Gateway API) that InferenceServices' HTTPRoutes attach to.",
                                discussion: "NAMESPACE/NAME, created by the platform team with its gateway implementation's class. Each running InferenceService gets an HTTPRoute /TEAM/SERVICE on it; a rollout moves its weights.",
@@ -320,7 +320,12 @@ struct UpCommand: AsyncParsableCommand {
         var rollouts: RolloutRunner?
         if let inferencePort {
             let routes = InferenceRoutes()
-            let inference = InferenceGateway(routes: routes, authenticate: { try? await tokens.authenticate($0) }, logger: Logger(label: "tarmac.inference"))
+            // Callers: an API token, or a workload's JWT-SVID for audience inference:TEAM/SERVICE (a viewer of its own team).
+            let inference = InferenceGateway(routes: routes, callers: { token in
+                if token.hasPrefix("tmc_") { return (try? await tokens.authenticate(token)).map { InferenceCaller(principal: $0) } }
+                guard let c = await credentials.verifyWorkloadToken(token) else { return nil }
+                return InferenceCaller(principal: Principal(tokenID: "svid:" + c.jti, name: c.sub, role: .viewer, team: c.tarmac.team), audiences: c.aud.values)
+            }, logger: Logger(label: "tarmac.inference"))
             let runner = RolloutRunner(controlPlane: controlPlane, metrics: inference.stats, runsImages: backend == .kubernetes) { workload in
                 guard let e = await controlPlane.current(workload) else { return false }
                 let replicas = await controlPlane.endpoints(e).compactMap(InferenceRoute.Replica.init(url:))

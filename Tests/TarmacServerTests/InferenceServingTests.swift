@@ -90,6 +90,74 @@ extension ServerTests {
         _ = admin
     }
 
+    /// A workload calls a service with its own identity: its JWT-SVID (from its bootstrap at POST /v1/identity) for
+    /// audience inference:search/ranker is let through; one for another service is refused 403 naming the audience to ask
+    /// for; a workload of another team, even with the right audience, finds no such service (404); and once the calling
+    /// workload ended, its token is refused (401).
+    @Test func aWorkloadCallsAServiceWithItsJWTSVID() async throws {
+        let inferencePort = try TestServer.freePort()
+        let server = try TestServer(arguments: ["--inference-port", String(inferencePort)])
+        try await server.start()
+        let member = try await SecurityTests.token(server, role: "member", team: "search")
+        let ads = try await SecurityTests.token(server, role: "member", team: "ads")
+        try Self.serveStub(server, token: member)
+        let url = "http://127.0.0.1:\(inferencePort)/search/ranker/v1/completions"
+        try await eventually("the service answers through the gateway", timeout: .seconds(60)) {
+            (try? await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(member)")], body: "{}").0) == 200
+        }
+        // A pod that gets SVIDs for two audiences, calls the service with each, keeps the right one in a file, then waits.
+        let script = """
+            import json, os, time, urllib.request, urllib.error
+            api = os.environ["TARMAC_IDENTITY_URL"]
+            def post(u, body, token=None):
+                req = urllib.request.Request(u, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+                if token: req.add_header("Authorization", "Bearer " + token)
+                try:
+                    with urllib.request.urlopen(req, timeout=10) as r: return r.status, json.loads(r.read() or b"{}"), r.headers.get("X-Tarmac-Model-Version")
+                except urllib.error.HTTPError as e: return e.code, json.loads(e.read() or b"{}"), None
+            boot = open(os.environ["TARMAC_IDENTITY_BOOTSTRAP_FILE"]).read().strip()
+            _, own, _ = post(api + "/v1/identity", {"bootstrap": boot})
+            _, right, _ = post(api + "/v1/identity", {"svid": own["svid"], "audience": [os.environ["AUDIENCE"]]})
+            _, wrong, _ = post(api + "/v1/identity", {"svid": own["svid"], "audience": ["inference:search/other"]})
+            for name, t in (("right", right["svid"]), ("wrong", wrong["svid"])):
+                status, body, version = post(os.environ["INFER"], {"prompt": "hi"}, t)
+                print(name, status, version, body.get("error", {}).get("message", "") if isinstance(body.get("error"), dict) else body.get("error", ""), flush=True)
+            print("svid", right["svid"], flush=True)
+            time.sleep(float(os.environ.get("HOLD", "0")))
+            """
+        try server.dir.write("caller/call.py", script)
+        func job(_ name: String, team: String, hold: Int) throws -> String {
+            try server.dir.write("caller/\(name).yaml", """
+                apiVersion: tarmac.dev/v1alpha1
+                kind: BatchJob
+                metadata: {name: \(name), team: \(team), env: dev, owner: alice@acme.example}
+                spec:
+                  size: cpu-small
+                  tasks: 1
+                  image: docker.io/library/python:3.12-slim
+                  command: [python3, call.py]
+                  workdir: .
+                  env: {INFER: "\(url)", AUDIENCE: "inference:search/ranker", HOLD: "\(hold)"}
+                """)
+        }
+        #expect(try server.cli(["submit", try job("caller", team: "search", hold: 1)], token: member).status == 0)
+        let done = try await server.waitFor("caller", timeout: .seconds(60)) { ["succeeded", "failed"].contains($0["state"] as? String ?? "") }
+        #expect(done["state"] as? String == "succeeded", "\(done)")
+        let log = try server.cli(["logs", "caller"], token: member).stdout
+        #expect(log.contains("right 200 ranker@1.0.0"), "\(log)")
+        #expect(log.contains("wrong 403") && log.contains("ask for a JWT-SVID with audience inference:search/ranker"), "\(log)")
+        // Its attempt ended: the token it kept no longer calls anything.
+        let kept = try #require(log.split(separator: "\n").first { $0.hasPrefix("svid ") }.map { String($0.dropFirst(5)) }, "\(log)")
+        try await eventually("the ended workload's token is refused", timeout: .seconds(10)) {
+            (try await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(kept)")], body: "{}")).0 == 401
+        }
+        // Another team's workload, with the right audience, finds no such service.
+        #expect(try server.cli(["submit", try job("ads-caller", team: "ads", hold: 0)], token: ads).status == 0)
+        _ = try await server.waitFor("ads-caller", timeout: .seconds(60)) { ["succeeded", "failed"].contains($0["state"] as? String ?? "") }
+        let adsLog = try server.cli(["logs", "ads-caller"], token: ads).stdout
+        #expect(adsLog.contains("right 404"), "\(adsLog)")
+    }
+
     /// A registered model's files are laid out for the model server and checked first: served when they are the
     /// registered bytes; when a kept file changed afterwards the server is never started and `why` says ModelTampered.
     @Test func aTamperedModelIsNeverServed() async throws {

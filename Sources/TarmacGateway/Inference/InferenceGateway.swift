@@ -12,6 +12,21 @@ import TarmacDelivery
 /// replica that cannot be reached is left for another one once, for any method (the request was never sent); a
 /// failure after sending is retried once only for idempotent methods. Every answer is measured (metrics, and the
 /// samples rollouts analyse); no audit record per request.
+/// Who calls a service: a person's (or service account's) API token, or a workload's JWT-SVID. A JWT-SVID names the
+/// services it is for (`audiences`: `inference:TEAM/SERVICE`); an API token may call every service its holder may read.
+public struct InferenceCaller: Sendable {
+    public var principal: Principal
+    /// nil: an API token; otherwise the token's audiences, one of which must name the service called.
+    public var audiences: [String]?
+    public init(principal: Principal, audiences: [String]? = nil) {
+        self.principal = principal
+        self.audiences = audiences
+    }
+
+    /// The audience a workload's JWT-SVID carries to call `TEAM/SERVICE` through the gateway.
+    public static func audience(team: String, service: String) -> String { "inference:\(team)/\(service)" }
+}
+
 public struct InferenceGateway: GatewayResponder {
     public let routes: InferenceRoutes
     public let stats: InferenceStats
@@ -22,9 +37,9 @@ public struct InferenceGateway: GatewayResponder {
     public let maxBody: Int
     let timeout: TimeAmount
 
-    /// `authenticate` checks an API token (nil: not valid); answers are kept for `cacheFor` (a revoked token is refused
-    /// at most that much later).
-    public init(routes: InferenceRoutes, stats: InferenceStats = InferenceStats(), authenticate: @escaping @Sendable (String) async -> Principal?,
+    /// `authenticate` checks a token (nil: not valid); answers are kept for `cacheFor` (a revoked token, or a workload's
+    /// whose attempt ended, is refused at most that much later).
+    public init(routes: InferenceRoutes, stats: InferenceStats = InferenceStats(), callers authenticate: @escaping @Sendable (String) async -> InferenceCaller?,
                 cacheFor: Duration = .seconds(2), maxBody: Int = 8 << 20, timeout: TimeAmount = .seconds(300), logger: Logger) {
         self.routes = routes
         self.stats = stats
@@ -32,6 +47,13 @@ public struct InferenceGateway: GatewayResponder {
         self.maxBody = maxBody
         self.timeout = timeout
         self.logger = logger
+    }
+
+    /// API tokens only.
+    public init(routes: InferenceRoutes, stats: InferenceStats = InferenceStats(), authenticate: @escaping @Sendable (String) async -> Principal?,
+                cacheFor: Duration = .seconds(2), maxBody: Int = 8 << 20, timeout: TimeAmount = .seconds(300), logger: Logger) {
+        self.init(routes: routes, stats: stats, callers: { token in await authenticate(token).map { InferenceCaller(principal: $0) } },
+                  cacheFor: cacheFor, maxBody: maxBody, timeout: timeout, logger: logger)
     }
 
     public func respond(head: HTTPRequestHead, body: ByteBuffer, on loop: any EventLoop, to answering: Answering) {
@@ -47,13 +69,13 @@ public struct InferenceGateway: GatewayResponder {
         let target = rest.isEmpty ? "/" : (rest.first == "?" ? "/" + rest : String(rest))
         guard let header = head.headers.first(name: "Authorization"), header.utf8.count > 7, header.prefix(7).lowercased() == "bearer " else {
             metrics.refused(team: team, service: service, status: 401)
-            return answering.reply(.problem(.unauthorized, "a bearer token is required (a person's or service's API token of Tarmac)",
+            return answering.reply(.problem(.unauthorized, "a bearer token is required (an API token of Tarmac, or a workload's JWT-SVID for audience inference:\(team)/\(service))",
                                             headers: ["WWW-Authenticate": "Bearer realm=\"tarmac-inference\""]))
         }
         let token = Call.trimmed(header.utf8.dropFirst(7))
         let call = InferenceCall(gateway: self, team: team, service: service, target: target, head: head, body: body, loop: loop, answering: answering)
         if let p = callers.cached(token) { return call.authorized(p) }
-        let promise = loop.makePromise(of: Principal?.self)
+        let promise = loop.makePromise(of: InferenceCaller?.self)
         let callers = callers
         promise.completeWithTask { await callers.resolve(token) }
         let bound = NIOLoopBound(call, eventLoop: loop)
@@ -69,16 +91,16 @@ public struct InferenceGateway: GatewayResponder {
 
 /// Callers by token, for a short while: the token's hash lookup and expiry check are not paid on every request.
 final class CallerCache: Sendable {
-    let authenticate: @Sendable (String) async -> Principal?
+    let authenticate: @Sendable (String) async -> InferenceCaller?
     let ttl: Duration
-    private let entries = Mutex<[String: (Principal, ContinuousClock.Instant)]>([:])
+    private let entries = Mutex<[String: (InferenceCaller, ContinuousClock.Instant)]>([:])
 
-    init(authenticate: @escaping @Sendable (String) async -> Principal?, ttl: Duration) {
+    init(authenticate: @escaping @Sendable (String) async -> InferenceCaller?, ttl: Duration) {
         self.authenticate = authenticate
         self.ttl = ttl
     }
 
-    func cached(_ token: String) -> Principal? {
+    func cached(_ token: String) -> InferenceCaller? {
         entries.withLock { e in
             guard let (p, until) = e[token] else { return nil }
             if until < .now { e[token] = nil; return nil }
@@ -86,7 +108,7 @@ final class CallerCache: Sendable {
         }
     }
 
-    func resolve(_ token: String) async -> Principal? {
+    func resolve(_ token: String) async -> InferenceCaller? {
         guard let p = await authenticate(token) else { return nil }
         let until = ContinuousClock.now + ttl
         entries.withLock { e in
@@ -131,9 +153,15 @@ final class InferenceCall {
         answering.reply(.problem(status, message, headers: headers))
     }
 
-    func authorized(_ p: Principal) {
+    func authorized(_ caller: InferenceCaller) {
+        let p = caller.principal
         // Another team's service is answered like one that does not exist.
         guard p.canRead(team: team) else { return refuse(.notFound, "no service \(key) that \(p.name) may call") }
+        // A workload's token is for the services it names.
+        if let audiences = caller.audiences, !audiences.contains(InferenceCaller.audience(team: team, service: service)) {
+            return refuse(.forbidden, "\(p.name)'s token is for \(audiences.joined(separator: ", ")), not \(key): ask for a JWT-SVID with audience "
+                          + "\(InferenceCaller.audience(team: team, service: service)) (POST /v1/identity with \"audience\")")
+        }
         send(version: nil, avoiding: nil)
     }
 
