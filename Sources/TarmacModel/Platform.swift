@@ -17,6 +17,8 @@ public struct Platform: Sendable {
     public var destinations: [String: Destination] = [:]
     public var datasets: [String: Dataset] = [:]
     public var costs = Costs()
+    /// Where rollouts read their versions' figures when not from Tarmac's own gateway.
+    public var metrics = MetricsSettings()
     /// The machine `tarmac up` runs workloads on, when it should offer less (or other) than it has.
     public var local: LocalMachine?
     public var origin = Origin.unknown
@@ -307,6 +309,19 @@ public struct GrantRule: Sendable, Hashable {
         self.approvers = approvers
         self.maxLifetime = maxLifetime
     }
+}
+
+/// The `metrics` section: a Prometheus that rollouts' analysis reads (PromQL over its HTTP API), and the queries, with
+/// `$team`, `$service`, `$version`, `$namespace` and `$window` filled in. Unset queries ask for Tarmac's own inference
+/// gateway metrics, which that Prometheus scrapes.
+public struct MetricsSettings: Sendable, Hashable {
+    public var prometheus: String?
+    /// By measure: `requests`, `errors`, `modelErrors`, `p99LatencyMs`, `ttftMs`.
+    public var queries: [String: String] = [:]
+    public var origin = Origin.unknown
+    public init() {}
+
+    public static let measures = ["requests", "errors", "modelErrors", "p99LatencyMs", "ttftMs"]
 }
 
 /// The `identity` section: the trust domain and how long credentials live.

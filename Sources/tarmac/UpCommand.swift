@@ -318,6 +318,8 @@ struct UpCommand: AsyncParsableCommand {
 
         var inferenceLine: String?
         var rollouts: RolloutRunner?
+        // Rollouts' analysis reads the contract's Prometheus when it names one, else Tarmac's own gateway.
+        let prometheus = contract.platform.metrics.prometheus.map { PrometheusSource(url: $0, queries: contract.platform.metrics.queries, logger: Logger(label: "tarmac.rollouts")) }
         if let inferencePort {
             let routes = InferenceRoutes()
             // Callers: an API token, or a workload's JWT-SVID for audience inference:TEAM/SERVICE (a viewer of its own team).
@@ -326,7 +328,7 @@ struct UpCommand: AsyncParsableCommand {
                 guard let c = await credentials.verifyWorkloadToken(token) else { return nil }
                 return InferenceCaller(principal: Principal(tokenID: "svid:" + c.jti, name: c.sub, role: .viewer, team: c.tarmac.team), audiences: c.aud.values)
             }, logger: Logger(label: "tarmac.inference"))
-            let runner = RolloutRunner(controlPlane: controlPlane, metrics: inference.stats, runsImages: backend == .kubernetes) { workload in
+            let runner = RolloutRunner(controlPlane: controlPlane, metrics: prometheus ?? inference.stats, observed: inference.stats, runsImages: backend == .kubernetes) { workload in
                 guard let e = await controlPlane.current(workload) else { return false }
                 let replicas = await controlPlane.endpoints(e).compactMap(InferenceRoute.Replica.init(url:))
                 for r in replicas where !(await InferenceRouteRefresher.accepts(r)) { return false }
@@ -339,11 +341,12 @@ struct UpCommand: AsyncParsableCommand {
             })
             services.append(AfterGate(recovered, GatewayServer(gateway: inference, host: host, port: inferencePort)))
             inferenceLine = "inference \(httpURL(loopback, inferencePort))/TEAM/SERVICE/... (running InferenceServices)"
+                + (prometheus.map { "; rollouts analyse figures from Prometheus \($0.url)" } ?? "")
         }
         if let kubeClient {
             // In the cluster each service is reached through its HTTPRoute on the inference Gateway; rollouts move its
             // weights. Without Tarmac's gateway in front nothing measures the versions: rollouts without analysis only.
-            let runner = rollouts ?? RolloutRunner(controlPlane: controlPlane, metrics: nil, runsImages: true) { workload in
+            let runner = rollouts ?? RolloutRunner(controlPlane: controlPlane, metrics: prometheus, runsImages: true) { workload in
                 await controlPlane.current(workload)?.state == .running
             }
             if rollouts == nil { services.append(AfterGate(recovered, RolloutService(runner: runner))) }

@@ -190,3 +190,20 @@ struct TestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
 }
+
+/// The Prometheus source's pure parts: queries filled in from the service, version and window; the one value of an
+/// instant query's answer (none for an empty vector, NaN or an error).
+@Suite struct PrometheusSourceTests {
+    @Test func queriesAreFilledInAndAnswersRead() {
+        let s = PrometheusSource(url: "http://prom:9090/", queries: ["requests": #"sum(increase(x{ns="$namespace",svc="$service",v="$version",t="$team"}[$window]))"#])
+        #expect(s.url == "http://prom:9090")
+        #expect(s.query("requests", service: "search/ranker", version: "1.1.0", window: 60) == #"sum(increase(x{ns="search-",svc="ranker",v="1.1.0",t="search"}[60s]))"#)
+        #expect(s.query("errors", service: "search/ranker", version: "1.1.0", window: 5).contains(#"code=~"5..""#), "unset queries read Tarmac's metrics")
+        func answer(_ json: String) -> Double? { PrometheusSource.single(Data(json.utf8)) }
+        #expect(answer(#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000.1,"12.5"]}]}}"#) == 12.5)
+        #expect(answer(#"{"status":"success","data":{"resultType":"scalar","result":[1700000000.1,"3"]}}"#) == 3)
+        #expect(answer(#"{"status":"success","data":{"resultType":"vector","result":[]}}"#) == nil)
+        #expect(answer(#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]}}"#) == nil)
+        #expect(answer(#"{"status":"error","errorType":"bad_data","error":"parse error"}"#) == nil)
+    }
+}

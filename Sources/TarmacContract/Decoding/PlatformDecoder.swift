@@ -129,6 +129,11 @@ public enum PlatformDecoder {
             if let v = i.duration("keyRotation") { p.identity.keyRotation = v }
             p.identity.origin = i.origin()
         }
+        if let m = spec["metrics"] {
+            p.metrics.prometheus = m.str("prometheus")
+            p.metrics.queries = m.stringMap("queries")
+            p.metrics.origin = m.origin()
+        }
         if let c = spec["costs"] {
             p.costs.cpuCoreHour = c.double("cpuCoreHour")
             p.costs.memoryGiBHour = c.double("memoryGiBHour")

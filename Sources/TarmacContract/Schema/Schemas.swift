@@ -171,6 +171,17 @@ public enum Schemas {
         Field("storageClass", s(.name, "StorageClass of checkpoint volumes.")),
     ]))
 
+    static let metrics = Schema.object(ObjectSchema("Where rollouts' analysis reads each version's figures when not from Tarmac's own inference gateway.", [
+        Field("prometheus", s(.url, "A Prometheus (its HTTP API) that scrapes the services' gateway: Tarmac's own (tarmac_inference_* metrics) unless queries say otherwise.")),
+        Field("queries", .object(ObjectSchema("PromQL per measure, with $team, $service, $version, $namespace and $window (like 60s) filled in; unset ones read Tarmac's metrics.", [
+            Field("requests", s(.string, "Requests answered by the version over the window.")),
+            Field("errors", s(.string, "Of those, answered with a 5xx (or not at all).")),
+            Field("modelErrors", s(.string, "Of the errors, the model's side.")),
+            Field("p99LatencyMs", s(.string, "p99 latency in milliseconds over the window.")),
+            Field("ttftMs", s(.string, "p99 time to first token in milliseconds over the window.")),
+        ]))),
+    ]))
+
     static let costs = Schema.object(ObjectSchema("Cost rates for accounting.", [
         Field("cpuCoreHour", s(.number(min: 0), "Cost of one core-hour.")),
         Field("memoryGiBHour", s(.number(min: 0), "Cost of one GiB-hour.")),
@@ -201,6 +212,7 @@ public enum Schemas {
             Field("destinations", .map(keys: .name, values: destination, description: "Network destinations.")),
             Field("datasets", .map(keys: .name, values: dataset, description: "Datasets by name.")),
             Field("costs", costs),
+            Field("metrics", metrics),
             Field("local", local),
             Field("identity", identity),
         ]

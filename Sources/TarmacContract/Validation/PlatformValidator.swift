@@ -83,6 +83,10 @@ public enum PlatformValidator {
 
         out += promotionProblems(p)
         out += identityProblems(p.identity)
+        if p.metrics.prometheus == nil, !p.metrics.queries.isEmpty {
+            out.append(.error(at: p.metrics.origin.at("queries"), "metrics.queries are read from a Prometheus, and none is named", rule: "metrics-prometheus",
+                              help: "add metrics.prometheus: http://prometheus.monitoring:9090"))
+        }
         for tool in p.tools.values.sorted(by: { $0.name < $1.name }) {
             if tool.scopes.isEmpty {
                 out.append(.error(at: tool.origin.key("scopes"), "tool '\(tool.name)' declares no scopes", rule: "tool-scopes", help: "list the scopes it understands, e.g. [read]"))

@@ -1,7 +1,7 @@
 /// Where a rollout reads what its versions did: the inference gateway in process, or (on a cluster) a Prometheus the
 /// contract names. `service` is `TEAM/SERVICE`, `version` the model version as the route names it.
 public protocol MetricsSource: Sendable {
-    func measure(service: String, version: String, lastSeconds: Double) -> Measurement
+    func measure(service: String, version: String, lastSeconds: Double) async -> Measurement
     /// A service's failed requests over the last `lastSeconds`, by cause (all versions, and those refused before a
     /// version was chosen). Empty where the source cannot tell.
     func faults(service: String, lastSeconds: Double) -> [ServingFault: Int]

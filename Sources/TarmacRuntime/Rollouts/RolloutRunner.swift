@@ -70,9 +70,13 @@ public actor RolloutRunner {
 
     /// Whether the backend runs images (Kubernetes): then a version's document needs no command.
     let runsImages: Bool
+    /// What says how services fail now (the gateway in process), for `why`: `metrics` unless given.
+    let observed: (any MetricsSource)?
 
-    public init(controlPlane: ControlPlane, metrics: (any MetricsSource)?, runsImages: Bool = false, serving: @escaping @Sendable (String) async -> Bool) {
+    public init(controlPlane: ControlPlane, metrics: (any MetricsSource)?, observed: (any MetricsSource)? = nil, runsImages: Bool = false,
+                serving: @escaping @Sendable (String) async -> Bool) {
         self.controlPlane = controlPlane
+        self.observed = observed ?? metrics
         self.runsImages = runsImages
         self.metrics = metrics
         self.serving = serving
@@ -94,7 +98,7 @@ public actor RolloutRunner {
         guard version != stable.model.version else { throw RuntimeError(.conflict, "\(key) serves \(stable.model) already") }
         if let bad = Self.specProblem(spec) { throw RuntimeError(.invalid, bad) }
         if metrics == nil, !spec.rules.isEmpty {
-            throw RuntimeError(.invalid, "nothing measures this service's versions, so analysis rules cannot be checked: serve it through Tarmac's "
+            throw RuntimeError(.invalid, "nothing measures this service's versions, so analysis rules cannot be checked: name a Prometheus in the contract (metrics.prometheus), serve it through Tarmac's "
                                + "inference gateway (tarmac up --inference-port PORT), or roll out without rules (weights and pauses, promoted by hand)")
         }
         // The environment's promotion contract gates a rollout as it gates a promotion (signature, owner, review,
@@ -182,7 +186,7 @@ public actor RolloutRunner {
                 } else if let due = a.measureDue, now >= due {
                     a.measureDue = nil
                     guard let metrics else { continue }
-                    let m = metrics.measure(service: a.key, version: a.next.label, lastSeconds: Double(a.measureSeconds))
+                    let m = await metrics.measure(service: a.key, version: a.next.label, lastSeconds: Double(a.measureSeconds))
                     try await apply(&a, .measured(m), actor: .system(id: "rollouts"))
                 } else {
                     try await apply(&a, .tick, actor: .system(id: "rollouts"))
@@ -272,11 +276,11 @@ public actor RolloutRunner {
 
     /// A service's failed requests over the last `seconds`, by cause, as the gateway saw them (empty without one).
     public nonisolated func servingFaults(service: String, lastSeconds: Double) -> [ServingFault: Int] {
-        metrics?.faults(service: service, lastSeconds: lastSeconds) ?? [:]
+        observed?.faults(service: service, lastSeconds: lastSeconds) ?? [:]
     }
 
     /// The cause of a service's latest failed request at the gateway.
-    public nonisolated func latestServingFault(service: String) -> ServingFault? { metrics?.latestFault(service: service) }
+    public nonisolated func latestServingFault(service: String) -> ServingFault? { observed?.latestFault(service: service) }
 
     // MARK: keeping
 
