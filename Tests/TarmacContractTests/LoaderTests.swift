@@ -79,6 +79,18 @@ import TarmacTesting
         #expect(p.priorities == ["a": 1, "b": 2, "c": 3])
     }
 
+    /// The metrics section as written, an overlay's query winning over its base's.
+    @Test func metricsSectionIsReadAndLayered() throws {
+        let dir = try TemporaryDirectory()
+        let head = "apiVersion: tarmac.dev/v1alpha1\nkind: Platform\nmetadata: {name: t}\n"
+        try dir.write("base.yaml", head + "spec:\n  metrics:\n    prometheus: http://prom:9090\n    queries: {requests: 'a[$window]', errors: 'b'}\n")
+        let main = try dir.write("main.yaml", head + "spec:\n  extends: [base.yaml]\n  metrics:\n    queries: {errors: 'c'}\n")
+        let r = ContractLoader.load(main)
+        let p = try #require(r.contract?.platform, "\(r.diagnostics)")
+        #expect(p.metrics.prometheus == "http://prom:9090")
+        #expect(p.metrics.queries == ["requests": "a[$window]", "errors": "c"])
+    }
+
     @Test func explainNamesTheLayerOfEveryValue() throws {
         let e = try Explainer.explain(Support.contract, env: "prod", team: nil, size: "inference/s").get()
         let memory = try #require(e.rows.first { $0.path == "memory" })
