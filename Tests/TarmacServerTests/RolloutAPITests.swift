@@ -17,21 +17,9 @@ import Testing
 
 /// The rollout routes in process (fake backend, no gateway traffic): what a rollout may start and who may act on it.
 @Suite struct RolloutAPITests {
-    @Test func aContractThatRequiresAnalysisRefusesARolloutWithoutRules() async throws {
-        let dir = try TemporaryDirectory(prefix: "tarmac-rollout-api")
-        let file = try dir.write("platform.yaml", """
-            apiVersion: tarmac.dev/v1alpha1
-            kind: Platform
-            metadata: {name: acme}
-            spec:
-              extends: [\(Fixtures.examplePlatform)]
-              environments:
-                staging:
-                  promotion: {requireAnalysis: true}
-            """)
-        let loaded = ContractLoader.load(file)
-        let h = try await RouterTests.Harness(contract: try #require(loaded.contract, "\(loaded.diagnostics)"))
-        let runner = RolloutRunner(controlPlane: h.cp, metrics: InferenceStats(), serving: { _ in false })
+    /// `ranker` (ranker@1.0.0, team search, env staging) running on the harness's fake backend, and the routes with
+    /// `runner` for rollouts.
+    static func serving(_ h: RouterTests.Harness, _ runner: RolloutRunner) async throws -> some ApplicationProtocol {
         let doc = """
             apiVersion: tarmac.dev/v1alpha1
             kind: InferenceService
@@ -50,8 +38,26 @@ import Testing
             h.backend.start(w.id, attempt: 1)
             return await h.cp.current(w.id)?.state == .running
         }
-        let app = Application(router: buildRouter(ServerDependencies(controlPlane: h.cp, tokens: h.tokens, registry: PrometheusCollectorRegistry(), runsImages: false,
-                                                                     rateLimit: 0, rollouts: runner)))
+        return Application(router: buildRouter(ServerDependencies(controlPlane: h.cp, tokens: h.tokens, registry: PrometheusCollectorRegistry(), runsImages: false,
+                                                                  rateLimit: 0, rollouts: runner)))
+    }
+
+    @Test func aContractThatRequiresAnalysisRefusesARolloutWithoutRules() async throws {
+        let dir = try TemporaryDirectory(prefix: "tarmac-rollout-api")
+        let file = try dir.write("platform.yaml", """
+            apiVersion: tarmac.dev/v1alpha1
+            kind: Platform
+            metadata: {name: acme}
+            spec:
+              extends: [\(Fixtures.examplePlatform)]
+              environments:
+                staging:
+                  promotion: {requireAnalysis: true}
+            """)
+        let loaded = ContractLoader.load(file)
+        let h = try await RouterTests.Harness(contract: try #require(loaded.contract, "\(loaded.diagnostics)"))
+        let runner = RolloutRunner(controlPlane: h.cp, metrics: InferenceStats(), serving: { _ in false })
+        let app = try await Self.serving(h, runner)
         try await app.test(.router) { c async throws in
             func start(_ body: String, _ token: String) async throws -> TestResponse {
                 try await c.execute(uri: "/v1/rollouts", method: .post, headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
@@ -112,26 +118,7 @@ import Testing
                                                                               signature: signature, owner: "bob@acme.example"), by: alice)
         }
         _ = try await registry.approve("ranker", "1.2.0", ApprovalRequest(comment: "mine"), by: alice)
-        let doc = """
-            apiVersion: tarmac.dev/v1alpha1
-            kind: InferenceService
-            metadata: {name: ranker, team: search, env: staging, owner: alice@acme.example}
-            spec:
-              size: cpu-small
-              model: ranker@1.0.0
-              image: docker.io/library/python:3.12-slim
-              command: [python3, -m, http.server]
-              port: 8080
-            """
-        let admin = Principal(tokenID: "t-admin", name: "admin", role: .admin, team: nil)
-        let w = try await h.cp.submit(text: doc, requestID: nil, by: admin, runsImages: false).workload
-        try await eventually("the service runs") {
-            await h.cp.tick()
-            h.backend.start(w.id, attempt: 1)
-            return await h.cp.current(w.id)?.state == .running
-        }
-        let app = Application(router: buildRouter(ServerDependencies(controlPlane: h.cp, tokens: h.tokens, registry: PrometheusCollectorRegistry(), runsImages: false,
-                                                                     rateLimit: 0, rollouts: runner)))
+        let app = try await Self.serving(h, runner)
         try await app.test(.router) { c async throws in
             func start(_ version: String) async throws -> (status: HTTPResponse.Status, message: String, gates: [String]) {
                 let r = try await c.execute(uri: "/v1/rollouts", method: .post, headers: [.authorization: "Bearer \(h.member)", .contentType: "application/json"],
@@ -146,7 +133,7 @@ import Testing
             #expect(r.gates.contains { $0.contains("FAIL  signature") } && r.gates.contains { $0.contains("pass  owner") }, "\(r.gates)")
             r = try await start("1.2.0")
             #expect(r.status == .unprocessableContent && r.message.contains("review: ") && r.message.contains("approved only by its author (alice)"), "\(r)")
-            #expect(await runner.list(by: admin).isEmpty, "nothing started")
+            #expect(await runner.list(by: Principal(tokenID: "t-admin", name: "admin", role: .admin, team: nil)).isEmpty, "nothing started")
             #expect(await h.cp.servedServices().count == 1)
             // Reviewed by someone else: every gate passes and the rollout starts.
             _ = try await registry.approve("ranker", "1.2.0", ApprovalRequest(comment: "checked the eval"), by: carol)
