@@ -88,12 +88,12 @@ public actor RolloutRunner {
 
     /// Starts moving `service` (a running InferenceService of the caller's team) to the model version `to`.
     public func start(service: String, team: String?, to version: String, spec: RolloutSpec, by p: Principal) async throws -> Active {
+        await restore()
         let stable = try await currentWorkload(service, team: team, by: p)
         let key = "\(stable.entry.team)/\(service)"
         guard p.canChange(team: stable.entry.team) else {
             throw RuntimeError(.forbidden, "\(p.name) cannot roll out services of team \(stable.entry.team)")
         }
-        await restore()
         if let a = active[key], !a.isOver { throw RuntimeError(.conflict, "\(key) is rolling out to \(a.next.model) already: promote or abort it first") }
         guard version != stable.model.version else { throw RuntimeError(.conflict, "\(key) serves \(stable.model) already") }
         if let bad = Self.specProblem(spec) { throw RuntimeError(.invalid, bad) }
