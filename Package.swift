@@ -240,6 +240,7 @@ let package = Package(
         .testTarget(
             name: "TarmacServerTests",
             dependencies: ["tarmac", "TarmacAPI", "TarmacTesting", "TarmacWorkdir", "TarmacGateway", "TarmacServer", "TarmacCore", "TarmacRuntime", "TarmacContract",
+                           "TarmacKubernetesBackend",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "PropertyBased", package: "swift-property-based"),

@@ -72,7 +72,8 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     let identity = deps.credentials.map { IdentityController(authority: $0, tokens: deps.tokens, gatewayURL: deps.gatewayURL) }
     identity?.registerPublic(router)
     let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: deps.tokens, limiter: RateLimiter(rate: deps.rateLimit, burst: deps.rateBurst)))
-    WorkloadController(controlPlane: deps.controlPlane, runsImages: deps.runsImages, workdirs: deps.workdirs, rollouts: deps.rollouts).register(v1)
+    WorkloadController(controlPlane: deps.controlPlane, runsImages: deps.runsImages, workdirs: deps.workdirs, rollouts: deps.rollouts,
+                       modelFiles: deps.models?.artifacts).register(v1)
     WorkdirController(workdirs: deps.workdirs).register(v1)
     AuditController(controlPlane: deps.controlPlane, anchors: deps.auditAnchors).register(v1)
     TokenController(tokens: deps.tokens).register(v1)

@@ -15,6 +15,8 @@ struct WorkloadController {
     let workdirs: WorkdirStore?
     /// The rollout runner, whose metrics source (the inference gateway) says how services fail; nil without a gateway.
     var rollouts: RolloutRunner? = nil
+    /// Where the registry keeps model files (nil: it keeps none).
+    var modelFiles: ModelArtifacts? = nil
 
     func register(_ group: RouterGroup<TarmacRequestContext>) {
         group.post("workloads", use: submit)
@@ -24,6 +26,7 @@ struct WorkloadController {
         group.get("workloads/:ref/why", use: why)
         group.post("workloads/:ref/checkpoint", use: checkpoint)
         group.get("workloads/:ref/workdir", use: workdir)
+        group.get("workloads/:ref/model/**", use: modelFile)
         group.get("workloads/:ref/logs", use: logs)
         group.get("queue", use: queue)
     }
@@ -135,6 +138,19 @@ struct WorkloadController {
         }
         return Response(status: .ok, headers: [.contentType: "application/x-tar", .init("Tarmac-Workdir")!: digest],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// One file of the model a workload serves, as registered: for its pods' init container (the attempt's credential)
+    /// or a person who may read the team. The sender checks the digest (`Tarmac-SHA256`).
+    @Sendable func modelFile(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let path = context.parameters.getCatchAll().joined(separator: "/")
+        let (team, file) = try await controlPlane.modelFile(of: try context.parameters.require("ref"), path: path, by: context.principal,
+                                                            workloadToken: context.workloadCredential)
+        guard let store = try? modelFiles?.team(team), let kept = store.path(file.sha256), FileManager.default.fileExists(atPath: kept) else {
+            throw APIError(.notFound, code: "notFound", "\(path) (sha256:\(file.sha256)) is not kept on this server")
+        }
+        let body = try await FileIO().loadFile(path: kept, context: context)
+        return Response(status: .ok, headers: [.contentType: "application/octet-stream", .init("Tarmac-SHA256")!: file.sha256], body: body)
     }
 
     @Sendable func queue(_ request: Request, context: TarmacRequestContext) async throws -> Response {

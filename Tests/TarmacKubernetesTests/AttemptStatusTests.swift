@@ -103,4 +103,19 @@ import TarmacRuntime
         let e = try exits("ranker-serve.yaml", job: nil, pods: [pod])
         #expect(e.count == 1 && e[0].reason == .outOfMemory && e[0].pod == 0)
     }
+
+    /// The model's init container exits 3 when a file is not the registered bytes: ModelTampered at once, on its first
+    /// run (not after the restarts' back-off); any other exit of it is an ordinary failure.
+    @Test func aTamperedModelFileIsModelTamperedAtOnce() throws {
+        var pod = BackendSupport.pod("ranker-serve-abc", phase: "Pending", state: ["waiting": ["reason": "PodInitializing"]])
+        var status = pod["status"] as! [String: Any]
+        status["initContainerStatuses"] = [["name": "tarmac-model", "state": ["terminated": ["exitCode": 3, "reason": "Error",
+                                                                                               "message": "ModelTampered: weights.bin is not the registered bytes"]]]]
+        pod["status"] = status
+        let e = try exits("ranker-serve.yaml", job: nil, pods: [pod])
+        #expect(e.count == 1 && e[0].reason == .modelTampered && e[0].exitCode == 3 && (e[0].detail ?? "").contains("weights.bin"), "\(e)")
+        status["initContainerStatuses"] = [["name": "tarmac-model", "state": ["terminated": ["exitCode": 2, "reason": "Error"]]]]
+        pod["status"] = status
+        #expect(try exits("ranker-serve.yaml", job: nil, pods: [pod]).allSatisfy { $0.reason != .modelTampered })
+    }
 }

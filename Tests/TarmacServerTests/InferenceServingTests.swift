@@ -1,5 +1,6 @@
 import Foundation
 import TarmacDelivery
+import TarmacKubernetesBackend
 import TarmacTesting
 import Testing
 
@@ -191,12 +192,33 @@ extension ServerTests {
         let logs = try server.cli(["logs", "ranker"], token: member).stdout
         #expect(logs.contains("model files: ['config.json', 'weights.bin'] {\"layers\": 2}"), "\(logs)")
 
+        // On Kubernetes the pod's init container fetches each file from the API and checks it: the route, and the
+        // init container's own script run here against it (with a person's token in place of the attempt's).
+        let ads = try await SecurityTests.token(server, role: "member", team: "ads")
+        let id = try #require(try await server.json(.GET, "/v1/workloads/ranker", token: member).1["id"] as? String)
+        let base = "http://127.0.0.1:\(server.port)/v1/workloads/\(id)/model"
+        let (status, body) = try await TestServer.request(.GET, base + "/config.json", headers: [("Authorization", "Bearer \(member)")])
+        #expect(status == 200 && String(decoding: body, as: UTF8.self) == "{\"layers\": 2}\n")
+        #expect(try await TestServer.request(.GET, base + "/config.json", headers: [("Authorization", "Bearer \(ads)")]).0 == 404, "another team's")
+        let missing = try await TestServer.request(.GET, base + "/../tarmac.db", headers: [("Authorization", "Bearer \(member)")])
+        #expect(missing.0 == 404, "\(String(decoding: missing.1, as: UTF8.self))")
+        let manifest = try ModelManifest.of(directory: model)
+        func fetch(into target: String) throws -> ProcessResult {
+            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+            let script = WorkloadObjects.modelFetchScript(manifest.files).replacingOccurrences(of: "cd \(WorkloadObjects.modelDir)", with: "cd '\(target)'")
+            return try Run.program("/usr/bin/env", ["TARMAC_MODEL_URL=\(base)", "TARMAC_MODEL_TOKEN=\(member)", "/bin/sh", "-c", script])
+        }
+        let fetched = try fetch(into: server.dir.path + "/init-1")
+        #expect(fetched.status == 0 && fetched.stdout.contains("2 model files fetched and checked"), "\(fetched.stdout)\(fetched.stderr)")
+
         // Someone changes the kept weights behind the registry's back.
         let digest = try #require(try ModelManifest.of(directory: model).files.first { $0.path == "weights.bin" }).sha256
         let kept = server.data + "/models/search/" + digest.prefix(2) + "/" + digest
         #expect(FileManager.default.fileExists(atPath: kept), "the registry keeps the file at \(kept)")
         chmod(kept, 0o600)
         try Data(String(repeating: "x", count: 50_000).utf8).write(to: URL(fileURLWithPath: kept))
+        let refused = try fetch(into: server.dir.path + "/init-2")
+        #expect(refused.status == 3 && refused.stderr.contains("ModelTampered: weights.bin is not the registered bytes"), "\(refused.status) \(refused.stderr)")
         #expect(try server.cli(["submit", try service("ranker-b")], token: member).status == 0)
         let ended = try await server.waitFor("ranker-b") { ($0["state"] as? String) == "failed" }
         #expect(ended["cause"] as? String == "ModelTampered", "\(ended)")

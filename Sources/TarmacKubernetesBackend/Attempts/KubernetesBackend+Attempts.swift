@@ -28,8 +28,10 @@ extension KubernetesBackend {
             // .../v1/workloads/ID/checkpoint -> .../v1/workloads/ID/workdir
             let workdirURL = first.workdir.map { _ in String(url.dropLast("checkpoint".count)) + "workdir" }
             workdir = workdirURL != nil
+            // .../v1/workloads/ID/model: where its init container fetches a model Tarmac keeps.
+            let modelURL = first.model.map { _ in String(url.dropLast("checkpoint".count)) + "model" }
             let secret = o.checkpointSecret(url: url, token: token, workdirURL: workdirURL, identityURL: first.environment["TARMAC_IDENTITY_URL"],
-                                            gatewayURL: first.environment["TARMAC_GATEWAY_URL"])
+                                            gatewayURL: first.environment["TARMAC_GATEWAY_URL"], modelURL: modelURL)
             do { _ = try await client.apply(ResourcePath.of(secret), secret.json) } catch let e as KubeError where [400, 403, 404, 422].contains(e.code) {
                 throw BackendRejection("the cluster refused Secret \(o.namespace)/\(secret.name): \(e.message)")
             }
@@ -38,7 +40,10 @@ extension KubernetesBackend {
         if first.workdir != nil && !workdir {
             throw BackendRejection("the workload has a working directory, but its pods cannot fetch it: start tarmac up with --advertise-url set to a URL the cluster's pods reach")
         }
-        let desired = o.controller(attempt: attempt, nodes: nodes, checkpoint: checkpoint, workdir: workdir)
+        if first.model != nil && !checkpoint {
+            throw BackendRejection("the service serves a model Tarmac keeps, but its pods cannot fetch it: start tarmac up with --advertise-url set to a URL the cluster's pods reach")
+        }
+        let desired = o.controller(attempt: attempt, nodes: nodes, checkpoint: checkpoint, workdir: workdir, model: first.model)
         let live = controller(of: o)
         // A Job that finished, or ran under another attempt, cannot be re-pointed: it is replaced.
         if o.isJob, let live, Self.isFinished(live) || (AttemptStatus.annotations(live)[Naming.attemptLabel] != String(attempt) && Self.hasStarted(live)) {

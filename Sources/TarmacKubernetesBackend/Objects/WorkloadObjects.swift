@@ -1,4 +1,5 @@
 import TarmacCore
+import TarmacDelivery
 import TarmacContract
 import TarmacKinds
 import TarmacManifests
@@ -54,7 +55,7 @@ public struct WorkloadObjects: Sendable {
     /// The controller for one attempt. `nodes` nil: held (a suspended Job, a Deployment at zero replicas). Otherwise
     /// running, with the node of each pod slot in an annotation. Its pods are always created behind a scheduling gate:
     /// the backend pins each one to its slot's node and removes the gate (`PodPinning`), so admitted means placed exactly.
-    public func controller(attempt: Int, nodes: [String]?, checkpoint: Bool = false, workdir: Bool = false) -> KubeObject {
+    public func controller(attempt: Int, nodes: [String]?, checkpoint: Bool = false, workdir: Bool = false, model: ModelMount? = nil) -> KubeObject {
         var o = controllerBase
         o.annotations[Naming.attemptLabel] = String(attempt)
         if let nodes { o.annotations[PodPinning.placementAnnotation] = nodes.joined(separator: ",") }
@@ -110,6 +111,36 @@ public struct WorkloadObjects: Sendable {
                 }
                 podSpec["containers"] = .list(containers)
             }
+            // A model Tarmac keeps: an init container fetches each of its files with the attempt's credential and checks
+            // its digest before the server starts (ModelTampered when one differs); the server reads them at MODEL_DIR.
+            if let model, checkpoint, case .list(var containers)? = podSpec["containers"] {
+                let ref = { (key: String) -> KValue in ["secretKeyRef": ["name": .string(checkpointSecretName), "key": .string(key)]] }
+                let fetch: KValue = [
+                    "name": .string(Self.modelInit),
+                    "image": .string(Self.workdirImage),
+                    "command": ["sh", "-c", .string(Self.modelFetchScript(model.files))],
+                    "env": [["name": "TARMAC_MODEL_URL", "valueFrom": ref("model")], ["name": "TARMAC_MODEL_TOKEN", "valueFrom": ref("token")]],
+                    "volumeMounts": [["name": .string(Self.modelInit), "mountPath": .string(Self.modelDir)]],
+                    "securityContext": PodTemplate.containerSecurity,
+                    "resources": ["requests": ["cpu": "100m", "memory": "64Mi"], "limits": ["cpu": "500m", "memory": "64Mi"]],
+                ]
+                podSpec["initContainers"] = .list((podSpec["initContainers"]?.list ?? []).filter { $0["name"]?.string != Self.modelInit } + [fetch])
+                var volumes = (podSpec["volumes"]?.list ?? []).filter { $0["name"]?.string != Self.modelInit }
+                let bytes = model.files.map(\.size).reduce(0, +)
+                volumes.append(["name": .string(Self.modelInit), "emptyDir": ["sizeLimit": .string("\(max(1, (bytes + bytes / 10 + (1 << 20) - 1) >> 20))Mi")]])
+                podSpec["volumes"] = .list(volumes)
+                for i in containers.indices {
+                    guard case .object(var c) = containers[i] else { continue }
+                    var mounts = (c["volumeMounts"]?.list ?? []).filter { $0["name"]?.string != Self.modelInit }
+                    mounts.append(["name": .string(Self.modelInit), "mountPath": .string(Self.modelDir), "readOnly": true])
+                    c["volumeMounts"] = .list(mounts)
+                    var env = (c["env"]?.list ?? []).filter { $0["name"]?.string != "MODEL_DIR" }
+                    env.append(["name": "MODEL_DIR", "value": .string(Self.modelDir)])
+                    c["env"] = .list(env)
+                    containers[i] = .object(c)
+                }
+                podSpec["containers"] = .list(containers)
+            }
             template["spec"] = podSpec
         }
         spec["template"] = template
@@ -122,6 +153,31 @@ public struct WorkloadObjects: Sendable {
         return o
     }
 
+    /// The init container that fetches and checks a model's files, and where the server finds them.
+    public static let modelInit = "tarmac-model"
+    public static let modelDir = "/models"
+    /// Its exit code when a file's bytes are not the registered ones (triaged ModelTampered).
+    public static let modelTamperedExit = 3
+
+    /// The init container's script: each file fetched from `$TARMAC_MODEL_URL/PATH` with the attempt's credential, then
+    /// its SHA-256 checked against the registered one; a failed fetch exits 2, a digest that differs exits 3 naming the
+    /// file. Plain POSIX sh with wget and sha256sum (busybox has both).
+    public static func modelFetchScript(_ files: [ModelManifest.File]) -> String {
+        let q = { (s: String) in "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        var lines = [
+            "set -eu",
+            "cd \(modelDir)",
+            "fetch() {",
+            "  mkdir -p \"$(dirname \"$1\")\"",
+            "  wget -q -O \"$1\" --header \"Authorization: Bearer $TARMAC_MODEL_TOKEN\" \"$TARMAC_MODEL_URL/$1\" || { echo \"tarmac: model file $1 could not be fetched\" >&2; exit 2; }",
+            "  echo \"$2  $1\" | sha256sum -c - >/dev/null 2>&1 || { echo \"ModelTampered: $1 is not the registered bytes (sha256:$2)\" >&2; exit \(modelTamperedExit); }",
+            "}",
+        ]
+        for f in files { lines.append("fetch \(q(f.path)) \(q(f.sha256))") }
+        lines.append("echo \"tarmac: \(files.count) model files fetched and checked\"")
+        return lines.joined(separator: "\n")
+    }
+
     /// The Secret that holds the current attempt's checkpoint credential and the URL to report to.
     public var checkpointSecretName: String { controllerName + "-tarmac-checkpoint" }
 
@@ -130,9 +186,11 @@ public struct WorkloadObjects: Sendable {
 
     /// The attempt's credential, where to report checkpoints, and (when there are) where to fetch its working directory,
     /// obtain its identity and call tools.
-    public func checkpointSecret(url: String, token: String, workdirURL: String? = nil, identityURL: String? = nil, gatewayURL: String? = nil) -> KubeObject {
+    public func checkpointSecret(url: String, token: String, workdirURL: String? = nil, identityURL: String? = nil, gatewayURL: String? = nil,
+                                 modelURL: String? = nil) -> KubeObject {
         var data: [String: KValue] = ["url": .string(url), "token": .string(token)]
         if let workdirURL { data["workdir"] = .string(workdirURL) }
+        if let modelURL { data["model"] = .string(modelURL) }
         if let identityURL { data["identity"] = .string(identityURL) }
         if let gatewayURL { data["gateway"] = .string(gatewayURL) }
         return KubeObject("v1", "Secret", name: checkpointSecretName, namespace: namespace, labels: [Naming.workloadIDLabel: id],

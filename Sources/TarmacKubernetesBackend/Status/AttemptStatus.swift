@@ -91,6 +91,11 @@ public enum AttemptStatus {
                 }
                 continue
             }
+            // A model file that is not the registered bytes: at once, not after the restarts' back-off.
+            if let tampered = modelTampered(pod) {
+                out.append(exit(.modelTampered, code: WorkloadObjects.modelTamperedExit, detail: tampered))
+                continue
+            }
             // A service's container that keeps failing: its last ending is the cause.
             if !o.isJob, let w = waitingReason(pod), w.reason == "CrashLoopBackOff", let last = lastTerminated(pod) {
                 out.append(exit(last.reason, code: last.code, signal: last.signal, detail: last.detail))
@@ -110,23 +115,40 @@ public enum AttemptStatus {
     static func terminated(_ pod: [String: Any]) -> Ending? {
         guard (pod["status"] as? [String: Any])?["phase"] as? String == "Failed" else { return nil }
         for c in containerStatuses(pod) {
-            if let t = (c["state"] as? [String: Any])?["terminated"] as? [String: Any] { return ending(t) }
+            if let t = (c["state"] as? [String: Any])?["terminated"] as? [String: Any] { return ending(t, container: c["name"] as? String) }
         }
         let status = pod["status"] as? [String: Any] ?? [:]
         return Ending(reason: .exited, code: nil, signal: nil, detail: "\(status["reason"] as? String ?? "Failed"): \(status["message"] as? String ?? "")")
     }
 
-    static func lastTerminated(_ pod: [String: Any]) -> Ending? {
-        for c in containerStatuses(pod) {
-            if let t = (c["lastState"] as? [String: Any])?["terminated"] as? [String: Any] { return ending(t) }
+    /// The model init container's ending when it found tampered bytes (now or on its last run).
+    static func modelTampered(_ pod: [String: Any]) -> String? {
+        let inits = (pod["status"] as? [String: Any])?["initContainerStatuses"] as? [[String: Any]] ?? []
+        for c in inits where c["name"] as? String == WorkloadObjects.modelInit {
+            for key in ["state", "lastState"] {
+                if let t = (c[key] as? [String: Any])?["terminated"] as? [String: Any], t["exitCode"] as? Int == WorkloadObjects.modelTamperedExit {
+                    return [t["reason"] as? String, t["message"] as? String].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+                }
+            }
         }
         return nil
     }
 
-    static func ending(_ t: [String: Any]) -> Ending {
+    static func lastTerminated(_ pod: [String: Any]) -> Ending? {
+        for c in containerStatuses(pod) {
+            if let t = (c["lastState"] as? [String: Any])?["terminated"] as? [String: Any] { return ending(t, container: c["name"] as? String) }
+        }
+        return nil
+    }
+
+    static func ending(_ t: [String: Any], container: String? = nil) -> Ending {
         let reason = t["reason"] as? String ?? ""
         let code = t["exitCode"] as? Int
         let detail = [reason, t["message"] as? String ?? ""].filter { !$0.isEmpty }.joined(separator: ": ")
+        // The model's init container found a file that is not the registered bytes: nothing was served.
+        if container == WorkloadObjects.modelInit, code == WorkloadObjects.modelTamperedExit {
+            return Ending(reason: .modelTampered, code: code, signal: nil, detail: detail.isEmpty ? "a model file is not the registered bytes" : detail)
+        }
         if reason == "OOMKilled" { return Ending(reason: .outOfMemory, code: code, signal: nil, detail: detail) }
         return Ending(reason: .exited, code: code, signal: (t["signal"] as? Int).flatMap { $0 == 0 ? nil : $0 }, detail: detail.isEmpty ? nil : detail)
     }

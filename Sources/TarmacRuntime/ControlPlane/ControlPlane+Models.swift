@@ -52,6 +52,19 @@ extension ControlPlane {
 }
 
 extension ControlPlane {
+    /// One file of the model a workload serves, for one of its pods (its attempt's credential: the model's init
+    /// container on Kubernetes) or a person who may read its team: the team whose store keeps it, and its manifest entry.
+    public func modelFile(of ref: String, path: String, by principal: Principal?, workloadToken: String?) async throws -> (team: String, file: ModelManifest.File) {
+        let (e, _) = try caller(for: ref, by: principal, workloadToken: workloadToken)
+        guard let plan = tracked[e.id]?.plan, let mount = await modelMount(plan, team: e.team) else {
+            throw RuntimeError(.notFound, "workload \(e.name) serves no model whose files Tarmac keeps")
+        }
+        guard let file = mount.files.first(where: { $0.path == path }) else {
+            throw RuntimeError(.notFound, "\(mount.reference) has no file '\(path)' (\(mount.files.count) files: \(mount.files.prefix(5).map(\.path).joined(separator: ", "))\(mount.files.count > 5 ? ", ..." : ""))")
+        }
+        return (mount.team, file)
+    }
+
     /// The registered files of the model an InferenceService serves, when the team's registry has that version (by
     /// number or alias) and Tarmac keeps its files; nil otherwise (the model server finds its model itself).
     func modelMount(_ plan: WorkloadPlan, team: String) async -> ModelMount? {
