@@ -49,7 +49,9 @@ import Yams
         ("Placement", PlacementView(node: "n", gpus: [0], gpuMilli: 500)),
         ("Checkpoint", checkpoint),
         ("CheckpointRequest", CheckpointRequest(step: 3, location: "/ckpt")),
-        ("Why", WhyView(workload: "wl-1", name: "ft", state: "queued", reason: "quota", message: "m", lastCheckpoint: checkpoint, facts: facts)),
+        ("Why", { var w = WhyView(workload: "wl-1", name: "ft", state: "queued", reason: "quota", message: "m", lastCheckpoint: checkpoint, facts: facts)
+                  w.serving = ServingFaultsView(windowSeconds: 300, modelSide: 3, infrastructureSide: 1, reasons: ["model_error": 3, "no_replica": 1])
+                  return w }()),
         ("WhyFacts", facts),
         ("QueueItem", QueueItem(position: 1, workload: workload, reason: "shape", message: "m")),
         ("AuditRecord", AuditView(seq: 1, time: at, actorKind: "user", actorID: "a", action: "submit", object: "workload/wl-1", before: "",
