@@ -25,8 +25,11 @@ public struct RolloutRequest: Codable, Sendable, Hashable {
     public var rules: [AnalysisRuleBody]?
     /// Seconds the previous version stays warm after a promotion (default 3600).
     public var rollbackWindowSeconds: Int64?
+    /// Blue-green: seconds the new version is measured on preview requests (`X-Tarmac-Version`) before the switch (default 300).
+    public var previewSeconds: Int64?
     public init(team: String? = nil, service: String, to: String, strategy: String? = nil, steps: [String]? = nil, rules: [AnalysisRuleBody]? = nil,
-                rollbackWindowSeconds: Int64? = nil) {
+                rollbackWindowSeconds: Int64? = nil, previewSeconds: Int64? = nil) {
+        self.previewSeconds = previewSeconds
         self.team = team
         self.service = service
         self.to = to

@@ -27,7 +27,7 @@ struct RolloutController {
         }
     }
 
-    static let fields = ["team", "service", "to", "strategy", "steps", "rules", "rollbackWindowSeconds"]
+    static let fields = ["team", "service", "to", "strategy", "steps", "rules", "rollbackWindowSeconds", "previewSeconds"]
 
     @Sendable func start(_ request: Request, context: TarmacRequestContext) async throws -> Response {
         let p = try context.caller()

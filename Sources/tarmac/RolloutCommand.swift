@@ -8,12 +8,14 @@ struct RolloutCommand: AsyncParsableCommand {
         commandName: "rollout",
         abstract: "Move a running InferenceService to another model version: canary steps or blue-green, gated on the gateway's measurements.",
         discussion: """
-        The new version starts beside the serving one (a copy of its document with the new model); once it serves, the inference gateway moves the shares step by step. An analysis step measures the new version over its window against the rules: one failing rule rolls back at once (every request to the previous version), all passing goes on; with too few requests it measures again. After the last step the new version takes every request and the previous one stays warm for --rollback-window, so `tarmac rollback` is one routing change. Needs tarmac up --inference-port.
+        The new version starts beside the serving one (a copy of its document with the new model); once it serves, the inference gateway moves the shares step by step. An analysis step measures the new version over its window against the rules: one failing rule rolls back at once (every request to the previous version), all passing goes on; with too few requests it measures again. After the last step the new version takes every request and the previous one stays warm for --rollback-window, so `tarmac rollback` is one routing change. Needs tarmac up --inference-port, or --backend kubernetes (the service's HTTPRoute carries the shares; analysis reads the contract's metrics.prometheus).
 
         Examples:
           tarmac rollout start ranker --to 1.1.0 \\
             --steps "10,analysis 60s,50,analysis 60s" --min-success-rate 0.99
-          tarmac rollout start ranker --to 1.1.0 --blue-green --min-success-rate 0.99
+          tarmac rollout start ranker --to 1.1.0 --blue-green \\
+            --preview-window 2m --min-success-rate 0.99 --min-requests 20
+          # preview requests carry the header X-Tarmac-Version: 1.1.0
           tarmac rollout status ranker
           tarmac rollout promote ranker
           tarmac rollout abort ranker
@@ -29,7 +31,8 @@ struct RolloutCommand: AsyncParsableCommand {
         @Option(help: "Its team (default: your token's).") var team: String?
         @Option(help: ArgumentHelp("Canary steps, comma-separated: a share (10), 'analysis 60s', 'pause 30s', 'pause' (until promoted).", valueName: "STEPS"))
         var steps: String?
-        @Flag(help: "Blue-green: the new version is measured without traffic, then takes every request at once.") var blueGreen = false
+        @Flag(help: "Blue-green: the new version takes no share, only the requests that ask for it (header X-Tarmac-Version: V) while it is measured for --preview-window; then every request at once.") var blueGreen = false
+        @Option(help: "Blue-green: how long the new version is measured on preview requests before the switch, e.g. 60s, 5m (default 5m).") var previewWindow: String?
         @Option(help: "Rule: share of requests answered without a 5xx, at least (0 to 1).") var minSuccessRate: Double?
         @Option(help: "Rule: p99 latency in ms, at most.") var maxP99: Double?
         @Option(help: "Rule: p99 time to first token of streamed answers in ms, at most.") var maxTtft: Double?
@@ -38,13 +41,19 @@ struct RolloutCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let window = RolloutSpec.seconds(rollbackWindow) else { throw ValidationError("--rollback-window must look like 30m or 1h") }
+            var preview: Int64?
+            if let p = previewWindow {
+                guard blueGreen else { throw ValidationError("--preview-window is for --blue-green rollouts") }
+                guard let s = RolloutSpec.seconds(p), s > 0 else { throw ValidationError("--preview-window must look like 60s or 5m") }
+                preview = s
+            }
             var rules: [AnalysisRuleBody] = []
             if let v = minSuccessRate { rules.append(.init(metric: "successRate", threshold: v, minRequests: minRequests)) }
             if let v = maxP99 { rules.append(.init(metric: "p99LatencyMs", threshold: v, minRequests: minRequests)) }
             if let v = maxTtft { rules.append(.init(metric: "timeToFirstTokenMs", threshold: v, minRequests: minRequests)) }
             let body = RolloutRequest(team: team, service: service, to: to, strategy: blueGreen ? "blueGreen" : "canary",
                                       steps: steps.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } },
-                                      rules: rules, rollbackWindowSeconds: window)
+                                      rules: rules, rollbackWindowSeconds: window, previewSeconds: preview)
             try await runClient {
                 let data = try await client.client().call(.POST, "/v1/rollouts", body: try APIJSON.encoder.encode(body), contentType: "application/json").body
                 try RolloutCommand.show(data, client.output.format)

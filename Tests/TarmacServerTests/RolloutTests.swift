@@ -205,5 +205,66 @@ extension ServerTests {
         }
         #expect((try await Self.view(server, member))["phase"] as? String == "promoted")
     }
+
+    /// Blue-green: the new version takes no share while it is measured, only the requests that ask for it
+    /// (`X-Tarmac-Version`); healthy, every request switches to it at once; failing, it is rolled back and no other
+    /// request ever reached it.
+    @Test func aBlueGreenRolloutIsMeasuredOnPreviewRequestsThenSwitches() async throws {
+        let inferencePort = try TestServer.freePort()
+        let server = try TestServer(arguments: ["--inference-port", String(inferencePort)])
+        try await server.start()
+        let member = try await SecurityTests.token(server, role: "member", team: "search")
+        try InferenceServingTests.serveStub(server, token: member)
+        let url = "http://127.0.0.1:\(inferencePort)/search/ranker/v1/completions"
+        func preview(_ version: String) async throws -> (Int, String?) {
+            let a = try await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(member)"), ("X-Tarmac-Version", version)], body: "{}")
+            return (a.0, a.1)
+        }
+        try await eventually("the service answers through the gateway", timeout: .seconds(60)) {
+            (try? await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(member)")], body: "{}").0) == 200
+        }
+        let load = Load()
+        let client = Task { await load.run(url, token: member) }
+        defer { load.stop(); client.cancel() }
+        #expect(try await preview("9.9.9").0 == 404, "a version the service does not route to")
+
+        // Healthy: measured on preview requests only, then every request at once.
+        var r = try server.cli(["rollout", "start", "ranker", "--to", "2.0.0", "--blue-green", "--preview-window", "3s", "--min-success-rate", "0.9",
+                                "--min-requests", "5"], token: member)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        try await eventually("the new version is measured", timeout: .seconds(60)) { (try await Self.view(server, member))["phase"] as? String == "analyzing" }
+        let measured = Date()
+        var previews: [String?] = []
+        while (try await Self.view(server, member))["phase"] as? String == "analyzing" {
+            previews.append(try await preview("2.0.0").1)
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let switched = Date()
+        let after = try await Self.view(server, member)
+        #expect(after["phase"] as? String == "promoted", "\(after)")
+        #expect(previews.count >= 5 && previews.allSatisfy { $0 == "ranker@2.0.0" }, "\(previews.count) previews: \(Set(previews.map { $0 ?? "none" }))")
+        let before = load.answers(since: measured).filter { $0.at < switched.addingTimeInterval(-0.3) }
+        #expect(!before.isEmpty && before.allSatisfy { $0.version == "ranker@1.0.0" }, "requests without the header stayed on 1.0.0 while it was measured")
+        try await eventually("every request is on 2.0.0") {
+            let recent = load.answers(since: Date().addingTimeInterval(-0.5))
+            return !recent.isEmpty && recent.allSatisfy { $0.version == "ranker@2.0.0" }
+        }
+
+        // Failing: rolled back before any other request reached it.
+        r = try server.cli(["rollout", "start", "ranker", "--to", "3.0.0", "--blue-green", "--preview-window", "3s", "--min-success-rate", "0.9",
+                            "--min-requests", "5"], token: member)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        try await eventually("the new version is measured", timeout: .seconds(60)) { (try await Self.view(server, member))["phase"] as? String == "analyzing" }
+        let started = Date()
+        let next = try #require((try await server.json(.GET, "/v1/workloads/ranker-3-0-0", token: member).1["endpoints"] as? [String])?.first)
+        #expect(try await TestServer.requestWithHeaders(.POST, next + "/control", body: #"{"fail": true}"#).0 == 200)
+        while (try await Self.view(server, member))["phase"] as? String == "analyzing" {
+            _ = try await preview("3.0.0")
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let v = try await Self.view(server, member)
+        #expect(v["phase"] as? String == "rolledBack" && (v["message"] as? String)?.contains("analysis failed: success rate") == true, "\(v)")
+        #expect(load.answers(since: started).allSatisfy { $0.version == "ranker@2.0.0" }, "no request without the header reached 3.0.0")
+    }
 }
 }

@@ -82,7 +82,7 @@ public struct RolloutMachine: Sendable {
             guard !spec.rules.isEmpty else {
                 return (Rollout(previous: previous, next: next, weight: 0, phase: .paused(step: 0, until: nil)), effects)
             }
-            effects.append(.measure(seconds: Self.blueGreenWindow))
+            effects.append(.measure(seconds: spec.previewSeconds ?? Self.blueGreenWindow))
             return (Rollout(previous: previous, next: next, weight: 0, phase: .analyzing(step: 0, since: now)), effects)
         case .canary:
             let (after, more) = run(from: 0, r, now: now)
@@ -139,7 +139,9 @@ public struct RolloutMachine: Sendable {
     var isBlueGreen: Bool { if case .blueGreen = spec.strategy { true } else { false } }
 
     func window(at step: Int) -> Int64 {
-        guard case .canary(let steps) = spec.strategy, steps.indices.contains(step), case .analysis(let s) = steps[step] else { return Self.blueGreenWindow }
+        guard case .canary(let steps) = spec.strategy, steps.indices.contains(step), case .analysis(let s) = steps[step] else {
+            return spec.previewSeconds ?? Self.blueGreenWindow
+        }
         return s
     }
 

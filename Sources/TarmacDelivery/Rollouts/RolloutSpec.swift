@@ -22,11 +22,15 @@ public struct RolloutSpec: Sendable, Hashable, Codable {
     public var rules: [AnalysisRule]
     /// Seconds the previous version keeps its replicas after a promotion: a rollback in that time is one routing change.
     public var rollbackWindow: Int64
+    /// Blue-green: seconds the new version is measured on the requests that ask for it (preview traffic) before the
+    /// switch; nil: `RolloutMachine.blueGreenWindow`.
+    public var previewSeconds: Int64?
 
-    public init(strategy: Strategy, rules: [AnalysisRule] = [], rollbackWindow: Int64 = 3600) {
+    public init(strategy: Strategy, rules: [AnalysisRule] = [], rollbackWindow: Int64 = 3600, previewSeconds: Int64? = nil) {
         self.strategy = strategy
         self.rules = rules
         self.rollbackWindow = rollbackWindow
+        self.previewSeconds = previewSeconds
     }
 }
 

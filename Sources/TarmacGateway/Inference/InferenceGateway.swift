@@ -56,6 +56,9 @@ public struct InferenceGateway: GatewayResponder {
                   cacheFor: cacheFor, maxBody: maxBody, timeout: timeout, logger: logger)
     }
 
+    /// The header a request names a version with (`X-Tarmac-Version: 1.1.0`): it goes there whatever the shares.
+    public static let versionHeader = "X-Tarmac-Version"
+
     public func respond(head: HTTPRequestHead, body: ByteBuffer, on loop: any EventLoop, to answering: Answering) {
         let uri = head.uri
         let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
@@ -161,6 +164,15 @@ final class InferenceCall {
         if let audiences = caller.audiences, !audiences.contains(InferenceCaller.audience(team: team, service: service)) {
             return refuse(.forbidden, "\(p.name)'s token is for \(audiences.joined(separator: ", ")), not \(key): ask for a JWT-SVID with audience "
                           + "\(InferenceCaller.audience(team: team, service: service)) (POST /v1/identity with \"audience\")")
+        }
+        // A request may ask for one version the service routes to, whatever its share (a blue-green rollout's preview).
+        if let asked = head.headers.first(name: InferenceGateway.versionHeader) {
+            guard let route = gateway.routes.route(key) else { return send(version: nil, avoiding: nil) }
+            guard route.versions.contains(where: { $0.version == asked }) else {
+                return refuse(.notFound, "\(key) does not route to version '\(asked)' (\(InferenceGateway.versionHeader)); it routes to "
+                              + route.versions.map { "\($0.version) (\($0.weight)%)" }.joined(separator: ", "))
+            }
+            return send(version: asked, avoiding: nil)
         }
         send(version: nil, avoiding: nil)
     }

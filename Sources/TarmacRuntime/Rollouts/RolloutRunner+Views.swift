@@ -19,7 +19,8 @@ extension RolloutRunner {
         let strategy: RolloutSpec.Strategy
         switch r.strategy ?? "canary" {
         case "blueGreen":
-            if !(r.steps ?? []).isEmpty { problems.append("a blue-green rollout has no steps (its analysis runs before the switch)") }
+            if !(r.steps ?? []).isEmpty { problems.append("a blue-green rollout has no steps (its analysis runs before the switch, on preview requests)") }
+            if let p = r.previewSeconds, p < 1 { problems.append("previewSeconds is at least 1") }
             strategy = .blueGreen
         case "canary":
             var steps: [RolloutSpec.CanaryStep] = []
@@ -30,11 +31,12 @@ extension RolloutRunner {
                 }
             }
             strategy = .canary(steps: steps)
+            if r.previewSeconds != nil { problems.append("previewSeconds is for blue-green rollouts (a canary measures at its analysis steps)") }
         case let other:
             problems.append("strategy '\(other)' is neither canary nor blueGreen")
             strategy = .blueGreen
         }
-        let spec = RolloutSpec(strategy: strategy, rules: rules, rollbackWindow: r.rollbackWindowSeconds ?? 3600)
+        let spec = RolloutSpec(strategy: strategy, rules: rules, rollbackWindow: r.rollbackWindowSeconds ?? 3600, previewSeconds: r.previewSeconds)
         if problems.isEmpty, let p = specProblem(spec) { problems.append(p) }
         guard problems.isEmpty else { throw RuntimeError(.invalid, problems.joined(separator: "; ")) }
         return spec
