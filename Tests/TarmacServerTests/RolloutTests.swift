@@ -31,21 +31,28 @@ extension ServerTests {
         }
     }
 
-    static func view(_ server: TestServer, _ token: String) async throws -> [String: Any] {
-        try await server.json(.GET, "/v1/rollouts/ranker", token: token).1
-    }
-
-    @Test func aFailingCanaryIsRolledBackAHealthyOneIsPromotedAndRollbackIsOneStep() async throws {
+    /// A started `tarmac up` with its inference gateway, serving `ranker` (the stub, ranker@1.0.0) to a member of team
+    /// search: the server, the member's token, the service's completions URL at the gateway, the gateway's port.
+    static func servingRanker() async throws -> (TestServer, String, String, Int) {
         let inferencePort = try TestServer.freePort()
         let server = try TestServer(arguments: ["--inference-port", String(inferencePort)])
         try await server.start()
-        let admin = try server.adminToken
         let member = try await SecurityTests.token(server, role: "member", team: "search")
         try InferenceServingTests.serveStub(server, token: member)
         let url = "http://127.0.0.1:\(inferencePort)/search/ranker/v1/completions"
         try await eventually("the service answers through the gateway", timeout: .seconds(60)) {
             (try? await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(member)")], body: "{}").0) == 200
         }
+        return (server, member, url, inferencePort)
+    }
+
+    static func view(_ server: TestServer, _ token: String) async throws -> [String: Any] {
+        try await server.json(.GET, "/v1/rollouts/ranker", token: token).1
+    }
+
+    @Test func aFailingCanaryIsRolledBackAHealthyOneIsPromotedAndRollbackIsOneStep() async throws {
+        let (server, member, url, _) = try await Self.servingRanker()
+        let admin = try server.adminToken
         let load = Load()
         let client = Task { await load.run(url, token: member) }
         defer { load.stop(); client.cancel() }
@@ -123,15 +130,7 @@ extension ServerTests {
     /// After the rollback window the previous version has been let go: `tarmac rollback` starts it again, every request
     /// goes back to it once it serves, and the status says how long that took.
     @Test func aRollbackAfterTheWindowIsColdAndSaysHowLongItTook() async throws {
-        let inferencePort = try TestServer.freePort()
-        let server = try TestServer(arguments: ["--inference-port", String(inferencePort)])
-        try await server.start()
-        let member = try await SecurityTests.token(server, role: "member", team: "search")
-        try InferenceServingTests.serveStub(server, token: member)
-        let url = "http://127.0.0.1:\(inferencePort)/search/ranker/v1/completions"
-        try await eventually("the service answers through the gateway", timeout: .seconds(60)) {
-            (try? await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(member)")], body: "{}").0) == 200
-        }
+        let (server, member, url, _) = try await Self.servingRanker()
         var r = try server.cli(["rollout", "start", "ranker", "--to", "2.0.0", "--steps", "100", "--rollback-window", "1s"], token: member)
         #expect(r.status == 0, "\(r.stderr)")
         try await eventually("promoted", timeout: .seconds(60)) { (try await Self.view(server, member))["phase"] as? String == "promoted" }
@@ -160,17 +159,11 @@ extension ServerTests {
     /// service 70/30 (the canary is not routed as a service of its own), `rollout status` says where it was, and
     /// `rollout promote` takes it on from there; the version let go is then cancelled.
     @Test func aRolloutGoesOnWhereItWasAfterARestart() async throws {
-        let inferencePort = try TestServer.freePort()
-        let server = try TestServer(arguments: ["--inference-port", String(inferencePort)])
-        try await server.start()
-        let member = try await SecurityTests.token(server, role: "member", team: "search")
-        try InferenceServingTests.serveStub(server, token: member)
-        let url = "http://127.0.0.1:\(inferencePort)/search/ranker/v1/completions"
+        let (server, member, url, inferencePort) = try await Self.servingRanker()
         func call() async throws -> (Int, String?) {
             let a = try await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(member)")], body: "{}")
             return (a.0, a.1)
         }
-        try await eventually("the service answers through the gateway", timeout: .seconds(60)) { (try? await call().0) == 200 }
         let r = try server.cli(["rollout", "start", "ranker", "--to", "2.0.0", "--steps", "30,pause"], token: member)
         #expect(r.status == 0, "\(r.stderr)")
         try await eventually("paused at 30%", timeout: .seconds(60)) {
@@ -210,18 +203,10 @@ extension ServerTests {
     /// (`X-Tarmac-Version`); healthy, every request switches to it at once; failing, it is rolled back and no other
     /// request ever reached it.
     @Test func aBlueGreenRolloutIsMeasuredOnPreviewRequestsThenSwitches() async throws {
-        let inferencePort = try TestServer.freePort()
-        let server = try TestServer(arguments: ["--inference-port", String(inferencePort)])
-        try await server.start()
-        let member = try await SecurityTests.token(server, role: "member", team: "search")
-        try InferenceServingTests.serveStub(server, token: member)
-        let url = "http://127.0.0.1:\(inferencePort)/search/ranker/v1/completions"
+        let (server, member, url, _) = try await Self.servingRanker()
         func preview(_ version: String) async throws -> (Int, String?) {
             let a = try await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(member)"), ("X-Tarmac-Version", version)], body: "{}")
             return (a.0, a.1)
-        }
-        try await eventually("the service answers through the gateway", timeout: .seconds(60)) {
-            (try? await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(member)")], body: "{}").0) == 200
         }
         let load = Load()
         let client = Task { await load.run(url, token: member) }
