@@ -28,6 +28,15 @@ import TarmacModel
             ["group": "", "kind": "Service", "name": "ranker", "port": 80, "weight": 90],
             ["group": "", "kind": "Service", "name": "ranker-1-1-0", "port": 80, "weight": 10],
         ])
+        // A request naming a version goes to it whatever its share: one rule per version, matching the header too.
+        let rules = spec?["rules"]?.list ?? []
+        #expect(rules.count == 3)
+        #expect(rules[2]["matches"] == [["path": ["type": "PathPrefix", "value": "/search/ranker"],
+                                         "headers": [["type": "Exact", "name": "X-Tarmac-Version", "value": "1.1.0"]]]])
+        #expect(rules[2]["backendRefs"] == [["group": "", "kind": "Service", "name": "ranker-1-1-0", "port": 80]])
+        // One version: no header rules.
+        let single = ServiceRoute.httpRoute(ServiceTraffic(team: "search", env: "prod", service: "ranker", backends: [Self.traffic.backends[0]]))
+        #expect(single.body["spec"]?["rules"]?.list?.count == 1)
         // Endpoints are the in-process gateway's business: the Service balances in the cluster.
         #expect(!o.yaml.contains("10.0.0.1"))
     }

@@ -159,6 +159,14 @@ extension RealCluster {
                 #expect((o["metadata"] as? [String: Any])?["name"] as? String == n, "\(path)")
             }
         }
+        // With two versions the route also sends a request naming one (X-Tarmac-Version) to it: accepted by the API server.
+        let split = try await client.get("\(KubernetesTrafficRouter.group)/namespaces/tarmac-e2e-test/httproutes/\(name)")
+        let headerRules = ((split["spec"] as? [String: Any])?["rules"] as? [[String: Any]] ?? []).dropFirst().compactMap { rule -> String? in
+            let header = (((rule["matches"] as? [[String: Any]])?.first?["headers"] as? [[String: Any]])?.first)
+            let backend = (rule["backendRefs"] as? [[String: Any]])?.first?["name"] as? String
+            return header.map { "\($0["value"] as? String ?? "")->\(backend ?? "")" }
+        }
+        #expect(headerRules == ["1.0.0->\(name)", "1.1.0->\(next)"], "\(split["spec"] ?? "")")
         let deployment = try await client.get("/apis/apps/v1/namespaces/tarmac-e2e-test/deployments/\(next)")
         let env = ((((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])?["containers"] as? [[String: Any]])?.first?["env"] as? [[String: Any]] ?? []
         #expect(env.contains { $0["name"] as? String == "MODEL_VERSION" && $0["value"] as? String == "1.1.0" })

@@ -34,22 +34,34 @@ public enum ServiceRoute {
     public static let apiVersion = "gateway.networking.k8s.io/v1"
     /// The label naming the service a route belongs to.
     public static let serviceLabel = "tarmac.dev/service"
+    /// The header a request names a version with (as the in-process gateway's).
+    public static let versionHeader = "X-Tarmac-Version"
     /// The port of every version's Service (InferenceKind renders it).
     public static let servicePort = 80
 
     public static func httpRoute(_ t: ServiceTraffic, parent: Parent = Parent()) -> KubeObject {
         let labels = [Naming.managedBy: "tarmac", Naming.teamLabel: t.team, Naming.envLabel: t.env, serviceLabel: t.service]
         let versions = t.backends.map { "\($0.model)@\($0.version)=\($0.weight)" }.joined(separator: ",")
+        let rewrite: KValue = [["type": "URLRewrite", "urlRewrite": ["path": ["type": "ReplacePrefixMatch", "replacePrefixMatch": "/"]]]]
         return KubeObject(apiVersion, "HTTPRoute", name: t.service, namespace: Naming.namespace(team: t.team, env: t.env), labels: labels,
                           annotations: ["tarmac.dev/versions": versions], body: ["spec": [
             "parentRefs": [["group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": .string(parent.namespace), "name": .string(parent.name)]],
-            "rules": [[
+            "rules": .list([[
                 "matches": [["path": ["type": "PathPrefix", "value": .string("/\(t.team)/\(t.service)")]]],
-                "filters": [["type": "URLRewrite", "urlRewrite": ["path": ["type": "ReplacePrefixMatch", "replacePrefixMatch": "/"]]]],
+                "filters": rewrite,
                 "backendRefs": .list(t.backends.map { b in
                     ["group": "", "kind": "Service", "name": .string(b.name), "port": .int(servicePort), "weight": .int(b.weight)]
                 }),
-            ]],
+            ]] + (t.backends.count > 1 ? t.backends.map { b -> KValue in
+                // A request naming a version (the in-process gateway's X-Tarmac-Version) goes to it whatever its share:
+                // a header match is more specific than the path alone, so it wins.
+                [
+                    "matches": [["path": ["type": "PathPrefix", "value": .string("/\(t.team)/\(t.service)")],
+                                 "headers": [["type": "Exact", "name": .string(versionHeader), "value": .string(b.version)]]]],
+                    "filters": rewrite,
+                    "backendRefs": [["group": "", "kind": "Service", "name": .string(b.name), "port": .int(servicePort)]],
+                ]
+            } : [])),
         ]])
     }
 }
