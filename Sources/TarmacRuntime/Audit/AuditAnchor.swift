@@ -19,22 +19,9 @@ public struct AuditAnchor: Codable, Sendable, Hashable {
     /// The anchor file of a data directory, unless another is named.
     public static func defaultPath(data: String) -> String { data + "/audit-anchors.jsonl" }
 
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        e.dateEncodingStrategy = .millisecondsSince1970
-        return e
-    }()
-
-    static let decoder: JSONDecoder = {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .millisecondsSince1970
-        return d
-    }()
-
     /// Appends one anchor (a line of JSON) and syncs it to disk. The file is created with mode 0600.
     public static func append(_ a: AuditAnchor, to path: String) throws {
-        var line = try encoder.encode(a)
+        var line = try StoredJSON.encoder.encode(a)
         line.append(0x0A)
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
@@ -50,7 +37,7 @@ public struct AuditAnchor: Codable, Sendable, Hashable {
         guard let data = FileManager.default.contents(atPath: path) else { return [] }
         var out: [AuditAnchor] = []
         for (i, line) in data.split(separator: 0x0A, omittingEmptySubsequences: true).enumerated() {
-            do { out.append(try decoder.decode(AuditAnchor.self, from: Data(line))) } catch {
+            do { out.append(try StoredJSON.decoder.decode(AuditAnchor.self, from: Data(line))) } catch {
                 throw RuntimeError(.invalid, "\(path):\(i + 1): not an audit anchor")
             }
         }

@@ -289,7 +289,7 @@ public actor RolloutRunner {
         guard active[a.key] != a else { return }
         active[a.key] = a
         do {
-            try await controlPlane.store.saveRollout(RolloutRecord(team: a.team, service: a.service, body: try Self.encoder.encode(a)))
+            try await controlPlane.store.saveRollout(RolloutRecord(team: a.team, service: a.service, body: try StoredJSON.encoder.encode(a)))
         } catch {
             controlPlane.logger.error("rollout not saved", metadata: ["service": "\(a.key)", "error": "\(error)"])
         }
@@ -302,7 +302,7 @@ public actor RolloutRunner {
         do {
             for r in try await controlPlane.store.rollouts() {
                 do {
-                    let a = try Self.decoder.decode(Active.self, from: r.body)
+                    let a = try StoredJSON.decoder.decode(Active.self, from: r.body)
                     active[a.key] = a
                 } catch {
                     controlPlane.logger.error("a kept rollout cannot be read: it is left out", metadata: ["service": "\(r.team)/\(r.service)", "error": "\(error)"])
@@ -312,18 +312,6 @@ public actor RolloutRunner {
             controlPlane.logger.error("the kept rollouts cannot be read", metadata: ["error": "\(error)"])
         }
     }
-
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = .sortedKeys
-        e.dateEncodingStrategy = .millisecondsSince1970
-        return e
-    }()
-    static let decoder: JSONDecoder = {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .millisecondsSince1970
-        return d
-    }()
 
     // MARK: lookups
 
