@@ -17,6 +17,24 @@ import Testing
 
 /// The rollout routes in process (fake backend, no gateway traffic): what a rollout may start and who may act on it.
 @Suite struct RolloutAPITests {
+    /// A harness on the example platform with a staging environment whose promotion contract is `promotion` (YAML after
+    /// `promotion:`, a flow mapping or lines indented by four more spaces than `staging:`).
+    static func harness(staging promotion: String) async throws -> RouterTests.Harness {
+        let dir = try TemporaryDirectory(prefix: "tarmac-rollout-api")
+        let file = try dir.write("platform.yaml", """
+            apiVersion: tarmac.dev/v1alpha1
+            kind: Platform
+            metadata: {name: acme}
+            spec:
+              extends: [\(Fixtures.examplePlatform)]
+              environments:
+                staging:
+                  promotion: \(promotion)
+            """)
+        let loaded = ContractLoader.load(file)
+        return try await RouterTests.Harness(contract: try #require(loaded.contract, "\(loaded.diagnostics)"))
+    }
+
     /// `ranker` (ranker@1.0.0, team search, env staging) running on the harness's fake backend, and the routes with
     /// `runner` for rollouts.
     static func serving(_ h: RouterTests.Harness, _ runner: RolloutRunner) async throws -> some ApplicationProtocol {
@@ -43,19 +61,7 @@ import Testing
     }
 
     @Test func aContractThatRequiresAnalysisRefusesARolloutWithoutRules() async throws {
-        let dir = try TemporaryDirectory(prefix: "tarmac-rollout-api")
-        let file = try dir.write("platform.yaml", """
-            apiVersion: tarmac.dev/v1alpha1
-            kind: Platform
-            metadata: {name: acme}
-            spec:
-              extends: [\(Fixtures.examplePlatform)]
-              environments:
-                staging:
-                  promotion: {requireAnalysis: true}
-            """)
-        let loaded = ContractLoader.load(file)
-        let h = try await RouterTests.Harness(contract: try #require(loaded.contract, "\(loaded.diagnostics)"))
+        let h = try await Self.harness(staging: "{requireAnalysis: true}")
         let runner = RolloutRunner(controlPlane: h.cp, metrics: InferenceStats(), serving: { _ in false })
         let app = try await Self.serving(h, runner)
         try await app.test(.router) { c async throws in
@@ -85,18 +91,10 @@ import Testing
     /// refused with the gate's reason and nothing starts; a version that passes every gate rolls out, and the audit
     /// record names what each gate rested on.
     @Test func aRolloutPassesTheSameGatesAsAPromotion() async throws {
-        let dir = try TemporaryDirectory(prefix: "tarmac-rollout-gates")
         let release = P256.Signing.PrivateKey()
         let key = release.publicKey.pemRepresentation.split(separator: "\n").map { "            " + $0 }.joined(separator: "\n")
-        let file = try dir.write("platform.yaml", """
-            apiVersion: tarmac.dev/v1alpha1
-            kind: Platform
-            metadata: {name: acme}
-            spec:
-              extends: [\(Fixtures.examplePlatform)]
-              environments:
-                staging:
-                  promotion:
+        let h = try await Self.harness(staging: """
+
                     requireSignature: true
                     requireOwner: true
                     requireReview: true
@@ -104,8 +102,6 @@ import Testing
                       release: |
             \(key)
             """)
-        let loaded = ContractLoader.load(file)
-        let h = try await RouterTests.Harness(contract: try #require(loaded.contract, "\(loaded.diagnostics)"))
         let runner = RolloutRunner(controlPlane: h.cp, metrics: InferenceStats(), serving: { _ in false })
         let registry = ModelRegistry(store: h.store, controlPlane: h.cp, artifacts: nil)
         let alice = Principal(tokenID: "t-alice", name: "alice", role: .member, team: "search")
