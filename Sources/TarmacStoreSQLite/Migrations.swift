@@ -139,6 +139,17 @@ enum Migrations {
                 t.primaryKey(["team", "service"])
             }
         }
+        // Reviews of serving documents (by digest), once per person, team and document.
+        m.registerMigration("v8-document-reviews") { db in
+            try db.create(table: "document_review") { t in
+                t.column("team", .text).notNull()
+                t.column("digest", .text).notNull()
+                t.column("by", .text).notNull()
+                t.column("seq", .integer).notNull()
+                t.column("body", .blob).notNull()
+                t.primaryKey(["team", "digest", "by"])
+            }
+        }
         return m
     }
 }

@@ -283,6 +283,25 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func review(_ review: DocumentReview, audit: AuditDraft) async throws -> Bool {
+        let body = try WorkloadRecord.encoder.encode(review)
+        return try await pool.write { db in
+            let seq = (try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM document_review") ?? 0) + 1
+            try db.execute(sql: "INSERT OR IGNORE INTO document_review (team, digest, by, seq, body) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [review.team, review.digest, review.by, seq, body])
+            guard db.changesCount == 1 else { return false }
+            try Self.append([audit], db)
+            return true
+        }
+    }
+
+    public func reviews(team: String, digest: String) async throws -> [DocumentReview] {
+        try await pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT body FROM document_review WHERE team = ? AND digest = ? ORDER BY seq", arguments: [team, digest])
+                .map { try WorkloadRecord.decoder.decode(DocumentReview.self, from: $0) }
+        }
+    }
+
     public func saveRollout(_ record: RolloutRecord) async throws {
         try await pool.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO rollout (team, service, body) VALUES (?, ?, ?)", arguments: [record.team, record.service, record.body])

@@ -48,6 +48,7 @@ public enum StoreConformance {
         ConformanceCase(name: "a model version is registered once and versions list by precedence", run: versionsAreRegisteredOnce),
         ConformanceCase(name: "an alias moves by compare-and-set: one of concurrent movers wins", run: aliasesMoveByCompareAndSet),
         ConformanceCase(name: "an approval is kept once per person and version, of a registered version", run: approvalsAreKeptOncePerPerson),
+        ConformanceCase(name: "a document review is kept once per person, team and digest", run: reviewsAreKeptOncePerPerson),
         ConformanceCase(name: "a service's rollout is replaced by the next, listed by team and service, and forgotten on delete", run: rolloutsAreKeptPerService),
         ConformanceCase(name: "a restart replays everything that was written", run: restartReplaysEverything),
     ]
@@ -400,6 +401,29 @@ public enum StoreConformance {
         let kept = try await store.approvals(team: "search", model: "ranker", version: v.version)
         try expect(kept.map(\.by) == ["bob", "carol"] && kept[0] == (try approval("bob")), "approvals list oldest first and round-trip whole", "\(kept)")
         try expect(try await store.approvals(team: "ads", model: "ranker", version: v.version).isEmpty, "another team's model has none", "found some")
+    }
+
+    static func reviewsAreKeptOncePerPerson(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let doc = DocumentReview.digest(of: "kind: InferenceService\nmetadata: {name: ranker}\n")
+        func review(_ by: String, team: String = "search", digest: String = doc, seconds: Double = 0) -> DocumentReview {
+            DocumentReview(team: team, digest: digest, kind: "InferenceService", name: "ranker", by: by, at: at.addingTimeInterval(seconds), comment: "ok")
+        }
+        try expect(try await store.review(review("bob"), audit: draft("document-review", "inferenceservice/search/ranker")), "a review is kept", "refused")
+        let head = try await store.auditHead()?.seq ?? 0
+        try expect(!(try await store.review(review("bob", seconds: 4), audit: draft("document-review", "inferenceservice/search/ranker"))),
+                   "the same person's second review is not kept", "it was")
+        try expect(try await store.auditHead()?.seq == head, "a review not kept writes no audit record", "the chain grew")
+        try expect(try await store.review(review("carol", seconds: 7), audit: draft("document-review", "inferenceservice/search/ranker")), "another person's is kept", "refused")
+        try expect(try await store.review(review("bob", team: "ads"), audit: draft("document-review", "inferenceservice/ads/ranker")),
+                   "the same person's review in another team is its own", "refused")
+        let other = DocumentReview.digest(of: "kind: InferenceService\nmetadata: {name: ranker2}\n")
+        try expect(try await store.review(review("dave", digest: other), audit: draft("document-review", "inferenceservice/search/ranker")), "another document's review is kept", "refused")
+        let kept = try await store.reviews(team: "search", digest: doc)
+        try expect(kept.map(\.by) == ["bob", "carol"] && kept[0] == review("bob"), "reviews list oldest first, of that document only, and round-trip whole", "\(kept)")
+        try expect(try await store.reviews(team: "ads", digest: doc).map(\.by) == ["bob"], "a team sees its own reviews", "\(try await store.reviews(team: "ads", digest: doc))")
+        try expect(try await store.auditHead()?.seq == head + 3, "each kept review is audited", "head moved by \((try await store.auditHead()?.seq ?? 0) - head)")
     }
 
     // MARK: builders

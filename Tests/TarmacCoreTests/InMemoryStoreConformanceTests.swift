@@ -100,6 +100,8 @@ final class FaultyStore: Store {
     func approvals(team: String, model: String, version: SemanticVersion) async throws -> [ModelApproval] {
         try await inner.approvals(team: team, model: model, version: version)
     }
+    func review(_ r: DocumentReview, audit: AuditDraft) async throws -> Bool { try await inner.review(r, audit: audit) }
+    func reviews(team: String, digest: String) async throws -> [DocumentReview] { try await inner.reviews(team: team, digest: digest) }
     func saveRollout(_ record: RolloutRecord) async throws { try await inner.saveRollout(record) }
     func rollouts() async throws -> [RolloutRecord] { try await inner.rollouts() }
     func deleteRollout(team: String, service: String) async throws { try await inner.deleteRollout(team: team, service: service) }

@@ -20,6 +20,7 @@ public final class InMemoryStore: Store {
         var versions: [ModelVersion] = []
         var aliases: [String: ModelAlias] = [:]
         var approvals: [ModelApproval] = []
+        var reviews: [DocumentReview] = []
         var rollouts: [String: RolloutRecord] = [:]
 
         mutating func append(_ drafts: [AuditDraft]) {
@@ -193,6 +194,19 @@ public final class InMemoryStore: Store {
 
     public func approvals(team: String, model: String, version: SemanticVersion) async throws -> [ModelApproval] {
         state.withLock { s in s.approvals.filter { $0.team == team && $0.model == model && $0.version.hasSamePrecedence(as: version) } }
+    }
+
+    public func review(_ review: DocumentReview, audit: AuditDraft) async throws -> Bool {
+        state.withLock { s in
+            guard !s.reviews.contains(where: { $0.team == review.team && $0.digest == review.digest && $0.by == review.by }) else { return false }
+            s.reviews.append(review)
+            s.append([audit])
+            return true
+        }
+    }
+
+    public func reviews(team: String, digest: String) async throws -> [DocumentReview] {
+        state.withLock { s in s.reviews.filter { $0.team == team && $0.digest == digest } }
     }
 
     public func saveRollout(_ record: RolloutRecord) async throws {

@@ -18,6 +18,11 @@ public protocol RegistryStore: Sendable {
     func approve(_ approval: ModelApproval, audit: AuditDraft) async throws -> Bool
     /// Approvals of one version, oldest first.
     func approvals(team: String, model: String, version: SemanticVersion) async throws -> [ModelApproval]
+    /// Records a review of a serving document, once per person, team and digest (false and nothing written when that
+    /// person reviewed it already).
+    func review(_ review: DocumentReview, audit: AuditDraft) async throws -> Bool
+    /// Reviews of one document (by its digest) in a team, oldest first.
+    func reviews(team: String, digest: String) async throws -> [DocumentReview]
 }
 
 /// A registry change the store refuses: what it names does not exist.
