@@ -143,11 +143,41 @@ public struct InferenceDetails: Sendable, Hashable, Codable {
     public var replicas: ReplicaRange
     public var port: Int
     public var rollbackTarget: ModelReference?
-    public init(model: ModelReference, replicas: ReplicaRange, port: Int, rollbackTarget: ModelReference?) {
+    /// How a change of model version rolls out when this document replaces a running service's (`spec.rollout`).
+    public var rollout: InferenceRollout?
+    public init(model: ModelReference, replicas: ReplicaRange, port: Int, rollbackTarget: ModelReference?, rollout: InferenceRollout? = nil) {
         self.model = model
         self.replicas = replicas
         self.port = port
         self.rollbackTarget = rollbackTarget
+        self.rollout = rollout
+    }
+}
+
+/// An InferenceService's `spec.rollout` as written: the strategy, canary steps, analysis rules and windows (read into a
+/// rollout spec, with the document's locations, by the inference kind).
+public struct InferenceRollout: Sendable, Hashable, Codable {
+    public struct Rule: Sendable, Hashable, Codable {
+        public var metric: String
+        public var threshold: Double
+        public var minRequests: Int?
+        public init(metric: String, threshold: Double, minRequests: Int?) {
+            self.metric = metric
+            self.threshold = threshold
+            self.minRequests = minRequests
+        }
+    }
+    public var strategy: String?
+    public var steps: [String]?
+    public var rules: [Rule]
+    public var rollbackWindow: TimeSpan?
+    public var previewWindow: TimeSpan?
+    public init(strategy: String?, steps: [String]?, rules: [Rule], rollbackWindow: TimeSpan?, previewWindow: TimeSpan?) {
+        self.strategy = strategy
+        self.steps = steps
+        self.rules = rules
+        self.rollbackWindow = rollbackWindow
+        self.previewWindow = previewWindow
     }
 }
 

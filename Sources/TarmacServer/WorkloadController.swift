@@ -53,6 +53,15 @@ struct WorkloadController {
                 throw APIError(.unprocessableContent, code: "invalid", "working directory \(workdir) was not uploaded; PUT it to /v1/workdirs/\(workdir) first")
             }
         }
+        // A document replacing a running service's with another model version rolls it out (spec.rollout).
+        if let rollouts, let started = try await rollouts.startFromDocument(text: text, requestID: requestID, workdir: workdir, by: principal) {
+            var view = WorkloadView(started.workload)
+            let message = "rolling out \(started.rollout.previous.model) -> \(started.rollout.next.model) (\(RolloutRunner.describe(started.rollout.spec))): "
+                + "this is its new version; `tarmac rollout status \(started.rollout.service)` follows it"
+            view.warnings = [DiagnosticPayload(severity: "info", file: "request", line: 0, column: 0, message: message, rule: "rollout", help: nil, text: "note: " + message)]
+            return try JSON.response(view, status: .created, headers: [.location: "/v1/workloads/\(started.workload.id)",
+                                                                      .contentLocation: "/v1/rollouts/\(started.rollout.service)?team=\(started.rollout.team)"])
+        }
         let result = try await controlPlane.submit(text: text, requestID: requestID, by: principal, runsImages: runsImages, workdir: workdir)
         var view = WorkloadView(result.workload)
         if !result.warnings.isEmpty { view.warnings = result.warnings }

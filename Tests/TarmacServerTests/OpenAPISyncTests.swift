@@ -37,6 +37,7 @@ import Yams
     static let rollout = RolloutView(team: "search", service: "ranker", env: "dev", strategy: "canary", steps: ["10%", "analysis 60s"], from: "ranker@1.0.0",
                                      to: "ranker@1.1.0", fromWorkload: "wl-1", toWorkload: "wl-2", phase: "promoted", message: "m", weights: ["1.0.0": 0, "1.1.0": 100],
                                      startedBy: "alice", startedAt: at, warmUntil: at, previousWarm: true, coldStartSeconds: 12.5)
+    static let review = ReviewView(team: "search", digest: "sha256:ab", kind: "InferenceService", name: "ranker", by: "carol", at: at, comment: "c")
     static let approval = ApprovalView(by: "carol", at: at, digest: "sha256:ab", comment: "c")
 
     static let grant = GrantView(id: "grt-1", agent: "spiffe://acme/x", agentName: "x", workload: "wl-1", team: "a", env: "dev", tool: "tickets", scope: "read",
@@ -90,6 +91,9 @@ import Yams
         ("RolloutList", RolloutList(items: [rollout])),
         ("ApprovalRequest", ApprovalRequest(team: "search", comment: "c")),
         ("Approval", approval),
+        ("ReviewRequest", ReviewRequest(document: "kind: InferenceService", digest: "sha256:ab", team: "search", kind: "InferenceService", name: "ranker", comment: "c")),
+        ("Review", review),
+        ("ReviewList", ReviewList(items: [review])),
         ("PromotionRequest", PromotionRequestBody(team: "search", version: "1.1.0", env: "prod", dryRun: true)),
         ("Gate", GateView(gate: "review", passed: false, message: "m")),
         ("Promotion", PromotionView(team: "search", model: "ranker", version: "1.1.0", env: "prod", alias: "prod", previous: "1.0.0", promoted: true,

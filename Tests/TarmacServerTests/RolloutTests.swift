@@ -251,5 +251,40 @@ extension ServerTests {
         #expect(v["phase"] as? String == "rolledBack" && (v["message"] as? String)?.contains("analysis failed: success rate") == true, "\(v)")
         #expect(load.answers(since: started).allSatisfy { $0.version == "ranker@2.0.0" }, "no request without the header reached 3.0.0")
     }
+
+    /// A rollout written in the document (`spec.rollout`): `tarmac submit` of the service's document with the next model
+    /// version starts it, the new version runs that document, and it goes through its steps to promotion; the same
+    /// document without `spec.rollout` is refused, saying how. `tarmac review` approves and lists the document.
+    @Test func submittingTheDocumentWithAnotherVersionAndARolloutRollsItOut() async throws {
+        let (server, member, url, _) = try await Self.servingRanker()
+        let carol = try await SecurityTests.token(server, role: "member", team: "search")
+        let text = try String(contentsOfFile: server.dir.url.appendingPathComponent("serve/ranker.yaml").path, encoding: .utf8)
+        let bare = try server.dir.write("serve/ranker-2.yaml", text.replacingOccurrences(of: "ranker@1.0.0", with: "ranker@2.0.0"))
+        var r = try server.cli(["submit", bare], token: member)
+        #expect(r.status != 0 && r.stderr.contains("to move it to ranker@2.0.0 add spec.rollout"), "\(r.stdout)\(r.stderr)")
+        let doc = try server.dir.write("serve/ranker-2.yaml", text.replacingOccurrences(of: "ranker@1.0.0", with: "ranker@2.0.0") + """
+
+              rollout:
+                steps: ["50", "analysis 2s", "100"]
+                rules: [{metric: successRate, threshold: 0.9, minRequests: 5}]
+            """)
+        r = try server.cli(["review", "approve", doc, "--comment", "steps look right"], token: carol)
+        #expect(r.status == 0 && r.stdout.contains("InferenceService search/ranker reviewed by") && r.stdout.contains("sha256:"), "\(r.stdout)\(r.stderr)")
+        r = try server.cli(["review", "list", doc], token: member)
+        #expect(r.status == 0 && r.stdout.contains("REVIEWED BY") && r.stdout.contains("InferenceService search/ranker"), "\(r.stdout)\(r.stderr)")
+        let load = Load()
+        let client = Task { await load.run(url, token: member) }
+        defer { load.stop(); client.cancel() }
+        r = try server.cli(["submit", doc], token: member)
+        #expect(r.status == 0 && r.stdout.contains("InferenceService ranker-2-0-0 submitted"), "\(r.stdout)\(r.stderr)")
+        #expect(r.stderr.contains("note: rolling out ranker@1.0.0 -> ranker@2.0.0 (canary 50%, analysis 2s, 100%)"), "\(r.stderr)")
+        try await eventually("promoted through its steps", timeout: .seconds(90)) { (try await Self.view(server, member))["phase"] as? String == "promoted" }
+        try await eventually("every request is on 2.0.0") {
+            let recent = load.answers(since: Date().addingTimeInterval(-0.5))
+            return !recent.isEmpty && recent.allSatisfy { $0.version == "ranker@2.0.0" && $0.status == 200 }
+        }
+        let source = try await server.json(.GET, "/v1/workloads/ranker-2-0-0", token: member).1
+        #expect(source["submittedBy"] as? String != nil && source["state"] as? String == "running", "\(source)")
+    }
 }
 }

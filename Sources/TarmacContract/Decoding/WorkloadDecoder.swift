@@ -15,7 +15,8 @@ public enum WorkloadDecoder {
                 model: spec.str("model").flatMap(ModelReference.init) ?? ModelReference(name: "model", version: "0"),
                 replicas: spec.str("replicas").flatMap(ReplicaRange.parse) ?? ReplicaRange(min: 1, max: 1),
                 port: spec.int("port") ?? 8080,
-                rollbackTarget: spec.str("rollbackTarget").flatMap(ModelReference.init)))
+                rollbackTarget: spec.str("rollbackTarget").flatMap(ModelReference.init),
+                rollout: spec["rollout"].map(rollout)))
         case .agent:
             var tools: [String: [String]] = [:]
             for e in spec["tools"]?.entries ?? [] { tools[e.key] = e.value.items?.compactMap(\.text) ?? [] }
@@ -44,5 +45,14 @@ public enum WorkloadDecoder {
         origin.location = document.location
         w.origin = origin
         return w
+    }
+
+    /// `spec.rollout` as written (the inference kind reads it into a rollout spec, with every problem).
+    static func rollout(_ r: YNode) -> InferenceRollout {
+        let rules = (r["rules"]?.items ?? []).map { n in
+            InferenceRollout.Rule(metric: n.str("metric") ?? "", threshold: n.double("threshold") ?? 0, minRequests: n.int("minRequests"))
+        }
+        return InferenceRollout(strategy: r.str("strategy"), steps: r["steps"].map { _ in r.strings("steps") }, rules: rules,
+                                rollbackWindow: r.duration("rollbackWindow"), previewWindow: r.duration("previewWindow"))
     }
 }

@@ -99,7 +99,7 @@ public enum Schemas {
         Field("requireSignature", s(.bool, "The version must be signed over its manifest by one of trustedKeys.")),
         Field("trustedKeys", .map(keys: .name, values: s(.string, "A P-256 public key, PEM (-----BEGIN PUBLIC KEY-----)."), description: "Keys whose signatures this environment trusts, by name.")),
         Field("requireOwner", s(.bool, "The version must name an owner.")),
-        Field("requireReview", s(.bool, "Someone other than the version's author must approve it (tarmac model approve).")),
+        Field("requireReview", s(.bool, "Someone other than the author must review: a promoted version's manifest (tarmac model approve), and every InferenceService document that serves here, new or rolling out (tarmac review approve FILE).")),
         Field("requireWarmRollback", s(.bool, "The version the alias points at now must be serving here, so a rollback is a routing change.")),
         Field("requireAnalysis", s(.bool, "A rollout to the version must gate on analysis rules.")),
     ]))
@@ -310,8 +310,23 @@ public enum Schemas {
         Field("replicas", s(.replicas, "Replicas: a number or min..max (default 1).")),
         Field("port", s(.integer(min: 1, max: 65535), "Port the server listens on (default 8080).")),
         Field("rollbackTarget", s(.model, "Version to return to if this one misbehaves (name@version).")),
+        Field("rollout", rollout),
         Field("datasets", datasetMounts),
     ])
+
+    static let analysisRule = Schema.object(ObjectSchema("A condition on the new version's measurements over each analysis window.", [
+        Field("metric", s(.oneOf(["successRate", "p99LatencyMs", "timeToFirstTokenMs"]), "successRate (at least), p99LatencyMs or timeToFirstTokenMs (at most)."), required: true),
+        Field("threshold", s(.number(min: 0), "The bound: a share 0..1 for successRate, milliseconds for the latencies."), required: true),
+        Field("minRequests", s(.integer(min: 1, max: 1_000_000), "Fewer requests in a window: no verdict yet (default 50).")),
+    ]))
+
+    static let rollout = Schema.object(ObjectSchema("How a new model version takes over when this document replaces a running service's (submitting it again with another model starts the rollout).", [
+        Field("strategy", s(.oneOf(["canary", "blueGreen"]), "canary (default): the new version's share grows step by step; blueGreen: measured on preview requests, then all at once.")),
+        Field("steps", strings("Canary steps: a share (10 or 10%), 'analysis 60s', 'pause 30s', 'pause' (until promoted). Default: 10, analysis 60s, 50, analysis 60s.")),
+        Field("rules", .list(analysisRule, description: "Analysis rules: a failed rule rolls back, all passing promote.")),
+        Field("rollbackWindow", s(.duration, "How long the previous version stays warm after a promotion (default 1h).")),
+        Field("previewWindow", s(.duration, "Blue-green: how long the new version is measured on preview requests before the switch (default 5m).")),
+    ]))
 
     public static let agent = workload(.agent, "A long-running service that calls tools.", [
         Field("tools", .map(keys: .name, values: strings("Scopes requested."), description: "Tools the agent calls, each with the scopes it needs.")),

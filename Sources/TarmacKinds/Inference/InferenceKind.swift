@@ -1,4 +1,5 @@
 import TarmacContract
+import TarmacDelivery
 import TarmacManifests
 import TarmacModel
 import TarmacPlanning
@@ -13,14 +14,40 @@ public struct InferenceKind: WorkloadKind {
 
     /// A rollback target is another version of the same model.
     public func validate(_ w: Workload, size: Size?, platform: Platform) -> [Diagnostic] {
-        guard w.isValid, let r = details.rollbackTarget else { return [] }
         let o = w.origin
-        if r == details.model {
-            return [.error(at: o.at("spec.rollbackTarget"), "rollbackTarget \(r) is the version being deployed", rule: "rollback-target", help: "name the version to return to")]
-        } else if r.name != details.model.name {
-            return [.error(at: o.at("spec.rollbackTarget"), "rollbackTarget \(r) is another model than \(details.model)", rule: "rollback-target")]
+        var out: [Diagnostic] = []
+        // The steps' grammar and the fields that go together are the kind's to check, even beside the schema's errors
+        // (every problem at once); a rule's own fields are the schema's, once the document has none.
+        if let r = details.rollout, case .failure(let problems) = Self.rolloutSpec(r) {
+            for p in problems.items where w.isValid || !p.field.hasPrefix("rules.") {
+                out.append(.error(at: o.at("spec.rollout.\(p.field)"), p.message, rule: "rollout"))
+            }
         }
-        return []
+        guard w.isValid else { return out }
+        if let r = details.rollbackTarget {
+            if r == details.model {
+                out.append(.error(at: o.at("spec.rollbackTarget"), "rollbackTarget \(r) is the version being deployed", rule: "rollback-target", help: "name the version to return to"))
+            } else if r.name != details.model.name {
+                out.append(.error(at: o.at("spec.rollbackTarget"), "rollbackTarget \(r) is another model than \(details.model)", rule: "rollback-target"))
+            }
+        }
+        return out
+    }
+
+    /// `spec.rollout` read into a rollout spec, or every problem with it (each naming its field under `spec.rollout`).
+    public static func rolloutSpec(_ r: InferenceRollout) -> Result<RolloutSpec, RolloutSpec.FieldProblems> {
+        let draft = RolloutSpec.Draft(strategy: r.strategy, steps: r.steps,
+                                      rules: r.rules.map { .init(metric: $0.metric, threshold: $0.threshold, minRequests: $0.minRequests) },
+                                      rollbackWindowSeconds: r.rollbackWindow?.seconds, previewSeconds: r.previewWindow?.seconds)
+        return RolloutSpec.read(draft).mapError { problems in
+            // The field names of the document: the windows are durations there.
+            RolloutSpec.FieldProblems(problems.items.map { p in
+                var p = p
+                if p.field == "previewSeconds" { p.field = "previewWindow" }
+                if p.field == "rollbackWindowSeconds" { p.field = "rollbackWindow" }
+                return p
+            })
+        }
     }
 
     public func render(_ r: inout KindRender) {

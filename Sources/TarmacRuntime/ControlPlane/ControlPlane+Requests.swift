@@ -47,12 +47,38 @@ extension ControlPlane {
     /// block another's ids. Concurrent submits with the same id all get the first one's workload: the first creates it
     /// (`created`), the others wait for it and return it as a replay. Parsing, validation and size resolution run off the
     /// actor; only the queueing itself (name check, store, backend) is serialized.
-    public nonisolated func submit(text: String, requestID: String?, by principal: Principal, runsImages: Bool, workdir: String? = nil) async throws -> SubmitResult {
+    /// `servingGates`: an InferenceService passes its environment's promotion contract first (false: the caller, a
+    /// rollout, checked it).
+    public nonisolated func submit(text: String, requestID: String?, by principal: Principal, runsImages: Bool, workdir: String? = nil,
+                                   servingGates: Bool = true) async throws -> SubmitResult {
         try Access.require(principal, .submit)
         let scoped = requestID.map { WorkloadEntry.scopedRequestID($0, scope: principal.requestScope) }
         if let scoped, let replay = try await replayed(scoped) { return replay }
-        let prepared = try prepare(text: text, by: principal, runsImages: runsImages, workdir: workdir)
+        var prepared = try prepare(text: text, by: principal, runsImages: runsImages, workdir: workdir)
+        if servingGates { prepared.refusals += try await promotionRefusals(prepared, by: principal) }
         return try await enqueue(prepared, requestID: scoped, by: principal)
+    }
+
+    /// An InferenceService of an environment with a promotion contract passes its gates before it serves there: each
+    /// failed gate is a refusal at the document (told together with everything else this control plane cannot take of
+    /// it). Someone who may not promote there is refused outright.
+    nonisolated func promotionRefusals(_ p: PreparedSubmit, by principal: Principal) async throws -> [Diagnostic] {
+        let w = p.workload, env = w.metadata.env
+        guard case .inference(let d) = w.details, platform.environments[env]?.promotion != nil else { return [] }
+        do {
+            _ = try await ModelRegistry(store: store, controlPlane: self, artifacts: nil)
+                .servingGates(model: d.model, team: w.metadata.team, env: env, digest: DocumentReview.digest(of: p.text), by: principal)
+            return []
+        } catch let e as RuntimeError where e.code == .invalid {
+            let failed = e.diagnostics.filter { $0.severity == "error" }
+            guard !failed.isEmpty else { return [Diagnostic(.error, at: w.origin.at("spec.model") ?? w.origin.location, e.message, rule: "promotion")] }
+            return failed.map { g in
+                // The review is of the whole document; the other gates are about the model version it serves.
+                let at = g.rule == "review" ? w.origin.location : (w.origin.at("spec.model") ?? w.origin.location)
+                return Diagnostic(.error, at: at, "environment \(env)'s promotion contract refuses serving \(d.model): \(g.rule ?? "gate"): \(g.message)",
+                                  rule: "promotion-\(g.rule ?? "gate")", help: g.help)
+            }
+        }
     }
 
     /// The workload a request id already made (or is making), if any.

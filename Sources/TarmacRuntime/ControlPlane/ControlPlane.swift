@@ -61,7 +61,7 @@ public actor ControlPlane {
     public nonisolated let platformName: String
     /// Every persisted transition, in order (`subscribe(after:)` replays stored ones first).
     public nonisolated let transitions: TransitionStream
-    let store: any Store
+    public nonisolated let store: any Store
     let backend: any Backend
     let config: ControlPlaneConfig
     /// Where it reads the time (the API's edges read it here too).

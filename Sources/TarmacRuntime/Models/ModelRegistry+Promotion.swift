@@ -99,44 +99,117 @@ extension ModelRegistry {
 
     // MARK: rollouts
 
+    /// What a review gate looks at: the version's manifest (approved with `tarmac model approve`), or the serving
+    /// document itself (its digest reviewed with `tarmac review approve FILE`) and who submits it.
+    public enum Reviewed: Sendable, Hashable {
+        case manifest
+        case document(digest: String, author: String)
+    }
+
     /// The gates of the environment's promotion contract a rollout to `version` must pass: the same signature, owner
     /// and review as a promotion (the version must then be in the registry), analysis rules when asked, and the same
     /// promoters. (A rollout keeps the serving version warm until it ends, so the warm-rollback gate holds by
     /// construction.) Returns the gates passed, for the audit trail; a failed gate throws `invalid` with every gate as a
     /// diagnostic, and nothing changes.
-    public func rolloutGates(model: String, version ref: String, team: String, env: String, rules: [AnalysisRule], by p: Principal) async throws -> [PromotionGates.Result] {
+    public func rolloutGates(model: String, version ref: String, team: String, env: String, rules: [AnalysisRule], reviewed: Reviewed = .manifest,
+                             by p: Principal) async throws -> [PromotionGates.Result] {
+        try await gates(model: model, version: ref, team: team, env: env, rules: rules, analysis: true, reviewed: reviewed, what: "this rollout to \(model)@\(ref)", by: p)
+    }
+
+    /// The gates a new InferenceService passes before it serves in an environment with a promotion contract: the
+    /// first version served there is promoted by its submit (signature, owner, its document reviewed by someone other
+    /// than the submitter, who must be one of the promoters); a first version has nothing to analyse or roll back to.
+    public func servingGates(model: ModelReference, team: String, env: String, digest: String, by p: Principal) async throws -> [PromotionGates.Result] {
+        try await gates(model: model.name, version: model.version, team: team, env: env, rules: [], analysis: false,
+                        reviewed: .document(digest: digest, author: p.name), what: "serving \(model)", by: p)
+    }
+
+    func gates(model: String, version ref: String, team: String, env: String, rules: [AnalysisRule], analysis: Bool, reviewed: Reviewed, what: String,
+               by p: Principal) async throws -> [PromotionGates.Result] {
         guard let contract = controlPlane.platform.environments[env]?.promotion else { return [] }
         try Self.requirePromoter(p, team: team, contract: contract, env: env)
         let policy = PromotionPolicy(requireSignature: contract.requireSignature,
                                      trustedKeys: contract.trustedKeys.sorted { $0.key < $1.key }.map { .init(name: $0.key, pem: $0.value) },
                                      requireOwner: contract.requireOwner, requireReview: contract.requireReview,
-                                     requireWarmRollback: false, requireAnalysis: contract.requireAnalysis)
+                                     requireWarmRollback: false, requireAnalysis: analysis && contract.requireAnalysis)
+        // Who reviewed what the gate looks at.
+        var author = "", approvers: [String] = []
+        if case .document(let digest, let by) = reviewed, policy.requireReview {
+            author = by
+            approvers = try await store.reviews(team: team, digest: digest).map(\.by)
+        }
         var gates: [PromotionGates.Result]
-        if policy.requireSignature || policy.requireOwner || policy.requireReview {
+        if policy.requireSignature || policy.requireOwner || (policy.requireReview && reviewed == .manifest) {
             let v: ModelVersion
             do {
                 v = try await version(model, ref, team: team, by: p)
             } catch let e as RuntimeError where e.code == .notFound {
-                let asked = [policy.requireSignature ? "a signature" : nil, policy.requireOwner ? "an owner" : nil, policy.requireReview ? "a review" : nil].compactMap { $0 }
+                let asked = [policy.requireSignature ? "a signature" : nil, policy.requireOwner ? "an owner" : nil,
+                             policy.requireReview && reviewed == .manifest ? "a review" : nil].compactMap { $0 }
                 throw RuntimeError(.invalid, "environment \(env)'s promotion contract asks \(asked.joined(separator: ", ")) of every version it serves, and "
-                                   + "\(model)@\(ref) is not in team \(team)'s registry (\(e.message)): register it first (tarmac model register)")
+                                   + "\(model)@\(ref) is not in team \(team)'s registry (\(e.message)): register it first (tarmac model register)",
+                                   diagnostics: [DiagnosticPayload(severity: "error", file: "environments.\(env).promotion", line: 0, column: 0,
+                                                                   message: "\(model)@\(ref) is not registered", rule: "registry", help: "tarmac model register \(model) --version \(ref) --path DIR",
+                                                                   text: "  FAIL  registry: \(model)@\(ref) is not in team \(team)'s registry")])
             }
-            let approvers = try await approvals(of: v).filter { $0.digest == v.manifest.digest }.map(\.by)
-            let request = PromotionRequest(version: v.reference, manifest: v.manifest, signature: v.signature, owner: v.owner, author: v.registeredBy,
+            if reviewed == .manifest {
+                author = v.registeredBy
+                approvers = try await approvals(of: v).filter { $0.digest == v.manifest.digest }.map(\.by)
+            }
+            let request = PromotionRequest(version: v.reference, manifest: v.manifest, signature: v.signature, owner: v.owner, author: author,
                                            approvers: approvers, rollbackTarget: nil, rollbackTargetWarm: true, rules: rules)
             gates = PromotionGates.evaluate(request, under: policy)
         } else {
-            let request = PromotionRequest(version: "\(model)@\(ref)", manifest: ModelManifest(files: []), signature: nil, owner: nil, author: "",
-                                           approvers: [], rollbackTarget: nil, rollbackTargetWarm: true, rules: rules)
+            let request = PromotionRequest(version: "\(model)@\(ref)", manifest: ModelManifest(files: []), signature: nil, owner: nil, author: author,
+                                           approvers: approvers, rollbackTarget: nil, rollbackTargetWarm: true, rules: rules)
             gates = PromotionGates.evaluate(request, under: policy)
+        }
+        if case .document(let digest, _) = reviewed {
+            // Say which document, and how it gets its review.
+            gates = gates.map { g in
+                guard g.gate == .review else { return g }
+                var g = g
+                if let f = g.failure {
+                    g.failure = f + " (document \(digest); another member of team \(team) or an admin reviews it with `tarmac review approve FILE`)"
+                } else {
+                    g.detail = (g.detail ?? "reviewed") + " (document \(digest))"
+                }
+                return g
+            }
         }
         let failed = gates.filter { !$0.passed }
         guard failed.isEmpty else {
-            throw RuntimeError(.invalid, "environment \(env)'s promotion contract refuses this rollout to \(model)@\(ref): "
+            throw RuntimeError(.invalid, "environment \(env)'s promotion contract refuses \(what): "
                                + failed.map { "\($0.gate.rawValue): \($0.failure ?? "")" }.joined(separator: "; ") + "; nothing changed",
                                diagnostics: gates.map { Self.diagnostic($0, env: env) })
         }
         return gates
+    }
+
+    // MARK: document reviews
+
+    /// Records the caller's review of a serving document (its digest) in a team: a member of the team or an admin.
+    /// A second review by the same person changes nothing.
+    public func review(digest: String, team: String, kind: String, name: String, comment: String?, by p: Principal) async throws -> (review: DocumentReview, created: Bool) {
+        guard DocumentReview.isDigest(digest) else { throw RuntimeError(.invalid, "a document digest is sha256: and 64 lowercase hex digits, not '\(digest)'") }
+        guard controlPlane.platform.teams[team] != nil, p.canRead(team: team) else { throw RuntimeError(.notFound, "no team '\(team)' in the platform contract") }
+        try Access.require(p, .change(team: team), "\(p.name) cannot review team \(team)'s documents")
+        guard DocumentKind(rawValue: kind)?.workloadClass != nil else {
+            throw RuntimeError(.invalid, "kind '\(kind)' is not a workload kind (\(DocumentKind.allCases.filter { $0.workloadClass != nil }.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard name.count <= 253 else { throw RuntimeError(.invalid, "a name has at most 253 characters") }
+        if let c = comment, c.count > 2000 { throw RuntimeError(.invalid, "a comment has at most 2000 characters") }
+        let now = controlPlane.clock.now
+        let r = DocumentReview(team: team, digest: digest, kind: kind, name: name, by: p.name, at: now, comment: comment)
+        let audit = AuditDraft(time: now, actor: p.actor, action: "document-review", object: "\(kind.lowercased())/\(team)/\(name)", after: digest,
+                               detail: "reviewed \(digest)\(comment.map { ": \($0)" } ?? "")")
+        let created = try await store.review(r, audit: audit)
+        return (r, created)
+    }
+
+    public func reviews(digest: String, team: String, by p: Principal) async throws -> [DocumentReview] {
+        guard p.canRead(team: team) else { throw RuntimeError(.notFound, "no team '\(team)'") }
+        return try await store.reviews(team: team, digest: digest)
     }
 
     /// The environments' promotion aliases: moved only by a promotion.

@@ -7,39 +7,13 @@ import TarmacModel
 extension RolloutRunner {
     /// The spec a request asks for, or every problem with it.
     public static func spec(_ r: RolloutRequest) throws -> RolloutSpec {
-        var problems: [String] = []
-        var rules: [AnalysisRule] = []
-        for b in r.rules ?? [] {
-            guard let m = AnalysisRule.Metric(rawValue: b.metric) else {
-                problems.append("unknown metric '\(b.metric)'" + Suggestions.hint(for: b.metric, in: ["successRate", "p99LatencyMs", "timeToFirstTokenMs"], noun: "metrics"))
-                continue
-            }
-            rules.append(AnalysisRule(m, b.threshold, minRequests: b.minRequests ?? 50))
+        let draft = RolloutSpec.Draft(strategy: r.strategy, steps: r.steps,
+                                      rules: (r.rules ?? []).map { .init(metric: $0.metric, threshold: $0.threshold, minRequests: $0.minRequests) },
+                                      rollbackWindowSeconds: r.rollbackWindowSeconds, previewSeconds: r.previewSeconds)
+        switch RolloutSpec.read(draft, unknownMetric: { "unknown metric '\($0)'" + Suggestions.hint(for: $0, in: RolloutSpec.metricNames, noun: "metrics") }) {
+        case .success(let spec): return spec
+        case .failure(let problems): throw RuntimeError(.invalid, problems.items.map(\.message).joined(separator: "; "))
         }
-        let strategy: RolloutSpec.Strategy
-        switch r.strategy ?? "canary" {
-        case "blueGreen":
-            if !(r.steps ?? []).isEmpty { problems.append("a blue-green rollout has no steps (its analysis runs before the switch, on preview requests)") }
-            if let p = r.previewSeconds, p < 1 { problems.append("previewSeconds is at least 1") }
-            strategy = .blueGreen
-        case "canary":
-            var steps: [RolloutSpec.CanaryStep] = []
-            for t in r.steps ?? ["10", "analysis 60s", "50", "analysis 60s"] {
-                switch RolloutSpec.CanaryStep.parse(t) {
-                case .success(let s): steps.append(s)
-                case .failure(let p): problems.append(p.description)
-                }
-            }
-            strategy = .canary(steps: steps)
-            if r.previewSeconds != nil { problems.append("previewSeconds is for blue-green rollouts (a canary measures at its analysis steps)") }
-        case let other:
-            problems.append("strategy '\(other)' is neither canary nor blueGreen")
-            strategy = .blueGreen
-        }
-        let spec = RolloutSpec(strategy: strategy, rules: rules, rollbackWindow: r.rollbackWindowSeconds ?? 3600, previewSeconds: r.previewSeconds)
-        if problems.isEmpty, let p = specProblem(spec) { problems.append(p) }
-        guard problems.isEmpty else { throw RuntimeError(.invalid, problems.joined(separator: "; ")) }
-        return spec
     }
 
     public func view(_ a: Active) async -> RolloutView {

@@ -1,6 +1,7 @@
 import Foundation
 import TarmacCore
 import TarmacDelivery
+import TarmacKinds
 import TarmacModel
 import Yams
 
@@ -90,6 +91,44 @@ public actor RolloutRunner {
     public func start(service: String, team: String?, to version: String, spec: RolloutSpec, by p: Principal) async throws -> Active {
         await restore()
         let stable = try await currentWorkload(service, team: team, by: p)
+        return try await begin(stable, service: service, to: version, spec: spec, document: nil, requestID: nil, workdir: stable.entry.workdir, by: p)
+    }
+
+    /// A document that replaces a running service's: an InferenceService of the same team, environment and name as
+    /// one serving now, naming another version of its model. With `spec.rollout` the new version rolls out that way
+    /// (its workload runs this document; the environment's review gate looks at this document's digest); without it
+    /// the submit is refused, saying how. nil: the document is not such a replacement (a new service, another kind, the
+    /// same version, or a request already made), and is submitted as usual.
+    public func startFromDocument(text: String, requestID: String?, workdir: String?, by p: Principal) async throws -> (rollout: Active, workload: WorkloadEntry)? {
+        if let r = requestID, try await controlPlane.replayed(WorkloadEntry.scopedRequestID(r, scope: p.requestScope)) != nil { return nil }
+        let prepared = try controlPlane.prepare(text: text, by: p, runsImages: runsImages, workdir: workdir)
+        let w = prepared.workload
+        guard case .inference(let d) = w.details else { return nil }
+        await restore()
+        guard let stable = try? await currentWorkload(w.metadata.name, team: w.metadata.team, by: p), stable.entry.env == w.metadata.env else { return nil }
+        guard stable.model.name == d.model.name else {
+            throw RuntimeError(.conflict, "InferenceService \(w.metadata.name) of team \(w.metadata.team) serves model \(stable.model.name); a rollout moves it to another version of that model, "
+                               + "not to \(d.model.name): cancel it first, or give the new model its own service")
+        }
+        guard stable.model.version != d.model.version else { return nil }
+        guard let written = d.rollout else {
+            throw RuntimeError(.conflict, "InferenceService \(w.metadata.name) of team \(w.metadata.team) serves \(stable.model) now; to move it to \(d.model) add spec.rollout to the document "
+                               + "(strategy: canary or blueGreen, steps, rules) and submit it again, or run `tarmac rollout start \(w.metadata.name) --to \(d.model.version)`")
+        }
+        let spec: RolloutSpec
+        switch InferenceKind.rolloutSpec(written) {
+        case .success(let s): spec = s
+        case .failure(let problems): throw RuntimeError(.invalid, problems.items.map(\.message).joined(separator: "; "))
+        }
+        // The new version runs this document, with the working directory uploaded with it (else the serving one's).
+        let a = try await begin(stable, service: w.metadata.name, to: d.model.version, spec: spec, document: text, requestID: requestID,
+                                workdir: workdir ?? stable.entry.workdir, by: p)
+        guard let e = await controlPlane.current(a.next.workload) else { throw RuntimeError(.internalError, "the new version's workload is gone") }
+        return (a, e)
+    }
+
+    func begin(_ stable: (entry: WorkloadEntry, model: ModelReference), service: String, to version: String, spec: RolloutSpec, document: String?,
+               requestID: String?, workdir: String?, by p: Principal) async throws -> Active {
         let key = "\(stable.entry.team)/\(service)"
         guard p.canChange(team: stable.entry.team) else {
             throw RuntimeError(.forbidden, "\(p.name) cannot roll out services of team \(stable.entry.team)")
@@ -102,14 +141,15 @@ public actor RolloutRunner {
                                + "inference gateway (tarmac up --inference-port PORT), or roll out without rules (weights and pauses, promoted by hand)")
         }
         // The environment's promotion contract gates a rollout as it gates a promotion (signature, owner, review,
-        // analysis, who may).
+        // analysis, who may); a rollout written in the document is reviewed as that document.
+        let reviewed: ModelRegistry.Reviewed = document.map { .document(digest: DocumentReview.digest(of: $0), author: p.name) } ?? .manifest
         let gates = try await ModelRegistry(store: controlPlane.store, controlPlane: controlPlane, artifacts: nil)
-            .rolloutGates(model: stable.model.name, version: version, team: stable.entry.team, env: stable.entry.env, rules: spec.rules, by: p)
+            .rolloutGates(model: stable.model.name, version: version, team: stable.entry.team, env: stable.entry.env, rules: spec.rules, reviewed: reviewed, by: p)
         let nextModel = ModelReference(name: stable.model.name, version: version)
         let name = Self.workloadName(service, version: version)
-        let document = try Self.copy(stable.entry.source, name: name, model: nextModel)
-        let submitted = try await controlPlane.submit(text: document, requestID: "rollout:\(key):\(version):\(Int(now.timeIntervalSince1970))", by: p,
-                                                      runsImages: runsImages, workdir: stable.entry.workdir)
+        let source = try Self.copy(document ?? stable.entry.source, name: name, model: nextModel)
+        let submitted = try await controlPlane.submit(text: source, requestID: requestID ?? "rollout:\(key):\(version):\(Int(now.timeIntervalSince1970))", by: p,
+                                                      runsImages: runsImages, workdir: workdir, servingGates: false)
         var a = Active(team: stable.entry.team, service: service, env: stable.entry.env, spec: spec, rollout: nil,
                        previous: Side(model: stable.model, workload: stable.entry.id, name: stable.entry.name),
                        next: Side(model: nextModel, workload: submitted.workload.id, name: name),
@@ -117,7 +157,8 @@ public actor RolloutRunner {
         a.retiring = active[key]?.retiring ?? []
         await put(a)
         let gateText = gates.isEmpty ? "" : "; gates: " + gates.map { "\($0.gate.rawValue): \($0.detail ?? "passed")" }.joined(separator: "; ")
-        try await record(a, "rollout-start", "\(stable.model) -> \(nextModel) by \(p.name) (\(Self.describe(spec))); \(name) starting\(gateText)",
+        let how = document == nil ? "" : " from a submitted document"
+        try await record(a, "rollout-start", "\(stable.model) -> \(nextModel) by \(p.name)\(how) (\(Self.describe(spec))); \(name) starting\(gateText)",
                          by: p.actor)
         return a
     }
@@ -378,7 +419,7 @@ public actor RolloutRunner {
         return nil
     }
 
-    static func describe(_ s: RolloutSpec) -> String {
+    public static func describe(_ s: RolloutSpec) -> String {
         switch s.strategy {
         case .blueGreen: return "blue-green"
         case .canary(let steps):
