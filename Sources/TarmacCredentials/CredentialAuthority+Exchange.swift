@@ -90,8 +90,14 @@ extension CredentialAuthority {
         }
         let agent = TokenExchange.Agent(spiffeID: svid.sub, workload: svid.tarmac, name: entry.name, details: details)
         let decision: TokenExchange.Decision
-        switch TokenExchange.decide(subject: subject, agent: agent, toolName: toolName, tool: platform.tools[toolName], requested: requested,
-                                    grants: state.grants(of: entry.id), maxLifetime: Double(platform.identity.maxTokenLifetime.seconds), now: now) {
+        let maxLifetime = Double(platform.identity.maxTokenLifetime.seconds)
+        // A token for a tool (its grants decide the scopes) or for one of the agent's team's InferenceServices.
+        let service = TokenExchange.service(of: toolName)
+        let decided = service == nil
+            ? TokenExchange.decide(subject: subject, agent: agent, toolName: toolName, tool: platform.tools[toolName], requested: requested,
+                                   grants: state.grants(of: entry.id), maxLifetime: maxLifetime, now: now)
+            : TokenExchange.decideService(subject: subject, agent: agent, audience: toolName, requested: requested, maxLifetime: maxLifetime, now: now)
+        switch decided {
         case .failure(let e): return .failure(e)
         case .success(let d): decision = d
         }
@@ -104,7 +110,7 @@ extension CredentialAuthority {
         }
         let actor = Self.actor(of: claims)
         do {
-            try await store.appendAudit([AuditDraft(time: now, actor: actor, action: "token-exchange", object: "tool/\(toolName)",
+            try await store.appendAudit([AuditDraft(time: now, actor: actor, action: "token-exchange", object: service.map { "service/\($0.team)/\($0.service)" } ?? "tool/\(toolName)",
                                                     detail: "scope \(claims.scope) until \(ISO8601DateFormatter().string(from: decision.expiresAt)) jti \(claims.jti)",
                                                     workload: svid.tarmac.wid)])
         } catch {

@@ -11,6 +11,18 @@ extension CredentialAuthority {
         return c
     }
 
+    /// Whether a token says it is an access token (`typ: at+jwt`), unverified: which check a caller's token goes to.
+    public nonisolated func isAccessToken(_ token: String) -> Bool { TokenKeys.unverifiedType(token)?.lowercased() == "at+jwt" }
+
+    /// An agent's access token for InferenceServices (`inference:TEAM/SERVICE` audiences), verified and still in force
+    /// (its agent's attempt runs); nil otherwise. The gateway checks that one audience names the service called.
+    public func verifyServiceAccess(_ token: String) async -> AccessTokenClaims? {
+        guard let c = try? await keys.verify(token, as: AccessTokenClaims.self, typ: "at+jwt", now: clock.now),
+              c.aud.values.allSatisfy({ TokenExchange.service(of: $0) != nil }), await isLive(c.tarmac) else { return nil }
+        if let act = c.act, act.depth > TokenExchange.maxChain { return nil }
+        return c
+    }
+
     /// Why a verified token may no longer be used (nil: it may): its agent's attempt ended, or its chain is too long.
     public func revocation(of c: AccessTokenClaims) -> String? {
         if let act = c.act, act.depth > TokenExchange.maxChain { return "the chain of agents is longer than \(TokenExchange.maxChain)" }

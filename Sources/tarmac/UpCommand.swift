@@ -322,9 +322,14 @@ struct UpCommand: AsyncParsableCommand {
         let prometheus = contract.platform.metrics.prometheus.map { PrometheusSource(url: $0, queries: contract.platform.metrics.queries, logger: Logger(label: "tarmac.rollouts")) }
         if let inferencePort {
             let routes = InferenceRoutes()
-            // Callers: an API token, or a workload's JWT-SVID for audience inference:TEAM/SERVICE (a viewer of its own team).
+            // Callers: an API token, a workload's JWT-SVID for audience inference:TEAM/SERVICE, or an agent's access token
+            // for it (token exchange, in its own name or a person's): a viewer of its own team.
             let inference = InferenceGateway(routes: routes, callers: { token in
                 if token.hasPrefix("tmc_") { return (try? await tokens.authenticate(token)).map { InferenceCaller(principal: $0) } }
+                if credentials.isAccessToken(token) {
+                    guard let c = await credentials.verifyServiceAccess(token) else { return nil }
+                    return InferenceCaller(principal: Principal(tokenID: "at:" + c.jti, name: c.sub, role: .viewer, team: c.tarmac.team), audiences: c.aud.values)
+                }
                 guard let c = await credentials.verifyWorkloadToken(token) else { return nil }
                 return InferenceCaller(principal: Principal(tokenID: "svid:" + c.jti, name: c.sub, role: .viewer, team: c.tarmac.team), audiences: c.aud.values)
             }, logger: Logger(label: "tarmac.inference"))

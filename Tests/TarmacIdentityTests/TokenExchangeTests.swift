@@ -93,6 +93,29 @@ import Testing
         #expect(code(decide(.delegated(long), scopes: ["read"])) == .invalidGrant)
     }
 
+    /// A token for an InferenceService (`inference:TEAM/SERVICE`): the agent's own team's services only, no scopes, in
+    /// its own name or for its person, and after another agent only for the same service.
+    @Test func aTokenForAServiceIsForTheAgentsOwnTeamAndCarriesNoScopes() throws {
+        func service(_ subject: TokenExchange.Subject, _ audience: String, scopes: [String]? = nil) -> Result<TokenExchange.Decision, OAuthError> {
+            TokenExchange.decideService(subject: subject, agent: F.agent(), audience: audience, requested: scopes, maxLifetime: 300, now: F.now)
+        }
+        let own = try service(.itself, "inference:assistants/ranker").get()
+        #expect(own.subject == F.agent().spiffeID && own.act == nil && own.scopes.isEmpty && own.expiresAt == F.now.addingTimeInterval(300))
+        let forDan = try service(F.person(), "inference:assistants/ranker").get()
+        #expect(forDan.subject == "dan@acme.example" && forDan.act?.sub == F.agent().spiffeID)
+        #expect(code(service(.itself, "inference:search/ranker")) == .invalidTarget, "another team's service")
+        #expect(code(service(.itself, "inference:assistants")) == .invalidTarget, "not TEAM/SERVICE")
+        #expect(code(service(.itself, "inference:assistants/ranker", scopes: ["read"])) == .invalidScope)
+        #expect(code(service(F.person("erin@acme.example"), "inference:assistants/ranker")) == .invalidGrant, "not the person it acts for")
+        let earlier = AccessTokenClaims(iss: "i", sub: "dan@acme.example", aud: ["inference:assistants/ranker"], exp: Int64(F.now.timeIntervalSince1970) + 60,
+                                        iat: 0, jti: "j", scope: [], act: ActorClaim(sub: "spiffe://acme/first"), clientID: "spiffe://acme/first",
+                                        tarmac: WorkloadClaim(wid: "wl-0", att: 1, team: "assistants"))
+        let after = try service(.delegated(earlier), "inference:assistants/ranker").get()
+        #expect(after.subject == "dan@acme.example" && after.act?.chain == [F.agent().spiffeID, "spiffe://acme/first"] && after.expiresAt == F.now.addingTimeInterval(60))
+        #expect(code(service(.delegated(earlier), "inference:assistants/other")) == .invalidTarget, "a token for one service does not become one for another")
+        #expect(TokenExchange.service(of: "tickets") == nil && TokenExchange.service(of: "inference:a/b")! == ("a", "b"))
+    }
+
     /// Whatever is asked and whatever state the grants are in, a token never carries a scope that is not asked for by
     /// the agent, granted and in force, and (unless nil) requested; nor outlives the maximum or a grant behind it.
     @Test func anIssuedTokenIsWithinItsGrantsAndItsLimits() async {

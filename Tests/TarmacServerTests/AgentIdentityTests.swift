@@ -105,10 +105,11 @@ import Glibc
         }
     }
 
-    static func start(sdk: Bool = false) async throws -> Setup {
+    /// `inferencePort`: also serve InferenceServices there (`tarmac up --inference-port`).
+    static func start(sdk: Bool = false, inferencePort: Int? = nil) async throws -> Setup {
         let tool = try ToolServer(sdk: sdk)
         let gatewayPort = try TestServer.freePort()
-        let server = try TestServer(arguments: ["--gateway-port", String(gatewayPort)])
+        let server = try TestServer(arguments: ["--gateway-port", String(gatewayPort)] + (inferencePort.map { ["--inference-port", String($0)] } ?? []))
         server.extraEnvironment = ["HELPDESK_TOKEN": upstreamSecret]
         try server.usePlatform(appendingToSpec: """
 
@@ -235,6 +236,68 @@ import Glibc
     }
 
     static func steps(_ o: [String: Any]) -> [[String: Any]] { o["steps"] as? [[String: Any]] ?? [] }
+
+    /// An agent calls its team's InferenceService through the inference gateway with an exchanged access token
+    /// (audience `inference:TEAM/SERVICE`), in its own name or for its person; a token for another service is refused
+    /// naming the audience to ask for, a tool's token is not a caller, another team's service is not exchanged for, and
+    /// once the agent ends its tokens stop working.
+    @Test func anAgentCallsItsTeamsServiceWithAnExchangedToken() async throws {
+        let port = try TestServer.freePort()
+        let s = try await Self.start(inferencePort: port)
+        defer { s.stop() }
+        try s.server.dir.write("serve/model_server.py", try String(contentsOfFile: Fixtures.path("Tests/Support/model_server.py"), encoding: .utf8))
+        let doc = try s.server.dir.write("serve/ranker.yaml", """
+            apiVersion: tarmac.dev/v1alpha1
+            kind: InferenceService
+            metadata: {name: ranker, team: assistants, env: dev, owner: dan@acme.example}
+            spec:
+              size: cpu-small
+              model: ranker@1.0.0
+              image: docker.io/library/python:3.12-slim
+              command: [python3, model_server.py]
+              workdir: .
+              port: 8080
+            """)
+        let submitted = try s.server.cli(["submit", doc], token: s.dan)
+        #expect(submitted.status == 0, "\(submitted.stderr)")
+        let url = "http://127.0.0.1:\(port)/assistants/ranker/v1/completions"
+        try await eventually("the service answers through the gateway", timeout: .seconds(60)) {
+            (try? await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(s.dan)")], body: "{}").0) == 200
+        }
+        let svid = try String(contentsOfFile: s.svidFile, encoding: .utf8)
+        func exchange(_ audience: String, subject: String? = nil) async throws -> (Int, [String: Any]) {
+            try await Self.exchange(s, subject: subject, svid: svid, audience: audience, scope: "")
+        }
+        func call(_ token: String) async throws -> (Int, String?, String) {
+            let (status, version, body) = try await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(token)")], body: #"{"prompt": "hi"}"#)
+            return (status, version, String(decoding: body, as: UTF8.self))
+        }
+        // In its own name, and for dan.
+        var (status, o) = try await exchange("inference:assistants/ranker")
+        let own = try #require(o["access_token"] as? String, "\(status) \(o)")
+        var answer = try await call(own)
+        #expect(answer.0 == 200 && answer.1 == "ranker@1.0.0", "\(answer)")
+        (status, o) = try await exchange("inference:assistants/ranker", subject: s.dan)
+        let forDan = try #require(o["access_token"] as? String, "\(status) \(o)")
+        #expect(try await call(forDan).0 == 200)
+        // A token for another service of the team is refused there, naming the audience to ask for.
+        (status, o) = try await exchange("inference:assistants/other")
+        answer = try await call(try #require(o["access_token"] as? String, "\(status) \(o)"))
+        let refusal = ((try? JSONSerialization.jsonObject(with: Data(answer.2.utf8)) as? [String: Any])?["error"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(answer.0 == 403 && refusal.contains("token is for inference:assistants/other, not assistants/ranker: ask for") && refusal.contains("audience inference:assistants/ranker"),
+                "\(answer)")
+        // Another team's service is not exchanged for; a tool's token is no caller of services.
+        (status, o) = try await exchange("inference:search/ranker")
+        #expect(status == 400 && o["error"] as? String == "invalid_target" && (o["error_description"] as? String)?.contains("its own team's services") == true, "\(status) \(o)")
+        let tool = try await Self.accessToken(s, subject: s.dan)
+        #expect(try await call(tool).0 == 401)
+        let audit = try await s.server.json(.GET, "/v1/audit?action=token-exchange", token: s.admin).1
+        let objects = (audit["items"] as? [[String: Any]] ?? []).compactMap { $0["object"] as? String }
+        #expect(objects.contains("service/assistants/ranker"), "\(objects)")
+        // The agent ends: its tokens stop working within the gateway's 2 s.
+        #expect(try s.server.cli(["cancel", s.agentID], token: s.dan).status == 0)
+        try await eventually("the ended agent's token is refused", timeout: .seconds(20)) { try await call(own).0 == 401 }
+    }
 
     @Test func anAgentCallsAToolForAPersonThroughTheGateway() async throws {
         let s = try await Self.start()

@@ -5,6 +5,7 @@ import NIOHTTP1
 import Synchronization
 import TarmacCore
 import TarmacDelivery
+import TarmacIdentity
 
 /// The inference gateway: `/{team}/{service}/{path}` goes to a replica of one of the service's versions, chosen by the
 /// route's weights (or kept to one version by a sticky header), round robin over that version's ready replicas. A call
@@ -24,7 +25,7 @@ public struct InferenceCaller: Sendable {
     }
 
     /// The audience a workload's JWT-SVID carries to call `TEAM/SERVICE` through the gateway.
-    public static func audience(team: String, service: String) -> String { "inference:\(team)/\(service)" }
+    public static func audience(team: String, service: String) -> String { TokenExchange.serviceAudience(team: team, service: service) }
 }
 
 public struct InferenceGateway: GatewayResponder {
@@ -163,7 +164,7 @@ final class InferenceCall {
         // A workload's token is for the services it names.
         if let audiences = caller.audiences, !audiences.contains(InferenceCaller.audience(team: team, service: service)) {
             return refuse(.forbidden, "\(p.name)'s token is for \(audiences.joined(separator: ", ")), not \(key): ask for a JWT-SVID with audience "
-                          + "\(InferenceCaller.audience(team: team, service: service)) (POST /v1/identity with \"audience\")")
+                          + "\(InferenceCaller.audience(team: team, service: service)) (POST /v1/identity with \"audience\"), or an agent's access token for it (POST /v1/token, audience the same)")
         }
         // A request may ask for one version the service routes to, whatever its share (a blue-green rollout's preview).
         if let asked = head.headers.first(name: InferenceGateway.versionHeader) {

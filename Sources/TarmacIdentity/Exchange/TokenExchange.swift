@@ -70,11 +70,48 @@ public enum TokenExchange {
             }
             if let e = g.expiresAt { until = min(until, e) }
         }
+        if case .itself = subject, let s = scopes.first(where: { tool.sensitiveScopes.contains($0) }) {
+            return .failure(OAuthError(.invalidScope, "scope '\(s)' of tool '\(toolName)' is sensitive: an agent holds it only on behalf of a person (subject_token = the person's token)"))
+        }
+        return acting(subject, agent: agent, audience: toolName, scopes: scopes, until: until)
+    }
+
+    // MARK: services
+
+    /// The audience a token carries to call the InferenceService `TEAM/SERVICE` through the inference gateway.
+    public static func serviceAudience(team: String, service: String) -> String { "inference:\(team)/\(service)" }
+
+    /// `inference:TEAM/SERVICE` read back (nil: not a service's audience).
+    public static func service(of audience: String) -> (team: String, service: String)? {
+        guard audience.hasPrefix("inference:") else { return nil }
+        let parts = audience.dropFirst("inference:".count).split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+        return (String(parts[0]), String(parts[1]))
+    }
+
+    /// Decides a request for a token to call an InferenceService (`audience` = `inference:TEAM/SERVICE`): an agent
+    /// calls its own team's services, in its own name or for the person it acts for, as it calls tools; such a token
+    /// carries no scopes (calling is all it allows) and lives at most `maxLifetime`.
+    public static func decideService(subject: Subject, agent: Agent, audience: String, requested: [String]?, maxLifetime: TimeInterval, now: Date)
+        -> Result<Decision, OAuthError> {
+        guard let (team, _) = service(of: audience) else {
+            return .failure(OAuthError(.invalidTarget, "'\(audience.prefix(200))' is not a service: write inference:TEAM/SERVICE"))
+        }
+        guard team == agent.workload.team else {
+            return .failure(OAuthError(.invalidTarget, "agent \(agent.name) calls its own team's services (inference:\(agent.workload.team)/SERVICE), not team \(team)'s"))
+        }
+        if let r = requested, !r.isEmpty {
+            return .failure(OAuthError(.invalidScope, "a token for a service carries no scopes (calling it is what it allows): leave scope out"))
+        }
+        return acting(subject, agent: agent, audience: audience, scopes: [], until: now.addingTimeInterval(maxLifetime))
+    }
+
+    /// Who a token is about once what it allows is decided: the agent itself, the person it acts for, or the person an
+    /// earlier agent's token (for the same audience, within its scopes) acts for.
+    static func acting(_ subject: Subject, agent: Agent, audience: String, scopes: [String], until: Date) -> Result<Decision, OAuthError> {
+        var until = until
         switch subject {
         case .itself:
-            if let s = scopes.first(where: { tool.sensitiveScopes.contains($0) }) {
-                return .failure(OAuthError(.invalidScope, "scope '\(s)' of tool '\(toolName)' is sensitive: an agent holds it only on behalf of a person (subject_token = the person's token)"))
-            }
             return .success(Decision(subject: agent.spiffeID, act: nil, scopes: scopes, expiresAt: until))
         case .person(let name, _, let mayChange, let expiresAt):
             guard let onBehalfOf = agent.details.onBehalfOf else {
@@ -92,8 +129,8 @@ public enum TokenExchange {
             guard let act = earlier.act else {
                 return .failure(OAuthError(.invalidGrant, "the subject_token acts for no person; pass the person's token or your own JWT-SVID"))
             }
-            guard earlier.aud.contains(toolName) else {
-                return .failure(OAuthError(.invalidTarget, "the subject_token is for \(earlier.aud.values.joined(separator: ", ")), not '\(toolName)'"))
+            guard earlier.aud.contains(audience) else {
+                return .failure(OAuthError(.invalidTarget, "the subject_token is for \(earlier.aud.values.joined(separator: ", ")), not '\(audience)'"))
             }
             guard earlier.tarmac.team == agent.workload.team else {
                 return .failure(OAuthError(.invalidGrant, "the subject_token was issued to team \(earlier.tarmac.team)'s agent; \(agent.name) is team \(agent.workload.team)'s"))
