@@ -110,6 +110,7 @@ let package = Package(
             name: "TarmacServer",
             dependencies: [
                 "TarmacRuntime", "TarmacCore", "TarmacCredentials", "TarmacIdentity", "TarmacAPI", "TarmacPlanning", "TarmacWorkdir", "TarmacContract", "TarmacModel", "TarmacDelivery",
+                "TarmacMetering",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -157,7 +158,7 @@ let package = Package(
         .target(
             name: "TarmacMetering",
             dependencies: [
-                "TarmacCore", .product(name: "Metrics", package: "swift-metrics"),
+                "TarmacCore", .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),

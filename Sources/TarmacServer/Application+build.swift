@@ -82,6 +82,7 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     deps.models.map { ModelController(registry: $0).register(v1) }
     ReviewController(registry: deps.models ?? ModelRegistry(store: deps.controlPlane.store, controlPlane: deps.controlPlane, artifacts: nil)).register(v1)
     RolloutController(runner: deps.rollouts).register(v1)
+    UsageController(controlPlane: deps.controlPlane).register(v1)
     return router
 }
 

@@ -150,6 +150,23 @@ enum Migrations {
                 t.primaryKey(["team", "digest", "by"])
             }
         }
+        // The metering ledger: usage per workload and UTC day, and the transition it was summed up to (one row).
+        m.registerMigration("v9-usage") { db in
+            try db.create(table: "usage") { t in
+                t.column("day", .text).notNull()
+                t.column("workload", .text).notNull()
+                t.column("team", .text).notNull().indexed()
+                t.column("gpu", .double).notNull()
+                t.column("cpu", .double).notNull()
+                t.column("memory", .double).notNull()
+                t.column("body", .blob).notNull()
+                t.primaryKey(["day", "workload"])
+            }
+            try db.create(table: "usage_cursor") { t in
+                t.column("id", .integer).primaryKey().check { $0 == 1 }
+                t.column("seq", .integer).notNull()
+            }
+        }
         return m
     }
 }

@@ -302,6 +302,45 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func usageCursor() async throws -> Int64 {
+        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT seq FROM usage_cursor WHERE id = 1") ?? 0 }
+    }
+
+    public func applyUsage(_ batch: UsageBatch) async throws -> Bool {
+        // Rows whose attributes (name, user, model...) were written once; the sums add up in their own columns.
+        let bodies = try batch.rows.map { try WorkloadRecord.encoder.encode($0) }
+        return try await pool.write { db in
+            let cursor = try Int64.fetchOne(db, sql: "SELECT seq FROM usage_cursor WHERE id = 1") ?? 0
+            guard batch.through > cursor else { return false }
+            for (r, body) in zip(batch.rows, bodies) {
+                try db.execute(sql: """
+                    INSERT INTO usage (day, workload, team, gpu, cpu, memory, body) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(day, workload) DO UPDATE SET gpu = gpu + excluded.gpu, cpu = cpu + excluded.cpu, memory = memory + excluded.memory
+                    """, arguments: [r.day, r.workload, r.team, r.gpuSeconds, r.cpuSeconds, r.memoryGiBSeconds, body])
+            }
+            try db.execute(sql: "INSERT INTO usage_cursor (id, seq) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq", arguments: [batch.through])
+            return true
+        }
+    }
+
+    public func usage(since: String?, until: String?, team: String?) async throws -> [UsageRow] {
+        try await pool.read { db in
+            var sql = "SELECT body, gpu, cpu, memory FROM usage WHERE 1 = 1"
+            var args: [any DatabaseValueConvertible] = []
+            if let since { sql += " AND day >= ?"; args.append(since) }
+            if let until { sql += " AND day < ?"; args.append(until) }
+            if let team { sql += " AND team = ?"; args.append(team) }
+            sql += " ORDER BY day, workload"
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { row in
+                var r = try WorkloadRecord.decoder.decode(UsageRow.self, from: row["body"] as Data)
+                r.gpuSeconds = row["gpu"]
+                r.cpuSeconds = row["cpu"]
+                r.memoryGiBSeconds = row["memory"]
+                return r
+            }
+        }
+    }
+
     public func saveRollout(_ record: RolloutRecord) async throws {
         try await pool.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO rollout (team, service, body) VALUES (?, ?, ?)", arguments: [record.team, record.service, record.body])

@@ -49,6 +49,7 @@ public enum StoreConformance {
         ConformanceCase(name: "an alias moves by compare-and-set: one of concurrent movers wins", run: aliasesMoveByCompareAndSet),
         ConformanceCase(name: "an approval is kept once per person and version, of a registered version", run: approvalsAreKeptOncePerPerson),
         ConformanceCase(name: "a document review is kept once per person, team and digest", run: reviewsAreKeptOncePerPerson),
+        ConformanceCase(name: "usage adds up per workload and day, and a batch at or before the cursor is not applied twice", run: usageIsAppliedOnce),
         ConformanceCase(name: "a service's rollout is replaced by the next, listed by team and service, and forgotten on delete", run: rolloutsAreKeptPerService),
         ConformanceCase(name: "a restart replays everything that was written", run: restartReplaysEverything),
     ]
@@ -424,6 +425,28 @@ public enum StoreConformance {
         try expect(kept.map(\.by) == ["bob", "carol"] && kept[0] == review("bob"), "reviews list oldest first, of that document only, and round-trip whole", "\(kept)")
         try expect(try await store.reviews(team: "ads", digest: doc).map(\.by) == ["bob"], "a team sees its own reviews", "\(try await store.reviews(team: "ads", digest: doc))")
         try expect(try await store.auditHead()?.seq == head + 3, "each kept review is audited", "head moved by \((try await store.auditHead()?.seq ?? 0) - head)")
+    }
+
+    static func usageIsAppliedOnce(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        try expect(try await store.usageCursor() == 0, "a new ledger starts at 0", "\(try await store.usageCursor())")
+        func row(_ day: String, _ workload: String, team: String = "search", gpu: Double, cpu: Double = 1, memory: Double = 2) -> UsageRow {
+            UsageRow(day: day, workload: workload, name: "n-\(workload)", team: team, env: "dev", kind: "TrainingJob", user: "alice", model: nil,
+                     accelerator: gpu > 0 ? "h100" : nil, gpuSeconds: gpu, cpuSeconds: cpu, memoryGiBSeconds: memory)
+        }
+        let first = UsageBatch(through: 5, rows: [row("2026-12-06", "wl-1", gpu: 0.25), row("2026-12-07", "wl-1", gpu: 0.5), row("2026-12-07", "wl-2", team: "ads", gpu: 0)])
+        try expect(try await store.applyUsage(first), "a batch is applied", "refused")
+        try expect(!(try await store.applyUsage(first)), "the same batch again is not", "applied twice")
+        try expect(!(try await store.applyUsage(UsageBatch(through: 4, rows: [row("2026-12-07", "wl-1", gpu: 9)]))), "nor one before the cursor", "applied")
+        try expect(try await store.applyUsage(UsageBatch(through: 9, rows: [row("2026-12-07", "wl-1", gpu: 1.5, cpu: 3, memory: 4)])), "a later batch is", "refused")
+        try expect(try await store.usageCursor() == 9, "the cursor moved with the sums", "\(try await store.usageCursor())")
+        let all = try await store.usage(since: nil, until: nil, team: nil)
+        try expect(all.map(\.key) == ["2026-12-06|wl-1", "2026-12-07|wl-1", "2026-12-07|wl-2"], "rows by day then workload", "\(all.map(\.key))")
+        let seventh = try await store.usage(since: "2026-12-07", until: "2026-12-08", team: "search")
+        try expect(seventh.count == 1 && seventh[0].gpuSeconds == 2 && seventh[0].cpuSeconds == 4 && seventh[0].memoryGiBSeconds == 6 && seventh[0].name == "n-wl-1",
+                   "deltas add up and the row keeps its attributes", "\(seventh)")
+        try expect(try await store.usage(since: nil, until: "2026-12-07", team: nil).map(\.gpuSeconds) == [0.25], "until is exclusive", "")
+        try expect(try await store.usage(since: nil, until: nil, team: "ads").map(\.workload) == ["wl-2"], "one team's rows", "")
     }
 
     // MARK: builders

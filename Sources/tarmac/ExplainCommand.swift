@@ -32,7 +32,7 @@ struct ExplainCommand: ParsableCommand {
     var size: String?
 
     func run() throws {
-        guard let format = OutputFormat(rawValue: output) else { throw ValidationError("unknown output format '\(output)'; use text, json or yaml") }
+        guard let format = OutputFormat(rawValue: output), format != .csv else { throw ValidationError("unknown output format '\(output)'; use text, json or yaml") }
         let path = try platform.required()
         let loaded = ContractLoader.load(path)
         guard let contract = loaded.contract else {
@@ -58,7 +58,7 @@ struct ExplainCommand: ParsableCommand {
             print("values:")
             for r in explanation.rows { print("  - {path: \"\(r.path)\", value: \"\(r.value)\", source: \"\(r.source)\"}") }
             if !explanation.facts.isEmpty { print("facts:"); for f in explanation.facts { print("  - \"\(f)\"") } }
-        case .text:
+        case .text, .csv:
             var title = explanation.subject
             if let e = explanation.env { title += "  env=\(e)" }
             if let t = explanation.team { title += "  team=\(t)" }

@@ -27,7 +27,7 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: "Use this context of the credentials file (see `tarmac login --list`) instead of the current one.")
     var context: String?
 
-    @Option(name: .shortAndLong, help: "Output format: text, json or yaml.")
+    @Option(name: .shortAndLong, help: "Output format: text, json, yaml or csv.")
     var output: OutputFormatOption = .text
 
     func client() throws -> ServerClient {
@@ -153,14 +153,58 @@ func runClient(_ body: () async throws -> Void) async throws {
     }
 }
 
-/// Prints raw JSON from the server as JSON (pretty) or YAML.
+/// Prints raw JSON from the server as JSON (pretty), YAML, or CSV (a list's items, or the one object, a row each;
+/// nested fields as `a.b` columns).
 func printStructured(_ data: Data, _ format: OutputFormat) throws {
     let object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
     switch format {
     case .yaml:
         print(try Yams.dump(object: object, sortKeys: true), terminator: "")
+    case .csv:
+        print(CSV.table(object), terminator: "")
     default:
         let pretty = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         print(String(decoding: pretty, as: UTF8.self))
+    }
+}
+
+/// CSV (RFC 4180) of JSON values: the rows of a list (`items` of an object, or the array itself), else the one object.
+enum CSV {
+    static func table(_ object: Any) -> String {
+        let rows: [Any]
+        if let d = object as? [String: Any], let items = d["items"] as? [Any] { rows = items } else if let a = object as? [Any] { rows = a } else { rows = [object] }
+        var columns: [String] = []
+        var seen: Set<String> = []
+        let flat = rows.map { row -> [String: String] in
+            var out: [String: String] = [:]
+            flatten(row, prefix: "", into: &out)
+            for k in out.keys.sorted() where seen.insert(k).inserted { columns.append(k) }
+            return out
+        }
+        var text = columns.map(field).joined(separator: ",") + "\r\n"
+        for r in flat { text += columns.map { field(r[$0] ?? "") }.joined(separator: ",") + "\r\n" }
+        return text
+    }
+
+    static func flatten(_ v: Any, prefix: String, into out: inout [String: String]) {
+        let name = prefix.isEmpty ? "value" : prefix
+        switch v {
+        case let d as [String: Any]:
+            if d.isEmpty, !prefix.isEmpty { out[prefix] = "" }
+            for (k, x) in d { flatten(x, prefix: prefix.isEmpty ? k : prefix + "." + k, into: &out) }
+        case let a as [Any]:
+            let data = (try? JSONSerialization.data(withJSONObject: a, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            out[name] = String(decoding: data, as: UTF8.self)
+        case is NSNull:
+            out[name] = ""
+        case let b as Bool where type(of: v) == Bool.self || "\(type(of: v))".contains("Boolean"):
+            out[name] = b ? "true" : "false"
+        default:
+            out[name] = "\(v)"
+        }
+    }
+
+    static func field(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 }

@@ -45,5 +45,5 @@ enum Terminal {
 }
 
 enum OutputFormat: String, CaseIterable, Sendable {
-    case text, json, yaml
+    case text, json, yaml, csv
 }

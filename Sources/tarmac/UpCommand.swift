@@ -280,7 +280,7 @@ struct UpCommand: AsyncParsableCommand {
             config.gatewayURL = url.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         }
         let controlPlane = ControlPlane(contract: contract, store: store, backend: runtime, config: config, logger: logger)
-        let metering = MeteringService(controlPlane.transitions)
+        let metering = MeteringService(controlPlane.transitions, store: store)
         let tokens = Tokens(store: store, teams: Set(contract.platform.teams.keys))
         let url = httpURL(host, port)
         let secret = try await tokens.bootstrap()

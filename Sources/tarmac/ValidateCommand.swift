@@ -29,7 +29,7 @@ struct ValidateCommand: ParsableCommand {
     var files: [String]
 
     func run() throws {
-        guard let format = OutputFormat(rawValue: output), format != .yaml else {
+        guard let format = OutputFormat(rawValue: output), format == .text || format == .json else {
             throw ValidationError("unknown output format '\(output)'; use text or json")
         }
         let report = Validation.run(platform: platform.path, paths: files)

@@ -102,6 +102,9 @@ final class FaultyStore: Store {
     }
     func review(_ r: DocumentReview, audit: AuditDraft) async throws -> Bool { try await inner.review(r, audit: audit) }
     func reviews(team: String, digest: String) async throws -> [DocumentReview] { try await inner.reviews(team: team, digest: digest) }
+    func usageCursor() async throws -> Int64 { try await inner.usageCursor() }
+    func applyUsage(_ batch: UsageBatch) async throws -> Bool { try await inner.applyUsage(batch) }
+    func usage(since: String?, until: String?, team: String?) async throws -> [UsageRow] { try await inner.usage(since: since, until: until, team: team) }
     func saveRollout(_ record: RolloutRecord) async throws { try await inner.saveRollout(record) }
     func rollouts() async throws -> [RolloutRecord] { try await inner.rollouts() }
     func deleteRollout(team: String, service: String) async throws { try await inner.deleteRollout(team: team, service: service) }

@@ -37,6 +37,7 @@ import Yams
     static let rollout = RolloutView(team: "search", service: "ranker", env: "dev", strategy: "canary", steps: ["10%", "analysis 60s"], from: "ranker@1.0.0",
                                      to: "ranker@1.1.0", fromWorkload: "wl-1", toWorkload: "wl-2", phase: "promoted", message: "m", weights: ["1.0.0": 0, "1.1.0": 100],
                                      startedBy: "alice", startedAt: at, warmUntil: at, previousWarm: true, coldStartSeconds: 12.5)
+    static let usageLine = UsageLineView(keys: ["team": "search"], gpuHours: 1.5, cpuHours: 2.5, memoryGiBHours: 3.5, cost: 4.25, workloads: 2)
     static let review = ReviewView(team: "search", digest: "sha256:ab", kind: "InferenceService", name: "ranker", by: "carol", at: at, comment: "c")
     static let approval = ApprovalView(by: "carol", at: at, digest: "sha256:ab", comment: "c")
 
@@ -93,6 +94,8 @@ import Yams
         ("Approval", approval),
         ("ReviewRequest", ReviewRequest(document: "kind: InferenceService", digest: "sha256:ab", team: "search", kind: "InferenceService", name: "ranker", comment: "c")),
         ("Review", review),
+        ("UsageLine", usageLine),
+        ("UsageReport", UsageReportView(by: ["team"], since: "2026-12-01", until: "2026-12-08", items: [usageLine], total: usageLine)),
         ("ReviewList", ReviewList(items: [review])),
         ("PromotionRequest", PromotionRequestBody(team: "search", version: "1.1.0", env: "prod", dryRun: true)),
         ("Gate", GateView(gate: "review", passed: false, message: "m")),

@@ -22,6 +22,8 @@ public final class InMemoryStore: Store {
         var approvals: [ModelApproval] = []
         var reviews: [DocumentReview] = []
         var rollouts: [String: RolloutRecord] = [:]
+        var usage: [String: UsageRow] = [:]
+        var usageCursor: Int64 = 0
 
         mutating func append(_ drafts: [AuditDraft]) {
             for d in drafts {
@@ -207,6 +209,26 @@ public final class InMemoryStore: Store {
 
     public func reviews(team: String, digest: String) async throws -> [DocumentReview] {
         state.withLock { s in s.reviews.filter { $0.team == team && $0.digest == digest } }
+    }
+
+    public func usageCursor() async throws -> Int64 { state.withLock { $0.usageCursor } }
+
+    public func applyUsage(_ batch: UsageBatch) async throws -> Bool {
+        state.withLock { s in
+            guard batch.through > s.usageCursor else { return false }
+            for r in batch.rows {
+                if s.usage[r.key] == nil { s.usage[r.key] = r } else { s.usage[r.key]!.add(r) }
+            }
+            s.usageCursor = batch.through
+            return true
+        }
+    }
+
+    public func usage(since: String?, until: String?, team: String?) async throws -> [UsageRow] {
+        state.withLock { s in
+            s.usage.values.filter { r in since.map { r.day >= $0 } ?? true && until.map { r.day < $0 } ?? true && team.map { r.team == $0 } ?? true }
+                .sorted { ($0.day, $0.workload) < ($1.day, $1.workload) }
+        }
     }
 
     public func saveRollout(_ record: RolloutRecord) async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import TarmacPlanning
 
 /// One persisted change of one workload, as every subscriber sees it (metering, credentials, delivery, the portal's live
 /// view). Written in the same transaction as the change and its audit record; `seq` orders all transitions of the
@@ -25,6 +26,16 @@ public struct Transition: Codable, Sendable, Hashable {
     /// GPU- and CPU-seconds the workload used since the transition before this one (its attempt held capacity meanwhile).
     public var gpuSeconds: Double
     public var cpuSeconds: Double
+    /// Memory GiB-seconds over the same span (nil in transitions stored before it was accounted).
+    public var memoryGiBSeconds: Double?
+    /// Who submitted the workload, its accelerator model and the model it serves (InferenceServices): what metering
+    /// sums usage by (nil in transitions stored before they were carried).
+    public var user: String?
+    public var accelerator: String?
+    public var model: String?
+    /// Where the span its GPU-, CPU- and memory-seconds were used over began (it ends at `at`): metering splits it
+    /// across days. nil when it used nothing.
+    public var usageSince: Date?
 
     public init(seq: Int64 = 0, workload: String, name: String, team: String, env: String, kind: String, attempt: Int, event: String,
                 from: WorkloadState?, to: WorkloadState, at: Date, pods: Int, cause: String?, gpuSeconds: Double = 0, cpuSeconds: Double = 0) {
@@ -50,5 +61,17 @@ public struct Transition: Codable, Sendable, Hashable {
         self.init(workload: e.id, name: e.name, team: e.team, env: e.env, kind: e.kind, attempt: e.attempt, event: event,
                   from: before?.state, to: e.state, at: at, pods: e.podCount, cause: e.cause,
                   gpuSeconds: e.gpuSeconds - (before?.gpuSeconds ?? 0), cpuSeconds: e.cpuSeconds - (before?.cpuSeconds ?? 0))
+        memoryGiBSeconds = (e.memoryGiBSeconds ?? 0) - (before?.memoryGiBSeconds ?? 0)
+        user = e.submittedBy
+        // The accounting the machine did for this change started where the entry before it was accounted until.
+        if gpuSeconds > 0 || cpuSeconds > 0, let b = before { usageSince = b.accountedUntil ?? b.startedAt ?? b.admittedAt }
+    }
+
+    /// The same transition, saying the accelerator and model of the plan it ran under.
+    public func about(_ plan: WorkloadPlan?) -> Transition {
+        var t = self
+        t.accelerator = plan?.size.accelerator
+        if case .inference(let d)? = plan?.workload.details { t.model = d.model.description }
+        return t
     }
 }

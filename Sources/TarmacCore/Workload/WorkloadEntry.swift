@@ -44,6 +44,8 @@ public struct WorkloadEntry: Codable, Sendable, Hashable {
     /// Accounted when it finishes: GPU-seconds and CPU core-seconds of all attempts.
     public var gpuSeconds: Double
     public var cpuSeconds: Double
+    /// Memory GiB-seconds of all attempts (nil in entries stored before it was accounted: none).
+    public var memoryGiBSeconds: Double?
     /// The last checkpoint the workload reported (any attempt): preemption then loses only the work since it.
     public var lastCheckpoint: CheckpointMark?
     /// The uploaded working directory its pods start in (`sha256:...`), if any.

@@ -27,7 +27,7 @@ public struct WorkloadMachine: Sendable {
         t.accepting = true
         return (t, [.persist(AuditDraft(time: now, actor: actor, action: "submit", object: Self.object(e), after: e.digest,
                                         detail: "\(e.kind) \(e.team)/\(e.env)/\(e.name) size \(e.size)")),
-                    .emit(Transition("submit", before: nil, after: e, at: now)), .accept])
+                    .emit(Transition("submit", before: nil, after: e, at: now).about(plan)), .accept])
     }
 
     public func step(_ t: TrackedWorkload, _ event: WorkloadEvent, now: Date) -> Step {
@@ -297,7 +297,7 @@ public struct WorkloadMachine: Sendable {
         t.entry = n
         return (t, [.persist(AuditDraft(time: now, actor: actor, action: action, object: Self.object(n), before: before.digest,
                                         after: n.digest, detail: detail)),
-                    .emit(Transition(action, before: before, after: n, at: now))] + then)
+                    .emit(Transition(action, before: before, after: n, at: now).about(t.plan))] + then)
     }
 
     /// Adds the GPU- and CPU-seconds the attempt used since it was last accounted (from its admission) up to `now`.
@@ -311,6 +311,7 @@ public struct WorkloadMachine: Sendable {
             let seconds = max(0, now.timeIntervalSince(start))
             e.gpuSeconds += seconds * Double(plan.size.gpus.thousandths) / 1000 * Double(e.podCount)
             e.cpuSeconds += seconds * Double(plan.size.cpu.millis) / 1000 * Double(e.podCount)
+            e.memoryGiBSeconds = (e.memoryGiBSeconds ?? 0) + seconds * Double(plan.size.memory.bytes) / Double(1 << 30) * Double(e.podCount)
         }
         e.accountedUntil = keepOpen ? now : nil
     }

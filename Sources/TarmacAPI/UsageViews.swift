@@ -1,0 +1,41 @@
+import Foundation
+
+/// `GET /v1/usage`: the metering ledger summed by the dimensions asked for, with its cost at the contract's rates.
+public struct UsageReportView: Codable, Sendable, Hashable {
+    /// The dimensions lines are summed by: team, user, env, kind, workload, model, accelerator, day.
+    public var by: [String]
+    /// The days covered: `since <= day < until` (UTC); nil: open.
+    public var since: String?
+    public var until: String?
+    public var items: [UsageLineView]
+    public var total: UsageLineView
+    public init(by: [String], since: String?, until: String?, items: [UsageLineView], total: UsageLineView) {
+        self.by = by
+        self.since = since
+        self.until = until
+        self.items = items
+        self.total = total
+    }
+}
+
+/// One line of a usage report: its dimensions' values and the sums.
+public struct UsageLineView: Codable, Sendable, Hashable {
+    /// The value of each dimension summed by (`{"team": "search"}`); empty for the total.
+    public var keys: [String: String]
+    /// GPU-hours as shares (a quarter GPU for an hour is 0.25).
+    public var gpuHours: Double
+    public var cpuHours: Double
+    public var memoryGiBHours: Double
+    /// At the contract's rates: each accelerator's hourlyCost, costs.cpuCoreHour and costs.memoryGiBHour.
+    public var cost: Double
+    /// Workloads with usage in the line.
+    public var workloads: Int
+    public init(keys: [String: String], gpuHours: Double, cpuHours: Double, memoryGiBHours: Double, cost: Double, workloads: Int) {
+        self.keys = keys
+        self.gpuHours = gpuHours
+        self.cpuHours = cpuHours
+        self.memoryGiBHours = memoryGiBHours
+        self.cost = cost
+        self.workloads = workloads
+    }
+}

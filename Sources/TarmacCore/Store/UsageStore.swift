@@ -1,0 +1,12 @@
+/// The metering ledger: usage per workload and day, and the transition it has been summed up to. The sums and that
+/// cursor move in one transaction, so after any restart the ledger resumes the transition stream exactly after what it
+/// counted: nothing twice, nothing skipped.
+public protocol UsageStore: Sendable {
+    /// The `seq` of the last transition the ledger applied (0: none).
+    func usageCursor() async throws -> Int64
+    /// Adds the batch's rows (per workload and day) and moves the cursor to `through`, in one transaction. A batch
+    /// through a `seq` at or before the cursor was applied already: nothing is written and the answer is false.
+    func applyUsage(_ batch: UsageBatch) async throws -> Bool
+    /// Rows with `since <= day < until` (nil: open), of one team (nil: every team), by day then workload.
+    func usage(since: String?, until: String?, team: String?) async throws -> [UsageRow]
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Hummingbird
+import Logging
+import TarmacAPI
+import TarmacCore
+import TarmacMetering
+import TarmacModel
+import TarmacRuntime
+
+/// /v1/usage: the metering ledger, summed by the dimensions asked for and priced at the contract's rates. The ledger is
+/// brought up to the last stored transition first, so an answer counts everything that happened before it.
+struct UsageController {
+    let controlPlane: ControlPlane
+
+    func register(_ group: RouterGroup<TarmacRequestContext>) {
+        group.get("usage", use: report)
+    }
+
+    @Sendable func report(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let p = try context.caller()
+        let q = request.uri.queryParameters
+        let now = controlPlane.clock.now
+        var by: [UsageReport.Dimension] = []
+        for word in (q.get("by") ?? "team").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !word.isEmpty {
+            guard let d = UsageReport.Dimension(rawValue: word) else {
+                let names = UsageReport.Dimension.allCases.map(\.rawValue)
+                throw APIError(.badRequest, code: "badRequest", "cannot sum by '\(word)'" + (Suggestions.closest(to: word, in: names).map { "; did you mean '\($0)'?" } ?? "") + " (by: \(names.joined(separator: ", ")))")
+            }
+            if !by.contains(d) { by.append(d) }
+        }
+        let since = try q.get("since").map { try Self.day($0, now: now, name: "since") }
+        let until = try q.get("until").map { try Self.day($0, now: now, name: "until") }
+        let team = q.get("team")
+        if let team, !p.canRead(team: team) { throw APIError(.notFound, code: "notFound", "no team '\(team)'") }
+        let store = controlPlane.store
+        await MeteringService.catchUp(store, logger: Logger(label: "tarmac.metering"))
+        let rows = try await store.usage(since: since, until: until, team: team).filter { p.canRead(team: $0.team) }
+        let platform = controlPlane.contract.platform
+        let rates = UsageReport.Rates(acceleratorHour: platform.accelerators.compactMapValues(\.hourlyCost),
+                                      cpuCoreHour: platform.costs.cpuCoreHour ?? 0, memoryGiBHour: platform.costs.memoryGiBHour ?? 0)
+        let (lines, total) = UsageReport.sum(rows, by: by, rates: rates)
+        return try JSON.response(UsageReportView(by: by.map(\.rawValue), since: since, until: until, items: lines.map(Self.view), total: Self.view(total)))
+    }
+
+    static func view(_ l: UsageReport.Line) -> UsageLineView {
+        UsageLineView(keys: l.keys, gpuHours: l.gpuSeconds / 3600, cpuHours: l.cpuSeconds / 3600, memoryGiBHours: l.memoryGiBSeconds / 3600,
+                      cost: (l.cost * 1_000_000).rounded() / 1_000_000, workloads: l.workloads.count)
+    }
+
+    /// `2026-12-01`, or `7d` (that many days before today, UTC), or `today`.
+    static func day(_ text: String, now: Date, name: String) throws -> String {
+        if text == "today" { return UsageLedger.day(now.timeIntervalSince1970) }
+        if text.hasSuffix("d"), let n = Int(text.dropLast()), (0...3660).contains(n) {
+            return UsageLedger.day(now.timeIntervalSince1970 - Double(n) * 86_400)
+        }
+        let parts = text.split(separator: "-")
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2, let m = Int(parts[1]), let d = Int(parts[2]), Int(parts[0]) != nil,
+              (1...12).contains(m), (1...31).contains(d) else {
+            throw APIError(.badRequest, code: "badRequest", "\(name) is a day (2026-12-01), a number of days back (7d) or today, not '\(text.prefix(40))'")
+        }
+        return text
+    }
+}
