@@ -74,6 +74,7 @@ let package = Package(
             name: "TarmacRuntime",
             dependencies: [
                 "TarmacCore", "TarmacKinds", "TarmacModel", "TarmacContract", "TarmacEngine", "TarmacPlanning", "TarmacAPI", "TarmacIdentity", "TarmacDelivery",
+                "TarmacMetering",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -158,7 +159,7 @@ let package = Package(
         .target(
             name: "TarmacMetering",
             dependencies: [
-                "TarmacCore", .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
+                "TarmacCore", "TarmacModel", .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),

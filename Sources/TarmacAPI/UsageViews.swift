@@ -9,7 +9,10 @@ public struct UsageReportView: Codable, Sendable, Hashable {
     public var until: String?
     public var items: [UsageLineView]
     public var total: UsageLineView
-    public init(by: [String], since: String?, until: String?, items: [UsageLineView], total: UsageLineView) {
+    /// The budgeted teams the caller may see: this month's spend against the budget, and the forecast.
+    public var budgets: [BudgetView]?
+    public init(by: [String], since: String?, until: String?, items: [UsageLineView], total: UsageLineView, budgets: [BudgetView]? = nil) {
+        self.budgets = budgets
         self.by = by
         self.since = since
         self.until = until
@@ -37,5 +40,39 @@ public struct UsageLineView: Codable, Sendable, Hashable {
         self.memoryGiBHours = memoryGiBHours
         self.cost = cost
         self.workloads = workloads
+    }
+}
+
+/// A team's month against its budget.
+public struct BudgetView: Codable, Sendable, Hashable {
+    public var team: String
+    /// `2026-12` (UTC).
+    public var month: String
+    /// The budget: money per month and/or GPU-hours per month.
+    public var monthly: Double?
+    public var gpuHoursLimit: Double?
+    public var warnAt: Double
+    /// Spent this month (money at the contract's rates) and GPU-hours used, running attempts included.
+    public var spent: Double
+    public var gpuHours: Double
+    /// At the pace so far, at the month's end.
+    public var forecast: Double
+    public var forecastGPUHours: Double
+    /// ok, warning (past warnAt) or exceeded (new work waits).
+    public var state: String
+    public var message: String
+    public init(team: String, month: String, monthly: Double?, gpuHoursLimit: Double?, warnAt: Double, spent: Double, gpuHours: Double, forecast: Double,
+                forecastGPUHours: Double, state: String, message: String) {
+        self.team = team
+        self.month = month
+        self.monthly = monthly
+        self.gpuHoursLimit = gpuHoursLimit
+        self.warnAt = warnAt
+        self.spent = spent
+        self.gpuHours = gpuHours
+        self.forecast = forecast
+        self.forecastGPUHours = forecastGPUHours
+        self.state = state
+        self.message = message
     }
 }

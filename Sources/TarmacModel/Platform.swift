@@ -175,8 +175,24 @@ public struct Team: Sendable, Hashable {
     public var borrowingLimit: ResourceAmounts?
     public var lendingLimit: ResourceAmounts?
     public var weight: Double = 1
+    /// What the team may spend per calendar month (UTC), if anything limits it.
+    public var budget: Budget?
     public var origin = Origin.unknown
     public init(name: String) { self.name = name }
+}
+
+/// A team's monthly budget: in money (at the contract's rates), in GPU-hours, or both. At `warnAt` of either the team
+/// is warned; at the whole of either its new work waits (reason `budget`) until the month ends or the budget is raised.
+public struct Budget: Sendable, Hashable {
+    public var monthly: Double?
+    public var gpuHours: Double?
+    /// The share of the budget at which the team is warned (default 0.8).
+    public var warnAt: Double = 0.8
+    public init(monthly: Double? = nil, gpuHours: Double? = nil, warnAt: Double = 0.8) {
+        self.monthly = monthly
+        self.gpuHours = gpuHours
+        self.warnAt = warnAt
+    }
 }
 
 public struct Guardrails: Sendable, Hashable {

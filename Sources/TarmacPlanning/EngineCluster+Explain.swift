@@ -7,6 +7,7 @@ extension EngineCluster {
     public func explain(_ reason: WaitReason, team: String) -> String {
         guard case .quota(let q) = reason else { return reason.description }
         guard q.resource != "team" else { return "quota: \(q.detail)" }
+        guard !q.resource.hasPrefix("budget") else { return "budget: \(q.detail)" }
         // "needs 16 h100 GPUs, 8 available": the unit is said once (memory keeps its unit on both).
         let available = q.resource == "memory" ? amount(q.available, of: q.resource) : Self.number(Double(q.available) / 1000)
         return "quota: needs \(amount(q.needed, of: q.resource)), \(available) available to team \(team) (\(q.detail))"

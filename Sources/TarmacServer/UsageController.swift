@@ -39,7 +39,12 @@ struct UsageController {
         let rates = UsageReport.Rates(acceleratorHour: platform.accelerators.compactMapValues(\.hourlyCost),
                                       cpuCoreHour: platform.costs.cpuCoreHour ?? 0, memoryGiBHour: platform.costs.memoryGiBHour ?? 0)
         let (lines, total) = UsageReport.sum(rows, by: by, rates: rates)
-        return try JSON.response(UsageReportView(by: by.map(\.rawValue), since: since, until: until, items: lines.map(Self.view), total: Self.view(total)))
+        let budgets = await controlPlane.budgetStatuses().filter { p.canRead(team: $0.team) && (team == nil || $0.team == team) }.map { b in
+            BudgetView(team: b.team, month: b.month, monthly: b.budget.monthly, gpuHoursLimit: b.budget.gpuHours, warnAt: b.budget.warnAt, spent: b.spent,
+                       gpuHours: b.gpuHours, forecast: b.forecast, forecastGPUHours: b.forecastGPUHours, state: b.state.rawValue, message: b.message)
+        }
+        return try JSON.response(UsageReportView(by: by.map(\.rawValue), since: since, until: until, items: lines.map(Self.view), total: Self.view(total),
+                                                 budgets: budgets.isEmpty ? nil : budgets))
     }
 
     static func view(_ l: UsageReport.Line) -> UsageLineView {

@@ -7,7 +7,7 @@ struct CostCommand: AsyncParsableCommand {
         commandName: "cost",
         abstract: "What workloads used and cost: GPU-, CPU- and memory-hours from the metering ledger, priced at the contract's rates.",
         discussion: """
-        The ledger is kept in the data directory and survives restarts; it counts every transition once, from the time each attempt held its capacity, and splits long runs across the days they ran (UTC). GPU-hours are shares: a quarter GPU for an hour is 0.25. Cost is GPU-hours times the accelerator's hourlyCost, plus CPU core-hours times costs.cpuCoreHour and memory GiB-hours times costs.memoryGiBHour. Members see their team's lines, admins and auditors every team's.
+        The ledger is kept in the data directory and survives restarts; it counts every transition once, from the time each attempt held its capacity, and splits long runs across the days they ran (UTC). GPU-hours are shares: a quarter GPU for an hour is 0.25. Cost is GPU-hours times the accelerator's hourlyCost, plus CPU core-hours times costs.cpuCoreHour and memory GiB-hours times costs.memoryGiBHour. Members see their team's lines, admins and auditors every team's. Teams with a budget (teams.NAME.budget in the contract) get a second table: this month's spend, the forecast to its end at the pace so far, and their state (warning past warnAt; exceeded: new work waits with reason budget).
 
         Examples:
           tarmac cost                          # by team, everything so far
@@ -41,6 +41,14 @@ struct CostCommand: AsyncParsableCommand {
             let span = [r.since.map { "since \($0)" }, r.until.map { "until \($0)" }].compactMap { $0 }.joined(separator: ", ")
             if !span.isEmpty { print(span) }
             print(Terminal.table(dims.map { $0.uppercased() } + ["GPU-HOURS", "CPU-HOURS", "MEM-GIB-HOURS", "COST", "WORKLOADS"], rows))
+            if let budgets = r.budgets, !budgets.isEmpty {
+                print("")
+                print(Terminal.table(["TEAM", "MONTH", "BUDGET", "SPENT", "FORECAST", "GPU-HOURS (LIMIT)", "STATE"], budgets.map { b in
+                    [b.team, b.month, b.monthly.map { String(format: "%.2f", $0) } ?? "-", String(format: "%.2f", b.spent), String(format: "%.2f", b.forecast),
+                     String(format: "%.1f", b.gpuHours) + (b.gpuHoursLimit.map { String(format: " (%.1f)", $0) } ?? ""), b.state]
+                }))
+                for b in budgets where b.state != "ok" { print(b.message) }
+            }
         }
     }
 }

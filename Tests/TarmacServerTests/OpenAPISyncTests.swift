@@ -37,6 +37,8 @@ import Yams
     static let rollout = RolloutView(team: "search", service: "ranker", env: "dev", strategy: "canary", steps: ["10%", "analysis 60s"], from: "ranker@1.0.0",
                                      to: "ranker@1.1.0", fromWorkload: "wl-1", toWorkload: "wl-2", phase: "promoted", message: "m", weights: ["1.0.0": 0, "1.1.0": 100],
                                      startedBy: "alice", startedAt: at, warmUntil: at, previousWarm: true, coldStartSeconds: 12.5)
+    static let budget = BudgetView(team: "search", month: "2026-12", monthly: 100, gpuHoursLimit: 50, warnAt: 0.8, spent: 81, gpuHours: 10, forecast: 120,
+                                   forecastGPUHours: 20, state: "warning", message: "m")
     static let usageLine = UsageLineView(keys: ["team": "search"], gpuHours: 1.5, cpuHours: 2.5, memoryGiBHours: 3.5, cost: 4.25, workloads: 2)
     static let review = ReviewView(team: "search", digest: "sha256:ab", kind: "InferenceService", name: "ranker", by: "carol", at: at, comment: "c")
     static let approval = ApprovalView(by: "carol", at: at, digest: "sha256:ab", comment: "c")
@@ -95,7 +97,8 @@ import Yams
         ("ReviewRequest", ReviewRequest(document: "kind: InferenceService", digest: "sha256:ab", team: "search", kind: "InferenceService", name: "ranker", comment: "c")),
         ("Review", review),
         ("UsageLine", usageLine),
-        ("UsageReport", UsageReportView(by: ["team"], since: "2026-12-01", until: "2026-12-08", items: [usageLine], total: usageLine)),
+        ("UsageReport", UsageReportView(by: ["team"], since: "2026-12-01", until: "2026-12-08", items: [usageLine], total: usageLine, budgets: [budget])),
+        ("Budget", budget),
         ("ReviewList", ReviewList(items: [review])),
         ("PromotionRequest", PromotionRequestBody(team: "search", version: "1.1.0", env: "prod", dryRun: true)),
         ("Gate", GateView(gate: "review", passed: false, message: "m")),

@@ -42,6 +42,9 @@ public enum PlatformDecoder {
             t.borrowingLimit = n["borrowingLimit"].map(amounts)
             t.lendingLimit = n["lendingLimit"].map(amounts)
             t.weight = n.double("weight") ?? 1
+            if let b = n["budget"] {
+                t.budget = Budget(monthly: b.double("monthly"), gpuHours: b.double("gpuHours"), warnAt: b.double("warnAt") ?? 0.8)
+            }
             t.origin = n.origin()
             p.teams[name] = t
         }

@@ -79,6 +79,11 @@ public enum Schemas {
         Field("borrowingLimit", quota),
         Field("lendingLimit", quota),
         Field("weight", s(.number(min: 0.001), "Fair-share weight (default 1).")),
+        Field("budget", .object(ObjectSchema("What the team may spend per calendar month (UTC): in money at the contract's rates, in GPU-hours, or both. At warnAt the team is warned; at the whole of either, its new work waits (reason budget) until the month ends or the budget is raised.", [
+            Field("monthly", s(.number(min: 0), "Money per month, in the currency of the contract's hourlyCost and costs.")),
+            Field("gpuHours", s(.number(min: 0), "GPU-hours per month (shares: a quarter GPU for an hour is 0.25).")),
+            Field("warnAt", s(.number(min: 0.01), "The share of the budget at which the team is warned (default 0.8, at most 1).")),
+        ]))),
         Field("overrides", .object(ObjectSchema("Values that apply to this team only, layered over its environment.",
                                                 [Field("sizes", sizes.partial)]))),
         Field("description", s(.string, "Free text.")),

@@ -51,6 +51,18 @@ public enum PlatformValidator {
             for field in ["quota", "borrowingLimit", "lendingLimit"] {
                 if let node = teamNode?[field] { out += validate(amounts: node, field: field, team: team.name, platform: p) }
             }
+            if let b = team.budget {
+                if b.monthly == nil && b.gpuHours == nil {
+                    out.append(.error(at: o.key("budget"), "team '\(team.name)' has a budget with neither monthly nor gpuHours", rule: "budget", help: "set monthly (money), gpuHours, or both"))
+                }
+                if b.warnAt > 1 {
+                    out.append(.error(at: o.at("budget.warnAt"), "warnAt is a share of the budget, at most 1 (0.8 is 80%), not \(b.warnAt)", rule: "budget"))
+                }
+                if b.monthly != nil, p.costs.cpuCoreHour == nil, p.costs.memoryGiBHour == nil, !p.accelerators.values.contains(where: { $0.hourlyCost != nil }) {
+                    out.append(.warning(at: o.at("budget.monthly"), "team '\(team.name)' has a monthly budget in money, and the contract prices nothing (no hourlyCost, no costs): its spend stays 0",
+                                        rule: "budget", help: "set the accelerators' hourlyCost and costs.cpuCoreHour / costs.memoryGiBHour"))
+                }
+            }
             if team.borrowingLimit != nil {
                 if team.cohort == nil {
                     out.append(.error(at: o.key("borrowingLimit"), "team '\(team.name)' has a borrowingLimit but no cohort to borrow from", rule: "cohort", help: "set cohort, or remove borrowingLimit"))

@@ -7,6 +7,9 @@ public struct TeamQuota: Hashable, Sendable {
     public var borrowingLimit: Resources?
     public var lendingLimit: Resources?
     public var weight: Double
+    /// A dimension beyond the resources that is exhausted (the team's budget): while set, nothing more of the team is
+    /// admitted, and this is the reason, with its figures.
+    public var hold: QuotaShortfall?
 
     public init(name: String, nominal: Resources, cohort: String? = nil, borrowingLimit: Resources? = nil, lendingLimit: Resources? = nil, weight: Double = 1) {
         self.name = name
@@ -63,6 +66,7 @@ public struct QuotaBook: Sendable {
     /// Why `request` cannot be admitted for `team` now, or nil if quota allows it.
     public func shortfall(team: String, request: Resources) -> QuotaShortfall? {
         guard let q = teams[team] else { return QuotaShortfall(resource: "team", needed: 0, available: 0, detail: "team '\(team)' has no quota") }
+        if let hold = q.hold { return hold }
         let after = used(team) + request
         // A cohort never holds more than its teams' nominal quota, in any resource. Capacity of this team that another
         // team has borrowed is not there until it is reclaimed (by preempting the borrower).
@@ -131,7 +135,8 @@ public struct QuotaBook: Sendable {
 
 /// Why quota blocks a workload, with the numbers.
 public struct QuotaShortfall: Hashable, Sendable {
-    /// `cpu` (millis), `memory` (MiB), `gpu[i]` (thousandths of GPU model i), or `team`.
+    /// `cpu` (millis), `memory` (MiB), `gpu[i]` (thousandths of GPU model i), `team`, or `budget:money` /
+    /// `budget:gpu-hours` (a team's hold: spent and the limit, in thousandths of the unit).
     public var resource: String
     public var needed: Int64
     public var available: Int64

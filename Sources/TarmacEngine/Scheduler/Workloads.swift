@@ -89,7 +89,7 @@ public enum WaitReason: Hashable, Sendable, CustomStringConvertible {
 
     public var kind: String {
         switch self {
-        case .quota: "quota"
+        case .quota(let q): q.resource.hasPrefix("budget") ? "budget" : "quota"
         case .shape: "shape"
         case .reservation: "reservation"
         case .priority: "priority"
@@ -98,6 +98,7 @@ public enum WaitReason: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .quota(let q) where q.resource.hasPrefix("budget"): "budget: \(q.detail)"
         case .quota(let q): "quota: needs \(q.needed) of \(q.resource), \(q.available) available (\(q.detail))"
         case .shape(let s): "shape: \(s)"
         case .reservation(let id): "reservation: capacity is held for \(id), which has waited longest"

@@ -66,7 +66,7 @@ extension ControlPlane {
         }
         // 3. Decide: a pure function of the snapshot, off the actor, so submissions and reads go on meanwhile.
         let (decision, policy, rng) = await Self.decide(scheduler, Snapshot(now: nowMs, cluster: cluster, running: running, pending: pending,
-                                                                            quotas: engine.quotas),
+                                                                            quotas: quotasWithHolds),
                                                         policy: self.policy, rng: self.rng)
         self.policy = policy
         self.rng = rng

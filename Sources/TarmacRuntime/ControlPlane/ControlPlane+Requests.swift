@@ -166,6 +166,10 @@ extension ControlPlane {
             let n = sorted.count
             throw RuntimeError(.invalid, n == 1 ? sorted[0].message : "the workload has \(n) errors", diagnostics: sorted.map(Self.payload))
         }
+        if let b = budgetWarning(team: w.metadata.team) {
+            warnings.append(Self.payload(Diagnostic(.warning, at: w.origin.location, b, rule: "budget",
+                                                    help: "tarmac cost --team \(w.metadata.team) shows the spend and the forecast")))
+        }
         reservedNames.insert(key)
         defer { reservedNames.remove(key) }
         let now = clock.now
@@ -267,7 +271,9 @@ extension ControlPlane {
             }
             if let r = views.waitReasons[e.id] {
                 var facts: WhyFacts?
-                if case .quota(let q) = r, q.resource != "team" {
+                if case .quota(let q) = r, q.resource.hasPrefix("budget:") {
+                    facts = WhyFacts(resource: String(q.resource.dropFirst(7)), needed: Double(q.needed) / 1000, available: Double(q.available) / 1000)
+                } else if case .quota(let q) = r, q.resource != "team" {
                     let need = engine.quantity(q.needed, of: q.resource), have = engine.quantity(q.available, of: q.resource)
                     facts = WhyFacts(resource: need.resource, needed: need.amount, available: have.amount)
                 }

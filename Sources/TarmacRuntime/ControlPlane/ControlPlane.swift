@@ -91,6 +91,7 @@ public actor ControlPlane {
     /// What the scheduling loop remembers between turns (`LoopState`), and the engine's views of the workloads.
     var loop = LoopState()
     var views = EngineViews()
+    var budgets = BudgetWatch()
     public private(set) var ready = false
     /// Scheduling cycles run since start (tests wait for the loop to have looked again, instead of for a time).
     public var cycles: Int { loop.cycles }
@@ -193,6 +194,7 @@ public actor ControlPlane {
         currentTools.withLock { $0 = next.platform.tools }
         await backend.contractChanged(next)
         applyInventory(nodes)
+        budgets.due = true
         logger.notice("platform contract reloaded", metadata: ["teams": "\(next.platform.teams.count)", "sizes": "\(next.platform.sizes.values.map(\.count).reduce(0, +))"])
     }
 
@@ -223,6 +225,7 @@ public actor ControlPlane {
             await applyAll(await backend.started().map { ($0.workload, .started(attempt: $0.attempt, reportedByBackend: true)) }, what: "a start")
         }
         await enforceDeadlines()
+        await refreshBudgets()
         let now = clock.now
         if loop.dirty || now.timeIntervalSince(loop.lastCycle) >= config.idleCycle.seconds {
             loop.dirty = false
