@@ -159,7 +159,7 @@ let package = Package(
         .target(
             name: "TarmacMetering",
             dependencies: [
-                "TarmacCore", "TarmacModel", .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
+                "TarmacCore", "TarmacModel", "TarmacAPI", .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),

@@ -76,3 +76,66 @@ public struct BudgetView: Codable, Sendable, Hashable {
         self.message = message
     }
 }
+
+/// `GET /v1/allocation`: OpenCost's response shape, one set over the window.
+public struct AllocationResponse: Codable, Sendable, Hashable {
+    public var code: Int
+    public var data: [[String: AllocationView]]
+    public init(code: Int = 200, data: [[String: AllocationView]]) {
+        self.code = code
+        self.data = data
+    }
+}
+
+/// One allocation as OpenCost names its fields: hours of each resource held over the window, their average, their cost.
+public struct AllocationView: Codable, Sendable, Hashable {
+    public struct Range: Codable, Sendable, Hashable {
+        public var start: Date
+        public var end: Date
+        public init(start: Date, end: Date) {
+            self.start = start
+            self.end = end
+        }
+    }
+    public var name: String
+    public var properties: [String: String]
+    public var window: Range
+    public var start: Date
+    public var end: Date
+    public var minutes: Double
+    public var cpuCores: Double
+    public var cpuCoreHours: Double
+    public var cpuCost: Double
+    public var gpuCount: Double
+    public var gpuHours: Double
+    public var gpuCost: Double
+    public var ramBytes: Double
+    public var ramByteHours: Double
+    public var ramCost: Double
+    public var pvCost: Double = 0
+    public var networkCost: Double = 0
+    public var sharedCost: Double = 0
+    public var externalCost: Double = 0
+    public var totalCost: Double
+
+    public init(name: String, properties: [String: String], start: Date, end: Date, cpuCoreHours: Double, cpuCost: Double, gpuHours: Double, gpuCost: Double,
+                ramByteHours: Double, ramCost: Double) {
+        let hours = max(end.timeIntervalSince(start) / 3600, 1e-9)
+        self.name = name
+        self.properties = properties
+        self.window = Range(start: start, end: end)
+        self.start = start
+        self.end = end
+        self.minutes = end.timeIntervalSince(start) / 60
+        self.cpuCores = cpuCoreHours / hours
+        self.cpuCoreHours = cpuCoreHours
+        self.cpuCost = cpuCost
+        self.gpuCount = gpuHours / hours
+        self.gpuHours = gpuHours
+        self.gpuCost = gpuCost
+        self.ramBytes = ramByteHours / hours
+        self.ramByteHours = ramByteHours
+        self.ramCost = ramCost
+        self.totalCost = cpuCost + gpuCost + ramCost
+    }
+}

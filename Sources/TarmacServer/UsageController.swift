@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import Logging
 import TarmacAPI
 import TarmacCore
@@ -14,6 +15,43 @@ struct UsageController {
 
     func register(_ group: RouterGroup<TarmacRequestContext>) {
         group.get("usage", use: report)
+        group.get("allocation", use: allocation)
+    }
+
+    /// OpenCost's `/allocation` shape over the ledger (`window`, `aggregate`, `includeIdle`): one set, allocations by name.
+    @Sendable func allocation(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let p = try context.caller()
+        let q = request.uri.queryParameters
+        let now = controlPlane.clock.now
+        let windowText = q.get("window") ?? "today"
+        guard let window = Allocation.Window.parse(windowText, now: now) else {
+            throw APIError(.badRequest, code: "badRequest", "window is today, yesterday, week, month, lastmonth, 7d, 24h or START,END (RFC 3339), not '\(windowText.prefix(60))'")
+        }
+        let aggregate = (q.get("aggregate") ?? "namespace").split(separator: ",").map(String.init)
+        for a in aggregate where !Allocation.aggregates.contains(a) {
+            throw APIError(.badRequest, code: "badRequest", "cannot aggregate by '\(a.prefix(60))'" + (Suggestions.closest(to: a, in: Allocation.aggregates).map { "; did you mean '\($0)'?" } ?? "")
+                           + " (aggregates: \(Allocation.aggregates.joined(separator: ", ")))")
+        }
+        let includeIdle = ["true", "1"].contains(q.get("includeIdle") ?? "false")
+        let store = controlPlane.store
+        await MeteringService.catchUp(store, logger: Logger(label: "tarmac.metering"))
+        let rows = try await store.usage(since: window.firstDay, until: window.endDay, team: nil).filter { p.canRead(team: $0.team) }
+        let platform = controlPlane.contract.platform
+        let rates = UsageReport.Rates(acceleratorHour: platform.accelerators.compactMapValues(\.hourlyCost),
+                                      cpuCoreHour: platform.costs.cpuCoreHour ?? 0, memoryGiBHour: platform.costs.memoryGiBHour ?? 0)
+        // Idle capacity is the whole platform's: shown to those who may see every team.
+        var capacity: Allocation.Capacity?
+        if includeIdle, p.team == nil {
+            var gpus: [String: Double] = [:], cpu = 0.0, memory = 0.0
+            for n in await controlPlane.inventoryNodes() {
+                if let a = n.accelerator, n.gpus > 0 { gpus[a, default: 0] += Double(n.gpus) }
+                cpu += Double(n.cpuMilli) / 1000
+                memory += Double(n.memoryMiB) / 1024
+            }
+            capacity = Allocation.Capacity(gpus: gpus, cpuCores: cpu, memoryGiB: memory)
+        }
+        let set = Allocation.set(rows, window: window, aggregate: aggregate, rates: rates, idle: capacity)
+        return try JSON.response(AllocationResponse(data: [set]))
     }
 
     @Sendable func report(_ request: Request, context: TarmacRequestContext) async throws -> Response {

@@ -61,3 +61,44 @@ import Testing
         }
     }
 }
+
+/// OpenCost's windows, as whole UTC days that never end after now.
+@Suite struct AllocationWindowTests {
+    static let now = Date(timeIntervalSince1970: 1_796_601_600 + 15 * 3600)  // 2026-12-07 15:00 UTC
+    static func days(_ text: String) -> String? {
+        Allocation.Window.parse(text, now: now).map { "\($0.firstDay)..\($0.endDay) \(String(format: "%.0f", $0.hours))h" }
+    }
+
+    @Test func windowsAreWholeDays() {
+        #expect(Self.days("today") == "2026-12-07..2026-12-08 15h")
+        #expect(Self.days("yesterday") == "2026-12-06..2026-12-07 24h")
+        #expect(Self.days("7d") == "2026-12-01..2026-12-08 159h")
+        #expect(Self.days("24h") == "2026-12-06..2026-12-08 39h")
+        #expect(Self.days("month") == "2026-12-01..2026-12-08 159h")
+        #expect(Self.days("lastmonth") == "2026-11-01..2026-12-01 720h")
+        #expect(Self.days("2026-11-30T10:00:00Z,2026-12-02T01:00:00Z") == "2026-11-30..2026-12-03 72h")
+        #expect(Self.days("2026-12-01,2026-12-31") == "2026-12-01..2026-12-08 159h", "never after now")
+        #expect(Self.days("fortnight") == nil && Self.days("0d") == nil && Self.days("2026-12-02,2026-12-01") == nil)
+    }
+
+    /// Idle is what the nodes offered over the window less what was held, priced; allocations keep their namespace.
+    @Test func idleIsTheRestOfTheCapacity() throws {
+        let w = try #require(Allocation.Window.parse("yesterday", now: Self.now))
+        let rows = [UsageRow(day: "2026-12-06", workload: "wl-1", name: "ft", team: "search", env: "dev", kind: "TrainingJob", user: "alice", model: nil,
+                             accelerator: "h100", gpuSeconds: 8 * 3600, cpuSeconds: 16 * 3600, memoryGiBSeconds: 64 * 3600),
+                    UsageRow(day: "2026-12-05", workload: "wl-0", name: "old", team: "search", env: "dev", kind: "TrainingJob", user: "alice", model: nil,
+                             accelerator: "h100", gpuSeconds: 99, cpuSeconds: 99, memoryGiBSeconds: 99)]
+        let rates = UsageReport.Rates(acceleratorHour: ["h100": 4], cpuCoreHour: 0.04, memoryGiBHour: 0.005)
+        let set = Allocation.set(rows, window: w, aggregate: ["namespace"], rates: rates, idle: .init(gpus: ["h100": 1], cpuCores: 2, memoryGiB: 8))
+        let ns = try #require(set["search-dev"])
+        let gib = 1_073_741_824.0
+        let cost: Double = 8 * 4 + 16 * 0.04 + 64 * 0.005
+        #expect(ns.gpuHours == 8 && ns.cpuCoreHours == 16)
+        #expect(ns.ramByteHours == 64 * gib && abs(ns.totalCost - cost) < 1e-12)
+        #expect(ns.properties["namespace"] == "search-dev" && ns.gpuCount == 8.0 / 24)
+        let idle = try #require(set["__idle__"])
+        let idleRAM: Double = (8 * 24 - 64) * gib
+        #expect(idle.gpuHours == 16 && idle.cpuCoreHours == 32 && idle.gpuCost == 64)
+        #expect(idle.ramByteHours == idleRAM)
+    }
+}

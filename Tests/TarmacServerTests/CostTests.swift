@@ -58,6 +58,23 @@ extension ServerTests {
                 "\(csv.stdout)")
         let text = try server.cli(["cost", "--by", "user"], token: member)
         #expect(text.status == 0 && text.stdout.contains("USER") && text.stdout.contains("TOTAL") && text.stdout.contains("member-search"), "\(text.stdout)")
+        // OpenCost's shape: the namespace's core-hours are the ledger's; idle is what the nodes offered less what was held.
+        let admin = try server.adminToken
+        let (status, o) = try await server.json(.GET, "/v1/allocation?window=today&aggregate=namespace&includeIdle=true", token: admin)
+        let set = try #require((o["data"] as? [[String: Any]])?.first, "\(status) \(o)")
+        let ns = try #require(set["search-dev"] as? [String: Any], "\(set.keys)")
+        #expect(abs((ns["cpuCoreHours"] as? Double ?? 0) * 3600 - (firstCPU + secondCPU)) < 1e-6, "\(ns)")
+        #expect(abs((ns["totalCost"] as? Double ?? 0) - ((ns["cpuCost"] as? Double ?? 0) + (ns["ramCost"] as? Double ?? 0) + (ns["gpuCost"] as? Double ?? 0))) < 1e-12)
+        let idle = try #require(set["__idle__"] as? [String: Any], "\(set.keys)")
+        let nodes = (try await server.json(.GET, "/v1/platform", token: admin).1["nodes"] as? [[String: Any]] ?? [])
+        let cores = nodes.reduce(0.0) { $0 + Double($1["cpuMilli"] as? Int ?? 0) / 1000 }
+        let hours = (idle["minutes"] as? Double ?? 0) / 60
+        #expect(cores > 0 && abs(((idle["cpuCoreHours"] as? Double ?? 0) + (ns["cpuCoreHours"] as? Double ?? 0)) / hours - cores) < 1e-6,
+                "idle \(idle["cpuCoreHours"] ?? "-") + held \(ns["cpuCoreHours"] ?? "-") over \(hours) h = \(cores) cores")
+        #expect(try await server.json(.GET, "/v1/allocation?window=today&includeIdle=true", token: member).1["data"].map { ($0 as? [[String: Any]])?.first?["__idle__"] == nil } == true,
+                "a member sees no platform-wide idle")
+        #expect(try await server.json(.GET, "/v1/allocation?window=fortnight", token: member).0 == 400)
+        #expect(try await server.json(.GET, "/v1/allocation?aggregate=namespce", token: member).0 == 400)
         let wrong = try server.cli(["cost", "--by", "tem"], token: member)
         #expect(wrong.status != 0 && wrong.stderr.contains("did you mean 'team'?"), "\(wrong.stderr)")
     }

@@ -37,6 +37,8 @@ import Yams
     static let rollout = RolloutView(team: "search", service: "ranker", env: "dev", strategy: "canary", steps: ["10%", "analysis 60s"], from: "ranker@1.0.0",
                                      to: "ranker@1.1.0", fromWorkload: "wl-1", toWorkload: "wl-2", phase: "promoted", message: "m", weights: ["1.0.0": 0, "1.1.0": 100],
                                      startedBy: "alice", startedAt: at, warmUntil: at, previousWarm: true, coldStartSeconds: 12.5)
+    static let allocation = AllocationView(name: "search-dev", properties: ["namespace": "search-dev"], start: at, end: at.addingTimeInterval(3600), cpuCoreHours: 2,
+                                           cpuCost: 0.08, gpuHours: 1, gpuCost: 4.1, ramByteHours: 1_073_741_824, ramCost: 0.005)
     static let budget = BudgetView(team: "search", month: "2026-12", monthly: 100, gpuHoursLimit: 50, warnAt: 0.8, spent: 81, gpuHours: 10, forecast: 120,
                                    forecastGPUHours: 20, state: "warning", message: "m")
     static let usageLine = UsageLineView(keys: ["team": "search"], gpuHours: 1.5, cpuHours: 2.5, memoryGiBHours: 3.5, cost: 4.25, workloads: 2)
@@ -99,6 +101,8 @@ import Yams
         ("UsageLine", usageLine),
         ("UsageReport", UsageReportView(by: ["team"], since: "2026-12-01", until: "2026-12-08", items: [usageLine], total: usageLine, budgets: [budget])),
         ("Budget", budget),
+        ("Allocation", allocation),
+        ("AllocationResponse", AllocationResponse(data: [["search-dev": allocation]])),
         ("ReviewList", ReviewList(items: [review])),
         ("PromotionRequest", PromotionRequestBody(team: "search", version: "1.1.0", env: "prod", dryRun: true)),
         ("Gate", GateView(gate: "review", passed: false, message: "m")),

@@ -4,6 +4,7 @@ import TarmacCore
 import TarmacEngine
 import TarmacMetering
 import TarmacModel
+import TarmacPlanning
 
 /// Budgets: every few seconds, each budgeted team's spend this month (the metering ledger, brought up to date, plus
 /// what its running attempts used since they were last accounted) against its budget. Over it, the team's new work
@@ -90,6 +91,9 @@ extension ControlPlane {
             return q
         }
     }
+
+    /// The nodes workloads run on now (as the backend last reported them).
+    public func inventoryNodes() -> [NodeInventory] { nodes }
 
     /// Each budgeted team's status at the last look.
     public func budgetStatuses() -> [BudgetStatus] { budgets.statuses.values.sorted { $0.team < $1.team } }
