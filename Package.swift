@@ -102,7 +102,7 @@ let package = Package(
         .target(
             name: "TarmacLocal",
             dependencies: [
-                "TarmacCore", "TarmacPlanning", "TarmacWorkdir", "TarmacDelivery", "CTarmacSandbox", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Subprocess", package: "swift-subprocess"),
+                "TarmacCore", "TarmacPlanning", "TarmacWorkdir", "TarmacDelivery", "TarmacMetering", "CTarmacSandbox", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -263,7 +263,7 @@ let package = Package(
             dependencies: ["TarmacKinds", "TarmacManifests", "TarmacPlanning", "TarmacContract", "TarmacModel", "TarmacTesting", "TarmacDelivery",
                            .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict),
-        .testTarget(name: "TarmacLocalTests", dependencies: ["TarmacLocal", "TarmacContract", "TarmacTesting"], swiftSettings: strict),
+        .testTarget(name: "TarmacLocalTests", dependencies: ["TarmacLocal", "TarmacContract", "TarmacTesting", "TarmacMetering"], swiftSettings: strict),
         .testTarget(
             name: "TarmacCredentialsTests",
             dependencies: ["TarmacCredentials", "TarmacCore", "TarmacRuntime", "TarmacStoreSQLite", "TarmacIdentity", "TarmacContract", "TarmacTesting",
