@@ -27,6 +27,8 @@ public struct ServerDependencies: Sendable {
     public var models: ModelRegistry?
     /// Rollouts of InferenceServices (nil: no rollout routes; they need the inference gateway).
     public var rollouts: RolloutRunner?
+    /// GPU readings by workload (nil: no telemetry source here).
+    public var telemetry: GPUTelemetryService?
     /// Workload and agent credentials (nil: no identity routes).
     public var credentials: CredentialAuthority?
     /// The tool gateway's address, for documents that point at it.
@@ -83,6 +85,7 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     ReviewController(registry: deps.models ?? ModelRegistry(store: deps.controlPlane.store, controlPlane: deps.controlPlane, artifacts: nil)).register(v1)
     RolloutController(runner: deps.rollouts).register(v1)
     UsageController(controlPlane: deps.controlPlane).register(v1)
+    TelemetryController(telemetry: deps.telemetry).register(v1)
     return router
 }
 

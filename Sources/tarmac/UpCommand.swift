@@ -192,9 +192,14 @@ struct UpCommand: AsyncParsableCommand {
         var limitsLine: String?
         var kubernetes: KubernetesBackend?
         var kubeClient: KubeClient?
+        /// Where GPU readings come from: this machine's NVML (one long-running nvidia-smi) when it has GPUs.
+        var telemetrySource: (any TelemetrySource)?
         switch backend {
         case .local:
             let machine = await MachineInventory.detect(platform: contract.platform, cpus: cpus, memoryMiB: memoryMiB)
+            if machine.gpus > 0, !(await MachineInventory.nvidiaGPUs()).isEmpty {
+                telemetrySource = NvidiaSMIReader(node: machine.name, logger: Logger(label: "tarmac.telemetry"))
+            }
             let chosen: Isolation
             do {
                 chosen = try Isolation.choose(isolation.mode, probe: try await Isolation.probe(executable: Self.executablePath()))
@@ -362,11 +367,14 @@ struct UpCommand: AsyncParsableCommand {
             }))
             inferenceLine = (inferenceLine.map { $0 + "\n  " } ?? "") + "routes    HTTPRoute per InferenceService on Gateway \(inferenceGateway) (Gateway API)"
         }
-        let deps = ServerDependencies(controlPlane: controlPlane, tokens: tokens, registry: registry, runsImages: backend == .kubernetes,
+        let telemetry = telemetrySource.map { GPUTelemetryService(source: $0, controlPlane: controlPlane) }
+        if let telemetry { services.append(telemetry) }
+        var deps = ServerDependencies(controlPlane: controlPlane, tokens: tokens, registry: registry, runsImages: backend == .kubernetes,
                                       rateLimit: rateLimit, rateBurst: max(20, rateLimit * 4), auditAnchors: anchors,
                                       workdirs: workdirs, credentials: credentials, recovered: recovered,
                                       uploadIdleTimeout: .milliseconds(Int64(uploadIdleTimeout * 1000)),
                                       models: ModelRegistry(store: store, controlPlane: controlPlane, artifacts: modelFiles), rollouts: rollouts)
+        deps.telemetry = telemetry
         let anchorService = AuditAnchorService(store: store, path: anchors, logger: Logger(label: "tarmac.audit"))
         let platformName = contract.platform.name
         let banner = where_

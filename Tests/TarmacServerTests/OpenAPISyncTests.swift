@@ -37,6 +37,9 @@ import Yams
     static let rollout = RolloutView(team: "search", service: "ranker", env: "dev", strategy: "canary", steps: ["10%", "analysis 60s"], from: "ranker@1.0.0",
                                      to: "ranker@1.1.0", fromWorkload: "wl-1", toWorkload: "wl-2", phase: "promoted", message: "m", weights: ["1.0.0": 0, "1.1.0": 100],
                                      startedBy: "alice", startedAt: at, warmUntil: at, previousWarm: true, coldStartSeconds: 12.5)
+    static let workloadTelemetry = WorkloadTelemetryView(workload: "wl-1", name: "ft", team: "search", env: "dev", kind: "TrainingJob", gpus: 0.5, utilization: 64,
+                                                         memoryUsedMiB: 2048, throttling: ["sw_thermal_slowdown"])
+    static let deviceTelemetry = DeviceTelemetryView(node: "n", gpu: 0, utilization: 64, memoryUsedMiB: 2048, memoryTotalMiB: 23034, powerWatts: 51.5, throttling: ["hw_slowdown"])
     static let allocation = AllocationView(name: "search-dev", properties: ["namespace": "search-dev"], start: at, end: at.addingTimeInterval(3600), cpuCoreHours: 2,
                                            cpuCost: 0.08, gpuHours: 1, gpuCost: 4.1, ramByteHours: 1_073_741_824, ramCost: 0.005)
     static let budget = BudgetView(team: "search", month: "2026-12", monthly: 100, gpuHoursLimit: 50, warnAt: 0.8, spent: 81, gpuHours: 10, forecast: 120,
@@ -102,6 +105,9 @@ import Yams
         ("UsageReport", UsageReportView(by: ["team"], since: "2026-12-01", until: "2026-12-08", items: [usageLine], total: usageLine, budgets: [budget])),
         ("Budget", budget),
         ("Allocation", allocation),
+        ("WorkloadTelemetry", workloadTelemetry),
+        ("DeviceTelemetry", deviceTelemetry),
+        ("Telemetry", TelemetryView(at: at, workloads: [workloadTelemetry], devices: [deviceTelemetry])),
         ("AllocationResponse", AllocationResponse(data: [["search-dev": allocation]])),
         ("ReviewList", ReviewList(items: [review])),
         ("PromotionRequest", PromotionRequestBody(team: "search", version: "1.1.0", env: "prod", dryRun: true)),

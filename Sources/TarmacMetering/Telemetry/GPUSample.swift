@@ -31,6 +31,12 @@ public struct GPUSample: Sendable, Hashable {
 public protocol TelemetrySource: Sendable {
     /// The latest reading of every GPU it sees.
     func latest() async -> [GPUSample]
+    /// Keeps reading until the task is cancelled (a source that reads on demand returns at once).
+    func run() async
+}
+
+extension TelemetrySource {
+    public func run() async {}
 }
 
 /// NVML's and DCGM's clock event reasons (the bits of `clocks_event_reasons.active` and `DCGM_FI_DEV_CLOCKS_EVENT_REASONS`),

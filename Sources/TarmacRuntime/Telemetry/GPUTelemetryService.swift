@@ -1,0 +1,93 @@
+import Foundation
+import Metrics
+import ServiceLifecycle
+import Synchronization
+import TarmacCore
+import TarmacMetering
+
+/// Reads the telemetry source every `every` and gives its GPU readings to the workloads holding each GPU (by share):
+/// `tarmac_gpu_utilization`, `tarmac_gpu_memory_used_mib` and `tarmac_gpu_throttled{reason}` per workload (labels
+/// team, env, workload, kind) and `tarmac_gpu_device_utilization` per device on `/metrics`; the latest per workload for
+/// `GET /v1/telemetry` and `tarmac top`.
+public final class GPUTelemetryService: Service, Sendable {
+    public struct WorkloadReading: Sendable, Hashable {
+        public var workload: String
+        public var name: String
+        public var team: String
+        public var env: String
+        public var kind: String
+        public var gpus: Double
+        public var utilization: Double
+        public var memoryUsedMiB: Double
+        public var throttling: [String]
+    }
+
+    let source: any TelemetrySource
+    let controlPlane: ControlPlane
+    let every: Duration
+    private let state = Mutex<(workloads: [WorkloadReading], devices: [GPUSample], at: Date?)>(([], [], nil))
+
+    public init(source: any TelemetrySource, controlPlane: ControlPlane, every: Duration = .seconds(1)) {
+        self.source = source
+        self.controlPlane = controlPlane
+        self.every = every
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.source.run() }
+                group.addTask {
+                    while !Task.isCancelled {
+                        await self.sample()
+                        try? await Task.sleep(for: self.every)
+                    }
+                }
+                await group.waitForAll()
+            }
+        }
+    }
+
+    /// What the last sample said: each running workload's GPU reading, and every device's.
+    public func latest() -> (workloads: [WorkloadReading], devices: [GPUSample], at: Date?) { state.withLock { $0 } }
+
+    func sample() async {
+        let samples = await source.latest()
+        guard !samples.isEmpty else { return }
+        let holding = await controlPlane.gpuHolders()
+        var holds: [GPUAttribution.Hold] = []
+        for e in holding {
+            for p in e.placements where p.gpuMilli > 0 {
+                for g in p.gpus { holds.append(.init(workload: e.id, node: p.node, gpu: g, milli: p.gpuMilli)) }
+            }
+        }
+        let (byWorkload, _) = GPUAttribution.attribute(samples, holds: holds)
+        var readings: [WorkloadReading] = []
+        for e in holding {
+            guard let u = byWorkload[e.id] else { continue }
+            let labels = [("team", e.team), ("env", e.env), ("workload", e.name), ("kind", e.kind)]
+            Gauge(label: "tarmac_gpu_utilization", dimensions: labels).record(u.utilization)
+            Gauge(label: "tarmac_gpu_memory_used_mib", dimensions: labels).record(u.memoryUsedMiB)
+            for reason in ClockEventReasons.names.map(\.name) where reason != "gpu_idle" {
+                Gauge(label: "tarmac_gpu_throttled", dimensions: labels + [("reason", reason)]).record(u.throttling.contains(reason) ? 1 : 0)
+            }
+            readings.append(WorkloadReading(workload: e.id, name: e.name, team: e.team, env: e.env, kind: e.kind, gpus: u.gpus, utilization: u.utilization,
+                                            memoryUsedMiB: u.memoryUsedMiB, throttling: u.throttling.sorted()))
+        }
+        for s in samples {
+            Gauge(label: "tarmac_gpu_device_utilization", dimensions: [("node", s.node), ("gpu", String(s.gpu))]).record(s.utilization)
+        }
+        let now = controlPlane.clock.now
+        state.withLock { $0 = (readings.sorted { $0.utilization > $1.utilization }, samples, now) }
+    }
+}
+
+extension ControlPlane {
+    /// Workloads holding GPUs now (admitted or running with a GPU share).
+    public func gpuHolders() -> [WorkloadEntry] {
+        tracked.holding.compactMap { id in
+            guard let e = tracked[id]?.entry, e.state.holdsCapacity, e.placements.contains(where: { $0.gpuMilli > 0 }) else { return nil }
+            return e
+        }
+    }
+}

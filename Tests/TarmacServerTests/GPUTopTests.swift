@@ -1,0 +1,61 @@
+import Foundation
+import TarmacTesting
+import Testing
+
+extension ServerTests {
+/// GPU telemetry through a real `tarmac up` (#27): a fake `nvidia-smi` on its PATH (written here: `-L` lists one L4,
+/// the query replays a recorded reading every half second) is the machine's GPU; a workload holding half of it gets its
+/// reading in `tarmac top` and on `/metrics` (labels team, env, workload, kind), the clock event reason by name.
+@Suite struct GPUTopTests {
+    @Test func aWorkloadsGPUReadingShowsInTopAndMetrics() async throws {
+        let server = try TestServer()
+        let bin = server.dir.path + "/bin"
+        let fake = try server.dir.write("bin/nvidia-smi", """
+            #!/bin/sh
+            if [ "$1" = "-L" ]; then echo "GPU 0: NVIDIA L4 (UUID: GPU-5c1e2f40)"; exit 0; fi
+            while true; do
+              echo "0, GPU-5c1e2f40, 64, 2048, 23034, 51.5, 0x0000000000000020"
+              sleep 0.5
+            done
+            """)
+        chmod(fake, 0o755)
+        server.extraEnvironment = ["PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
+        try server.usePlatform(appendingToSpec: """
+
+          sizes:
+            batch:
+              gpu-half: {accelerator: l4, gpus: 0.5, cpu: 1, memory: 1Gi}
+        """)
+        try await server.start()
+        #expect(server.serverLog.contains("1 GPU (l4)"), "the fake is the machine's GPU: \(server.serverLog.prefix(2000))")
+        let member = try await SecurityTests.token(server, role: "member", team: "search")
+        let job = try server.dir.write("gpu-job.yaml", """
+            apiVersion: tarmac.dev/v1alpha1
+            kind: BatchJob
+            metadata: {name: gpu-job, team: search, env: dev, owner: alice@acme.example}
+            spec:
+              size: gpu-half
+              tasks: 1
+              image: docker.io/library/python:3.12-slim
+              command: [python3, -c, "import time; time.sleep(60)"]
+              maxDuration: 5m
+            """)
+        #expect(try server.cli(["submit", job], token: member).status == 0)
+        _ = try await server.waitFor("gpu-job") { $0["state"] as? String == "running" }
+        var top = try server.cli(["top"], token: member)
+        try await eventually("top shows the workload's reading", timeout: .seconds(20)) {
+            top = try server.cli(["top"], token: member)
+            return top.stdout.contains("gpu-job")
+        }
+        #expect(top.stdout.contains("gpu-job   search  BatchJob  0.5   64%   2048 MiB  sw_thermal_slowdown"), "\(top.stdout)")
+        #expect(!top.stdout.contains("NODE"), "a member sees no device table")
+        let admin = try server.cli(["top"], token: try server.adminToken)
+        #expect(admin.stdout.contains("2048 / 23034 MiB") && admin.stdout.contains("52 W"), "\(admin.stdout)")
+        let (_, metrics) = try await server.http(.GET, "/metrics", token: nil)
+        let text = String(decoding: metrics, as: UTF8.self)
+        #expect(text.contains(#"tarmac_gpu_utilization{team="search",env="dev",workload="gpu-job",kind="BatchJob"} 64.0"#), "\(text.split(separator: "\n").filter { $0.contains("tarmac_gpu") })")
+        #expect(text.contains(#"tarmac_gpu_throttled{team="search",env="dev",workload="gpu-job",kind="BatchJob",reason="sw_thermal_slowdown"} 1.0"#))
+        #expect(try server.cli(["cancel", "gpu-job"], token: member).status == 0)
+    }
+}
+}
