@@ -5,7 +5,8 @@ import Testing
 extension ServerTests {
 /// GPU telemetry through a real `tarmac up` (#27): a fake `nvidia-smi` on its PATH (written here: `-L` lists one L4,
 /// the query replays a recorded reading every half second) is the machine's GPU; a workload holding half of it gets its
-/// reading in `tarmac top` and on `/metrics` (labels team, env, workload, kind), the clock event reason by name.
+/// reading in `tarmac top` and on `/metrics` (labels team, env, workload, kind), the clock event reason by name; every
+/// query of the example Grafana dashboard (examples/grafana) names a metric this `/metrics` exports.
 @Suite struct GPUTopTests {
     @Test func aWorkloadsGPUReadingShowsInTopAndMetrics() async throws {
         let server = try TestServer()
@@ -20,12 +21,20 @@ extension ServerTests {
             """)
         chmod(fake, 0o755)
         server.extraEnvironment = ["PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
-        try server.usePlatform(appendingToSpec: """
-
-          sizes:
-            batch:
-              gpu-half: {accelerator: l4, gpus: 0.5, cpu: 1, memory: 1Gi}
-        """)
+        // The example platform, a size on half an L4, and a budget for team search (so the dashboard's budget panel
+        // has its metrics).
+        server.platform = try server.dir.write("platform.yaml", """
+            apiVersion: tarmac.dev/v1alpha1
+            kind: Platform
+            metadata: {name: acme}
+            spec:
+              extends: [\(Fixtures.examplePlatform)]
+              teams:
+                search: {budget: {monthly: 1000}}
+              sizes:
+                batch:
+                  gpu-half: {accelerator: l4, gpus: 0.5, cpu: 1, memory: 1Gi}
+            """)
         try await server.start()
         #expect(server.serverLog.contains("1 GPU (l4)"), "the fake is the machine's GPU: \(server.serverLog.prefix(2000))")
         let member = try await SecurityTests.token(server, role: "member", team: "search")
@@ -56,6 +65,23 @@ extension ServerTests {
         #expect(text.contains(#"tarmac_gpu_utilization{team="search",env="dev",workload="gpu-job",kind="BatchJob"} 64.0"#), "\(text.split(separator: "\n").filter { $0.contains("tarmac_gpu") })")
         #expect(text.contains(#"tarmac_gpu_throttled{team="search",env="dev",workload="gpu-job",kind="BatchJob",reason="sw_thermal_slowdown"} 1.0"#))
         #expect(try server.cli(["cancel", "gpu-job"], token: member).status == 0)
+        _ = try await server.waitFor("gpu-job") { $0["state"] as? String == "cancelled" }
+
+        // Every query of the example Grafana dashboard names metrics this /metrics exports.
+        var exported: Set<String> = []
+        try await eventually("the usage counters and budget gauges are exported", timeout: .seconds(20)) {
+            let page = String(decoding: try await server.http(.GET, "/metrics", token: nil).1, as: UTF8.self)
+            exported = Set(page.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { $0.split(whereSeparator: { $0 == "{" || $0 == " " }).first.map(String.init) })
+            return exported.contains("tarmac_gpu_seconds_total") && exported.contains("tarmac_budget_spent")
+        }
+        let dashboard = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("examples/grafana/tarmac-dashboard.json")))) as? [String: Any]
+        let exprs = ((dashboard?["panels"] as? [[String: Any]]) ?? []).flatMap { ($0["targets"] as? [[String: Any]]) ?? [] }.compactMap { $0["expr"] as? String }
+        #expect(exprs.count >= 9, "\(exprs)")
+        let regex = try Regex("tarmac_[a-z_]+")
+        var named: Set<String> = []
+        for e in exprs { for m in e.matches(of: regex) { named.insert(String(e[m.range])) } }
+        let missing = named.filter { !exported.contains($0) && !exported.contains($0 + "_bucket") }
+        #expect(!named.isEmpty && missing.isEmpty, "the dashboard names metrics /metrics does not export: \(missing.sorted()); exported: \(exported.filter { $0.hasPrefix("tarmac_") }.sorted())")
     }
 }
 }
