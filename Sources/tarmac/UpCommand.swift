@@ -342,7 +342,10 @@ struct UpCommand: AsyncParsableCommand {
                 guard let e = await controlPlane.current(workload) else { return false }
                 let replicas = await controlPlane.endpoints(e).compactMap(InferenceRoute.Replica.init(url:))
                 for r in replicas where !(await InferenceRouteRefresher.accepts(r)) { return false }
-                return !replicas.isEmpty
+                // ...and the gateway routes to them already (its table is refreshed every 250 ms): a window measured
+                // before that would count the gateway's own "no ready replica" against the new version.
+                let routed = Set(routes.routes.flatMap { $0.versions.flatMap(\.replicas) })
+                return !replicas.isEmpty && replicas.allSatisfy(routed.contains)
             }
             rollouts = runner
             services.append(AfterGate(recovered, RolloutService(runner: runner)))
