@@ -198,8 +198,9 @@ let package = Package(
             name: "TarmacBenchmarks",
             dependencies: [
                 "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacKinds", "TarmacTesting", "TarmacEngine", "TarmacPlanning", "TarmacSimulator",
-                "TarmacCore", "TarmacRuntime", "TarmacStoreSQLite", "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacAPI",
+                "TarmacCore", "TarmacRuntime", "TarmacStoreSQLite", "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacAPI", "TarmacMetering",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/TarmacBenchmarks",

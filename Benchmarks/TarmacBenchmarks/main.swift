@@ -215,6 +215,7 @@ case "restart": runAsync { await restartBenchmark(Array(args.dropFirst())) }
 case "reconcile": runAsync { await reconcileBenchmark(Array(args.dropFirst())) }
 case "gateway": runAsync { await gatewayBenchmark(Array(args.dropFirst())) }
 case "inference-gateway": runAsync { await inferenceGatewayBenchmark(Array(args.dropFirst())) }
+case "metering": runAsync { await meteringBenchmark(Array(args.dropFirst())) }
 default:
     print("""
     usage: TarmacBenchmarks render [--count N] [--platform FILE]
@@ -223,6 +224,7 @@ default:
            TarmacBenchmarks kueue [--nodes N] [--preemption]
            TarmacBenchmarks gateway [--connections 1,16,64] [--duration 10s] [--paced MS] [--shared-nginx] [--tarmac PATH]
            TarmacBenchmarks inference-gateway [--connections 1,16,64] [--duration 10s] [--paced MS] [--tarmac PATH]
+           TarmacBenchmarks metering [--pods 1000] [--nodes 125] [--transitions-per-second 20]
            TarmacBenchmarks kueue --live [--tarmac PATH] [--senders N] [--preemption] [--dump FILE]
            TarmacBenchmarks api [--tarmac PATH] [--clients 1,4,16,64] [--submits N] [--latency N]
            TarmacBenchmarks sidebyside --kubeconfig FILE [--tarmac PATH] [--connections 8,32] [--submits N]

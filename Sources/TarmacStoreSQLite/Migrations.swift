@@ -156,6 +156,7 @@ enum Migrations {
                 t.column("day", .text).notNull()
                 t.column("workload", .text).notNull()
                 t.column("team", .text).notNull().indexed()
+                t.column("accelerator", .text)
                 t.column("gpu", .double).notNull()
                 t.column("cpu", .double).notNull()
                 t.column("memory", .double).notNull()

@@ -314,9 +314,9 @@ public final class SQLiteStore: Store {
             guard batch.through > cursor else { return false }
             for (r, body) in zip(batch.rows, bodies) {
                 try db.execute(sql: """
-                    INSERT INTO usage (day, workload, team, gpu, cpu, memory, body) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO usage (day, workload, team, accelerator, gpu, cpu, memory, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(day, workload) DO UPDATE SET gpu = gpu + excluded.gpu, cpu = cpu + excluded.cpu, memory = memory + excluded.memory
-                    """, arguments: [r.day, r.workload, r.team, r.gpuSeconds, r.cpuSeconds, r.memoryGiBSeconds, body])
+                    """, arguments: [r.day, r.workload, r.team, r.accelerator, r.gpuSeconds, r.cpuSeconds, r.memoryGiBSeconds, body])
             }
             try db.execute(sql: "INSERT INTO usage_cursor (id, seq) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq", arguments: [batch.through])
             return true
@@ -337,6 +337,19 @@ public final class SQLiteStore: Store {
                 r.cpuSeconds = row["cpu"]
                 r.memoryGiBSeconds = row["memory"]
                 return r
+            }
+        }
+    }
+
+    public func usageTotals(since: String?, until: String?) async throws -> [UsageTotal] {
+        try await pool.read { db in
+            var sql = "SELECT team, accelerator, SUM(gpu) AS gpu, SUM(cpu) AS cpu, SUM(memory) AS memory FROM usage WHERE 1 = 1"
+            var args: [any DatabaseValueConvertible] = []
+            if let since { sql += " AND day >= ?"; args.append(since) }
+            if let until { sql += " AND day < ?"; args.append(until) }
+            sql += " GROUP BY team, accelerator ORDER BY team, accelerator"
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { row in
+                UsageTotal(team: row["team"], accelerator: row["accelerator"], gpuSeconds: row["gpu"], cpuSeconds: row["cpu"], memoryGiBSeconds: row["memory"])
             }
         }
     }

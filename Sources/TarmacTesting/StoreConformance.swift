@@ -447,6 +447,10 @@ public enum StoreConformance {
                    "deltas add up and the row keeps its attributes", "\(seventh)")
         try expect(try await store.usage(since: nil, until: "2026-12-07", team: nil).map(\.gpuSeconds) == [0.25], "until is exclusive", "")
         try expect(try await store.usage(since: nil, until: nil, team: "ads").map(\.workload) == ["wl-2"], "one team's rows", "")
+        let totals = try await store.usageTotals(since: "2026-12-07", until: nil)
+        try expect(totals == [UsageTotal(team: "ads", accelerator: nil, gpuSeconds: 0, cpuSeconds: 1, memoryGiBSeconds: 2),
+                              UsageTotal(team: "search", accelerator: "h100", gpuSeconds: 2, cpuSeconds: 4, memoryGiBSeconds: 6)],
+                   "totals per team and accelerator, over the days asked", "\(totals)")
     }
 
     // MARK: builders

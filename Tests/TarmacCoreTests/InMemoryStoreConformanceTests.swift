@@ -105,6 +105,7 @@ final class FaultyStore: Store {
     func usageCursor() async throws -> Int64 { try await inner.usageCursor() }
     func applyUsage(_ batch: UsageBatch) async throws -> Bool { try await inner.applyUsage(batch) }
     func usage(since: String?, until: String?, team: String?) async throws -> [UsageRow] { try await inner.usage(since: since, until: until, team: team) }
+    func usageTotals(since: String?, until: String?) async throws -> [UsageTotal] { try await inner.usageTotals(since: since, until: until) }
     func saveRollout(_ record: RolloutRecord) async throws { try await inner.saveRollout(record) }
     func rollouts() async throws -> [RolloutRecord] { try await inner.rollouts() }
     func deleteRollout(team: String, service: String) async throws { try await inner.deleteRollout(team: team, service: service) }

@@ -231,6 +231,19 @@ public final class InMemoryStore: Store {
         }
     }
 
+    public func usageTotals(since: String?, until: String?) async throws -> [UsageTotal] {
+        var sums: [String: UsageTotal] = [:]
+        for r in try await usage(since: since, until: until, team: nil) {
+            let key = "\(r.team)|\(r.accelerator ?? "")"
+            var t = sums[key] ?? UsageTotal(team: r.team, accelerator: r.accelerator, gpuSeconds: 0, cpuSeconds: 0, memoryGiBSeconds: 0)
+            t.gpuSeconds += r.gpuSeconds
+            t.cpuSeconds += r.cpuSeconds
+            t.memoryGiBSeconds += r.memoryGiBSeconds
+            sums[key] = t
+        }
+        return sums.values.sorted { ($0.team, $0.accelerator ?? "") < ($1.team, $1.accelerator ?? "") }
+    }
+
     public func saveRollout(_ record: RolloutRecord) async throws {
         state.withLock { $0.rollouts["\(record.team)/\(record.service)"] = record }
     }

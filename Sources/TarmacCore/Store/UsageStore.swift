@@ -9,4 +9,22 @@ public protocol UsageStore: Sendable {
     func applyUsage(_ batch: UsageBatch) async throws -> Bool
     /// Rows with `since <= day < until` (nil: open), of one team (nil: every team), by day then workload.
     func usage(since: String?, until: String?, team: String?) async throws -> [UsageRow]
+    /// The same rows summed per team and accelerator (budgets read these every few seconds: no row is decoded).
+    func usageTotals(since: String?, until: String?) async throws -> [UsageTotal]
+}
+
+/// One team's usage on one accelerator model (nil: CPU only) over some days.
+public struct UsageTotal: Sendable, Hashable {
+    public var team: String
+    public var accelerator: String?
+    public var gpuSeconds: Double
+    public var cpuSeconds: Double
+    public var memoryGiBSeconds: Double
+    public init(team: String, accelerator: String?, gpuSeconds: Double, cpuSeconds: Double, memoryGiBSeconds: Double) {
+        self.team = team
+        self.accelerator = accelerator
+        self.gpuSeconds = gpuSeconds
+        self.cpuSeconds = cpuSeconds
+        self.memoryGiBSeconds = memoryGiBSeconds
+    }
 }

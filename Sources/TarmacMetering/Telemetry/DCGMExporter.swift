@@ -8,46 +8,68 @@ public enum DCGMExporter {
         public var value: Double
     }
 
-    /// Every sample of the page (comments and malformed lines are skipped).
+    /// Every sample of the page (comments and malformed lines are skipped). Read as bytes: a page of 1,000 GPUs is
+    /// read every sample.
     public static func series(_ page: String) -> [Series] {
-        page.split(whereSeparator: \.isNewline).compactMap { line -> Series? in
-            let l = line.trimmingCharacters(in: .whitespaces)
-            guard !l.isEmpty, !l.hasPrefix("#") else { return nil }
-            var name = "", labels: [String: String] = [:]
-            var i = l.startIndex
-            while i < l.endIndex, l[i] != "{", l[i] != " " { name.append(l[i]); i = l.index(after: i) }
-            guard !name.isEmpty else { return nil }
-            if i < l.endIndex, l[i] == "{" {
-                i = l.index(after: i)
-                while i < l.endIndex, l[i] != "}" {
-                    var key = ""
-                    while i < l.endIndex, l[i] != "=" { if l[i] != "," && l[i] != " " { key.append(l[i]) }; i = l.index(after: i) }
-                    guard i < l.endIndex else { return nil }
-                    i = l.index(after: i)  // =
-                    guard i < l.endIndex, l[i] == "\"" else { return nil }
-                    i = l.index(after: i)
-                    var value = ""
-                    while i < l.endIndex, l[i] != "\"" {
-                        if l[i] == "\\", l.index(after: i) < l.endIndex {
-                            i = l.index(after: i)
-                            value.append(l[i] == "n" ? "\n" : l[i])
-                        } else {
-                            value.append(l[i])
-                        }
-                        i = l.index(after: i)
-                    }
-                    guard i < l.endIndex else { return nil }
-                    i = l.index(after: i)  // closing quote
-                    labels[key] = value
-                    while i < l.endIndex, l[i] == "," || l[i] == " " { i = l.index(after: i) }
-                }
-                guard i < l.endIndex else { return nil }
-                i = l.index(after: i)  // }
+        var out: [Series] = []
+        var page = page
+        page.withUTF8 { bytes in
+            var i = 0
+            let n = bytes.count
+            while i < n {
+                var end = i
+                while end < n, bytes[end] != 0x0A { end += 1 }
+                if let s = line(bytes, i, end) { out.append(s) }
+                i = end + 1
             }
-            let rest = l[i...].split(separator: " ")
-            guard let v = rest.first.flatMap({ Double($0) }) else { return nil }
-            return Series(name: name, labels: labels, value: v)
         }
+        return out
+    }
+
+    static func line(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Series? {
+        var i = start
+        while i < end, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0D { i += 1 }
+        guard i < end, b[i] != UInt8(ascii: "#") else { return nil }
+        let nameStart = i
+        while i < end, b[i] != UInt8(ascii: "{"), b[i] != 0x20 { i += 1 }
+        guard i > nameStart else { return nil }
+        let name = String(decoding: UnsafeBufferPointer(rebasing: b[nameStart..<i]), as: UTF8.self)
+        var labels: [String: String] = [:]
+        if i < end, b[i] == UInt8(ascii: "{") {
+            i += 1
+            while i < end, b[i] != UInt8(ascii: "}") {
+                while i < end, b[i] == UInt8(ascii: ",") || b[i] == 0x20 { i += 1 }
+                if i < end, b[i] == UInt8(ascii: "}") { break }
+                let keyStart = i
+                while i < end, b[i] != UInt8(ascii: "=") { i += 1 }
+                guard i + 1 < end, b[i + 1] == UInt8(ascii: "\"") else { return nil }
+                let key = String(decoding: UnsafeBufferPointer(rebasing: b[keyStart..<i]), as: UTF8.self)
+                i += 2
+                var value: [UInt8] = []
+                var escaped = false
+                let valueStart = i
+                while i < end, b[i] != UInt8(ascii: "\"") {
+                    if b[i] == UInt8(ascii: "\\"), i + 1 < end {
+                        if !escaped { value = Array(b[valueStart..<i]); escaped = true }
+                        i += 1
+                        value.append(b[i] == UInt8(ascii: "n") ? 0x0A : b[i])
+                    } else if escaped {
+                        value.append(b[i])
+                    }
+                    i += 1
+                }
+                guard i < end else { return nil }
+                labels[key] = escaped ? String(decoding: value, as: UTF8.self) : String(decoding: UnsafeBufferPointer(rebasing: b[valueStart..<i]), as: UTF8.self)
+                i += 1
+            }
+            guard i < end else { return nil }
+            i += 1
+        }
+        while i < end, b[i] == 0x20 { i += 1 }
+        let valueStart = i
+        while i < end, b[i] != 0x20, b[i] != 0x0D { i += 1 }
+        guard let v = Double(String(decoding: UnsafeBufferPointer(rebasing: b[valueStart..<i]), as: UTF8.self)) else { return nil }
+        return Series(name: name, labels: labels, value: v)
     }
 
     /// One sample per GPU (by `Hostname` and `gpu` labels): utilization, framebuffer used and total, power, clock

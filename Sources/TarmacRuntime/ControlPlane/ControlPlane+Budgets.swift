@@ -25,9 +25,11 @@ extension ControlPlane {
         var spent: [String: (money: Double, gpuSeconds: Double)] = [:]
         do {
             await MeteringService.catchUp(store, logger: logger)
-            for r in try await store.usage(since: String(month) + "-01", until: nil, team: nil) where platform.teams[r.team]?.budget != nil {
-                spent[r.team, default: (0, 0)].money += rates.cost(r)
-                spent[r.team, default: (0, 0)].gpuSeconds += r.gpuSeconds
+            for t in try await store.usageTotals(since: String(month) + "-01", until: nil) where platform.teams[t.team]?.budget != nil {
+                let r = UsageRow(day: "", workload: "", name: "", team: t.team, env: "", kind: "", user: "", model: nil, accelerator: t.accelerator,
+                                 gpuSeconds: t.gpuSeconds, cpuSeconds: t.cpuSeconds, memoryGiBSeconds: t.memoryGiBSeconds)
+                spent[t.team, default: (0, 0)].money += rates.cost(r)
+                spent[t.team, default: (0, 0)].gpuSeconds += t.gpuSeconds
             }
         } catch {
             logger.warning("could not read the metering ledger for budgets; keeping the last figures", metadata: ["error": "\(error)"])

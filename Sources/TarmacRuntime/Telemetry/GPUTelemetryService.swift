@@ -26,6 +26,7 @@ public final class GPUTelemetryService: Service, Sendable {
     let controlPlane: ControlPlane
     let every: Duration
     private let state = Mutex<(workloads: [WorkloadReading], devices: [GPUSample], at: Date?)>(([], [], nil))
+    private let gauges = Mutex(GPUGauges())
 
     public init(source: any TelemetrySource, controlPlane: ControlPlane, every: Duration = .seconds(1)) {
         self.source = source
@@ -63,20 +64,16 @@ public final class GPUTelemetryService: Service, Sendable {
         }
         let (byWorkload, _) = GPUAttribution.attribute(samples, holds: holds)
         var readings: [WorkloadReading] = []
+        var g = gauges.withLock { $0 }
         for e in holding {
             guard let u = byWorkload[e.id] else { continue }
-            let labels = [("team", e.team), ("env", e.env), ("workload", e.name), ("kind", e.kind)]
-            Gauge(label: "tarmac_gpu_utilization", dimensions: labels).record(u.utilization)
-            Gauge(label: "tarmac_gpu_memory_used_mib", dimensions: labels).record(u.memoryUsedMiB)
-            for reason in ClockEventReasons.names.map(\.name) where reason != "gpu_idle" {
-                Gauge(label: "tarmac_gpu_throttled", dimensions: labels + [("reason", reason)]).record(u.throttling.contains(reason) ? 1 : 0)
-            }
+            g.record(e.id, labels: [("team", e.team), ("env", e.env), ("workload", e.name), ("kind", e.kind)], u)
             readings.append(WorkloadReading(workload: e.id, name: e.name, team: e.team, env: e.env, kind: e.kind, gpus: u.gpus, utilization: u.utilization,
                                             memoryUsedMiB: u.memoryUsedMiB, throttling: u.throttling.sorted()))
         }
-        for s in samples {
-            Gauge(label: "tarmac_gpu_device_utilization", dimensions: [("node", s.node), ("gpu", String(s.gpu))]).record(s.utilization)
-        }
+        for s in samples { g.device(s) }
+        g.keep(only: Set(holding.map(\.id)))
+        gauges.withLock { $0 = g }
         let now = controlPlane.clock.now
         state.withLock { $0 = (readings.sorted { $0.utilization > $1.utilization }, samples, now) }
     }
