@@ -1,4 +1,5 @@
 import TarmacCore
+import TarmacModel
 
 /// The ledger's rows summed by the dimensions asked for, priced at the contract's rates. Pure.
 public enum UsageReport {
@@ -28,6 +29,12 @@ public enum UsageReport {
             self.acceleratorHour = acceleratorHour
             self.cpuCoreHour = cpuCoreHour
             self.memoryGiBHour = memoryGiBHour
+        }
+
+        /// The contract's rates: each accelerator's `hourlyCost`, `costs.cpuCoreHour`, `costs.memoryGiBHour` (unset: 0).
+        public init(platform: Platform) {
+            self.init(acceleratorHour: platform.accelerators.compactMapValues(\.hourlyCost), cpuCoreHour: platform.costs.cpuCoreHour ?? 0,
+                      memoryGiBHour: platform.costs.memoryGiBHour ?? 0)
         }
 
         public func cost(_ r: UsageRow) -> Double {

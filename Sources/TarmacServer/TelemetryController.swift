@@ -18,10 +18,7 @@ struct TelemetryController {
             return try JSON.response(TelemetryView(at: nil, workloads: [], devices: p.team == nil ? [] : nil))
         }
         let (workloads, devices, at) = telemetry.latest()
-        let mine = workloads.filter { p.canRead(team: $0.team) }.map {
-            WorkloadTelemetryView(workload: $0.workload, name: $0.name, team: $0.team, env: $0.env, kind: $0.kind, gpus: $0.gpus, utilization: $0.utilization,
-                                  memoryUsedMiB: $0.memoryUsedMiB, throttling: $0.throttling)
-        }
+        let mine = workloads.filter { p.canRead(team: $0.team) }
         let all = p.team == nil ? devices.map {
             DeviceTelemetryView(node: $0.node, gpu: $0.gpu, utilization: $0.utilization, memoryUsedMiB: $0.memoryUsedMiB, memoryTotalMiB: $0.memoryTotalMiB,
                                 powerWatts: $0.powerWatts, throttling: $0.throttling)

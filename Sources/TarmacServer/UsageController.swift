@@ -37,8 +37,7 @@ struct UsageController {
         await MeteringService.catchUp(store, logger: Logger(label: "tarmac.metering"))
         let rows = try await store.usage(since: window.firstDay, until: window.endDay, team: nil).filter { p.canRead(team: $0.team) }
         let platform = controlPlane.contract.platform
-        let rates = UsageReport.Rates(acceleratorHour: platform.accelerators.compactMapValues(\.hourlyCost),
-                                      cpuCoreHour: platform.costs.cpuCoreHour ?? 0, memoryGiBHour: platform.costs.memoryGiBHour ?? 0)
+        let rates = UsageReport.Rates(platform: platform)
         // Idle capacity is the whole platform's: shown to those who may see every team.
         var capacity: Allocation.Capacity?
         if includeIdle, p.team == nil {
@@ -74,8 +73,7 @@ struct UsageController {
         await MeteringService.catchUp(store, logger: Logger(label: "tarmac.metering"))
         let rows = try await store.usage(since: since, until: until, team: team).filter { p.canRead(team: $0.team) }
         let platform = controlPlane.contract.platform
-        let rates = UsageReport.Rates(acceleratorHour: platform.accelerators.compactMapValues(\.hourlyCost),
-                                      cpuCoreHour: platform.costs.cpuCoreHour ?? 0, memoryGiBHour: platform.costs.memoryGiBHour ?? 0)
+        let rates = UsageReport.Rates(platform: platform)
         let (lines, total) = UsageReport.sum(rows, by: by, rates: rates)
         let budgets = await controlPlane.budgetStatuses().filter { p.canRead(team: $0.team) && (team == nil || $0.team == team) }.map { b in
             BudgetView(team: b.team, month: b.month, monthly: b.budget.monthly, gpuHoursLimit: b.budget.gpuHours, warnAt: b.budget.warnAt, spent: b.spent,

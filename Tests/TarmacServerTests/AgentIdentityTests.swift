@@ -245,21 +245,7 @@ import Glibc
         let port = try TestServer.freePort()
         let s = try await Self.start(inferencePort: port)
         defer { s.stop() }
-        try s.server.dir.write("serve/model_server.py", try String(contentsOfFile: Fixtures.path("Tests/Support/model_server.py"), encoding: .utf8))
-        let doc = try s.server.dir.write("serve/ranker.yaml", """
-            apiVersion: tarmac.dev/v1alpha1
-            kind: InferenceService
-            metadata: {name: ranker, team: assistants, env: dev, owner: dan@acme.example}
-            spec:
-              size: cpu-small
-              model: ranker@1.0.0
-              image: docker.io/library/python:3.12-slim
-              command: [python3, model_server.py]
-              workdir: .
-              port: 8080
-            """)
-        let submitted = try s.server.cli(["submit", doc], token: s.dan)
-        #expect(submitted.status == 0, "\(submitted.stderr)")
+        try ServerTests.InferenceServingTests.serveStub(s.server, token: s.dan, team: "assistants", owner: "dan@acme.example")
         let url = "http://127.0.0.1:\(port)/assistants/ranker/v1/completions"
         try await eventually("the service answers through the gateway", timeout: .seconds(60)) {
             (try? await TestServer.requestWithHeaders(.POST, url, headers: [("Authorization", "Bearer \(s.dan)")], body: "{}").0) == 200

@@ -11,12 +11,12 @@ extension ServerTests {
 @Suite struct InferenceServingTests {
     /// Submits `ranker` (model ranker@1.0.0, team search, env dev): the OpenAI-compatible stub sent as its working
     /// directory.
-    static func serveStub(_ server: TestServer, token: String) throws {
+    static func serveStub(_ server: TestServer, token: String, team: String = "search", owner: String = "alice@acme.example") throws {
         try server.dir.write("serve/model_server.py", try String(contentsOfFile: Fixtures.path("Tests/Support/model_server.py"), encoding: .utf8))
         let doc = try server.dir.write("serve/ranker.yaml", """
             apiVersion: tarmac.dev/v1alpha1
             kind: InferenceService
-            metadata: {name: ranker, team: search, env: dev, owner: alice@acme.example}
+            metadata: {name: ranker, team: \(team), env: dev, owner: \(owner)}
             spec:
               size: cpu-small
               model: ranker@1.0.0

@@ -20,8 +20,7 @@ extension ControlPlane {
         budgets.due = false
         budgets.lastLook = now
         let (month, start, _) = BudgetStatus.month(of: now)
-        let rates = UsageReport.Rates(acceleratorHour: platform.accelerators.compactMapValues(\.hourlyCost),
-                                      cpuCoreHour: platform.costs.cpuCoreHour ?? 0, memoryGiBHour: platform.costs.memoryGiBHour ?? 0)
+        let rates = UsageReport.Rates(platform: platform)
         var spent: [String: (money: Double, gpuSeconds: Double)] = [:]
         do {
             await MeteringService.catchUp(store, logger: logger)

@@ -2,6 +2,7 @@ import Foundation
 import Metrics
 import ServiceLifecycle
 import Synchronization
+import TarmacAPI
 import TarmacCore
 import TarmacMetering
 
@@ -10,22 +11,10 @@ import TarmacMetering
 /// team, env, workload, kind) and `tarmac_gpu_device_utilization` per device on `/metrics`; the latest per workload for
 /// `GET /v1/telemetry` and `tarmac top`.
 public final class GPUTelemetryService: Service, Sendable {
-    public struct WorkloadReading: Sendable, Hashable {
-        public var workload: String
-        public var name: String
-        public var team: String
-        public var env: String
-        public var kind: String
-        public var gpus: Double
-        public var utilization: Double
-        public var memoryUsedMiB: Double
-        public var throttling: [String]
-    }
-
     let source: any TelemetrySource
     let controlPlane: ControlPlane
     let every: Duration
-    private let state = Mutex<(workloads: [WorkloadReading], devices: [GPUSample], at: Date?)>(([], [], nil))
+    private let state = Mutex<(workloads: [WorkloadTelemetryView], devices: [GPUSample], at: Date?)>(([], [], nil))
     private let gauges = Mutex(GPUGauges())
 
     public init(source: any TelemetrySource, controlPlane: ControlPlane, every: Duration = .seconds(1)) {
@@ -50,7 +39,7 @@ public final class GPUTelemetryService: Service, Sendable {
     }
 
     /// What the last sample said: each running workload's GPU reading, and every device's.
-    public func latest() -> (workloads: [WorkloadReading], devices: [GPUSample], at: Date?) { state.withLock { $0 } }
+    public func latest() -> (workloads: [WorkloadTelemetryView], devices: [GPUSample], at: Date?) { state.withLock { $0 } }
 
     func sample() async {
         let samples = await source.latest()
@@ -63,12 +52,12 @@ public final class GPUTelemetryService: Service, Sendable {
             }
         }
         let (byWorkload, _) = GPUAttribution.attribute(samples, holds: holds)
-        var readings: [WorkloadReading] = []
+        var readings: [WorkloadTelemetryView] = []
         var g = gauges.withLock { $0 }
         for e in holding {
             guard let u = byWorkload[e.id] else { continue }
             g.record(e.id, labels: [("team", e.team), ("env", e.env), ("workload", e.name), ("kind", e.kind)], u)
-            readings.append(WorkloadReading(workload: e.id, name: e.name, team: e.team, env: e.env, kind: e.kind, gpus: u.gpus, utilization: u.utilization,
+            readings.append(WorkloadTelemetryView(workload: e.id, name: e.name, team: e.team, env: e.env, kind: e.kind, gpus: u.gpus, utilization: u.utilization,
                                             memoryUsedMiB: u.memoryUsedMiB, throttling: u.throttling.sorted()))
         }
         for s in samples { g.device(s) }
