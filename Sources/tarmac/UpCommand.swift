@@ -198,7 +198,7 @@ struct UpCommand: AsyncParsableCommand {
         case .local:
             let machine = await MachineInventory.detect(platform: contract.platform, cpus: cpus, memoryMiB: memoryMiB)
             if machine.gpus > 0, !(await MachineInventory.nvidiaGPUs()).isEmpty {
-                telemetrySource = NvidiaSMIReader(node: machine.name, logger: Logger(label: "tarmac.telemetry"))
+                telemetrySource = NvidiaSMIReader(node: machine.name, pidFile: dataDir + "/gpu-reader.pid", logger: Logger(label: "tarmac.telemetry"))
             }
             let chosen: Isolation
             do {

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import TarmacLocal
+@testable import TarmacLocal
 import TarmacMetering
 import TarmacTesting
 import Testing
@@ -45,6 +45,33 @@ import Testing
         #expect(latest[1].powerWatts == nil && latest[1].throttling.isEmpty, "[N/A] is no figure; idle is no throttle")
         let started = try String(contentsOfFile: calls, encoding: .utf8).split(separator: "\n")
         #expect(started.count == 1, "one process for every sample: \(started)")
+    }
+
+    /// A reader left running by a control plane that was killed (its pid in the data directory) is stopped by the next
+    /// one; a pid that names something else is left alone.
+    @Test func aReaderLeftByAKilledControlPlaneIsStopped() async throws {
+        let dir = try TemporaryDirectory(prefix: "tarmac-nvidia-smi-left")
+        let script = try dir.write("nvidia-smi", "#!/bin/sh\nwhile true; do sleep 1; done\n")
+        chmod(script, 0o755)
+        let left = Process()
+        left.executableURL = URL(fileURLWithPath: script)
+        left.arguments = NvidiaSMI.arguments(everyMs: 1000)
+        try left.run()
+        let other = Process()
+        other.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        other.arguments = ["60"]
+        try other.run()
+        defer { if other.isRunning { other.terminate() }; if left.isRunning { left.terminate() } }
+        let pidFile = dir.path + "/gpu-reader.pid"
+        // Something else under a reused pid: left alone.
+        try "\(other.processIdentifier)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
+        NvidiaSMIReader(executable: script, node: "local", pidFile: pidFile, logger: Logger(label: "test")).stopLeftOver()
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(other.isRunning)
+        // The earlier reader: stopped.
+        try "\(left.processIdentifier)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
+        NvidiaSMIReader(executable: script, node: "local", pidFile: pidFile, logger: Logger(label: "test")).stopLeftOver()
+        try await eventually("the left-over reader is stopped", timeout: .seconds(5)) { !left.isRunning }
     }
 
     /// A recorded dcgm-exporter page (its series and labels as dcgm-exporter 3.x writes them).

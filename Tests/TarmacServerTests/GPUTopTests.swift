@@ -14,7 +14,8 @@ extension ServerTests {
         let fake = try server.dir.write("bin/nvidia-smi", """
             #!/bin/sh
             if [ "$1" = "-L" ]; then echo "GPU 0: NVIDIA L4 (UUID: GPU-5c1e2f40)"; exit 0; fi
-            while true; do
+            # Like nvidia-smi, it reads until it is stopped; unlike it, it also stops when the server is gone.
+            while kill -0 $PPID 2>/dev/null; do
               echo "0, GPU-5c1e2f40, 64, 2048, 23034, 51.5, 0x0000000000000020"
               sleep 0.5
             done

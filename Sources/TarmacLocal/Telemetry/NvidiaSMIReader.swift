@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Logging
 import Synchronization
@@ -15,7 +18,12 @@ public final class NvidiaSMIReader: TelemetrySource, Sendable {
     private let readings = Mutex<[Int: GPUSample]>([:])
     private let running = Mutex<Process?>(nil)
 
-    public init(executable: String = "nvidia-smi", everyMs: Int = 1000, node: String, restartAfter: Duration = .seconds(5), logger: Logger) {
+    /// Where the reader's process id is kept (the data directory): a reader left by a control plane that was killed
+    /// (`kill -9` leaves its children) is stopped by the next one.
+    let pidFile: String?
+
+    public init(executable: String = "nvidia-smi", everyMs: Int = 1000, node: String, restartAfter: Duration = .seconds(5), pidFile: String? = nil, logger: Logger) {
+        self.pidFile = pidFile
         self.executable = executable
         self.everyMs = everyMs
         self.node = node
@@ -27,6 +35,7 @@ public final class NvidiaSMIReader: TelemetrySource, Sendable {
 
     /// Reads until the task is cancelled.
     public func run() async {
+        stopLeftOver()
         while !Task.isCancelled {
             await readOnce()
             try? await Task.sleep(for: restartAfter)
@@ -44,6 +53,9 @@ public final class NvidiaSMIReader: TelemetrySource, Sendable {
             p.arguments = [executable] + NvidiaSMI.arguments(everyMs: everyMs)
         }
         let out = Pipe()
+        // The reading end stays in this process only: pods started later must not inherit it, or a reader that outlived
+        // a killed control plane would keep nvidia-smi writing into a pipe nobody reads (it exits on the broken pipe).
+        _ = fcntl(out.fileHandleForReading.fileDescriptor, F_SETFD, FD_CLOEXEC)
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         let pending = LineBuffer()
@@ -61,6 +73,7 @@ public final class NvidiaSMIReader: TelemetrySource, Sendable {
             return
         }
         running.withLock { $0 = p }
+        if let pidFile { try? "\(p.processIdentifier)\n".write(toFile: pidFile, atomically: true, encoding: .utf8) }
         await withTaskCancellationHandler {
             while p.isRunning, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(200)) }
         } onCancel: {
@@ -70,6 +83,18 @@ public final class NvidiaSMIReader: TelemetrySource, Sendable {
         p.waitUntilExit()
         running.withLock { $0 = nil }
         logger.info("nvidia-smi stopped; it is started again", metadata: ["status": "\(p.terminationStatus)"])
+    }
+}
+
+extension NvidiaSMIReader {
+    /// Stops the reader an earlier control plane left running (its pid file names it, and it is still an nvidia-smi
+    /// reading GPUs: a pid reused by something else is left alone).
+    func stopLeftOver() {
+        guard let pidFile, let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              pid > 1, let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+              cmdline.contains("nvidia-smi"), cmdline.contains("--query-gpu") else { return }
+        kill(pid, SIGTERM)
+        logger.info("stopped the GPU reader an earlier control plane left running", metadata: ["pid": "\(pid)"])
     }
 }
 
