@@ -219,9 +219,14 @@ public actor LocalBackend: Backend {
         }
     }
 
+    /// The pod's ending as its supervisor recorded it: how, and when it started (its pid written) and ended, so a pod
+    /// that ended while the control plane was down is billed for the time it ran, not until the control plane came back.
     func exit(_ key: Key, _ s: ExitStatus, _ dir: PodDirectory) -> PodExit {
-        PodExit(workload: key.workload, attempt: key.attempt, pod: key.pod, reason: s.reason, exitCode: s.exitCode, signal: s.signal,
-                peakMemoryBytes: s.peakMemoryBytes, memoryLimitBytes: s.memoryLimitBytes, lastLines: dir.lastLines())
+        var e = PodExit(workload: key.workload, attempt: key.attempt, pod: key.pod, reason: s.reason, exitCode: s.exitCode, signal: s.signal,
+                        peakMemoryBytes: s.peakMemoryBytes, memoryLimitBytes: s.memoryLimitBytes, lastLines: dir.lastLines())
+        e.startedAt = dir.startedAt
+        e.finishedAt = s.finishedAt
+        return e
     }
 
     /// Wakes when the pod writes (the kernel tells), not on a timer.

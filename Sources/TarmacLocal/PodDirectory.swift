@@ -43,6 +43,8 @@ public struct PodDirectory: Sendable, Hashable {
     public var exists: Bool { FileManager.default.fileExists(atPath: launchFile) }
     public var hasStatus: Bool { FileManager.default.fileExists(atPath: statusFile) }
     public var wasStarted: Bool { FileManager.default.fileExists(atPath: pidFile) }
+    /// When its supervisor started the pod (it wrote its pid then).
+    public var startedAt: Date? { (try? FileManager.default.attributesOfItem(atPath: pidFile))?[.modificationDate] as? Date }
 
     /// Whether a supervisor holds the lock now (it holds it for its whole life; the kernel drops it when it dies, whatever
     /// the cause, so there is no stale pid to trust).

@@ -13,7 +13,7 @@ public enum UsageLedger {
             UsageRow(day: day, workload: t.workload, name: t.name, team: t.team, env: t.env, kind: t.kind, user: t.user ?? "", model: t.model,
                      accelerator: t.accelerator, gpuSeconds: gpu * share, cpuSeconds: cpu * share, memoryGiBSeconds: memory * share)
         }
-        let end = t.at.timeIntervalSince1970
+        let end = (t.usageUntil ?? t.at).timeIntervalSince1970
         guard let since = t.usageSince?.timeIntervalSince1970, since < end else { return [row(day(end), 1)] }
         var out: [UsageRow] = []
         var from = since

@@ -5,6 +5,7 @@ lives. A pod says how its container "runs" through environment variables of its 
 
   TEST_OUTCOME   succeed (default for Jobs) | fail:CODE | oom | image-pull | config-error | run (default for Deployments)
   TEST_SECONDS   how long it runs before that outcome (default 2)
+  TEST_PULL_SECONDS  how long it stays Pending (ContainerCreating, as while its image is pulled) before it runs (default 0)
   TEST_LOG       what its log holds (default: "<pod> ran on <node>")
 
 Pods being deleted are removed at once (there is no container to stop), as a kubelet would after the grace period.
@@ -37,6 +38,10 @@ def now():
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_time(s):
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
 class API:
     def __init__(self, server, token):
         self.server = server.rstrip("/")
@@ -64,7 +69,8 @@ class Agent:
         self.nodes = {n["name"]: n for n in nodes}
         self.ports = {}
         self.logs = {}  # (namespace, pod) -> text
-        self.started = {}  # pod uid -> time it started running
+        self.started = {}  # pod uid -> (time it started running, as the pod says it)
+        self.seen = {}  # pod uid -> time it was first seen on its node
         self.lock = threading.Lock()
         self.cert, self.key = cert, key
 
@@ -134,6 +140,7 @@ class Agent:
         if md.get("deletionTimestamp"):
             self.api.call("DELETE", "/api/v1/namespaces/%s/pods/%s" % (ns, name), {"gracePeriodSeconds": 0, "preconditions": {"uid": uid}})
             self.started.pop(uid, None)
+            self.seen.pop(uid, None)
             return
         phase = st.get("phase", "Pending")
         if phase in ("Succeeded", "Failed"):
@@ -152,18 +159,28 @@ class Agent:
             if not st.get("containerStatuses"):
                 self.status(pod, "Pending", {"waiting": {"reason": "CreateContainerConfigError", "message": 'secret "missing" not found'}})
             return
+        if uid not in self.started and time.time() - self.seen.setdefault(uid, time.time()) < float(env.get("TEST_PULL_SECONDS", "0")):
+            if not st.get("containerStatuses"):
+                self.status(pod, "Pending", {"waiting": {"reason": "ContainerCreating"}})
+            return
         if uid not in self.started:
-            self.started[uid] = time.time()
-            self.status(pod, "Running", {"running": {"startedAt": now()}}, ready=True)
+            # The container's start as the pod says it (a restarted agent takes it from there).
+            running = ((st.get("containerStatuses") or [{}])[0].get("state") or {}).get("running") or {}
+            began = running.get("startedAt") or now()
+            self.started[uid] = (parse_time(began) if running.get("startedAt") else time.time(), began)
+            if not running.get("startedAt"):
+                self.status(pod, "Running", {"running": {"startedAt": began}}, ready=True)
+                return
+        began_at, began = self.started[uid]
+        if outcome == "run" or time.time() - began_at < float(env.get("TEST_SECONDS", "2")):
             return
-        if outcome == "run" or time.time() - self.started[uid] < float(env.get("TEST_SECONDS", "2")):
-            return
+        ended = {"startedAt": began, "finishedAt": now()}
         if outcome == "succeed":
-            self.status(pod, "Succeeded", {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now(), "finishedAt": now()}})
+            self.status(pod, "Succeeded", {"terminated": dict(exitCode=0, reason="Completed", **ended)})
         elif outcome == "oom":
-            self.status(pod, "Failed", {"terminated": {"exitCode": 137, "reason": "OOMKilled", "startedAt": now(), "finishedAt": now()}})
+            self.status(pod, "Failed", {"terminated": dict(exitCode=137, reason="OOMKilled", **ended)})
         elif outcome.startswith("fail:"):
-            self.status(pod, "Failed", {"terminated": {"exitCode": int(outcome[5:]), "reason": "Error", "startedAt": now(), "finishedAt": now()}})
+            self.status(pod, "Failed", {"terminated": dict(exitCode=int(outcome[5:]), reason="Error", **ended)})
 
     def loop(self):
         last_beat = 0.0

@@ -105,6 +105,13 @@ final class RigSession: @unchecked Sendable {
     }
 }
 
+/// When a pod ran, by its status.
+struct PodTimes: Sendable {
+    var start: Date?
+    var end: Date?
+    init(_ t: (start: Date?, end: Date?)) { (start, end) = t }
+}
+
 struct TestTimeout: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
@@ -293,6 +300,65 @@ extension RealCluster {
             try await Task.sleep(for: .milliseconds(200))
         }
         #expect(left.isEmpty, "\(left)")
+    }
+
+    /// Tarmac is stopped while pods start and end, then comes back: each workload's start and end are its pod's own, a
+    /// start is recorded for the ones that ran unseen, and the CPU-seconds billed are what the pod ran (within 1 s).
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func usageIsWhatThePodsRanThroughADowntimeOfTheControlPlane() async throws {
+        let dir = try TemporaryDirectory(prefix: "tarmac-rig-downtime")
+        let first = try await RigSession(dir: dir)
+        let tag = UInt16.random(in: 0...9999)
+        // Each pod's image "pulls" (Pending) for `pull` seconds, then it runs for `run` seconds. Tarmac is down for 9 s from
+        // when all three pods exist: the first starts and ends then (Tarmac saw it only admitted), the second was
+        // running and ends then, the third starts then and ends after Tarmac is back.
+        let shapes = [(pull: 3, run: 2), (pull: 0, run: 3), (pull: 4, run: 12)]
+        var ids: [String] = []
+        for (i, shape) in shapes.enumerated() {
+            ids.append(try await first.submit(RigSession.doc("BatchJob", "down-\(tag)-\(i)", size: "tiny", spec: "tasks: 1",
+                                                             env: ["TEST_PULL_SECONDS": "\(shape.pull)", "TEST_SECONDS": "\(shape.run)"])))
+        }
+        try await eventually("each Job has its pod", timeout: .seconds(60), every: .milliseconds(100)) {
+            for id in ids where try await first.pods(id).isEmpty { return false }
+            return true
+        }
+        _ = try await first.wait(ids[1], "the second runs") { $0.state == .running }
+        var seenBefore: [WorkloadState?] = []
+        for id in ids { seenBefore.append(await first.cp.current(id)?.state) }
+        await first.close()
+        // The pods' last status, kept as they change: Tarmac deletes a finished workload's Job and pods.
+        let client = first.client, watched = ids
+        let lastPods = Task { () -> [String: PodTimes] in
+            var last: [String: PodTimes] = [:]
+            while !Task.isCancelled {
+                for id in watched {
+                    let items = (try? await client.list("/api/v1/pods?labelSelector=tarmac.dev/workload-id%3D\(id)").items) ?? []
+                    if let pod = items.first { last[id] = PodTimes(AttemptStatus.runTimes(pod)) }
+                }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return last
+        }
+        try await Task.sleep(for: .seconds(9))
+        let s = try await RigSession(dir: dir)
+        defer { Task { await s.close() } }
+        var done: [WorkloadEntry] = []
+        for (i, id) in ids.enumerated() { done.append(try await s.wait(id, "workload \(i) succeeds") { $0.state == .succeeded }) }
+        lastPods.cancel()
+        let pods = await lastPods.value
+        let cpu = 0.1
+        for (i, e) in done.enumerated() {
+            let ran = try #require(pods[e.id], "workload \(i)'s pod was seen")
+            let start = try #require(ran.start), end = try #require(ran.end)
+            let started = try #require(e.startedAt), finished = try #require(e.finishedAt)
+            print("workload \(i) (\(seenBefore[i]?.rawValue ?? "-") when Tarmac stopped): pod ran \(start)..\(end), recorded \(started)..\(finished), billed \(e.cpuSeconds / cpu) s of \(end.timeIntervalSince(start)) s")
+            #expect(abs(started.timeIntervalSince(start)) <= 1, "workload \(i): started \(started), its pod \(start)")
+            #expect(abs(finished.timeIntervalSince(end)) <= 1, "workload \(i): finished \(finished), its pod \(end)")
+            #expect(abs(e.cpuSeconds / cpu - end.timeIntervalSince(start)) <= 1, "workload \(i): billed \(e.cpuSeconds / cpu) s, its pod ran \(end.timeIntervalSince(start)) s")
+            let events = try await s.cp.store.transitions(after: 0, limit: 10_000).filter { $0.workload == e.id }.map(\.event)
+            #expect(events.contains("run") && events.last == "succeed", "workload \(i): \(events)")
+        }
+        #expect(seenBefore[0] == .admitted && seenBefore[1] == .running, "\(seenBefore)")
     }
 
     @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))

@@ -169,9 +169,13 @@ public struct ReplicaDemand: Hashable, Sendable {
 public struct AttemptRef: Hashable, Sendable {
     public var workload: String
     public var attempt: Int
-    public init(workload: String, attempt: Int) {
+    /// When its pods really started, by the backend's own record (the latest of its pods' starts: the gang runs from
+    /// then); nil where the backend does not know.
+    public var at: Date?
+    public init(workload: String, attempt: Int, at: Date? = nil) {
         self.workload = workload
         self.attempt = attempt
+        self.at = at
     }
 }
 

@@ -38,6 +38,11 @@ public struct PodExit: Codable, Sendable, Hashable {
     /// The last lines of its log (for the triage and for `tarmac why`).
     public var lastLines: [String]
     public var detail: String?
+    /// When the pod's container really started and ended, by the backend's own record (Kubernetes: the containers'
+    /// `startedAt`/`finishedAt`; local: the supervisor's files): usage is counted between them, not between the moments
+    /// the control plane happened to look. nil where the backend does not know.
+    public var startedAt: Date?
+    public var finishedAt: Date?
 
     public init(workload: String, attempt: Int, pod: Int, reason: Reason, exitCode: Int? = nil, signal: Int? = nil,
                 peakMemoryBytes: Int64? = nil, memoryLimitBytes: Int64? = nil, lastLines: [String] = [], detail: String? = nil) {

@@ -36,6 +36,9 @@ public struct Transition: Codable, Sendable, Hashable {
     /// Where the span its GPU-, CPU- and memory-seconds were used over began (it ends at `at`): metering splits it
     /// across days. nil when it used nothing.
     public var usageSince: Date?
+    /// Where that span ended, when not at `at`: the pods' own end (a pod that ended while the control plane was down
+    /// is billed until it ended, not until the control plane saw it).
+    public var usageUntil: Date?
 
     public init(seq: Int64 = 0, workload: String, name: String, team: String, env: String, kind: String, attempt: Int, event: String,
                 from: WorkloadState?, to: WorkloadState, at: Date, pods: Int, cause: String?, gpuSeconds: Double = 0, cpuSeconds: Double = 0) {

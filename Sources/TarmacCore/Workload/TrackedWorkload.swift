@@ -1,3 +1,4 @@
+import Foundation
 import TarmacEngine
 import TarmacPlanning
 
@@ -10,6 +11,8 @@ public struct TrackedWorkload: Sendable {
     public var plan: WorkloadPlan?
     /// Pods of the current attempt that have ended.
     public var endedPods: Set<Int> = []
+    /// The latest end of those pods by the backend's own record (nil: none said when).
+    public var lastPodEnd: Date?
     /// Stored but not yet accepted by the backend: not scheduled until it is.
     public var accepting = false
 

@@ -166,7 +166,9 @@ extension KubernetesBackend {
             let slots = o.isJob ? Set(pods.compactMap { AttemptStatus.index($0).map(o.slot(ofIndex:)) }).count : pods.count
             if slots >= o.podCount {
                 workloads[id]?.started.insert(attempt)
-                out.append(AttemptRef(workload: id, attempt: attempt))
+                // The gang runs from its last pod's start, by the pods' own record.
+                let starts = AttemptStatus.slotTimes(objects: o, attempt: attempt, pods: pods).values.map(\.start)
+                out.append(AttemptRef(workload: id, attempt: attempt, at: starts.contains(nil) ? nil : starts.compactMap { $0 }.max()))
             }
         }
         return out

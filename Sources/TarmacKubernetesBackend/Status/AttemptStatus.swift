@@ -33,7 +33,55 @@ public enum AttemptStatus {
         "CreateContainerConfigError": .containerConfig, "CreateContainerError": .containerConfig,
     ]
 
+    /// Each ending, with its pod's own start and end (see `runTimes`).
     public static func exits(_ input: Input) -> [PodExit] {
+        let times = slotTimes(objects: input.objects, attempt: input.attempt, pods: input.pods)
+        return endings(input).map { e in
+            var e = e
+            e.startedAt = times[e.pod]?.start
+            e.finishedAt = times[e.pod]?.end
+            return e
+        }
+    }
+
+    /// When a pod's main containers really ran: the earliest `startedAt` of theirs (earlier runs of a restarted one
+    /// included) and, once every one of them has terminated, the latest `finishedAt`. The pod's `startTime` (the kubelet
+    /// took it, before its image was pulled) stands in only where no container says.
+    public static func runTimes(_ pod: [String: Any]) -> (start: Date?, end: Date?) {
+        let status = pod["status"] as? [String: Any] ?? [:]
+        let containers = status["containerStatuses"] as? [[String: Any]] ?? []
+        var starts: [Date] = []
+        var ends: [Date] = []
+        var allTerminated = !containers.isEmpty
+        for c in containers {
+            let state = c["state"] as? [String: Any] ?? [:]
+            let last = (c["lastState"] as? [String: Any])?["terminated"] as? [String: Any]
+            for s in [(state["running"] as? [String: Any])?["startedAt"], (state["terminated"] as? [String: Any])?["startedAt"], last?["startedAt"]] {
+                if let d = (s as? String).flatMap(parseTime) { starts.append(d) }
+            }
+            if let t = state["terminated"] as? [String: Any], let d = (t["finishedAt"] as? String).flatMap(parseTime) { ends.append(d) } else { allTerminated = false }
+        }
+        let phase = status["phase"] as? String ?? ""
+        let start = starts.min() ?? (["Running", "Succeeded", "Failed"].contains(phase) ? (status["startTime"] as? String).flatMap(parseTime) : nil)
+        return (start, allTerminated ? ends.max() : nil)
+    }
+
+    /// The run times of an attempt's pod slots: a slot's pods (a Job may run one index more than once) from the first
+    /// start to the last end.
+    public static func slotTimes(objects o: WorkloadObjects, attempt: Int, pods all: [[String: Any]]) -> [Int: (start: Date?, end: Date?)] {
+        let pods = all.filter { labels($0)[Naming.attemptLabel] == String(attempt) }
+            .sorted { (index($0) ?? 0, name($0)) < (index($1) ?? 0, name($1)) }
+        var out: [Int: (start: Date?, end: Date?)] = [:]
+        for (rank, pod) in pods.enumerated() {
+            let slot = o.isJob ? o.slot(ofIndex: index(pod) ?? 0) : rank
+            let t = runTimes(pod)
+            let had = out[slot]
+            out[slot] = ([had?.start, t.start].compactMap { $0 }.min(), [had?.end, t.end].compactMap { $0 }.max())
+        }
+        return out
+    }
+
+    static func endings(_ input: Input) -> [PodExit] {
         let o = input.objects
         let pods = input.pods.filter { labels($0)[Naming.attemptLabel] == String(input.attempt) }
         let id = o.id, attempt = input.attempt
@@ -180,6 +228,8 @@ public enum AttemptStatus {
     static func parseTime(_ s: String) -> Date? {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]
+        if let d = f.date(from: s) { return d }
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return f.date(from: s)
     }
 }

@@ -222,7 +222,7 @@ public actor ControlPlane {
         await refreshInventory()
         await applyAll(await backend.poll().map { ($0.workload, .podExited($0)) }, what: "a pod's end")
         if backend.reportsStarts {
-            await applyAll(await backend.started().map { ($0.workload, .started(attempt: $0.attempt, reportedByBackend: true)) }, what: "a start")
+            await applyAll(await backend.started().map { ($0.workload, .started(attempt: $0.attempt, reportedByBackend: true, at: $0.at)) }, what: "a start")
         }
         await enforceDeadlines()
         await refreshBudgets()

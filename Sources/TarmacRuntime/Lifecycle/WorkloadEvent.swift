@@ -1,3 +1,4 @@
+import Foundation
 import TarmacCore
 
 /// What can happen to a workload. The control plane turns decisions, API calls and backend reports into these; the
@@ -7,8 +8,9 @@ public enum WorkloadEvent: Sendable, Hashable {
     case admitted(placements: [PodPlacement], charge: Charge)
     /// The engine took its capacity for another workload.
     case preempted(by: String, reason: String)
-    /// The backend reports that the attempt's pods run (local processes: right after launch).
-    case started(attempt: Int, reportedByBackend: Bool)
+    /// The backend reports that the attempt's pods run (local processes: right after launch), since `at` by its own
+    /// record where it knows.
+    case started(attempt: Int, reportedByBackend: Bool, at: Date? = nil)
     case podExited(PodExit)
     /// The backend could not start the attempt's pods at all.
     case launchFailed(attempt: Int, detail: String)

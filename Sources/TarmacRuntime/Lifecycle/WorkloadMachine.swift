@@ -45,22 +45,25 @@ public struct WorkloadMachine: Sendable {
             n.attempt += 1
             n.admittedAt = now
             n.startedAt = nil
+            n.finishedAt = nil
             n.updatedAt = now
             n.message = nil
             n.notBefore = nil
             n.placements = placements
             n.charged = charge
             t.endedPods = []
+            t.lastPodEnd = nil
             let nodes = Set(placements.map(\.node)).sorted().joined(separator: ",")
             return record(&t, n, "admit", .scheduler, now, detail: "attempt \(n.attempt) on \(nodes)",
                           then: [.launch(attempt: n.attempt, pods: Array(0..<n.podCount))])
 
-        case .started(let attempt, let reported):
+        case .started(let attempt, let reported, let at):
             guard e.state == .admitted, e.attempt == attempt, !e.cancelRequested else { return (t, []) }
             var n = e
-            // Usage is counted from here: while admitted, its pods were not yet running.
+            // Usage is counted from here (the pods' own start where the backend knows it): while admitted, its pods
+            // were not yet running.
             n.state = .running
-            n.startedAt = now
+            n.startedAt = Self.within(at ?? now, from: e.admittedAt, to: now)
             n.accountedUntil = nil
             n.updatedAt = now
             return record(&t, n, "run", .lifecycle, now,
@@ -167,20 +170,51 @@ public struct WorkloadMachine: Sendable {
         }
     }
 
-    /// A pod of the current attempt ended: done, retried or failed.
+    /// A pod of the current attempt ended. One that ran and ended before its start was seen (the control plane was
+    /// down, or both fell between two looks) has its start recorded first, at the pod's own time: the workload ran.
     func podExited(_ t0: TrackedWorkload, _ exit: PodExit, now: Date) -> Step {
         var t = t0
         let e = t.entry
         guard e.state.holdsCapacity, exit.attempt == e.attempt else { return (t, []) }
+        if let end = exit.finishedAt { t.lastPodEnd = max(t.lastPodEnd ?? end, end) }
+        guard e.state == .admitted, let started = exit.startedAt, !e.cancelRequested else { return podEnded(t, exit, now: now) }
+        var n = e
+        n.state = .running
+        n.startedAt = Self.within(started, from: e.admittedAt, to: now)
+        n.accountedUntil = nil
+        n.updatedAt = now
+        let run = record(&t, n, "run", .lifecycle, now,
+                         detail: "\(Self.pods(n.podCount)) ran (seen after pod \(exit.pod) ended); workload identity \(identity(n))")
+        let ended = podEnded(run.record, exit, now: now)
+        return (ended.record, run.effects + ended.effects)
+    }
+
+    /// Where the usage of an attempt whose pods ended stops: at their own last end where the backend said it, never
+    /// before it was last accounted nor after now.
+    func usageEnd(_ t: TrackedWorkload, now: Date) -> Date {
+        guard let end = t.lastPodEnd else { return now }
+        return Self.within(end, from: t.entry.accountedUntil ?? t.entry.startedAt ?? t.entry.admittedAt, to: now)
+    }
+
+    /// `date`, kept between `low` (when known) and `high`: a backend's clock may differ a little from ours.
+    static func within(_ date: Date, from low: Date?, to high: Date) -> Date {
+        min(high, max(low ?? date, date))
+    }
+
+    /// A pod of the current attempt ended: done, retried or failed.
+    func podEnded(_ t0: TrackedWorkload, _ exit: PodExit, now: Date) -> Step {
+        var t = t0
+        let e = t.entry
         t.endedPods.insert(exit.pod)
+        let until = usageEnd(t, now: now)
         let allEnded = t.endedPods.count >= e.podCount
         if e.cancelRequested {
-            return allEnded ? finish(t, .cancelled, cause: nil, message: "cancelled", actor: .lifecycle, now: now) : (t, [])
+            return allEnded ? finish(t, .cancelled, cause: nil, message: "cancelled", actor: .lifecycle, now: now, endedAt: until) : (t, [])
         }
         let isService = t.plan?.isService ?? false
         if exit.succeeded && !isService {
             guard allEnded else { return (t, []) }
-            return finish(t, .succeeded, cause: nil, message: "all \(Self.pods(e.podCount)) succeeded", actor: .lifecycle, now: now, exitCode: 0)
+            return finish(t, .succeeded, cause: nil, message: "all \(Self.pods(e.podCount)) succeeded", actor: .lifecycle, now: now, endedAt: until, exitCode: 0)
         }
         var triage = Triage.of(exit)
         if exit.succeeded && isService {
@@ -190,7 +224,7 @@ public struct WorkloadMachine: Sendable {
                                  memoryLimitBytes: exit.memoryLimitBytes)
         // A deadline the backend enforced: the limit, the run time and the fix.
         if exit.reason == .deadline, let limit = t.plan?.workload.maxDuration, let since = e.startedAt ?? e.admittedAt {
-            let ran = now.timeIntervalSince(since)
+            let ran = until.timeIntervalSince(since)
             triage.message = Self.deadlineMessage(limit: limit, ran: ran, attempt: e.attempt)
             facts.maxDurationSeconds = limit.seconds
             facts.ranSeconds = Int64(ran)
@@ -204,20 +238,20 @@ public struct WorkloadMachine: Sendable {
            t.plan?.workload.retryIdenticalFailures != true {
             return finish(t, .failed, cause: triage.cause,
                           message: "\(triage.message). Failed the same way twice (attempt \(e.attempt) as the one before it): not retrying; fix the cause, or set spec.retryIdenticalFailures: true to use every attempt",
-                          actor: .lifecycle, now: now, exitCode: exit.exitCode, first: stopGang, failure: facts)
+                          actor: .lifecycle, now: now, endedAt: until, exitCode: exit.exitCode, first: stopGang, failure: facts)
         }
         guard triage.retryable && e.attempt < e.maxAttempts else {
-            return finish(t, .failed, cause: triage.cause, message: triage.message, actor: .lifecycle, now: now, exitCode: exit.exitCode,
-                          first: stopGang, failure: facts)
+            return finish(t, .failed, cause: triage.cause, message: triage.message, actor: .lifecycle, now: now, endedAt: until,
+                          exitCode: exit.exitCode, first: stopGang, failure: facts)
         }
         let delay = backoff(afterAttempt: e.attempt)
-        var n = requeue(e, plan: t.plan, now: now)
+        var n = requeue(e, plan: t.plan, now: now, until: until)
         n.failure = facts
         n.cause = triage.cause
         n.exitCode = exit.exitCode
         n.notBefore = now.addingTimeInterval(delay)
         n.message = "attempt \(e.attempt) of \(e.maxAttempts) failed (\(triage.cause): \(triage.message)); retrying in \(Int(delay))s"
-        return record(&t, n, "retry", .lifecycle, now, detail: triage.cause, then: stopGang)
+        return record(&t, n, "retry", .lifecycle, now, detail: triage.cause, then: stopGang, usedUntil: until)
     }
 
     /// How a failed pod looked: its exit and the last lines of its log, with runs of digits blanked (times, pids and
@@ -247,9 +281,9 @@ public struct WorkloadMachine: Sendable {
     }
 
     /// Back to the queue, its capacity given back (preemption or retry).
-    func requeue(_ e: WorkloadEntry, plan: WorkloadPlan?, now: Date) -> WorkloadEntry {
+    func requeue(_ e: WorkloadEntry, plan: WorkloadPlan?, now: Date, until: Date? = nil) -> WorkloadEntry {
         var n = e
-        accrue(&n, plan: plan, until: now, keepOpen: false)
+        accrue(&n, plan: plan, until: until ?? now, keepOpen: false)
         n.state = .queued
         n.placements = []
         n.charged = nil
@@ -259,18 +293,20 @@ public struct WorkloadMachine: Sendable {
     }
 
     /// It ended for good.
-    func finish(_ t0: TrackedWorkload, _ state: WorkloadState, cause: String?, message: String, actor: AuditActor, now: Date,
+    /// `endedAt`: when its pods ended by the backend's record (usage stops there), if not now.
+    func finish(_ t0: TrackedWorkload, _ state: WorkloadState, cause: String?, message: String, actor: AuditActor, now: Date, endedAt: Date? = nil,
                 exitCode: Int? = nil, stopAttempt: Bool = false, first: [WorkloadEffect] = [], failure: FailureFacts? = nil) -> Step {
         var t = t0
         let e = t.entry
         var n = e
-        if e.state.holdsCapacity { accrue(&n, plan: t.plan, until: now, keepOpen: false) }
+        let ended = e.state.holdsCapacity ? (endedAt ?? now) : now
+        if e.state.holdsCapacity { accrue(&n, plan: t.plan, until: ended, keepOpen: false) }
         n.state = state
         n.cause = cause
         n.message = message
         n.exitCode = exitCode ?? e.exitCode
         if let failure { n.failure = failure }
-        n.finishedAt = now
+        n.finishedAt = ended
         n.updatedAt = now
         n.placements = []
         n.charged = nil
@@ -287,17 +323,22 @@ public struct WorkloadMachine: Sendable {
         t.accepting = false
         t.plan = nil
         t.endedPods = []
-        return record(&t, n, action, actor, now, detail: cause.map { "\($0): \(message)" } ?? message, then: then)
+        t.lastPodEnd = nil
+        return record(&t, n, action, actor, now, detail: cause.map { "\($0): \(message)" } ?? message, then: then,
+                      usedUntil: ended == now ? nil : ended)
     }
 
     /// The new entry, persisted with its audit record and published as a transition, then `then`.
+    /// `usedUntil`: where the usage it accounts ended, when not now.
     func record(_ t: inout TrackedWorkload, _ n: WorkloadEntry, _ action: String, _ actor: AuditActor, _ now: Date, detail: String,
-                then: [WorkloadEffect] = []) -> Step {
+                then: [WorkloadEffect] = [], usedUntil: Date? = nil) -> Step {
         let before = t.entry
         t.entry = n
+        var transition = Transition(action, before: before, after: n, at: now).about(t.plan)
+        if transition.usageSince != nil, let usedUntil, usedUntil != now { transition.usageUntil = usedUntil }
         return (t, [.persist(AuditDraft(time: now, actor: actor, action: action, object: Self.object(n), before: before.digest,
                                         after: n.digest, detail: detail)),
-                    .emit(Transition(action, before: before, after: n, at: now).about(t.plan))] + then)
+                    .emit(transition)] + then)
     }
 
     /// Adds the GPU- and CPU-seconds the attempt used since it was last accounted (from its admission) up to `now`.

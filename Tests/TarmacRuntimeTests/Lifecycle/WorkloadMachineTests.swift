@@ -91,6 +91,38 @@ import TarmacRuntime
         #expect(r.state == .running && r.entry.startedAt == t0 + 90 && audits(effects) == ["run"])
     }
 
+    /// The backend's own times stand: a start reported late counts from the pod's start; a pod that started and ended
+    /// unseen (the control plane was down) has its start recorded, and it is billed from its start to its end, not
+    /// from admission to the moment the control plane looked.
+    @Test func usageCountsBetweenThePodsOwnStartAndEnd() throws {
+        var t = Lifecycle.tracked(Lifecycle.batch("down", retries: 0), at: t0)
+        (t, _) = machine.step(t, .admitted(placements: Lifecycle.placements(1), charge: Lifecycle.charge), now: t0)
+        var exit = PodExit(workload: t.id, attempt: 1, pod: 0, reason: .exited, exitCode: 0)
+        exit.startedAt = t0 + 40
+        exit.finishedAt = t0 + 100
+        let (done, effects) = machine.step(t, .podExited(exit), now: t0 + 3600)
+        #expect(audits(effects) == ["run", "succeed"], "the start is recorded before the end")
+        #expect(done.state == .succeeded && done.entry.startedAt == t0 + 40 && done.entry.finishedAt == t0 + 100)
+        #expect(abs(done.entry.cpuSeconds - 30) < 0.001, "half a CPU (cpu-small) for the 60 s it ran: \(done.entry.cpuSeconds)")
+        let transitions = effects.compactMap { if case .emit(let tr) = $0 { tr } else { nil } }
+        let succeed = try #require(transitions.last)
+        #expect(succeed.usageSince == t0 + 40 && succeed.usageUntil == t0 + 100 && succeed.at == t0 + 3600)
+        // A start the backend reports late counts from the pod's own start; times outside [admission, now] are held to it.
+        var u = Lifecycle.tracked(Lifecycle.batch("late", retries: 0), at: t0)
+        (u, _) = machine.step(u, .admitted(placements: Lifecycle.placements(1), charge: Lifecycle.charge), now: t0)
+        #expect(machine.step(u, .started(attempt: 1, reportedByBackend: true, at: t0 + 7), now: t0 + 30).record.entry.startedAt == t0 + 7)
+        #expect(machine.step(u, .started(attempt: 1, reportedByBackend: true, at: t0 - 5), now: t0 + 30).record.entry.startedAt == t0)
+        #expect(machine.step(u, .started(attempt: 1, reportedByBackend: true, at: t0 + 99), now: t0 + 30).record.entry.startedAt == t0 + 30)
+        // A failed attempt that ended unseen is billed until its end, then retried.
+        var r = Lifecycle.tracked(Lifecycle.batch("flaky", retries: 2), at: t0)
+        (r, _) = machine.step(r, .admitted(placements: Lifecycle.placements(1), charge: Lifecycle.charge), now: t0)
+        (r, _) = machine.step(r, .started(attempt: 1, reportedByBackend: true, at: t0 + 5), now: t0 + 6)
+        var failed = PodExit(workload: r.id, attempt: 1, pod: 0, reason: .exited, exitCode: 1)
+        failed.finishedAt = t0 + 25
+        let (retried, _) = machine.step(r, .podExited(failed), now: t0 + 500)
+        #expect(retried.state == .queued && abs(retried.entry.cpuSeconds - 10) < 0.001, "\(retried.entry.cpuSeconds)")
+    }
+
     @Test func aFailedLaunchIsItsOwnEventNotAnInventedExit() {
         var t = Lifecycle.tracked(Lifecycle.training("ft"), at: t0)
         (t, _) = machine.step(t, .admitted(placements: Lifecycle.placements(1), charge: Lifecycle.charge), now: t0)
