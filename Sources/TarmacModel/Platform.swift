@@ -238,9 +238,36 @@ public struct Environment: Sendable, Hashable {
     public var name: String
     public var guardrails = Guardrails()
     public var promotion: PromotionContract?
+    /// What happens to a workload of a class whose GPUs stay idle here (none: nothing).
+    public var idle: [WorkloadClass: IdlePolicy] = [:]
     public var overlay: String?
     public var origin = Origin.unknown
     public init(name: String) { self.name = name }
+}
+
+/// What is done about a workload whose GPUs idle: judged on their utilization (not on its processes' activity), below
+/// `gpuUtilizationBelow` percent for `duration`, its team is notified; unless it is used again within `grace`, `action`
+/// follows (`notify`: nothing more).
+public struct IdlePolicy: Sendable, Hashable {
+    public enum Action: String, Sendable, Hashable, CaseIterable {
+        /// Only tell the team (audit, metric, the workload's message).
+        case notify
+        /// An inference service gives its GPUs back and comes back on its next request through the inference gateway.
+        case scaleToZero
+        /// The workload is stopped (cancelled, cause Idle).
+        case stop
+    }
+    public var gpuUtilizationBelow: Double
+    public var duration: TimeSpan
+    public var action: Action
+    public var grace: TimeSpan
+    public var origin = Origin.unknown
+    public init(gpuUtilizationBelow: Double, duration: TimeSpan, action: Action, grace: TimeSpan) {
+        self.gpuUtilizationBelow = gpuUtilizationBelow
+        self.duration = duration
+        self.action = action
+        self.grace = grace
+    }
 }
 
 /// A tool agents may call, with the scopes it understands, and how Tarmac's tool gateway reaches and guards it.

@@ -76,6 +76,9 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Port of the inference gateway (default: none).",
                                discussion: "Running InferenceServices are served at http://HOST:PORT/TEAM/SERVICE/...; callers send an API token of someone who may read the team, or a workload's JWT-SVID for audience inference:TEAM/SERVICE."))
     var inferencePort: Int?
+    @Option(help: ArgumentHelp("Seconds a request through the inference gateway waits for a service scaled to zero to start again.",
+                               discussion: "An environment's idle policy (action: scaleToZero) gives an idle service's GPUs back; its next request wakes it and waits this long for a ready replica, then is answered 503 with Retry-After."))
+    var coldStartTimeout: Double = 60
     @Option(help: ArgumentHelp("With --backend kubernetes: the Gateway (Gateway API) that InferenceServices' HTTPRoutes attach to.",
                                discussion: "NAMESPACE/NAME, created by the platform team with its gateway implementation's class. Each running InferenceService gets an HTTPRoute /TEAM/SERVICE on it; a rollout moves its weights.",
                                valueName: "namespace/name"))
@@ -129,6 +132,7 @@ struct UpCommand: AsyncParsableCommand {
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level '\(logLevel)'") }
         if grace < 0 { throw ValidationError("--grace must not be negative") }
         if uploadIdleTimeout <= 0 { throw ValidationError("--upload-idle-timeout must be positive") }
+        if coldStartTimeout <= 0 { throw ValidationError("--cold-start-timeout must be positive") }
         guard modelFileBytes != nil else { throw ValidationError("--model-file-limit must be a quantity such as 64Gi") }
         if podPids < 16 { throw ValidationError("--pod-pids must be at least 16") }
         for p in podPath where !(p.hasPrefix("/") || p.hasPrefix("-/")) {
@@ -329,7 +333,7 @@ struct UpCommand: AsyncParsableCommand {
             let routes = InferenceRoutes()
             // Callers: an API token, a workload's JWT-SVID for audience inference:TEAM/SERVICE, or an agent's access token
             // for it (token exchange, in its own name or a person's): a viewer of its own team.
-            let inference = InferenceGateway(routes: routes, callers: { token in
+            var inference = InferenceGateway(routes: routes, callers: { token in
                 if token.hasPrefix("tmc_") { return (try? await tokens.authenticate(token)).map { InferenceCaller(principal: $0) } }
                 if credentials.isAccessToken(token) {
                     guard let c = await credentials.verifyServiceAccess(token) else { return nil }
@@ -338,6 +342,10 @@ struct UpCommand: AsyncParsableCommand {
                 guard let c = await credentials.verifyWorkloadToken(token) else { return nil }
                 return InferenceCaller(principal: Principal(tokenID: "svid:" + c.jti, name: c.sub, role: .viewer, team: c.tarmac.team), audiences: c.aud.values)
             }, logger: Logger(label: "tarmac.inference"))
+            // A service scaled to zero by idle reclaim comes back on its next request.
+            inference.coldStart = .init(timeout: .milliseconds(Int64(coldStartTimeout * 1000))) { team, service, caller in
+                await controlPlane.wake(team: team, service: service, by: caller).startsFromZero
+            }
             let runner = RolloutRunner(controlPlane: controlPlane, metrics: prometheus ?? inference.stats, observed: inference.stats, runsImages: backend == .kubernetes) { workload in
                 guard let e = await controlPlane.current(workload) else { return false }
                 let replicas = await controlPlane.endpoints(e).compactMap(InferenceRoute.Replica.init(url:))

@@ -71,6 +71,14 @@ public enum PlatformDecoder {
                 c.origin = pr.origin()
                 e.promotion = c
             }
+            for c in WorkloadClass.allCases {
+                guard let i = n["idle"]?[c.rawValue] else { continue }
+                var policy = IdlePolicy(gpuUtilizationBelow: i.double("gpuUtilizationBelow") ?? 5, duration: i.duration("for") ?? TimeSpan(seconds: 1800),
+                                        action: i.str("action").flatMap(IdlePolicy.Action.init(rawValue:)) ?? .notify,
+                                        grace: i.duration("grace") ?? TimeSpan(seconds: 600))
+                policy.origin = i.origin()
+                e.idle[c] = policy
+            }
             e.origin = n.origin()
             p.environments[name] = e
         }

@@ -109,10 +109,19 @@ public enum Schemas {
         Field("requireAnalysis", s(.bool, "A rollout to the version must gate on analysis rules.")),
     ]))
 
+    static let idlePolicy = Schema.object(ObjectSchema("What is done about a workload of this class whose GPUs idle here, judged on their utilization (not on its processes' activity).", [
+        Field("gpuUtilizationBelow", s(.number(min: 0), "Idle means GPU utilization under this percent (default 5, at most 100).")),
+        Field("for", s(.duration, "How long it must stay under it before the team is notified (default 30m).")),
+        Field("action", s(.oneOf(IdlePolicy.Action.allCases.map(\.rawValue)), "notify (the default): only tell the team; scaleToZero (InferenceServices): give the GPUs back, come back on the next request through the inference gateway; stop: cancel it.")),
+        Field("grace", s(.duration, "How long after the notice the action waits for the GPUs to be used again (default 10m).")),
+    ]))
+
     static let environment = Schema.object(ObjectSchema("An environment such as dev or prod.", [
         Field("overlay", s(.relativePath, "A PlatformOverlay file applied when resolving this environment.")),
         Field("guardrails", guardrails),
         Field("promotion", promotion),
+        Field("idle", .object(ObjectSchema("Idle-GPU reclaim, per workload class: a class not named here is never reclaimed.",
+                                           WorkloadClass.allCases.map { Field($0.rawValue, idlePolicy) }))),
         Field("description", s(.string, "Free text.")),
     ]))
 

@@ -91,6 +91,19 @@ public enum PlatformValidator {
             for (i, r) in env.guardrails.allowedRegistries.enumerated() where r.contains("://") || r.contains(" ") {
                 out.append(.error(at: env.guardrails.origin.at("allowedRegistries.\(i)"), "registry '\(r)' must be a host or host/path, without a scheme", rule: "invalid-value"))
             }
+            for (c, idle) in env.idle.sorted(by: { $0.key < $1.key }) {
+                let o = idle.origin
+                if idle.gpuUtilizationBelow > 100 {
+                    out.append(.error(at: o.at("gpuUtilizationBelow") ?? o.location, "environment '\(env.name)': idle.\(c.rawValue).gpuUtilizationBelow is a percent, at most 100, not \(String(format: "%g", idle.gpuUtilizationBelow))", rule: "idle"))
+                }
+                if idle.duration.seconds <= 0 {
+                    out.append(.error(at: o.at("for") ?? o.location, "environment '\(env.name)': idle.\(c.rawValue).for must be longer than 0s: a GPU is idle over a while, not in one reading", rule: "idle"))
+                }
+                if idle.action == .scaleToZero, c != .inference {
+                    out.append(.error(at: o.at("action") ?? o.location, "environment '\(env.name)': only inference services scale to zero (on their next request they come back); \(c.rawValue) workloads cannot",
+                                      rule: "idle", help: "use action: stop (the workload is cancelled) or notify"))
+                }
+            }
         }
 
         out += promotionProblems(p)

@@ -16,6 +16,8 @@ public struct AuditActor: Codable, Sendable, Hashable, CustomStringConvertible {
 
     public static let scheduler = AuditActor(kind: .system, id: "scheduler")
     public static let lifecycle = AuditActor(kind: .system, id: "lifecycle")
+    /// Idle-GPU reclaim (the contract's environments' `idle` policies).
+    public static let idleReclaim = AuditActor(kind: .system, id: "idle-reclaim")
     public var description: String { "\(kind.rawValue):\(id)" }
 }
 

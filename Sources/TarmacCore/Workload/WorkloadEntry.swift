@@ -37,6 +37,9 @@ public struct WorkloadEntry: Codable, Sendable, Hashable {
     public var accountedUntil: Date?
     /// Not to be admitted before (retry backoff).
     public var notBefore: Date?
+    /// An inference service scaled to zero by idle reclaim, since then: it is not admitted until a request through the
+    /// inference gateway wakes it.
+    public var scaledToZeroAt: Date?
     public var placements: [PodPlacement]
     /// What its team's quota was charged: CPU millis, memory MiB, GPU thousandths by model name.
     public var charged: Charge?

@@ -37,6 +37,19 @@ public struct InferenceGateway: GatewayResponder {
     public let logger: Logger
     public let maxBody: Int
     let timeout: TimeAmount
+    /// Services scaled to zero come back on their next request: `wake` is asked (team, service, caller) whether the
+    /// service is starting from zero (it wakes it if it was at zero); if so the request waits up to `timeout` for a ready
+    /// replica, then is answered 503 with `Retry-After`. nil: a service with no ready replica is answered 503 at once.
+    public var coldStart: ColdStart?
+
+    public struct ColdStart: Sendable {
+        public var wake: @Sendable (_ team: String, _ service: String, _ caller: String) async -> Bool
+        public var timeout: Duration
+        public init(timeout: Duration = .seconds(60), wake: @escaping @Sendable (_ team: String, _ service: String, _ caller: String) async -> Bool) {
+            self.wake = wake
+            self.timeout = timeout
+        }
+    }
 
     /// `authenticate` checks a token (nil: not valid); answers are kept for `cacheFor` (a revoked token, or a workload's
     /// whose attempt ended, is refused at most that much later).
@@ -135,6 +148,10 @@ final class InferenceCall {
     let answering: Answering
     let started = ContinuousClock.now
     var key: String { "\(team)/\(service)" }
+    /// Who calls (for the audit record of a wake).
+    var callerName = ""
+    /// It waited for its service to start from zero already (it does once).
+    var waitedForStart = false
 
     init(gateway: InferenceGateway, team: String, service: String, target: String, head: HTTPRequestHead, body: ByteBuffer, loop: any EventLoop,
          answering: Answering) {
@@ -159,6 +176,7 @@ final class InferenceCall {
 
     func authorized(_ caller: InferenceCaller) {
         let p = caller.principal
+        callerName = p.name
         // Another team's service is answered like one that does not exist.
         guard p.canRead(team: team) else { return refuse(.notFound, "no service \(key) that \(p.name) may call") }
         // A workload's token is for the services it names.
@@ -185,7 +203,13 @@ final class InferenceCall {
 
     /// A retry (`avoiding` set) keeps to the version first chosen, on another replica.
     func send(version kept: String?, avoiding: InferenceRoute.Replica?) {
-        switch gateway.routes.pick(key, sticky: sticky, version: kept, avoiding: avoiding) {
+        let pick = gateway.routes.pick(key, sticky: sticky, version: kept, avoiding: avoiding)
+        switch pick {
+        case .noService, .noReplica:
+            if let cold = gateway.coldStart, !waitedForStart, avoiding == nil { return startFromZero(cold, version: kept) }
+        default: break
+        }
+        switch pick {
         case .noService:
             refuse(.notFound, "no service \(key) is running (tarmac list --kind InferenceService --team \(team))")
         case .overloaded(let limit):
@@ -195,6 +219,37 @@ final class InferenceCall {
             refuse(.serviceUnavailable, "no ready replica of \(key) takes requests now: \(versions)", headers: ["Retry-After": "2"], fault: .noReplica)
         case .to(let version, let replica):
             forward(version, replica, retried: avoiding != nil)
+        }
+    }
+
+    /// The service serves nothing now: if it is starting from zero (woken by this request, or by one before it), the
+    /// request waits for a ready replica, off the event loop, up to the cold-start timeout; then it is sent, or answered
+    /// 503 with `Retry-After`.
+    func startFromZero(_ cold: InferenceGateway.ColdStart, version kept: String?) {
+        waitedForStart = true
+        let (team, service, caller, key, routes) = (team, service, callerName, key, gateway.routes)
+        let deadline = ContinuousClock.now + cold.timeout
+        let promise = loop.makePromise(of: Bool?.self)
+        promise.completeWithTask {
+            guard await cold.wake(team, service, caller) else { return nil }
+            while ContinuousClock.now < deadline {
+                if routes.route(key)?.versions.contains(where: { !$0.replicas.isEmpty }) == true { return true }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let seconds = Int(cold.timeout.components.seconds)
+        promise.futureResult.whenSuccess { ready in
+            let call = bound.value
+            switch ready {
+            case false?:
+                call.refuse(.serviceUnavailable, "\(call.key) is starting from zero (it was scaled to zero while idle) and had no ready replica within \(seconds)s: retry shortly",
+                            headers: ["Retry-After": "10"], fault: .noReplica)
+            default:
+                // Ready, or not starting from zero: sent, or refused as before.
+                call.send(version: kept, avoiding: nil)
+            }
         }
     }
 

@@ -111,7 +111,7 @@ extension ControlPlane {
             views.running[e.id] = nil
             return
         }
-        views.pending[e.id] = e.state == .queued && !e.cancelRequested && !t.accepting ? (pendingWorkload(t, plan: plan), e.notBefore) : nil
+        views.pending[e.id] = e.state == .queued && !e.cancelRequested && !t.accepting && e.scaledToZeroAt == nil ? (pendingWorkload(t, plan: plan), e.notBefore) : nil
         views.running[e.id] = e.state.holdsCapacity ? runningWorkload(t, plan: plan) : nil
     }
 

@@ -262,6 +262,9 @@ extension ControlPlane {
         let e = try find(ref, by: principal)
         switch e.state {
         case .queued:
+            if e.scaledToZeroAt != nil {
+                return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: "scaledToZero", message: e.message ?? "scaled to zero by idle reclaim")
+            }
             if let plan = tracked[e.id]?.plan, let never = engine.neverStarts(plan, pods: e.podCount, team: e.team, place: backend.placeName) {
                 return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: "infeasible", message: never)
             }

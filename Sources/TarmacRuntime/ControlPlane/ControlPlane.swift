@@ -7,6 +7,7 @@ import Metrics
 import Synchronization
 import TarmacContract
 import TarmacEngine
+import TarmacMetering
 import TarmacModel
 import TarmacPlanning
 
@@ -92,6 +93,9 @@ public actor ControlPlane {
     var loop = LoopState()
     var views = EngineViews()
     var budgets = BudgetWatch()
+    var idle = IdleJudge()
+    /// Services woken from zero, and the attempt they had then: requests wait for the attempt after it.
+    var wokenFromZero: [String: Int] = [:]
     public private(set) var ready = false
     /// Scheduling cycles run since start (tests wait for the loop to have looked again, instead of for a time).
     public var cycles: Int { loop.cycles }

@@ -29,6 +29,14 @@ public enum WorkloadEvent: Sendable, Hashable {
     case scaledUp(added: [PodPlacement], charge: Charge)
     /// Its autoscaler scaled down: these placements stay (one per replica left).
     case scaledDown(kept: [PodPlacement])
+    /// Idle reclaim: its GPUs stayed under the policy's threshold (`evidence`); `action` follows at `actAt` (nil: none).
+    case idleNoticed(evidence: String, action: String, actAt: Date?)
+    /// Its GPUs are used again after a notice.
+    case idleCleared(utilization: Double)
+    /// Idle reclaim acts: scale an inference service to zero, or stop the workload.
+    case idleReclaimed(scaleToZero: Bool, evidence: String)
+    /// A request through the inference gateway for a service scaled to zero: it may be admitted again.
+    case woken(by: String)
 
     public enum Recovery: Sendable, Hashable {
         /// Its document no longer resolves against the platform contract.

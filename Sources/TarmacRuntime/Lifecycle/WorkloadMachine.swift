@@ -49,6 +49,7 @@ public struct WorkloadMachine: Sendable {
             n.updatedAt = now
             n.message = nil
             n.notBefore = nil
+            n.scaledToZeroAt = nil
             n.placements = placements
             n.charged = charge
             t.endedPods = []
@@ -150,6 +151,41 @@ public struct WorkloadMachine: Sendable {
             return record(&t, n, "scale-up", .scheduler, now,
                           detail: "replica \(n.podCount) admitted on \(added.map(\.node).joined(separator: ",")): its autoscaler asked for more",
                           then: [.resize(attempt: n.attempt, nodes: n.placements.map(\.node))])
+
+        case .idleNoticed(let evidence, let action, let actAt):
+            guard e.state == .running, !e.cancelRequested else { return (t, []) }
+            var n = e
+            let then = actAt.map { " \(action == "scaleToZero" ? "It is scaled to zero" : "It is stopped") at \(Self.clockTime($0)) unless its GPUs are used before." } ?? ""
+            n.message = "idle: \(evidence).\(then)"
+            n.updatedAt = now
+            return record(&t, n, "idle-notice", .idleReclaim, now, detail: "\(evidence); action \(action)\(actAt.map { " at \(Self.clockTime($0))" } ?? "")")
+
+        case .idleCleared(let utilization):
+            guard e.state == .running, e.message?.hasPrefix("idle: ") == true else { return (t, []) }
+            var n = e
+            n.message = nil
+            n.updatedAt = now
+            return record(&t, n, "idle-cleared", .idleReclaim, now, detail: "GPU utilization \(String(format: "%.1f", utilization))%: in use again")
+
+        case .idleReclaimed(let scaleToZero, let evidence):
+            guard e.state == .running, !e.cancelRequested else { return (t, []) }
+            guard scaleToZero, t.plan?.isService == true else {
+                return finish(t, .cancelled, cause: "Idle", message: "stopped by idle reclaim: \(evidence)", actor: .idleReclaim, now: now, stopAttempt: true)
+            }
+            var n = requeue(e, plan: t.plan, now: now)
+            n.scaledToZeroAt = now
+            // Like a preemption, it does not use up an attempt.
+            n.maxAttempts += 1
+            n.message = "scaled to zero by idle reclaim (\(evidence)); the next request through the inference gateway brings it back"
+            return record(&t, n, "scale-to-zero", .idleReclaim, now, detail: evidence, then: [.stop(attempt: e.attempt)])
+
+        case .woken(let by):
+            guard e.state == .queued, e.scaledToZeroAt != nil, !e.cancelRequested else { return (t, []) }
+            var n = e
+            n.scaledToZeroAt = nil
+            n.message = "woken from zero by a request of \(by); waiting for capacity"
+            n.updatedAt = now
+            return record(&t, n, "wake", .idleReclaim, now, detail: "a request of \(by) through the inference gateway")
 
         case .scaledDown(let kept):
             guard e.state == .running, e.podCount > kept.count else { return (t, []) }
@@ -364,6 +400,8 @@ public struct WorkloadMachine: Sendable {
     func identity(_ e: WorkloadEntry) -> String { e.spiffeID(trustDomain: trustDomain) }
 
     static func object(_ e: WorkloadEntry) -> String { "workload/\(e.id)" }
+    /// `2026-12-07T10:40:00Z`.
+    static func clockTime(_ d: Date) -> String { ISO8601DateFormatter().string(from: d) }
     static func pods(_ n: Int) -> String { "\(n) pod\(n == 1 ? "" : "s")" }
 }
 
