@@ -57,3 +57,11 @@ public struct DeviceTelemetryView: Codable, Sendable, Hashable {
         self.throttling = throttling
     }
 }
+
+extension WorkloadTelemetryView {
+    /// `64% utilization, 2048 MiB used, throttled: sw_thermal_slowdown`.
+    public var summary: String {
+        "\(Int(utilization.rounded()))% utilization, \(Int(memoryUsedMiB.rounded())) MiB used"
+            + (throttling.isEmpty ? "" : ", throttled: \(throttling.joined(separator: ", "))")
+    }
+}

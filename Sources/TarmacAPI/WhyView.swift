@@ -12,6 +12,8 @@ public struct WhyView: Codable, Sendable, Hashable {
     public var facts: WhyFacts?
     /// For a running InferenceService behind Tarmac's gateway: its failed requests of late, by side and cause.
     public var serving: ServingFaultsView?
+    /// A running workload's latest GPU reading, where telemetry reads its GPUs.
+    public var gpu: WorkloadTelemetryView?
 
     public init(workload: String, name: String, state: String, reason: String?, message: String, lastCheckpoint: CheckpointView? = nil,
                 facts: WhyFacts? = nil) {

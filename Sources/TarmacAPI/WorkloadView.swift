@@ -36,6 +36,8 @@ public struct WorkloadView: Codable, Sendable, Hashable {
     public var endpoints: [String]?
     /// Only in the answer to a submit: what validation and the feasibility check warn about.
     public var warnings: [DiagnosticPayload]?
+    /// In GET of one workload holding GPUs, where telemetry reads them: its latest GPU reading.
+    public var gpu: WorkloadTelemetryView?
 
     public init(id: String, name: String, team: String, env: String, kind: String, owner: String? = nil, submittedBy: String,
                 requestID: String? = nil, size: String, pods: Int, priority: Int, state: String, message: String? = nil, cause: String? = nil,

@@ -89,6 +89,7 @@ struct WorkloadController {
         var view = WorkloadView(e)
         let endpoints = await controlPlane.endpoints(e)
         if !endpoints.isEmpty { view.endpoints = endpoints }
+        view.gpu = await controlPlane.gpuReading(e.id)
         return try JSON.response(view)
     }
 

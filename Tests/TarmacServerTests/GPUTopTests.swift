@@ -5,7 +5,7 @@ import Testing
 extension ServerTests {
 /// GPU telemetry through a real `tarmac up` (#27): a fake `nvidia-smi` on its PATH (written here: `-L` lists one L4,
 /// the query replays a recorded reading every half second) is the machine's GPU; a workload holding half of it gets its
-/// reading in `tarmac top` and on `/metrics` (labels team, env, workload, kind), the clock event reason by name; every
+/// reading in `tarmac top`, `get`, `why` and on `/metrics` (labels team, env, workload, kind), the clock event reason by name; every
 /// query of the example Grafana dashboard (examples/grafana) names a metric this `/metrics` exports.
 @Suite struct GPUTopTests {
     @Test func aWorkloadsGPUReadingShowsInTopAndMetrics() async throws {
@@ -59,6 +59,12 @@ extension ServerTests {
         }
         #expect(top.stdout.contains("gpu-job   search  BatchJob  0.5   64%   2048 MiB  sw_thermal_slowdown"), "\(top.stdout)")
         #expect(!top.stdout.contains("NODE"), "a member sees no device table")
+        // `get` and `why` show the same reading.
+        let get = try server.cli(["get", "gpu-job"], token: member)
+        #expect(get.stdout.contains("64% utilization, 2048 MiB used, throttled: sw_thermal_slowdown"), "\(get.stdout)")
+        let why = try await server.json(.GET, "/v1/workloads/gpu-job/why", token: member).1
+        #expect((why["message"] as? String)?.contains("its GPUs: 64% utilization") == true && (why["gpu"] as? [String: Any])?["utilization"] as? Double == 64,
+                "\(why)")
         let admin = try server.cli(["top"], token: try server.adminToken)
         #expect(admin.stdout.contains("2048 / 23034 MiB") && admin.stdout.contains("52 W"), "\(admin.stdout)")
         let (_, metrics) = try await server.http(.GET, "/metrics", token: nil)

@@ -18,11 +18,13 @@ import Yams
 
     static let at = Date(timeIntervalSince1970: 1_800_000_000.25)
     static let checkpoint = CheckpointView(at: at, attempt: 2, step: 1200, location: "s3://ckpt/1200")
-    static let workload = WorkloadView(id: "wl-1", name: "ft", team: "search", env: "dev", kind: "TrainingJob", owner: "alice", submittedBy: "admin",
+    static let workload = { var w = WorkloadView(id: "wl-1", name: "ft", team: "search", env: "dev", kind: "TrainingJob", owner: "alice", submittedBy: "admin",
                                        requestID: "r-1", size: "small", pods: 2, priority: 100, state: "running", message: "m", cause: "c", attempt: 2,
                                        maxAttempts: 3, cancelRequested: false, createdAt: at, updatedAt: at, admittedAt: at, startedAt: at, finishedAt: at,
                                        placements: [PlacementView(node: "n", gpus: [0, 1], gpuMilli: 1000)], exitCode: 0, gpuSeconds: 1.5,
                                        cpuSeconds: 2.5, lastCheckpoint: checkpoint, endpoints: ["http://127.0.0.1:41000"], warnings: [diagnostic])
+                            w.gpu = workloadTelemetry
+                            return w }()
     static let facts = WhyFacts(resource: "h100 GPUs", needed: 16.5, available: 8.5, exitCode: 1, signal: 9, memoryLimitBytes: 1 << 30,
                                 peakMemoryBytes: 1 << 31, maxDurationSeconds: 3600, ranSeconds: 3601, suggestedSize: "large")
     static let diagnostic = DiagnosticPayload(severity: "error", file: "f", line: 1, column: 2, message: "m", rule: "r", help: "h", text: "t")
@@ -60,6 +62,7 @@ import Yams
         ("CheckpointRequest", CheckpointRequest(step: 3, location: "/ckpt")),
         ("Why", { var w = WhyView(workload: "wl-1", name: "ft", state: "queued", reason: "quota", message: "m", lastCheckpoint: checkpoint, facts: facts)
                   w.serving = ServingFaultsView(windowSeconds: 300, modelSide: 3, infrastructureSide: 1, reasons: ["model_error": 3, "no_replica": 1])
+                  w.gpu = workloadTelemetry
                   return w }()),
         ("WhyFacts", facts),
         ("QueueItem", QueueItem(position: 1, workload: workload, reason: "shape", message: "m")),

@@ -295,8 +295,13 @@ extension ControlPlane {
                 text += "; no checkpoint reported: a preemption would restart it from zero"
             }
             if e.cancelRequested { text += "; cancelling" }
-            return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: nil, message: text,
-                           lastCheckpoint: e.lastCheckpoint.map(CheckpointView.init))
+            let gpu = gpuReading(e.id)
+            if let g = gpu { text += "; its GPUs: \(g.summary)" }
+            if let m = e.message, m.hasPrefix("idle: ") { text += "; \(m)" }
+            var view = WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: nil, message: text,
+                               lastCheckpoint: e.lastCheckpoint.map(CheckpointView.init))
+            view.gpu = gpu
+            return view
         default:
             return ended(e)
         }

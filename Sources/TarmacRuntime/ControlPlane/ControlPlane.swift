@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Metrics
 import Synchronization
+import TarmacAPI
 import TarmacContract
 import TarmacEngine
 import TarmacMetering
@@ -94,6 +95,8 @@ public actor ControlPlane {
     var views = EngineViews()
     var budgets = BudgetWatch()
     var idle = IdleJudge()
+    /// The latest GPU reading of each workload holding GPUs (telemetry), for `get` and `why`.
+    var gpuReadings: [String: WorkloadTelemetryView] = [:]
     /// Services woken from zero, and the attempt they had then: requests wait for the attempt after it.
     var wokenFromZero: [String: Int] = [:]
     public private(set) var ready = false

@@ -5,12 +5,18 @@ import TarmacCore
 import TarmacMetering
 import TarmacModel
 
-/// Idle-GPU reclaim: each GPU telemetry sample is judged against the contract's `idle` policy of the workload's
+/// Idle-GPU reclaim: each GPU telemetry sample (`observeGPUs`) is judged against the contract's `idle` policy of the workload's
 /// environment and class (`IdleJudge`); a notice, its clearing, scaling to zero and stopping are transitions of the
 /// workload, each an audit record carrying the evidence (the utilization series that led to it), counted on
 /// `tarmac_idle_actions_total`. A service scaled to zero waits in the queue, not admitted, until a request through the
 /// inference gateway wakes it (`wake`).
 extension ControlPlane {
+    /// A workload's latest GPU reading (nil: it holds no GPU, or no telemetry reads them).
+    public func gpuReading(_ workload: String) -> WorkloadTelemetryView? {
+        guard tracked[workload]?.entry.state.holdsCapacity == true else { return nil }
+        return gpuReadings[workload]
+    }
+
     /// The answer to a request for a service that does not serve now.
     public enum WakeAnswer: Sendable, Equatable {
         /// It was scaled to zero; it is admitted again as capacity allows.
@@ -24,8 +30,10 @@ extension ControlPlane {
         public var startsFromZero: Bool { self != .none }
     }
 
-    /// Judges one telemetry sample taken at `now` (the GPU readings of every workload holding GPUs).
-    public func judgeIdle(_ readings: [WorkloadTelemetryView], at now: Date) async {
+    /// One telemetry sample taken at `now` (the GPU readings of every workload holding GPUs): kept for `get` and `why`,
+    /// and judged by the idle policies.
+    public func observeGPUs(_ readings: [WorkloadTelemetryView], at now: Date) async {
+        gpuReadings = Dictionary(readings.map { ($0.workload, $0) }, uniquingKeysWith: { a, _ in a })
         let platform = contract.platform
         let judged: [IdleJudge.Reading] = readings.compactMap { r in
             guard let e = tracked[r.workload]?.entry, e.state == .running,

@@ -9,7 +9,7 @@ import TarmacMetering
 /// Reads the telemetry source every `every` and gives its GPU readings to the workloads holding each GPU (by share):
 /// `tarmac_gpu_utilization`, `tarmac_gpu_memory_used_mib` and `tarmac_gpu_throttled{reason}` per workload (labels
 /// team, env, workload, kind) and `tarmac_gpu_device_utilization` per device on `/metrics`; the latest per workload for
-/// `GET /v1/telemetry` and `tarmac top`; each sample is also judged by idle reclaim (`ControlPlane.judgeIdle`).
+/// `GET /v1/telemetry` and `tarmac top`; each sample is also judged by idle reclaim (`ControlPlane.observeGPUs`).
 public final class GPUTelemetryService: Service, Sendable {
     let source: any TelemetrySource
     let controlPlane: ControlPlane
@@ -66,7 +66,7 @@ public final class GPUTelemetryService: Service, Sendable {
         let now = controlPlane.clock.now
         state.withLock { $0 = (readings.sorted { $0.utilization > $1.utilization }, samples, now) }
         // Idle reclaim judges the same readings.
-        await controlPlane.judgeIdle(readings, at: now)
+        await controlPlane.observeGPUs(readings, at: now)
     }
 }
 

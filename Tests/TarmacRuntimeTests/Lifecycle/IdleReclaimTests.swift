@@ -76,7 +76,7 @@ import Testing
         func sample() async {
             let tick = Int(h.clock.now.timeIntervalSince(t0) / 10)
             let views = [reading(await cp.current(idle), Double(1 + tick % 3)), reading(await cp.current(busy), 70), reading(await cp.current(job), 2)]
-            await cp.judgeIdle(views.compactMap { $0 }, at: h.clock.now)
+            await cp.observeGPUs(views.compactMap { $0 }, at: h.clock.now)
         }
         func run(seconds: Int) async {
             for _ in stride(from: 0, to: seconds, by: 10) {
