@@ -152,7 +152,7 @@ let package = Package(
             name: "TarmacKubernetesBackend",
             dependencies: [
                 "TarmacKubernetes", "TarmacCore", "TarmacKinds", "TarmacPlanning", "TarmacManifests", "TarmacContract", "TarmacModel", "TarmacDelivery",
-                .product(name: "Logging", package: "swift-log"),
+                "TarmacMetering", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         // The first subscriber of the transition stream: GPU- and CPU-seconds, admissions, preemptions, completions.
@@ -255,6 +255,7 @@ let package = Package(
             dependencies: [
                 "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacTesting",
                 "TarmacCore", "TarmacRuntime", "TarmacPlanning", "TarmacKinds", "TarmacStoreSQLite", "TarmacContract", "TarmacWorkdir", "TarmacDelivery",
+                "TarmacMetering", "TarmacModel", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

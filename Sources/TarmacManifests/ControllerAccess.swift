@@ -2,7 +2,8 @@ import TarmacContract
 
 /// What the control plane's own identity needs for workload identity and the tool gateway, as RBAC: to ask the API
 /// server whether a pod's service-account token is genuine (TokenReview, cluster-wide), and, when a tool is served by
-/// the gateway, to read the gateway's credentials (the one Secret `tarmac-gateway` in the system namespace, by name).
+/// the gateway, to read the gateway's credentials (the one Secret `tarmac-gateway` in the system namespace, by name); to
+/// read dcgm-exporter's pages through the pod proxy (GPU telemetry).
 public enum ControllerAccess {
     public static func render(_ contract: Contract, controllerUser: String = Naming.controllerUser) -> [KubeObject] {
         let labels = Naming.base()
@@ -13,6 +14,14 @@ public enum ControllerAccess {
             ]),
             KubeObject("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", name: "tarmac-identity", labels: labels, body: [
                 "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "tarmac-identity"],
+                "subjects": [subject],
+            ]),
+            // GPU telemetry: dcgm-exporter's pages are read through the API server's pod proxy.
+            KubeObject("rbac.authorization.k8s.io/v1", "ClusterRole", name: "tarmac-telemetry", labels: labels, body: [
+                "rules": [["apiGroups": [""], "resources": ["pods"], "verbs": ["list"]], ["apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"]]],
+            ]),
+            KubeObject("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", name: "tarmac-telemetry", labels: labels, body: [
+                "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "tarmac-telemetry"],
                 "subjects": [subject],
             ]),
         ]

@@ -359,12 +359,26 @@ public struct GrantRule: Sendable, Hashable {
 /// gateway metrics, which that Prometheus scrapes.
 public struct MetricsSettings: Sendable, Hashable {
     public var prometheus: String?
+    /// Where GPU telemetry is read on Kubernetes (nil: dcgm-exporter's usual labels, port 9400, every 10s).
+    public var dcgmExporter: DCGMExporterSettings?
     /// By measure: `requests`, `errors`, `modelErrors`, `p99LatencyMs`, `ttftMs`.
     public var queries: [String: String] = [:]
     public var origin = Origin.unknown
     public init() {}
 
     public static let measures = ["requests", "errors", "modelErrors", "p99LatencyMs", "ttftMs"]
+}
+
+/// dcgm-exporter's pods (one per GPU node), read through the API server's pod proxy.
+public struct DCGMExporterSettings: Sendable, Hashable {
+    /// Label selectors tried in turn (the GPU operator's, then the Helm chart's).
+    public var selectors: [String] = ["app=nvidia-dcgm-exporter", "app.kubernetes.io/name=dcgm-exporter"]
+    /// nil: every namespace.
+    public var namespace: String?
+    public var port: Int = 9400
+    public var every = TimeSpan(seconds: 10)
+    public var origin = Origin.unknown
+    public init() {}
 }
 
 /// The `identity` section: the trust domain and how long credentials live.

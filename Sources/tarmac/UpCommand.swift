@@ -196,7 +196,8 @@ struct UpCommand: AsyncParsableCommand {
         var limitsLine: String?
         var kubernetes: KubernetesBackend?
         var kubeClient: KubeClient?
-        /// Where GPU readings come from: this machine's NVML (one long-running nvidia-smi) when it has GPUs.
+        /// Where GPU readings come from: this machine's NVML (one long-running nvidia-smi) when it has GPUs; on Kubernetes
+        /// dcgm-exporter's pods.
         var telemetrySource: (any TelemetrySource)?
         switch backend {
         case .local:
@@ -272,6 +273,9 @@ struct UpCommand: AsyncParsableCommand {
             runtime = k
             kubernetes = k
             kubeClient = client
+            // GPU telemetry: dcgm-exporter's pages, through the API server's pod proxy.
+            telemetrySource = DCGMExporterSource(client: client, settings: contract.platform.metrics.dcgmExporter ?? DCGMExporterSettings(), backend: k,
+                                                 logger: Logger(label: "tarmac.telemetry"))
         case .simulated:
             let sim = SimulatedBackend(platform: contract.platform)
             let nodes = try await sim.nodes()

@@ -1,3 +1,6 @@
+import TarmacModel
+import TarmacMetering
+import Logging
 import TarmacCore
 import Foundation
 import Testing
@@ -359,6 +362,83 @@ extension RealCluster {
             #expect(events.contains("run") && events.last == "succeed", "workload \(i): \(events)")
         }
         #expect(seenBefore[0] == .admitted && seenBefore[1] == .running, "\(seenBefore)")
+    }
+
+    /// GPU telemetry on Kubernetes: a dcgm-exporter pod (labelled as the GPU operator labels it, bound to the node the
+    /// job runs on) whose page (recorded shape, served here at the pod's IP) says which pod uses which GPU; Tarmac reads
+    /// it through the API server's pod proxy, resolves the pods to its workload, and the job gets its four GPUs'
+    /// reading, whatever device indices the kubelet gave it.
+    @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))
+    func dcgmExporterIsReadThroughThePodProxyAndItsPodsAreTheWorkloads() async throws {
+        let ips = (try? Run.program("/bin/sh", ["-c", "hostname -I"]).stdout) ?? ""
+        guard let ip = ips.split(separator: " ").map(String.init).first(where: { $0.contains(".") && !$0.hasPrefix("127.") }) else {
+            print("skipped: this machine has no IPv4 address but loopback, and the API server does not proxy to loopback")
+            return
+        }
+        let s = try await RigSession()
+        defer { Task { await s.close() } }
+        let id = try await s.submit(RigSession.doc("BatchJob", "dcgm-\(UInt16.random(in: 0...9999))", size: "gpu4", spec: "tasks: 1", env: ["TEST_SECONDS": "600"]))
+        _ = try await s.wait(id, "it runs") { $0.state == .running }
+        let pod = try #require(try await s.pods(id).first)
+        let md = try #require(pod["metadata"] as? [String: Any])
+        let podKey = "\(md["namespace"] as? String ?? "")/\(md["name"] as? String ?? "")"
+        let node = try #require((pod["spec"] as? [String: Any])?["nodeName"] as? String)
+        // The exporter's page: the kubelet gave the job GPUs 4-7 (Tarmac placed it on four of the node's GPUs, by its own
+        // count); GPUs 0-3 idle, used by no pod.
+        let dir = try TemporaryDirectory(prefix: "tarmac-dcgm")
+        var page = "# HELP DCGM_FI_DEV_GPU_UTIL GPU utilization (in %).\n# TYPE DCGM_FI_DEV_GPU_UTIL gauge\n"
+        for g in 0..<8 {
+            let who = g >= 4 ? ",namespace=\"\(md["namespace"] as? String ?? "")\",pod=\"\(md["name"] as? String ?? "")\",container=\"main\"" : ""
+            let labels = "gpu=\"\(g)\",UUID=\"GPU-\(g)\",device=\"nvidia\(g)\",modelName=\"NVIDIA H100 80GB HBM3\",Hostname=\"dcgm-exporter-x\"\(who)"
+            page += "DCGM_FI_DEV_GPU_UTIL{\(labels)} \(g >= 4 ? 77 : 0)\n"
+            page += "DCGM_FI_DEV_FB_USED{\(labels)} \(g >= 4 ? 40960 : 0)\n"
+            page += "DCGM_FI_DEV_CLOCKS_EVENT_REASONS{\(labels)} \(g == 5 ? 64 : 0)\n"
+        }
+        try dir.write("served/metrics", page)
+        let port = try TestPorts.free()
+        let http = Process()
+        http.executableURL = URL(fileURLWithPath: Run.which("python3") ?? "/usr/bin/python3")
+        http.arguments = ["-m", "http.server", String(port), "--bind", ip, "--directory", dir.path + "/served"]
+        http.standardOutput = FileHandle.nullDevice
+        http.standardError = FileHandle.nullDevice
+        try http.run()
+        defer { kill(http.processIdentifier, SIGKILL); http.waitUntilExit() }
+        // The exporter "pod" on the job's node; the node agent runs it, then its IP is this machine's.
+        let exporter = "dcgm-exporter-\(UInt16.random(in: 0...9999))"
+        _ = try await s.client.create("/api/v1/namespaces/default/pods", [
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": ["name": exporter, "labels": ["app": "nvidia-dcgm-exporter"]],
+            "spec": ["nodeName": node, "containers": [["name": "nvidia-dcgm-exporter", "image": "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04",
+                                                       "ports": [["containerPort": port, "name": "metrics"]]]]],
+        ])
+        defer { Task { try? await s.client.delete("/api/v1/namespaces/default/pods/\(exporter)") } }
+        try await eventually("the exporter pod runs", timeout: .seconds(30), every: .milliseconds(100)) {
+            ((try await s.client.get("/api/v1/namespaces/default/pods/\(exporter)"))["status"] as? [String: Any])?["phase"] as? String == "Running"
+        }
+        _ = try await s.client.mergePatch("/api/v1/namespaces/default/pods/\(exporter)/status", ["status": ["podIP": ip, "podIPs": [["ip": ip]]]])
+
+        var settings = DCGMExporterSettings()
+        settings.selectors = ["app=nvidia-dcgm-exporter"]
+        settings.namespace = "default"
+        settings.port = port
+        let source = DCGMExporterSource(client: s.client, settings: settings, backend: s.backend, logger: Logger(label: "test"))
+        var samples: [GPUSample] = []
+        try await eventually("the page is read through the pod proxy", timeout: .seconds(20), every: .milliseconds(200)) {
+            await source.refresh()
+            samples = await source.latest()
+            return samples.count == 8
+        }
+        #expect(samples.allSatisfy { $0.node == node }, "each GPU on the exporter pod's node, not its Hostname label: \(samples.map(\.node))")
+        #expect(samples.filter { $0.gpu >= 4 }.allSatisfy { $0.pods == [podKey] && $0.workloads == [id] }, "\(samples.map { "\($0.gpu) \($0.pods) \($0.workloads)" })")
+        #expect(samples.filter { $0.gpu < 4 }.allSatisfy { $0.workloads.isEmpty })
+        #expect(samples.first { $0.gpu == 5 }?.throttling == ["hw_thermal_slowdown"])
+        // Attributed to the job by the exporter's pods, not by Tarmac's device indices.
+        let telemetry = GPUTelemetryService(source: source, controlPlane: s.cp)
+        await telemetry.sample()
+        let reading = try #require(telemetry.latest().workloads.first { $0.workload == id })
+        #expect(reading.gpus == 4 && reading.utilization == 4 * 77 && reading.memoryUsedMiB == 4 * 40960 && reading.throttling == ["hw_thermal_slowdown"], "\(reading)")
+        #expect(await s.cp.gpuReading(id)?.utilization == 308)
+        _ = try await s.cp.cancel(id, by: RigSession.admin)
     }
 
     @Test(.enabled(if: KubeRig.isRig, KubeRig.rigMessage))

@@ -101,6 +101,20 @@ import Testing
         #expect(series.count == 8, "every sample line, no comment")
     }
 
+    /// dcgm-exporter with the kubelet's pod-resources labels each GPU with the pods using it: the sample names them.
+    @Test func theExportersPodLabelsSayWhoUsesAGPU() {
+        let page = #"""
+            DCGM_FI_DEV_GPU_UTIL{gpu="3",UUID="GPU-3",Hostname="gpu-a",container="main",namespace="search-dev",pod="ft-0-abcde"} 55
+            DCGM_FI_DEV_FB_USED{gpu="3",UUID="GPU-3",Hostname="gpu-a",container="main",namespace="search-dev",pod="ft-0-abcde"} 1024
+            DCGM_FI_DEV_GPU_UTIL{gpu="3",UUID="GPU-3",Hostname="gpu-a",container="main",namespace="ads-dev",pod="emb-0-xyz"} 55
+            DCGM_FI_DEV_GPU_UTIL{gpu="4",UUID="GPU-4",Hostname="gpu-a"} 0
+            """#
+        let samples = DCGMExporter.samples(page, node: "unknown")
+        #expect(samples.map(\.gpu) == [3, 4])
+        #expect(samples[0].pods == ["search-dev/ft-0-abcde", "ads-dev/emb-0-xyz"] && samples[0].utilization == 55, "a time-sliced GPU: both pods, one reading")
+        #expect(samples[1].pods.isEmpty)
+    }
+
     /// Two workloads sharing GPU 0 at 0.25 and 0.5 get 1/3 and 2/3 of its readings and their shares of its GPU-seconds;
     /// a whole GPU's holder gets all of it; per-workload GPU-seconds plus idle are the node's GPU-seconds.
     @Test func readingsGoToTheHoldersByShare() {

@@ -57,7 +57,10 @@ import TarmacTesting
         for binding in objects.filter({ $0.kind.hasSuffix("RoleBinding") }) {
             #expect(binding.body["subjects"] == [["kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "tarmac-controller"]], "\(binding.name)")
         }
-        #expect(Set(objects.filter { $0.kind.hasSuffix("RoleBinding") }.map(\.name)) == ["tarmac-identity", "tarmac-gateway-credentials"])
+        #expect(Set(objects.filter { $0.kind.hasSuffix("RoleBinding") }.map(\.name)) == ["tarmac-identity", "tarmac-telemetry", "tarmac-gateway-credentials"])
+        let telemetry = try #require(objects.first { $0.kind == "ClusterRole" && $0.name == "tarmac-telemetry" })
+        #expect(telemetry.body["rules"] == [["apiGroups": [""], "resources": ["pods"], "verbs": ["list"]], ["apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"]]],
+                "dcgm-exporter's pages through the pod proxy, nothing more")
         let system = try #require(objects.first { $0.kind == "Namespace" && $0.name == Naming.systemNamespace })
         #expect(system.labels[Naming.gatewayNamespaceLabel] == "true")
         let egress = try #require(objects.first { $0.kind == "NetworkPolicy" && $0.name.hasSuffix("-tools") })

@@ -143,6 +143,15 @@ public enum PlatformDecoder {
         if let m = spec["metrics"] {
             p.metrics.prometheus = m.str("prometheus")
             p.metrics.queries = m.stringMap("queries")
+            if let d = m["dcgmExporter"] {
+                var x = DCGMExporterSettings()
+                if let sel = d.str("selector") { x.selectors = [sel] }
+                x.namespace = d.str("namespace")
+                x.port = d.int("port") ?? 9400
+                x.every = d.duration("every") ?? TimeSpan(seconds: 10)
+                x.origin = d.origin()
+                p.metrics.dcgmExporter = x
+            }
             p.metrics.origin = m.origin()
         }
         if let c = spec["costs"] {

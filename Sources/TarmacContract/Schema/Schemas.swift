@@ -185,7 +185,13 @@ public enum Schemas {
         Field("storageClass", s(.name, "StorageClass of checkpoint volumes.")),
     ]))
 
-    static let metrics = Schema.object(ObjectSchema("Where rollouts' analysis reads each version's figures when not from Tarmac's own inference gateway.", [
+    static let metrics = Schema.object(ObjectSchema("Where rollouts' analysis reads each version's figures when not from Tarmac's own inference gateway, and where GPU telemetry is read on Kubernetes.", [
+        Field("dcgmExporter", .object(ObjectSchema("dcgm-exporter's pods, read through the API server's pod proxy (GPU telemetry on Kubernetes). Unset: pods labelled app=nvidia-dcgm-exporter (the GPU operator) or app.kubernetes.io/name=dcgm-exporter, port 9400, every 10s.", [
+            Field("selector", s(.string, "Label selector of its pods, like app=nvidia-dcgm-exporter.")),
+            Field("namespace", s(.name, "Namespace of its pods (default: any).")),
+            Field("port", s(.integer(min: 1, max: 65535), "Port of its /metrics (default 9400).")),
+            Field("every", s(.duration, "How often its pages are read (default 10s; its own default collection interval is 30s).")),
+        ]))),
         Field("prometheus", s(.url, "A Prometheus (its HTTP API) that scrapes the services' gateway: Tarmac's own (tarmac_inference_* metrics) unless queries say otherwise.")),
         Field("queries", .object(ObjectSchema("PromQL per measure, with $team, $service, $version, $namespace and $window (like 60s) filled in; unset ones read Tarmac's metrics.", [
             Field("requests", s(.string, "Requests answered by the version over the window.")),

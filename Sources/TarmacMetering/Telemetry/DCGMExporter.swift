@@ -73,7 +73,7 @@ public enum DCGMExporter {
     }
 
     /// One sample per GPU (by `Hostname` and `gpu` labels): utilization, framebuffer used and total, power, clock
-    /// event reasons by name. GPUs without a utilization series are left out.
+    /// event reasons by name, the pods using it (`namespace`/`pod` labels). GPUs without a utilization series are left out.
     public static func samples(_ page: String, node fallback: String) -> [GPUSample] {
         var byGPU: [String: GPUSample] = [:]
         var order: [String] = []
@@ -85,6 +85,10 @@ public enum DCGMExporter {
             if byGPU[key] == nil {
                 byGPU[key] = GPUSample(node: node, gpu: g, uuid: s.labels["UUID"], utilization: -1, memoryUsedMiB: 0)
                 order.append(key)
+            }
+            if let pod = s.labels["pod"], !pod.isEmpty {
+                let name = (s.labels["namespace"].map { $0 + "/" } ?? "") + pod
+                if !byGPU[key]!.pods.contains(name) { byGPU[key]!.pods.append(name) }
             }
             switch s.name {
             case "DCGM_FI_DEV_GPU_UTIL": byGPU[key]!.utilization = s.value

@@ -13,6 +13,11 @@ public struct GPUSample: Sendable, Hashable {
     public var powerWatts: Double?
     /// Why its clocks are held back now, by name (`sw_thermal_slowdown`, `hw_power_brake_slowdown`...); empty: not at all.
     public var throttling: [String]
+    /// The pods the exporter says use this GPU (`namespace/name`; dcgm-exporter's `namespace` and `pod` labels, read
+    /// from the kubelet's pod-resources), and the workloads they belong to once resolved. Where they are known, the GPU
+    /// is attributed to those workloads; otherwise by Tarmac's placements (locally the device index is Tarmac's own).
+    public var pods: [String] = []
+    public var workloads: [String] = []
 
     public init(node: String, gpu: Int, uuid: String? = nil, utilization: Double, memoryUsedMiB: Double, memoryTotalMiB: Double? = nil, powerWatts: Double? = nil,
                 throttling: [String] = []) {

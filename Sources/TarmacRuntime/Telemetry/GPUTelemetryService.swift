@@ -41,17 +41,12 @@ public final class GPUTelemetryService: Service, Sendable {
     /// What the last sample said: each running workload's GPU reading, and every device's.
     public func latest() -> (workloads: [WorkloadTelemetryView], devices: [GPUSample], at: Date?) { state.withLock { $0 } }
 
-    func sample() async {
+    /// One sample: read the source, attribute, record (what `run` does every `every`; also what tests call).
+    public func sample() async {
         let samples = await source.latest()
         guard !samples.isEmpty else { return }
         let holding = await controlPlane.gpuHolders()
-        var holds: [GPUAttribution.Hold] = []
-        for e in holding {
-            for p in e.placements where p.gpuMilli > 0 {
-                for g in p.gpus { holds.append(.init(workload: e.id, node: p.node, gpu: g, milli: p.gpuMilli)) }
-            }
-        }
-        let (byWorkload, _) = GPUAttribution.attribute(samples, holds: holds)
+        let (byWorkload, _) = GPUAttribution.attribute(samples, holds: Self.holds(samples, holding: holding))
         var readings: [WorkloadTelemetryView] = []
         var g = gauges.withLock { $0 }
         for e in holding {
@@ -67,6 +62,31 @@ public final class GPUTelemetryService: Service, Sendable {
         state.withLock { $0 = (readings.sorted { $0.utilization > $1.utilization }, samples, now) }
         // Idle reclaim judges the same readings.
         await controlPlane.observeGPUs(readings, at: now)
+    }
+}
+
+extension GPUTelemetryService {
+    /// Which workload holds which share of which GPU. Where the exporter names the pods using a GPU (dcgm-exporter on
+    /// Kubernetes: the kubelet chose the device), those pods' workloads hold it, at their placement's share; on other
+    /// nodes, Tarmac's placements say (locally Tarmac chose the device index itself).
+    public static func holds(_ samples: [GPUSample], holding: [WorkloadEntry]) -> [GPUAttribution.Hold] {
+        let byID = Dictionary(holding.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var out: [GPUAttribution.Hold] = []
+        var told: Set<String> = []
+        for s in samples where !s.pods.isEmpty {
+            told.insert(s.node)
+            for w in Set(s.workloads).sorted() {
+                guard let e = byID[w] else { continue }
+                let milli = e.placements.first { $0.node == s.node && $0.gpuMilli > 0 }?.gpuMilli ?? 1000
+                out.append(.init(workload: w, node: s.node, gpu: s.gpu, milli: milli))
+            }
+        }
+        for e in holding {
+            for p in e.placements where p.gpuMilli > 0 && !told.contains(p.node) {
+                for g in p.gpus { out.append(.init(workload: e.id, node: p.node, gpu: g, milli: p.gpuMilli)) }
+            }
+        }
+        return out
     }
 }
 
