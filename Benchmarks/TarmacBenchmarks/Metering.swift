@@ -7,6 +7,7 @@ import Metrics
 import Prometheus
 import TarmacCore
 import TarmacMetering
+import TarmacModel
 import TarmacStoreSQLite
 import TarmacTesting
 
@@ -52,7 +53,11 @@ func meteringBenchmark(_ args: [String]) async {
     let labels = Dictionary(uniqueKeysWithValues: (0..<pods).map { ("wl-\($0)", [("team", ["search", "ads", "platform", "assistants"][$0 % 4]), ("env", "dev"),
                                                                                   ("workload", "job-\($0)"), ("kind", "TrainingJob")]) })
     var gauges = GPUGauges()
-    var parts = (parse: 0.0, attribute: 0.0, gauges: 0.0)
+    var parts = (parse: 0.0, attribute: 0.0, gauges: 0.0, idle: 0.0)
+    // Idle reclaim judges every sample: every workload under a policy (a tenth of them idle).
+    var judge = IdleJudge()
+    let policy = IdlePolicy(gpuUtilizationBelow: 5, duration: TimeSpan(seconds: 1800), action: .scaleToZero, grace: TimeSpan(seconds: 600))
+    var clock = Date(timeIntervalSince1970: 1_800_000_000)
     func sample() {
         var c = cpu()
         let samples = DCGMExporter.samples(page, node: "unknown")
@@ -64,9 +69,14 @@ func meteringBenchmark(_ args: [String]) async {
         for (id, u) in by { gauges.record(id, labels: labels[id]!, u) }
         for s in samples { gauges.device(s) }
         parts.gauges += cpu() - c
+        c = cpu()
+        let readings = by.map { id, u in IdleJudge.Reading(workload: id, utilization: id.hasSuffix("0") ? 1 : u.utilization / max(1, u.gpus.rounded(.up)), policy: policy) }
+        _ = judge.observe(readings, at: clock)
+        clock += 1
+        parts.idle += cpu() - c
     }
     sample()  // the series exist from here on, as in a running control plane
-    parts = (0, 0, 0)
+    parts = (0, 0, 0, 0)
     let rounds = 30
     var c0 = cpu()
     for _ in 0..<rounds { sample() }
@@ -129,9 +139,9 @@ func meteringBenchmark(_ args: [String]) async {
 
         print("Metering and telemetry with \(pods) running pods on \(nodes) nodes of 8 GPUs (dcgm-exporter's page: \(nodes * 8) GPUs, 5 series each);")
         print("the ledger: 7 days of rows for every pod, \(churn) transitions a second; budgets read the month's rows every 5 s.")
-        print(String(format: "one telemetry sample (page read, readings by share, %d workloads' gauges on a Prometheus registry): %.2f ms CPU", pods, perSample * 1000))
-        print(String(format: "  of which: page read %.2f ms, attribution %.2f ms, gauges %.2f ms", parts.parse / Double(rounds) * 1000,
-                     parts.attribute / Double(rounds) * 1000, parts.gauges / Double(rounds) * 1000))
+        print(String(format: "one telemetry sample (page read, readings by share, %d workloads' gauges on a Prometheus registry, idle judged): %.2f ms CPU", pods, perSample * 1000))
+        print(String(format: "  of which: page read %.2f ms, attribution %.2f ms, gauges %.2f ms, idle judgement %.2f ms", parts.parse / Double(rounds) * 1000,
+                     parts.attribute / Double(rounds) * 1000, parts.gauges / Double(rounds) * 1000, parts.idle / Double(rounds) * 1000))
         print(String(format: "ledger catch-up, per second of transitions: %.2f ms CPU; budgets' look at the month: %.2f ms CPU (every 5 s)", perSecondLedger * 1000, perBudgetLook * 1000))
         print("sampling   telemetry   ledger   budgets   total, share of one core")
         for interval in [1.0, 10.0, 30.0] {

@@ -33,6 +33,15 @@ public struct UsageLineView: Codable, Sendable, Hashable {
     public var cost: Double
     /// Workloads with usage in the line.
     public var workloads: Int
+    /// What inference services served through Tarmac's inference gateway (absent: nothing): tokens from the answers'
+    /// `usage`, answers, the cost per thousand tokens, and their replicas' model loads (count, mean seconds from a
+    /// replica's start to its first ready answer).
+    public var promptTokens: Int64?
+    public var completionTokens: Int64?
+    public var requests: Int64?
+    public var costPer1kTokens: Double?
+    public var modelLoads: Int64?
+    public var modelLoadSecondsMean: Double?
     public init(keys: [String: String], gpuHours: Double, cpuHours: Double, memoryGiBHours: Double, cost: Double, workloads: Int) {
         self.keys = keys
         self.gpuHours = gpuHours
@@ -137,5 +146,44 @@ public struct AllocationView: Codable, Sendable, Hashable {
         self.ramByteHours = ramByteHours
         self.ramCost = ramCost
         self.totalCost = cpuCost + gpuCost + ramCost
+    }
+}
+
+/// `GET /v1/inferenceCost/total`: what inference served over a window, by service (or team, model, workload), with
+/// what it cost at the contract's rates: tokens and cost per thousand, answers, model loads.
+public struct InferenceCostResponse: Codable, Sendable, Hashable {
+    public var code: Int
+    public var data: [String: InferenceCostView]
+    public init(code: Int = 200, data: [String: InferenceCostView]) {
+        self.code = code
+        self.data = data
+    }
+}
+
+public struct InferenceCostView: Codable, Sendable, Hashable {
+    public var name: String
+    public var window: AllocationView.Range
+    public var promptTokens: Int64
+    public var completionTokens: Int64
+    public var totalTokens: Int64
+    public var requests: Int64
+    public var gpuHours: Double
+    public var totalCost: Double
+    public var costPer1kTokens: Double?
+    public var modelLoads: Int64
+    public var modelLoadSecondsMean: Double?
+    public init(name: String, window: AllocationView.Range, promptTokens: Int64, completionTokens: Int64, requests: Int64, gpuHours: Double, totalCost: Double,
+                costPer1kTokens: Double?, modelLoads: Int64, modelLoadSecondsMean: Double?) {
+        self.name = name
+        self.window = window
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        totalTokens = promptTokens + completionTokens
+        self.requests = requests
+        self.gpuHours = gpuHours
+        self.totalCost = totalCost
+        self.costPer1kTokens = costPer1kTokens
+        self.modelLoads = modelLoads
+        self.modelLoadSecondsMean = modelLoadSecondsMean
     }
 }

@@ -46,6 +46,9 @@ public enum UsageReport {
         public var keys: [String: String]
         public var gpuSeconds = 0.0, cpuSeconds = 0.0, memoryGiBSeconds = 0.0, cost = 0.0
         public var workloads: Set<String> = []
+        /// What inference services served through the gateway: tokens, answers, model loads and their seconds.
+        public var promptTokens: Int64 = 0, completionTokens: Int64 = 0, requests: Int64 = 0, modelLoads: Int64 = 0
+        public var modelLoadSeconds = 0.0
 
         mutating func add(_ r: UsageRow, _ rates: Rates) {
             gpuSeconds += r.gpuSeconds
@@ -53,7 +56,39 @@ public enum UsageReport {
             memoryGiBSeconds += r.memoryGiBSeconds
             cost += rates.cost(r)
             workloads.insert(r.workload)
+            promptTokens += r.promptTokens
+            completionTokens += r.completionTokens
+            requests += r.requests
+            modelLoads += r.modelLoads
+            modelLoadSeconds += r.modelLoadSeconds
         }
+
+        /// Cost per thousand tokens served (nil: none served).
+        public var costPer1kTokens: Double? {
+            let tokens = promptTokens + completionTokens
+            return tokens > 0 ? cost / Double(tokens) * 1000 : nil
+        }
+    }
+
+    /// How `/v1/inferenceCost/total` names its lines.
+    public enum InferenceAggregate: String, Sendable, CaseIterable {
+        case service, team, model, workload
+    }
+
+    /// The InferenceServices' rows summed by service (`team/name`), team, model or workload: tokens, answers, model
+    /// loads and what the services cost.
+    public static func inference(_ rows: [UsageRow], by aggregate: InferenceAggregate, rates: Rates) -> [String: Line] {
+        var lines: [String: Line] = [:]
+        for r in rows where r.kind == "InferenceService" {
+            let name = switch aggregate {
+            case .service: "\(r.team)/\(r.name)"
+            case .team: r.team
+            case .model: r.model ?? "-"
+            case .workload: "\(r.name) (\(r.workload))"
+            }
+            lines[name, default: Line(keys: [aggregate.rawValue: name])].add(r, rates)
+        }
+        return lines
     }
 
     /// Lines by the dimensions' values (most costly first, then by their values), and the total.

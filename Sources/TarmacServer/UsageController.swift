@@ -16,6 +16,36 @@ struct UsageController {
     func register(_ group: RouterGroup<TarmacRequestContext>) {
         group.get("usage", use: report)
         group.get("allocation", use: allocation)
+        group.get("inferenceCost/total", use: inferenceCost)
+    }
+
+    /// What inference served over a window (`window` as for allocation; `aggregate`: service, team, model or workload),
+    /// with its cost at the contract's rates and the cost per thousand tokens.
+    @Sendable func inferenceCost(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let p = try context.caller()
+        let q = request.uri.queryParameters
+        let now = controlPlane.clock.now
+        let windowText = q.get("window") ?? "today"
+        guard let window = Allocation.Window.parse(windowText, now: now) else {
+            throw APIError(.badRequest, code: "badRequest", "window is today, yesterday, week, month, lastmonth, 7d, 24h or START,END (RFC 3339), not '\(windowText.prefix(60))'")
+        }
+        let names = UsageReport.InferenceAggregate.allCases.map(\.rawValue)
+        let aggregateText = q.get("aggregate") ?? "service"
+        guard let aggregate = UsageReport.InferenceAggregate(rawValue: aggregateText) else {
+            throw APIError(.badRequest, code: "badRequest", "cannot aggregate by '\(aggregateText.prefix(60))'" + (Suggestions.closest(to: aggregateText, in: names).map { "; did you mean '\($0)'?" } ?? "")
+                           + " (aggregates: \(names.joined(separator: ", ")))")
+        }
+        let store = controlPlane.store
+        await MeteringService.catchUp(store, logger: Logger(label: "tarmac.metering"))
+        let rows = try await store.usage(since: window.firstDay, until: window.endDay, team: nil).filter { p.canRead(team: $0.team) }
+        let lines = UsageReport.inference(rows, by: aggregate, rates: UsageReport.Rates(platform: controlPlane.contract.platform))
+        let range = AllocationView.Range(start: window.start, end: window.end)
+        let data = lines.mapValues { l in
+            InferenceCostView(name: l.keys[aggregate.rawValue] ?? "", window: range, promptTokens: l.promptTokens, completionTokens: l.completionTokens, requests: l.requests,
+                              gpuHours: l.gpuSeconds / 3600, totalCost: (l.cost * 1_000_000).rounded() / 1_000_000, costPer1kTokens: l.costPer1kTokens,
+                              modelLoads: l.modelLoads, modelLoadSecondsMean: l.modelLoads > 0 ? l.modelLoadSeconds / Double(l.modelLoads) : nil)
+        }
+        return try JSON.response(InferenceCostResponse(data: data))
     }
 
     /// OpenCost's `/allocation` shape over the ledger (`window`, `aggregate`, `includeIdle`): one set, allocations by name.
@@ -84,8 +114,17 @@ struct UsageController {
     }
 
     static func view(_ l: UsageReport.Line) -> UsageLineView {
-        UsageLineView(keys: l.keys, gpuHours: l.gpuSeconds / 3600, cpuHours: l.cpuSeconds / 3600, memoryGiBHours: l.memoryGiBSeconds / 3600,
-                      cost: (l.cost * 1_000_000).rounded() / 1_000_000, workloads: l.workloads.count)
+        var v = UsageLineView(keys: l.keys, gpuHours: l.gpuSeconds / 3600, cpuHours: l.cpuSeconds / 3600, memoryGiBHours: l.memoryGiBSeconds / 3600,
+                              cost: (l.cost * 1_000_000).rounded() / 1_000_000, workloads: l.workloads.count)
+        if l.requests > 0 || l.modelLoads > 0 {
+            v.promptTokens = l.promptTokens
+            v.completionTokens = l.completionTokens
+            v.requests = l.requests
+            v.costPer1kTokens = l.costPer1kTokens
+            v.modelLoads = l.modelLoads
+            v.modelLoadSecondsMean = l.modelLoads > 0 ? l.modelLoadSeconds / Double(l.modelLoads) : nil
+        }
+        return v
     }
 
     /// `2026-12-01`, or `7d` (that many days before today, UTC), or `today`.

@@ -168,6 +168,16 @@ enum Migrations {
                 t.column("seq", .integer).notNull()
             }
         }
+        // What inference services served, per workload and day: tokens, requests, model loads.
+        m.registerMigration("v10-usage-inference") { db in
+            try db.alter(table: "usage") { t in
+                t.add(column: "prompt_tokens", .integer).notNull().defaults(to: 0)
+                t.add(column: "completion_tokens", .integer).notNull().defaults(to: 0)
+                t.add(column: "requests", .integer).notNull().defaults(to: 0)
+                t.add(column: "load_seconds", .double).notNull().defaults(to: 0)
+                t.add(column: "loads", .integer).notNull().defaults(to: 0)
+            }
+        }
         return m
     }
 }

@@ -323,9 +323,24 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func addInferenceUsage(_ rows: [UsageRow]) async throws {
+        let bodies = try rows.map { try WorkloadRecord.encoder.encode($0) }
+        try await pool.write { db in
+            for (r, body) in zip(rows, bodies) {
+                try db.execute(sql: """
+                    INSERT INTO usage (day, workload, team, accelerator, gpu, cpu, memory, body, prompt_tokens, completion_tokens, requests, load_seconds, loads)
+                    VALUES (?, ?, ?, ?, 0, 0, 0, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(day, workload) DO UPDATE SET prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+                      completion_tokens = completion_tokens + excluded.completion_tokens, requests = requests + excluded.requests,
+                      load_seconds = load_seconds + excluded.load_seconds, loads = loads + excluded.loads
+                    """, arguments: [r.day, r.workload, r.team, r.accelerator, body, r.promptTokens, r.completionTokens, r.requests, r.modelLoadSeconds, r.modelLoads])
+            }
+        }
+    }
+
     public func usage(since: String?, until: String?, team: String?) async throws -> [UsageRow] {
         try await pool.read { db in
-            var sql = "SELECT body, gpu, cpu, memory FROM usage WHERE 1 = 1"
+            var sql = "SELECT body, gpu, cpu, memory, prompt_tokens, completion_tokens, requests, load_seconds, loads FROM usage WHERE 1 = 1"
             var args: [any DatabaseValueConvertible] = []
             if let since { sql += " AND day >= ?"; args.append(since) }
             if let until { sql += " AND day < ?"; args.append(until) }
@@ -336,6 +351,11 @@ public final class SQLiteStore: Store {
                 r.gpuSeconds = row["gpu"]
                 r.cpuSeconds = row["cpu"]
                 r.memoryGiBSeconds = row["memory"]
+                r.promptTokens = row["prompt_tokens"]
+                r.completionTokens = row["completion_tokens"]
+                r.requests = row["requests"]
+                r.modelLoadSeconds = row["load_seconds"]
+                r.modelLoads = row["loads"]
                 return r
             }
         }

@@ -451,6 +451,22 @@ public enum StoreConformance {
         try expect(totals == [UsageTotal(team: "ads", accelerator: nil, gpuSeconds: 0, cpuSeconds: 1, memoryGiBSeconds: 2),
                               UsageTotal(team: "search", accelerator: "h100", gpuSeconds: 2, cpuSeconds: 4, memoryGiBSeconds: 6)],
                    "totals per team and accelerator, over the days asked", "\(totals)")
+        // What inference served joins the same row of the workload and day, whichever came first, outside the cursor.
+        var served = row("2026-12-07", "wl-1", gpu: 0, cpu: 0, memory: 0)
+        served.promptTokens = 40
+        served.completionTokens = 60
+        served.requests = 5
+        served.modelLoadSeconds = 12.5
+        served.modelLoads = 1
+        var fresh = served
+        fresh.day = "2026-12-08"
+        try await store.addInferenceUsage([served, fresh])
+        try await store.addInferenceUsage([served])
+        let joined = try await store.usage(since: "2026-12-07", until: nil, team: "search")
+        try expect(joined.count == 2 && joined[0].gpuSeconds == 2 && joined[0].promptTokens == 80 && joined[0].completionTokens == 120 && joined[0].requests == 10
+                   && joined[0].modelLoads == 2 && joined[0].modelLoadSeconds == 25 && joined[1].promptTokens == 40 && joined[1].gpuSeconds == 0,
+                   "tokens add to the workload's row of the day (or start one)", "\(joined)")
+        try expect(try await store.usageCursor() == 9, "inference usage does not move the cursor", "\(try await store.usageCursor())")
     }
 
     // MARK: builders

@@ -33,14 +33,23 @@ struct CostCommand: AsyncParsableCommand {
             guard client.output.format == .text else { return try printStructured(data, client.output.format) }
             let r = try ServerClient.decode(UsageReportView.self, data)
             let dims = r.by
+            // Tokens and model loads, when inference served any.
+            let served = r.total.requests != nil
             func figures(_ l: UsageLineView) -> [String] {
-                [String(format: "%.3f", l.gpuHours), String(format: "%.3f", l.cpuHours), String(format: "%.3f", l.memoryGiBHours), l.cost > 0 && l.cost < 0.005 ? "<0.01" : String(format: "%.2f", l.cost), String(l.workloads)]
+                var out = [String(format: "%.3f", l.gpuHours), String(format: "%.3f", l.cpuHours), String(format: "%.3f", l.memoryGiBHours), l.cost > 0 && l.cost < 0.005 ? "<0.01" : String(format: "%.2f", l.cost), String(l.workloads)]
+                if served {
+                    out.append(l.promptTokens.map { String($0 + (l.completionTokens ?? 0)) } ?? "-")
+                    out.append(l.costPer1kTokens.map { String(format: "%.4f", $0) } ?? "-")
+                    out.append(l.modelLoadSecondsMean.map { String(format: "%.1fs", $0) } ?? "-")
+                }
+                return out
             }
             let rows = r.items.map { l in dims.map { l.keys[$0] ?? "" } + figures(l) }
                 + [dims.enumerated().map { i, _ in i == 0 ? "TOTAL" : "" } + figures(r.total)]
             let span = [r.since.map { "since \($0)" }, r.until.map { "until \($0)" }].compactMap { $0 }.joined(separator: ", ")
             if !span.isEmpty { print(span) }
-            print(Terminal.table(dims.map { $0.uppercased() } + ["GPU-HOURS", "CPU-HOURS", "MEM-GIB-HOURS", "COST", "WORKLOADS"], rows))
+            print(Terminal.table(dims.map { $0.uppercased() } + ["GPU-HOURS", "CPU-HOURS", "MEM-GIB-HOURS", "COST", "WORKLOADS"]
+                                 + (served ? ["TOKENS", "COST/1K-TOKENS", "MODEL-LOAD"] : []), rows))
             if let budgets = r.budgets, !budgets.isEmpty {
                 print("")
                 print(Terminal.table(["TEAM", "MONTH", "BUDGET", "SPENT", "FORECAST", "GPU-HOURS (LIMIT)", "STATE"], budgets.map { b in

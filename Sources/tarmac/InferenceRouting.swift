@@ -7,7 +7,8 @@ enum InferenceRouting {
     static func routes(_ services: [ServiceTraffic]) -> [InferenceRoute] {
         services.map { t in
             InferenceRoute(team: t.team, service: t.service, versions: t.backends.map { b in
-                InferenceRoute.Version(model: b.model, version: b.version, weight: b.weight, replicas: b.endpoints.compactMap(InferenceRoute.Replica.init(url:)))
+                InferenceRoute.Version(model: b.model, version: b.version, weight: b.weight, replicas: b.endpoints.compactMap(InferenceRoute.Replica.init(url:)),
+                                       workload: b.workload)
             })
         }
     }

@@ -365,6 +365,13 @@ struct UpCommand: AsyncParsableCommand {
                 InferenceRouting.routes(TrafficPlan.services(await controlPlane.servedServices(), rollouts: await runner.routes()))
             })
             services.append(AfterGate(recovered, GatewayServer(gateway: inference, host: host, port: inferencePort)))
+            // Tokens, answers and model loads into the ledger, every 5 s.
+            let meter = inference.meter
+            services.append(InferenceUsageService(store: store, now: { controlPlane.clock.now }, drain: {
+                meter.drain().mapValues { ServedCounts(requests: $0.requests, promptTokens: $0.promptTokens, completionTokens: $0.completionTokens) }
+            }, ready: {
+                await controlPlane.readyServices(Set(routes.routes.flatMap { r in r.versions.filter { !$0.replicas.isEmpty }.compactMap(\.workload) }))
+            }, describe: { await controlPlane.usageAttributes($0) }))
             inferenceLine = "inference \(httpURL(loopback, inferencePort))/TEAM/SERVICE/... (running InferenceServices)"
                 + (prometheus.map { "; rollouts analyse figures from Prometheus \($0.url)" } ?? "")
         }

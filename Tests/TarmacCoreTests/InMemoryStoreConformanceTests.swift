@@ -104,6 +104,7 @@ final class FaultyStore: Store {
     func reviews(team: String, digest: String) async throws -> [DocumentReview] { try await inner.reviews(team: team, digest: digest) }
     func usageCursor() async throws -> Int64 { try await inner.usageCursor() }
     func applyUsage(_ batch: UsageBatch) async throws -> Bool { try await inner.applyUsage(batch) }
+    func addInferenceUsage(_ rows: [UsageRow]) async throws { try await inner.addInferenceUsage(rows) }
     func usage(since: String?, until: String?, team: String?) async throws -> [UsageRow] { try await inner.usage(since: since, until: until, team: team) }
     func usageTotals(since: String?, until: String?) async throws -> [UsageTotal] { try await inner.usageTotals(since: since, until: until) }
     func saveRollout(_ record: RolloutRecord) async throws { try await inner.saveRollout(record) }

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 import TarmacCore
 import TarmacDelivery
 import TarmacGateway
@@ -30,6 +31,8 @@ import Testing
             process.environment = e
             let out = Pipe()
             process.standardOutput = out
+            // Not the test's stderr: a stub left running would keep `swift test` waiting for it to close.
+            process.standardError = FileHandle.nullDevice
             try process.run()
             // Its first line says where it listens.
             var line = Data()
@@ -60,16 +63,17 @@ import Testing
     static let member = Principal(tokenID: "t-1", name: "alice", role: .member, team: "search")
     static let outsider = Principal(tokenID: "t-2", name: "oscar", role: .member, team: "ads")
 
-    static func start(_ routes: [InferenceRoute]) async throws -> Gateway {
+    static func start(_ routes: [InferenceRoute], coldStart: InferenceGateway.ColdStart? = nil) async throws -> Gateway {
         let table = InferenceRoutes()
         table.replace(routes)
-        let g = InferenceGateway(routes: table, authenticate: { token in
+        var g = InferenceGateway(routes: table, authenticate: { token in
             switch token {
             case "tmc_member": member
             case "tmc_outsider": outsider
             default: nil
             }
         }, logger: Logger(label: "test"))
+        g.coldStart = coldStart
         let channel = try await GatewayServer(gateway: g, host: "127.0.0.1", port: 0).bind()
         return Gateway(gateway: g, channel: channel)
     }
@@ -167,6 +171,41 @@ import Testing
         #expect(g.gateway.stats.faults(service: "search/gone") == [.unreachable: 1])
         let goneM = g.gateway.stats.measure(service: "search/gone", version: "1", lastSeconds: 600)
         #expect(goneM.infrastructureErrors == 1 && goneM.modelErrors == 0)
+        try await g.channel.close()
+    }
+
+    /// A service scaled to zero: its next request wakes it (once, in the caller's name) and waits for a ready replica,
+    /// even when the routes still name its old, dead replica; one that is not starting from zero is answered at once;
+    /// one that does not come up in time gets 503 with Retry-After.
+    @Test func aServiceStartingFromZeroIsWaitedFor() async throws {
+        let live = try Stub(version: "1.0.0")
+        let dead = InferenceRoute.Replica(host: "127.0.0.1", port: 1), up = live.replica
+        let woken = Mutex<[String]>([])
+        let table = Mutex<InferenceRoutes?>(nil)
+        let cold = InferenceGateway.ColdStart(timeout: .seconds(2)) { team, service, caller in
+            woken.withLock { $0.append("\(team)/\(service) by \(caller)") }
+            guard service != "nothing" else { return false }
+            if service == "cold", let routes = table.withLock({ $0 }) {
+                // It comes up 300 ms later.
+                Task {
+                    try? await Task.sleep(for: .milliseconds(300))
+                    routes.replace([InferenceRoute(team: "search", service: "cold", versions: [.init(model: "ranker", version: "1.0.0", weight: 100, replicas: [up])])])
+                }
+            }
+            return true
+        }
+        let g = try await Self.start([InferenceRoute(team: "search", service: "cold", versions: [.init(model: "ranker", version: "1.0.0", weight: 100, replicas: [dead])])],
+                                     coldStart: cold)
+        table.withLock { $0 = g.gateway.routes }
+        let began = ContinuousClock.now
+        let answer = try await Self.call(g, "/search/cold/v1/completions")
+        let waited = ContinuousClock.now - began
+        #expect(answer.status == 200 && answer.version == "ranker@1.0.0" && waited >= .milliseconds(300), "\(answer.status) \(answer.body) after \(waited)")
+        #expect(woken.withLock { $0 } == ["search/cold by alice"])
+        let nothing = try await Self.call(g, "/search/nothing/v1/completions")
+        #expect(nothing.status == 404, "not starting from zero: answered as before")
+        let slow = try await Self.call(g, "/search/slow/v1/completions")
+        #expect(slow.status == 503 && slow.headers.first(name: "Retry-After") == "10" && slow.body.contains("starting from zero"), "\(slow.status) \(slow.body)")
         try await g.channel.close()
     }
 

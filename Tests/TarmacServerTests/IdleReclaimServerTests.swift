@@ -71,6 +71,7 @@ extension ServerTests {
             let running = try await server.waitFor(name) { $0["state"] as? String == "running" }
             gpu[name] = try #require(((running["placements"] as? [[String: Any]])?.first?["gpus"] as? [Int])?.first, "\(running)")
         }
+        let quietReplica = try #require(try await server.waitFor("quiet") { ($0["endpoints"] as? [String])?.isEmpty == false }["endpoints"] as? [String]).first!
         #expect(Set(gpu.values) == [0, 1], "one L4 each: \(gpu)")
         // From now on the quiet one's GPU idles at 1%, the busy one's works at 80%.
         try setUtilization([gpu["quiet"]!: 1, gpu["busy"]!: 80])
@@ -81,6 +82,10 @@ extension ServerTests {
         let busy = try await server.json(.GET, "/v1/workloads/busy", token: member).1
         #expect(busy["state"] as? String == "running" && busy["attempt"] as? Int == 1 && busy["message"] == nil, "\(busy)")
 
+        // Its replica is stopped (a request in the moment before would still have been answered by it).
+        try await eventually("the quiet service's replica is stopped", timeout: .seconds(30)) {
+            (try? await TestServer.request(.GET, quietReplica + "/health")) == nil
+        }
         // The next request wakes it and waits for its replica (its GPU is worked from now on).
         try setUtilization([0: 60, 1: 80])
         let began = ContinuousClock.now

@@ -71,6 +71,22 @@ extension ServerTests {
         // Refusals before a version was chosen (no token, another team, no replica yet) count under the service alone.
         #expect(metrics.contains(#"tarmac_inference_requests_total{team="search",service="ranker",code="401"}"#), "\(metrics.split(separator: "\n").filter { $0.contains("requests_total") })")
         #expect(value("tarmac_inference_time_to_first_token_seconds_count") == 1)
+        // The ledger has them too (within 5 s): tokens, answers and the model's load, against the workload; and
+        // /v1/inferenceCost/total sums them per service.
+        var line: [String: Any] = [:]
+        try await eventually("the ledger counts the service's answers", timeout: .seconds(20)) {
+            let report = try await server.json(.GET, "/v1/usage?by=workload,model", token: member).1
+            line = ((report["items"] as? [[String: Any]]) ?? []).first { ($0["keys"] as? [String: String])?["model"] == "ranker@1.0.0" } ?? [:]
+            return (line["requests"] as? Int ?? 0) >= 12
+        }
+        #expect((line["promptTokens"] as? Int ?? 0) >= 11 * 2 + 3 && (line["completionTokens"] as? Int ?? 0) >= 11 * 3, "\(line)")
+        #expect(line["modelLoads"] as? Int == 1 && (line["modelLoadSecondsMean"] as? Double ?? 0) > 0, "one replica started, its load timed: \(line)")
+        let cost = try await server.json(.GET, "/v1/inferenceCost/total?window=today", token: member).1
+        let ranker = ((cost["data"] as? [String: Any])?["search/ranker"] as? [String: Any]) ?? [:]
+        #expect((ranker["requests"] as? Int ?? 0) >= 12 && (ranker["totalTokens"] as? Int ?? 0) >= 11 * 5 + 3 && ranker["modelLoads"] as? Int == 1, "\(cost)")
+        let table = try server.cli(["cost", "--by", "model"], token: member)
+        #expect(table.stdout.contains("TOKENS") && table.stdout.contains("MODEL-LOAD") && table.stdout.contains("ranker@1.0.0"), "\(table.stdout)")
+        #expect(try await server.http(.GET, "/v1/inferenceCost/total?aggregate=servce", token: member).0 == 400)
         // The model server told to fail: its 5xx are counted as the model's side, apart from the infrastructure's.
         let replica = try #require((try await server.json(.GET, "/v1/workloads/ranker", token: member).1["endpoints"] as? [String])?.first)
         #expect(try await TestServer.requestWithHeaders(.POST, replica + "/control", body: #"{"fail": true}"#).0 == 200)

@@ -46,7 +46,16 @@ import Yams
                                            cpuCost: 0.08, gpuHours: 1, gpuCost: 4.1, ramByteHours: 1_073_741_824, ramCost: 0.005)
     static let budget = BudgetView(team: "search", month: "2026-12", monthly: 100, gpuHoursLimit: 50, warnAt: 0.8, spent: 81, gpuHours: 10, forecast: 120,
                                    forecastGPUHours: 20, state: "warning", message: "m")
-    static let usageLine = UsageLineView(keys: ["team": "search"], gpuHours: 1.5, cpuHours: 2.5, memoryGiBHours: 3.5, cost: 4.25, workloads: 2)
+    static let usageLine = { var l = UsageLineView(keys: ["team": "search"], gpuHours: 1.5, cpuHours: 2.5, memoryGiBHours: 3.5, cost: 4.25, workloads: 2)
+                             l.promptTokens = 100
+                             l.completionTokens = 200
+                             l.requests = 10
+                             l.costPer1kTokens = 14.1
+                             l.modelLoads = 2
+                             l.modelLoadSecondsMean = 12.5
+                             return l }()
+    static let inferenceCost = InferenceCostView(name: "search/ranker", window: .init(start: at, end: at), promptTokens: 100, completionTokens: 200, requests: 10,
+                                                 gpuHours: 1.5, totalCost: 4.25, costPer1kTokens: 14.1, modelLoads: 2, modelLoadSecondsMean: 12.5)
     static let review = ReviewView(team: "search", digest: "sha256:ab", kind: "InferenceService", name: "ranker", by: "carol", at: at, comment: "c")
     static let approval = ApprovalView(by: "carol", at: at, digest: "sha256:ab", comment: "c")
 
@@ -112,6 +121,8 @@ import Yams
         ("DeviceTelemetry", deviceTelemetry),
         ("Telemetry", TelemetryView(at: at, workloads: [workloadTelemetry], devices: [deviceTelemetry])),
         ("AllocationResponse", AllocationResponse(data: [["search-dev": allocation]])),
+        ("InferenceCost", inferenceCost),
+        ("InferenceCostResponse", InferenceCostResponse(data: ["search/ranker": inferenceCost])),
         ("ReviewList", ReviewList(items: [review])),
         ("PromotionRequest", PromotionRequestBody(team: "search", version: "1.1.0", env: "prod", dryRun: true)),
         ("Gate", GateView(gate: "review", passed: false, message: "m")),

@@ -224,6 +224,14 @@ public final class InMemoryStore: Store {
         }
     }
 
+    public func addInferenceUsage(_ rows: [UsageRow]) async throws {
+        state.withLock { s in
+            for r in rows {
+                if s.usage[r.key] == nil { s.usage[r.key] = r } else { s.usage[r.key]!.add(r) }
+            }
+        }
+    }
+
     public func usage(since: String?, until: String?, team: String?) async throws -> [UsageRow] {
         state.withLock { s in
             s.usage.values.filter { r in since.map { r.day >= $0 } ?? true && until.map { r.day < $0 } ?? true && team.map { r.team == $0 } ?? true }

@@ -7,6 +7,9 @@ public protocol UsageStore: Sendable {
     /// Adds the batch's rows (per workload and day) and moves the cursor to `through`, in one transaction. A batch
     /// through a `seq` at or before the cursor was applied already: nothing is written and the answer is false.
     func applyUsage(_ batch: UsageBatch) async throws -> Bool
+    /// Adds what inference services served (tokens, requests, model loads: the rows' other quantities are 0) to their
+    /// rows of the day. Not tied to the cursor: the inference gateway counts them, not the transition stream.
+    func addInferenceUsage(_ rows: [UsageRow]) async throws
     /// Rows with `since <= day < until` (nil: open), of one team (nil: every team), by day then workload.
     func usage(since: String?, until: String?, team: String?) async throws -> [UsageRow]
     /// The same rows summed per team and accelerator (budgets read these every few seconds: no row is decoded).

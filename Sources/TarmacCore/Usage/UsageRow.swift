@@ -19,6 +19,40 @@ public struct UsageRow: Codable, Sendable, Hashable {
     public var gpuSeconds: Double
     public var cpuSeconds: Double
     public var memoryGiBSeconds: Double
+    /// What an InferenceService served through Tarmac's inference gateway that day: tokens (from the answers' `usage`),
+    /// requests answered, and its replicas' model loads (from a replica's start to its first ready answer).
+    public var promptTokens: Int64 = 0
+    public var completionTokens: Int64 = 0
+    public var requests: Int64 = 0
+    public var modelLoadSeconds: Double = 0
+    public var modelLoads: Int64 = 0
+
+    enum CodingKeys: String, CodingKey {
+        case day, workload, name, team, env, kind, user, model, accelerator, gpuSeconds, cpuSeconds, memoryGiBSeconds
+        case promptTokens, completionTokens, requests, modelLoadSeconds, modelLoads
+    }
+
+    /// Rows stored before tokens were counted read as none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        day = try c.decode(String.self, forKey: .day)
+        workload = try c.decode(String.self, forKey: .workload)
+        name = try c.decode(String.self, forKey: .name)
+        team = try c.decode(String.self, forKey: .team)
+        env = try c.decode(String.self, forKey: .env)
+        kind = try c.decode(String.self, forKey: .kind)
+        user = try c.decode(String.self, forKey: .user)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        accelerator = try c.decodeIfPresent(String.self, forKey: .accelerator)
+        gpuSeconds = try c.decode(Double.self, forKey: .gpuSeconds)
+        cpuSeconds = try c.decode(Double.self, forKey: .cpuSeconds)
+        memoryGiBSeconds = try c.decode(Double.self, forKey: .memoryGiBSeconds)
+        promptTokens = try c.decodeIfPresent(Int64.self, forKey: .promptTokens) ?? 0
+        completionTokens = try c.decodeIfPresent(Int64.self, forKey: .completionTokens) ?? 0
+        requests = try c.decodeIfPresent(Int64.self, forKey: .requests) ?? 0
+        modelLoadSeconds = try c.decodeIfPresent(Double.self, forKey: .modelLoadSeconds) ?? 0
+        modelLoads = try c.decodeIfPresent(Int64.self, forKey: .modelLoads) ?? 0
+    }
 
     public init(day: String, workload: String, name: String, team: String, env: String, kind: String, user: String, model: String?, accelerator: String?,
                 gpuSeconds: Double, cpuSeconds: Double, memoryGiBSeconds: Double) {
@@ -44,6 +78,11 @@ public struct UsageRow: Codable, Sendable, Hashable {
         gpuSeconds += other.gpuSeconds
         cpuSeconds += other.cpuSeconds
         memoryGiBSeconds += other.memoryGiBSeconds
+        promptTokens += other.promptTokens
+        completionTokens += other.completionTokens
+        requests += other.requests
+        modelLoadSeconds += other.modelLoadSeconds
+        modelLoads += other.modelLoads
     }
 }
 

@@ -31,6 +31,8 @@ public struct InferenceCaller: Sendable {
 public struct InferenceGateway: GatewayResponder {
     public let routes: InferenceRoutes
     public let stats: InferenceStats
+    /// Answers and tokens per serving workload, for the metering ledger.
+    public let meter = InferenceMeter()
     let metrics = InferenceMetrics()
     let pool = UpstreamPool()
     let callers: CallerCache
@@ -206,7 +208,7 @@ final class InferenceCall {
         let pick = gateway.routes.pick(key, sticky: sticky, version: kept, avoiding: avoiding)
         switch pick {
         case .noService, .noReplica:
-            if let cold = gateway.coldStart, !waitedForStart, avoiding == nil { return startFromZero(cold, version: kept) }
+            if let cold = gateway.coldStart, !waitedForStart { return startFromZero(cold, version: kept) }
         default: break
         }
         switch pick {
@@ -223,9 +225,9 @@ final class InferenceCall {
     }
 
     /// The service serves nothing now: if it is starting from zero (woken by this request, or by one before it), the
-    /// request waits for a ready replica, off the event loop, up to the cold-start timeout; then it is sent, or answered
-    /// 503 with `Retry-After`.
-    func startFromZero(_ cold: InferenceGateway.ColdStart, version kept: String?) {
+    /// request waits for a ready replica (not `gone`, the one that just refused it), off the event loop, up to the
+    /// cold-start timeout; then it is sent, or answered 503 with `Retry-After`.
+    func startFromZero(_ cold: InferenceGateway.ColdStart, version kept: String?, gone: InferenceRoute.Replica? = nil) {
         waitedForStart = true
         let (team, service, caller, key, routes) = (team, service, callerName, key, gateway.routes)
         let deadline = ContinuousClock.now + cold.timeout
@@ -233,7 +235,7 @@ final class InferenceCall {
         promise.completeWithTask {
             guard await cold.wake(team, service, caller) else { return nil }
             while ContinuousClock.now < deadline {
-                if routes.route(key)?.versions.contains(where: { !$0.replicas.isEmpty }) == true { return true }
+                if routes.route(key)?.versions.contains(where: { $0.replicas.contains { $0 != gone } }) == true { return true }
                 try? await Task.sleep(for: .milliseconds(100))
             }
             return false
@@ -314,6 +316,9 @@ final class InferenceCall {
                 if !retried && (f.notSent || (f.beforeAnswer && idempotent)) {
                     return send(version: version.version, avoiding: replica)
                 }
+                // Its replicas are gone (a service scaled to zero a moment ago, before the routes caught up): it may be
+                // starting from zero.
+                if f.notSent, let cold = gateway.coldStart, !waitedForStart { return startFromZero(cold, version: nil, gone: replica) }
                 let fault: ServingFault = f.notSent ? .unreachable : .modelNoAnswer
                 gateway.metrics.failed(labels, team: team, service: service, fault)
                 gateway.stats.record(service: key, version: version.version, status: 502, latencyMs: elapsed * 1000, ttftMs: nil, fault: fault)
@@ -334,6 +339,7 @@ final class InferenceCall {
         let seconds = elapsed
         let fault = fault ?? (status >= 500 ? .modelError : nil)
         gateway.metrics.answered(labels, status: status, seconds: seconds, ttftSeconds: ttft, promptTokens: usage?.prompt, completionTokens: usage?.completion)
+        if let w = version.workload { gateway.meter.record(w, promptTokens: usage?.prompt, completionTokens: usage?.completion) }
         if let fault { gateway.metrics.failed(labels, team: team, service: service, fault) }
         gateway.stats.record(service: key, version: version.version, status: status, latencyMs: seconds * 1000, ttftMs: ttft.map { $0 * 1000 }, fault: fault)
     }

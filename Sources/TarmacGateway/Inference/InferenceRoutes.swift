@@ -10,11 +10,14 @@ public struct InferenceRoute: Sendable, Hashable {
         public var weight: Int
         /// `host:port` of each ready replica.
         public var replicas: [Replica]
-        public init(model: String, version: String, weight: Int, replicas: [Replica]) {
+        /// The workload serving it (what the metering ledger counts its tokens against).
+        public var workload: String?
+        public init(model: String, version: String, weight: Int, replicas: [Replica], workload: String? = nil) {
             self.model = model
             self.version = version
             self.weight = weight
             self.replicas = replicas
+            self.workload = workload
         }
     }
 

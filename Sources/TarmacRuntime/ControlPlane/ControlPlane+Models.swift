@@ -1,5 +1,6 @@
 import TarmacCore
 import TarmacDelivery
+import TarmacMetering
 import TarmacModel
 import TarmacPlanning
 
@@ -85,5 +86,30 @@ extension ControlPlane {
             logger.warning("the model registry could not be read", metadata: ["model": "\(d.model)", "error": "\(error)"])
             return nil
         }
+    }
+}
+
+extension ControlPlane {
+    /// The ledger attributes of these workloads (name, team, env, kind, submitter, accelerator, served model), for
+    /// what the inference gateway counts against them; unknown ids are left out.
+    public func usageAttributes(_ ids: [String]) -> [String: UsageRow] {
+        var out: [String: UsageRow] = [:]
+        for id in ids {
+            guard let t = tracked[id] else { continue }
+            let e = t.entry
+            var model: String?
+            if case .inference(let d)? = t.plan?.workload.details { model = d.model.description }
+            out[id] = UsageRow(day: "", workload: id, name: e.name, team: e.team, env: e.env, kind: e.kind, user: e.submittedBy, model: model,
+                               accelerator: t.plan?.size.accelerator, gpuSeconds: 0, cpuSeconds: 0, memoryGiBSeconds: 0)
+        }
+        return out
+    }
+
+    /// Running services among `workloads` (those with a ready replica behind the gateway), with their attempt and start.
+    public func readyServices(_ workloads: Set<String>) -> [ReadyService] {
+        workloads.compactMap { id in
+            guard let e = tracked[id]?.entry, e.state == .running else { return nil }
+            return ReadyService(workload: id, attempt: e.attempt, startedAt: e.startedAt)
+        }.sorted { $0.workload < $1.workload }
     }
 }
