@@ -188,6 +188,9 @@ public struct Budget: Sendable, Hashable {
     public var gpuHours: Double?
     /// The share of the budget at which the team is warned (default 0.8).
     public var warnAt: Double = 0.8
+    /// Over the budget, the team's running training and batch jobs are preempted too (back to the queue, to resume
+    /// from their last checkpoint when the budget allows); services and agents go on. Default: running work goes on.
+    public var stopPreemptible = false
     public init(monthly: Double? = nil, gpuHours: Double? = nil, warnAt: Double = 0.8) {
         self.monthly = monthly
         self.gpuHours = gpuHours

@@ -44,6 +44,7 @@ public enum PlatformDecoder {
             t.weight = n.double("weight") ?? 1
             if let b = n["budget"] {
                 t.budget = Budget(monthly: b.double("monthly"), gpuHours: b.double("gpuHours"), warnAt: b.double("warnAt") ?? 0.8)
+                t.budget?.stopPreemptible = b.bool("stopPreemptible") ?? false
             }
             t.origin = n.origin()
             p.teams[name] = t

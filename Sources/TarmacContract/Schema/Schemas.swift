@@ -83,6 +83,7 @@ public enum Schemas {
             Field("monthly", s(.number(min: 0), "Money per month, in the currency of the contract's hourlyCost and costs.")),
             Field("gpuHours", s(.number(min: 0), "GPU-hours per month (shares: a quarter GPU for an hour is 0.25).")),
             Field("warnAt", s(.number(min: 0.01), "The share of the budget at which the team is warned (default 0.8, at most 1).")),
+            Field("stopPreemptible", s(.bool, "Over the budget, also preempt the team's running training and batch jobs (they resume from their last checkpoint when the budget allows); services and agents go on. Default false.")),
         ]))),
         Field("overrides", .object(ObjectSchema("Values that apply to this team only, layered over its environment.",
                                                 [Field("sizes", sizes.partial)]))),

@@ -75,6 +75,15 @@ extension ControlPlane {
                 for d in drafts { logger.notice("budget", metadata: ["action": "\(d.action)", "detail": "\(d.detail)"]) }
             }
         }
+        // Over a budget that says so, the team's running jobs are preempted: they wait with the rest of its work.
+        var stops: [(String, WorkloadEvent)] = []
+        for (team, s) in statuses.sorted(by: { $0.key < $1.key }) where s.state == .exceeded && platform.teams[team]?.budget?.stopPreemptible == true {
+            for id in tracked.holding.sorted() {
+                guard let e = tracked[id]?.entry, e.team == team, e.kind == "TrainingJob" || e.kind == "BatchJob", !e.cancelRequested else { continue }
+                stops.append((id, .preempted(by: "budget", reason: "team \(team) is over its budget (stopPreemptible)")))
+            }
+        }
+        if !stops.isEmpty { await applyAll(stops, what: "a budget's stop") }
         if holds != budgets.holds {
             budgets.holds = holds
             // Who may be admitted changed: every queued workload is looked at again.

@@ -12,8 +12,8 @@ import Testing
 /// warned, over the budget its next workload waits with reason `budget` and the figures while another team's is
 /// admitted; a raised budget (a contract reload) lets it in; the audit trail has the crossing and the lift.
 @Suite struct BudgetTests {
-    static func contract(monthly: Double, in dir: TemporaryDirectory) throws -> Contract {
-        let file = try dir.write("budget-\(monthly).yaml", """
+    static func contract(monthly: Double, stopPreemptible: Bool = false, in dir: TemporaryDirectory) throws -> Contract {
+        let file = try dir.write("budget-\(monthly)-\(stopPreemptible).yaml", """
             apiVersion: tarmac.dev/v1alpha1
             kind: Platform
             metadata: {name: acme}
@@ -21,7 +21,7 @@ import Testing
               extends: [\(Fixtures.examplePlatform)]
               teams:
                 search:
-                  budget: {monthly: \(monthly), warnAt: 0.5}
+                  budget: {monthly: \(monthly), warnAt: 0.5, stopPreemptible: \(stopPreemptible)}
             """)
         let loaded = ContractLoader.load(file)
         return try #require(loaded.contract, "\(loaded.diagnostics)")
@@ -72,5 +72,31 @@ import Testing
         let audit = try await h.store.auditRecords(AuditQuery(since: nil)).filter { $0.action.hasPrefix("budget-") }
         #expect(audit.map(\.action) == ["budget-warning", "budget-exceeded", "budget-restored"], "\(audit.map { "\($0.action): \($0.detail)" })")
         #expect(audit.allSatisfy { $0.object == "team/search" })
+    }
+
+    /// With `stopPreemptible`, crossing the budget also preempts the team's running jobs: they go back to the queue and
+    /// wait with reason `budget`; another team's job runs on.
+    @Test func overABudgetThatSaysSoTheTeamsRunningJobsArePreempted() async throws {
+        let dir = try TemporaryDirectory(prefix: "tarmac-budget-stop")
+        let h = try Harness(cpus: 4, contract: try Self.contract(monthly: 0.01, stopPreemptible: true, in: dir))
+        let cp = try await h.controlPlane()
+        let burn = try await cp.submit(text: Lifecycle.training("burn"), requestID: nil, by: Lifecycle.alice, runsImages: false).workload.id
+        let ads = try await cp.submit(text: Lifecycle.batch("other").replacingOccurrences(of: "team: search", with: "team: ads"), requestID: nil, by: Lifecycle.admin,
+                                      runsImages: false).workload.id
+        await cp.tick()
+        let burnState = await cp.current(burn)?.state, adsState = await cp.current(ads)?.state
+        #expect(burnState == .running && adsState == .running)
+        // 0.01 at 0.045 an hour lasts 800 s: at 900 s the team is over, and its running job is preempted.
+        h.clock.advance(by: 900)
+        await cp.tick()
+        await cp.tick()
+        let stopped = try #require(await cp.current(burn))
+        #expect(stopped.state == .queued && stopped.message?.contains("preempted by budget") == true, "\(stopped.state) \(stopped.message ?? "")")
+        #expect(h.backend.state.withLock { $0.stopped }.contains(AttemptRef(workload: burn, attempt: 1)))
+        let why = try await cp.why(burn, by: Lifecycle.alice)
+        #expect(why.reason == "budget", "\(why.reason ?? "-"): \(why.message)")
+        #expect(await cp.current(ads)?.state == .running, "another team's job runs on")
+        let audit = try await h.store.auditRecords(AuditQuery(since: nil)).filter { $0.action == "preempt" }
+        #expect(audit.map(\.object) == ["workload/\(burn)"] && audit.first?.detail.contains("over its budget") == true, "\(audit.map(\.detail))")
     }
 }
