@@ -29,6 +29,9 @@ public struct Simulation {
     public var scheduler: Scheduler
     public var policy: PolicyName
     public var seed: UInt64
+    /// GPU-hours each team may use over the replay (its budget, as the engine sees it: one more quota dimension). Once
+    /// a team has used them, its waiting and later work is held, as `tarmac up` holds it.
+    public var budgets: [String: Double] = [:]
 
     public init(cluster: ClusterState, quotas: [TeamQuota], workloads: [SimulatedWorkload], policy: PolicyName = .tarmac,
                 scheduler: Scheduler = Scheduler(config: SchedulerConfig(explain: false)), seed: UInt64 = 1) {
@@ -73,14 +76,31 @@ public struct Simulation {
             lastTime = t
         }
 
+        // GPU-milli-milliseconds each budgeted team used so far.
+        var spent: [String: Double] = [:]
         while next < workloads.count || !state.pending.isEmpty || !state.running.isEmpty {
-            // The next event: an arrival or a completion.
+            // The next event: an arrival or a completion (or a budget running out, between two of them).
             let nextArrival = next < workloads.count ? workloads[next].arrival : Int64.max
             let nextEnd = state.running.keys.map { live[$0]!.end }.min() ?? Int64.max
-            let t = min(nextArrival, nextEnd)
+            var t = min(nextArrival, nextEnd)
             if t == Int64.max { break }  // pending work that can never run
+            if !budgets.isEmpty {
+                var rate: [String: Double] = [:]
+                for r in state.running.values where budgets[r.workload.team] != nil { rate[r.workload.team, default: 0] += Double(r.workload.gpuMilli) }
+                for (team, milli) in rate where report.budgetHolds[team] == nil && milli > 0 {
+                    let left = budgets[team]! * 1000 * 3_600_000 - spent[team, default: 0]
+                    t = min(t, lastTime + max(0, Int64((left / milli).rounded(.up))))
+                }
+                for (team, milli) in rate { spent[team, default: 0] += milli * Double(t - lastTime) }
+            }
             account(until: t, state.cluster)
             state.now = t
+            for (team, limit) in budgets.sorted(by: { $0.key < $1.key }) where report.budgetHolds[team] == nil && spent[team, default: 0] >= limit * 1000 * 3_600_000 {
+                let used = spent[team, default: 0] / 1000 / 3_600_000
+                state.hold(team: team, QuotaShortfall(resource: "budget:gpu-hours", needed: Int64(used * 1000), available: Int64(limit * 1000),
+                                                      detail: "team \(team) used \(String(format: "%.2f", used)) of its \(String(format: "%g", limit)) GPU-hours"))
+                report.budgetHolds[team] = t
+            }
             // Completions and failures.
             for id in state.running.keys.sorted() where live[id]!.end <= t {
                 guard let r = state.finish(id) else { continue }
@@ -135,6 +155,8 @@ public struct Simulation {
 
 /// What a simulation measured.
 public struct SimulationReport: Sendable, Codable {
+    /// When (ms) each budgeted team had used its GPU-hours and was held.
+    public var budgetHolds: [String: Int64] = [:]
     public struct Wait: Sendable, Codable {
         public var team: String
         public var workloadClass: String

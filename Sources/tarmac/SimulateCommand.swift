@@ -13,7 +13,7 @@ struct SimulateCommand: ParsableCommand {
         discussion: """
         With --trace, runs the FGD paper's experiment on the Alibaba GPU trace: the pod list (plus samples) arrives until 130% of the cluster's GPU is requested; reports the GPU allocated at 100% and 130% of arrivals, per policy (mean over seeds).
 
-        With --platform, builds the cluster from the contract's pools and quotas from its teams, draws synthetic workloads from its sizes, and reports allocation, fragmentation, waits per team and class, preemptions and lost GPU-hours. --add POOL=N adds nodes: what if we add 4 H100 nodes?
+        With --platform, builds the cluster from the contract's pools and quotas from its teams, draws synthetic workloads from its sizes, and reports allocation, fragmentation, waits per team and class, preemptions and lost GPU-hours. --add POOL=N adds nodes: what if we add 4 H100 nodes? A team's budget in GPU-hours holds its work once used, as tarmac up does.
 
         Examples:
           tarmac simulate --trace alibaba:DIR --policy all --seeds 3
@@ -128,7 +128,10 @@ struct SimulateCommand: ParsableCommand {
         let progress = Progress(total: 100)
         var reports: [SimulationReport] = []
         for name in try policies() {
-            reports.append(Simulation(cluster: inventory.cluster, quotas: inventory.quotas, workloads: load, policy: name, seed: seed).run { f in
+            var sim = Simulation(cluster: inventory.cluster, quotas: inventory.quotas, workloads: load, policy: name, seed: seed)
+            // Teams' budgets in GPU-hours hold them as `tarmac up` does, over the whole replay (money is not replayed).
+            sim.budgets = contract.platform.teams.values.reduce(into: [:]) { b, t in if let h = t.budget?.gpuHours { b[t.name] = h } }
+            reports.append(sim.run { f in
                 progress.set(Int(f * 100), name.rawValue)
             })
         }
@@ -140,6 +143,7 @@ struct SimulateCommand: ParsableCommand {
                 Summary(policy: r.policy, gpuAllocation: r.gpuAllocation, cpuAllocation: r.cpuAllocation, fragmentation: r.fragmentation,
                         makespanHours: Double(r.makespan) / 3_600_000, completed: r.completed, failed: r.failed, neverAdmitted: r.neverAdmitted,
                         preemptions: r.preemptions, lostGPUHours: r.lostGPUHours,
+                        budgetHeldAtHours: r.budgetHolds.isEmpty ? nil : r.budgetHolds.mapValues { Double($0) / 3_600_000 },
                         waits: r.waitStats { "\($0.team)/\($0.workloadClass)" }.map { .init(group: $0.key, count: $0.count, p50Minutes: Double($0.p50) / 60_000, p95Minutes: Double($0.p95) / 60_000, p99Minutes: Double($0.p99) / 60_000) })
             }
             return print(String(decoding: try enc.encode(summaries), as: UTF8.self))
@@ -150,6 +154,9 @@ struct SimulateCommand: ParsableCommand {
              String(format: "%.1f h", Double(r.makespan) / 3_600_000), "\(r.completed)", "\(r.failed)", "\(r.neverAdmitted)", "\(r.preemptions)", String(format: "%.1f", r.lostGPUHours)]
         }))
         for r in reports {
+            for (team, at) in r.budgetHolds.sorted(by: { $0.key < $1.key }) {
+                print("\(r.policy): team \(team) used its \(String(format: "%g", contract.platform.teams[team]?.budget?.gpuHours ?? 0)) GPU-hours at \(String(format: "%.1f", Double(at) / 3_600_000)) h; its later work waited (reason budget)")
+            }
             print("\nqueue wait (minutes), \(r.policy):")
             print(Terminal.table(["TEAM/CLASS", "N", "P50", "P95", "P99"], r.waitStats { "\($0.team)/\($0.workloadClass)" }.map {
                 [$0.key, "\($0.count)", String(format: "%.1f", Double($0.p50) / 60_000), String(format: "%.1f", Double($0.p95) / 60_000), String(format: "%.1f", Double($0.p99) / 60_000)]
@@ -169,6 +176,8 @@ struct SimulateCommand: ParsableCommand {
         var neverAdmitted: Int
         var preemptions: Int
         var lostGPUHours: Double
+        /// When each team with a budget in GPU-hours used it up (hours into the replay).
+        var budgetHeldAtHours: [String: Double]?
         var waits: [WaitRow]
     }
 }

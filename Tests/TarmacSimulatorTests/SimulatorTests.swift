@@ -91,6 +91,22 @@ let traceAvailable = FileManager.default.fileExists(atPath: traceDir + "/csv/ope
         #expect(abs(r.gpuAllocation - 100) < 1e-9)
     }
 
+    /// A budget replays as the engine's hold: team a may use 1 GPU-hour; its 8-GPU job runs 5 minutes (0.67 GPU-hours),
+    /// the next runs on past the budget (running work goes on) and is held at 7.5 minutes; a's third job never runs,
+    /// team b's runs after it anyway.
+    @Test func aBudgetHoldsTheTeamOnceItIsUsed() {
+        var sim = Simulation(cluster: cluster(2), quotas: [quota("a", 16), quota("b", 16)],
+                             workloads: [job("a1", team: "a", at: 0, gpus: 8, runs: 300_000), job("a2", team: "a", at: 300_000, gpus: 8, runs: 300_000),
+                                         job("a3", team: "a", at: 700_000, gpus: 8, runs: 1000), job("b1", team: "b", at: 700_000, gpus: 8, runs: 1000)])
+        sim.budgets = ["a": 1]
+        let r = sim.run()
+        #expect(r.budgetHolds == ["a": 450_000], "8 GPUs use 1 GPU-hour in 7.5 minutes: \(r.budgetHolds)")
+        #expect(r.completed == 3 && r.neverAdmitted == 1, "a2 runs to its end; a3 is held; b1 runs")
+        var free = sim
+        free.budgets = [:]
+        #expect(free.run().neverAdmitted == 0 && free.run().budgetHolds.isEmpty)
+    }
+
     @Test func preemptionResumesFromTheLastCheckpoint() {
         // A low-priority job checkpoints every 3 s; at 7 s an urgent job takes the node for 5 s.
         let sim = Simulation(cluster: cluster(1), quotas: [quota("a", 16)],

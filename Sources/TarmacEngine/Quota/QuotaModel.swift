@@ -127,6 +127,11 @@ public struct QuotaBook: Sendable {
         if let c = teams[team]?.cohort { cohortUsage[c] = (cohortUsage[c] ?? .zero) + r }
     }
 
+    /// Puts a hold on a team (its budget is spent: nothing more of it is admitted), or lifts it (nil).
+    public mutating func setHold(_ hold: QuotaShortfall?, team: String) {
+        teams[team]?.hold = hold
+    }
+
     public mutating func refund(_ team: String, _ r: Resources) {
         usage[team] = used(team) - r
         if let c = teams[team]?.cohort { cohortUsage[c] = (cohortUsage[c] ?? .zero) - r }

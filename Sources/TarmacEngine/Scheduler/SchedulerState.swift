@@ -33,6 +33,12 @@ public struct SchedulerState: Sendable {
     /// A new (or returning) waiting workload; the next cycle examines it.
     public mutating func submit(_ w: PendingWorkload) { queue.add(w) }
 
+    /// A team's budget hold (see `TeamQuota.hold`) is put on or lifted; lifted, its waiting work is examined again.
+    public mutating func hold(team: String, _ hold: QuotaShortfall?) {
+        cache.book.setHold(hold, team: team)
+        if hold == nil { queue.quotaFreed(in: Self.quotaGroup(team, cache.book)) }
+    }
+
     /// A waiting workload leaves the queue (cancelled).
     public mutating func withdraw(_ id: String) { queue.remove(id) }
 
