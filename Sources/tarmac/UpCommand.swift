@@ -203,7 +203,10 @@ struct UpCommand: AsyncParsableCommand {
         case .local:
             let machine = await MachineInventory.detect(platform: contract.platform, cpus: cpus, memoryMiB: memoryMiB)
             if machine.gpus > 0, !(await MachineInventory.nvidiaGPUs()).isEmpty {
-                telemetrySource = NvidiaSMIReader(node: machine.name, pidFile: dataDir + "/gpu-reader.pid", logger: Logger(label: "tarmac.telemetry"))
+                // Each GPU's processes are resolved to their pods' workloads (their memory measured, not split).
+                let owner = ProcessOwner(podsRoot: dataDir + "/pods")
+                telemetrySource = NvidiaSMIReader(node: machine.name, pidFile: dataDir + "/gpu-reader.pid", owner: { owner.workload(of: $0) },
+                                                  logger: Logger(label: "tarmac.telemetry"))
             }
             let chosen: Isolation
             do {

@@ -47,6 +47,67 @@ import Testing
         #expect(started.count == 1, "one process for every sample: \(started)")
     }
 
+    /// Where NVML lists each GPU's processes (`--query-compute-apps`, a second long-running reader), a shared GPU's
+    /// memory is each workload's own: two pods' processes (children of their supervisors, found through `/proc`) on one
+    /// GPU get 1,000 and 3,000 MiB, not shares of the device's 8,000; utilization is still split by share.
+    @Test func aSharedGPUsMemoryIsEachWorkloadsOwnWhereNVMLListsItsProcesses() async throws {
+        let dir = try TemporaryDirectory(prefix: "tarmac-compute-apps")
+        let root = dir.path + "/pods"
+        // Two "supervisors" (their command lines as LocalBackend starts them), each with a child process on the GPU.
+        var supervisors: [Process] = []
+        var pids: [Int32] = []
+        for w in ["wl-a", "wl-b"] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "sleep 60 & echo $! > \(dir.path)/\(w).pid; wait", "pod-supervisor", "\(root)/\(w)/1/0"]
+            try p.run()
+            supervisors.append(p)
+            try await eventually("\(w)'s child started") { FileManager.default.fileExists(atPath: "\(dir.path)/\(w).pid") }
+            pids.append(try #require(Int32(try String(contentsOfFile: "\(dir.path)/\(w).pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))))
+        }
+        defer {
+            // The children first: each supervisor then ends by itself.
+            for pid in pids { kill(pid, SIGKILL) }
+            for p in supervisors { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        }
+        #expect(ProcessOwner(podsRoot: root).workload(of: pids[0]) == "wl-a" && ProcessOwner(podsRoot: root).workload(of: pids[1]) == "wl-b")
+        #expect(ProcessOwner(podsRoot: root).workload(of: getpid()) == nil, "not a pod's")
+        let script = try dir.write("nvidia-smi", """
+            #!/bin/sh
+            while true; do
+              case "$1" in
+                --query-gpu=*) echo '0, GPU-S0, 60, 8000, 23034, 50.0, 0x0000000000000000' ;;
+                --query-compute-apps=gpu_uuid,pid,used_memory) echo 'GPU-S0, \(pids[0]), 1000'; echo 'GPU-S0, \(pids[1]), 3000'; echo 'GPU-S0, 1, 500' ;;
+                *) exit 2 ;;
+              esac
+              sleep 0.1
+            done
+            """)
+        chmod(script, 0o755)
+        let owner = ProcessOwner(podsRoot: root)
+        let reader = NvidiaSMIReader(executable: script, everyMs: 100, node: "local", owner: { owner.workload(of: $0) }, logger: Logger(label: "test"))
+        let task = Task { await reader.run() }
+        defer { task.cancel() }
+        var samples: [GPUSample] = []
+        try await eventually("the GPU and its processes are read", timeout: .seconds(10)) {
+            samples = await reader.latest()
+            return samples.first?.memoryByWorkload?.count == 2
+        }
+        #expect(samples.first?.memoryByWorkload == ["wl-a": 1000, "wl-b": 3000], "a process of no pod (pid 1) is nobody's: \(String(describing: samples.first?.memoryByWorkload))")
+        let (by, _) = GPUAttribution.attribute(samples, holds: [.init(workload: "wl-a", node: "local", gpu: 0, milli: 250), .init(workload: "wl-b", node: "local", gpu: 0, milli: 500)])
+        #expect(by["wl-a"]?.memoryUsedMiB == 1000 && by["wl-b"]?.memoryUsedMiB == 3000, "measured, not 1/3 and 2/3 of 8,000")
+        #expect(by["wl-a"]?.utilization == 20 && by["wl-b"]?.utilization == 40, "utilization by share")
+    }
+
+    @Test func aSupervisorsCommandLineNamesItsWorkload() {
+        #expect(ProcessOwner.workload(commandLine: ["/usr/bin/tarmac", "pod-supervisor", "/data/pods/wl-1/2/0"], podsRoot: "/data/pods") == "wl-1")
+        #expect(ProcessOwner.workload(commandLine: ["/usr/bin/tarmac", "pod-supervisor", "/other/pods/wl-1/2/0"], podsRoot: "/data/pods") == nil)
+        #expect(ProcessOwner.workload(commandLine: ["/usr/bin/tarmac", "pod-supervisor", "/data/pods/wl-1/x/0"], podsRoot: "/data/pods") == nil)
+        #expect(ProcessOwner.workload(commandLine: ["python3", "train.py"], podsRoot: "/data/pods") == nil)
+        #expect(NvidiaSMI.parseApp("GPU-5c1e, 41234, 30200")! == ("GPU-5c1e", 41234, 30200))
+        #expect(NvidiaSMI.parseApp("No running processes found") == nil && NvidiaSMI.parseApp("GPU-5c1e, 41234, [N/A]") == nil)
+    }
+
     /// A reader left running by a control plane that was killed (its pid in the data directory) is stopped by the next
     /// one; a pid that names something else is left alone.
     @Test func aReaderLeftByAKilledControlPlaneIsStopped() async throws {

@@ -14,9 +14,16 @@ extension ServerTests {
         let fake = try server.dir.write("bin/nvidia-smi", """
             #!/bin/sh
             if [ "$1" = "-L" ]; then echo "GPU 0: NVIDIA L4 (UUID: GPU-5c1e2f40)"; exit 0; fi
-            # Like nvidia-smi, it reads until it is stopped; unlike it, it also stops when the server is gone.
+            # Like nvidia-smi, it reads until it is stopped; unlike it, it also stops when the server is gone. Asked
+            # for the GPU's processes, it lists the job's python (found in /proc) with 1500 MiB.
             while kill -0 $PPID 2>/dev/null; do
-              echo "0, GPU-5c1e2f40, 64, 2048, 23034, 51.5, 0x0000000000000020"
+              case "$1" in
+                --query-compute-apps=*)
+                  for d in /proc/[0-9]*; do
+                    if tr '\0' ' ' < $d/cmdline 2>/dev/null | grep -q 'time.sleep(60)'; then echo "GPU-5c1e2f40, ${d#/proc/}, 1500"; fi
+                  done ;;
+                *) echo "0, GPU-5c1e2f40, 64, 2048, 23034, 51.5, 0x0000000000000020" ;;
+              esac
               sleep 0.5
             done
             """)
@@ -57,11 +64,16 @@ extension ServerTests {
             top = try server.cli(["top"], token: member)
             return top.stdout.contains("gpu-job")
         }
-        #expect(top.stdout.contains("gpu-job   search  BatchJob  0.5   64%   2048 MiB  sw_thermal_slowdown"), "\(top.stdout)")
+        // Its memory is its process's own (NVML's compute apps, the pid resolved through its pod's supervisor), not the device's.
+        try await eventually("top shows the job's process memory", timeout: .seconds(20)) {
+            top = try server.cli(["top"], token: member)
+            return top.stdout.contains("1500 MiB")
+        }
+        #expect(top.stdout.contains("gpu-job   search  BatchJob  0.5   64%   1500 MiB  sw_thermal_slowdown"), "\(top.stdout)")
         #expect(!top.stdout.contains("NODE"), "a member sees no device table")
         // `get` and `why` show the same reading.
         let get = try server.cli(["get", "gpu-job"], token: member)
-        #expect(get.stdout.contains("64% utilization, 2048 MiB used, throttled: sw_thermal_slowdown"), "\(get.stdout)")
+        #expect(get.stdout.contains("64% utilization, 1500 MiB used, throttled: sw_thermal_slowdown"), "\(get.stdout)")
         let why = try await server.json(.GET, "/v1/workloads/gpu-job/why", token: member).1
         #expect((why["message"] as? String)?.contains("its GPUs: 64% utilization") == true && (why["gpu"] as? [String: Any])?["utilization"] as? Double == 64,
                 "\(why)")

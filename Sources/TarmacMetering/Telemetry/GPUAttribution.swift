@@ -1,6 +1,7 @@
 /// GPU readings given to the workloads that hold each GPU: a device's utilization and memory are split between the
 /// workloads sharing it in proportion to their shares (0.25 and 0.5 of one GPU get 1/3 and 2/3), its GPU-seconds by
-/// the shares themselves, the rest idle; a GPU nobody holds is idle. Pure.
+/// the shares themselves, the rest idle; a GPU nobody holds is idle. Memory measured per process (NVML's compute
+/// apps) replaces the split where a sample has it. Pure.
 public enum GPUAttribution {
     /// One pod's hold on one GPU: the share of it, in thousandths.
     public struct Hold: Sendable, Hashable {
@@ -38,7 +39,8 @@ public enum GPUAttribution {
             for h in hs {
                 let part = Double(h.milli) / Double(total)
                 out[h.workload, default: Usage()].utilization += s.utilization * part
-                out[h.workload, default: Usage()].memoryUsedMiB += s.memoryUsedMiB * part
+                // Measured per process where NVML says (a shared GPU's memory is not the device's, split).
+                out[h.workload, default: Usage()].memoryUsedMiB += s.memoryByWorkload.map { $0[h.workload] ?? 0 } ?? s.memoryUsedMiB * part
                 out[h.workload, default: Usage()].gpus += Double(h.milli) / 1000
                 out[h.workload, default: Usage()].throttling.formUnion(s.throttling)
             }

@@ -18,6 +18,9 @@ public struct GPUSample: Sendable, Hashable {
     /// is attributed to those workloads; otherwise by Tarmac's placements (locally the device index is Tarmac's own).
     public var pods: [String] = []
     public var workloads: [String] = []
+    /// Memory each workload's processes use on this GPU, measured (NVML's compute apps, resolved to workloads):
+    /// where set, a workload's memory on it is this, not a share of the device's.
+    public var memoryByWorkload: [String: Double]?
 
     public init(node: String, gpu: Int, uuid: String? = nil, utilization: Double, memoryUsedMiB: Double, memoryTotalMiB: Double? = nil, powerWatts: Double? = nil,
                 throttling: [String] = []) {

@@ -17,4 +17,18 @@ public enum NvidiaSMI {
         return GPUSample(node: node, gpu: index, uuid: f[1].isEmpty ? nil : f[1], utilization: util, memoryUsedMiB: used, memoryTotalMiB: number(f[4]),
                          powerWatts: number(f[5]), throttling: ClockEventReasons.mask(f[6]).map(ClockEventReasons.decode) ?? [])
     }
+
+    /// The processes using each GPU and their memory (`--query-compute-apps`), as a second long-running reader.
+    public static let appFields = ["gpu_uuid", "pid", "used_memory"]
+
+    public static func appArguments(everyMs: Int) -> [String] {
+        ["--query-compute-apps=" + appFields.joined(separator: ","), "--format=csv,noheader,nounits", "-lms", String(everyMs)]
+    }
+
+    /// One process line (`GPU-5c1e..., 41234, 30200`); nil for anything else (`No running processes found`, `[N/A]`).
+    public static func parseApp(_ line: String) -> (uuid: String, pid: Int32, memoryMiB: Double)? {
+        let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard f.count == appFields.count, !f[0].isEmpty, let pid = Int32(f[1]), pid > 0, let mib = Double(f[2]) else { return nil }
+        return (f[0], pid, mib)
+    }
 }
