@@ -38,6 +38,8 @@ public struct WorkloadView: Codable, Sendable, Hashable {
     public var warnings: [DiagnosticPayload]?
     /// In GET of one workload holding GPUs, where telemetry reads them: its latest GPU reading.
     public var gpu: WorkloadTelemetryView?
+    /// In GET of one workload: its team's budget, when the team is warned or over it.
+    public var budget: String?
 
     public init(id: String, name: String, team: String, env: String, kind: String, owner: String? = nil, submittedBy: String,
                 requestID: String? = nil, size: String, pods: Int, priority: Int, state: String, message: String? = nil, cause: String? = nil,

@@ -90,6 +90,7 @@ struct WorkloadController {
         let endpoints = await controlPlane.endpoints(e)
         if !endpoints.isEmpty { view.endpoints = endpoints }
         view.gpu = await controlPlane.gpuReading(e.id)
+        view.budget = await controlPlane.budgetWarning(team: e.team)
         return try JSON.response(view)
     }
 

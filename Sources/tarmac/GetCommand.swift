@@ -36,6 +36,7 @@ struct GetCommand: AsyncParsableCommand {
             if !w.placements.isEmpty { rows.append(("placement", w.placements.map { $0.gpus.isEmpty ? $0.node : "\($0.node) gpus \($0.gpus.map(String.init).joined(separator: ","))" }.joined(separator: "; "))) }
             if let endpoints = w.endpoints, !endpoints.isEmpty { rows.append(("endpoints", endpoints.joined(separator: " "))) }
             if let g = w.gpu { rows.append(("gpu", g.summary)) }
+            if let b = w.budget { rows.append(("budget", b)) }
             if let c = w.cause { rows.append(("cause", c)) }
             if let e = w.exitCode { rows.append(("exit code", String(e))) }
             if let m = w.message { rows.append(("message", m)) }

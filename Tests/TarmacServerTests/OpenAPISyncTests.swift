@@ -24,6 +24,7 @@ import Yams
                                        placements: [PlacementView(node: "n", gpus: [0, 1], gpuMilli: 1000)], exitCode: 0, gpuSeconds: 1.5,
                                        cpuSeconds: 2.5, lastCheckpoint: checkpoint, endpoints: ["http://127.0.0.1:41000"], warnings: [diagnostic])
                             w.gpu = workloadTelemetry
+                            w.budget = "b"
                             return w }()
     static let facts = WhyFacts(resource: "h100 GPUs", needed: 16.5, available: 8.5, exitCode: 1, signal: 9, memoryLimitBytes: 1 << 30,
                                 peakMemoryBytes: 1 << 31, maxDurationSeconds: 3600, ranSeconds: 3601, suggestedSize: "large")

@@ -108,8 +108,8 @@ extension ControlPlane {
     /// Each budgeted team's status at the last look.
     public func budgetStatuses() -> [BudgetStatus] { budgets.statuses.values.sorted { $0.team < $1.team } }
 
-    /// What a submit for `team` is told about its budget (nil: nothing to say).
-    func budgetWarning(team: String) -> String? {
+    /// What a submit for `team` (and `get` and `why` of its workloads) is told about its budget (nil: nothing to say).
+    public func budgetWarning(team: String) -> String? {
         guard let s = budgets.statuses[team], s.state != .ok else { return nil }
         return s.message
     }

@@ -297,6 +297,7 @@ extension ControlPlane {
             if e.cancelRequested { text += "; cancelling" }
             let gpu = gpuReading(e.id)
             if let g = gpu { text += "; its GPUs: \(g.summary)" }
+            if let b = budgetWarning(team: e.team) { text += "; budget: \(b)" }
             if let m = e.message, m.hasPrefix("idle: ") { text += "; \(m)" }
             var view = WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: nil, message: text,
                                lastCheckpoint: e.lastCheckpoint.map(CheckpointView.init))

@@ -42,6 +42,8 @@ import Testing
         #expect(warned.warnings.contains { $0.rule == "budget" && $0.message.contains("of its monthly budget of 0.01") && $0.message.contains("%)") },
                 "past warnAt a submit says so: \(warned.warnings.map(\.message))")
         _ = try await cp.cancel(warned.workload.id, by: Lifecycle.alice)
+        let running = try await cp.why(burn, by: Lifecycle.alice)
+        #expect(running.message.contains("budget: team search spent") && running.message.contains("of its monthly budget of 0.01"), "why of a running workload says it: \(running.message)")
         h.clock.advance(by: 500)
         h.backend.exitAll(burn, attempt: 1, code: 0)
         await cp.tick()
