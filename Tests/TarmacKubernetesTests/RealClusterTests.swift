@@ -188,7 +188,7 @@ extension RealCluster {
 }
 
 extension RealCluster {
-/// What the control plane's own identity may do for workload identity and the tool gateway, as the real API server's
+/// What the control plane's own identity may do for workload identity, the tool gateway and GPU telemetry, as the real API server's
 /// authorizer answers (SubjectAccessReview), after `ControllerAccess` is applied; and the gateway's credentials read
 /// from the real Secret.
 @Suite struct RealClusterControllerAccessTests {
@@ -198,7 +198,7 @@ extension RealCluster {
         let (client, backend) = try await RealClusterBackendTests.backend(dir)
         let gatewayPlatform = try #require(ContractLoader.load(Fixtures.path("examples/agent/platform.yaml")).contract)
         let applied = await PlatformSync(client: client).sync(ControllerAccess.render(gatewayPlatform))
-        #expect(applied.count == 4 && !applied.contains { $0.action == .failed }, "\(applied)")
+        #expect(applied.count == 6 && !applied.contains { $0.action == .failed }, "\(applied)")
         func may(_ verb: String, _ resource: String, group: String = "", namespace: String? = nil, name: String? = nil) async throws -> Bool {
             var attributes: [String: Any] = ["verb": verb, "resource": resource, "group": group]
             if let namespace { attributes["namespace"] = namespace }
@@ -215,6 +215,11 @@ extension RealCluster {
         #expect(try await !may("get", "secrets", namespace: Naming.systemNamespace, name: "another-secret"))
         #expect(try await !may("list", "secrets", namespace: Naming.systemNamespace))
         #expect(try await !may("get", "secrets", namespace: "tarmac-e2e-test", name: Naming.gatewaySecret))
+        // GPU telemetry: dcgm-exporter's pages through the pod proxy, and nothing more of pods.
+        #expect(try await may("get", "pods/proxy", namespace: "gpu-operator", name: "nvidia-dcgm-exporter-x"))
+        #expect(try await may("list", "pods"))
+        #expect(try await !may("delete", "pods", namespace: "gpu-operator", name: "nvidia-dcgm-exporter-x"))
+        #expect(try await !may("create", "pods/exec", namespace: "gpu-operator", name: "nvidia-dcgm-exporter-x"))
 
         // The credentials the gateway forwards with, from the Secret (none before it exists).
         let path = "/api/v1/namespaces/\(Naming.systemNamespace)/secrets/\(Naming.gatewaySecret)"
