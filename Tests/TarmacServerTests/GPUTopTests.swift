@@ -10,8 +10,7 @@ extension ServerTests {
 @Suite struct GPUTopTests {
     @Test func aWorkloadsGPUReadingShowsInTopAndMetrics() async throws {
         let server = try TestServer()
-        let bin = server.dir.path + "/bin"
-        let fake = try server.dir.write("bin/nvidia-smi", """
+        try server.fakeNvidiaSMI("""
             #!/bin/sh
             if [ "$1" = "-L" ]; then echo "GPU 0: NVIDIA L4 (UUID: GPU-5c1e2f40)"; exit 0; fi
             # Like nvidia-smi, it reads until it is stopped; unlike it, it also stops when the server is gone. Asked
@@ -27,8 +26,6 @@ extension ServerTests {
               sleep 0.5
             done
             """)
-        chmod(fake, 0o755)
-        server.extraEnvironment = ["PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
         // The example platform, a size on half an L4, and a budget for team search (so the dashboard's budget panel
         // has its metrics).
         server.platform = try server.dir.write("platform.yaml", """

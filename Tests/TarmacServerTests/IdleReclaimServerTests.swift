@@ -12,7 +12,6 @@ extension ServerTests {
     @Test func anIdleServiceIsScaledToZeroAndItsNextRequestBringsItBack() async throws {
         let inferencePort = try TestServer.freePort()
         let server = try TestServer(arguments: ["--inference-port", String(inferencePort), "--cold-start-timeout", "60"])
-        let bin = server.dir.path + "/bin"
         let utilization = server.dir.path + "/utilization"
         // GPU index -> utilization percent, one per line ("0 50").
         func setUtilization(_ u: [Int: Int]) throws {
@@ -20,7 +19,7 @@ extension ServerTests {
                 .write(toFile: utilization, atomically: true, encoding: .utf8)
         }
         try setUtilization([0: 50, 1: 50])
-        let fake = try server.dir.write("bin/nvidia-smi", """
+        try server.fakeNvidiaSMI("""
             #!/bin/sh
             if [ "$1" = "-L" ]; then echo "GPU 0: NVIDIA L4 (UUID: GPU-0a)"; echo "GPU 1: NVIDIA L4 (UUID: GPU-1b)"; exit 0; fi
             while kill -0 $PPID 2>/dev/null; do
@@ -30,8 +29,6 @@ extension ServerTests {
               sleep 0.5
             done
             """)
-        chmod(fake, 0o755)
-        server.extraEnvironment = ["PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
         server.platform = try server.dir.write("platform.yaml", """
             apiVersion: tarmac.dev/v1alpha1
             kind: Platform
@@ -82,9 +79,15 @@ extension ServerTests {
         let busy = try await server.json(.GET, "/v1/workloads/busy", token: member).1
         #expect(busy["state"] as? String == "running" && busy["attempt"] as? Int == 1 && busy["message"] == nil, "\(busy)")
 
-        // Its replica is stopped (a request in the moment before would still have been answered by it).
-        try await eventually("the quiet service's replica is stopped", timeout: .seconds(30)) {
-            (try? await TestServer.request(.GET, quietReplica + "/health")) == nil
+        // Its replica no longer answers (a request in the moment before would still have been answered by it).
+        try await eventually("the quiet service's replica stops answering", timeout: .seconds(30)) {
+            await withTaskGroup(of: Bool?.self) { group in
+                group.addTask { (try? await TestServer.request(.GET, quietReplica + "/health")) != nil }
+                group.addTask { try? await Task.sleep(for: .seconds(1)); return nil }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first != true
+            }
         }
         // The next request wakes it and waits for its replica (its GPU is worked from now on).
         try setUtilization([0: 60, 1: 80])

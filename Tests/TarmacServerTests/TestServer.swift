@@ -158,6 +158,12 @@ final class TestServer: @unchecked Sendable {
     }
 
     /// Polls a workload until `until` holds (or fails after `timeout`), returning its last JSON.
+    /// Puts a fake `nvidia-smi` (this script) first on the server's PATH: the machine's GPUs, as the tests say them.
+    func fakeNvidiaSMI(_ script: String) throws {
+        chmod(try dir.write("bin/nvidia-smi", script), 0o755)
+        extraEnvironment["PATH"] = dir.path + "/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+    }
+
     func waitFor(_ ref: String, timeout: Duration = .seconds(60), _ until: ([String: Any]) -> Bool) async throws -> [String: Any] {
         let token = try adminToken
         let deadline = ContinuousClock.now + timeout
