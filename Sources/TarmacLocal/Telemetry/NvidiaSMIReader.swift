@@ -106,7 +106,7 @@ public final class NvidiaSMIReader: TelemetrySource, Sendable {
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         let pending = LineBuffer()
-        out.fileHandleForReading.readabilityHandler = { [self] h in
+        out.fileHandleForReading.readabilityHandler = { h in
             let data = h.availableData
             guard !data.isEmpty else { h.readabilityHandler = nil; return }
             for l in pending.lines(adding: data) { take(l) }
