@@ -8,7 +8,7 @@ import Testing
 /// GPU telemetry from recorded readings (#27): a fake `nvidia-smi` (a script written here that replays recorded CSV
 /// lines as the long-running `--query-gpu ... -lms` reader prints them) read by one process, not one per sample; a
 /// recorded dcgm-exporter page read into the same samples; readings given to the workloads holding each GPU by share.
-@Suite struct GPUTelemetryTests {
+@Suite(.serialized) struct GPUTelemetryTests {
     /// Two recorded passes over two H100s: GPU 0 busy and thermally slowed in the second, GPU 1 idle.
     static let recorded = [
         "0, GPU-5c1e2f40-aaaa-bbbb-cccc-000000000000, 82, 30512, 81559, 412.33, 0x0000000000000000",
@@ -58,17 +58,25 @@ import Testing
         var pids: [Int32] = []
         for w in ["wl-a", "wl-b"] {
             let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", "sleep 60 & echo $! > \(dir.path)/\(w).pid; wait", "pod-supervisor", "\(root)/\(w)/1/0"]
+            p.executableURL = URL(fileURLWithPath: Run.which("python3") ?? "/usr/bin/python3")
+            // It forks a child that becomes `sleep 60` (its own command line), writes the child's pid, and waits.
+            p.arguments = ["-c", "import os, sys\npid = os.fork()\nif pid == 0:\n    os.execvp('sleep', ['sleep', '60'])\n"
+                           + "open(sys.argv[3], 'w').write(str(pid))\nos.waitpid(pid, 0)", "pod-supervisor", "\(root)/\(w)/1/0", "\(dir.path)/\(w).pid.tmp"]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
             try p.run()
             supervisors.append(p)
-            try await eventually("\(w)'s child started") { FileManager.default.fileExists(atPath: "\(dir.path)/\(w).pid") }
-            pids.append(try #require(Int32(try String(contentsOfFile: "\(dir.path)/\(w).pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))))
+            var child: Int32?
+            try await eventually("\(w)'s child started") {
+                child = (try? String(contentsOfFile: "\(dir.path)/\(w).pid.tmp", encoding: .utf8)).flatMap { Int32($0) }
+                return child != nil
+            }
+            pids.append(child!)
         }
         defer {
-            // The children first: each supervisor then ends by itself.
+            // The children first: each supervisor then ends by itself (nothing waits for them on the test's thread).
             for pid in pids { kill(pid, SIGKILL) }
-            for p in supervisors { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            for p in supervisors { kill(p.processIdentifier, SIGKILL) }
         }
         #expect(ProcessOwner(podsRoot: root).workload(of: pids[0]) == "wl-a" && ProcessOwner(podsRoot: root).workload(of: pids[1]) == "wl-b")
         #expect(ProcessOwner(podsRoot: root).workload(of: getpid()) == nil, "not a pod's")
@@ -122,7 +130,7 @@ import Testing
         other.executableURL = URL(fileURLWithPath: "/bin/sleep")
         other.arguments = ["60"]
         try other.run()
-        defer { if other.isRunning { other.terminate() }; if left.isRunning { left.terminate() } }
+        defer { kill(other.processIdentifier, SIGKILL); kill(left.processIdentifier, SIGKILL) }
         let pidFile = dir.path + "/gpu-reader.pid"
         // Something else under a reused pid: left alone.
         try "\(other.processIdentifier)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
