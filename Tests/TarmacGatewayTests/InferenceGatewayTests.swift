@@ -197,6 +197,9 @@ import Testing
         let g = try await Self.start([InferenceRoute(team: "search", service: "cold", versions: [.init(model: "ranker", version: "1.0.0", weight: 100, replicas: [dead])])],
                                      coldStart: cold)
         table.withLock { $0 = g.gateway.routes }
+        // Another team's member cannot wake it: answered as if it did not exist, nothing woken.
+        #expect(try await Self.call(g, "/search/cold/v1/completions", token: "tmc_outsider").status == 404)
+        #expect(woken.withLock { $0 }.isEmpty)
         let began = ContinuousClock.now
         let answer = try await Self.call(g, "/search/cold/v1/completions")
         let waited = ContinuousClock.now - began

@@ -87,6 +87,11 @@ extension ServerTests {
         let table = try server.cli(["cost", "--by", "model"], token: member)
         #expect(table.stdout.contains("TOKENS") && table.stdout.contains("MODEL-LOAD") && table.stdout.contains("ranker@1.0.0"), "\(table.stdout)")
         #expect(try await server.http(.GET, "/v1/inferenceCost/total?aggregate=servce", token: member).0 == 400)
+        // Another team sees none of it.
+        let theirs = try await server.json(.GET, "/v1/inferenceCost/total?window=today", token: ads)
+        #expect(theirs.0 == 200 && (theirs.1["data"] as? [String: Any])?["search/ranker"] == nil, "\(theirs.1)")
+        let theirUsage = try await server.json(.GET, "/v1/usage?by=model", token: ads).1
+        #expect(((theirUsage["items"] as? [[String: Any]]) ?? []).allSatisfy { ($0["keys"] as? [String: String])?["model"] != "ranker@1.0.0" }, "\(theirUsage)")
         // The model server told to fail: its 5xx are counted as the model's side, apart from the infrastructure's.
         let replica = try #require((try await server.json(.GET, "/v1/workloads/ranker", token: member).1["endpoints"] as? [String])?.first)
         #expect(try await TestServer.requestWithHeaders(.POST, replica + "/control", body: #"{"fail": true}"#).0 == 200)
