@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
@@ -111,7 +112,7 @@ let package = Package(
             name: "TarmacServer",
             dependencies: [
                 "TarmacRuntime", "TarmacCore", "TarmacCredentials", "TarmacIdentity", "TarmacAPI", "TarmacPlanning", "TarmacWorkdir", "TarmacContract", "TarmacModel", "TarmacDelivery",
-                "TarmacMetering",
+                "TarmacMetering", "TarmacPortal",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -121,6 +122,20 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ],
             resources: [.copy("openapi.yaml")],
+            swiftSettings: strict),
+        // The self-service portal: server-rendered pages (swift-mustache) over the same control-plane functions as the API,
+        // browser sessions with CSRF tokens, live updates from the transition stream (server-sent events).
+        .target(
+            name: "TarmacPortal",
+            dependencies: [
+                "TarmacRuntime", "TarmacCore", "TarmacAPI", "TarmacContract", "TarmacModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict),
         // The tool gateway: verifies per-tool tokens, checks scopes (routes and MCP), forwards with its own credential, audits.
         .target(
@@ -178,7 +193,7 @@ let package = Package(
             dependencies: [
                 "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacKinds", "TarmacEngine", "TarmacPlanning", "TarmacSimulator", "TarmacAPI", "TarmacWorkdir",
                 "TarmacCore", "TarmacRuntime", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacServer", "TarmacKubernetes", "TarmacKubernetesBackend",
-                "TarmacIdentity", "TarmacCredentials", "TarmacGateway", "TarmacDelivery",
+                "TarmacIdentity", "TarmacCredentials", "TarmacGateway", "TarmacDelivery", "TarmacPortal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -238,6 +253,11 @@ let package = Package(
             dependencies: ["TarmacCore", "TarmacRuntime", "TarmacPlanning", "TarmacKinds", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacTesting", "TarmacWorkdir", "TarmacDelivery",
                            "TarmacContract", "TarmacEngine", "TarmacModel", "TarmacCredentials", "TarmacIdentity",
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "TarmacPortalTests",
+            dependencies: ["TarmacPortal", "TarmacRuntime", "TarmacCore", "TarmacAPI", "TarmacContract", "TarmacModel", "TarmacTesting",
                            .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict),
         .testTarget(

@@ -52,8 +52,14 @@ public struct SizeView: Codable, Sendable, Hashable {
     public var startsHere: Bool?
     /// Why it cannot, in the contract's names and users' units.
     public var why: String?
+    /// The contract's pools that can host it.
+    public var pools: [String]?
+    /// What one pod of it costs an hour at the contract's rates (GPUs, CPU cores, memory; unset rates count 0).
+    public var hourlyCost: Double?
     public init(workloadClass: String, name: String, cpu: String, memory: String, gpus: String, accelerator: String?, description: String?,
-                startsHere: Bool? = nil, why: String? = nil) {
+                startsHere: Bool? = nil, why: String? = nil, pools: [String]? = nil, hourlyCost: Double? = nil) {
+        self.pools = pools
+        self.hourlyCost = hourlyCost
         self.startsHere = startsHere
         self.why = why
         self.workloadClass = workloadClass

@@ -60,3 +60,13 @@ public struct WhoAmI: Codable, Sendable, Hashable {
         self.tokenID = tokenID
     }
 }
+
+/// A one-time portal sign-in link for the caller's own token (`POST /v1/portal/links`, `tarmac portal-link`).
+public struct PortalLinkView: Codable, Sendable, Hashable {
+    public var url: String
+    public var expiresAt: Date
+    public init(url: String, expiresAt: Date) {
+        self.url = url
+        self.expiresAt = expiresAt
+    }
+}

@@ -14,6 +14,8 @@ public struct WhyView: Codable, Sendable, Hashable {
     public var serving: ServingFaultsView?
     /// A running workload's latest GPU reading, where telemetry reads its GPUs.
     public var gpu: WorkloadTelemetryView?
+    /// For a queued workload: when it would start if nothing else arrives (the scheduler run forward from now).
+    public var estimatedStart: StartEstimateView?
 
     public init(workload: String, name: String, state: String, reason: String?, message: String, lastCheckpoint: CheckpointView? = nil,
                 facts: WhyFacts? = nil) {
@@ -74,7 +76,44 @@ public struct QueueItem: Codable, Sendable, Hashable {
 
 public struct QueueView: Codable, Sendable, Hashable {
     public var items: [QueueItem]
-    public init(items: [QueueItem]) { self.items = items }
+    /// Each team's quota the caller may see: per resource, nominal, in use, borrowed and lent.
+    public var quotas: [TeamQuotaView]?
+    public init(items: [QueueItem], quotas: [TeamQuotaView]? = nil) {
+        self.items = items
+        self.quotas = quotas
+    }
+}
+
+/// One team's quota as it stands: per resource (`cpu` in cores, `memory` in GiB, `<accelerator> GPUs`).
+public struct TeamQuotaView: Codable, Sendable, Hashable {
+    public struct Line: Codable, Sendable, Hashable {
+        public var resource: String
+        public var nominal: Double
+        /// What the team holds now (its own quota first, then borrowed).
+        public var used: Double
+        /// What it holds beyond its nominal quota, lent by its cohort.
+        public var borrowed: Double
+        /// Its idle quota that other teams of its cohort hold now (their borrowing, shared over the idle lenders).
+        public var lent: Double
+        public init(resource: String, nominal: Double, used: Double, borrowed: Double, lent: Double) {
+            self.resource = resource
+            self.nominal = nominal
+            self.used = used
+            self.borrowed = borrowed
+            self.lent = lent
+        }
+    }
+    public var team: String
+    public var cohort: String?
+    public var lines: [Line]
+    /// Its budget holds it (nothing more is admitted), with why.
+    public var hold: String?
+    public init(team: String, cohort: String?, lines: [Line], hold: String? = nil) {
+        self.team = team
+        self.cohort = cohort
+        self.lines = lines
+        self.hold = hold
+    }
 }
 
 /// A service's failed requests over a recent window, told apart as the model's side (`model_error`, `model_no_answer`)

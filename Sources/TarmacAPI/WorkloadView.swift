@@ -40,6 +40,8 @@ public struct WorkloadView: Codable, Sendable, Hashable {
     public var gpu: WorkloadTelemetryView?
     /// In GET of one workload: its team's budget, when the team is warned or over it.
     public var budget: String?
+    /// What its GPU- and CPU-seconds so far cost at the contract's rates (`get` only).
+    public var cost: Double?
 
     public init(id: String, name: String, team: String, env: String, kind: String, owner: String? = nil, submittedBy: String,
                 requestID: String? = nil, size: String, pods: Int, priority: Int, state: String, message: String? = nil, cause: String? = nil,

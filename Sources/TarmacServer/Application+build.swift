@@ -6,6 +6,7 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 import TarmacCredentials
+import TarmacPortal
 import TarmacRuntime
 import TarmacWorkdir
 
@@ -38,6 +39,10 @@ public struct ServerDependencies: Sendable {
     /// How large a body each route takes, and how long an upload may stall before it is cut off (`UploadGuard`).
     public var bodyLimits: BodyLimits
     public var uploadIdleTimeout: Duration
+    /// The portal's sessions (nil: no portal is served).
+    public var portal: PortalSessions?
+    /// Mark the portal's session cookie `Secure` (served over TLS).
+    public var secureCookies = false
 
     public init(controlPlane: ControlPlane, tokens: Tokens, registry: PrometheusCollectorRegistry, runsImages: Bool,
                 rateLimit: Double = 50, rateBurst: Double = 200, auditAnchors: String? = nil, workdirs: WorkdirStore? = nil,
@@ -86,6 +91,11 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     RolloutController(runner: deps.rollouts).register(v1)
     UsageController(controlPlane: deps.controlPlane).register(v1)
     TelemetryController(telemetry: deps.telemetry).register(v1)
+    if let sessions = deps.portal {
+        Portal<TarmacRequestContext>(PortalDependencies(controlPlane: deps.controlPlane, tokens: deps.tokens, sessions: sessions, runsImages: deps.runsImages,
+                                                        secureCookies: deps.secureCookies)).register(router)
+        PortalLinkController(sessions: sessions).register(v1)
+    }
     return router
 }
 

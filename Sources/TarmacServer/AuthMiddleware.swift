@@ -34,6 +34,7 @@ struct AuthMiddleware: RouterMiddleware {
         }
         var ctx = context
         ctx.principal = principal
+        ctx.tokenHash = APIToken.hashOf(secret)
         context.logger.debug("authenticated", metadata: ["actor": "\(principal.actor)", "role": "\(principal.role.rawValue)"])
         return try await next(request, ctx)
     }

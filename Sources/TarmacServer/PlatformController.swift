@@ -36,19 +36,7 @@ struct PlatformController {
         if let team, base.teams[team] == nil {
             throw APIError(.badRequest, code: "badRequest", "unknown team '\(team)'\(Suggestions.closest(to: team, in: base.teams.keys).map { "; did you mean '\($0)'?" } ?? "")")
         }
-        let p = controlPlane.contract.resolve(env: env, team: team).platform
-        var items: [SizeView] = []
-        for (cls, sizes) in p.sizes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-            // Smallest first: by GPUs, then CPUs, then memory.
-            for s in sizes.values.sorted(by: { ($0.gpus.thousandths, $0.cpu.millis, $0.memory.bytes, $0.name) < ($1.gpus.thousandths, $1.cpu.millis, $1.memory.bytes, $1.name) }) {
-                // What a submit would be told: whether one pod of it can ever start here, within the team's quota.
-                var why: String??
-                if let team { why = .some(await controlPlane.whyNot(size: s.name, of: cls, team: team, env: env ?? "")) }
-                items.append(SizeView(workloadClass: cls.rawValue, name: s.name, cpu: s.cpu.description, memory: s.memory.description,
-                                      gpus: s.gpus.description, accelerator: s.accelerator, description: s.description,
-                                      startsHere: why.map { $0 == nil }, why: why ?? nil))
-            }
-        }
+        let items = await controlPlane.sizes(team: team, env: env)
         return try JSON.response(SizeList(items: items))
     }
 }

@@ -8,6 +8,8 @@ public struct TarmacRequestContext: RequestContext {
     public var principal: Principal?
     /// A workload's checkpoint credential, when that is what the caller presented instead of a token.
     public var workloadCredential: String?
+    /// The SHA-256 of the bearer token the caller presented (what a portal sign-in link is made for).
+    public var tokenHash: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

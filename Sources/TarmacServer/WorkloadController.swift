@@ -20,6 +20,7 @@ struct WorkloadController {
 
     func register(_ group: RouterGroup<TarmacRequestContext>) {
         group.post("workloads", use: submit)
+        group.post("workloads/check", use: check)
         group.get("workloads", use: list)
         group.get("workloads/:ref", use: get)
         group.post("workloads/:ref/cancel", use: cancel)
@@ -68,6 +69,17 @@ struct WorkloadController {
         return try JSON.response(view, status: result.created ? .created : .ok, headers: [.location: "/v1/workloads/\(result.workload.id)"])
     }
 
+    /// What a submit of the body would say, without queueing anything: every diagnostic, and whether and when it
+    /// would start (`fitsNow`, `waits` for what, `neverFits`, with the estimated start).
+    @Sendable func check(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        let principal = try context.caller()
+        let text = String(buffer: try await request.body.collect(upTo: ServerLimits.maxBody))
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw APIError(.badRequest, code: "badRequest", "the body is empty: send one workload document as YAML or JSON")
+        }
+        return try JSON.response(try await controlPlane.check(text: text, by: principal, runsImages: runsImages, workdir: request.headers[.tarmacWorkdir]))
+    }
+
     @Sendable func list(_ request: Request, context: TarmacRequestContext) async throws -> Response {
         let principal = try context.caller()
         let q = request.uri.queryParameters
@@ -91,6 +103,7 @@ struct WorkloadController {
         if !endpoints.isEmpty { view.endpoints = endpoints }
         view.gpu = await controlPlane.gpuReading(e.id)
         view.budget = await controlPlane.budgetWarning(team: e.team)
+        view.cost = await controlPlane.costSoFar(e)
         return try JSON.response(view)
     }
 
@@ -169,7 +182,7 @@ struct WorkloadController {
         let items = await controlPlane.queue(by: principal).enumerated().map { i, p in
             QueueItem(position: i + 1, workload: WorkloadView(p.0), reason: p.1.reason, message: p.1.message)
         }
-        return try JSON.response(QueueView(items: items))
+        return try JSON.response(QueueView(items: items, quotas: await controlPlane.quotaStatus(by: principal)))
     }
 
     /// The pod's log as plain text; with `follow=true` the response stays open and streams new lines until the workload ends.

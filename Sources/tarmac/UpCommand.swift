@@ -21,6 +21,7 @@ import TarmacMetering
 import TarmacModel
 import TarmacRuntime
 import TarmacServer
+import TarmacPortal
 import TarmacStoreSQLite
 import TarmacWorkdir
 
@@ -96,6 +97,8 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A delegated cgroup v2 directory to make local pods' cgroups in (default: found automatically).", valueName: "DIR"))
     var cgroupParent: String?
     @Option(help: "Most processes and threads one local pod may have (cgroup pids.max).") var podPids: Int = 4096
+    @Flag(help: "Mark the portal's session cookie Secure: the portal is reached over HTTPS (behind a TLS proxy). Implied by an https --advertise-url.")
+    var portalSecureCookies = false
 
     enum CgroupChoice: String, ExpressibleByArgument, CaseIterable { case auto, off }
 
@@ -400,6 +403,9 @@ struct UpCommand: AsyncParsableCommand {
                                       uploadIdleTimeout: .milliseconds(Int64(uploadIdleTimeout * 1000)),
                                       models: ModelRegistry(store: store, controlPlane: controlPlane, artifacts: modelFiles), rollouts: rollouts)
         deps.telemetry = telemetry
+        let portal = PortalSessions(clock: SystemClock())
+        deps.portal = portal
+        deps.secureCookies = portalSecureCookies || (config.advertiseURL?.hasPrefix("https://") ?? false)
         let anchorService = AuditAnchorService(store: store, path: anchors, logger: Logger(label: "tarmac.audit"))
         let platformName = contract.platform.name
         let banner = where_
@@ -421,6 +427,14 @@ struct UpCommand: AsyncParsableCommand {
             print("  \(gatewayBanner)")
             if let inferenceBanner { print("  \(inferenceBanner)") }
             let contextName = Credentials.name(forServer: url)
+            // The portal: a one-time sign-in link for the token this machine has for this server (the admin token on a
+            // first start), else how to get one.
+            if let known = secret ?? Credentials.load()?.context(forServer: url)?.token {
+                let link = portal.link(tokenHash: APIToken.hashOf(known))
+                print("  portal    \(url)/portal/link?code=\(link.code)  (one-time sign-in link, valid 10 min; more: tarmac portal-link)")
+            } else {
+                print("  portal    \(url)/portal  (sign in with an API token, or a link from tarmac portal-link)")
+            }
             if let secret {
                 do {
                     var creds = Credentials.load() ?? Credentials()

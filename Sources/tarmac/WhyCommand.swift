@@ -26,6 +26,10 @@ struct WhyCommand: AsyncParsableCommand {
             let verb = ["succeeded", "failed"].contains(w.state) ? "has" : ["cancelled", "rejected"].contains(w.state) ? "was" : "is"
             print("\(Terminal.bold(w.name)) (\(w.workload)) \(verb) \(w.state)\(w.reason.map { " [\($0)]" } ?? "")")
             print("  " + w.message)
+            if let e = w.estimatedStart {
+                print("  " + e.message)
+                for a in e.assumptions { print("    assuming " + a) }
+            }
         }
     }
 }

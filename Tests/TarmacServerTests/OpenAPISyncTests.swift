@@ -25,7 +25,10 @@ import Yams
                                        cpuSeconds: 2.5, lastCheckpoint: checkpoint, endpoints: ["http://127.0.0.1:41000"], warnings: [diagnostic])
                             w.gpu = workloadTelemetry
                             w.budget = "b"
+                            w.cost = 1.25
                             return w }()
+    static let estimate = StartEstimateView(at: at, inSeconds: 60, message: "m", assumptions: ["a"])
+    static let quota = TeamQuotaView(team: "search", cohort: "research", lines: [.init(resource: "h100 GPUs", nominal: 16, used: 8, borrowed: 1, lent: 2)], hold: "h")
     static let facts = WhyFacts(resource: "h100 GPUs", needed: 16.5, available: 8.5, exitCode: 1, signal: 9, memoryLimitBytes: 1 << 30,
                                 peakMemoryBytes: 1 << 31, maxDurationSeconds: 3600, ranSeconds: 3601, suggestedSize: "large")
     static let diagnostic = DiagnosticPayload(severity: "error", file: "f", line: 1, column: 2, message: "m", rule: "r", help: "h", text: "t")
@@ -73,6 +76,7 @@ import Yams
         ("Why", { var w = WhyView(workload: "wl-1", name: "ft", state: "queued", reason: "quota", message: "m", lastCheckpoint: checkpoint, facts: facts)
                   w.serving = ServingFaultsView(windowSeconds: 300, modelSide: 3, infrastructureSide: 1, reasons: ["model_error": 3, "no_replica": 1])
                   w.gpu = workloadTelemetry
+                  w.estimatedStart = estimate
                   return w }()),
         ("WhyFacts", facts),
         ("QueueItem", QueueItem(position: 1, workload: workload, reason: "shape", message: "m")),
@@ -89,7 +93,7 @@ import Yams
                                   priorities: ["training": 100], nodes: [NodeView(name: "n", cpuMilli: 1, memoryMiB: 1, gpus: 0, accelerator: "l4",
                                                                                    pool: "l4", domain: "d")])),
         ("Size", SizeView(workloadClass: "training", name: "small", cpu: "8", memory: "32Gi", gpus: "1", accelerator: "l4", description: "d",
-                          startsHere: false, why: "cannot start here: this machine has no l4 GPUs (it has: none)")),
+                          startsHere: false, why: "cannot start here: this machine has no l4 GPUs (it has: none)", pools: ["serve-l4"], hourlyCost: 1.28)),
         ("SVID", SVIDView(spiffeID: "spiffe://acme/team/a/env/dev/agent/x", svid: "e.y.z", expiresAt: at)),
         ("SVIDRequest", SVIDRequest(bootstrap: "tib_x", serviceAccountToken: "e.y.z", svid: "e.y.z", audience: ["tickets"])),
         ("TokenExchangeResponse", TokenExchangeResponse(access_token: "e.y.z", issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
@@ -141,6 +145,12 @@ import Yams
         ("MissingBlobs", MissingBlobs(digests: ["sha256:" + String(repeating: "a", count: 64)])),
         ("Error", ErrorBody(error: .init(code: "invalid", message: "m", diagnostics: [diagnostic]))),
         ("Diagnostic", diagnostic),
+        ("StartEstimate", estimate),
+        ("Feasibility", FeasibilityView(verdict: "waits", message: "m", reason: "quota", estimatedStart: estimate)),
+        ("SubmitCheck", SubmitCheckView(valid: true, diagnostics: [diagnostic], feasibility: FeasibilityView(verdict: "fitsNow", message: "m", reason: "quota", estimatedStart: estimate))),
+        ("TeamQuota", quota),
+        ("QueueView", QueueView(items: [QueueItem(position: 1, workload: workload, reason: "shape", message: "m")], quotas: [quota])),
+        ("PortalLink", PortalLinkView(url: "http://h/portal/link?code=c", expiresAt: at)),
     ]
 
     @Test(arguments: cases.map(\.0))

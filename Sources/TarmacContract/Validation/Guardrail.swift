@@ -9,7 +9,10 @@ public enum Guardrail {
         let image = ImageReference(w.image)
 
         if !g.allowedRegistries.isEmpty, let image, !g.allowedRegistries.contains(where: image.isAllowed(by:)) {
-            out.append(.error(at: o.at("spec.image"), "image '\(w.image)' is from registry '\(image.registry)', which environment '\(env.name)' does not allow",
+            // A registry one typo away from an allowed one is named: `registry.acme.exmaple` → `registry.acme.example`.
+            let near = Suggestions.closest(to: image.registry, in: g.allowedRegistries.map { String($0.split(separator: "/").first ?? Substring($0)) }.filter { $0 != image.registry })
+            out.append(.error(at: o.at("spec.image"), "image '\(w.image)' is from registry '\(image.registry)', which environment '\(env.name)' does not allow"
+                              + (near.map { "; did you mean '\($0)'?" } ?? ""),
                               rule: "allowed-registries", help: "push the image to one of: \(g.allowedRegistries.joined(separator: ", "))"))
         }
         if g.requireOwner && w.metadata.owner == nil {

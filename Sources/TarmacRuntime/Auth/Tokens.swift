@@ -51,7 +51,12 @@ public struct Tokens: Sendable {
     /// The principal behind a bearer secret, if the token exists, is not revoked and has not expired.
     public func authenticate(_ secret: String) async throws -> Principal? {
         guard secret.hasPrefix("tmc_"), secret.count < 200 else { return nil }
-        let hash = APIToken.hashOf(secret)
+        return try await principal(hash: APIToken.hashOf(secret))
+    }
+
+    /// The principal behind a token's hash (what a portal session keeps instead of the secret), if the token is still
+    /// valid: a revoked or expired token ends every session signed in with it.
+    public func principal(hash: String) async throws -> Principal? {
         let token: APIToken
         if let t = known.get(hash) {
             token = t

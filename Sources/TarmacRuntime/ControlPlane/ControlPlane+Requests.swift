@@ -258,10 +258,17 @@ extension ControlPlane {
         }.sorted { $0.createdAt == $1.createdAt ? $0.id < $1.id : $0.createdAt < $1.createdAt }
     }
 
-    public func why(_ ref: String, by principal: Principal) throws -> WhyView {
+    /// Why a workload is where it is; a queued one also gets its estimated start (`estimate`: the queue's listing
+    /// leaves that out, one run of the estimator per queued workload would cost too much there).
+    public func why(_ ref: String, by principal: Principal, estimate: Bool = true) throws -> WhyView {
         let e = try find(ref, by: principal)
-        switch e.state {
-        case .queued:
+        guard e.state == .queued else { return whyNotQueued(e) }
+        var view = whyQueued(e)
+        if estimate, view.reason != "scaledToZero", view.reason != "infeasible" { view.estimatedStart = estimatedStart(of: e.id) }
+        return view
+    }
+
+    func whyQueued(_ e: WorkloadEntry) -> WhyView {
             if e.scaledToZeroAt != nil {
                 return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: "scaledToZero", message: e.message ?? "scaled to zero by idle reclaim")
             }
@@ -284,6 +291,10 @@ extension ControlPlane {
             }
             return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: nil,
                              message: e.message ?? "the next scheduling cycle will consider it")
+    }
+
+    func whyNotQueued(_ e: WorkloadEntry) -> WhyView {
+        switch e.state {
         case .admitted, .running:
             let nodes = Set(e.placements.map(\.node)).sorted().joined(separator: ", ")
             var text = "\(e.state.rawValue) (attempt \(e.attempt)) on \(nodes)"
@@ -345,7 +356,7 @@ extension ControlPlane {
         let entries: [WorkloadEntry] = tracked.records.values.map(\.entry)
         let q = entries.filter { (e: WorkloadEntry) -> Bool in e.state == .queued && principal.canRead(team: e.team) }
             .sorted { (a: WorkloadEntry, b: WorkloadEntry) -> Bool in a.priority != b.priority ? a.priority > b.priority : a.createdAt < b.createdAt }
-        return q.compactMap { e in (try? why(e.id, by: principal)).map { (e, $0) } }
+        return q.compactMap { e in (try? why(e.id, by: principal, estimate: false)).map { (e, $0) } }
     }
 
     // MARK: change

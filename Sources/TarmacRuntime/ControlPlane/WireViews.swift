@@ -10,3 +10,14 @@ extension CheckpointView {
 extension PlacementView {
     public init(_ p: PodPlacement) { self.init(node: p.node, gpus: p.gpus, gpuMilli: p.gpuMilli) }
 }
+
+extension WorkloadView {
+    public init(_ e: WorkloadEntry) {
+        self.init(id: e.id, name: e.name, team: e.team, env: e.env, kind: e.kind, owner: e.owner, submittedBy: e.submittedBy,
+                  requestID: e.clientRequestID, size: e.size, pods: e.podCount, priority: e.priority, state: e.state.rawValue,
+                  message: e.message, cause: e.cause, attempt: e.attempt, maxAttempts: e.maxAttempts, cancelRequested: e.cancelRequested,
+                  createdAt: e.createdAt, updatedAt: e.updatedAt, admittedAt: e.admittedAt, startedAt: e.startedAt, finishedAt: e.finishedAt,
+                  placements: e.placements.map(PlacementView.init), exitCode: e.exitCode,
+                  gpuSeconds: e.gpuSeconds, cpuSeconds: e.cpuSeconds, lastCheckpoint: e.lastCheckpoint.map(CheckpointView.init))
+    }
+}
