@@ -216,6 +216,7 @@ case "reconcile": runAsync { await reconcileBenchmark(Array(args.dropFirst())) }
 case "gateway": runAsync { await gatewayBenchmark(Array(args.dropFirst())) }
 case "inference-gateway": runAsync { await inferenceGatewayBenchmark(Array(args.dropFirst())) }
 case "metering": runAsync { await meteringBenchmark(Array(args.dropFirst())) }
+case "portal": runAsync { await portalBenchmark(Array(args.dropFirst())) }
 default:
     print("""
     usage: TarmacBenchmarks render [--count N] [--platform FILE]
@@ -226,6 +227,7 @@ default:
            TarmacBenchmarks inference-gateway [--connections 1,16,64] [--duration 10s] [--paced MS] [--tarmac PATH]
            TarmacBenchmarks metering [--pods 1000] [--nodes 125] [--transitions-per-second 20]
            TarmacBenchmarks kueue --live [--tarmac PATH] [--senders N] [--preemption] [--dump FILE]
+           TarmacBenchmarks portal [--tarmac PATH] [--stored 10000] [--queued 200] [--requests 300]
            TarmacBenchmarks api [--tarmac PATH] [--clients 1,4,16,64] [--submits N] [--latency N]
            TarmacBenchmarks sidebyside --kubeconfig FILE [--tarmac PATH] [--connections 8,32] [--submits N]
            TarmacBenchmarks restart [--tarmac PATH] [--stored N] [--queued N]

@@ -16,8 +16,18 @@ public struct PortalDependencies: Sendable {
     /// Mark the session cookie `Secure` (the portal is reached over TLS, e.g. behind an HTTPS proxy). Also set for a
     /// request that came with `X-Forwarded-Proto: https`.
     public var secureCookies: Bool
+    /// The model registry (nil: no Models page).
+    public var models: ModelRegistry?
+    /// Rollouts of InferenceServices (nil: no Rollouts page; they need the inference gateway).
+    public var rollouts: RolloutRunner?
+    /// The audit anchor file the Audit page's verification checks the chain against.
+    public var auditAnchors: String?
 
-    public init(controlPlane: ControlPlane, tokens: Tokens, sessions: PortalSessions, runsImages: Bool, secureCookies: Bool = false) {
+    public init(controlPlane: ControlPlane, tokens: Tokens, sessions: PortalSessions, runsImages: Bool, secureCookies: Bool = false,
+                models: ModelRegistry? = nil, rollouts: RolloutRunner? = nil, auditAnchors: String? = nil) {
+        self.models = models
+        self.rollouts = rollouts
+        self.auditAnchors = auditAnchors
         self.controlPlane = controlPlane
         self.tokens = tokens
         self.sessions = sessions
@@ -31,6 +41,8 @@ struct SignedIn: Sendable {
     var id: String
     var session: PortalSessions.Session
     var principal: Principal
+    /// The pages in the navigation for this caller: those of capabilities this server has, and that the caller may use.
+    var pages: [(href: String, label: String)] = []
 }
 
 /// The portal: server-rendered pages under /portal, over the control plane's own functions (what the API calls).
@@ -59,6 +71,13 @@ public struct Portal<Context: RequestContext>: Sendable {
         g.get("workloads/:id/logs") { req, ctx in await page(req) { s in try await logs(req, ctx, s) } }
         g.post("workloads/:id/cancel") { req, ctx in await post(req, ctx) { s, _ in try await cancel(req, ctx, s) } }
         g.get("queue") { req, _ in await page(req) { s in try await queue(s) } }
+        g.get("models") { req, _ in await page(req) { s in try await models(req, s) } }
+        g.get("models/:model") { req, ctx in await page(req) { s in try await model(req, ctx, s, promotion: nil) } }
+        g.post("models/:model/promote") { req, ctx in await post(req, ctx) { s, form in try await promote(req, ctx, s, form) } }
+        g.get("rollouts") { req, _ in await page(req) { s in try await rollouts(req, s) } }
+        g.post("rollouts/:service/:action") { req, ctx in await post(req, ctx) { s, form in try await rolloutAction(req, ctx, s, form) } }
+        g.get("costs") { req, _ in await page(req) { s in try await costs(req, s) } }
+        g.get("audit") { req, _ in await page(req) { s in try await audit(req, s) } }
         g.get("events") { req, _ in await events(req) }
     }
 
@@ -71,7 +90,13 @@ public struct Portal<Context: RequestContext>: Sendable {
             deps.sessions.close(id)
             return nil
         }
-        return SignedIn(id: id, session: s, principal: principal)
+        var pages: [(href: String, label: String)] = [("/portal/workloads", "My workloads"), ("/portal/new", "New workload"), ("/portal/sizes", "Sizes"),
+                                                      ("/portal/queue", "Queue")]
+        if deps.models != nil { pages.append(("/portal/models", "Models")) }
+        if deps.rollouts != nil { pages.append(("/portal/rollouts", "Rollouts")) }
+        pages.append(("/portal/costs", "Costs"))
+        if Access.allows(principal, .readAudit) { pages.append(("/portal/audit", "Audit")) }
+        return SignedIn(id: id, session: s, principal: principal, pages: pages)
     }
 
     /// A page behind sign-in: without a session, to the sign-in page (and back here after it).

@@ -93,7 +93,8 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     TelemetryController(telemetry: deps.telemetry).register(v1)
     if let sessions = deps.portal {
         Portal<TarmacRequestContext>(PortalDependencies(controlPlane: deps.controlPlane, tokens: deps.tokens, sessions: sessions, runsImages: deps.runsImages,
-                                                        secureCookies: deps.secureCookies)).register(router)
+                                                        secureCookies: deps.secureCookies, models: deps.models, rollouts: deps.rollouts,
+                                                        auditAnchors: deps.auditAnchors)).register(router)
         PortalLinkController(sessions: sessions).register(v1)
     }
     return router

@@ -78,15 +78,7 @@ struct ModelController {
 
     @Sendable func list(_ request: Request, context: TarmacRequestContext) async throws -> Response {
         let p = try context.caller()
-        let versions = try await registry.versions(team: request.uri.queryParameters.get("team"), model: nil, by: p)
-        var items: [ModelSummary] = []
-        for group in Dictionary(grouping: versions, by: { "\($0.team)/\($0.model)" }).values {
-            guard let first = group.first, let latest = group.last else { continue }
-            let aliases = try await registry.model(first.model, team: first.team, by: p).aliases
-            items.append(ModelSummary(team: first.team, name: first.model, versions: group.count, latest: latest.version.description,
-                                      aliases: Dictionary(aliases.map { ($0.name, $0.version.description) }, uniquingKeysWith: { a, _ in a })))
-        }
-        return try JSON.response(ModelList(items: items.sorted { ($0.team, $0.name) < ($1.team, $1.name) }))
+        return try JSON.response(ModelList(items: try await registry.summaries(team: request.uri.queryParameters.get("team"), by: p)))
     }
 
     @Sendable func get(_ request: Request, context: TarmacRequestContext) async throws -> Response {

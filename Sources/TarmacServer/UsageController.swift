@@ -97,34 +97,7 @@ struct UsageController {
         }
         let since = try q.get("since").map { try Self.day($0, now: now, name: "since") }
         let until = try q.get("until").map { try Self.day($0, now: now, name: "until") }
-        let team = q.get("team")
-        if let team, !p.canRead(team: team) { throw APIError(.notFound, code: "notFound", "no team '\(team)'") }
-        let store = controlPlane.store
-        await MeteringService.catchUp(store, logger: Logger(label: "tarmac.metering"))
-        let rows = try await store.usage(since: since, until: until, team: team).filter { p.canRead(team: $0.team) }
-        let platform = controlPlane.contract.platform
-        let rates = UsageReport.Rates(platform: platform)
-        let (lines, total) = UsageReport.sum(rows, by: by, rates: rates)
-        let budgets = await controlPlane.budgetStatuses().filter { p.canRead(team: $0.team) && (team == nil || $0.team == team) }.map { b in
-            BudgetView(team: b.team, month: b.month, monthly: b.budget.monthly, gpuHoursLimit: b.budget.gpuHours, warnAt: b.budget.warnAt, spent: b.spent,
-                       gpuHours: b.gpuHours, forecast: b.forecast, forecastGPUHours: b.forecastGPUHours, state: b.state.rawValue, message: b.message)
-        }
-        return try JSON.response(UsageReportView(by: by.map(\.rawValue), since: since, until: until, items: lines.map(Self.view), total: Self.view(total),
-                                                 budgets: budgets.isEmpty ? nil : budgets))
-    }
-
-    static func view(_ l: UsageReport.Line) -> UsageLineView {
-        var v = UsageLineView(keys: l.keys, gpuHours: l.gpuSeconds / 3600, cpuHours: l.cpuSeconds / 3600, memoryGiBHours: l.memoryGiBSeconds / 3600,
-                              cost: (l.cost * 1_000_000).rounded() / 1_000_000, workloads: l.workloads.count)
-        if l.requests > 0 || l.modelLoads > 0 {
-            v.promptTokens = l.promptTokens
-            v.completionTokens = l.completionTokens
-            v.requests = l.requests
-            v.costPer1kTokens = l.costPer1kTokens
-            v.modelLoads = l.modelLoads
-            v.modelLoadSecondsMean = l.modelLoads > 0 ? l.modelLoadSeconds / Double(l.modelLoads) : nil
-        }
-        return v
+        return try JSON.response(try await controlPlane.usageReport(by: by, since: since, until: until, team: q.get("team"), caller: p))
     }
 
     /// `2026-12-01`, or `7d` (that many days before today, UTC), or `today`.

@@ -12,10 +12,3 @@ extension TokenView {
                   revoked: t.revoked, createdBy: t.createdBy, secret: secret)
     }
 }
-
-extension AuditView {
-    init(_ r: AuditRecord) {
-        self.init(seq: r.seq, time: Date(timeIntervalSince1970: Double(r.timeMillis) / 1000), actorKind: r.actorKind, actorID: r.actorID,
-                  action: r.action, object: r.object, before: r.before, after: r.after, detail: r.detail, previousHash: r.previousHash, hash: r.hash)
-    }
-}

@@ -37,7 +37,11 @@ def attempt(name, fn):
     try:
         fn()
     except Exception as e:  # a failed step is a failed check, and the rest still run
-        checks.setdefault(name, "%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
+        what = "%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+        if name in checks:  # the step's first check passed: the failure is one of the later ones
+            checks["step failed after '%s'" % name] = what
+        else:
+            checks[name] = what
 
 
 options = webdriver.ChromeOptions()
@@ -288,6 +292,14 @@ try:
         check("a cross-site post without Origin is refused", s3 == 403, str(s3))
     attempt("a post without the CSRF token is refused", step_csrf)
 
+    # 12a. A member sees no Audit page.
+    def step_member_audit():
+        d.get(BASE + "/portal/workloads")
+        names = [a.text for a in d.find_elements(By.CSS_SELECTOR, "header nav a")]
+        status, _, _ = http("GET", "/portal/audit", cookie=session_cookie())
+        check("a member has no Audit page", "Audit" not in names and status == 403, "%s %s" % (names, status))
+    attempt("a member has no Audit page", step_member_audit)
+
     # 12. Sign-out ends the session: the old cookie no longer works.
     def step_signout():
         old = session_cookie()
@@ -311,6 +323,42 @@ try:
         status, location, _ = http("GET", "/portal/workloads", cookie=cookie)
         check("after the token is revoked the old cookie is refused", status == 303 and "/portal/signin" in (location or ""), "%s %s" % (status, location))
     attempt("after the token is revoked the old cookie is refused", step_revoke)
+
+    # 14. The admin: Models, promotion through the environment's gates, Rollouts, Costs, Audit.
+    def step_admin():
+        sign_in(cfg["admin"])
+        names = [a.text for a in d.find_elements(By.CSS_SELECTOR, "header nav a")]
+        check("the admin's navigation has every page", all(n in names for n in ["Models", "Rollouts", "Costs", "Audit"]), str(names))
+        d.get(BASE + "/portal/models")
+        who = d.find_element(By.CSS_SELECTOR, ".who span").text
+        check("the admin is shown without a team", who == "admin · admin", who)
+        shoot("models")
+        d.find_element(By.LINK_TEXT, cfg["model"]).click()
+        Select(d.find_element(By.ID, "p-env")).select_by_value("prod")
+        d.find_element(By.CSS_SELECTOR, 'button[value="check"]').click()
+        gates = wait.until(EC.presence_of_element_located((By.ID, "promotion"))).text
+        check("prod's gates are shown and one refuses", "owner" in gates and "failed" in gates and "nothing changed" in gates, gates)
+        shoot("model")
+        Select(d.find_element(By.ID, "p-env")).select_by_value("dev")
+        before = d.find_element(By.ID, "promotion")
+        d.find_element(By.CSS_SELECTOR, 'button[value="promote"]').click()
+        wait.until(EC.staleness_of(before))
+        done = wait.until(EC.presence_of_element_located((By.ID, "promotion"))).text
+        aliases = d.find_element(By.TAG_NAME, "main").text
+        check("promoted to dev from the page", "Promoted" in done and "dev" in aliases, done)
+        d.get(BASE + "/portal/rollouts")
+        check("rollouts page", "No rollouts" in d.find_element(By.TAG_NAME, "main").text)
+        shoot("rollouts")
+        d.get(BASE + "/portal/costs")
+        teams = d.find_element(By.ID, "team-costs").text
+        check("costs by team with a chart", "search" in teams and len(d.find_elements(By.CSS_SELECTOR, "#cost-chart rect")) > 0, teams)
+        shoot("costs")
+        d.get(BASE + "/portal/audit")
+        verify = d.find_element(By.ID, "verify").text
+        trail = d.find_element(By.ID, "audit").text
+        check("audit verifies and lists the promotion", verify.startswith("The chain verifies") and "model-promote" in trail, verify)
+        shoot("audit")
+    attempt("the admin's navigation has every page", step_admin)
 finally:
     d.quit()
 

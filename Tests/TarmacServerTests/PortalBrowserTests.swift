@@ -40,7 +40,18 @@ import Testing
 
     @Test(.enabled(if: available, "needs chromium, chromium-driver and Python's selenium (.ci/run installs them)"))
     func aMemberUsesThePortalInARealBrowser() async throws {
-        let s = try TestServer()
+        // The inference gateway, so that Rollouts are served; prod's promotion contract asks for an owner.
+        let s = try TestServer(arguments: ["--inference-port", String(try TestServer.freePort())])
+        s.platform = try s.dir.write("platform.yaml", """
+            apiVersion: tarmac.dev/v1alpha1
+            kind: Platform
+            metadata: {name: acme}
+            spec:
+              extends: [\(Fixtures.examplePlatform)]
+              environments:
+                prod:
+                  promotion: {requireOwner: true}
+            """)
         try await s.start()
         defer { s.stop(signal: SIGTERM) }
         let admin = try s.adminToken
@@ -55,12 +66,15 @@ import Testing
         let xss = try submit(s, "xss-log", team: "search",
                              #"print("<script>window.__xss=2</script>"); print(chr(34) + "><img src=x onerror=" + chr(34) + "window.__xss=3" + chr(34) + ">")"#)
         _ = try await s.waitFor(xss) { $0["state"] as? String == "succeeded" }
+        try s.dir.write("ranker/weights.bin", String(repeating: "w", count: 1000))
+        let registered = try s.cli(["model", "register", "ranker", "--version", "1.0.0", "--path", s.dir.path + "/ranker"], token: secret)
+        #expect(registered.status == 0, "\(registered.stderr)")
 
         let shots = Self.screenshots
         try? FileManager.default.removeItem(atPath: shots)
         let config: [String: Any] = [
             "url": s.url, "member": ["token": secret, "tokenId": tokenID], "admin": admin, "otherTeamWorkload": other, "cancelWorkload": cancel,
-            "keepWorkload": keep, "xssWorkload": xss, "screenshots": shots,
+            "keepWorkload": keep, "xssWorkload": xss, "screenshots": shots, "model": "ranker",
         ]
         let arg = String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)
         let r = try Run.program(Self.python, [Fixtures.path("Tests/Support/portal_browser.py"), arg],
@@ -78,14 +92,16 @@ import Testing
             "raw log is plain text", "cancelled from its page", "another team's workload is a 403 page", "queue shows quota bars",
             "a post without the CSRF token is refused", "a post from another origin is refused", "a cross-site post without Origin is refused",
             "after sign-out the old cookie is refused", "after sign-out the live stream is refused", "a new session works",
-            "after the token is revoked the old cookie is refused",
+            "after the token is revoked the old cookie is refused", "a member has no Audit page", "the admin's navigation has every page",
+            "prod's gates are shown and one refuses", "promoted to dev from the page", "rollouts page", "costs by team with a chart",
+            "audit verifies and lists the promotion", "the admin is shown without a team",
         ]
         for name in expected {
             #expect(checks[name] as? Bool == true, "\(name): \(checks[name].map { "\($0)" } ?? "not run")")
         }
         #expect(Set(checks.keys) == Set(expected), "checks run: \(checks.keys.sorted())")
         // Every page under 100 KB (the HTML as served; the portal has no images).
-        #expect(pages.count >= 8, "pages measured: \(pages)")
+        #expect(pages.count >= 13, "pages measured: \(pages)")
         for (page, bytes) in pages { #expect(bytes < 100_000, "\(page) weighs \(bytes) bytes") }
         let shotFiles = (try? FileManager.default.contentsOfDirectory(atPath: shots)) ?? []
         #expect(shotFiles.filter { $0.hasSuffix("-phone.png") }.count == pages.count && shotFiles.filter { $0.hasSuffix("-desktop.png") }.count == pages.count)

@@ -48,16 +48,50 @@ public struct StartEstimator: Sendable {
         public var firstWait: WaitReason?
     }
 
-    /// The start of `target` (one of `waiting`), running the cycle forward from `now`.
+    /// Every waiting workload's start from one run forward: what a page of the queue (or each `why`) reads, instead
+    /// of one run per workload.
+    public struct Forecast: Sendable, Equatable {
+        /// When each is admitted (ms); absent: not within what is known.
+        public var starts: [String: Int64]
+        /// How many others were admitted before each one, in the run.
+        public var admittedBefore: [String: Int]
+        /// Why each waited at the first cycle.
+        public var firstWait: [String: WaitReason]
+        public var cycles: Int
+        /// Work with no known end still holding room when the run stopped.
+        public var unknownEnds: Int
+        /// Why the run stopped before every workload started: "holds" or "cycles" (nil: all started).
+        public var stopped: String?
+
+        /// One workload's answer.
+        public func estimate(_ id: String) -> Estimate {
+            Estimate(start: starts[id], cycles: cycles, admittedBefore: admittedBefore[id] ?? starts.count, unknownEnds: unknownEnds,
+                     stopped: starts[id] == nil ? (stopped ?? "holds") : nil, firstWait: firstWait[id])
+        }
+    }
+
+    /// The start of `target` (one of `waiting`), running the cycle forward from `now` until it is admitted.
     public func estimate(target: String, now: Int64, cluster: ClusterState, running: [Running], waiting: [Waiting], quotas: [TeamQuota],
                          policy: any PlacementPolicy, rng: SplitMix64) -> Estimate {
+        forecast(until: target, now: now, cluster: cluster, running: running, waiting: waiting, quotas: quotas, policy: policy, rng: rng).estimate(target)
+    }
+
+    /// Every waiting workload's start (or, with `until`, as far as that one's), running the cycle forward from `now`.
+    public func forecast(until target: String? = nil, now: Int64, cluster: ClusterState, running: [Running], waiting: [Waiting], quotas: [TeamQuota],
+                         policy: any PlacementPolicy, rng: SplitMix64) -> Forecast {
         var t = now
         // Work past its end that has not ended yet ends now.
         var run = running.map { Running($0.workload, end: $0.end.map { max($0, now) }) }
         var wait = waiting
-        var admittedBefore = 0
-        var firstWait: WaitReason?
+        var out = Forecast(starts: [:], admittedBefore: [:], firstWait: [:], cycles: 0, unknownEnds: 0, stopped: nil)
+        var admitted = 0
+        func done(_ stopped: String?) -> Forecast {
+            out.unknownEnds = run.filter { $0.end == nil }.count
+            out.stopped = stopped
+            return out
+        }
         for cycle in 1...max(1, maxCycles) {
+            out.cycles = cycle
             // 1. Snapshot at t: the cluster with what runs assigned.
             var c = cluster
             for r in run { for (pod, pl) in zip(r.workload.workload.pods, r.workload.placements) { c.assign(pod, to: pl) } }
@@ -65,34 +99,34 @@ public struct StartEstimator: Sendable {
             var p = policy, g = rng
             let d = scheduler.cycle(Snapshot(now: t, cluster: c, running: run.map(\.workload), pending: wait.map(\.workload), quotas: quotas),
                                     policy: &p, rng: &g)
-            if cycle == 1 { firstWait = d.waiting[target] }
+            if cycle == 1 { out.firstWait = d.waiting }
             // 3. Preempted work waits again for its whole run.
             for victim in d.preempted {
                 guard let i = run.firstIndex(where: { $0.workload.workload.id == victim.id }) else { continue }
                 let r = run.remove(at: i)
-                if victim.id == target { continue }
                 wait.append(Waiting(r.workload.workload, duration: r.end.map { max(0, $0 - r.workload.started) }))
             }
-            // 4. Admitted: the target's start is the answer; the others run from now for their duration.
+            // 4. Admitted: each start is an answer; they run from now for their duration.
             for a in d.admitted {
                 guard let i = wait.firstIndex(where: { $0.workload.id == a.id }) else { continue }
                 let w = wait.remove(at: i)
-                if a.id == target {
-                    return Estimate(start: t, cycles: cycle, admittedBefore: admittedBefore, unknownEnds: run.filter { $0.end == nil }.count, stopped: nil, firstWait: firstWait)
+                if out.starts[a.id] == nil {
+                    out.starts[a.id] = t
+                    out.admittedBefore[a.id] = admitted
+                    admitted += 1
                 }
-                admittedBefore += 1
                 run.append(Running(RunningWorkload(workload: w.workload, placements: a.placements, charged: a.charged, started: t),
                                    end: w.duration.map { t + max(1, $0) }))
             }
+            if let target, out.starts[target] != nil { return done(nil) }
+            if wait.isEmpty { return done(nil) }
             // Something started: the same instant may admit more (a cycle takes what fits in one pass).
             if !d.admitted.isEmpty || !d.preempted.isEmpty { continue }
             // 5. Advance to the next known end; without one, nothing changes any more.
-            guard let next = run.compactMap(\.end).filter({ $0 >= t }).min() else {
-                return Estimate(start: nil, cycles: cycle, admittedBefore: admittedBefore, unknownEnds: run.filter { $0.end == nil }.count, stopped: "holds", firstWait: firstWait)
-            }
+            guard let next = run.compactMap(\.end).filter({ $0 >= t }).min() else { return done("holds") }
             run.removeAll { ($0.end ?? .max) <= next }
             t = next
         }
-        return Estimate(start: nil, cycles: maxCycles, admittedBefore: admittedBefore, unknownEnds: run.filter { $0.end == nil }.count, stopped: "cycles", firstWait: firstWait)
+        return done("cycles")
     }
 }

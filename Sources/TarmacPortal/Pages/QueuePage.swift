@@ -14,7 +14,8 @@ extension Portal {
         let page = QueuePage(
             frame: Frame(title: "Queue", current: "/portal/queue", signed: s),
             teams: quotas.map(QueuePage.Team.init),
-            waiting: items.enumerated().map { i, p in
+            more: items.count > QueuePage.shown ? items.count - QueuePage.shown : nil,
+            waiting: items.prefix(QueuePage.shown).enumerated().map { i, p in
                 .init(position: i + 1, id: p.0.id, name: p.0.name, team: p.0.team, size: p.0.size, priority: p.0.priority, reason: p.1.reason, message: p.1.message)
             })
         return Self.html(PortalTemplates.render("queue", page))
@@ -60,8 +61,12 @@ struct QueuePage {
         var message: String
     }
 
+    /// Waiting workloads listed (the rest are counted: `tarmac queue` lists them all).
+    static let shown = 100
+
     var frame: Frame
     var teams: [Team]
+    var more: Int?
     var waiting: [Waiting]
 
     static let template = """
@@ -88,6 +93,7 @@ struct QueuePage {
     {{/waiting}}
     {{^waiting}}<tr><td colspan="6" class="muted">Nothing waits.</td></tr>{{/waiting}}
     </tbody></table></div>
+    {{#more}}<p class="muted">and {{more}} more behind them (<code>tarmac queue</code> lists every one).</p>{{/more}}
     {{>footer}}
     """
 }

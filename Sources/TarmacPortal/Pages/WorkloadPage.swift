@@ -27,7 +27,7 @@ extension Portal {
         view.cost = await cp.costSoFar(e)
         let why = try await cp.why(e.id, by: s.principal)
         let history = (try? await cp.store.auditRecords(AuditQuery(workload: e.id, limit: 500))) ?? []
-        let position = await cp.queue(by: s.principal).firstIndex { $0.0.id == e.id }.map { $0 + 1 }
+        let position = await cp.queuePosition(e.id, by: s.principal)
         var facts: [WorkloadPage.Fact] = [
             .init("Kind", view.kind), .init("Team", view.team), .init("Environment", view.env), .init("Size", "\(view.size) × \(view.pods) pod\(view.pods == 1 ? "" : "s")"),
             .init("Owner", view.owner ?? "–"), .init("Submitted by", view.submittedBy), .init("Priority", String(view.priority)),

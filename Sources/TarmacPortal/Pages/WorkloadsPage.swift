@@ -20,11 +20,10 @@ extension Portal {
             state = st
         }
         let page = max(1, Int(param("page") ?? "1") ?? 1)
-        let all = await deps.controlPlane.list(WorkloadFilter(team: param("team"), kind: param("kind"), state: state), by: s.principal)
-        let total = all.count
+        let (items, total) = await deps.controlPlane.listPage(WorkloadFilter(team: param("team"), kind: param("kind"), state: state), by: s.principal,
+                                                             offset: (page - 1) * Self.pageSize, limit: Self.pageSize)
         let start = min(total, (page - 1) * Self.pageSize)
-        // Newest first: the list comes oldest first.
-        let rows = all.reversed().dropFirst(start).prefix(Self.pageSize).map { WorkloadsPage.Row(WorkloadView($0)) }
+        let rows = items.map { WorkloadsPage.Row(WorkloadView($0)) }
         func link(_ p: Int) -> String {
             var parts = ["page=\(p)"]
             for k in ["state", "team", "kind"] { if let v = param(k) { parts.append("\(k)=\(Self.query(v))") } }
@@ -98,5 +97,6 @@ enum PortalFormat {
         return f.string(from: d) + " UTC"
     }
 
-    static func money(_ v: Double) -> String { String(format: "%.2f", v) }
+    /// Two decimals; four below 1, so that small spend does not read as nothing.
+    static func money(_ v: Double) -> String { String(format: v != 0 && abs(v) < 1 ? "%.4f" : "%.2f", v) }
 }

@@ -23,6 +23,8 @@ enum PortalAssets {
     th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
     th{font-size:13px;color:var(--muted);font-weight:600}
     .scroll{overflow-x:auto}
+    table.compact td{font-size:14px}
+    td.time{white-space:nowrap}
     .state{font-weight:600;white-space:nowrap}
     .state-succeeded,.state-running,.fitsNow{color:var(--ok)}
     .state-failed,.state-cancelled,.neverFits,.error{color:var(--bad)}
@@ -102,6 +104,23 @@ enum PortalAssets {
           function pump() { return reader.read().then(function (c) { if (c.done) { return; } log.textContent += dec.decode(c.value, { stream: true }); log.scrollTop = log.scrollHeight; return pump(); }); }
           return pump();
         }).catch(function () {});
+      }
+
+      // Rollouts refresh while one moves: the same page fetched again, its rollouts put in place (server-escaped HTML).
+      var moving = document.querySelector("#rollouts[data-refresh]");
+      if (moving && window.fetch && window.DOMParser) {
+        var every = Math.max(2, parseInt(moving.dataset.refresh, 10) || 5) * 1000;
+        (function again() {
+          setTimeout(function () {
+            fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : null; }).then(function (html) {
+              if (!html) { return; }
+              var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("rollouts");
+              var now = document.getElementById("rollouts");
+              if (fresh && now) { now.replaceWith(fresh); }
+              if (fresh && fresh.dataset.refresh) { again(); }
+            }).catch(function () {});
+          }, every);
+        })();
       }
 
       // The new-workload form checks itself as it is typed: preview, diagnostics next to fields, feasibility.

@@ -8,6 +8,7 @@ enum PortalTemplates {
         "header": header, "footer": footer, "error": ErrorPage.template, "signin": SignInPage.template, "sizes": SizesPage.template,
         "new": NewWorkloadPage.template, "workloads": WorkloadsPage.template, "workload": WorkloadPage.template, "queue": QueuePage.template,
         "formfield": NewWorkloadPage.fieldTemplate,
+        "models": ModelsPage.template, "model": ModelPage.template, "rollouts": RolloutsPage.template, "costs": CostsPage.template, "audit": AuditPage.template,
     ]
 
     static let library: MustacheLibrary = {
@@ -45,7 +46,7 @@ enum PortalTemplates {
     </ul>
     </nav>
     <div class="who">
-    <span>{{user}}{{#team}} · team {{team}}{{/team}} · {{role}}</span>
+    <span>{{user}}{{#signedTeam}} · team {{signedTeam}}{{/signedTeam}} · {{role}}</span>
     <form method="post" action="/portal/signout">
     <input type="hidden" name="csrf" value="{{csrf}}">
     <button type="submit">Sign out</button>
@@ -76,25 +77,21 @@ struct Frame {
 
     var title: String
     var user: String?
-    var team: String?
+    /// The signed-in caller's team. (Not `team`: Mustache looks a missing name up in the page around the frame, and
+    /// pages have teams of their own.)
+    var signedTeam: String?
     var role: String = ""
     var csrf: String = ""
     var nav: [NavItem] = []
-
-    /// The pages in the navigation; pages of capabilities that have not landed are not listed (the frame takes them
-    /// when they do: one more item here and one more page type).
-    static let pages: [(href: String, label: String)] = [
-        ("/portal/workloads", "My workloads"), ("/portal/new", "New workload"), ("/portal/sizes", "Sizes"), ("/portal/queue", "Queue"),
-    ]
 
     init(title: String, current: String? = nil, signed: SignedIn? = nil) {
         self.title = title
         if let s = signed {
             user = s.principal.name
-            team = s.principal.team
+            signedTeam = s.principal.team
             role = s.principal.role.rawValue
             csrf = s.session.csrf
-            nav = Self.pages.map { NavItem(href: $0.href, label: $0.label, current: $0.href == current) }
+            nav = s.pages.map { NavItem(href: $0.href, label: $0.label, current: $0.href == current) }
         }
     }
 }

@@ -42,30 +42,49 @@ extension ControlPlane {
 
     /// Runs the estimator for `target` (already among `waiting`).
     func estimate(target: String, running: [StartEstimator.Running], waiting: [StartEstimator.Waiting]) -> (StartEstimator.Estimate, StartEstimateView) {
-        let now = clock.now, nowMs = Self.millis(now)
-        let e = StartEstimator(scheduler: scheduler).estimate(target: target, now: nowMs, cluster: engine.cluster, running: running, waiting: waiting,
+        let e = StartEstimator(scheduler: scheduler).estimate(target: target, now: Self.millis(clock.now), cluster: engine.cluster, running: running, waiting: waiting,
                                                                quotas: quotasWithHolds, policy: policy, rng: rng)
+        return (e, estimateView(e))
+    }
+
+    /// An estimate in words, with its assumptions.
+    func estimateView(_ e: StartEstimator.Estimate) -> StartEstimateView {
+        let nowMs = Self.millis(clock.now)
         let assumptions = Self.estimateAssumptions(unknownEnds: e.unknownEnds)
         guard let start = e.start else {
             let why = e.stopped == "cycles"
                 ? "no estimate: more than \(StartEstimator().maxCycles) scheduling decisions ahead of it"
                 : "no estimate: the room it needs is held by work with no known end (services, jobs without maxDuration)"
-            return (e, StartEstimateView(at: nil, inSeconds: nil, message: why, assumptions: assumptions))
+            return StartEstimateView(at: nil, inSeconds: nil, message: why, assumptions: assumptions)
         }
         let seconds = max(0, (start - nowMs + 999) / 1000)
         let at = Date(timeIntervalSince1970: Double(start) / 1000)
         let when = seconds == 0 ? "at the next scheduling cycle"
             : "in \(TimeSpan(seconds: seconds)), at \(ISO8601DateFormatter().string(from: at))"
         let ahead = e.admittedBefore == 0 ? "" : " after \(e.admittedBefore) workload\(e.admittedBefore == 1 ? "" : "s") ahead of it"
-        return (e, StartEstimateView(at: at, inSeconds: seconds, message: "estimated start \(when)\(ahead)", assumptions: assumptions))
+        return StartEstimateView(at: at, inSeconds: seconds, message: "estimated start \(when)\(ahead)", assumptions: assumptions)
+    }
+
+    /// Every queued workload's start, from one run forward, kept until the engine's views (or a budget hold) change:
+    /// a page of `why`s costs one run, not one each. The starts are times, so they stay true as the clock moves while
+    /// nothing changes.
+    func forecast() -> StartEstimator.Forecast {
+        if views.stale { rebuildEngineViews() }
+        let holds = budgets.holds.keys.sorted()
+        if let f = views.forecast, f.generation == views.generation, f.holds == holds { return f.forecast }
+        let (running, waiting) = estimatorInputs()
+        let f = StartEstimator(scheduler: scheduler).forecast(now: Self.millis(clock.now), cluster: engine.cluster, running: running, waiting: waiting,
+                                                              quotas: quotasWithHolds, policy: policy, rng: rng)
+        views.forecast = (views.generation, holds, f)
+        return f
     }
 
     /// When a queued workload would start (nil for one that is not waiting on the scheduler).
     func estimatedStart(of id: String) -> StartEstimateView? {
         guard let t = tracked[id], t.entry.state == .queued, t.entry.scaledToZeroAt == nil else { return nil }
-        let (running, waiting) = estimatorInputs()
-        guard waiting.contains(where: { $0.workload.id == id }) else { return nil }
-        return estimate(target: id, running: running, waiting: waiting).1
+        if views.stale { rebuildEngineViews() }
+        guard views.pending[id] != nil else { return nil }
+        return estimateView(forecast().estimate(id))
     }
 
     /// Whether a prepared document would start now, wait (for what, and until when), or never start here.

@@ -258,6 +258,23 @@ extension ControlPlane {
         }.sorted { $0.createdAt == $1.createdAt ? $0.id < $1.id : $0.createdAt < $1.createdAt }
     }
 
+    /// One page of what `list` returns, newest first, and how many there are in all: only the keys of every match
+    /// are sorted, and only the page's entries are copied (a page of 50 out of 10,000 stored).
+    public func listPage(_ f: WorkloadFilter, by principal: Principal, offset: Int, limit: Int) -> (items: [WorkloadEntry], total: Int) {
+        var keys: [(at: Date, id: String)] = []
+        keys.reserveCapacity(tracked.records.count)
+        let kind = f.kind?.lowercased()
+        for (id, t) in tracked.records {
+            let e = t.entry
+            guard (f.team == nil || e.team == f.team) && (f.state == nil || e.state == f.state) && (kind == nil || e.kind.lowercased() == kind)
+                  && principal.canRead(team: e.team) else { continue }
+            keys.append((e.createdAt, id))
+        }
+        keys.sort { $0.at == $1.at ? $0.id > $1.id : $0.at > $1.at }
+        let page = keys.dropFirst(max(0, offset)).prefix(max(0, limit))
+        return (page.compactMap { tracked[$0.id]?.entry }, keys.count)
+    }
+
     /// Why a workload is where it is; a queued one also gets its estimated start (`estimate`: the queue's listing
     /// leaves that out, one run of the estimator per queued workload would cost too much there).
     public func why(_ ref: String, by principal: Principal, estimate: Bool = true) throws -> WhyView {
@@ -272,7 +289,7 @@ extension ControlPlane {
             if e.scaledToZeroAt != nil {
                 return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: "scaledToZero", message: e.message ?? "scaled to zero by idle reclaim")
             }
-            if let plan = tracked[e.id]?.plan, let never = engine.neverStarts(plan, pods: e.podCount, team: e.team, place: backend.placeName) {
+            if let plan = tracked[e.id]?.plan, let never = neverStarts(plan, pods: e.podCount, team: e.team) {
                 return WhyView(workload: e.id, name: e.name, state: e.state.rawValue, reason: "infeasible", message: never)
             }
             if let n = e.notBefore, n > clock.now {
@@ -357,6 +374,17 @@ extension ControlPlane {
         let q = entries.filter { (e: WorkloadEntry) -> Bool in e.state == .queued && principal.canRead(team: e.team) }
             .sorted { (a: WorkloadEntry, b: WorkloadEntry) -> Bool in a.priority != b.priority ? a.priority > b.priority : a.createdAt < b.createdAt }
         return q.compactMap { e in (try? why(e.id, by: principal, estimate: false)).map { (e, $0) } }
+    }
+
+    /// A queued workload's place in the scheduler's order among what the caller may see (1: next), or nil.
+    public func queuePosition(_ id: String, by principal: Principal) -> Int? {
+        guard let e = tracked[id]?.entry, e.state == .queued else { return nil }
+        var ahead = 0
+        for id in tracked.queued {
+            guard let o = tracked[id]?.entry, o.id != e.id, principal.canRead(team: o.team) else { continue }
+            if o.priority > e.priority || (o.priority == e.priority && o.createdAt < e.createdAt) { ahead += 1 }
+        }
+        return ahead + 1
     }
 
     // MARK: change

@@ -36,8 +36,13 @@ struct LoopState {
 /// The engine's view of each queued workload that may be scheduled (with when its backoff ends), and of each one that
 /// holds capacity: kept current as workloads change, so a cycle builds its snapshot without reading every record.
 struct EngineViews {
-    var pending: [String: (workload: PendingWorkload, notBefore: Date?)] = [:]
-    var running: [String: RunningWorkload] = [:]
+    var pending: [String: (workload: PendingWorkload, notBefore: Date?)] = [:] { didSet { generation &+= 1 } }
+    var running: [String: RunningWorkload] = [:] { didSet { generation &+= 1 } }
+    /// Changes with every change of `pending` or `running`: what a cached forecast of starts was made from.
+    private(set) var generation = 0
+    /// The last forecast of every queued workload's start (`StartEstimator.forecast`), with the generation and the
+    /// budget holds it was made under.
+    var forecast: (generation: Int, holds: [String], forecast: StartEstimator.Forecast)?
     /// Set when the engine's cluster changed (inventory, contract): the views are rebuilt at the next cycle.
     var stale = true
     /// Why each queued workload waits, as the last cycle that looked at it found.

@@ -1,3 +1,4 @@
+import Foundation
 import TarmacAPI
 import TarmacCore
 
@@ -19,5 +20,12 @@ extension WorkloadView {
                   createdAt: e.createdAt, updatedAt: e.updatedAt, admittedAt: e.admittedAt, startedAt: e.startedAt, finishedAt: e.finishedAt,
                   placements: e.placements.map(PlacementView.init), exitCode: e.exitCode,
                   gpuSeconds: e.gpuSeconds, cpuSeconds: e.cpuSeconds, lastCheckpoint: e.lastCheckpoint.map(CheckpointView.init))
+    }
+}
+
+extension AuditView {
+    public init(_ r: AuditRecord) {
+        self.init(seq: r.seq, time: Date(timeIntervalSince1970: Double(r.timeMillis) / 1000), actorKind: r.actorKind, actorID: r.actorID,
+                  action: r.action, object: r.object, before: r.before, after: r.after, detail: r.detail, previousHash: r.previousHash, hash: r.hash)
     }
 }

@@ -30,3 +30,18 @@ extension ModelView {
                   aliases: aliases.map(ModelAliasView.init))
     }
 }
+
+extension ModelRegistry {
+    /// Each model the caller may read: its number of versions, the latest, its aliases (`GET /v1/models`, the portal).
+    public func summaries(team: String?, by p: Principal) async throws -> [ModelSummary] {
+        let versions = try await versions(team: team, model: nil, by: p)
+        var items: [ModelSummary] = []
+        for group in Dictionary(grouping: versions, by: { "\($0.team)/\($0.model)" }).values {
+            guard let first = group.first, let latest = group.last else { continue }
+            let aliases = try await model(first.model, team: first.team, by: p).aliases
+            items.append(ModelSummary(team: first.team, name: first.model, versions: group.count, latest: latest.version.description,
+                                      aliases: Dictionary(aliases.map { ($0.name, $0.version.description) }, uniquingKeysWith: { a, _ in a })))
+        }
+        return items.sorted { ($0.team, $0.name) < ($1.team, $1.name) }
+    }
+}
