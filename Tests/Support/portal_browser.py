@@ -27,6 +27,7 @@ SHOTS = cfg["screenshots"]
 os.makedirs(SHOTS, exist_ok=True)
 checks = {}
 pages = {}
+unlabeled = {}
 
 
 def check(name, ok, seen=""):
@@ -57,6 +58,19 @@ wait = WebDriverWait(d, 20)
 def shoot(name):
     """The page at desktop and phone widths, and its weight (the HTML as served, without images)."""
     pages[name] = len(d.page_source.encode("utf-8"))
+    # Every control has a name a screen reader says (a label, aria-label or aria-labelledby; a button its text), and
+    # the first thing the keyboard reaches is the skip link.
+    missing = d.execute_script("""
+        return Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea, button')).filter(function (c) {
+          if (c.tagName === 'BUTTON') { return !c.textContent.trim() && !c.getAttribute('aria-label'); }
+          return !(c.labels && c.labels.length) && !c.getAttribute('aria-label') && !c.getAttribute('aria-labelledby');
+        }).map(function (c) { return c.outerHTML.slice(0, 80); });
+    """)
+    if missing:
+        unlabeled[name] = missing
+    first = d.execute_script("var f = document.querySelector('a[href], button, input:not([type=hidden]), select, textarea'); return f && f.className")
+    if first != "skip":
+        unlabeled[name + " (first focusable)"] = [str(first)]
     d.execute_script("window.scrollTo(0, 0); if (document.activeElement) { document.activeElement.blur(); }")
     for label, (w, h) in [("desktop", (1280, 900)), ("phone", (390, 844))]:
         d.set_window_size(w, h)
@@ -362,4 +376,5 @@ try:
 finally:
     d.quit()
 
+check("every control of every page has a label", not unlabeled, json.dumps(unlabeled))
 print(json.dumps({"checks": checks, "pages": pages}))

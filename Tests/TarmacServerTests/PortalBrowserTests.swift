@@ -94,7 +94,7 @@ import Testing
             "after sign-out the old cookie is refused", "after sign-out the live stream is refused", "a new session works",
             "after the token is revoked the old cookie is refused", "a member has no Audit page", "the admin's navigation has every page",
             "prod's gates are shown and one refuses", "promoted to dev from the page", "rollouts page", "costs by team with a chart",
-            "audit verifies and lists the promotion", "the admin is shown without a team",
+            "audit verifies and lists the promotion", "the admin is shown without a team", "every control of every page has a label",
         ]
         for name in expected {
             #expect(checks[name] as? Bool == true, "\(name): \(checks[name].map { "\($0)" } ?? "not run")")

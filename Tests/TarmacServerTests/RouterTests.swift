@@ -63,6 +63,7 @@ import Testing
         Call(method: .post, path: "/v1/workloads/x/checkpoint", body: "{}"), Call(method: .get, path: "/v1/workloads/x/logs"),
         Call(method: .get, path: "/v1/workloads/x/workdir"), Call(method: .get, path: "/v1/queue"), Call(method: .get, path: "/v1/platform"),
         Call(method: .get, path: "/v1/sizes"), Call(method: .put, path: "/v1/workdirs/sha256:" + String(repeating: "0", count: 64), body: ""),
+        Call(method: .post, path: "/v1/workloads/check", body: doc("checked")),
     ]
 
     static func send(_ client: some TestClientProtocol, _ c: Call, token: String?) async throws -> TestResponse {
