@@ -128,7 +128,7 @@ let package = Package(
         .target(
             name: "TarmacPortal",
             dependencies: [
-                "TarmacRuntime", "TarmacCore", "TarmacAPI", "TarmacContract", "TarmacModel",
+                "TarmacRuntime", "TarmacCore", "TarmacAPI", "TarmacContract", "TarmacModel", "TarmacWorkdir",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -5,6 +5,7 @@ import NIOCore
 import TarmacAPI
 import TarmacCore
 import TarmacRuntime
+import TarmacWorkdir
 
 /// What the portal is built from: the same control plane and tokens as the API.
 public struct PortalDependencies: Sendable {
@@ -22,9 +23,12 @@ public struct PortalDependencies: Sendable {
     public var rollouts: RolloutRunner?
     /// The audit anchor file the Audit page's verification checks the chain against.
     public var auditAnchors: String?
+    /// Where uploaded working directories are kept (nil: the form takes none).
+    public var workdirs: WorkdirStore?
 
     public init(controlPlane: ControlPlane, tokens: Tokens, sessions: PortalSessions, runsImages: Bool, secureCookies: Bool = false,
-                models: ModelRegistry? = nil, rollouts: RolloutRunner? = nil, auditAnchors: String? = nil) {
+                models: ModelRegistry? = nil, rollouts: RolloutRunner? = nil, auditAnchors: String? = nil, workdirs: WorkdirStore? = nil) {
+        self.workdirs = workdirs
         self.models = models
         self.rollouts = rollouts
         self.auditAnchors = auditAnchors
@@ -66,6 +70,7 @@ public struct Portal<Context: RequestContext>: Sendable {
         g.get("new") { req, _ in await page(req) { s in newPage(s, form: WorkloadForm.initial(for: s.principal, contract: deps.controlPlane.contract), check: nil) } }
         g.post("new/check") { req, ctx in await post(req, ctx) { s, form in try await checkJSON(req, s, form) } }
         g.post("new") { req, ctx in await post(req, ctx) { s, form in try await submit(req, s, form) } }
+        g.post("workdir") { req, ctx in await uploadWorkdir(req, ctx) }
         g.get("workloads") { req, _ in await page(req) { s in try await workloads(req, s) } }
         g.get("workloads/:id") { req, ctx in await page(req) { s in try await workload(req, ctx, s) } }
         g.get("workloads/:id/logs") { req, ctx in await page(req) { s in try await logs(req, ctx, s) } }

@@ -94,7 +94,7 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     if let sessions = deps.portal {
         Portal<TarmacRequestContext>(PortalDependencies(controlPlane: deps.controlPlane, tokens: deps.tokens, sessions: sessions, runsImages: deps.runsImages,
                                                         secureCookies: deps.secureCookies, models: deps.models, rollouts: deps.rollouts,
-                                                        auditAnchors: deps.auditAnchors)).register(router)
+                                                        auditAnchors: deps.auditAnchors, workdirs: deps.workdirs)).register(router)
         PortalLinkController(sessions: sessions).register(v1)
     }
     return router

@@ -22,7 +22,7 @@ public struct BodyLimits: Sendable {
 
     /// The limit for a request to `path`, and how to name it in a refusal.
     public func limit(forPath path: String) -> (bytes: Int, what: String) {
-        if path.hasPrefix("/v1/workdirs/") {
+        if path.hasPrefix("/v1/workdirs/") || path == "/portal/workdir" {
             return (upload, "a working directory's archive may be at most \(Self.size(upload))" + (upload > 1 << 20 ? " (\(Self.size(upload - (1 << 20))) of files and the archive's headers)" : ""))
         }
         if path.hasPrefix("/v1/blobs/") { return (modelFile, "a model file may be at most \(Self.size(modelFile)) (tarmac up --model-file-limit)") }

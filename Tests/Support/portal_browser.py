@@ -181,7 +181,15 @@ try:
         name.send_keys("<script>window.__xss=1</script>\"><img src=x onerror=\"window.__xss=4\">")
         d.find_element(By.ID, "f-image").send_keys("registry.acme.exmaple/train:1.0")
         Select(d.find_element(By.ID, "f-size")).select_by_value("cpu-small")
-        d.find_element(By.ID, "f-command").send_keys("python3 -c \"import time; print('step 1', flush=True); time.sleep(4); print('done')\"")
+        d.find_element(By.ID, "f-command").send_keys("python3 train.py")
+        # The working directory: a real folder of code, packed in the browser and uploaded.
+        d.find_element(By.ID, "f-workdir-files").send_keys(cfg["workdirFolder"])
+        status = d.find_element(By.ID, "workdir-status")
+        try:
+            wait.until(lambda _: status.text.startswith("uploaded") or status.text.startswith("not uploaded"))
+        except TimeoutException:
+            pass
+        check("the folder is packed and uploaded", status.text.startswith("uploaded") and "2 files" in status.text, status.text)
         d.find_element(By.ID, "f-maxDuration").send_keys("5m")
         img = d.find_element(By.CSS_SELECTOR, '.problem[data-field="image"]')
         try:
@@ -207,7 +215,8 @@ try:
         est = d.find_element(By.ID, "estimate").text
         check("an estimated start is shown", est.startswith("estimated start"), est)
         check("the diagnostic is gone after the fix", d.find_element(By.CSS_SELECTOR, '.problem[data-field="image"]').text == "")
-        check("the preview is the document", "image: \"registry.acme.example/train:1.0\"" in d.find_element(By.ID, "preview").text)
+        preview = d.find_element(By.ID, "preview").text
+        check("the preview is the document", "image: \"registry.acme.example/train:1.0\"" in preview and "workdir: \"code\"" in preview, preview)
         shoot("new")
         d.find_element(By.CSS_SELECTOR, 'button[value="submit"]').click()
         wait.until(EC.url_contains("submitted=1"))
@@ -239,6 +248,7 @@ try:
         except TimeoutException:
             pass
         check("its log is shown", "step 1" in log.text and "done" in log.text, log.text)
+        check("it ran the uploaded folder's code", "read from data/input.txt: portal input" in log.text, log.text)
         shoot("workload")
     attempt("its log is shown", step_logs)
 

@@ -182,7 +182,8 @@ import Testing
         let dead = InferenceRoute.Replica(host: "127.0.0.1", port: 1), up = live.replica
         let woken = Mutex<[String]>([])
         let table = Mutex<InferenceRoutes?>(nil)
-        let cold = InferenceGateway.ColdStart(timeout: .seconds(2)) { team, service, caller in
+        // 5 s: the replica comes up in 300 ms, but a loaded machine (the whole suite in parallel) must not time it out.
+        let cold = InferenceGateway.ColdStart(timeout: .seconds(5)) { team, service, caller in
             woken.withLock { $0.append("\(team)/\(service) by \(caller)") }
             guard service != "nothing" else { return false }
             if service == "cold", let routes = table.withLock({ $0 }) {

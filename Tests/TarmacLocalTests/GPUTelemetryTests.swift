@@ -35,7 +35,7 @@ import Testing
         let reader = NvidiaSMIReader(executable: script, everyMs: 200, node: "local", logger: Logger(label: "test"))
         let task = Task { await reader.run() }
         defer { task.cancel() }
-        try await eventually("both passes were read", timeout: .seconds(10)) {
+        try await eventually("both passes were read", timeout: .seconds(30)) {
             await reader.latest().first?.utilization == 90
         }
         let latest = await reader.latest()

@@ -70,11 +70,20 @@ import Testing
         let registered = try s.cli(["model", "register", "ranker", "--version", "1.0.0", "--path", s.dir.path + "/ranker"], token: secret)
         #expect(registered.status == 0, "\(registered.stderr)")
 
+        // The folder the form uploads as the working directory: code that reads a file of its own.
+        try s.dir.write("code/train.py", """
+            import time
+            print("step 1", flush=True)
+            print("read from data/input.txt:", open("data/input.txt").read().strip(), flush=True)
+            time.sleep(4)
+            print("done")
+            """)
+        try s.dir.write("code/data/input.txt", "portal input\n")
         let shots = Self.screenshots
         try? FileManager.default.removeItem(atPath: shots)
         let config: [String: Any] = [
             "url": s.url, "member": ["token": secret, "tokenId": tokenID], "admin": admin, "otherTeamWorkload": other, "cancelWorkload": cancel,
-            "keepWorkload": keep, "xssWorkload": xss, "screenshots": shots, "model": "ranker",
+            "keepWorkload": keep, "xssWorkload": xss, "screenshots": shots, "model": "ranker", "workdirFolder": s.dir.path + "/code",
         ]
         let arg = String(decoding: try JSONSerialization.data(withJSONObject: config), as: UTF8.self)
         let r = try Run.program(Self.python, [Fixtures.path("Tests/Support/portal_browser.py"), arg],
@@ -94,7 +103,7 @@ import Testing
             "after sign-out the old cookie is refused", "after sign-out the live stream is refused", "a new session works",
             "after the token is revoked the old cookie is refused", "a member has no Audit page", "the admin's navigation has every page",
             "prod's gates are shown and one refuses", "promoted to dev from the page", "rollouts page", "costs by team with a chart",
-            "audit verifies and lists the promotion", "the admin is shown without a team", "every control of every page has a label",
+            "audit verifies and lists the promotion", "the admin is shown without a team", "every control of every page has a label", "the folder is packed and uploaded", "it ran the uploaded folder's code",
         ]
         for name in expected {
             #expect(checks[name] as? Bool == true, "\(name): \(checks[name].map { "\($0)" } ?? "not run")")

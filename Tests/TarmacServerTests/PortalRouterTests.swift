@@ -9,6 +9,7 @@ import TarmacPortal
 import TarmacRuntime
 import TarmacServer
 import TarmacTesting
+import TarmacWorkdir
 import Testing
 
 /// The portal's routes in process (no socket, no browser): sign-in and its cookie, sessions that end, every page's
@@ -30,9 +31,9 @@ import Testing
         return Setup(h: h, sessions: PortalSessions(clock: h.clock))
     }
 
-    static func app(_ s: Setup) -> some ApplicationProtocol {
+    static func app(_ s: Setup, workdirs: WorkdirStore? = nil) -> some ApplicationProtocol {
         var deps = ServerDependencies(controlPlane: s.h.cp, tokens: s.h.tokens, registry: PrometheusCollectorRegistry(), runsImages: false, rateLimit: 0,
-                                      models: ModelRegistry(store: s.h.store, controlPlane: s.h.cp, artifacts: nil))
+                                      workdirs: workdirs, models: ModelRegistry(store: s.h.store, controlPlane: s.h.cp, artifacts: nil))
         deps.portal = s.sessions
         return Application(router: buildRouter(deps))
     }
@@ -208,6 +209,50 @@ import Testing
                                                   body: ByteBuffer(string: RouterTests.doc("x", team: "ads")))
             #expect(theirs.status == .forbidden)
             #expect(await s.h.cp.list(WorkloadFilter(), by: Principal(tokenID: "t", name: "a", role: .admin, team: nil)).isEmpty, "nothing was queued")
+        }
+    }
+
+    @Test func aFolderUploadedFromTheFormIsStoredByContentAndGoesWithTheSubmit() async throws {
+        let s = try await Self.setup()
+        let dir = try TemporaryDirectory(prefix: "tarmac-portal-workdir")
+        let store = try WorkdirStore(root: dir.path + "/workdirs")
+        try await Self.app(s, workdirs: store).test(.router) { client in
+            let (cookie, _) = try await Self.signIn(client, s.h.member)
+            let token = try #require(Self.csrf(try await Self.get(client, "/portal/new", cookie: cookie)))
+            func upload(_ body: Data, csrf: String?) async throws -> TestResponse {
+                var headers: HTTPFields = [.cookie: cookie, .contentType: "application/x-tar", .origin: "http://localhost"]
+                if let csrf { headers[HTTPField.Name("X-CSRF-Token")!] = csrf }
+                return try await client.execute(uri: "/portal/workdir", method: .post, headers: headers, body: ByteBuffer(bytes: body))
+            }
+            // As a browser packs it: files only, in any order.
+            let archive = try TarArchive.write([.init(path: "train.py", isDirectory: false, contents: Data("print(1)\n".utf8)),
+                                                .init(path: "data/in.txt", isDirectory: false, contents: Data("x".utf8))])
+            #expect(try await upload(archive, csrf: nil).status == .forbidden)
+            #expect(try await upload(archive, csrf: "wrong").status == .forbidden)
+            let bad = try await upload(Data(repeating: 7, count: 1024), csrf: token)
+            #expect(bad.status == .unprocessableContent && String(buffer: bad.body).contains("damaged"))
+            let ok = try await upload(archive, csrf: token)
+            #expect(ok.status == .ok, "\(String(buffer: ok.body))")
+            let answer = try #require(try JSONSerialization.jsonObject(with: Data(buffer: ok.body)) as? [String: Any])
+            let digest = try #require(answer["digest"] as? String)
+            #expect(store.has(digest) && answer["files"] as? Int == 2)
+            // Stored with its parent directories: what a pod's supervisor unpacks.
+            let kept = try TarArchive.read(try Data(contentsOf: URL(fileURLWithPath: try #require(store.path(digest)))), limit: 1 << 20)
+            #expect(kept.map(\.path) == ["data", "data/in.txt", "train.py"] && kept[0].isDirectory)
+            #expect((try JSONSerialization.jsonObject(with: Data(buffer: try await upload(archive, csrf: token).body)) as? [String: Any])?["digest"] as? String == digest,
+                    "the same folder, the same digest")
+            // The submit carries it: the workload's working directory is that digest.
+            let form = "csrf=\(token)&action=submit&kind=TrainingJob&name=with-code&team=search&env=dev&size=cpu-small&image=registry.acme.example%2Ft%3A1"
+                + "&command=python3+train.py&maxDuration=5m&workdir=\(digest)&workdir-name=code"
+            let submitted = try await Self.post(client, "/portal/new", cookie: cookie, form: form)
+            #expect(submitted.status == .seeOther, "\(String(buffer: submitted.body).suffix(600))")
+            let e = try #require(await s.h.cp.list(WorkloadFilter(), by: Principal(tokenID: "t", name: "a", role: .admin, team: nil)).first { $0.name == "with-code" })
+            #expect(e.workdir == digest)
+            // A digest the server does not have is refused next to the field, and nothing is queued.
+            let missing = "sha256:" + String(repeating: "0", count: 64)
+            let refused = try await Self.post(client, "/portal/new", cookie: cookie, form: form.replacingOccurrences(of: "with-code", with: "other")
+                .replacingOccurrences(of: digest, with: missing))
+            #expect(refused.status == .unprocessableContent && String(buffer: refused.body).contains("is not on this server: choose it again"))
         }
     }
 }

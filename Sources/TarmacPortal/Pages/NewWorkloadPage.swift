@@ -12,8 +12,21 @@ import TarmacRuntime
 extension Portal {
     func check(_ s: SignedIn, _ form: WorkloadForm) async throws -> (SubmitCheckView, String, [Int: String]) {
         let (yaml, lines) = form.document()
-        let c = try await deps.controlPlane.check(text: yaml, by: s.principal, runsImages: deps.runsImages)
+        var c = try await deps.controlPlane.check(text: yaml, by: s.principal, runsImages: deps.runsImages, workdir: form.workdirDigest)
+        if let missing = missingWorkdir(form, lines: lines) {
+            c.valid = false
+            c.diagnostics.insert(missing, at: 0)
+        }
         return (c, yaml, lines)
+    }
+
+    /// A chosen folder this server does not have (any more): choose it again.
+    func missingWorkdir(_ form: WorkloadForm, lines: [Int: String]) -> DiagnosticPayload? {
+        guard let digest = form.workdirDigest, deps.workdirs?.has(digest) != true else { return nil }
+        let line = lines.first { $0.value == "workdir" }?.key ?? 0
+        let message = deps.workdirs == nil ? "this server takes no working directories: build the code into the image"
+            : "the uploaded folder (\(digest.prefix(19))…) is not on this server: choose it again"
+        return DiagnosticPayload(severity: "error", file: "request", line: line, column: 3, message: message, rule: "workdir", help: nil, text: "error: " + message)
     }
 
     func checkJSON(_ request: Request, _ s: SignedIn, _ values: [String: String]) async throws -> Response {
@@ -32,8 +45,11 @@ extension Portal {
         }
         let (yaml, lines) = form.document()
         let requestID = form.values["requestId"].flatMap { $0.isEmpty || $0.count > 200 ? nil : "portal-" + $0 }
+        if let missing = missingWorkdir(form, lines: lines) {
+            return newPage(s, form: form, check: (SubmitCheckView(valid: false, diagnostics: [missing]), yaml, lines), status: .unprocessableContent)
+        }
         do {
-            let r = try await deps.controlPlane.submit(text: yaml, requestID: requestID, by: s.principal, runsImages: deps.runsImages)
+            let r = try await deps.controlPlane.submit(text: yaml, requestID: requestID, by: s.principal, runsImages: deps.runsImages, workdir: form.workdirDigest)
             return Self.redirect("/portal/workloads/\(Self.query(r.workload.id))?submitted=1")
         } catch let e as RuntimeError where e.code == .invalid || e.code == .conflict {
             var diagnostics = e.diagnostics
@@ -76,6 +92,9 @@ extension Portal {
             parallelism: field("parallelism", "Parallelism", hint: "Batch: tasks at once", type: "number"),
             envVars: field("env-vars", "Environment variables", hint: "One KEY=VALUE per line"),
             maxDuration: field("maxDuration", "Maximum duration", hint: "e.g. 30m, 2h: it is stopped after this (and the estimate counts on it)"),
+            workdir: form.values["workdir"] ?? "", workdirName: form.values["workdir-name"] ?? "",
+            workdirStatus: form.workdirDigest.map { "uploaded: \($0.prefix(19))…" } ?? "", workdirProblem: (by["workdir"] ?? []).map(\.text).joined(separator: "\n"),
+            takesWorkdir: deps.workdirs != nil,
             kindProblem: (by["kind"] ?? []).map(\.text).joined(separator: "\n"), teamProblem: ((by["team"] ?? []) + (by["env"] ?? [])).map(\.text).joined(separator: "\n"),
             sizeProblem: (by["size"] ?? []).map(\.text).joined(separator: "\n"),
             general: (by[""] ?? []).map(\.text).joined(separator: "\n"),
@@ -108,6 +127,8 @@ struct NewWorkloadPage {
     var frame: Frame
     var kinds, teams, envs, sizes: [Option]
     var name, owner, image, command, workers, tasks, parallelism, envVars, maxDuration: Field
+    var workdir, workdirName, workdirStatus, workdirProblem: String
+    var takesWorkdir: Bool
     var kindProblem, teamProblem, sizeProblem, general: String
     var requestId: String
     var yaml, verdict, feasibility, estimate: String
@@ -136,6 +157,10 @@ struct NewWorkloadPage {
     {{#envVars}}<div class="field"><label for="f-{{name}}">{{label}}</label><textarea id="f-{{name}}" name="{{name}}" aria-describedby="h-{{name}}">{{value}}</textarea><p class="hint" id="h-{{name}}">{{hint}}</p><p class="problem {{severity}}" data-field="{{name}}" aria-live="polite">{{problem}}</p></div>{{/envVars}}
     {{#owner}}{{>formfield}}{{/owner}}
     {{#maxDuration}}{{>formfield}}{{/maxDuration}}
+    {{#takesWorkdir}}<div class="field"><label for="f-workdir-files">Working directory</label><input id="f-workdir-files" type="file" webkitdirectory multiple aria-describedby="h-workdir workdir-status">
+    <input type="hidden" name="workdir" id="f-workdir" value="{{workdir}}"><input type="hidden" name="workdir-name" id="f-workdir-name" value="{{workdirName}}">
+    <p class="hint" id="h-workdir">A folder of your code: packed in the browser and uploaded; every pod starts in a copy of it (as <code>tarmac submit --workdir</code>). Needs JavaScript.</p>
+    <p class="hint" id="workdir-status" aria-live="polite">{{workdirStatus}}</p><p class="problem" data-field="workdir" aria-live="polite">{{workdirProblem}}</p></div>{{/takesWorkdir}}
     <p class="problem" id="general" aria-live="polite">{{general}}</p>
     <button type="submit" name="action" value="check">Check</button>
     <button type="submit" name="action" value="submit" class="primary">Submit</button>
@@ -143,7 +168,7 @@ struct NewWorkloadPage {
     <section aria-labelledby="check-title">
     <h2 id="check-title">Before you submit</h2>
     <p id="feasibility" class="notice {{verdict}}" role="status" aria-live="polite">{{feasibility}}</p>
-    <p id="estimate" class="muted" aria-live="polite">{{estimate}}</p>
+    <p id="estimate" class="hint" aria-live="polite">{{estimate}}</p>
     <h2>Document</h2>
     <pre id="preview" aria-label="The workload document this form makes">{{yaml}}</pre>
     </section>

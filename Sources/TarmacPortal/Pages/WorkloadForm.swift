@@ -9,7 +9,11 @@ import TarmacModel
 /// one field, so a diagnostic is shown next to the field it is about.
 struct WorkloadForm: Sendable, Equatable {
     static let kinds = ["TrainingJob", "BatchJob"]
-    static let fields = ["kind", "name", "team", "env", "owner", "size", "image", "command", "workers", "tasks", "parallelism", "env-vars", "maxDuration"]
+    static let fields = ["kind", "name", "team", "env", "owner", "size", "image", "command", "workers", "tasks", "parallelism", "env-vars", "maxDuration",
+                         "workdir", "workdir-name"]
+
+    /// The uploaded working directory's digest, if one was chosen.
+    var workdirDigest: String? { self["workdir"].isEmpty ? nil : self["workdir"] }
 
     var values: [String: String]
 
@@ -67,6 +71,12 @@ struct WorkloadForm: Sendable, Equatable {
             }
         }
         if !self["maxDuration"].isEmpty { add("  maxDuration: \(Self.quote(self["maxDuration"]))", "maxDuration") }
+        if workdirDigest != nil {
+            // The folder's own name, as a relative path (what `tarmac submit` would name); its content goes by digest.
+            let name = self["workdir-name"]
+            let safe = name.isEmpty || name.contains("/") || name.contains("\\") || name.hasPrefix(".") ? "upload" : name
+            add("  workdir: \(Self.quote(safe))", "workdir")
+        }
         return (lines.joined(separator: "\n") + "\n", fieldOf)
     }
 

@@ -146,6 +146,66 @@ enum PortalAssets {
             }).catch(function () {});
         }
         form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(check, 250); });
+
+        // The working directory: the chosen folder packed as a tar archive here, uploaded, its digest kept in the form.
+        var picker = document.getElementById("f-workdir-files");
+        if (picker) {
+          picker.addEventListener("change", function () {
+            var files = Array.prototype.slice.call(picker.files || []), status = document.getElementById("workdir-status");
+            if (!files.length) { return; }
+            var top = (files[0].webkitRelativePath || files[0].name).split("/")[0];
+            var skip = [".git", "__pycache__", "node_modules", ".venv"];
+            var chosen = files.map(function (f) {
+              var parts = (f.webkitRelativePath || f.name).split("/");
+              return { path: parts.length > 1 ? parts.slice(1).join("/") : parts[0], file: f };
+            }).filter(function (e) { return e.path && !e.path.split("/").some(function (p) { return skip.indexOf(p) >= 0; }); });
+            text(status, "packing " + chosen.length + " files of " + top + "…");
+            Promise.all(chosen.map(function (e) { return e.file.arrayBuffer().then(function (b) { return { path: e.path, bytes: new Uint8Array(b) }; }); }))
+              .then(function (list) {
+                var body = tar(list);
+                text(status, "uploading " + list.length + " files (" + body.length + " bytes)…");
+                return fetch("/portal/workdir", { method: "POST", body: body, credentials: "same-origin",
+                  headers: { "Content-Type": "application/x-tar", "X-CSRF-Token": form.querySelector("input[name=csrf]").value } });
+              })
+              .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
+              .then(function (a) {
+                if (!a.ok) { text(status, "not uploaded: " + (typeof a.j.error === "string" ? a.j.error : (a.j.error && a.j.error.message) || "refused")); return; }
+                document.getElementById("f-workdir").value = a.j.digest;
+                document.getElementById("f-workdir-name").value = top;
+                text(status, "uploaded " + top + ": " + a.j.files + " files, " + a.j.bytes + " bytes (" + a.j.digest.slice(0, 19) + "…)");
+                check();
+              }).catch(function (e) { text(status, "not uploaded: " + e); });
+          });
+        }
+      }
+
+      // A ustar archive of [{path, bytes}] (regular files, mode 0644, no times): what the server reads back.
+      function tar(list) {
+        var enc = new TextEncoder(), chunks = [], size = 0;
+        function put(h, at, len, s) { var b = enc.encode(s); for (var i = 0; i < Math.min(len, b.length); i++) { h[at + i] = b[i]; } }
+        function octal(v, width) { var s = v.toString(8); while (s.length < width) { s = "0" + s; } return s; }
+        list.sort(function (a, b) { return a.path < b.path ? -1 : a.path > b.path ? 1 : 0; }).forEach(function (e) {
+          var name = enc.encode(e.path), prefix = "", base = e.path;
+          if (name.length > 100) {
+            var cut = e.path.lastIndexOf("/", 155);
+            while (cut > 0 && enc.encode(e.path.slice(cut + 1)).length > 100) { cut = e.path.lastIndexOf("/", cut - 1); }
+            if (cut <= 0) { throw new Error(e.path + ": the path is too long"); }
+            prefix = e.path.slice(0, cut); base = e.path.slice(cut + 1);
+          }
+          var h = new Uint8Array(512);
+          put(h, 0, 100, base); put(h, 100, 8, "0000644"); put(h, 108, 8, "0000000"); put(h, 116, 8, "0000000");
+          put(h, 124, 12, octal(e.bytes.length, 11)); put(h, 136, 12, octal(0, 11));
+          for (var i = 148; i < 156; i++) { h[i] = 32; }
+          h[156] = 48; put(h, 257, 6, "ustar"); put(h, 263, 2, "00"); put(h, 345, 155, prefix);
+          var sum = 0; for (var j = 0; j < 512; j++) { sum += h[j]; }
+          put(h, 148, 8, octal(sum, 6) + "\\u0000 ");
+          chunks.push(h, e.bytes, new Uint8Array((512 - e.bytes.length % 512) % 512));
+        });
+        chunks.push(new Uint8Array(1024));
+        chunks.forEach(function (c) { size += c.length; });
+        var out = new Uint8Array(size), at = 0;
+        chunks.forEach(function (c) { out.set(c, at); at += c.length; });
+        return out;
       }
     })();
     """
