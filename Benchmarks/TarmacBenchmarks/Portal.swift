@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import TarmacCore
-import TarmacStoreSQLite
 import TarmacTesting
 
 #if canImport(Glibc)
@@ -25,27 +24,7 @@ func portalBenchmark(_ args: [String]) async {
         kill(first.process.processIdentifier, SIGTERM)
         first.process.waitUntilExit()
         let ended = max(0, stored - queued - 1)
-        let store = try SQLiteStore(path: dir.path + "/data/tarmac.db")
-        let source = workload(name: "old", size: "small", script: "print(1)")
-        let base = Date(timeIntervalSinceNow: -90 * 86_400)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for c in 0..<16 {
-                group.addTask {
-                    for i in stride(from: c, to: ended, by: 16) {
-                        let at = base.addingTimeInterval(Double(i) * 60)
-                        var e = WorkloadEntry(id: "wl-old-\(i)", name: "old-\(i)", team: "search", env: "dev", kind: "TrainingJob", owner: "alice@acme.example",
-                                              submittedBy: "alice@acme.example", requestID: nil, size: "small", podCount: 1, priority: 100, source: source,
-                                              maxAttempts: 3, now: at)
-                        e.state = i % 10 == 0 ? .failed : .succeeded
-                        e.message = i % 10 == 0 ? "exited with code 1" : "all 1 pod succeeded"
-                        e.finishedAt = at.addingTimeInterval(600)
-                        _ = try await store.insert(e, plan: nil, audit: AuditDraft(time: at, actor: AuditActor(kind: .user, id: "alice@acme.example"), action: "submit",
-                                                                                  object: "workload/\(e.id)"), transition: nil)
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await storeEnded(ended, path: dir.path + "/data/tarmac.db")
         // The restart: the admin token is the first start's (a second start makes none).
         let token = first.token
         let port = 20000 + Int.random(in: 0..<20000)

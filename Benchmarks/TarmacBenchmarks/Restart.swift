@@ -24,27 +24,7 @@ func restartBenchmark(_ args: [String]) async {
         first.process.waitUntilExit()
         let ended = max(0, stored - queued - 1)
         let t0 = now()
-        let store = try SQLiteStore(path: dir.path + "/data/tarmac.db")
-        let source = workload(name: "old", size: "small", script: "print(1)")
-        let base = Date(timeIntervalSinceNow: -90 * 86_400)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for c in 0..<32 {
-                group.addTask {
-                    for i in stride(from: c, to: ended, by: 32) {
-                        let at = base.addingTimeInterval(Double(i) * 60)
-                        var e = WorkloadEntry(id: "wl-old-\(i)", name: "old-\(i)", team: "search", env: "dev", kind: "TrainingJob", owner: "alice@acme.example",
-                                              submittedBy: "alice@acme.example", requestID: nil, size: "small", podCount: 1, priority: 100, source: source,
-                                              maxAttempts: 3, now: at)
-                        e.state = i % 10 == 0 ? .failed : .succeeded
-                        e.message = i % 10 == 0 ? "exited with code 1" : "all 1 pod succeeded"
-                        e.finishedAt = at.addingTimeInterval(600)
-                        _ = try await store.insert(e, plan: nil, audit: AuditDraft(time: at, actor: AuditActor(kind: .user, id: "alice@acme.example"), action: "submit",
-                                                                                  object: "workload/\(e.id)"), transition: nil)
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await storeEnded(ended, path: dir.path + "/data/tarmac.db")
         let written = now() - t0
         // Restart.
         let creds = dir.path + "/credentials.json"
@@ -78,5 +58,31 @@ func restartBenchmark(_ args: [String]) async {
     } catch {
         print("restart benchmark failed: \(error)")
         exit(1)
+    }
+}
+
+/// Writes `count` ended workloads (one in ten failed), a minute apart from 90 days ago, each with its audit record, into
+/// the store at `path`: what months of use leave behind.
+func storeEnded(_ count: Int, path: String) async throws {
+    let store = try SQLiteStore(path: path)
+    let source = workload(name: "old", size: "small", script: "print(1)")
+    let base = Date(timeIntervalSinceNow: -90 * 86_400)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for c in 0..<32 {
+            group.addTask {
+                for i in stride(from: c, to: count, by: 32) {
+                    let at = base.addingTimeInterval(Double(i) * 60)
+                    var e = WorkloadEntry(id: "wl-old-\(i)", name: "old-\(i)", team: "search", env: "dev", kind: "TrainingJob", owner: "alice@acme.example",
+                                          submittedBy: "alice@acme.example", requestID: nil, size: "small", podCount: 1, priority: 100, source: source,
+                                          maxAttempts: 3, now: at)
+                    e.state = i % 10 == 0 ? .failed : .succeeded
+                    e.message = i % 10 == 0 ? "exited with code 1" : "all 1 pod succeeded"
+                    e.finishedAt = at.addingTimeInterval(600)
+                    _ = try await store.insert(e, plan: nil, audit: AuditDraft(time: at, actor: AuditActor(kind: .user, id: "alice@acme.example"), action: "submit",
+                                                                              object: "workload/\(e.id)"), transition: nil)
+                }
+            }
+        }
+        try await group.waitForAll()
     }
 }

@@ -201,18 +201,7 @@ struct WorkloadController {
         let cp = controlPlane
         let id = w.id
         let body = ResponseBody { writer in
-            var offset: Int64 = 0
-            while true {
-                let chunk = try await cp.readLog(workload: id, attempt: a, pod: pod, from: offset, max: 64 << 10)
-                if !chunk.data.isEmpty {
-                    try await writer.write(ByteBuffer(bytes: chunk.data))
-                    offset = chunk.nextOffset
-                    continue
-                }
-                guard follow, let cur = await cp.current(id), cur.attempt == a, !cur.state.isTerminal || cur.finishedAt.map({ cp.clock.now.timeIntervalSince($0) < 1 }) == true else { break }
-                // Wakes at new output (the backend says when), or after a second to see whether the workload ended.
-                await cp.waitForLog(workload: id, attempt: a, pod: pod, beyond: offset, timeout: .seconds(1))
-            }
+            try await cp.streamLog(workload: id, attempt: a, pod: pod, follow: follow) { try await writer.write(ByteBuffer(bytes: $0)) }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: body)

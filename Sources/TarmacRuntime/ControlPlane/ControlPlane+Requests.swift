@@ -422,6 +422,24 @@ extension ControlPlane {
     }
 
     /// Returns when the pod's log may have grown past `offset` (or after `timeout`): what a log follower waits on.
+    /// A pod's log of one attempt, chunk by chunk to `write`; with `follow`, it waits for new output until the attempt
+    /// ends (the API's `logs?follow=true`, the portal's streaming log).
+    public nonisolated func streamLog(workload id: String, attempt a: Int, pod: Int, follow: Bool, _ write: (Data) async throws -> Void) async throws {
+        var offset: Int64 = 0
+        while true {
+            let chunk = try await readLog(workload: id, attempt: a, pod: pod, from: offset, max: 64 << 10)
+            if !chunk.data.isEmpty {
+                try await write(chunk.data)
+                offset = chunk.nextOffset
+                continue
+            }
+            guard follow, let cur = await current(id), cur.attempt == a,
+                  !cur.state.isTerminal || cur.finishedAt.map({ clock.now.timeIntervalSince($0) < 1 }) == true else { return }
+            // Wakes at new output (the backend says when), or after a second to see whether the workload ended.
+            await waitForLog(workload: id, attempt: a, pod: pod, beyond: offset, timeout: .seconds(1))
+        }
+    }
+
     public nonisolated func waitForLog(workload: String, attempt: Int, pod: Int, beyond offset: Int64, timeout: Duration) async {
         await backend.waitForLog(workload: workload, attempt: attempt, pod: pod, beyond: offset, timeout: timeout)
     }
