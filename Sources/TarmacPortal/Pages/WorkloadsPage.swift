@@ -97,6 +97,8 @@ enum PortalFormat {
         return f.string(from: d) + " UTC"
     }
 
-    /// Two decimals; four below 1, so that small spend does not read as nothing.
-    static func money(_ v: Double) -> String { String(format: v != 0 && abs(v) < 1 ? "%.4f" : "%.2f", v) }
+    /// Two decimals; more below 1, so that small spend (seconds of a CPU) does not read as nothing.
+    static func money(_ v: Double) -> String {
+        String(format: v == 0 || abs(v) >= 1 ? "%.2f" : abs(v) >= 0.01 ? "%.4f" : "%.6f", v)
+    }
 }
