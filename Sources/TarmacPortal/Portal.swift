@@ -25,9 +25,14 @@ public struct PortalDependencies: Sendable {
     public var auditAnchors: String?
     /// Where uploaded working directories are kept (nil: the form takes none).
     public var workdirs: WorkdirStore?
+    /// The API's per-token rate limiter: a page or a form counts against the same token's budget as an API call (nil:
+    /// unlimited).
+    public var limiter: RateLimiter<ContinuousClock>?
 
     public init(controlPlane: ControlPlane, tokens: Tokens, sessions: PortalSessions, runsImages: Bool, secureCookies: Bool = false,
-                models: ModelRegistry? = nil, rollouts: RolloutRunner? = nil, auditAnchors: String? = nil, workdirs: WorkdirStore? = nil) {
+                models: ModelRegistry? = nil, rollouts: RolloutRunner? = nil, auditAnchors: String? = nil, workdirs: WorkdirStore? = nil,
+                limiter: RateLimiter<ContinuousClock>? = nil) {
+        self.limiter = limiter
         self.workdirs = workdirs
         self.models = models
         self.rollouts = rollouts
@@ -110,6 +115,7 @@ public struct Portal<Context: RequestContext>: Sendable {
             let back = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
             return Self.redirect("/portal/signin?next=" + Self.query(back))
         }
+        if let slow = tooMany(s) { return slow }
         do { return try await body(s) } catch { return errorPage(error, signed: s) }
     }
 
@@ -120,6 +126,7 @@ public struct Portal<Context: RequestContext>: Sendable {
             return Self.html(ErrorPage.render(status: .unauthorized, message: "You are not signed in (or your session ended). Sign in again.", frame: Frame(title: "Signed out")),
                              status: .unauthorized)
         }
+        if let slow = tooMany(s) { return slow }
         let form: [String: String]
         do { form = try await Self.form(request, context) } catch { return errorPage(error, signed: s) }
         guard let sent = form["csrf"], Self.same(sent, s.session.csrf) else {
@@ -127,6 +134,14 @@ public struct Portal<Context: RequestContext>: Sendable {
                                               frame: Frame(title: "Refused", signed: s)), status: .forbidden)
         }
         do { return try await body(s, form) } catch { return errorPage(error, signed: s) }
+    }
+
+    /// Over the token's rate (the API's limiter, keyed by the token): 429 with Retry-After, as the API answers.
+    func tooMany(_ s: SignedIn) -> Response? {
+        guard let wait = deps.limiter?.take(s.principal.tokenID) else { return nil }
+        let seconds = Int(wait.rounded(.up))
+        return Self.html(ErrorPage.render(status: .tooManyRequests, message: "Too many requests for this token; retry in \(seconds) s.", frame: Frame(title: "Slow down", signed: s)),
+                         status: .tooManyRequests, headers: [.retryAfter: String(seconds)])
     }
 
     /// A request from another site is refused before anything else: its `Origin` (or, without one, `Sec-Fetch-Site`)

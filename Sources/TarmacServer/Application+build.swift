@@ -78,7 +78,9 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     HealthController(controlPlane: deps.controlPlane, registry: deps.registry, recovered: deps.recovered).register(router)
     let identity = deps.credentials.map { IdentityController(authority: $0, tokens: deps.tokens, gatewayURL: deps.gatewayURL) }
     identity?.registerPublic(router)
-    let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: deps.tokens, limiter: RateLimiter(rate: deps.rateLimit, burst: deps.rateBurst)))
+    // One limiter for the API and the portal: a token's budget is the same through either.
+    let limiter = RateLimiter(rate: deps.rateLimit, burst: deps.rateBurst)
+    let v1 = router.group("v1").add(middleware: AuthMiddleware(tokens: deps.tokens, limiter: limiter))
     WorkloadController(controlPlane: deps.controlPlane, runsImages: deps.runsImages, workdirs: deps.workdirs, rollouts: deps.rollouts,
                        modelFiles: deps.models?.artifacts).register(v1)
     WorkdirController(workdirs: deps.workdirs).register(v1)
@@ -94,7 +96,8 @@ public func buildRouter(_ deps: ServerDependencies) -> Router<TarmacRequestConte
     if let sessions = deps.portal {
         Portal<TarmacRequestContext>(PortalDependencies(controlPlane: deps.controlPlane, tokens: deps.tokens, sessions: sessions, runsImages: deps.runsImages,
                                                         secureCookies: deps.secureCookies, models: deps.models, rollouts: deps.rollouts,
-                                                        auditAnchors: deps.auditAnchors, workdirs: deps.workdirs)).register(router)
+                                                        auditAnchors: deps.auditAnchors, workdirs: deps.workdirs,
+                                                        limiter: limiter)).register(router)
         PortalLinkController(sessions: sessions).register(v1)
     }
     return router

@@ -31,8 +31,9 @@ import Testing
         return Setup(h: h, sessions: PortalSessions(clock: h.clock))
     }
 
-    static func app(_ s: Setup, workdirs: WorkdirStore? = nil) -> some ApplicationProtocol {
-        var deps = ServerDependencies(controlPlane: s.h.cp, tokens: s.h.tokens, registry: PrometheusCollectorRegistry(), runsImages: false, rateLimit: 0,
+    static func app(_ s: Setup, workdirs: WorkdirStore? = nil, rateLimit: Double = 0, burst: Double = 200) -> some ApplicationProtocol {
+        var deps = ServerDependencies(controlPlane: s.h.cp, tokens: s.h.tokens, registry: PrometheusCollectorRegistry(), runsImages: false, rateLimit: rateLimit,
+                                      rateBurst: burst,
                                       workdirs: workdirs, models: ModelRegistry(store: s.h.store, controlPlane: s.h.cp, artifacts: nil))
         deps.portal = s.sessions
         return Application(router: buildRouter(deps))
@@ -253,6 +254,23 @@ import Testing
             let refused = try await Self.post(client, "/portal/new", cookie: cookie, form: form.replacingOccurrences(of: "with-code", with: "other")
                 .replacingOccurrences(of: digest, with: missing))
             #expect(refused.status == .unprocessableContent && String(buffer: refused.body).contains("is not on this server: choose it again"))
+        }
+    }
+
+    /// A token's rate is one budget through the API and the portal: pages over it get 429 with Retry-After.
+    @Test func pagesCountAgainstTheTokensRateLikeTheAPI() async throws {
+        let s = try await Self.setup()
+        try await Self.app(s, rateLimit: 0.01, burst: 3).test(.router) { client in
+            let (cookie, _) = try await Self.signIn(client, s.h.member)
+            #expect(try await Self.get(client, "/portal/sizes", cookie: cookie).status == .ok)
+            let api = try await client.execute(uri: "/v1/whoami", method: .get, headers: [.authorization: "Bearer \(s.h.member)"])
+            #expect(api.status == .ok)
+            #expect(try await Self.get(client, "/portal/queue", cookie: cookie).status == .ok)
+            let over = try await Self.get(client, "/portal/queue", cookie: cookie)
+            #expect(over.status == .tooManyRequests && over.headers[.retryAfter] != nil, "\(over.status)")
+            #expect(try await client.execute(uri: "/v1/whoami", method: .get, headers: [.authorization: "Bearer \(s.h.member)"]).status == .tooManyRequests)
+            let (other, _) = try await Self.signIn(client, s.h.admin)
+            #expect(try await Self.get(client, "/portal/queue", cookie: other).status == .ok, "another token has its own budget")
         }
     }
 }

@@ -30,6 +30,7 @@ extension Portal {
         guard let first = await signedIn(request) else {
             return Response(status: .unauthorized, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "sign in first\n")))
         }
+        if let slow = tooMany(first) { return slow }
         let cp = deps.controlPlane
         let stream = cp.transitions.subscribe()
         let portal = self

@@ -23,6 +23,7 @@ extension Portal {
     func uploadWorkdir(_ request: Request, _ context: Context) async -> Response {
         if let refused = Self.crossOrigin(request) { return refused }
         guard let s = await signedIn(request) else { return Self.json(WorkdirRefusal(error: "not signed in"), status: .unauthorized) }
+        if let slow = tooMany(s) { return slow }
         guard let sent = request.headers[HTTPField.Name("X-CSRF-Token")!], Self.same(sent, s.session.csrf) else {
             return Self.json(WorkdirRefusal(error: "the CSRF token is missing or wrong: reload the page"), status: .forbidden)
         }
