@@ -23,6 +23,9 @@ extension ServerTests {
         try await eventually("a cycle finds that second does not fit") { try server.cli(["why", "second"]).stdout.contains("queued [shape]") }
         let why = try server.cli(["why", "second"])
         #expect(why.stdout.contains("queued [shape]") && why.stdout.contains("CPU"), "\(why.stdout)")
+        // Its estimated start: when first's 10m deadline frees the CPU, with what that assumes.
+        #expect(why.stdout.contains("estimated start in 9m") || why.stdout.contains("estimated start in 10m"), "\(why.stdout)")
+        #expect(why.stdout.contains("assuming each running job ends at its maxDuration deadline"), "\(why.stdout)")
         let queue = try server.cli(["queue"])
         #expect(queue.stdout.contains("second"), "\(queue.stdout)")
         let done = try await server.waitFor("second") { $0["state"] as? String == "succeeded" }
