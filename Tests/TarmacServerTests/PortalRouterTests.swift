@@ -5,6 +5,8 @@ import HummingbirdTesting
 import NIOCore
 import Prometheus
 import TarmacCore
+import TarmacAPI
+import TarmacGateway
 import TarmacPortal
 import TarmacRuntime
 import TarmacServer
@@ -271,6 +273,50 @@ import Testing
             #expect(try await client.execute(uri: "/v1/whoami", method: .get, headers: [.authorization: "Bearer \(s.h.member)"]).status == .tooManyRequests)
             let (other, _) = try await Self.signIn(client, s.h.admin)
             #expect(try await Self.get(client, "/portal/queue", cookie: other).status == .ok, "another token has its own budget")
+        }
+    }
+
+    /// Rollouts from the portal: a canary paused at 10% shows its phase and live weights; a viewer gets no buttons and
+    /// its post is refused; what the runner refuses (aborting before the new version serves) is shown as it says it; a
+    /// member aborts it with the page's form, through the runner's own rules (the API then says aborted).
+    @Test func aRolloutIsSeenAndAbortedFromThePortal() async throws {
+        let h = try await RolloutAPITests.harness(staging: "{}")
+        let runner = RolloutRunner(controlPlane: h.cp, metrics: InferenceStats(), serving: { _ in true })
+        _ = try await RolloutAPITests.serving(h, runner)
+        let admin = Principal(tokenID: "t-admin", name: "admin", role: .admin, team: nil)
+        let a = try await runner.start(service: "ranker", team: "search", to: "2.0.0",
+                                       spec: try RolloutRunner.spec(RolloutRequest(service: "ranker", to: "2.0.0", steps: ["10", "pause"])), by: admin)
+        let next = await runner.view(a).toWorkload
+        var deps = ServerDependencies(controlPlane: h.cp, tokens: h.tokens, registry: PrometheusCollectorRegistry(), runsImages: false, rateLimit: 0, rollouts: runner)
+        deps.portal = PortalSessions(clock: h.clock)
+        try await Application(router: buildRouter(deps)).test(.router) { client in
+            let (member, _) = try await Self.signIn(client, h.member)
+            // Before the new version serves: the runner refuses, and the page says why.
+            let early = try await Self.get(client, "/portal/rollouts", cookie: member)
+            #expect(String(buffer: early.body).contains("<span class=\"state\">starting</span>"))
+            let refused = try await Self.post(client, "/portal/rollouts/ranker/abort?team=search", cookie: member, form: "csrf=\(try #require(Self.csrf(early)))")
+            #expect(refused.status == .unprocessableContent && String(buffer: refused.body).contains("is not serving yet"))
+            // The new version runs: the canary takes 10% and pauses.
+            try await eventually("the canary pauses at 10%") {
+                await h.cp.tick()
+                h.backend.start(next, attempt: 1)
+                await runner.tick()
+                return await runner.view(try await runner.status(service: "ranker", team: "search", by: admin)).phase == "paused"
+            }
+            let (viewer, _) = try await Self.signIn(client, h.viewer)
+            let seen = try await Self.get(client, "/portal/rollouts", cookie: viewer)
+            let html = String(buffer: seen.body)
+            #expect(seen.status == .ok && html.contains("search/ranker") && html.contains("ranker@1.0.0 → ranker@2.0.0"), "\(html.suffix(1500))")
+            #expect(html.contains("<td>90%</td>") && html.contains("<td>10%</td>"), "live weights")
+            #expect(!html.contains("/portal/rollouts/ranker/abort"), "a viewer gets no buttons")
+            let denied = try await Self.post(client, "/portal/rollouts/ranker/abort?team=search", cookie: viewer, form: "csrf=\(try #require(Self.csrf(seen)))")
+            #expect(denied.status == .forbidden, "\(denied.status)")
+            let page = try await Self.get(client, "/portal/rollouts", cookie: member)
+            let done = try await Self.post(client, "/portal/rollouts/ranker/abort?team=search", cookie: member, form: "csrf=\(try #require(Self.csrf(page)))")
+            #expect(done.status == .ok && String(buffer: done.body).contains("ranker: aborted"), "\(done.status)")
+            #expect(await runner.view(try await runner.status(service: "ranker", team: "search", by: admin)).phase == "aborted")
+            let (outsider, _) = try await Self.signIn(client, h.outsider)
+            #expect(!String(buffer: try await Self.get(client, "/portal/rollouts", cookie: outsider).body).contains("search/ranker"), "another team sees none of it")
         }
     }
 }
