@@ -40,16 +40,16 @@ extension ControlPlane {
         return (running, waiting)
     }
 
-    /// Runs the estimator for `target` (already among `waiting`).
-    func estimate(target: String, running: [StartEstimator.Running], waiting: [StartEstimator.Waiting]) -> (StartEstimator.Estimate, StartEstimateView) {
-        let e = StartEstimator(scheduler: scheduler).estimate(target: target, now: Self.millis(clock.now), cluster: engine.cluster, running: running, waiting: waiting,
+    /// Runs the estimator for `target` (already among `waiting`) from `now` (ms; one reading of the clock, so that a
+    /// start "now" is recognised as such by the caller however long the run took).
+    func estimate(target: String, running: [StartEstimator.Running], waiting: [StartEstimator.Waiting], now: Int64) -> (StartEstimator.Estimate, StartEstimateView) {
+        let e = StartEstimator(scheduler: scheduler).estimate(target: target, now: now, cluster: engine.cluster, running: running, waiting: waiting,
                                                                quotas: quotasWithHolds, policy: policy, rng: rng)
-        return (e, estimateView(e))
+        return (e, estimateView(e, now: now))
     }
 
     /// An estimate in words, with its assumptions.
-    func estimateView(_ e: StartEstimator.Estimate) -> StartEstimateView {
-        let nowMs = Self.millis(clock.now)
+    func estimateView(_ e: StartEstimator.Estimate, now nowMs: Int64) -> StartEstimateView {
         let assumptions = Self.estimateAssumptions(unknownEnds: e.unknownEnds)
         guard let start = e.start else {
             let why = e.stopped == "cycles"
@@ -84,7 +84,7 @@ extension ControlPlane {
         guard let t = tracked[id], t.entry.state == .queued, t.entry.scaledToZeroAt == nil else { return nil }
         if views.stale { rebuildEngineViews() }
         guard views.pending[id] != nil else { return nil }
-        return estimateView(forecast().estimate(id))
+        return estimateView(forecast().estimate(id), now: Self.millis(clock.now))
     }
 
     /// Whether a prepared document would start now, wait (for what, and until when), or never start here.
@@ -104,8 +104,9 @@ extension ControlPlane {
                                         plan: p.plan)
         var (running, waiting) = estimatorInputs()
         waiting.append(.init(pendingWorkload(candidate, plan: p.plan), duration: w.maxDuration.map { $0.seconds * 1000 }))
-        let (e, view) = estimate(target: id, running: running, waiting: waiting)
-        if e.start == Self.millis(now) {
+        let nowMs = Self.millis(now)
+        let (e, view) = estimate(target: id, running: running, waiting: waiting, now: nowMs)
+        if let start = e.start, start <= nowMs {
             return FeasibilityView(verdict: "fitsNow", message: "fits now: it would start at the next scheduling cycle", estimatedStart: view)
         }
         let reason = e.firstWait

@@ -3,6 +3,7 @@ import TarmacAPI
 import TarmacCore
 import TarmacRuntime
 import TarmacTesting
+import Synchronization
 import Testing
 
 /// The estimated start (`why`, `POST /v1/workloads/check`, the portal) against what then happens, on a test clock: a
@@ -91,5 +92,22 @@ import Testing
         let e = try #require(try await cp.why(c, by: Lifecycle.alice).estimatedStart)
         #expect(e.at == nil && e.message.contains("no known end"), "\(e)")
         #expect(e.assumptions.contains { $0.hasPrefix("2 workloads with no known end") }, "\(e.assumptions)")
+    }
+
+    /// A clock that moves a millisecond at every reading: a loaded machine, where time passes while the estimate runs.
+    final class MovingClock: RuntimeClock, Sendable {
+        let time = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+        var now: Date { time.withLock { $0 = $0.addingTimeInterval(0.001); return $0 } }
+        var elapsed: Duration { .seconds(time.withLock { $0.timeIntervalSince1970 - 1_800_000_000 }) }
+    }
+
+    /// "Fits now" is a start at the instant the check began, however long the check itself took (a check under load
+    /// once said "waits" for work that was admitted at its first cycle).
+    @Test func fitsNowDoesNotDependOnHowLongTheCheckTook() async throws {
+        let cp = ControlPlane(contract: Lifecycle.contract, store: InMemoryStore(), backend: FakeBackend(cpus: 2), clock: MovingClock())
+        try await cp.start()
+        let check = try await cp.check(text: Lifecycle.batch("now"), by: Lifecycle.alice, runsImages: false)
+        #expect(check.feasibility?.verdict == "fitsNow", "\(String(describing: check.feasibility))")
+        #expect(check.feasibility?.estimatedStart?.inSeconds == 0)
     }
 }
