@@ -27,17 +27,8 @@ func portalBenchmark(_ args: [String]) async {
         try await storeEnded(ended, path: dir.path + "/data/tarmac.db")
         // The restart: the admin token is the first start's (a second start makes none).
         let token = first.token
-        let port = 20000 + Int.random(in: 0..<20000)
+        let (server, port) = try relaunch(tarmac, dir: dir)
         let url = "http://127.0.0.1:\(port)"
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: tarmac)
-        server.arguments = ["up", "--data", dir.path + "/data", "--port", String(port), "--platform", dir.path + "/platform/platform.yaml",
-                            "--rate-limit", "0", "--log-level", "warning"]
-        var env = ProcessInfo.processInfo.environment
-        env["TARMAC_CREDENTIALS"] = dir.path + "/credentials.json"
-        server.environment = env
-        server.standardOutput = FileHandle.nullDevice
-        try server.run()
         defer {
             kill(server.processIdentifier, SIGTERM)
             server.waitUntilExit()

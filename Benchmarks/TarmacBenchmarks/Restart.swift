@@ -27,18 +27,8 @@ func restartBenchmark(_ args: [String]) async {
         try await storeEnded(ended, path: dir.path + "/data/tarmac.db")
         let written = now() - t0
         // Restart.
-        let creds = dir.path + "/credentials.json"
-        let port = 20000 + Int.random(in: 0..<20000)
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: tarmac)
-        server.arguments = ["up", "--data", dir.path + "/data", "--port", String(port), "--platform", dir.path + "/platform/platform.yaml",
-                            "--rate-limit", "0", "--log-level", "warning"]
-        var env = ProcessInfo.processInfo.environment
-        env["TARMAC_CREDENTIALS"] = creds
-        server.environment = env
-        server.standardOutput = FileHandle.nullDevice
         let t1 = now()
-        try server.run()
+        let (server, port) = try relaunch(tarmac, dir: dir)
         var ready = false
         while !ready && now() - t1 < 120 {
             if let r = try? await send(.GET, "http://127.0.0.1:\(port)/readyz", token: nil, body: nil), r.0 == 200 { ready = true } else { try await Task.sleep(for: .milliseconds(10)) }
@@ -85,4 +75,20 @@ func storeEnded(_ count: Int, path: String) async throws {
         }
         try await group.waitForAll()
     }
+}
+
+/// Starts `tarmac up` again on the data directory and platform a `BenchServer` left in `dir`, on a new random port
+/// (it does not wait: the caller times or awaits /readyz). Its admin token is still the first start's.
+func relaunch(_ tarmac: String, dir: TemporaryDirectory) throws -> (Process, Int) {
+    let port = 20000 + Int.random(in: 0..<20000)
+    let server = Process()
+    server.executableURL = URL(fileURLWithPath: tarmac)
+    server.arguments = ["up", "--data", dir.path + "/data", "--port", String(port), "--platform", dir.path + "/platform/platform.yaml",
+                        "--rate-limit", "0", "--log-level", "warning"]
+    var env = ProcessInfo.processInfo.environment
+    env["TARMAC_CREDENTIALS"] = dir.path + "/credentials.json"
+    server.environment = env
+    server.standardOutput = FileHandle.nullDevice
+    try server.run()
+    return (server, port)
 }

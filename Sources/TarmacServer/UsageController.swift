@@ -25,10 +25,7 @@ struct UsageController {
         let p = try context.caller()
         let q = request.uri.queryParameters
         let now = controlPlane.clock.now
-        let windowText = q.get("window") ?? "today"
-        guard let window = Allocation.Window.parse(windowText, now: now) else {
-            throw APIError(.badRequest, code: "badRequest", "window is today, yesterday, week, month, lastmonth, 7d, 24h or START,END (RFC 3339), not '\(windowText.prefix(60))'")
-        }
+        let window = try Self.window(q.get("window"), now: now)
         let names = UsageReport.InferenceAggregate.allCases.map(\.rawValue)
         let aggregateText = q.get("aggregate") ?? "service"
         guard let aggregate = UsageReport.InferenceAggregate(rawValue: aggregateText) else {
@@ -53,10 +50,7 @@ struct UsageController {
         let p = try context.caller()
         let q = request.uri.queryParameters
         let now = controlPlane.clock.now
-        let windowText = q.get("window") ?? "today"
-        guard let window = Allocation.Window.parse(windowText, now: now) else {
-            throw APIError(.badRequest, code: "badRequest", "window is today, yesterday, week, month, lastmonth, 7d, 24h or START,END (RFC 3339), not '\(windowText.prefix(60))'")
-        }
+        let window = try Self.window(q.get("window"), now: now)
         let aggregate = (q.get("aggregate") ?? "namespace").split(separator: ",").map(String.init)
         for a in aggregate where !Allocation.aggregates.contains(a) {
             throw APIError(.badRequest, code: "badRequest", "cannot aggregate by '\(a.prefix(60))'" + (Suggestions.closest(to: a, in: Allocation.aggregates).map { "; did you mean '\($0)'?" } ?? "")
@@ -98,6 +92,15 @@ struct UsageController {
         let since = try q.get("since").map { try Self.day($0, now: now, name: "since") }
         let until = try q.get("until").map { try Self.day($0, now: now, name: "until") }
         return try JSON.response(try await controlPlane.usageReport(by: by, since: since, until: until, team: q.get("team"), caller: p))
+    }
+
+    /// The `window` query parameter (default today), or 400 saying what it may be.
+    static func window(_ text: String?, now: Date) throws -> Allocation.Window {
+        let windowText = text ?? "today"
+        guard let window = Allocation.Window.parse(windowText, now: now) else {
+            throw APIError(.badRequest, code: "badRequest", "window is today, yesterday, week, month, lastmonth, 7d, 24h or START,END (RFC 3339), not '\(windowText.prefix(60))'")
+        }
+        return window
     }
 
     /// `2026-12-01`, or `7d` (that many days before today, UTC), or `today`.
