@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
     ],
     targets: [
         .target(name: "TarmacModel", swiftSettings: strict),
@@ -97,6 +98,15 @@ let package = Package(
         .target(
             name: "TarmacStoreSQLite",
             dependencies: ["TarmacCore", "TarmacPlanning", "TarmacModel", "TarmacIdentity", "TarmacDelivery", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
+        // The store of Tarmac in the cluster: the same store protocols on PostgreSQL (several replicas, one database).
+        .target(
+            name: "TarmacStorePostgres",
+            dependencies: [
+                "TarmacCore", "TarmacPlanning", "TarmacModel", "TarmacIdentity", "TarmacDelivery",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         // The Linux system calls of the local pod sandbox that Swift cannot call directly (Landlock, prctl, mount).
         .target(name: "CTarmacSandbox"),
@@ -192,7 +202,7 @@ let package = Package(
             name: "tarmac",
             dependencies: [
                 "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacKinds", "TarmacEngine", "TarmacPlanning", "TarmacSimulator", "TarmacAPI", "TarmacWorkdir",
-                "TarmacCore", "TarmacRuntime", "TarmacMetering", "TarmacStoreSQLite", "TarmacLocal", "TarmacServer", "TarmacKubernetes", "TarmacKubernetesBackend",
+                "TarmacCore", "TarmacRuntime", "TarmacMetering", "TarmacStoreSQLite", "TarmacStorePostgres", "TarmacLocal", "TarmacServer", "TarmacKubernetes", "TarmacKubernetesBackend",
                 "TarmacIdentity", "TarmacCredentials", "TarmacGateway", "TarmacDelivery", "TarmacPortal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -263,7 +273,7 @@ let package = Package(
         .testTarget(
             name: "TarmacServerTests",
             dependencies: ["tarmac", "TarmacAPI", "TarmacTesting", "TarmacWorkdir", "TarmacGateway", "TarmacServer", "TarmacCore", "TarmacRuntime", "TarmacContract",
-                           "TarmacKubernetesBackend",
+                           "TarmacKubernetesBackend", "TarmacStorePostgres",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "PropertyBased", package: "swift-property-based"),
@@ -314,6 +324,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "TarmacCoreTests", dependencies: ["TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacDelivery", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacStoreSQLiteTests", dependencies: ["TarmacStoreSQLite", "TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacRuntime", "TarmacTesting"], swiftSettings: strict),
+        .testTarget(name: "TarmacStorePostgresTests", dependencies: ["TarmacStorePostgres", "TarmacCore", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacCLITests", dependencies: ["tarmac", "TarmacTesting"], swiftSettings: strict),
     ]
 )

@@ -4,6 +4,7 @@ import Foundation
 import TarmacAPI
 import TarmacRuntime
 import TarmacStoreSQLite
+import TarmacStorePostgres
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -55,12 +56,22 @@ struct AuditCommand: AsyncParsableCommand {
             abstract: "Check that no record was edited, deleted, inserted or reordered, and that the tail matches the anchors; names every bad record (exit 1).")
         @OptionGroup var client: ClientOptions
         @Option(help: "Verify the store in this data directory directly, without a server.") var data: String?
+        @Option(help: ArgumentHelp("Verify the PostgreSQL store at this URL directly, without a server (password from PGPASSWORD).", valueName: "url"))
+        var store: String?
         @Option(help: "With --data: the audit anchor file to check the chain against (default: DATA/audit-anchors.jsonl).") var anchors: String?
 
         func run() async throws {
             try await runClient {
                 let body: Data
-                if let data {
+                if let store {
+                    guard data == nil else { throw ValidationError("give --store or --data, not both") }
+                    let pg: PostgresStore
+                    do { pg = try PostgresStore(try PostgresLocation(url: store)) } catch { throw ValidationError("--store: \(error)") }
+                    defer { pg.close() }
+                    let anchorFile = anchors
+                    if let anchorFile, !FileManager.default.fileExists(atPath: anchorFile) { throw ValidationError("no anchor file at \(anchorFile)") }
+                    body = try JSONEncoder().encode(AuditChain.verify(try await pg.auditRecords(since: nil, limit: nil), anchors: try anchorFile.map(AuditAnchor.read) ?? []))
+                } else if let data {
                     let path = data + "/tarmac.db"
                     guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no store at \(path)") }
                     let anchorFile = anchors ?? AuditAnchor.defaultPath(data: data)

@@ -23,6 +23,7 @@ import TarmacRuntime
 import TarmacServer
 import TarmacPortal
 import TarmacStoreSQLite
+import TarmacStorePostgres
 import TarmacWorkdir
 
 struct UpCommand: AsyncParsableCommand {
@@ -52,6 +53,10 @@ struct UpCommand: AsyncParsableCommand {
     @OptionGroup(title: "Kubernetes backend") var cluster: ClusterOptions
 
     @Option(help: "Data directory (store, pod logs).") var data: String = ".tarmac"
+    @Option(help: ArgumentHelp("Where the control plane's state is kept: a PostgreSQL URL, postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require] (default: the SQLite file DATA/tarmac.db).",
+                               discussion: "The password comes from PGPASSWORD (or the URL). Missing migrations are applied at start, one replica at a time. Also TARMAC_STORE.",
+                               valueName: "url"))
+    var store: String?
     @Option(help: "Port to listen on.") var port: Int = 8080
     @Option(help: "Address to listen on (beyond loopback needs --allow-remote).") var host: String = "127.0.0.1"
     @Flag(help: "Allow listening on a non-loopback address.") var allowRemote = false
@@ -107,6 +112,11 @@ struct UpCommand: AsyncParsableCommand {
         var mode: Isolation.Mode? { Isolation.Mode(rawValue: rawValue) }
     }
 
+    /// --store, else TARMAC_STORE (nil: the SQLite file in the data directory).
+    var storeURL: String? {
+        (store ?? ProcessInfo.processInfo.environment["TARMAC_STORE"]).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     var modelFileBytes: Int64? {
         guard case .success(let q) = ByteQuantity.parse(modelFileLimit), q.bytes > 0 else { return nil }
         return q.bytes
@@ -133,6 +143,9 @@ struct UpCommand: AsyncParsableCommand {
             throw ValidationError("listening on \(host) exposes the API beyond this machine; add --allow-remote if that is what you want")
         }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level '\(logLevel)'") }
+        if let url = storeURL {
+            do { _ = try PostgresLocation(url: url) } catch { throw ValidationError("--store: \(error)") }
+        }
         if grace < 0 { throw ValidationError("--grace must not be negative") }
         if uploadIdleTimeout <= 0 { throw ValidationError("--upload-idle-timeout must be positive") }
         if coldStartTimeout <= 0 { throw ValidationError("--cold-start-timeout must be positive") }
@@ -185,8 +198,24 @@ struct UpCommand: AsyncParsableCommand {
             throw ExitCode(Exit.held)
         }
         for p in [dataDir, dataDir + "/pods"] { chmod(p, 0o700) }
-        let store = try SQLiteStore(path: dataDir + "/tarmac.db")
-        for suffix in ["", "-wal", "-shm"] { chmod(dataDir + "/tarmac.db" + suffix, 0o600) }
+        let store: any Store
+        let storeLine: String
+        if let url = storeURL {
+            let location = try PostgresLocation(url: url)
+            do {
+                let pg = try await PostgresStore.open(location, logger: Logger(label: "tarmac.store"))
+                store = pg
+                let schema = try await pg.schema()
+                storeLine = "store     PostgreSQL \(location) (schema: \(schema.applied.count) migrations, last \(schema.applied.last ?? "none"))"
+            } catch {
+                Terminal.writeError("error: cannot use the store at \(location): \(error)")
+                throw ExitCode(5)
+            }
+        } else {
+            store = try SQLiteStore(path: dataDir + "/tarmac.db")
+            for suffix in ["", "-wal", "-shm"] { chmod(dataDir + "/tarmac.db" + suffix, 0o600) }
+            storeLine = "store     SQLite \(dataDir)/tarmac.db"
+        }
         let workdirs = try WorkdirStore(root: dataDir + "/workdirs")
         let modelFiles = try ModelArtifacts(root: dataDir + "/models", fileLimit: modelFileBytes ?? ModelArtifacts.defaultFileLimit)
         let anchors = auditAnchors.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? AuditAnchor.defaultPath(data: dataDir)
@@ -419,6 +448,7 @@ struct UpCommand: AsyncParsableCommand {
             print("Tarmac \(TarmacVersion.current) is up: platform \(platformName) from \(path)")
             print("  API       \(url)  (OpenAPI: \(url)/openapi.yaml, metrics: \(url)/metrics)")
             print("  data      \(dataDir) (held by this server, pid \(getpid()))")
+            print("  \(storeLine)")
             print("  \(banner)")
             if let isolated { print("  \(isolated)") }
             if let limits { print("  \(limits)") }

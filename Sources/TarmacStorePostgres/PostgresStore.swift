@@ -1,0 +1,240 @@
+import Foundation
+import Logging
+import PostgresNIO
+import TarmacCore
+import TarmacModel
+import TarmacPlanning
+
+/// The store of Tarmac in the cluster: the same store protocols on PostgreSQL, so that several replicas share one
+/// database. Writes go through a group commit behind one advisory lock (the audit chain and the transition log are
+/// appended in commit order, across processes); reads use the pool's other connections. The schema is the SQLite store's
+/// named migrations; `open` applies what is missing, `connect` does not (a replica that may not migrate).
+public final class PostgresStore: Store {
+    public let location: PostgresLocation
+    let client: PostgresClient
+    let logger: Logger
+    let group: PostgresGroupCommit
+    private let running: Task<Void, Never>
+    /// Opened once the pool runs: nothing leases a connection before.
+    private let started = Gate()
+
+    /// Connects without touching the schema (see `migrate()` and `schema()`).
+    public init(_ location: PostgresLocation, connections: Int = 16, logger: Logger = Logger(label: "tarmac.store.postgres")) throws {
+        self.location = location
+        self.logger = logger
+        let client = PostgresClient(configuration: try location.configuration(connections: connections), backgroundLogger: logger)
+        self.client = client
+        let started = self.started
+        running = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await client.run() }
+                // The pool has no signal for "running"; a lease asked for before run() marks itself logs a warning
+                // (harmless: the lease waits for the pool). A moment's head start keeps that out of the log.
+                group.addTask {
+                    try? await Task.sleep(for: .milliseconds(5))
+                    started.open()
+                }
+            }
+        }
+        group = PostgresGroupCommit(client: client, logger: logger, started: started)
+    }
+
+    /// Connects and applies the migrations this version has and the database does not.
+    public static func open(_ location: PostgresLocation, connections: Int = 16, logger: Logger = Logger(label: "tarmac.store.postgres")) async throws -> PostgresStore {
+        let store = try PostgresStore(location, connections: connections, logger: logger)
+        do {
+            _ = try await store.migrate()
+        } catch {
+            store.close()
+            throw error
+        }
+        return store
+    }
+
+    deinit { running.cancel() }
+
+    /// Closes the pool's connections.
+    public func close() { running.cancel() }
+
+    /// Applies the missing migrations (one replica at a time); the names applied by this call.
+    @discardableResult
+    public func migrate() async throws -> [String] {
+        try await session { try await PostgresMigrations.migrate($0) }
+    }
+
+    /// What the database's schema is, next to this version's migrations.
+    public struct Schema: Sendable, Equatable {
+        /// Applied there, in order.
+        public var applied: [String]
+        /// This version's, not applied there yet.
+        public var missing: [String]
+        /// Applied there and unknown to this version: a newer Tarmac wrote the schema.
+        public var unknown: [String]
+    }
+
+    public func schema() async throws -> Schema {
+        let applied = try await session { try await PostgresMigrations.applied($0) }
+        let known = PostgresMigrations.all.map(\.name)
+        return Schema(applied: applied, missing: known.filter { !applied.contains($0) }, unknown: applied.filter { !known.contains($0) })
+    }
+
+    /// Migrations applied so far, by name.
+    public func appliedMigrations() async throws -> [String] { try await schema().applied }
+
+    /// A connection of the pool for `body`.
+    func session<T: Sendable>(_ body: (SQLSession) async throws -> T) async throws -> T {
+        await started.wait()
+        do {
+            return try await client.withConnection { c in try await body(SQLSession(connection: c, logger: logger)) }
+        } catch {
+            throw PostgresStoreError.from(error, statement: "a connection")
+        }
+    }
+
+    /// The rows of one read.
+    func read(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await session { try await $0.rows(query) }
+    }
+
+    /// One write, in the next group commit.
+    func write<T: Sendable>(_ body: @escaping @Sendable (SQLSession) async throws -> T) async throws -> T {
+        try await group.write(body)
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .millisecondsSince1970
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .millisecondsSince1970
+        return d
+    }()
+
+    // MARK: workloads and transitions
+
+    public func loadWorkloads() async throws -> [StoredWorkload] {
+        let rows = try await read("SELECT body, plan FROM workload ORDER BY \"createdAt\", id")
+        let bodies = try rows.map { try $0.decode((Data, Data?).self) }
+        // Decoding the JSON bodies is most of a start with many stored workloads: on every core.
+        return try bodies.parallelMap { body, plan in
+            Result { StoredWorkload(entry: try Self.decoder.decode(WorkloadEntry.self, from: body), plan: Self.plan(plan)) }
+        }.map { try $0.get() }
+    }
+
+    /// The stored plan, if this plan version wrote it (an older or unreadable one is resolved again).
+    static func plan(_ data: Data?) -> WorkloadPlan? {
+        guard let data, let p = try? decoder.decode(WorkloadPlan.self, from: data), p.version == WorkloadPlan.version else { return nil }
+        return p
+    }
+
+    struct Inserted: Sendable {
+        var workload: WorkloadEntry
+        var created: Bool
+        var transition: Transition?
+    }
+
+    public func insert(_ workload: WorkloadEntry, plan: WorkloadPlan?, audit: AuditDraft, transition: Transition?) async throws
+        -> (workload: WorkloadEntry, created: Bool, transition: Transition?) {
+        // Encoded before the transaction: the writer only writes.
+        let body = try Self.encoder.encode(workload)
+        let planBody = try plan.map { try Self.encoder.encode($0) }
+        let encoded = try transition.map { ($0, try Self.encoder.encode($0)) }
+        let r = try await write { sql -> Inserted in
+            if let request = workload.requestID,
+               let existing = try await sql.value("SELECT body FROM workload WHERE \"requestID\" = \(request)", as: Data.self) {
+                return Inserted(workload: try Self.decoder.decode(WorkloadEntry.self, from: existing), created: false, transition: nil)
+            }
+            try await sql.execute("""
+                INSERT INTO workload (id, "requestID", team, state, "createdAt", "updatedAt", body, plan)
+                VALUES (\(workload.id), \(workload.requestID), \(workload.team), \(workload.state.rawValue), \(workload.createdAt), \(workload.updatedAt), \(body), \(planBody))
+                """)
+            try await Self.append([audit], sql)
+            var stored: Transition?
+            if let encoded { stored = try await Self.append([encoded], sql).first }
+            return Inserted(workload: workload, created: true, transition: stored)
+        }
+        return (r.workload, r.created, r.transition)
+    }
+
+    @discardableResult
+    public func update(_ workloads: [WorkloadEntry], audit: [AuditDraft], transitions: [Transition]) async throws -> [Transition] {
+        let rows = try workloads.map { ($0, try Self.encoder.encode($0)) }
+        let encoded = try transitions.map { ($0, try Self.encoder.encode($0)) }
+        return try await write { sql in
+            for (w, body) in rows {
+                // The plan column is left as it is: a plan is written once, at submit.
+                let changed = try await sql.rows("""
+                    UPDATE workload SET "requestID" = \(w.requestID), team = \(w.team), state = \(w.state.rawValue), "createdAt" = \(w.createdAt),
+                      "updatedAt" = \(w.updatedAt), body = \(body) WHERE id = \(w.id) RETURNING 1
+                    """)
+                guard changed.count == 1 else { throw PostgresStoreError.server(sqlState: nil, message: "no workload with id \(w.id)", statement: "UPDATE workload") }
+            }
+            try await Self.append(audit, sql)
+            return try await Self.append(encoded, sql)
+        }
+    }
+
+    public func transitions(after seq: Int64, limit: Int) async throws -> [Transition] {
+        try await read("SELECT seq, body FROM transition WHERE seq > \(seq) ORDER BY seq LIMIT \(Int64(max(0, limit)))").map { row in
+            let (seq, body) = try row.decode((Int64, Data).self)
+            var t = try Self.decoder.decode(Transition.self, from: body)
+            t.seq = seq
+            return t
+        }
+    }
+
+    public func transitionHead() async throws -> Int64 {
+        try await session { try await $0.value("SELECT COALESCE(MAX(seq), 0)::bigint FROM transition", as: Int64.self) } ?? 0
+    }
+
+    /// Numbers transitions after the last one, inside the caller's write transaction (which holds the write lock: no
+    /// other writer in any process numbers meanwhile, so seqs are gapless and in commit order).
+    static func append(_ transitions: [(Transition, Data)], _ sql: SQLSession) async throws -> [Transition] {
+        guard !transitions.isEmpty else { return [] }
+        var seq = try await sql.value("SELECT COALESCE(MAX(seq), 0)::bigint FROM transition", as: Int64.self) ?? 0
+        var out: [Transition] = []
+        for (t, body) in transitions {
+            var t = t
+            seq += 1
+            t.seq = seq
+            try await sql.execute("INSERT INTO transition (seq, workload, event, body) VALUES (\(seq), \(t.workload), \(t.event), \(body))")
+            out.append(t)
+        }
+        try await sql.execute("SELECT pg_notify('tarmac_transitions', \(String(seq)))")
+        return out
+    }
+}
+
+extension PostgresStore {
+    /// One element each time some process commits transitions (PostgreSQL's LISTEN/NOTIFY on `tarmac_transitions`), for
+    /// a `TransitionTail` to read them at once instead of at its next poll. Notifications are a hint: one lost while the
+    /// listening connection is re-established is made up by the tail's polling. Ends when the task reading it is cancelled.
+    public func transitionWakes() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let client = self.client, logger = self.logger, started = self.started
+        let task = Task {
+            await started.wait()
+            while !Task.isCancelled {
+                do {
+                    try await client.withConnection { connection in
+                        try await connection.listen(on: "tarmac_transitions") { notifications in
+                            // Listening now: whatever was committed before is read by the tail's first poll.
+                            continuation.yield()
+                            for try await _ in notifications { continuation.yield() }
+                        }
+                    }
+                } catch {
+                    if Task.isCancelled { break }
+                    logger.debug("listening for transitions failed; trying again", metadata: ["error": "\(PostgresStoreError.from(error, statement: "LISTEN"))"])
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+}
