@@ -324,7 +324,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "TarmacCoreTests", dependencies: ["TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacDelivery", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacStoreSQLiteTests", dependencies: ["TarmacStoreSQLite", "TarmacCore", "TarmacIdentity", "TarmacPlanning", "TarmacRuntime", "TarmacTesting"], swiftSettings: strict),
-        .testTarget(name: "TarmacStorePostgresTests", dependencies: ["TarmacStorePostgres", "TarmacCore", "TarmacTesting"], swiftSettings: strict),
+        .testTarget(name: "TarmacStorePostgresTests", dependencies: ["TarmacStorePostgres", "TarmacStoreSQLite", "TarmacCore", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacCLITests", dependencies: ["tarmac", "TarmacTesting"], swiftSettings: strict),
     ]
 )

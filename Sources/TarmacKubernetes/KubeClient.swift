@@ -131,6 +131,11 @@ public final class KubeClient: Sendable {
         return data
     }
 
+    /// Replaces an object (`PUT`); a stale `metadata.resourceVersion` gets 409 (optimistic concurrency).
+    public func replace(_ path: String, _ object: [String: Any]) async throws -> [String: Any] {
+        try await json(.PUT, path, body: try JSONSerialization.data(withJSONObject: object), contentType: "application/json")
+    }
+
     /// Replaces the status subresource (`PUT .../status`); a stale resourceVersion gets 409.
     public func updateStatus(_ path: String, _ object: [String: Any]) async throws -> [String: Any] {
         try await json(.PUT, path + "/status", body: try JSONSerialization.data(withJSONObject: object), contentType: "application/json")

@@ -26,6 +26,9 @@ actor PostgresGroupCommit {
     static let writeLock: Int64 = 0x7461_726D_6163_0001
 
     private let started: Gate
+    /// The epoch this process leads with, once it claimed leadership: every write transaction then checks, under the
+    /// write lock, that no later claim was made, and is refused whole if one was (a deposed leader writes nothing).
+    private var fence: Int64?
 
     init(client: PostgresClient, logger: Logger, started: Gate, maxBatch: Int = 256) {
         self.client = client
@@ -33,6 +36,28 @@ actor PostgresGroupCommit {
         self.logger = logger
         self.maxBatch = maxBatch
     }
+
+    /// Claims leadership: the next epoch, in a write transaction of its own (the claim is not fenced); this process's
+    /// writes are fenced by it from then on.
+    func claim(holder: String) async throws -> Int64 {
+        await started.wait()
+        let logger = self.logger
+        let epoch = try await client.withConnection { connection -> Int64 in
+            let sql = SQLSession(connection: connection, logger: logger)
+            return try await sql.transaction {
+                try await sql.execute("SELECT pg_advisory_xact_lock(\(Self.writeLock))")
+                return try await sql.value("""
+                    INSERT INTO leadership (id, epoch, holder, since) VALUES (1, 1, \(holder), now())
+                    ON CONFLICT (id) DO UPDATE SET epoch = leadership.epoch + 1, holder = excluded.holder, since = excluded.since
+                    RETURNING epoch
+                    """, as: Int64.self) ?? 0
+            }
+        }
+        fence = epoch
+        return epoch
+    }
+
+    var fenced: Int64? { fence }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLSession) async throws -> T) async throws -> T {
         let value = try await withCheckedThrowingContinuation { (c: CheckedContinuation<any Sendable, any Error>) in
@@ -50,12 +75,16 @@ actor PostgresGroupCommit {
         while !queue.isEmpty {
             let batch = Array(queue.prefix(maxBatch))
             queue.removeFirst(batch.count)
-            let logger = self.logger
+            let logger = self.logger, fence = self.fence
             do {
                 let results = try await client.withConnection { connection -> [Result<any Sendable, any Error>] in
                     let sql = SQLSession(connection: connection, logger: logger)
                     return try await sql.transaction {
                         try await sql.execute("SELECT pg_advisory_xact_lock(\(Self.writeLock))")
+                        if let fence {
+                            let current = try await sql.value("SELECT epoch FROM leadership WHERE id = 1", as: Int64.self)
+                            guard current == fence else { throw PostgresStoreError.deposed(epoch: fence, current: current) }
+                        }
                         // One write alone needs no savepoint: its failure rolls back a transaction that holds only it.
                         if batch.count == 1 { return [.success(try await batch[0].body(sql))] }
                         var results: [Result<any Sendable, any Error>] = []

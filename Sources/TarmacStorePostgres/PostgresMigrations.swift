@@ -92,6 +92,10 @@ enum PostgresMigrations {
               ADD COLUMN loads bigint NOT NULL DEFAULT 0
             """,
         ]),
+        // Leadership among replicas: the epoch of the last claim, which fences every write of an earlier leader.
+        Migration(name: "v11-leadership", statements: [
+            "CREATE TABLE leadership (id integer PRIMARY KEY CHECK (id = 1), epoch bigint NOT NULL, holder text NOT NULL, since timestamptz NOT NULL)",
+        ]),
     ]
 
     /// The advisory lock held while migrating ('tarmac' and 2): replicas that start together migrate one at a time,

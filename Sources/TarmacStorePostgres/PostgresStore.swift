@@ -78,6 +78,25 @@ public final class PostgresStore: Store {
         return Schema(applied: applied, missing: known.filter { !applied.contains($0) }, unknown: applied.filter { !known.contains($0) })
     }
 
+    /// Becomes the leader: applies the missing migrations first (the leader migrates, once, before it takes the loop),
+    /// refuses if the schema is newer than this version (a replica on the older schema must not write the wrong shape),
+    /// then claims the next epoch. From then on every write of this process is fenced by that epoch: once another
+    /// process claims a later one, they are refused (`PostgresStoreError.deposed`) and nothing of them is written.
+    public func claimLeadership(holder: String) async throws -> Int64 {
+        try await migrate()
+        return try await group.claim(holder: holder)
+    }
+
+    /// The epoch this process leads with (nil: it has not claimed leadership).
+    public var leaderEpoch: Int64? { get async { await group.fenced } }
+
+    /// The last claim: its epoch and holder (nil: nobody has led).
+    public func leadership() async throws -> (epoch: Int64, holder: String)? {
+        guard let row = try await read("SELECT epoch, holder FROM leadership WHERE id = 1").first else { return nil }
+        let (epoch, holder) = try row.decode((Int64, String).self)
+        return (epoch, holder)
+    }
+
     /// Migrations applied so far, by name.
     public func appliedMigrations() async throws -> [String] { try await schema().applied }
 

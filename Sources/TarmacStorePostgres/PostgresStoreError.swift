@@ -11,6 +11,8 @@ public enum PostgresStoreError: Error, CustomStringConvertible, Sendable {
     case newerSchema(unknown: [String])
     /// The server could not be reached or the connection broke.
     case connection(String)
+    /// This process led with `epoch`, and another has claimed leadership since (`current`): its writes are refused.
+    case deposed(epoch: Int64, current: Int64?)
 
     public var description: String {
         switch self {
@@ -20,6 +22,8 @@ public enum PostgresStoreError: Error, CustomStringConvertible, Sendable {
         case .newerSchema(let unknown):
             return "the database's schema is newer than this tarmac: it has migrations this version does not know (\(unknown.joined(separator: ", "))); run the newer version"
         case .connection(let m): return "PostgreSQL: \(m)"
+        case .deposed(let epoch, let current):
+            return "this replica led with epoch \(epoch) and another has led since (epoch \(current.map(String.init) ?? "none")): its writes are refused"
         }
     }
 

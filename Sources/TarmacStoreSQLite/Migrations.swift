@@ -178,6 +178,16 @@ enum Migrations {
                 t.add(column: "loads", .integer).notNull().defaults(to: 0)
             }
         }
+        // Leadership among replicas (the PostgreSQL store's; one process holds a SQLite file, so it stays empty here):
+        // the same named migrations on both stores.
+        m.registerMigration("v11-leadership") { db in
+            try db.create(table: "leadership") { t in
+                t.column("id", .integer).primaryKey().check { $0 == 1 }
+                t.column("epoch", .integer).notNull()
+                t.column("holder", .text).notNull()
+                t.column("since", .datetime).notNull()
+            }
+        }
         return m
     }
 }

@@ -484,7 +484,7 @@ public enum StoreConformance {
         if !ok { throw ConformanceFailure(check: check, seen: seen) }
     }
 
-    static func entry(_ id: String, at: Date, requestID: String? = nil) -> WorkloadEntry {
+    public static func entry(_ id: String, at: Date, requestID: String? = nil) -> WorkloadEntry {
         var e = WorkloadEntry(id: id, name: "n-\(id)", team: "search", env: "dev", kind: "TrainingJob", owner: "alice@acme.example", submittedBy: "alice",
                               requestID: requestID, size: "cpu-small", podCount: 1, priority: 10, source: "kind: TrainingJob\n", maxAttempts: 3, now: at)
         e.message = "waits for \u{0}nothing"

@@ -66,7 +66,7 @@ import TarmacTesting
     @Test func storeChainsRecordsAcrossTransactionsInARealSQLiteFile() async throws {
         let dir = try TemporaryDirectory()
         let store = try SQLiteStore(path: dir.path + "/t.db")
-        #expect(try store.appliedMigrations() == ["v1-workloads", "v1-tokens", "v1-audit", "v2-workload-plans", "v2-transitions", "v3-identity", "v4-audit-query-columns", "v5-model-registry", "v6-model-approvals", "v7-rollouts", "v8-document-reviews", "v9-usage", "v10-usage-inference"])
+        #expect(try store.appliedMigrations() == ["v1-workloads", "v1-tokens", "v1-audit", "v2-workload-plans", "v2-transitions", "v3-identity", "v4-audit-query-columns", "v5-model-registry", "v6-model-approvals", "v7-rollouts", "v8-document-reviews", "v9-usage", "v10-usage-inference", "v11-leadership"])
         let now = Date()
         var w = WorkloadEntry(id: "wl-1", name: "a", team: "t", env: "dev", kind: "TrainingJob", owner: nil, submittedBy: "u", requestID: "r1",
                               size: "s", podCount: 1, priority: 0, source: "x", maxAttempts: 3, now: now)
