@@ -24,6 +24,9 @@ actor PostgresGroupCommit {
 
     /// The advisory lock every write transaction takes first ('tarmac' and 1).
     static let writeLock: Int64 = 0x7461_726D_6163_0001
+    /// The lock as pg_locks shows it: the key's high and low 32 bits (as oid values).
+    static let lockHigh = Int64(UInt64(bitPattern: writeLock) >> 32)
+    static let lockLow = Int64(UInt64(bitPattern: writeLock) & 0xFFFF_FFFF)
 
     private let started: Gate
     /// The epoch this process leads with, once it claimed leadership: every write transaction then checks, under the
@@ -45,7 +48,17 @@ actor PostgresGroupCommit {
         let epoch = try await client.withConnection { connection -> Int64 in
             let sql = SQLSession(connection: connection, logger: logger)
             return try await sql.transaction {
-                try await sql.execute("SELECT pg_advisory_xact_lock(\(Self.writeLock))")
+                // A leader paused inside a write transaction (SIGSTOP, a frozen VM) holds the write lock: its session is
+                // ended (its transaction rolled back, nothing of it committed) instead of waited for.
+                if try await sql.value("SELECT pg_try_advisory_xact_lock(\(Self.writeLock))", as: Bool.self) != true {
+                    let ended = try await sql.rows("""
+                        SELECT pg_terminate_backend(pid) FROM pg_locks
+                        WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() AND classid = \(Self.lockHigh) AND objid = \(Self.lockLow)
+                          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                        """).count
+                    logger.notice("ended the sessions that held the write lock", metadata: ["sessions": "\(ended)"])
+                    try await sql.execute("SELECT pg_advisory_xact_lock(\(Self.writeLock))")
+                }
                 return try await sql.value("""
                     INSERT INTO leadership (id, epoch, holder, since) VALUES (1, 1, \(holder), now())
                     ON CONFLICT (id) DO UPDATE SET epoch = leadership.epoch + 1, holder = excluded.holder, since = excluded.since
@@ -58,6 +71,29 @@ actor PostgresGroupCommit {
     }
 
     var fenced: Int64? { fence }
+
+    /// A write transaction's first statements: the write lock, then (in one statement that starts once the lock is
+    /// held, so it sees every commit before) the fence and the heads of the audit chain and of the transition log. A
+    /// deposed leader's transaction stops here.
+    static func begin(_ sql: SQLSession, fence: Int64?) async throws {
+        try await sql.execute("SELECT pg_advisory_xact_lock(\(Self.writeLock))")
+        let row = try await sql.rows("""
+            SELECT (SELECT epoch FROM leadership WHERE id = 1), a.seq, a.hash, (SELECT COALESCE(MAX(seq), 0) FROM transition)::bigint
+            FROM (SELECT NULL) AS one LEFT JOIN LATERAL (SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1) AS a ON true
+            """).first
+        let (epoch, auditSeq, auditHash, transition) = try row?.decode((Int64?, Int64?, String?, Int64).self) ?? (nil, nil, nil, Int64(0))
+        if let fence, epoch != fence { throw PostgresStoreError.deposed(epoch: fence, current: epoch) }
+        sql.log.audit = (auditSeq ?? 0, auditHash ?? "")
+        sql.log.transition = transition
+    }
+
+    /// Errors no retry of the batch gets past: the leader was deposed, the connection broke.
+    static func failsEveryWrite(_ error: any Error) -> Bool {
+        switch error as? PostgresStoreError {
+        case .deposed?, .connection?: return true
+        default: return false
+        }
+    }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (SQLSession) async throws -> T) async throws -> T {
         let value = try await withCheckedThrowingContinuation { (c: CheckedContinuation<any Sendable, any Error>) in
@@ -79,28 +115,38 @@ actor PostgresGroupCommit {
             do {
                 let results = try await client.withConnection { connection -> [Result<any Sendable, any Error>] in
                     let sql = SQLSession(connection: connection, logger: logger)
-                    return try await sql.transaction {
-                        try await sql.execute("SELECT pg_advisory_xact_lock(\(Self.writeLock))")
-                        if let fence {
-                            let current = try await sql.value("SELECT epoch FROM leadership WHERE id = 1", as: Int64.self)
-                            guard current == fence else { throw PostgresStoreError.deposed(epoch: fence, current: current) }
+                    do {
+                        // The common case: every write of the batch in one transaction, no savepoint between them.
+                        return try await sql.transaction {
+                            try await Self.begin(sql, fence: fence)
+                            var results: [Result<any Sendable, any Error>] = []
+                            for job in batch { results.append(.success(try await job.body(sql))) }
+                            return results
                         }
-                        // One write alone needs no savepoint: its failure rolls back a transaction that holds only it.
-                        if batch.count == 1 { return [.success(try await batch[0].body(sql))] }
-                        var results: [Result<any Sendable, any Error>] = []
-                        for job in batch {
-                            try await sql.execute("SAVEPOINT w")
-                            do {
-                                let value = try await job.body(sql)
-                                try await sql.execute("RELEASE SAVEPOINT w")
-                                results.append(.success(value))
-                            } catch {
-                                // Rolled back alone; when the connection broke, this rollback throws and fails the batch.
-                                results.append(.failure(error))
-                                try await sql.execute("ROLLBACK TO SAVEPOINT w")
+                    } catch {
+                        // One write failed (a unique key taken, a refusal of its own): the batch again, each write in
+                        // a savepoint of its own so that the one that fails is rolled back alone.
+                        guard batch.count > 1, !Self.failsEveryWrite(error) else { throw error }
+                        sql.log.reset()
+                        return try await sql.transaction {
+                            try await Self.begin(sql, fence: fence)
+                            var results: [Result<any Sendable, any Error>] = []
+                            for job in batch {
+                                try await sql.execute("SAVEPOINT w")
+                                let before = sql.log.snapshot
+                                do {
+                                    let value = try await job.body(sql)
+                                    try await sql.execute("RELEASE SAVEPOINT w")
+                                    results.append(.success(value))
+                                } catch {
+                                    // Rolled back alone; when the connection broke, this rollback throws and fails the batch.
+                                    results.append(.failure(error))
+                                    sql.log.restore(before)
+                                    try await sql.execute("ROLLBACK TO SAVEPOINT w")
+                                }
                             }
+                            return results
                         }
-                        return results
                     }
                 }
                 for (job, r) in zip(batch, results) { job.done.resume(with: r) }

@@ -72,6 +72,8 @@ public struct PostgresLocation: Sendable, CustomStringConvertible {
         }
         config.options.maximumConnections = connections
         config.options.connectTimeout = .seconds(10)
+        // A process paused inside a transaction (it holds the write lock) is cut off by the server, not waited for.
+        config.options.additionalStartupParameters = [("idle_in_transaction_session_timeout", "10s")]
         return config
     }
 }

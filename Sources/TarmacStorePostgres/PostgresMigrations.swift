@@ -93,8 +93,15 @@ enum PostgresMigrations {
             """,
         ]),
         // Leadership among replicas: the epoch of the last claim, which fences every write of an earlier leader.
+        // ...and the wake-up of other processes' transition tails: one notification per transaction that appended
+        // transitions (PostgreSQL folds repeats of one payload), sent at its commit.
         Migration(name: "v11-leadership", statements: [
             "CREATE TABLE leadership (id integer PRIMARY KEY CHECK (id = 1), epoch bigint NOT NULL, holder text NOT NULL, since timestamptz NOT NULL)",
+            """
+            CREATE FUNCTION tarmac_transitions_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_notify('tarmac_transitions', ''); RETURN NULL; END $$
+            """,
+            "CREATE TRIGGER transition_notify AFTER INSERT ON transition FOR EACH STATEMENT EXECUTE FUNCTION tarmac_transitions_notify()",
         ]),
     ]
 

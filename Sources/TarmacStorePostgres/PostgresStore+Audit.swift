@@ -20,23 +20,39 @@ extension PostgresStore {
         try await write { sql in try await Self.append(audit, sql) }
     }
 
-    /// Links records onto the chain's head, inside the caller's write transaction.
+    /// Links records onto the chain's head, inside the caller's write transaction: one statement for all of them.
     static func append(_ drafts: [AuditDraft], _ sql: SQLSession) async throws {
         guard !drafts.isEmpty else { return }
-        let head = try await sql.rows("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").first.map { try $0.decode((Int64, String).self) }
-        var seq = head?.0 ?? 0
-        var previous = head?.1 ?? AuditRecord.genesis
+        var binds = PostgresBindings()
+        let rows = try await link(drafts, sql, into: &binds)
+        try await sql.execute(PostgresQuery(unsafeSQL: "INSERT INTO audit \(auditColumns) VALUES " + rows.map { "(\($0))" }.joined(separator: ", "), binds: binds))
+    }
+
+    static let auditColumns = "(seq, \"timeMillis\", \"actorKind\", \"actorID\", action, object, before, after, detail, \"previousHash\", hash, tool, workload)"
+
+    /// Links records onto the chain's head (moving the transaction's head past them) and adds their values to `binds`;
+    /// one list of placeholders per record, for an INSERT the caller writes.
+    static func link(_ drafts: [AuditDraft], _ sql: SQLSession, into binds: inout PostgresBindings) async throws -> [String] {
+        let head = try await sql.log.auditHead(sql)
+        var seq = head.seq
+        var previous = head.seq == 0 ? AuditRecord.genesis : head.hash
+        var rows: [String] = []
         for d in drafts {
             seq += 1
             let r = AuditRecord(seq: seq, draft: d, previousHash: previous)
-            try await sql.execute("""
-                INSERT INTO audit (seq, "timeMillis", "actorKind", "actorID", action, object, before, after, detail, "previousHash", hash, tool, workload)
-                VALUES (\(r.seq), \(r.timeMillis), \(Data(r.actorKind.utf8)), \(Data(r.actorID.utf8)), \(Data(r.action.utf8)), \(Data(r.object.utf8)),
-                  \(Data(r.before.utf8)), \(Data(r.after.utf8)), \(Data(r.detail.utf8)), \(r.previousHash), \(r.hash),
-                  \(r.tool.map { Data($0.utf8) }), \(r.workload.map { Data($0.utf8) }))
-                """)
+            let first = binds.count + 1
+            binds.append(r.seq)
+            binds.append(r.timeMillis)
+            for text in [r.actorKind, r.actorID, r.action, r.object, r.before, r.after, r.detail] { try binds.append(Data(text.utf8)) }
+            binds.append(r.previousHash)
+            binds.append(r.hash)
+            try binds.append(r.tool.map { Data($0.utf8) })
+            try binds.append(r.workload.map { Data($0.utf8) })
+            rows.append((first..<(first + 13)).map { "$\($0)" }.joined(separator: ", "))
             previous = r.hash
         }
+        sql.log.audit = (seq, previous)
+        return rows
     }
 
     /// The query's conditions on the indexed columns, values bound as bytes; "starts with" is a range of bytes (no

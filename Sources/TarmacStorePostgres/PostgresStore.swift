@@ -162,18 +162,47 @@ public final class PostgresStore: Store {
         let planBody = try plan.map { try Self.encoder.encode($0) }
         let encoded = try transition.map { ($0, try Self.encoder.encode($0)) }
         let r = try await write { sql -> Inserted in
-            if let request = workload.requestID,
-               let existing = try await sql.value("SELECT body FROM workload WHERE \"requestID\" = \(request)", as: Data.self) {
-                return Inserted(workload: try Self.decoder.decode(WorkloadEntry.self, from: existing), created: false, transition: nil)
-            }
-            try await sql.execute("""
-                INSERT INTO workload (id, "requestID", team, state, "createdAt", "updatedAt", body, plan)
-                VALUES (\(workload.id), \(workload.requestID), \(workload.team), \(workload.state.rawValue), \(workload.createdAt), \(workload.updatedAt), \(body), \(planBody))
-                """)
-            try await Self.append([audit], sql)
+            // One statement: the workload, unless its request id was used (then nothing), with its audit record and its
+            // transition only if it was inserted.
+            let before = sql.log.snapshot
+            var binds = PostgresBindings()
+            binds.append(workload.id)
+            binds.append(workload.requestID)
+            binds.append(workload.team)
+            binds.append(workload.state.rawValue)
+            binds.append(workload.createdAt)
+            binds.append(workload.updatedAt)
+            try binds.append(body)
+            try binds.append(planBody)
+            let audit = try await Self.link([audit], sql, into: &binds)[0]
             var stored: Transition?
-            if let encoded { stored = try await Self.append([encoded], sql).first }
-            return Inserted(workload: workload, created: true, transition: stored)
+            var transitionRow = ""
+            if let (t, tBody) = encoded {
+                var t = t
+                t.seq = try await sql.log.transitionHead(sql) + 1
+                let first = binds.count + 1
+                binds.append(t.seq)
+                binds.append(t.workload)
+                binds.append(t.event)
+                try binds.append(tBody)
+                transitionRow = ", t AS (INSERT INTO transition (seq, workload, event, body) SELECT $\(first), $\(first + 1), $\(first + 2), $\(first + 3) FROM w)"
+                sql.log.transition = t.seq
+                stored = t
+            }
+            let inserted = try await sql.value(PostgresQuery(unsafeSQL: """
+                WITH w AS (INSERT INTO workload (id, "requestID", team, state, "createdAt", "updatedAt", body, plan) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                  ON CONFLICT ("requestID") DO NOTHING RETURNING id),
+                a AS (INSERT INTO audit \(Self.auditColumns) SELECT \(audit) FROM w)\(transitionRow)
+                SELECT count(*)::bigint FROM w
+                """, binds: binds), as: Int64.self)
+            if inserted == 1 { return Inserted(workload: workload, created: true, transition: stored) }
+            // The request id was used: nothing was written, and the heads stay where they were.
+            sql.log.restore(before)
+            guard let request = workload.requestID,
+                  let existing = try await sql.value("SELECT body FROM workload WHERE \"requestID\" = \(request)", as: Data.self) else {
+                throw PostgresStoreError.server(sqlState: nil, message: "workload \(workload.id) was not inserted", statement: "INSERT INTO workload")
+            }
+            return Inserted(workload: try Self.decoder.decode(WorkloadEntry.self, from: existing), created: false, transition: nil)
         }
         return (r.workload, r.created, r.transition)
     }
@@ -210,19 +239,27 @@ public final class PostgresStore: Store {
     }
 
     /// Numbers transitions after the last one, inside the caller's write transaction (which holds the write lock: no
-    /// other writer in any process numbers meanwhile, so seqs are gapless and in commit order).
+    /// other writer in any process numbers meanwhile, so seqs are gapless and in commit order); one statement for all.
     static func append(_ transitions: [(Transition, Data)], _ sql: SQLSession) async throws -> [Transition] {
         guard !transitions.isEmpty else { return [] }
-        var seq = try await sql.value("SELECT COALESCE(MAX(seq), 0)::bigint FROM transition", as: Int64.self) ?? 0
+        var seq = try await sql.log.transitionHead(sql)
+        var binds = PostgresBindings()
+        var rows: [String] = []
         var out: [Transition] = []
         for (t, body) in transitions {
             var t = t
             seq += 1
             t.seq = seq
-            try await sql.execute("INSERT INTO transition (seq, workload, event, body) VALUES (\(seq), \(t.workload), \(t.event), \(body))")
+            let first = binds.count + 1
+            binds.append(seq)
+            binds.append(t.workload)
+            binds.append(t.event)
+            try binds.append(body)
+            rows.append("($\(first), $\(first + 1), $\(first + 2), $\(first + 3))")
             out.append(t)
         }
-        try await sql.execute("SELECT pg_notify('tarmac_transitions', \(String(seq)))")
+        try await sql.execute(PostgresQuery(unsafeSQL: "INSERT INTO transition (seq, workload, event, body) VALUES " + rows.joined(separator: ", "), binds: binds))
+        sql.log.transition = seq
         return out
     }
 }

@@ -6,6 +6,8 @@ import PostgresNIO
 struct SQLSession {
     let connection: PostgresConnection
     let logger: Logger
+    /// Inside a write transaction: the heads of the audit chain and the transition log, read once per transaction.
+    var log = LogHeads()
 
     /// Every row of a query's answer.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
@@ -38,5 +40,43 @@ struct SQLSession {
             try? await execute("ROLLBACK")
             throw error
         }
+    }
+}
+
+/// The heads of the audit chain and of the transition log inside one write transaction (which holds the write lock, so
+/// nobody else moves them): read once, then carried from append to append instead of read again by each. A write
+/// rolled back alone (to its savepoint) puts them back as they were before it.
+final class LogHeads: @unchecked Sendable {
+    var audit: (seq: Int64, hash: String)?
+    var transition: Int64?
+
+    struct Snapshot {
+        var audit: (seq: Int64, hash: String)?
+        var transition: Int64?
+    }
+
+    var snapshot: Snapshot { Snapshot(audit: audit, transition: transition) }
+
+    func restore(_ s: Snapshot) {
+        audit = s.audit
+        transition = s.transition
+    }
+
+    func reset() { restore(Snapshot(audit: nil, transition: nil)) }
+
+    /// The audit chain's head (seq 0 and the genesis hash while it is empty).
+    func auditHead(_ sql: SQLSession) async throws -> (seq: Int64, hash: String) {
+        if let audit { return audit }
+        let row = try await sql.rows("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").first.map { try $0.decode((Int64, String).self) }
+        let head = (row?.0 ?? 0, row?.1 ?? "")
+        audit = head
+        return head
+    }
+
+    func transitionHead(_ sql: SQLSession) async throws -> Int64 {
+        if let transition { return transition }
+        let head = try await sql.value("SELECT COALESCE(MAX(seq), 0)::bigint FROM transition", as: Int64.self) ?? 0
+        transition = head
+        return head
     }
 }

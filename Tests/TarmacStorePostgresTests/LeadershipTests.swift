@@ -103,3 +103,35 @@ enum AuditChainCheck {
         return true
     }
 }
+
+/// A leader paused inside a write transaction holds the store's write lock; the next leader's claim ends that session
+/// (rolling its transaction back) instead of waiting for it.
+@Suite(.enabled(if: PostgresRig.available, Comment(rawValue: PostgresRig.failure ?? PostgresRig.skipMessage)))
+struct PausedWriterTests {
+    @Test func aClaimEndsTheSessionOfALeaderPausedInsideATransaction() async throws {
+        let url = try PostgresRig.database()
+        let store = try await PostgresStore.open(try PostgresLocation(url: url), connections: 2)
+        defer { store.close() }
+        // Another process in the middle of a write transaction: it holds the write lock, appended a record, and sleeps.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/bin/sh")
+        holder.arguments = ["-c", "command -v psql >/dev/null && exec psql '\(url)' -X -q -v ON_ERROR_STOP=1 -c 'BEGIN' -c 'SELECT pg_advisory_xact_lock(8386109795251453953)' -c \"INSERT INTO tarmac_migration (name) VALUES ('paused-write')\" -c 'SELECT pg_sleep(120)'"]
+        holder.standardOutput = FileHandle.nullDevice
+        holder.standardError = FileHandle.nullDevice
+        try holder.run()
+        defer { if holder.isRunning { holder.terminate() } }
+        try await eventually("the other session holds the write lock") {
+            let held = try PostgresRig.psql(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = 1633878017")
+            return held.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let epoch = try await store.claimLeadership(holder: "next")
+        #expect(epoch == 1)
+        #expect(clock.now - start < .seconds(60), "the claim waited \(clock.now - start) (the paused session sleeps 120 s)")
+        try await eventually("the paused session is gone") { !holder.isRunning }
+        // Its transaction was rolled back: nothing of it is there.
+        #expect(try PostgresRig.psql(url, "SELECT count(*) FROM tarmac_migration WHERE name = 'paused-write'").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        try await store.appendAudit([LeadershipTests.draft("after the claim")])
+    }
+}
