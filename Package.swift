@@ -223,7 +223,7 @@ let package = Package(
             name: "TarmacBenchmarks",
             dependencies: [
                 "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacKinds", "TarmacTesting", "TarmacEngine", "TarmacPlanning", "TarmacSimulator",
-                "TarmacCore", "TarmacRuntime", "TarmacStoreSQLite", "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacAPI", "TarmacMetering",
+                "TarmacCore", "TarmacRuntime", "TarmacStoreSQLite", "TarmacStorePostgres", "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacAPI", "TarmacMetering",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -285,7 +285,8 @@ let package = Package(
             dependencies: [
                 "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacTesting",
                 "TarmacCore", "TarmacRuntime", "TarmacPlanning", "TarmacKinds", "TarmacStoreSQLite", "TarmacContract", "TarmacWorkdir", "TarmacDelivery",
-                "TarmacMetering", "TarmacModel", .product(name: "Logging", package: "swift-log"),
+                "TarmacMetering", "TarmacModel", "TarmacStorePostgres", "tarmac", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -57,6 +57,17 @@ struct UpCommand: AsyncParsableCommand {
                                discussion: "The password comes from PGPASSWORD (or the URL). Missing migrations are applied at start, one replica at a time. Also TARMAC_STORE.",
                                valueName: "url"))
     var store: String?
+    @Option(help: ArgumentHelp("The 32-byte key workload credentials are derived from and signing keys are sealed with (default: DATA/workload-credentials.key, created at the first start).",
+                               discussion: "Replicas that share a --store must share this key (mount the same Secret): the signing keys in the store are sealed with it. Given, the file must exist: create one with `head -c 32 /dev/urandom > FILE`.",
+                               valueName: "file"))
+    var credentialKey: String?
+    @Flag(help: ArgumentHelp("Run as one of several replicas that share one --store: lead while holding a Kubernetes Lease, stand by otherwise.",
+                             discussion: "Needs a PostgreSQL --store and a cluster for the Lease (--kubeconfig, --context or --in-cluster). The leader applies missing migrations, claims the next epoch (every write it makes is fenced by it: once another replica leads, nothing more of it is written) and runs the control plane. A standby answers /healthz, and 503 naming the leader everywhere else (/readyz too), until it leads. A leader that cannot renew the Lease within the renew deadline exits with status 75, as Kubernetes' controllers do, to start again as a standby; stopped with SIGTERM it gives the Lease up at once."))
+    var leaderElect = false
+    @Option(help: ArgumentHelp("With --leader-elect: the Lease, NAMESPACE/NAME.", valueName: "namespace/name")) var leaderLease: String = "tarmac-system/tarmac-leader"
+    @Option(help: "With --leader-elect: seconds a leader's claim lasts after its last renewal (Kubernetes' default).") var leaseDuration: Double = 15
+    @Option(help: "With --leader-elect: seconds the leader keeps trying to renew before it stops leading.") var renewDeadline: Double = 10
+    @Option(help: "With --leader-elect: seconds between tries to acquire or renew the Lease.") var retryPeriod: Double = 2
     @Option(help: "Port to listen on.") var port: Int = 8080
     @Option(help: "Address to listen on (beyond loopback needs --allow-remote).") var host: String = "127.0.0.1"
     @Flag(help: "Allow listening on a non-loopback address.") var allowRemote = false
@@ -112,6 +123,17 @@ struct UpCommand: AsyncParsableCommand {
         var mode: Isolation.Mode? { Isolation.Mode(rawValue: rawValue) }
     }
 
+    var leaseName: (namespace: String, name: String)? {
+        let parts = leaderLease.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+        return (String(parts[0]), String(parts[1]))
+    }
+
+    var electionSettings: LeaderElectionSettings {
+        func d(_ s: Double) -> Duration { .milliseconds(Int64((s * 1000).rounded())) }
+        return LeaderElectionSettings(leaseDuration: d(leaseDuration), renewDeadline: d(renewDeadline), retryPeriod: d(retryPeriod))
+    }
+
     /// --store, else TARMAC_STORE (nil: the SQLite file in the data directory).
     var storeURL: String? {
         (store ?? ProcessInfo.processInfo.environment["TARMAC_STORE"]).flatMap { $0.isEmpty ? nil : $0 }
@@ -145,6 +167,12 @@ struct UpCommand: AsyncParsableCommand {
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown --log-level '\(logLevel)'") }
         if let url = storeURL {
             do { _ = try PostgresLocation(url: url) } catch { throw ValidationError("--store: \(error)") }
+        }
+        if leaderElect {
+            guard storeURL != nil else { throw ValidationError("--leader-elect needs a --store postgres://… that the replicas share") }
+            guard credentialKey != nil else { throw ValidationError("--leader-elect needs a --credential-key FILE that the replicas share (the signing keys in the store are sealed with it)") }
+            guard leaseName != nil else { throw ValidationError("--leader-lease must be NAMESPACE/NAME, not '\(leaderLease)'") }
+            do { try electionSettings.validate() } catch { throw ValidationError("--lease-duration, --renew-deadline, --retry-period: \(error)") }
         }
         if grace < 0 { throw ValidationError("--grace must not be negative") }
         if uploadIdleTimeout <= 0 { throw ValidationError("--upload-idle-timeout must be positive") }
@@ -200,15 +228,20 @@ struct UpCommand: AsyncParsableCommand {
         for p in [dataDir, dataDir + "/pods"] { chmod(p, 0o700) }
         let store: any Store
         let storeLine: String
+        var leadership: (elector: LeaseElector, epoch: Int64)?
         if let url = storeURL {
             let location = try PostgresLocation(url: url)
             do {
-                let pg = try await PostgresStore.open(location, logger: Logger(label: "tarmac.store"))
+                // A replica that may not lead must not migrate: the leader does, once it holds the Lease.
+                let pg = leaderElect ? try PostgresStore(location, logger: Logger(label: "tarmac.store"))
+                    : try await PostgresStore.open(location, logger: Logger(label: "tarmac.store"))
+                if leaderElect { leadership = try await lead(pg, logger: logger) }
                 store = pg
                 let schema = try await pg.schema()
                 storeLine = "store     PostgreSQL \(location) (schema: \(schema.applied.count) migrations, last \(schema.applied.last ?? "none"))"
-            } catch {
-                Terminal.writeError("error: cannot use the store at \(location): \(error)")
+                    + (leadership.map { "\n  leader    \($0.elector.identity), epoch \($0.epoch) (Lease \($0.elector.namespace)/\($0.elector.name))" } ?? "")
+            } catch let e as PostgresStoreError {
+                Terminal.writeError("error: cannot use the store at \(location): \(e)")
                 throw ExitCode(5)
             }
         } else {
@@ -322,7 +355,7 @@ struct UpCommand: AsyncParsableCommand {
         func httpURL(_ host: String, _ port: Int) -> String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
         let advertise = advertiseURL ?? (backend == .local ? httpURL(loopback, port) : nil)
         var config = ControlPlaneConfig(graceSeconds: grace, advertiseURL: advertise.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
-                                        credentialKey: try CredentialKey.load(dataDir + "/workload-credentials.key"))
+                                        credentialKey: try loadCredentialKey(dataDir: dataDir))
         if let gatewayPort {
             let url = gatewayURL ?? (backend == .kubernetes ? nil : httpURL(loopback, gatewayPort))
             config.gatewayURL = url.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
@@ -334,13 +367,16 @@ struct UpCommand: AsyncParsableCommand {
         let secret = try await tokens.bootstrap()
         // Workload identity: tokens are issued as this server (the address pods reach it at).
         let issuer = config.advertiseURL ?? url
-        let credentials = try await CredentialAuthority.load(issuer: issuer, store: store, controlPlane: controlPlane, sealingKey: config.credentialKey,
-                                                             logger: Logger(label: "tarmac.credentials"))
+        let credentials = try await Self.unsealing(credentialKey ?? dataDir + "/workload-credentials.key") {
+            try await CredentialAuthority.load(issuer: issuer, store: store, controlPlane: controlPlane, sealingKey: config.credentialKey,
+                                               logger: Logger(label: "tarmac.credentials"))
+        }
         let credentialService = CredentialService(credentials, transitions: controlPlane.transitions, logger: Logger(label: "tarmac.credentials"))
         // Recovery (the store's workloads, the backend's pods) starts once the API's port is bound; requests wait for it.
         let portBound = ReadinessGate(), recovered = ReadinessGate()
         let recovery = LifecycleService.Recovery(portBound: portBound, recovered: recovered, then: { try await credentials.adoptLiveAttempts() })
         var services: [any Service] = [LifecycleService(controlPlane, recovery: recovery), metering, credentialService]
+        if let leadership { services.append(LeadershipService(elector: leadership.elector, logger: Logger(label: "tarmac.leader"))) }
         var gatewayLine = "gateway   off (--gateway-port PORT serves the contract's tools to agents)"
         var gatewayClient: HTTPClient?
         if let gatewayPort {
@@ -492,6 +528,62 @@ struct UpCommand: AsyncParsableCommand {
         try? await gatewayClient?.shutdown()
         await kubernetes?.shutdown()
         logger.info("stopped; running workloads keep running and are taken back at the next start")
+    }
+
+    /// --credential-key (which must exist), else the data directory's key (created at the first start).
+    func loadCredentialKey(dataDir: String) throws -> SymmetricKey {
+        guard let credentialKey else { return try CredentialKey.load(dataDir + "/workload-credentials.key") }
+        guard FileManager.default.fileExists(atPath: credentialKey) else {
+            throw ValidationError("no key at --credential-key \(credentialKey): create one with `head -c 32 /dev/urandom > \(credentialKey)` and give every replica the same")
+        }
+        return try CredentialKey.load(credentialKey)
+    }
+
+    /// Loads what the credential key unseals; a key that does not open the store's signing keys is said in words.
+    static func unsealing<T>(_ keyPath: String, _ load: () async throws -> T) async throws -> T {
+        do {
+            return try await load()
+        } catch let e as CryptoKitError {
+            Terminal.writeError("error: the signing keys in the store cannot be unsealed with the credential key \(keyPath) (\(e)): replicas that share a store must share the key (--credential-key FILE, the same file or Secret for all)")
+            throw ExitCode(5)
+        }
+    }
+
+    /// Stands by until this replica holds the Lease (serving /healthz, and 503 naming the leader elsewhere), then
+    /// claims leadership in the store: migrations first, the next epoch after.
+    func lead(_ store: PostgresStore, logger: Logger) async throws -> (elector: LeaseElector, epoch: Int64) {
+        guard let lease = leaseName else { throw ValidationError("--leader-lease must be NAMESPACE/NAME") }
+        let access = try cluster.access()
+        let kube = try KubeClient(access, logger: Logger(label: "tarmac.leader"))
+        let env = ProcessInfo.processInfo.environment
+        let identity = env["POD_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        let elector = try LeaseElector(client: kube, namespace: lease.namespace, name: lease.name, identity: identity, settings: electionSettings,
+                                       logger: Logger(label: "tarmac.leader"))
+        let standby = buildStandbyApplication(host: host, port: port, reason: {
+            await elector.holder.map { "\($0) leads (Lease \(lease.namespace)/\(lease.name))" } ?? "waiting for the Lease \(lease.namespace)/\(lease.name)"
+        }, logger: Logger(label: "tarmac.standby"))
+        // Shut down gracefully once this replica leads (its port is then the control plane's).
+        let group = ServiceGroup(configuration: .init(services: [.init(service: standby)], logger: Logger(label: "tarmac.standby")))
+        let serving = Task { try await group.run() }
+        print("Tarmac \(TarmacVersion.current) is on standby as \(identity): it leads once it holds the Lease \(lease.namespace)/\(lease.name) (\(access.server))")
+        Terminal.flush()
+        do {
+            try await elector.acquire()
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        _ = try? await serving.value
+        do {
+            let epoch = try await store.claimLeadership(holder: identity)
+            logger.notice("leading", metadata: ["identity": "\(identity)", "epoch": "\(epoch)"])
+            return (elector, epoch)
+        } catch {
+            // An older replica on a newer schema, say: it must not lead; another replica may.
+            await elector.release()
+            throw error
+        }
     }
 
     /// examples/platform/platform.yaml in the working directory or above it, or next to the executable's checkout.

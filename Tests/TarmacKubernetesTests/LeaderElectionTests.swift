@@ -4,6 +4,10 @@ import Testing
 import TarmacKubernetes
 import TarmacTesting
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Leader election's decisions, in virtual time (no sockets): Kubernetes' rules, judged by the candidate's own clock.
 @Suite struct LeaderElectionTests {
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
@@ -87,9 +91,9 @@ extension RealCluster {
         #expect(led - stopped >= .seconds(2), "b led \(led - stopped) after a's last renewal, within the lease")
         let spec = try await lease(client, name)
         #expect(spec["holderIdentity"] as? String == "replica-b" && spec["leaseTransitions"] as? Int == 1, "\(spec)")
-        // a, back, cannot renew: it is told who holds the Lease.
+        // a, back long after its last renewal, steps down at once, before it asks anything (as a paused process must).
         let why = try await a.holdUntilLost()
-        #expect(why.contains("held by replica-b"), "\(why)")
+        #expect(why.contains("within the renew deadline"), "\(why)")
         // b releases: a leads at once.
         await b.release()
         let start = clock.now
@@ -102,4 +106,44 @@ extension RealCluster {
         try await client.get("/apis/coordination.k8s.io/v1/namespaces/default/leases/\(name)")["spec"] as? [String: Any] ?? [:]
     }
 }
+}
+
+/// A leader whose API server stops answering (a blackhole: connections accepted, never answered) steps down at the
+/// renew deadline, not after the client's own timeouts and retries.
+@Suite struct LeaseElectorDeadlineTests {
+    @Test func aLeaderStepsDownAtTheRenewDeadlineWhenTheAPIServerDoesNotAnswer() async throws {
+        let hole = try Blackhole()
+        defer { hole.close() }
+        let client = try KubeClient(ClusterAccess(server: "https://127.0.0.1:\(hole.port)", token: "t", source: "test"), logger: Logger(label: "test"))
+        let settings = LeaderElectionSettings(leaseDuration: .seconds(3), renewDeadline: .seconds(2), retryPeriod: .milliseconds(250))
+        let elector = try LeaseElector(client: client, namespace: "default", name: "x", identity: "a", settings: settings)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let why = try await elector.holdUntilLost()
+        let took = clock.now - start
+        // Cut off at the deadline: the client alone would try 6 times, 30 s each. (Under a loaded test run the timer
+        // fires late, so the bound is loose; alone it steps down after about 2.2 s.)
+        #expect(why.contains("within the renew deadline"), "\(why)")
+        #expect(took >= .seconds(2) && took < .seconds(60), "stepped down after \(took)")
+    }
+}
+
+/// A TCP port that accepts connections (the kernel's backlog) and never reads or answers.
+final class Blackhole: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        port = ok ? Int(UInt16(bigEndian: addr.sin_port)) : 0
+        guard ok else { throw TestTimeout("no blackhole port") }
+    }
+    func close() { _ = Glibc.close(fd) }
 }

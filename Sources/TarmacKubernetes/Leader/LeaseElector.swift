@@ -1,18 +1,22 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// Leader election through a `coordination.k8s.io/v1` Lease on the API server, as Kubernetes' own controllers do it
 /// (the decisions are `LeaderElection`'s; this is the I/O): reads the Lease, creates or replaces it with the
 /// resourceVersion it read (a conflict means another candidate wrote first), every retry period.
 public actor LeaseElector {
     let client: KubeClient
-    public let namespace: String
-    public let name: String
+    public nonisolated let namespace: String
+    public nonisolated let name: String
+    public nonisolated let identity: String
     private var election: LeaderElection
     private let now: @Sendable () -> Date
     private let logger: Logger
     /// The last successful write of this candidate as leader.
     private var lastRenewal: Date?
+    /// Who held the Lease at the last read (nil: nobody, or not read yet).
+    public private(set) var holder: String?
 
     public init(client: KubeClient, namespace: String, name: String, identity: String, settings: LeaderElectionSettings = LeaderElectionSettings(),
                 now: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "tarmac.leader")) throws {
@@ -20,12 +24,12 @@ public actor LeaseElector {
         self.client = client
         self.namespace = namespace
         self.name = name
+        self.identity = identity
         election = LeaderElection(identity: identity, settings: settings)
         self.now = now
         self.logger = logger
     }
 
-    public var identity: String { election.identity }
     var path: String { "/apis/coordination.k8s.io/v1/namespaces/\(namespace)/leases/\(name)" }
 
     /// Waits until this candidate holds the Lease (trying every retry period); cancellable.
@@ -46,21 +50,50 @@ public actor LeaseElector {
         }
     }
 
-    /// Renews every retry period while this candidate leads; returns why it stopped leading (a renewal refused, or no
-    /// renewal within the renew deadline). Cancellable.
+    /// Renews every retry period while this candidate leads; returns why it stopped leading: a renewal refused (another
+    /// holds the Lease), or no renewal within the renew deadline, counted from the last one, whether the API server
+    /// answered with errors or not at all (each try is cut off at the deadline, as client-go's is). A process that was
+    /// paused past the deadline steps down when it wakes, before it asks anything. Cancellable.
     public func holdUntilLost() async throws -> String {
+        let deadline = election.settings.renewDeadline
         while true {
             try await Task.sleep(for: election.settings.retryPeriod)
-            switch await attempt() {
-            case .led: continue
-            case .held(let holder): return "the Lease \(namespace)/\(name) is held by \(holder) now"
-            case .failed(let why):
-                if let last = lastRenewal, election.mustStepDown(lastRenewal: last, now: now()) {
-                    return "no renewal of the Lease \(namespace)/\(name) within the renew deadline (\(election.settings.renewDeadline)); last error: \(why)"
+            let remaining = (lastRenewal ?? now()).addingTimeInterval(Self.seconds(deadline)).timeIntervalSince(now())
+            guard remaining > 0 else {
+                return "no renewal of the Lease \(namespace)/\(name) within the renew deadline (\(deadline))"
+            }
+            // The try is abandoned at the deadline, not awaited: a connection that hangs (its TLS handshake, say) is
+            // not given up by the HTTP client until its own timeout.
+            let attempt = Task { await self.attempt() }
+            let outcome: Attempt? = await withCheckedContinuation { (c: CheckedContinuation<Attempt?, Never>) in
+                let once = Once()
+                Task {
+                    let a = await attempt.value
+                    if once.claim() { c.resume(returning: a) }
                 }
+                Task {
+                    try? await Task.sleep(for: .milliseconds(Int64(remaining * 1000)))
+                    if once.claim() {
+                        attempt.cancel()
+                        c.resume(returning: nil)
+                    }
+                }
+            }
+            try Task.checkCancellation()
+            switch outcome {
+            case .led?: continue
+            case .held(let holder)?: return "the Lease \(namespace)/\(name) is held by \(holder) now"
+            case .failed(let why)?:
+                if let last = lastRenewal, election.mustStepDown(lastRenewal: last, now: now()) {
+                    return "no renewal of the Lease \(namespace)/\(name) within the renew deadline (\(deadline)); last error: \(why)"
+                }
+            case nil:
+                return "no renewal of the Lease \(namespace)/\(name) within the renew deadline (\(deadline)): the API server did not answer"
             }
         }
     }
+
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
     /// Gives the Lease up (an empty holder), so that another candidate leads at once instead of after the lease
     /// duration; only if this candidate holds it.
@@ -79,6 +112,7 @@ public actor LeaseElector {
     func attempt() async -> Attempt {
         do {
             let (lease, rv) = try await read()
+            holder = lease.flatMap { $0.holder.isEmpty ? nil : $0.holder }
             let t = now()
             switch election.decide(lease: lease, now: t) {
             case .held(let holder, _): return .held(holder)
@@ -123,6 +157,12 @@ public actor LeaseElector {
 
     /// client-go's jitter for acquiring: a retry period plus up to 20% of it.
     func jittered(_ d: Duration) -> Duration { d + d * Double.random(in: 0..<0.2) }
+}
+
+/// True for the first caller only.
+final class Once: Sendable {
+    private let claimed = Mutex(false)
+    func claim() -> Bool { claimed.withLock { c in defer { c = true }; return !c } }
 }
 
 /// Kubernetes' MicroTime: RFC 3339 with microseconds, `2026-12-07T17:30:00.123456Z`.
