@@ -89,14 +89,15 @@ struct BenchServer: @unchecked Sendable {
     let base: String
     let token: String
 
-    static func start(_ tarmac: String) async throws -> BenchServer {
+    /// A fresh `tarmac up` (`extra`: more arguments, `--store URL` say) with the GPU holder queued first.
+    static func start(_ tarmac: String, extra: [String] = []) async throws -> BenchServer {
         let dir = try TemporaryDirectory(prefix: "tarmac-bench")
         let platformDir = dir.url.appendingPathComponent("platform")
         try FileManager.default.copyItem(at: URL(fileURLWithPath: Fixtures.examplePlatform).deletingLastPathComponent(), to: platformDir)
         let platformFile = platformDir.appendingPathComponent("platform.yaml")
         try (try String(contentsOf: platformFile, encoding: .utf8) + "  local: {cpu: 64, memory: 256Gi, gpus: 1, accelerator: l4}\n")
             .write(to: platformFile, atomically: true, encoding: .utf8)
-        let (server, base, token) = try await launch(tarmac, dir: dir, platform: platformFile.path)
+        let (server, base, token) = try await launch(tarmac, dir: dir, platform: platformFile.path, extra: extra)
         let holder = try await send(.POST, base + "/v1/workloads", token: token, body: workload(name: "holder", size: "small", script: "import time\ntime.sleep(100000)"))
         guard holder.0 == 201 else { throw BenchFailure("the GPU holder was not accepted: \(String(decoding: holder.1, as: UTF8.self))") }
         return BenchServer(process: server, dir: dir, base: base, token: token)

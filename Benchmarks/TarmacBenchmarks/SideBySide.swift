@@ -7,62 +7,102 @@ import TarmacTesting
 import Glibc
 #endif
 
-/// Durable submissions, Tarmac against a real kube-apiserver with etcd, with one client program for both: N tasks, each
-/// sending its next request when the last was answered. Tarmac: GPU jobs that stay queued (POST /v1/workloads on a fresh
-/// release `tarmac up`); Kubernetes: suspended Jobs (POST .../jobs, through the same client library as Tarmac's
-/// Kubernetes backend). Each round: the same number of submits per side, side by side in one run; the ratio.
+/// Durable submissions, Tarmac on each of its stores against a real kube-apiserver with etcd, with one client program for
+/// all: N tasks, each sending its next request when the last was answered. Tarmac: GPU jobs that stay queued (POST
+/// /v1/workloads on a fresh release `tarmac up`), its state in SQLite (WAL, synchronous=FULL) and in PostgreSQL (fsync
+/// and synchronous_commit on; a fresh database per round); Kubernetes: suspended Jobs (POST .../jobs, through the same
+/// client library as Tarmac's Kubernetes backend). Each round: the same number of submits per side, side by side in one
+/// run; the ratios. Without --kubeconfig the Kubernetes column is left out; without --postgres a throwaway PostgreSQL
+/// server is started (Tests/Support/postgres-rig), else that column is left out too, saying why.
 func sideBySideBenchmark(_ args: [String]) async {
     let tarmac = tarmacBinary(args)
     let connections = (option("--connections", args) ?? "8,32").split(separator: ",").compactMap { Int($0) }
     let submits = Int(option("--submits", args) ?? "") ?? 4000
-    guard let kubeconfig = option("--kubeconfig", args) else {
-        print("sidebyside needs --kubeconfig FILE: a real kube-apiserver with etcd (Tests/Support/kube-rig start prints one)")
-        exit(64)
-    }
+    let kubeconfig = option("--kubeconfig", args)
     do {
-        let access = try KubeConfig.load(path: kubeconfig, context: option("--context", args))
-        let kube = try KubeClient(access, logger: Logger(label: "bench"))
-        let version = (try? await kube.get("/version"))?["gitVersion"] as? String ?? "?"
+        var kube: KubeClient?
         print("Durable submissions side by side, one client program (N tasks, one request in flight each), \(submits) per round:")
-        print("Tarmac: release tarmac up (\(tarmac)), SQLite WAL synchronous=FULL, GPU jobs that stay queued, fresh server per round;")
-        print("Kubernetes: kube-apiserver \(version) at \(access.server) with its etcd (fsync), suspended Jobs in a fresh namespace per round.")
-        print("connections   Tarmac submits/s   p99 ms   kube-apiserver creates/s   p99 ms   ratio")
+        print("Tarmac: release tarmac up (\(tarmac)), GPU jobs that stay queued, fresh server per round, its store in")
+        print("  SQLite (WAL, synchronous=FULL) and in PostgreSQL (fsync=on, synchronous_commit=on; a fresh database per round);")
+        if let kubeconfig {
+            let access = try KubeConfig.load(path: kubeconfig, context: option("--context", args))
+            kube = try KubeClient(access, logger: Logger(label: "bench"))
+            let version = (try? await kube!.get("/version"))?["gitVersion"] as? String ?? "?"
+            print("Kubernetes: kube-apiserver \(version) at \(access.server) with its etcd (fsync), suspended Jobs in a fresh namespace per round.")
+        } else {
+            print("Kubernetes: left out (--kubeconfig FILE: a real kube-apiserver with etcd; Tests/Support/kube-rig start prints one)")
+        }
+        let postgres = option("--postgres", args) ?? PostgresRig.adminURL
+        if let postgres {
+            print("PostgreSQL: \(postgres.replacingOccurrences(of: "postgres://", with: "").split(separator: "@").last ?? "")" + (option("--postgres", args) == nil ? " (a throwaway server: Tests/Support/postgres-rig)" : ""))
+        } else {
+            print("PostgreSQL: left out (\(PostgresRig.failure ?? PostgresRig.skipMessage))")
+        }
+        print("connections   SQLite submits/s   p99 ms   PostgreSQL submits/s   p99 ms   kube-apiserver creates/s   p99 ms   SQLite/kube   PostgreSQL/kube")
         for n in connections {
-            // Tarmac first, on a fresh server.
-            let server = try await BenchServer.start(tarmac)
-            let t = try await measure(n, submits) { c, i in
-                let r = try await send(.POST, server.base + "/v1/workloads", token: server.token, body: workload(name: "bench-\(c)-\(i)", size: "small", script: "print(1)"))
-                guard r.0 == 201 else { throw BenchFailure("submit answered \(r.0): \(String(decoding: r.1, as: UTF8.self))") }
+            // Tarmac first, each store on a fresh server.
+            func tarmacRound(_ extra: [String]) async throws -> (rate: Double, p99: Double) {
+                let server = try await BenchServer.start(tarmac, extra: extra)
+                defer { server.stop() }
+                let t = try await measure(n, submits) { c, i in
+                    let r = try await send(.POST, server.base + "/v1/workloads", token: server.token, body: workload(name: "bench-\(c)-\(i)", size: "small", script: "print(1)"))
+                    guard r.0 == 201 else { throw BenchFailure("submit answered \(r.0): \(String(decoding: r.1, as: UTF8.self))") }
+                }
+                return (t.rate, t.p99)
             }
-            server.stop()
+            let sqlite = try await tarmacRound([])
+            var pg: (rate: Double, p99: Double)?
+            if let postgres {
+                let db = "bench_\(Int.random(in: 0..<1_000_000_000))"
+                try PostgresRig.psql(postgres, "CREATE DATABASE \(db)")
+                var c = URLComponents(string: postgres)!
+                c.path = "/" + db
+                pg = try await tarmacRound(["--store", c.string!])
+            }
             // Then Kubernetes, in a fresh namespace; it is deleted (and the deletion waited for) before the next round,
             // so that neither side runs beside the other's clean-up.
-            let ns = "tarmac-bench-\(Int.random(in: 0..<1_000_000))"
-            _ = try await kube.create("/api/v1/namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": ns]])
-            let k = try await measure(n, submits) { c, i in
-                let job: [String: Any] = [
-                    "apiVersion": "batch/v1", "kind": "Job",
-                    "metadata": ["name": "bench-\(c)-\(i)", "labels": ["tarmac.dev/bench": "yes"]],
-                    "spec": ["suspend": true, "backoffLimit": 0, "template": ["spec": [
-                        "restartPolicy": "Never",
-                        "containers": [["name": "main", "image": "docker.io/library/python:3.12-slim", "command": ["python3", "-c", "print(1)"],
-                                        "resources": ["requests": ["cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "1"],
-                                                      "limits": ["memory": "32Gi", "nvidia.com/gpu": "1"]]]],
-                    ]]],
-                ]
-                _ = try await kube.create("/apis/batch/v1/namespaces/\(ns)/jobs", job)
+            var k: (rate: Double, p99: Double)?
+            if let kube {
+                let ns = "tarmac-bench-\(Int.random(in: 0..<1_000_000))"
+                _ = try await kube.create("/api/v1/namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": ns]])
+                let m = try await measure(n, submits) { c, i in
+                    let job: [String: Any] = [
+                        "apiVersion": "batch/v1", "kind": "Job",
+                        "metadata": ["name": "bench-\(c)-\(i)", "labels": ["tarmac.dev/bench": "yes"]],
+                        "spec": ["suspend": true, "backoffLimit": 0, "template": ["spec": [
+                            "restartPolicy": "Never",
+                            "containers": [["name": "main", "image": "docker.io/library/python:3.12-slim", "command": ["python3", "-c", "print(1)"],
+                                            "resources": ["requests": ["cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "1"],
+                                                          "limits": ["memory": "32Gi", "nvidia.com/gpu": "1"]]]],
+                        ]]],
+                    ]
+                    _ = try await kube.create("/apis/batch/v1/namespaces/\(ns)/jobs", job)
+                }
+                k = (m.rate, m.p99)
+                try? await kube.delete("/api/v1/namespaces/\(ns)")
+                for _ in 0..<600 {
+                    guard (try? await kube.get("/api/v1/namespaces/\(ns)")) != nil else { break }
+                    try await Task.sleep(for: .milliseconds(500))
+                }
             }
-            print(String(format: "%11d   %16.0f   %6.1f   %24.0f   %6.1f   %4.2fx", n, t.rate, t.p99, k.rate, k.p99, t.rate / k.rate))
-            try? await kube.delete("/api/v1/namespaces/\(ns)")
-            for _ in 0..<600 {
-                guard (try? await kube.get("/api/v1/namespaces/\(ns)")) != nil else { break }
-                try await Task.sleep(for: .milliseconds(500))
+            func cell(_ m: (rate: Double, p99: Double)?, _ width: Int) -> String {
+                guard let m else { return String(repeating: " ", count: width - 1) + "-" + "        -" }
+                return String(format: "%\(width)d   %6.1f", Int(m.rate.rounded()), m.p99)
             }
+            func ratio(_ a: (rate: Double, p99: Double)?) -> String {
+                guard let a, let k else { return "-" }
+                return String(format: "%.2fx", a.rate / k.rate)
+            }
+            print(String(format: "%11d   ", n) + cell(sqlite, 16) + "   " + cell(pg, 20) + "   " + cell(k, 24) + "   " + ratio(sqlite).leftPadded(11) + "   " + ratio(pg).leftPadded(15))
         }
     } catch {
         print("sidebyside failed: \(error)")
         exit(1)
     }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }
 
 /// `n` tasks, each sending `total / n` requests one after another: how many, in how long, requests per second, and

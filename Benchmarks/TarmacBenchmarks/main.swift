@@ -217,6 +217,7 @@ case "gateway": runAsync { await gatewayBenchmark(Array(args.dropFirst())) }
 case "inference-gateway": runAsync { await inferenceGatewayBenchmark(Array(args.dropFirst())) }
 case "metering": runAsync { await meteringBenchmark(Array(args.dropFirst())) }
 case "portal": runAsync { await portalBenchmark(Array(args.dropFirst())) }
+case "store": runAsync { await storeBenchmark(Array(args.dropFirst())) }
 default:
     print("""
     usage: TarmacBenchmarks render [--count N] [--platform FILE]
