@@ -10,9 +10,7 @@ public enum PlatformRenderer {
         var objects: [KubeObject] = []
         // The control plane runs here, and with it the tool gateway: agents' network policies let them reach this
         // namespace (labelled tarmac.dev/gateway=true) for tools it serves, and not the tools themselves.
-        var system = podSecurity(Naming.base())
-        if base.tools.values.contains(where: { $0.upstream != nil }) { system[Naming.gatewayNamespaceLabel] = "true" }
-        objects.append(KubeObject("v1", "Namespace", name: Naming.systemNamespace, labels: system))
+        objects.append(systemNamespace(contract))
         for env in base.environments.keys.sorted() {
             let p = contract.resolve(env: env).platform
             for team in base.teams.values.sorted(by: { $0.name < $1.name }) {
@@ -32,6 +30,13 @@ public enum PlatformRenderer {
         objects += ControllerAccess.render(contract, controllerUser: options.controllerUser)
         if options.kueue { objects += KueueRenderer.render(contract) }
         return objects.sortedByPath()
+    }
+
+    /// The control plane's namespace (Pod Security `restricted`; reachable by agents when the gateway serves tools).
+    public static func systemNamespace(_ contract: Contract) -> KubeObject {
+        var system = podSecurity(Naming.base())
+        if contract.platform.tools.values.contains(where: { $0.upstream != nil }) { system[Naming.gatewayNamespaceLabel] = "true" }
+        return KubeObject("v1", "Namespace", name: Naming.systemNamespace, labels: system)
     }
 
     static func podSecurity(_ labels: [String: String]) -> [String: String] {

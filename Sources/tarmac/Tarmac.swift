@@ -23,7 +23,7 @@ struct Tarmac: AsyncParsableCommand {
         version: TarmacVersion.current,
         subcommands: [
             ValidateCommand.self, ExplainCommand.self, RenderCommand.self, SimulateCommand.self, SchemaCommand.self,
-            UpCommand.self, ApplyPlatformCommand.self, SubmitCommand.self, GetCommand.self, ListCommand.self, LogsCommand.self, CancelCommand.self,
+            UpCommand.self, ApplyPlatformCommand.self, InstallCommand.self, SubmitCommand.self, GetCommand.self, ListCommand.self, LogsCommand.self, CancelCommand.self,
             WhyCommand.self, QueueCommand.self, SizesCommand.self, AuditCommand.self, TokenCommand.self, LoginCommand.self, PodSupervisorCommand.self,
             PodExecCommand.self, GrantCommand.self, WhoCanCommand.self, KeysCommand.self, ModelCommand.self, RolloutCommand.self, RollbackCommand.self, ReviewCommand.self, CostCommand.self, TopCommand.self,
             PortalLinkCommand.self,
