@@ -183,13 +183,13 @@ func workload(name: String, size: String, script: String) -> String {
     """
 }
 
-func send(_ method: HTTPMethod, _ url: String, token: String?, body: String?, headers: [(String, String)] = []) async throws -> (Int, Data) {
+func send(_ method: HTTPMethod, _ url: String, token: String?, body: String?, headers: [(String, String)] = [], timeout: TimeAmount = .seconds(60)) async throws -> (Int, Data) {
     var req = HTTPClientRequest(url: url)
     req.method = method
     if let token { req.headers.add(name: "Authorization", value: "Bearer \(token)") }
     for (k, v) in headers { req.headers.add(name: k, value: v) }
     if let body { req.body = .bytes(ByteBuffer(string: body)) }
-    let resp = try await HTTPClient.shared.execute(req, timeout: .seconds(60))
+    let resp = try await HTTPClient.shared.execute(req, timeout: timeout)
     let b = try await resp.body.collect(upTo: 64 << 20)
     return (Int(resp.status.code), Data(b.readableBytesView))
 }

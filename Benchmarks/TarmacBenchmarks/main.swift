@@ -218,6 +218,7 @@ case "inference-gateway": runAsync { await inferenceGatewayBenchmark(Array(args.
 case "metering": runAsync { await meteringBenchmark(Array(args.dropFirst())) }
 case "portal": runAsync { await portalBenchmark(Array(args.dropFirst())) }
 case "store": runAsync { await storeBenchmark(Array(args.dropFirst())) }
+case "failover": runAsync { await failoverBenchmark(Array(args.dropFirst())) }
 default:
     print("""
     usage: TarmacBenchmarks render [--count N] [--platform FILE]

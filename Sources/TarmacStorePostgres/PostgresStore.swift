@@ -43,6 +43,7 @@ public final class PostgresStore: Store {
     public static func open(_ location: PostgresLocation, connections: Int = 16, logger: Logger = Logger(label: "tarmac.store.postgres")) async throws -> PostgresStore {
         let store = try PostgresStore(location, connections: connections, logger: logger)
         do {
+            try await store.reach()
             _ = try await store.migrate()
         } catch {
             store.close()

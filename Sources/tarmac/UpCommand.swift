@@ -235,6 +235,7 @@ struct UpCommand: AsyncParsableCommand {
                 // A replica that may not lead must not migrate: the leader does, once it holds the Lease.
                 let pg = leaderElect ? try PostgresStore(location, logger: Logger(label: "tarmac.store"))
                     : try await PostgresStore.open(location, logger: Logger(label: "tarmac.store"))
+                if leaderElect { try await pg.reach() }
                 if leaderElect { leadership = try await lead(pg, logger: logger) }
                 store = pg
                 let schema = try await pg.schema()
