@@ -96,6 +96,26 @@ struct FailoverTests {
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
     }
 
+    /// Upgrades: a replica of an older Tarmac, on a schema a newer one has migrated, refuses to lead, says why and
+    /// gives the Lease back.
+    @Test func aReplicaOnAnOlderSchemaRefusesToLeadAndSaysWhy() async throws {
+        let cluster = try await Replicas.start(1)
+        defer { cluster.stopAll() }
+        let newer = try await cluster.leader()
+        // What a newer version's migration leaves in the schema.
+        try PostgresRig.psql(cluster.database, "INSERT INTO tarmac_migration (name) VALUES ('v99-from-a-newer-tarmac')")
+        newer.kill(SIGKILL)
+        let older = try Replica(arguments: newer.arguments)
+        try older.start()
+        defer { older.kill(SIGKILL) }
+        let status = try await older.waitForExit(timeout: .seconds(60))
+        #expect(status == 5, "exited \(status): \(older.log.suffix(1500))")
+        #expect(older.log.contains("schema is newer than this tarmac") && older.log.contains("v99-from-a-newer-tarmac"), "\(older.log.suffix(1500))")
+        let store = try PostgresStore(try PostgresLocation(url: cluster.database), connections: 2)
+        defer { store.close() }
+        #expect(try await store.leadership()?.epoch == 1, "the older replica claimed nothing")
+    }
+
     static func job(_ name: String) -> String {
         """
         apiVersion: tarmac.dev/v1alpha1
