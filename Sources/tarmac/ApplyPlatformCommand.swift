@@ -31,12 +31,7 @@ struct ApplyPlatformCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let path = try platform.required()
-        let loaded = ContractLoader.load(path)
-        for d in loaded.diagnostics { Terminal.writeError(Terminal.render(d)) }
-        guard let contract = loaded.contract, !loaded.diagnostics.hasErrors else {
-            Terminal.writeError("the platform contract has errors; nothing was applied")
-            throw ExitCode(1)
-        }
+        let contract = try PlatformOption.load(path, nothing: "nothing was applied")
         let access = try cluster.access()
         let client = try KubeClient(access)
         let backend = KubernetesBackend(client: client, contract: contract,

@@ -48,4 +48,16 @@ struct PlatformOption: ParsableArguments {
         guard let path else { throw ValidationError("name the platform with --platform FILE (or set TARMAC_PLATFORM)") }
         return path
     }
+
+    /// The contract at `path`, its diagnostics written to standard error; with errors, exit 1 saying `nothing` ("nothing
+    /// was applied").
+    static func load(_ path: String, nothing: String) throws -> Contract {
+        let loaded = ContractLoader.load(path)
+        for d in loaded.diagnostics { Terminal.writeError(Terminal.render(d)) }
+        guard let contract = loaded.contract, !loaded.diagnostics.hasErrors else {
+            Terminal.writeError("the platform contract has errors; \(nothing)")
+            throw ExitCode(1)
+        }
+        return contract
+    }
 }

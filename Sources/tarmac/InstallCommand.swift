@@ -52,12 +52,7 @@ struct InstallCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let path = try platform.required()
-        let loaded = ContractLoader.load(path)
-        for d in loaded.diagnostics { Terminal.writeError(Terminal.render(d)) }
-        guard let contract = loaded.contract, !loaded.diagnostics.hasErrors else {
-            Terminal.writeError("the platform contract has errors; nothing was rendered")
-            throw ExitCode(1)
-        }
+        let contract = try PlatformOption.load(path, nothing: "nothing was rendered")
         let objects = try Self.objects(contract, platformPath: path, options: options)
         guard apply else {
             let format = output?.format ?? .yaml
