@@ -19,14 +19,28 @@ extension RealCluster {
         #expect(applied.stdout.components(separatedBy: " applied").count - 1 >= 12, "\(applied.stdout)")
         #expect(applied.stderr.contains("Secret tarmac-system/tarmac-store (key url) is missing"), "\(applied.stderr)")
         let client = try KubeClient(try KubeConfig.load(path: kubeconfig, context: nil), logger: Logger(label: "test"))
-        defer {
-            Task {
-                for path in ["/apis/apps/v1/namespaces/tarmac-system/deployments/tarmac", "/apis/policy/v1/namespaces/tarmac-system/poddisruptionbudgets/tarmac",
-                             "/api/v1/namespaces/tarmac-system/services/tarmac", "/api/v1/namespaces/tarmac-system/configmaps/tarmac-platform"] {
-                    try? await client.delete(path)
-                }
-            }
+        do {
+            try await check(client)
+        } catch {
+            await remove(client)
+            throw error
         }
+        // The rig is shared by the suite: the controller's grants must not outlive this test (the identity is the one
+        // RealClusterControllerAccessTests checks the narrow rights of).
+        await remove(client)
+    }
+
+    func remove(_ client: KubeClient) async {
+        for path in ["/apis/apps/v1/namespaces/tarmac-system/deployments/tarmac", "/apis/policy/v1/namespaces/tarmac-system/poddisruptionbudgets/tarmac",
+                     "/api/v1/namespaces/tarmac-system/services/tarmac", "/api/v1/namespaces/tarmac-system/configmaps/tarmac-platform",
+                     "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/tarmac-controller", "/apis/rbac.authorization.k8s.io/v1/clusterroles/tarmac-controller",
+                     "/apis/rbac.authorization.k8s.io/v1/namespaces/tarmac-system/rolebindings/tarmac-leader-election",
+                     "/apis/rbac.authorization.k8s.io/v1/namespaces/tarmac-system/roles/tarmac-leader-election"] {
+            try? await client.delete(path)
+        }
+    }
+
+    func check(_ client: KubeClient) async throws {
         var nodes: Set<String> = []
         try await eventually("the Deployment's two pods are created and scheduled", timeout: .seconds(60), every: .milliseconds(250)) {
             let pods = try await client.list("/api/v1/namespaces/tarmac-system/pods?labelSelector=app.kubernetes.io%2Fname%3Dtarmac").items

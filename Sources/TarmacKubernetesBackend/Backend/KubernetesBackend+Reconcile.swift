@@ -14,22 +14,30 @@ extension KubernetesBackend {
                 logger.error("cannot render a stored workload", metadata: ["workload": "\(a.id)", "error": "\(error)"])
             }
         }
-        // What belongs to no live workload goes: a crash between the store and the cluster leaves nothing behind.
+        // What belongs to no live workload goes: a crash between the store and the cluster leaves nothing behind. What
+        // belongs to a live one is noted, so that its objects are not asked for one by one below.
         var removed = 0
+        var present = Set<String>()
         for (api, kind) in Self.ownedKinds {
             let (items, _) = try await client.list(ResourcePath.group(api) + "/" + ResourcePath.plural(kind) + "?labelSelector=" + Naming.workloadIDLabel)
             for item in items {
-                guard let owner = AttemptStatus.labels(item)[Naming.workloadIDLabel], !ids.contains(owner) else { continue }
-                try await client.delete(ResourcePath.object(apiVersion: api, kind: kind, name: AttemptStatus.name(item), namespace: AttemptStatus.namespace(item)))
+                guard let owner = AttemptStatus.labels(item)[Naming.workloadIDLabel] else { continue }
+                let path = ResourcePath.object(apiVersion: api, kind: kind, name: AttemptStatus.name(item), namespace: AttemptStatus.namespace(item))
+                if ids.contains(owner) {
+                    present.insert(owner + " " + path)
+                    continue
+                }
+                try await client.delete(path)
                 removed += 1
             }
         }
         if removed > 0 { logger.notice("removed objects of workloads that no longer exist", metadata: ["objects": "\(removed)"]) }
-        // Queued workloads have their held objects (created again if a crash came first).
+        // Queued workloads have their held objects (created again if a crash came first; the ones listed above as
+        // theirs are there already).
         for a in active where !a.holdsCapacity {
             guard let o = workloads[a.id]?.objects else { continue }
             do {
-                try await ensure(o.queued, for: o)
+                try await ensure(o.queued.filter { !present.contains(a.id + " " + ResourcePath.of($0)) }, for: o)
                 workloads[a.id]?.prepared = true
             } catch {
                 logger.warning("could not create a queued workload's objects; retried at admission", metadata: ["workload": "\(a.id)", "error": "\(error)"])
