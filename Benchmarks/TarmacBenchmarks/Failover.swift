@@ -32,11 +32,7 @@ func failoverBenchmark(_ args: [String]) async {
     guard lease.count == 3 else { print("--lease DURATION,RENEW,RETRY (seconds)"); exit(64) }
     do {
         guard let admin = option("--postgres", args) ?? PostgresRig.adminURL else { throw BenchFailure(PostgresRig.failure ?? PostgresRig.skipMessage) }
-        let db = "failover_\(Int.random(in: 0..<1_000_000_000))"
-        try PostgresRig.psql(admin, "CREATE DATABASE \(db)")
-        var c = URLComponents(string: admin)!
-        c.path = "/" + db
-        let url = c.string!
+        let url = try PostgresRig.database("failover", on: admin)
         // --keep DIR: the replicas' data and logs stay there (else a temporary folder, removed at the end).
         let temporary = try TemporaryDirectory(prefix: "tarmac-failover")
         let root = option("--keep", args) ?? temporary.path

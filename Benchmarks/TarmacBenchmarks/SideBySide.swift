@@ -53,11 +53,7 @@ func sideBySideBenchmark(_ args: [String]) async {
             let sqlite = try await tarmacRound([])
             var pg: (rate: Double, p99: Double)?
             if let postgres {
-                let db = "bench_\(Int.random(in: 0..<1_000_000_000))"
-                try PostgresRig.psql(postgres, "CREATE DATABASE \(db)")
-                var c = URLComponents(string: postgres)!
-                c.path = "/" + db
-                pg = try await tarmacRound(["--store", c.string!])
+                pg = try await tarmacRound(["--store", try PostgresRig.database("bench", on: postgres)])
             }
             // Then Kubernetes, in a fresh namespace; it is deleted (and the deletion waited for) before the next round,
             // so that neither side runs beside the other's clean-up.

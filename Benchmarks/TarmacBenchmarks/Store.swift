@@ -20,11 +20,7 @@ func storeBenchmark(_ args: [String]) async {
             let s = try await measure(n, count) { c, i in _ = try await insert(sqlite, "s-\(c)-\(i)") }
             var p: (rate: Double, p99: Double)?
             if let postgres {
-                let db = "bench_\(Int.random(in: 0..<1_000_000_000))"
-                try PostgresRig.psql(postgres, "CREATE DATABASE \(db)")
-                var c = URLComponents(string: postgres)!
-                c.path = "/" + db
-                let pg = try await PostgresStore.open(try PostgresLocation(url: c.string!))
+                let pg = try await PostgresStore.open(try PostgresLocation(url: try PostgresRig.database("bench", on: postgres)))
                 let m = try await measure(n, count) { c, i in _ = try await insert(pg, "p-\(c)-\(i)") }
                 p = (m.rate, m.p99)
                 pg.close()

@@ -40,9 +40,9 @@ public enum PostgresRig {
     /// The admin URL of the server.
     public static var adminURL: String? { started.url }
 
-    /// A new, empty database on the server; its URL.
-    public static func database(_ prefix: String = "t") throws -> String {
-        guard let admin = started.url, var c = URLComponents(string: admin) else { throw RigError(message: started.failure ?? "no PostgreSQL server") }
+    /// A new, empty database on the server (the rig's, or the one `admin` names); its URL.
+    public static func database(_ prefix: String = "t", on admin: String? = nil) throws -> String {
+        guard let admin = admin ?? started.url, var c = URLComponents(string: admin) else { throw RigError(message: started.failure ?? "no PostgreSQL server") }
         let name = "\(prefix)_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
         try psql(admin, "CREATE DATABASE \(name)")
         c.path = "/" + name
