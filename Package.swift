@@ -124,6 +124,7 @@ let package = Package(
                 "TarmacRuntime", "TarmacCore", "TarmacCredentials", "TarmacIdentity", "TarmacAPI", "TarmacPlanning", "TarmacWorkdir", "TarmacContract", "TarmacModel", "TarmacDelivery",
                 "TarmacMetering", "TarmacPortal",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),

@@ -224,13 +224,14 @@ final class BenchReplica: @unchecked Sendable {
         return t
     }
 
-    /// The replica that is ready (leads), waiting for one.
+    /// The replica that leads, waiting for one.
     static func leader(_ replicas: [BenchReplica], timeout: Duration) async throws -> BenchReplica {
         let clock = ContinuousClock()
         let end = clock.now + timeout
         while clock.now < end {
             for r in replicas {
-                if let (status, _) = try? await r.send(.GET, "/readyz", token: nil, body: nil), status == 200 { return r }
+                // A follower is ready too, and says "follower of …".
+                if let (status, body) = try? await r.send(.GET, "/readyz", token: nil, body: nil), status == 200, body == Data("ready\n".utf8) { return r }
             }
             try await Task.sleep(for: .milliseconds(100))
         }

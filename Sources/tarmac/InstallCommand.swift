@@ -11,7 +11,7 @@ struct InstallCommand: AsyncParsableCommand {
         commandName: "install",
         abstract: "Render (or apply) Tarmac itself in a cluster: replicas that share a PostgreSQL store, one leading by Lease.",
         discussion: """
-        Renders the namespace tarmac-system (Pod Security `restricted`), the ServiceAccount `tarmac` and the RBAC its Kubernetes backend needs, the Role for its leader-election Lease, the platform contract as a ConfigMap, a Deployment of --replicas (one per node, restricted security context, readiness on /readyz: only the leader is ready; liveness on /healthz), a PodDisruptionBudget and the Service. With --apply it applies them with server-side apply, as field manager `tarmac`.
+        Renders the namespace tarmac-system (Pod Security `restricted`), the ServiceAccount `tarmac` and the RBAC its Kubernetes backend needs, the Role for its leader-election Lease, the platform contract as a ConfigMap, a Deployment of --replicas (one per node, restricted security context, readiness on /readyz: the leader, and followers that forward every request to it; liveness on /healthz), a PodDisruptionBudget and the Service. With --apply it applies them with server-side apply, as field manager `tarmac`.
 
         Two Secrets in tarmac-system are read, never rendered (they hold secrets); --apply says which are missing:
           tarmac-store            key url: postgres://USER@HOST:5432/DB?sslmode=require (key password: optional)
@@ -32,7 +32,7 @@ struct InstallCommand: AsyncParsableCommand {
 
     @OptionGroup var platform: PlatformOption
     @Option(help: "The image built from the Containerfile, e.g. registry.example.com/tarmac:0.1.0.") var image: String
-    @Option(help: "Replicas (one leads, the others stand by).") var replicas: Int = 2
+    @Option(help: "Replicas (one leads, the others forward to it).") var replicas: Int = 2
     @Option(help: "Port of the tool gateway (default: none).") var gatewayPort: Int?
     @Option(help: "Port of the inference gateway (default: none).") var inferencePort: Int?
     @Option(help: ArgumentHelp("The Gateway (Gateway API) InferenceServices' HTTPRoutes attach to.", valueName: "namespace/name")) var inferenceGateway: String?

@@ -10,7 +10,7 @@ import Glibc
 /// Keeps the Lease while this replica leads. When a renewal fails past the renew deadline (or another replica holds
 /// the Lease), the process exits at once (`_exit`) with status 75, as Kubernetes' controllers do: a deposed leader must stop
 /// everything it does, and its fenced store refuses what it still tries to write meanwhile. On a graceful shutdown it
-/// gives the Lease up, so that a standby leads at once instead of after the lease duration.
+/// gives the Lease up, so that a follower leads at once instead of after the lease duration.
 struct LeadershipService: Service {
     let elector: LeaseElector
     let logger: Logger

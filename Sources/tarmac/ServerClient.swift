@@ -102,12 +102,34 @@ struct ServerClient {
         if let contentType { req.headers.add(name: "Content-Type", value: contentType) }
         for (k, v) in headers { req.headers.add(name: k, value: v) }
         if let body { req.body = .bytes(ByteBuffer(bytes: body)) }
-        do {
-            return try await HTTPClient.shared.execute(req, timeout: timeout)
-        } catch {
-            throw APIFailure(status: 0, code: "unreachable", message: Reachability.message(base, Reachability.reason(error)), diagnostics: [])
+        // A request that may be sent twice (a read, or one with an Idempotency-Key) is sent again while the control
+        // plane answers 503 with Retry-After (its replicas failing over, a leader recovering its state), for a while.
+        let repeatable = method == .GET || method == .HEAD || headers.contains { $0.0.lowercased() == "idempotency-key" }
+        let giveUp = ContinuousClock.now + Self.retryWindow
+        var announced = false
+        while true {
+            let resp: HTTPClientResponse
+            do {
+                resp = try await HTTPClient.shared.execute(req, timeout: timeout)
+            } catch {
+                throw APIFailure(status: 0, code: "unreachable", message: Reachability.message(base, Reachability.reason(error)), diagnostics: [])
+            }
+            guard repeatable, resp.status == .serviceUnavailable, let after = resp.headers.first(name: "Retry-After").flatMap(Int.init),
+                  ContinuousClock.now + .seconds(after) < giveUp else { return resp }
+            let said = (try? await resp.body.collect(upTo: 1 << 16)).map { Data(buffer: $0) } ?? Data()
+            if !announced {
+                let why = (try? APIJSON.decoder.decode(ErrorBody.self, from: said))?.error.message ?? "503"
+                let reason = why.hasSuffix("; try again") ? String(why.dropLast("; try again".count)) : why
+                Terminal.writeError("note: \(reason); retrying for up to \(Self.retryWindow.components.seconds) s")
+                announced = true
+            }
+            try await Task.sleep(for: .seconds(max(1, after)))
         }
     }
+
+    /// How long a repeatable request is retried while the control plane answers 503 with Retry-After: Kubernetes'
+    /// default lease duration, a start, and some.
+    static let retryWindow: Duration = .seconds(45)
 
     /// Sends a request and returns the body of a 2xx response; anything else becomes an `APIFailure`.
     func call(_ method: HTTPMethod, _ path: String, body: Data? = nil, contentType: String? = nil, headers: [(String, String)] = []) async throws -> (status: Int, body: Data) {

@@ -61,13 +61,16 @@ struct UpCommand: AsyncParsableCommand {
                                discussion: "Replicas that share a --store must share this key (mount the same Secret): the signing keys in the store are sealed with it. Given, the file must exist: create one with `head -c 32 /dev/urandom > FILE`.",
                                valueName: "file"))
     var credentialKey: String?
-    @Flag(help: ArgumentHelp("Run as one of several replicas that share one --store: lead while holding a Kubernetes Lease, stand by otherwise.",
-                             discussion: "Needs a PostgreSQL --store and a cluster for the Lease (--kubeconfig, --context or --in-cluster). The leader applies missing migrations, claims the next epoch (every write it makes is fenced by it: once another replica leads, nothing more of it is written) and runs the control plane. A standby answers /healthz, and 503 naming the leader everywhere else (/readyz too), until it leads. A leader that cannot renew the Lease within the renew deadline exits with status 75, as Kubernetes' controllers do, to start again as a standby; stopped with SIGTERM it gives the Lease up at once."))
+    @Flag(help: ArgumentHelp("Run as one of several replicas that share one --store: lead while holding a Kubernetes Lease, forward to the leader otherwise.",
+                             discussion: "Needs a PostgreSQL --store and a cluster for the Lease (--kubeconfig, --context or --in-cluster). The leader applies missing migrations, claims the next epoch (every write it makes is fenced by it: once another replica leads, nothing more of it is written) and runs the control plane. Every other replica is a follower: it forwards each request of its ports (API, tool gateway, inference gateway) to the leader's, at the addresses the leader wrote in the Lease (--peer-host), and is ready while the leader is; with no leader reachable it answers 503 with Retry-After. A leader that cannot renew the Lease within the renew deadline exits with status 75, as Kubernetes' controllers do, to start again as a follower; stopped with SIGTERM it gives the Lease up at once."))
     var leaderElect = false
     @Option(help: ArgumentHelp("With --leader-elect: the Lease, NAMESPACE/NAME.", valueName: "namespace/name")) var leaderLease: String = "tarmac-system/tarmac-leader"
     @Option(help: "With --leader-elect: seconds a leader's claim lasts after its last renewal (Kubernetes' default).") var leaseDuration: Double = 15
     @Option(help: "With --leader-elect: seconds the leader keeps trying to renew before it stops leading.") var renewDeadline: Double = 10
     @Option(help: "With --leader-elect: seconds between tries to acquire or renew the Lease.") var retryPeriod: Double = 2
+    @Option(help: ArgumentHelp("With --leader-elect: the address other replicas reach this one's ports at, while it leads (default: POD_IP, else --host unless it is 0.0.0.0 or ::, else this machine's name).",
+                               valueName: "host"))
+    var peerHost: String?
     @Option(help: "Port to listen on.") var port: Int = 8080
     @Option(help: "Address to listen on (beyond loopback needs --allow-remote).") var host: String = "127.0.0.1"
     @Flag(help: "Allow listening on a non-loopback address.") var allowRemote = false
@@ -550,32 +553,56 @@ struct UpCommand: AsyncParsableCommand {
         }
     }
 
-    /// Stands by until this replica holds the Lease (serving /healthz, and 503 naming the leader elsewhere), then
-    /// claims leadership in the store: migrations first, the next epoch after.
+    /// Follows until this replica holds the Lease (forwarding every port's requests to the leader's), then claims
+    /// leadership in the store: migrations first, the next epoch after.
     func lead(_ store: PostgresStore, logger: Logger) async throws -> (elector: LeaseElector, epoch: Int64) {
         guard let lease = leaseName else { throw ValidationError("--leader-lease must be NAMESPACE/NAME") }
         let access = try cluster.access()
         let kube = try KubeClient(access, logger: Logger(label: "tarmac.leader"))
         let env = ProcessInfo.processInfo.environment
         let identity = env["POD_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        // Where this replica serves its ports while it leads: followers forward there.
+        let me = peerHost ?? Self.defaultPeerHost(listening: host)
+        var said: [String: String] = [LeaderAddress.annotation(for: .api): LeaderAddress.url(host: me, port: port)]
+        if let gatewayPort { said[LeaderAddress.annotation(for: .tools)] = LeaderAddress.url(host: me, port: gatewayPort) }
+        if let inferencePort { said[LeaderAddress.annotation(for: .inference)] = LeaderAddress.url(host: me, port: inferencePort) }
         let elector = try LeaseElector(client: kube, namespace: lease.namespace, name: lease.name, identity: identity, settings: electionSettings,
-                                       logger: Logger(label: "tarmac.leader"))
-        let standby = buildStandbyApplication(host: host, port: port, reason: {
-            await elector.holder.map { "\($0) leads (Lease \(lease.namespace)/\(lease.name))" } ?? "waiting for the Lease \(lease.namespace)/\(lease.name)"
-        }, logger: Logger(label: "tarmac.standby"))
-        // Shut down gracefully once this replica leads (its port is then the control plane's).
-        let group = ServiceGroup(configuration: .init(services: [.init(service: standby)], logger: Logger(label: "tarmac.standby")))
+                                       annotations: said, logger: Logger(label: "tarmac.leader"))
+        // Until it leads, every port forwards to the leader's.
+        let client = LeaderForwarder.makeClient()
+        var followers: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        for (which, p) in [(LeaderAddress.Port.api, port), (.tools, gatewayPort), (.inference, inferencePort)] {
+            guard let p else { continue }
+            let forwarder = LeaderForwarder(port: which, identity: identity, client: client, logger: Logger(label: "tarmac.follower")) {
+                guard let holder = await elector.holder else { return nil }
+                return LeaderAddress(holder: holder, url: await elector.holderAnnotations[LeaderAddress.annotation(for: which)])
+            }
+            followers.append(.init(service: buildFollowerApplication(host: host, port: p, forwarder: forwarder, logger: Logger(label: "tarmac.follower"))))
+        }
+        // Shut down once this replica leads (its ports are then the control plane's).
+        let group = ServiceGroup(configuration: .init(services: followers, logger: Logger(label: "tarmac.follower")))
         let serving = Task { try await group.run() }
-        print("Tarmac \(TarmacVersion.current) is on standby as \(identity): it leads once it holds the Lease \(lease.namespace)/\(lease.name) (\(access.server))")
+        print("Tarmac \(TarmacVersion.current) follows as \(identity): it forwards to the leader, and leads once it holds the Lease \(lease.namespace)/\(lease.name) (\(access.server))")
         Terminal.flush()
+        func stopFollowing() async {
+            await group.triggerGracefulShutdown()
+            // The listening sockets close at once; a forwarded stream still open (a watch on the old leader) is not
+            // waited for long: the leader it went to is gone.
+            let waited = Task {
+                try? await Task.sleep(for: .seconds(3))
+                serving.cancel()
+            }
+            _ = try? await serving.value
+            waited.cancel()
+            try? await client.shutdown()
+        }
         do {
             try await elector.acquire()
         } catch {
-            await group.triggerGracefulShutdown()
+            await stopFollowing()
             throw error
         }
-        await group.triggerGracefulShutdown()
-        _ = try? await serving.value
+        await stopFollowing()
         do {
             let epoch = try await store.claimLeadership(holder: identity)
             logger.notice("leading", metadata: ["identity": "\(identity)", "epoch": "\(epoch)"])
@@ -585,6 +612,14 @@ struct UpCommand: AsyncParsableCommand {
             await elector.release()
             throw error
         }
+    }
+
+    /// Where other replicas reach this one: the pod's IP (POD_IP, from the downward API), else the listening address
+    /// unless it is a wildcard, else this machine's name.
+    static func defaultPeerHost(listening host: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let ip = environment["POD_IP"], !ip.isEmpty { return ip }
+        if !["0.0.0.0", "::", "[::]", ""].contains(host) { return host }
+        return ProcessInfo.processInfo.hostName
     }
 
     /// examples/platform/platform.yaml in the working directory or above it, or next to the executable's checkout.

@@ -15,36 +15,49 @@ extension RealCluster {
 /// Lease (the test control plane); workloads run on the simulated backend (the pods are not what is tested here).
 @Suite(.enabled(if: KubeRig.kubeconfig != nil && PostgresRig.available, KubeRig.skipMessage))
 struct FailoverTests {
-    /// One leads and serves; the other stands by (alive, not ready, naming the leader). `kill -9` of the leader: the
-    /// standby leads within the lease duration and a few seconds, with every acknowledged workload there once.
-    @Test func aStandbyLeadsWhenTheLeaderIsKilled() async throws {
+    /// One leads; the other follows: ready while the leader is, it forwards every request to the leader (a submit
+    /// through it is stored once, by the leader). `kill -9` of the leader: the follower leads within the lease duration
+    /// and a few seconds, with every acknowledged workload there once.
+    @Test func aFollowerForwardsThenLeadsWhenTheLeaderIsKilled() async throws {
         let cluster = try await Replicas.start(2)
         defer { cluster.stopAll() }
         let leader = try await cluster.leader()
-        let standby = cluster.replicas.first { $0 !== leader }!
-        // Alive, not ready, naming the leader (once it has read the Lease the leader wrote).
-        try await eventually("the standby names the leader") {
-            let ready = try await standby.get("/readyz")
-            return ready.status == 503 && ready.body.contains("standby") && ready.body.contains(leader.identityHint + " leads")
+        let follower = cluster.replicas.first { $0 !== leader }!
+        // Ready, naming the leader (once it has read the Lease the leader wrote).
+        try await eventually("the follower names the leader") {
+            let ready = try await follower.get("/readyz")
+            return ready.status == 200 && ready.body.contains("follower of") && ready.body.contains(leader.identityHint)
         }
-        #expect(try await standby.get("/healthz").status == 200)
-        let refused = try await standby.post("/v1/workloads", token: try cluster.token(), body: FailoverTests.job("on-standby"))
-        #expect(refused.status == 503 && refused.body.contains("standby"), "\(refused)")
-        var acknowledged: [String] = []
+        #expect(try await follower.get("/healthz").status == 200)
+        let forwarded = try await follower.post("/v1/workloads", token: try cluster.token(), body: FailoverTests.job("through-follower"))
+        #expect(forwarded.status == 201, "\(forwarded)")
+        #expect(try await cluster.workloadNames(via: follower) == ["through-follower"])
+        #expect(try await cluster.workloadNames(via: leader) == ["through-follower"])
+        var acknowledged: [String] = ["through-follower"]
         for i in 0..<10 {
             let r = try await leader.post("/v1/workloads", token: try cluster.token(), body: FailoverTests.job("before-\(i)"))
             if r.status == 201 { acknowledged.append("before-\(i)") }
         }
-        #expect(acknowledged.count == 10)
+        #expect(acknowledged.count == 11)
         let clock = ContinuousClock()
         leader.kill(SIGKILL)
         let killed = clock.now
-        try await eventually("the standby leads", timeout: .seconds(30), every: .milliseconds(100)) { (try? await standby.get("/readyz").status) == 200 }
+        // Meanwhile it cannot forward: 503 with Retry-After, never a hang or a 5xx of its own.
+        let during = try await follower.post("/v1/workloads", token: try cluster.token(), body: FailoverTests.job("during"))
+        #expect(during.status == 503 || during.status == 201, "\(during)")
+        if during.status == 201 { acknowledged.append("during") }
+        // The CLI, sent to the follower meanwhile, retries a read while it answers 503 with Retry-After: it succeeds.
+        let listed = try Run.program(Fixtures.tarmacBinary, ["list", "-o", "json"], environment: ProcessInfo.processInfo.environment.merging(
+            ["TARMAC_SERVER": "http://127.0.0.1:\(follower.port)", "TARMAC_TOKEN": try cluster.token(), "NO_COLOR": "1"]) { $1 })
+        print("tarmac list during the failover said on stderr: \(listed.stderr)")
+        #expect(listed.status == 0, "\(listed.stdout)\(listed.stderr)")
+        for name in acknowledged { #expect(listed.stdout.contains("\"\(name)\""), "\(name) missing from \(listed.stdout.prefix(400))") }
+        try await eventually("the follower leads", timeout: .seconds(30), every: .milliseconds(100)) { await follower.leads() }
         let took = clock.now - killed
-        #expect(took < .seconds(3 + 5), "the standby led \(took) after the kill (lease 3 s)")
-        let after = try await standby.post("/v1/workloads", token: try cluster.token(), body: FailoverTests.job("after"))
+        #expect(took < .seconds(3 + 5), "the follower led \(took) after the kill (lease 3 s)")
+        let after = try await follower.post("/v1/workloads", token: try cluster.token(), body: FailoverTests.job("after"))
         #expect(after.status == 201, "\(after)")
-        let names = try await cluster.workloadNames(via: standby)
+        let names = try await cluster.workloadNames(via: follower)
         #expect(names.sorted() == (acknowledged + ["after"]).sorted(), "\(names.sorted())")
         let store = try PostgresStore(try PostgresLocation(url: cluster.database), connections: 2)
         defer { store.close() }
@@ -53,7 +66,7 @@ struct FailoverTests {
         #expect(verified.status == 0 && verified.stdout.hasPrefix("audit chain intact"), "\(verified.stdout)\(verified.stderr)")
     }
 
-    /// Fencing: a leader paused (SIGSTOP) past its lease while the standby takes over, then woken (SIGCONT), writes
+    /// Fencing: a leader paused (SIGSTOP) past its lease while the follower takes over, then woken (SIGCONT), writes
     /// nothing (its store refuses every write on the epoch) and exits with status 75 once it sees the Lease lost.
     @Test func aLeaderPausedPastItsLeaseWritesNothingWhenItWakes() async throws {
         let cluster = try await Replicas.start(2)
@@ -63,7 +76,7 @@ struct FailoverTests {
         let token = try cluster.token()
         #expect(try await old.post("/v1/workloads", token: token, body: FailoverTests.job("from-old")).status == 201)
         old.kill(SIGSTOP)
-        try await eventually("the standby leads", timeout: .seconds(30), every: .milliseconds(100)) { (try? await next.get("/readyz").status) == 200 }
+        try await eventually("the follower leads", timeout: .seconds(30), every: .milliseconds(100)) { await next.leads() }
         #expect(try await next.post("/v1/workloads", token: token, body: FailoverTests.job("from-new")).status == 201)
         let store = try PostgresStore(try PostgresLocation(url: cluster.database), connections: 2)
         defer { store.close() }
@@ -163,18 +176,18 @@ final class Replicas: @unchecked Sendable {
             replicas.append(r)
         }
         let set = Replicas(database: database, lease: lease, replicas: replicas, keys: keys)
-        // Every replica answers: one ready, the others on standby.
+        // Every replica answers: one leads, the others follow.
         for r in replicas {
             try await eventually("replica on port \(r.port) answers", timeout: .seconds(60), every: .milliseconds(100)) { (try? await r.get("/healthz").status) == 200 }
         }
         return set
     }
 
-    /// The one replica that is ready (waits for it).
+    /// The one replica that leads (waits for it).
     func leader() async throws -> Replica {
         var found: Replica?
         try await eventually("a replica leads", timeout: .seconds(60), every: .milliseconds(100)) {
-            for r in replicas where (try? await r.get("/readyz").status) == 200 {
+            for r in replicas where await r.leads() {
                 found = r
                 return true
             }
@@ -250,6 +263,12 @@ final class Replica: @unchecked Sendable {
         guard let p = process else { return -1 }
         try await eventually("replica on port \(port) exits", timeout: timeout, every: .milliseconds(100)) { !p.isRunning }
         return p.terminationStatus
+    }
+
+    /// Leads and has recovered its state (a follower's /readyz says "follower of …").
+    func leads() async -> Bool {
+        guard let r = try? await get("/readyz") else { return false }
+        return r.status == 200 && r.body == "ready\n"
     }
 
     func get(_ path: String, token: String? = nil) async throws -> (status: Int, body: String) { try await send(.GET, path, token: token, body: nil) }

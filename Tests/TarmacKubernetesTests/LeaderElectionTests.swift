@@ -69,8 +69,10 @@ extension RealCluster {
         let client = try KubeClient(access, logger: Logger(label: "test"))
         let name = "tarmac-test-\(UInt32.random(in: 0...UInt32.max))"
         let fast = LeaderElectionSettings(leaseDuration: .seconds(3), renewDeadline: .seconds(2), retryPeriod: .milliseconds(250))
-        let a = try LeaseElector(client: client, namespace: "default", name: name, identity: "replica-a", settings: fast)
-        let b = try LeaseElector(client: client, namespace: "default", name: name, identity: "replica-b", settings: fast)
+        let a = try LeaseElector(client: client, namespace: "default", name: name, identity: "replica-a", settings: fast,
+                                 annotations: ["tarmac.dev/api-url": "http://10.0.0.1:8080"])
+        let b = try LeaseElector(client: client, namespace: "default", name: name, identity: "replica-b", settings: fast,
+                                 annotations: ["tarmac.dev/api-url": "http://10.0.0.2:8080"])
         defer { Task { try? await client.delete("/apis/coordination.k8s.io/v1/namespaces/default/leases/\(name)") } }
         try await a.acquire()
         let clock = ContinuousClock()
@@ -84,6 +86,9 @@ extension RealCluster {
             return renewals.count >= 3
         }
         #expect(try await lease(client, name)["holderIdentity"] as? String == "replica-a")
+        // What the holder says of itself (where it serves), as the waiting candidate read it: followers forward there.
+        try await eventually("b has read a's address") { await b.holderAnnotations["tarmac.dev/api-url"] == "http://10.0.0.1:8080" }
+        #expect(await b.holder == "replica-a")
         // a stops renewing (as a process paused or killed): b leads once a whole lease has passed without a renewal.
         aHolds.cancel()
         let stopped = clock.now
@@ -91,6 +96,8 @@ extension RealCluster {
         #expect(led - stopped >= .seconds(2), "b led \(led - stopped) after a's last renewal, within the lease")
         let spec = try await lease(client, name)
         #expect(spec["holderIdentity"] as? String == "replica-b" && spec["leaseTransitions"] as? Int == 1, "\(spec)")
+        let meta = try await client.get("/apis/coordination.k8s.io/v1/namespaces/default/leases/\(name)")["metadata"] as? [String: Any]
+        #expect((meta?["annotations"] as? [String: String])?["tarmac.dev/api-url"] == "http://10.0.0.2:8080", "the new holder's address replaced the old one's")
         // a, back long after its last renewal, steps down at once, before it asks anything (as a paused process must).
         let why = try await a.holdUntilLost()
         #expect(why.contains("within the renew deadline"), "\(why)")

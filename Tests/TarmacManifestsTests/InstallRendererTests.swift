@@ -56,7 +56,7 @@ import TarmacTesting
         #expect(pdb["spec"]?["minAvailable"] == 1 && pdb["spec"]?["selector"]?["matchLabels"] == selector)
         let service = try #require(objects.first { $0.kind == "Service" }).value
         #expect(service["spec"]?["selector"] == selector)
-        // Ready only when leading (standbys answer 503 on /readyz); alive whenever it serves /healthz.
+        // Ready when leading or following a leader that is (followers forward to it); alive whenever it serves /healthz.
         #expect(c["readinessProbe"]?["httpGet"]?["path"] == "/readyz" && c["livenessProbe"]?["httpGet"]?["path"] == "/healthz")
         let args = (c["args"]?.list ?? []).compactMap(\.string)
         for flag in ["--leader-elect", "--in-cluster", "--credential-key", "--backend"] { #expect(args.contains(flag), "\(args)") }
@@ -66,6 +66,10 @@ import TarmacTesting
         let env = c["env"]?.list ?? []
         #expect(env.contains { $0["name"] == "TARMAC_STORE" && $0["valueFrom"]?["secretKeyRef"]?["name"] == "tarmac-store" })
         #expect(env.contains { $0["name"] == "POD_NAME" && $0["valueFrom"]?["fieldRef"]?["fieldPath"] == "metadata.name" })
+        // Followers forward to the leader's pod IP, which it writes in the Lease: POD_IP, expanded in the args by the kubelet.
+        #expect(env.contains { $0["name"] == "POD_IP" && $0["valueFrom"]?["fieldRef"]?["fieldPath"] == "status.podIP" })
+        let peer = try #require(args.firstIndex(of: "--peer-host"))
+        #expect(args.count > peer + 1 && args[peer + 1] == "$(POD_IP)", "\(args)")
     }
 
     @Test func theContractsFilesAreMountedWhereItReadsThem() throws {

@@ -17,11 +17,16 @@ public actor LeaseElector {
     private var lastRenewal: Date?
     /// Who held the Lease at the last read (nil: nobody, or not read yet).
     public private(set) var holder: String?
+    /// What that holder said about itself in the Lease's annotations (where it serves: `LeaderAddress`).
+    public private(set) var holderAnnotations: [String: String] = [:]
+    /// What this candidate writes in the Lease's annotations while it holds it.
+    public nonisolated let annotations: [String: String]
 
     public init(client: KubeClient, namespace: String, name: String, identity: String, settings: LeaderElectionSettings = LeaderElectionSettings(),
-                now: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "tarmac.leader")) throws {
+                annotations: [String: String] = [:], now: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "tarmac.leader")) throws {
         try settings.validate()
         self.client = client
+        self.annotations = annotations
         self.namespace = namespace
         self.name = name
         self.identity = identity
@@ -102,7 +107,7 @@ public actor LeaseElector {
         record.holder = ""
         record.leaseDurationSeconds = 1
         record.renewTime = now()
-        _ = try? await client.replace(path, Self.object(record, name: name, namespace: namespace, resourceVersion: rv))
+        _ = try? await client.replace(path, Self.object(record, name: name, namespace: namespace, resourceVersion: rv, annotations: [:]))
         lastRenewal = nil
     }
 
@@ -111,18 +116,19 @@ public actor LeaseElector {
     /// One try to acquire or renew.
     func attempt() async -> Attempt {
         do {
-            let (lease, rv) = try await read()
+            let (lease, rv, said) = try await readAnnotated()
             holder = lease.flatMap { $0.holder.isEmpty ? nil : $0.holder }
+            holderAnnotations = holder == nil ? [:] : said
             let t = now()
             switch election.decide(lease: lease, now: t) {
             case .held(let holder, _): return .held(holder)
             case .create(let record):
-                _ = try await client.create("/apis/coordination.k8s.io/v1/namespaces/\(namespace)/leases", Self.object(record, name: name, namespace: namespace, resourceVersion: nil))
+                _ = try await client.create("/apis/coordination.k8s.io/v1/namespaces/\(namespace)/leases", Self.object(record, name: name, namespace: namespace, resourceVersion: nil, annotations: annotations))
                 election.wrote(record, now: t)
                 lastRenewal = t
                 return .led
             case .update(let record):
-                _ = try await client.replace(path, Self.object(record, name: name, namespace: namespace, resourceVersion: rv))
+                _ = try await client.replace(path, Self.object(record, name: name, namespace: namespace, resourceVersion: rv, annotations: annotations))
                 election.wrote(record, now: t)
                 lastRenewal = t
                 return .led
@@ -136,20 +142,27 @@ public actor LeaseElector {
 
     /// The Lease and its resourceVersion (nil: there is none).
     func read() async throws -> (LeaseRecord?, String?) {
+        let (record, rv, _) = try await readAnnotated()
+        return (record, rv)
+    }
+
+    /// The Lease, its resourceVersion and its annotations.
+    func readAnnotated() async throws -> (LeaseRecord?, String?, [String: String]) {
         let o: [String: Any]
-        do { o = try await client.get(path) } catch let e as KubeError where e.isNotFound { return (nil, nil) }
+        do { o = try await client.get(path) } catch let e as KubeError where e.isNotFound { return (nil, nil, [:]) }
         let meta = o["metadata"] as? [String: Any] ?? [:]
         let spec = o["spec"] as? [String: Any] ?? [:]
         let record = LeaseRecord(holder: spec["holderIdentity"] as? String ?? "", leaseDurationSeconds: spec["leaseDurationSeconds"] as? Int ?? 0,
                                  acquireTime: (spec["acquireTime"] as? String).flatMap(MicroTime.parse) ?? .distantPast,
                                  renewTime: (spec["renewTime"] as? String).flatMap(MicroTime.parse) ?? .distantPast,
                                  transitions: spec["leaseTransitions"] as? Int ?? 0)
-        return (record, meta["resourceVersion"] as? String)
+        return (record, meta["resourceVersion"] as? String, meta["annotations"] as? [String: String] ?? [:])
     }
 
-    static func object(_ r: LeaseRecord, name: String, namespace: String, resourceVersion: String?) -> [String: Any] {
+    static func object(_ r: LeaseRecord, name: String, namespace: String, resourceVersion: String?, annotations: [String: String]) -> [String: Any] {
         var meta: [String: Any] = ["name": name, "namespace": namespace, "labels": ["app.kubernetes.io/name": "tarmac"]]
         if let resourceVersion { meta["resourceVersion"] = resourceVersion }
+        if !annotations.isEmpty { meta["annotations"] = annotations }
         return ["apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
                 "spec": ["holderIdentity": r.holder, "leaseDurationSeconds": r.leaseDurationSeconds, "acquireTime": MicroTime.format(r.acquireTime),
                          "renewTime": MicroTime.format(r.renewTime), "leaseTransitions": r.transitions]]

@@ -20,7 +20,7 @@ public struct InstallOptions: Sendable, Equatable {
 
 /// Tarmac in the cluster, as objects: its namespace, ServiceAccount and the RBAC its Kubernetes backend needs, the
 /// leader-election Role, the platform contract as a ConfigMap, a Deployment of replicas (one leads by Lease, the
-/// others stand by; spread over nodes; Pod Security `restricted`), a PodDisruptionBudget and its Services. The Secrets
+/// others forward to it; spread over nodes; Pod Security `restricted`), a PodDisruptionBudget and its Services. The Secrets
 /// it reads (the store's URL, the credential key) are referenced, never rendered: they hold secrets.
 public enum InstallRenderer {
     public static let name = "tarmac"
@@ -67,7 +67,7 @@ public enum InstallRenderer {
         var ports: [KValue] = [["name": "api", "port": .int(o.port), "targetPort": "api", "protocol": "TCP"]]
         if let g = o.gatewayPort { ports.append(["name": "tools", "port": .int(g), "targetPort": "tools", "protocol": "TCP"]) }
         if let i = o.inferencePort { ports.append(["name": "inference", "port": .int(i), "targetPort": "inference", "protocol": "TCP"]) }
-        // Only ready pods (the leader) are endpoints: standbys answer 503 on /readyz.
+        // Every ready pod is an endpoint: the leader, and followers that forward to it (ready while it is).
         out.append(KubeObject("v1", "Service", name: name, namespace: ns, labels: labels, body: ["spec": [
             "type": "ClusterIP", "selector": .stringMap(selector), "ports": .list(ports),
         ]]))
@@ -84,7 +84,9 @@ public enum InstallRenderer {
         var args: [KValue] = ["up", "--backend", "kubernetes", "--in-cluster", "--platform", .string("/etc/tarmac/platform/" + platformFile),
                               "--data", "/var/lib/tarmac", "--host", "0.0.0.0", "--allow-remote", "--port", .string(String(o.port)),
                               "--leader-elect", "--leader-lease", .string("\(ns)/\(leaseName)"), "--credential-key", "/etc/tarmac/keys/credential.key",
-                              "--advertise-url", .string("http://\(name).\(ns).svc:\(o.port)")]
+                              "--advertise-url", .string("http://\(name).\(ns).svc:\(o.port)"),
+                              // Where followers forward to while this pod leads (written in the Lease).
+                              "--peer-host", "$(POD_IP)"]
         var ports: [KValue] = [["name": "api", "containerPort": .int(o.port), "protocol": "TCP"]]
         if let g = o.gatewayPort {
             args += ["--gateway-port", .string(String(g)), "--gateway-url", .string("http://\(name).\(ns).svc:\(g)")]
@@ -101,11 +103,12 @@ public enum InstallRenderer {
             "args": .list(args),
             "env": [
                 ["name": "POD_NAME", "valueFrom": ["fieldRef": ["fieldPath": "metadata.name"]]],
+                ["name": "POD_IP", "valueFrom": ["fieldRef": ["fieldPath": "status.podIP"]]],
                 ["name": "TARMAC_STORE", "valueFrom": ["secretKeyRef": ["name": .string(o.storeSecret), "key": "url"]]],
                 ["name": "PGPASSWORD", "valueFrom": ["secretKeyRef": ["name": .string(o.storeSecret), "key": "password", "optional": true]]],
             ],
             "ports": .list(ports),
-            // Ready: leading with its state recovered (standbys answer 503). Alive: the process serves (standbys too).
+            // Ready: leading with its state recovered, or following a leader that is. Alive: the process serves.
             "readinessProbe": ["httpGet": ["path": "/readyz", "port": "api"], "periodSeconds": 2, "failureThreshold": 1],
             "livenessProbe": ["httpGet": ["path": "/healthz", "port": "api"], "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6],
             "resources": ["requests": ["cpu": "500m", "memory": "512Mi"], "limits": ["memory": "2Gi"]],
@@ -123,8 +126,8 @@ public enum InstallRenderer {
         return KubeObject("apps/v1", "Deployment", name: name, namespace: ns, labels: labels, body: ["spec": [
             "replicas": .int(o.replicas),
             "selector": ["matchLabels": .stringMap(selector)],
-            // A new pod is up (on standby) before an old one goes: the leader is replaced last or first, never with
-            // nobody to take over.
+            // A new pod is up (following, ready once it reaches the leader) before an old one goes: the leader is
+            // replaced last or first, never with nobody to take over.
             "strategy": ["type": "RollingUpdate", "rollingUpdate": ["maxUnavailable": 0, "maxSurge": 1]],
             "template": [
                 "metadata": ["labels": .stringMap(labels)],
