@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 import TarmacStorePostgres
 import TarmacTesting
@@ -129,6 +130,71 @@ struct FailoverTests {
         #expect(try await store.leadership()?.epoch == 1, "the older replica claimed nothing")
     }
 
+    /// A rolling update as the install's Deployment does it (maxSurge 1, maxUnavailable 0): a new replica starts and is
+    /// ready (following) before an old one is stopped with SIGTERM, the leader among them; clients submit through
+    /// whichever replicas are endpoints throughout, each submit with its Idempotency-Key, retrying a 503 or a refused
+    /// connection. Nothing is refused otherwise, and every acknowledged submit is stored once.
+    @Test func aRollingUpdateKeepsServing() async throws {
+        let cluster = try await Replicas.start(2)
+        defer { cluster.stopAll() }
+        let first = try await cluster.leader()
+        let token = try cluster.token()
+        let endpoints = Endpoints(cluster.replicas)
+        let tally = Tally()
+        let clients = (0..<4).map { c in
+            Task {
+                var i = 0
+                while !tally.stopped {
+                    let name = "roll-\(c)-\(i)"
+                    var tries = 0
+                    while true {
+                        tries += 1
+                        let r = endpoints.pick(c + tries)
+                        let answer = try? await r.send(.POST, "/v1/workloads", token: token, body: FailoverTests.job(name), headers: [("Idempotency-Key", name)])
+                        if let answer, answer.status == 201 || answer.status == 200 {
+                            tally.acknowledge(name)
+                            break
+                        }
+                        tally.retried()
+                        if let answer, answer.status != 503 { tally.refuse("\(name): \(answer.status) \(answer.body.prefix(200))") }
+                        guard tries < 300 else { tally.refuse("\(name): no answer in 300 tries"); break }
+                        try? await Task.sleep(for: .milliseconds(100))
+                    }
+                    i += 1
+                }
+            }
+        }
+        var updated: [Replica] = []
+        defer { for r in updated { r.kill(SIGKILL) } }
+        // The old ones in the order the Deployment happens to take them: here the leader first.
+        for old in [first] + cluster.replicas.filter({ $0 !== first }) {
+            let new = try Replica(arguments: old.arguments)
+            try new.start()
+            updated.append(new)
+            try await eventually("the new replica is ready", timeout: .seconds(60), every: .milliseconds(100)) { (try? await new.get("/readyz").status) == 200 }
+            endpoints.add(new)
+            let before = tally.count
+            try await eventually("submits go on", timeout: .seconds(30)) { tally.count >= before + 3 }
+            endpoints.remove(old)
+            old.kill(SIGTERM)
+            let status = try await old.waitForExit(timeout: .seconds(40))
+            #expect(status == 0, "the old replica exited \(status): \(old.log.suffix(1500))")
+        }
+        let before = tally.count
+        try await eventually("submits go on after the update", timeout: .seconds(60)) { tally.count >= before + 5 }
+        tally.stop()
+        for c in clients { await c.value }
+        let leader = try await Replicas.leader(among: updated)
+        let names = try await cluster.workloadNames(via: leader)
+        let acked = tally.acknowledged
+        print("rolling update: \(acked.count) submits acknowledged, \(names.count) stored, \(tally.retriedCount) tries answered 503 or not at all (sent again)")
+        #expect(tally.refused.isEmpty, "\(tally.refused.prefix(5))")
+        #expect(Set(names) == Set(acked.keys), "stored \(names.count), acknowledged \(acked.count)")
+        #expect(names.count == Set(names).count, "a submit was stored twice")
+        let verified = try Run.program(Fixtures.tarmacBinary, ["audit", "verify", "--store", cluster.database])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+    }
+
     static func job(_ name: String) -> String {
         """
         apiVersion: tarmac.dev/v1alpha1
@@ -184,7 +250,9 @@ final class Replicas: @unchecked Sendable {
     }
 
     /// The one replica that leads (waits for it).
-    func leader() async throws -> Replica {
+    func leader() async throws -> Replica { try await Self.leader(among: replicas) }
+
+    static func leader(among replicas: [Replica]) async throws -> Replica {
         var found: Replica?
         try await eventually("a replica leads", timeout: .seconds(60), every: .milliseconds(100)) {
             for r in replicas where await r.leads() {
@@ -216,6 +284,30 @@ final class Replicas: @unchecked Sendable {
     }
 
     func stopAll() { for r in replicas { r.kill(SIGKILL) } }
+}
+
+/// What the rolling update's clients saw.
+final class Tally: Sendable {
+    private let state = Mutex<(acknowledged: [String: Int], refused: [String], stopped: Bool)>(([:], [], false))
+    func acknowledge(_ name: String) { state.withLock { $0.acknowledged[name, default: 0] += 1 } }
+    func refuse(_ what: String) { state.withLock { $0.refused.append(what) } }
+    func stop() { state.withLock { $0.stopped = true } }
+    private let retries = Mutex(0)
+    func retried() { retries.withLock { $0 += 1 } }
+    var retriedCount: Int { retries.withLock { $0 } }
+    var stopped: Bool { state.withLock { $0.stopped } }
+    var count: Int { state.withLock { $0.acknowledged.count } }
+    var acknowledged: [String: Int] { state.withLock { $0.acknowledged } }
+    var refused: [String] { state.withLock { $0.refused } }
+}
+
+/// What a Service would send clients to: the replicas that are endpoints now.
+final class Endpoints: Sendable {
+    private let current: Mutex<[Replica]>
+    init(_ replicas: [Replica]) { current = Mutex(replicas) }
+    func add(_ r: Replica) { current.withLock { $0.append(r) } }
+    func remove(_ r: Replica) { current.withLock { $0.removeAll { $0 === r } } }
+    func pick(_ n: Int) -> Replica { current.withLock { $0[n % $0.count] } }
 }
 
 /// One `tarmac up` process.
@@ -274,9 +366,11 @@ final class Replica: @unchecked Sendable {
     func get(_ path: String, token: String? = nil) async throws -> (status: Int, body: String) { try await send(.GET, path, token: token, body: nil) }
     func post(_ path: String, token: String, body: String) async throws -> (status: Int, body: String) { try await send(.POST, path, token: token, body: body) }
 
-    func send(_ method: HTTPMethod, _ path: String, token: String?, body: String?, timeout: Duration = .seconds(10)) async throws -> (status: Int, body: String) {
+    func send(_ method: HTTPMethod, _ path: String, token: String?, body: String?, headers: [(String, String)] = [], timeout: Duration = .seconds(10)) async throws
+        -> (status: Int, body: String) {
         var req = HTTPClientRequest(url: "http://127.0.0.1:\(port)" + path)
         req.method = method
+        for (n, v) in headers { req.headers.add(name: n, value: v) }
         if let token { req.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             req.headers.add(name: "Content-Type", value: "application/yaml")
