@@ -159,6 +159,7 @@ func failoverBenchmark(_ args: [String]) async {
         print("not ended               \(stuck.count) (states: \(states.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))")
         print("audit chain             \(verify.stdout.split(separator: "\n").first ?? "?")")
         print(String(format: "kill -> next admission  p50 %.2f s, max %.2f s over %d kills (lease %.0f s; target: under lease + 2 s)", pct(0.5), sorted.last ?? 0, sorted.count, lease[0]))
+        print("  each kill, in order:  " + shared.toAdmission.withLock { $0 }.map { String(format: "%.1f", $0) }.joined(separator: " ") + " s")
     } catch {
         print("failover benchmark failed: \(error)")
         exit(1)

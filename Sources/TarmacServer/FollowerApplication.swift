@@ -92,15 +92,23 @@ public struct LeaderForwarder: Sendable {
         // HTTP/1.1's Host is the request's authority here: passed on, so the leader sees the address the client used.
         if let authority = request.head.authority { out.headers.replaceOrAdd(name: "Host", value: authority) }
         out.headers.add(name: forwardedByHeader, value: identity)
-        if let length = request.headers[.contentLength].flatMap(Int64.init) {
-            out.body = .stream(request.body, length: .known(length))
-        } else if request.headers[.transferEncoding] != nil {
-            out.body = .stream(request.body, length: .unknown)
+        // The request's body is read by one reader only: the server reads what is left of it once the answer is
+        // written, so the HTTP client must be done with it by then. A small one is read whole first; a large one (an
+        // upload) goes through a relay whose reader is stopped and waited for before the answer ends.
+        let length = request.headers[.contentLength].flatMap(Int64.init)
+        var relay: BodyRelay?
+        if let length, length <= Self.wholeBody {
+            out.body = .bytes(try await request.body.collect(upTo: Int(length)))
+        } else if length != nil || request.headers[.transferEncoding] != nil {
+            let r = BodyRelay(request.body)
+            relay = r
+            out.body = .stream(r.parts, length: length.map { .known($0) } ?? .unknown)
         }
         let answer: HTTPClientResponse
         do {
             answer = try await client.execute(out, deadline: .distantFuture, logger: logger)
         } catch {
+            await relay?.stop()
             logger.debug("forwarding to the leader failed", metadata: ["leader": "\(found.holder)", "url": "\(base)", "error": "\(error)"])
             return try APIError(.serviceUnavailable, code: "standby", "this replica does not lead and the leader (\(found.holder) at \(base)) did not answer: \(Self.reason(error)); try again",
                                 headers: [.retryAfter: "1"]).response(from: request, context: context)
@@ -110,13 +118,24 @@ public struct LeaderForwarder: Sendable {
             if let n = HTTPField.Name(name) { headers.append(HTTPField(name: n, value: value)) }
         }
         let status = HTTPResponse.Status(code: Int(answer.status.code), reasonPhrase: answer.status.reasonPhrase)
-        let length = answer.headers.first(name: "content-length").flatMap(Int.init)
+        let answerLength = answer.headers.first(name: "content-length").flatMap(Int.init)
         let body = answer.body
-        return Response(status: status, headers: headers, body: ResponseBody(contentLength: length) { writer in
-            for try await part in body { try await writer.write(part) }
+        let reader = relay
+        return Response(status: status, headers: headers, body: ResponseBody(contentLength: answerLength) { writer in
+            do {
+                for try await part in body { try await writer.write(part) }
+            } catch {
+                await reader?.stop()
+                throw error
+            }
+            // An answer sent before the whole body was (a 413, say): the rest of the body is not read for it.
+            await reader?.stop()
             try await writer.finish(nil)
         })
     }
+
+    /// Bodies up to this size are read whole before they are forwarded.
+    static let wholeBody: Int64 = 4 << 20
 
     /// Why a forward failed, in words.
     static func reason(_ error: any Error) -> String {
@@ -139,6 +158,106 @@ public struct LeaderForwarder: Sendable {
             return JSON.text("follower of \(found.holder): forwards to \(base)\n")
         } catch {
             return JSON.text("follower: the leader \(found.holder) at \(base) did not answer (\(Self.reason(error)))\n", status: .serviceUnavailable)
+        }
+    }
+}
+
+/// A request body on its way to the leader: a task of its own is its only reader, and hands it to the HTTP client
+/// through a buffer of a few parts (so a slow leader slows the upload down, and a fast client does not fill memory).
+/// `stop()` ends the reader and waits for it: after it, nothing reads the body (the server may read the rest).
+final class BodyRelay: Sendable {
+    let pipe = BodyPipe()
+    private let reader: Task<Void, Never>
+
+    init(_ body: RequestBody) {
+        let pipe = self.pipe
+        reader = Task {
+            do {
+                for try await part in body {
+                    guard await pipe.push(part) else { return }
+                }
+                await pipe.finish(nil)
+            } catch {
+                await pipe.finish(error)
+            }
+        }
+    }
+
+    var parts: Parts { Parts(pipe: pipe) }
+
+    func stop() async {
+        await pipe.close()
+        reader.cancel()
+        await reader.value
+    }
+
+    struct Parts: AsyncSequence, Sendable {
+        let pipe: BodyPipe
+        struct AsyncIterator: AsyncIteratorProtocol {
+            let pipe: BodyPipe
+            func next() async throws -> ByteBuffer? { try await pipe.next() }
+        }
+        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(pipe: pipe) }
+    }
+}
+
+/// A few buffers between one producer and one consumer, each side waiting for the other when it must.
+actor BodyPipe {
+    private var parts: [ByteBuffer] = []
+    private var ended = false
+    private var failure: (any Error)?
+    private var closed = false
+    private var consumer: CheckedContinuation<ByteBuffer?, any Error>?
+    private var producer: CheckedContinuation<Void, Never>?
+    static let capacity = 4
+
+    /// Hands a part on (waiting while the buffer is full); false once nobody reads any more.
+    func push(_ part: ByteBuffer) async -> Bool {
+        guard !closed else { return false }
+        if let c = consumer {
+            consumer = nil
+            c.resume(returning: part)
+            return true
+        }
+        parts.append(part)
+        if parts.count >= Self.capacity { await withCheckedContinuation { producer = $0 } }
+        return !closed
+    }
+
+    /// The body ended (or failed).
+    func finish(_ error: (any Error)?) {
+        ended = true
+        failure = error
+        guard let c = consumer else { return }
+        consumer = nil
+        if let error { c.resume(throwing: error) } else { c.resume(returning: nil) }
+    }
+
+    func next() async throws -> ByteBuffer? {
+        if !parts.isEmpty {
+            let part = parts.removeFirst()
+            if let p = producer {
+                producer = nil
+                p.resume()
+            }
+            return part
+        }
+        if ended, let failure { throw failure }
+        if ended || closed { return nil }
+        return try await withCheckedThrowingContinuation { consumer = $0 }
+    }
+
+    /// Nobody reads any more: a waiting producer goes on (and stops), a waiting consumer gets the end.
+    func close() {
+        closed = true
+        parts = []
+        if let p = producer {
+            producer = nil
+            p.resume()
+        }
+        if let c = consumer {
+            consumer = nil
+            c.resume(returning: nil)
         }
     }
 }

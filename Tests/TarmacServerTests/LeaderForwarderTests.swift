@@ -76,6 +76,8 @@ import Testing
                 try await writer.finish(nil)
             })
         }
+        // Answers before reading the body (as the API's upload guard does for a body over its limit).
+        router.post("early") { _, _ -> Response in Response(status: .contentTooLarge, body: .init(byteBuffer: ByteBuffer(string: "too large\n"))) }
         router.get("moved") { _, _ -> Response in Response(status: .found, headers: [.location: "/elsewhere"]) }
         router.get("readyz") { _, _ -> Response in
             ready.isReady ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
@@ -149,6 +151,31 @@ import Testing
         pair.lease.set(LeaderAddress(holder: "leader-0", url: nil))
         let silent = try await pair.send(.GET, "/v1/workloads")
         #expect(silent.status == 503 && String(buffer: silent.body).contains("did not say where"), "\(String(buffer: silent.body))")
+    }
+
+    /// Large bodies go through a relay: an answer sent before the body was read, or a leader that is not there, ends
+    /// the forward without two readers of the body (which would crash the server), and the follower serves on.
+    @Test func anUploadAnsweredEarlyOrNotAtAllLeavesTheFollowerServing() async throws {
+        let pair = try await Self.start()
+        defer { Task { await pair.stop() } }
+        pair.lease.set(LeaderAddress(holder: "leader-0", url: LeaderAddress.url(host: "127.0.0.1", port: pair.leaderPort)))
+        let big = ByteBuffer(bytes: [UInt8](repeating: 7, count: 12 << 20))
+        for _ in 0..<3 {
+            let r = try? await pair.send(.POST, "/early", body: big)
+            // The early answer, or the connection closed under the rest of the upload: never a crash.
+            if let r { #expect(r.status == 413, "\(r.status)") }
+            #expect(try await pair.send(.GET, "/healthz").status == 200)
+        }
+        // A streamed upload passes whole.
+        let echoed = try await pair.send(.POST, "/echo", body: big)
+        let said = try #require(try JSONSerialization.jsonObject(with: Data(echoed.body.readableBytesView)) as? [String: String])
+        #expect(said["bytes"] == String(12 << 20))
+        pair.lease.set(LeaderAddress(holder: "leader-0", url: LeaderAddress.url(host: "127.0.0.1", port: try TestPorts.free())))
+        for _ in 0..<3 {
+            let r = try? await pair.send(.POST, "/echo", body: big)
+            if let r { #expect(r.status == 503, "\(r.status)") }
+            #expect(try await pair.send(.GET, "/healthz").status == 200)
+        }
     }
 
     @Test func aRequestAlreadyForwardedIsNotForwardedAgain() async throws {
