@@ -12,6 +12,8 @@ actor PostgresGroupCommit {
     typealias Body = @Sendable (SQLSession) async throws -> any Sendable
     private struct Job {
         let body: Body
+        /// A submit's insert: the ones next to each other in a batch are written with one statement.
+        var insert: PostgresStore.InsertRow? = nil
         let done: CheckedContinuation<any Sendable, any Error>
     }
 
@@ -106,6 +108,36 @@ actor PostgresGroupCommit {
         return value as! T
     }
 
+    /// A submit's insert, in the next group commit.
+    func insert(_ row: PostgresStore.InsertRow) async throws -> PostgresStore.Inserted {
+        let value = try await withCheckedThrowingContinuation { (c: CheckedContinuation<any Sendable, any Error>) in
+            queue.append(Job(body: { try await PostgresStore.insertOne(row, $0) }, insert: row, done: c))
+            if !writing {
+                writing = true
+                Task { await self.drain() }
+            }
+        }
+        return value as! PostgresStore.Inserted
+    }
+
+    /// The batch's writes in order, runs of inserts each in one statement.
+    private static func run(_ batch: [Job], _ sql: SQLSession) async throws -> [Result<any Sendable, any Error>] {
+        var results: [Result<any Sendable, any Error>] = []
+        var i = 0
+        while i < batch.count {
+            var j = i
+            while j < batch.count, batch[j].insert != nil { j += 1 }
+            if j - i >= 2 {
+                results += try await PostgresStore.insertMany(batch[i..<j].map { $0.insert! }, sql).map { .success($0) }
+                i = j
+            } else {
+                results.append(.success(try await batch[i].body(sql)))
+                i += 1
+            }
+        }
+        return results
+    }
+
     private func drain() async {
         await started.wait()
         while !queue.isEmpty {
@@ -116,16 +148,15 @@ actor PostgresGroupCommit {
                 let results = try await client.withConnection { connection -> [Result<any Sendable, any Error>] in
                     let sql = SQLSession(connection: connection, logger: logger)
                     do {
-                        // The common case: every write of the batch in one transaction, no savepoint between them.
+                        // The common case: every write of the batch in one transaction, no savepoint between them, the
+                        // submits next to each other in one statement.
                         return try await sql.transaction {
                             try await Self.begin(sql, fence: fence)
-                            var results: [Result<any Sendable, any Error>] = []
-                            for job in batch { results.append(.success(try await job.body(sql))) }
-                            return results
+                            return try await Self.run(batch, sql)
                         }
                     } catch {
-                        // One write failed (a unique key taken, a refusal of its own): the batch again, each write in
-                        // a savepoint of its own so that the one that fails is rolled back alone.
+                        // One write failed (a unique key taken, a request id used, a refusal of its own): the batch
+                        // again, each write alone in a savepoint of its own so that the one that fails is rolled back alone.
                         guard batch.count > 1, !Self.failsEveryWrite(error) else { throw error }
                         sql.log.reset()
                         return try await sql.transaction {

@@ -147,17 +147,18 @@ public final class PostgresStore: Store {
         var transition: Transition?
     }
 
-    public func insert(_ workload: WorkloadEntry, plan: WorkloadPlan?, audit: AuditDraft, transition: Transition?) async throws
-        -> (workload: WorkloadEntry, created: Bool, transition: Transition?) {
-        // Encoded before the transaction: the writer only writes.
-        let body = try Self.encoder.encode(workload)
-        let planBody = try plan.map { try Self.encoder.encode($0) }
-        let encoded = try transition.map { ($0, try Self.encoder.encode($0)) }
-        let r = try await write { sql -> Inserted in
-            // One statement: the workload, unless its request id was used (then nothing), with its audit record and its
-            // transition only if it was inserted.
-            let before = sql.log.snapshot
-            var binds = PostgresBindings()
+    /// A submit's insert, encoded before the transaction (the writer only writes): the group commit writes the inserts
+    /// that are next to each other in a batch with one statement (`insertMany`), each alone when one of them fails.
+    struct InsertRow: Sendable {
+        var workload: WorkloadEntry
+        var body: Data
+        var plan: Data?
+        var audit: AuditDraft
+        var transition: (Transition, Data)?
+
+        /// Its workload's eight values, the placeholders for them.
+        func bindWorkload(_ binds: inout PostgresBindings) throws -> String {
+            let first = binds.count + 1
             binds.append(workload.id)
             binds.append(workload.requestID)
             binds.append(workload.team)
@@ -165,38 +166,91 @@ public final class PostgresStore: Store {
             binds.append(workload.createdAt)
             binds.append(workload.updatedAt)
             try binds.append(body)
-            try binds.append(planBody)
-            let audit = try await Self.link([audit], sql, into: &binds)[0]
-            var stored: Transition?
-            var transitionRow = ""
-            if let (t, tBody) = encoded {
-                var t = t
-                t.seq = try await sql.log.transitionHead(sql) + 1
-                let first = binds.count + 1
-                binds.append(t.seq)
-                binds.append(t.workload)
-                binds.append(t.event)
-                try binds.append(tBody)
-                transitionRow = ", t AS (INSERT INTO transition (seq, workload, event, body) SELECT $\(first), $\(first + 1), $\(first + 2), $\(first + 3) FROM w)"
-                sql.log.transition = t.seq
-                stored = t
-            }
-            let inserted = try await sql.value(PostgresQuery(unsafeSQL: """
-                WITH w AS (INSERT INTO workload (id, "requestID", team, state, "createdAt", "updatedAt", body, plan) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                  ON CONFLICT ("requestID") DO NOTHING RETURNING id),
-                a AS (INSERT INTO audit \(Self.auditColumns) SELECT \(audit) FROM w)\(transitionRow)
-                SELECT count(*)::bigint FROM w
-                """, binds: binds), as: Int64.self)
-            if inserted == 1 { return Inserted(workload: workload, created: true, transition: stored) }
-            // The request id was used: nothing was written, and the heads stay where they were.
-            sql.log.restore(before)
-            guard let request = workload.requestID,
-                  let existing = try await sql.value("SELECT body FROM workload WHERE \"requestID\" = \(request)", as: Data.self) else {
-                throw PostgresStoreError.server(sqlState: nil, message: "workload \(workload.id) was not inserted", statement: "INSERT INTO workload")
-            }
-            return Inserted(workload: try Self.decoder.decode(WorkloadEntry.self, from: existing), created: false, transition: nil)
+            try binds.append(plan)
+            return (first..<(first + 8)).map { "$\($0)" }.joined(separator: ", ")
         }
+
+        /// Numbers its transition after `seq` and binds it: the placeholders, and the transition as stored.
+        func bindTransition(after seq: Int64, _ binds: inout PostgresBindings) throws -> (row: String, stored: Transition)? {
+            guard let (t, body) = transition else { return nil }
+            var stored = t
+            stored.seq = seq + 1
+            let first = binds.count + 1
+            binds.append(stored.seq)
+            binds.append(stored.workload)
+            binds.append(stored.event)
+            try binds.append(body)
+            return ((first..<(first + 4)).map { "$\($0)" }.joined(separator: ", "), stored)
+        }
+    }
+
+    static let workloadColumns = "(id, \"requestID\", team, state, \"createdAt\", \"updatedAt\", body, plan)"
+
+    public func insert(_ workload: WorkloadEntry, plan: WorkloadPlan?, audit: AuditDraft, transition: Transition?) async throws
+        -> (workload: WorkloadEntry, created: Bool, transition: Transition?) {
+        let row = InsertRow(workload: workload, body: try Self.encoder.encode(workload), plan: try plan.map { try Self.encoder.encode($0) }, audit: audit,
+                            transition: try transition.map { ($0, try Self.encoder.encode($0)) })
+        let r = try await group.insert(row)
         return (r.workload, r.created, r.transition)
+    }
+
+    /// One insert alone: the workload, unless its request id was used (then nothing), with its audit record and its
+    /// transition only if it was inserted; one statement.
+    static func insertOne(_ row: InsertRow, _ sql: SQLSession) async throws -> Inserted {
+        let before = sql.log.snapshot
+        var binds = PostgresBindings()
+        let values = try row.bindWorkload(&binds)
+        let audit = try await link([row.audit], sql, into: &binds)[0]
+        var stored: Transition?
+        var transitionRow = ""
+        if let (placeholders, t) = try row.bindTransition(after: try await sql.log.transitionHead(sql), &binds) {
+            transitionRow = ", t AS (INSERT INTO transition (seq, workload, event, body) SELECT \(placeholders) FROM w)"
+            sql.log.transition = t.seq
+            stored = t
+        }
+        let inserted = try await sql.value(PostgresQuery(unsafeSQL: """
+            WITH w AS (INSERT INTO workload \(workloadColumns) VALUES (\(values)) ON CONFLICT ("requestID") DO NOTHING RETURNING id),
+            a AS (INSERT INTO audit \(auditColumns) SELECT \(audit) FROM w)\(transitionRow)
+            SELECT count(*)::bigint FROM w
+            """, binds: binds), as: Int64.self)
+        if inserted == 1 { return Inserted(workload: row.workload, created: true, transition: stored) }
+        // The request id was used: nothing was written, and the heads stay where they were.
+        sql.log.restore(before)
+        guard let request = row.workload.requestID,
+              let existing = try await sql.value("SELECT body FROM workload WHERE \"requestID\" = \(request)", as: Data.self) else {
+            throw PostgresStoreError.server(sqlState: nil, message: "workload \(row.workload.id) was not inserted", statement: "INSERT INTO workload")
+        }
+        return Inserted(workload: try Self.decoder.decode(WorkloadEntry.self, from: existing), created: false, transition: nil)
+    }
+
+    /// Several inserts in one statement (one round trip for a batch of submits). A request id already used fails the
+    /// statement (a unique key), and the group commit then writes each insert alone (`insertOne`).
+    static func insertMany(_ rows: [InsertRow], _ sql: SQLSession) async throws -> [Inserted] {
+        var binds = PostgresBindings()
+        let workloads = try rows.map { try $0.bindWorkload(&binds) }
+        let audits = try await link(rows.map(\.audit), sql, into: &binds)
+        var seq = try await sql.log.transitionHead(sql)
+        var transitions: [String] = []
+        var out: [Inserted] = []
+        for row in rows {
+            let t = try row.bindTransition(after: seq, &binds)
+            if let t {
+                seq = t.stored.seq
+                transitions.append(t.row)
+            }
+            out.append(Inserted(workload: row.workload, created: true, transition: t?.stored))
+        }
+        sql.log.transition = seq
+        func values(_ rows: [String]) -> String { rows.map { "(\($0))" }.joined(separator: ", ") }
+        let inserted = try await sql.value(PostgresQuery(unsafeSQL: """
+            WITH w AS (INSERT INTO workload \(workloadColumns) VALUES \(values(workloads)) RETURNING id),
+            a AS (INSERT INTO audit \(auditColumns) VALUES \(values(audits)))\(transitions.isEmpty ? "" : ", t AS (INSERT INTO transition (seq, workload, event, body) VALUES \(values(transitions)))")
+            SELECT count(*)::bigint FROM w
+            """, binds: binds), as: Int64.self)
+        guard inserted == Int64(rows.count) else {
+            throw PostgresStoreError.server(sqlState: nil, message: "\(inserted ?? 0) of \(rows.count) workloads inserted", statement: "INSERT INTO workload")
+        }
+        return out
     }
 
     @discardableResult

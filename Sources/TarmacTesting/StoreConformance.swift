@@ -39,6 +39,7 @@ public enum StoreConformance {
     public static let cases: [ConformanceCase] = [
         ConformanceCase(name: "workloads load oldest first, with the plan stored at submit", run: workloadsLoadInOrderWithTheirPlans),
         ConformanceCase(name: "a request id is idempotent: the second insert writes nothing", run: requestIDsAreIdempotent),
+        ConformanceCase(name: "concurrent inserts, some with a request id used before or at once, each create once", run: concurrentInsertsCreateOnce),
         ConformanceCase(name: "an update naming a missing workload writes nothing", run: updatesAreAllOrNothing),
         ConformanceCase(name: "transition seqs are gapless and unique under concurrent writers", run: transitionSeqsAreGapless),
         ConformanceCase(name: "the audit chain links every record under concurrent writers", run: auditChainHoldsUnderConcurrentWriters),
@@ -99,6 +100,51 @@ public enum StoreConformance {
         var third = entry("wl-3", at: first.createdAt)
         third.requestID = WorkloadEntry.scopedRequestID("req-1", scope: "admin")
         try expect(try await store.insert(third, audit: draft("submit", "workload/wl-3")).created, "another scope's id creates", "it was refused")
+    }
+
+    /// Submits arriving together (a store may write them in one statement): pairs share a request id, one id was used
+    /// before; each id creates one workload, with one transition and one audit record, and the others get it back.
+    static func concurrentInsertsCreateOnce(_ s: StoreUnderTest) async throws {
+        let store = try await s.open()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        var used = entry("wl-used", at: at, requestID: "team:search\u{1F}req-0")
+        used.name = "used"
+        _ = try await store.insert(used, plan: nil, audit: draft("submit", "workload/wl-used"), transition: Transition("submit", before: nil, after: used, at: at))
+        let results = try await withThrowingTaskGroup(of: (String, String, Bool, Int64?).self) { group in
+            for i in 0..<24 {
+                group.addTask {
+                    // Ids 0...7, each sent three times (id 0 was used before); some without an id at all.
+                    let request: String? = i % 6 == 5 ? nil : "team:search\u{1F}req-\(i % 8)"
+                    let e = entry("wl-\(i)", at: at, requestID: request)
+                    let r = try await store.insert(e, plan: nil, audit: draft("submit", "workload/\(e.id)"), transition: Transition("submit", before: nil, after: e, at: at))
+                    return (request ?? "none-\(i)", r.workload.id, r.created, r.transition?.seq)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        var winners: [String: String] = [:]
+        for (request, id, created, _) in results where created {
+            try expect(winners[request] == nil, "one insert per request id creates", "\(request) created twice")
+            winners[request] = id
+        }
+        try expect(winners["team:search\u{1F}req-0"] == nil, "an id used before creates nothing", "it created \(winners["team:search\u{1F}req-0"] ?? "")")
+        for (request, id, created, seq) in results where !created {
+            let expected = request == "team:search\u{1F}req-0" ? "wl-used" : winners[request]
+            try expect(id == expected && seq == nil, "a replay gets the workload its id made, and no transition", "\(request): \(id), expected \(expected ?? "none")")
+        }
+        let stored = try await store.loadWorkloads().map(\.entry.id)
+        try expect(Set(stored) == Set(winners.values).union(["wl-used"]) && stored.count == winners.count + 1, "the store holds the creators only",
+                   "\(stored.sorted()) vs \(winners.values.sorted())")
+        let transitions = try await store.transitions(after: 0, limit: 1000)
+        try expect(transitions.map(\.seq) == Array(1...Int64(winners.count + 1)), "one transition per created workload, gapless", "\(transitions.map(\.seq))")
+        try expect(Set(transitions.map(\.workload)) == Set(stored), "each created workload's transition", "\(transitions.map(\.workload))")
+        let records = try await store.auditRecords(AuditQuery())
+        try expect(records.count == winners.count + 1, "one audit record per created workload", "\(records.count) records")
+        var previous = AuditRecord.genesis
+        for r in records {
+            try expect(r.previousHash == previous && r.hash == r.computedHash, "the chain holds", "record \(r.seq) breaks it")
+            previous = r.hash
+        }
     }
 
     static func updatesAreAllOrNothing(_ s: StoreUnderTest) async throws {
