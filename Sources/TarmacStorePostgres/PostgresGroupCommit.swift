@@ -74,11 +74,16 @@ actor PostgresGroupCommit {
 
     var fenced: Int64? { fence }
 
-    /// A write transaction's first statements: the write lock, then (in one statement that starts once the lock is
-    /// held, so it sees every commit before) the fence and the heads of the audit chain and of the transition log. A
-    /// deposed leader's transaction stops here.
-    static func begin(_ sql: SQLSession, fence: Int64?) async throws {
-        try await sql.execute("SELECT pg_advisory_xact_lock(\(Self.writeLock))")
+    /// Takes the write lock for the session (held across the transactions of a burst of writes), then reads, in one
+    /// statement that starts once the lock is held (so it sees every commit before), the fence and the heads of the
+    /// audit chain and of the transition log: while the lock is held nobody else moves them, so they are read once per
+    /// burst, not per transaction. A deposed leader stops here.
+    static func lockSession(_ sql: SQLSession, fence: Int64?) async throws {
+        try await sql.execute("SELECT pg_advisory_lock(\(Self.writeLock))")
+        try await readHeads(sql, fence: fence)
+    }
+
+    static func readHeads(_ sql: SQLSession, fence: Int64?) async throws {
         let row = try await sql.rows("""
             SELECT (SELECT epoch FROM leadership WHERE id = 1), a.seq, a.hash, (SELECT COALESCE(MAX(seq), 0) FROM transition)::bigint
             FROM (SELECT NULL) AS one LEFT JOIN LATERAL (SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1) AS a ON true
@@ -138,53 +143,106 @@ actor PostgresGroupCommit {
         return results
     }
 
+    /// The next batch (nil: nothing waits).
+    private func take() -> [Job]? {
+        guard !queue.isEmpty else { return nil }
+        let batch = Array(queue.prefix(maxBatch))
+        queue.removeFirst(batch.count)
+        return batch
+    }
+
+    /// How long one burst holds the write lock before it lets another process's writer in.
+    static let holdFor: Duration = .milliseconds(200)
+
+    /// Writes while there is something to write: one connection and the write lock (session-scoped) for a burst of
+    /// batches, the heads and the fence read once at its start; each batch one transaction (a batch of submits alone,
+    /// one statement and no transaction around it). The lock is given back when the queue is empty or the burst is
+    /// long; a claim by another process ends the session (and so the lock) instead of waiting for it.
     private func drain() async {
         await started.wait()
+        let logger = self.logger
         while !queue.isEmpty {
-            let batch = Array(queue.prefix(maxBatch))
-            queue.removeFirst(batch.count)
-            let logger = self.logger, fence = self.fence
+            let fence = self.fence
+            var current: [Job] = []
             do {
-                let results = try await client.withConnection { connection -> [Result<any Sendable, any Error>] in
+                try await client.withConnection { connection in
                     let sql = SQLSession(connection: connection, logger: logger)
                     do {
-                        // The common case: every write of the batch in one transaction, no savepoint between them, the
-                        // submits next to each other in one statement.
-                        return try await sql.transaction {
-                            try await Self.begin(sql, fence: fence)
-                            return try await Self.run(batch, sql)
+                        try await Self.lockSession(sql, fence: fence)
+                        let clock = ContinuousClock()
+                        let since = clock.now
+                        while clock.now - since < Self.holdFor, let batch = self.take() {
+                            current = batch
+                            let results = try await Self.write(batch, sql, fence: fence)
+                            current = []
+                            for (job, r) in zip(batch, results) { job.done.resume(with: r) }
                         }
+                        try await sql.execute("SELECT pg_advisory_unlock(\(Self.writeLock))")
                     } catch {
-                        // One write failed (a unique key taken, a request id used, a refusal of its own): the batch
-                        // again, each write alone in a savepoint of its own so that the one that fails is rolled back alone.
-                        guard batch.count > 1, !Self.failsEveryWrite(error) else { throw error }
-                        sql.log.reset()
-                        return try await sql.transaction {
-                            try await Self.begin(sql, fence: fence)
-                            var results: [Result<any Sendable, any Error>] = []
-                            for job in batch {
-                                try await sql.execute("SAVEPOINT w")
-                                let before = sql.log.snapshot
-                                do {
-                                    let value = try await job.body(sql)
-                                    try await sql.execute("RELEASE SAVEPOINT w")
-                                    results.append(.success(value))
-                                } catch {
-                                    // Rolled back alone; when the connection broke, this rollback throws and fails the batch.
-                                    results.append(.failure(error))
-                                    sql.log.restore(before)
-                                    try await sql.execute("ROLLBACK TO SAVEPOINT w")
-                                }
-                            }
-                            return results
-                        }
+                        // The connection goes back to the pool: it must not keep the lock (a broken one holds nothing).
+                        try? await sql.execute("SELECT pg_advisory_unlock_all()")
+                        throw error
                     }
                 }
-                for (job, r) in zip(batch, results) { job.done.resume(with: r) }
             } catch {
-                for job in batch { job.done.resume(throwing: PostgresStoreError.from(error, statement: "the write transaction")) }
+                // The session broke (a claim ended it, the server went away), or this process was deposed: the batch
+                // being written fails (or, when none was, the next one: every failure answers someone, so a server
+                // that is gone fails the queue instead of spinning on it); what still waits is tried again on another
+                // connection; a deposed process fails everything.
+                let failure = PostgresStoreError.from(error, statement: "the write transaction")
+                if current.isEmpty { current = take() ?? [] }
+                for job in current { job.done.resume(throwing: failure) }
+                if case .deposed? = failure as? PostgresStoreError {
+                    for job in queue { job.done.resume(throwing: failure) }
+                    queue.removeAll()
+                }
             }
         }
         writing = false
+    }
+
+    /// One batch, under the session's write lock: the results of its writes, in order. A write that fails alone (a
+    /// unique key taken) fails alone; an error that breaks the session is thrown.
+    private static func write(_ batch: [Job], _ sql: SQLSession, fence: Int64?) async throws -> [Result<any Sendable, any Error>] {
+        let before = sql.log.snapshot
+        do {
+            // Submits alone: one statement, atomic without a transaction around it.
+            if batch.allSatisfy({ $0.insert != nil }) {
+                if batch.count == 1 { return [.success(try await batch[0].body(sql))] }
+                return try await PostgresStore.insertMany(batch.map { $0.insert! }, sql).map { .success($0) }
+            }
+            // The common case: every write of the batch in one transaction, no savepoint between them, the submits next
+            // to each other in one statement.
+            return try await sql.transaction { try await run(batch, sql) }
+        } catch {
+            sql.log.restore(before)
+            guard !failsEveryWrite(error) else { throw error }
+            guard batch.count > 1 else { return [.failure(error)] }
+        }
+        // One write failed (a unique key taken, a request id used, a refusal of its own): the batch again, each write
+        // alone in a savepoint of its own so that the one that fails is rolled back alone.
+        do {
+            return try await sql.transaction {
+                var results: [Result<any Sendable, any Error>] = []
+                for job in batch {
+                    try await sql.execute("SAVEPOINT w")
+                    let snapshot = sql.log.snapshot
+                    do {
+                        let value = try await job.body(sql)
+                        try await sql.execute("RELEASE SAVEPOINT w")
+                        results.append(.success(value))
+                    } catch {
+                        // Rolled back alone; when the connection broke, this rollback throws and fails the batch.
+                        results.append(.failure(error))
+                        sql.log.restore(snapshot)
+                        try await sql.execute("ROLLBACK TO SAVEPOINT w")
+                    }
+                }
+                return results
+            }
+        } catch {
+            sql.log.restore(before)
+            throw error
+        }
     }
 }
