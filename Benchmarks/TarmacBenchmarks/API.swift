@@ -194,7 +194,7 @@ func send(_ method: HTTPMethod, _ url: String, token: String?, body: String?, he
     return (Int(resp.status.code), Data(b.readableBytesView))
 }
 
-private func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
 private func percentile(_ sorted: [Double], _ p: Double) -> Double {
     guard !sorted.isEmpty else { return 0 }

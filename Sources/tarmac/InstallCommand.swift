@@ -5,6 +5,7 @@ import TarmacContract
 import TarmacKubernetes
 import TarmacKubernetesBackend
 import TarmacManifests
+import TarmacModel
 
 struct InstallCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,6 +17,8 @@ struct InstallCommand: AsyncParsableCommand {
         Two Secrets in tarmac-system are read, never rendered (they hold secrets); --apply says which are missing:
           tarmac-store            key url: postgres://USER@HOST:5432/DB?sslmode=require (key password: optional)
           tarmac-credential-key   key credential.key: 32 random bytes, shared by the replicas
+
+        With --bundled-postgres, a PostgreSQL for small installs is rendered too: one StatefulSet pod of the official image on a PersistentVolumeClaim (--postgres-storage, --postgres-storage-class), Pod Security `restricted`, a headless Service tarmac-postgres, and a NetworkPolicy that lets only Tarmac's pods reach it. The store's Secret then needs only the key password (the database's; Tarmac's pods use it too). One pod, no replication and no backups: for more, give the DSN of a PostgreSQL run for it.
         The image is built from the repository's Containerfile.
 
         Exit status: 0 rendered or applied, 1 the platform has errors or an object was refused, 5 the cluster cannot be reached.
@@ -25,6 +28,8 @@ struct InstallCommand: AsyncParsableCommand {
           tarmac install --image reg.example.com/tarmac:0.1.0 --apply
           kubectl -n tarmac-system create secret generic tarmac-store \\
             --from-literal=url=postgres://tarmac@db/tarmac
+          kubectl -n tarmac-system create secret generic tarmac-store \\
+            --from-literal=password=$(openssl rand -hex 24)   # --bundled-postgres
           head -c 32 /dev/urandom > credential.key
           kubectl -n tarmac-system create secret generic \\
             tarmac-credential-key --from-file=credential.key
@@ -36,6 +41,10 @@ struct InstallCommand: AsyncParsableCommand {
     @Option(help: "Port of the tool gateway (default: none).") var gatewayPort: Int?
     @Option(help: "Port of the inference gateway (default: none).") var inferencePort: Int?
     @Option(help: ArgumentHelp("The Gateway (Gateway API) InferenceServices' HTTPRoutes attach to.", valueName: "namespace/name")) var inferenceGateway: String?
+    @Flag(help: "Render a PostgreSQL for the store too (one StatefulSet pod; for small installs).") var bundledPostgres = false
+    @Option(help: "With --bundled-postgres: the size of its volume.") var postgresStorage: String = "10Gi"
+    @Option(help: "With --bundled-postgres: its volume's StorageClass (default: the cluster's default).") var postgresStorageClass: String?
+    @Option(help: "With --bundled-postgres: the image (the official one's Debian variant: its postgres user is uid 999).") var postgresImage: String = BundledPostgres().image
     @Flag(help: "Apply the objects to the cluster (server-side apply) instead of printing them.") var apply = false
     @OptionGroup(title: "Cluster (with --apply)") var cluster: ClusterOptions
     @Option(name: .shortAndLong, help: "Output format: yaml or json (the objects), or text (with --apply: what was applied).") var output: OutputFormatOption?
@@ -47,6 +56,7 @@ struct InstallCommand: AsyncParsableCommand {
             if let p, !(1...65535).contains(p) || p == 8080 { throw ValidationError("\(flag) must be 1 to 65535 and not 8080 (the API's)") }
         }
         if let g = inferenceGateway, g.split(separator: "/").count != 2 { throw ValidationError("--inference-gateway must be NAMESPACE/NAME") }
+        if case .failure = ByteQuantity.parse(postgresStorage) { throw ValidationError("--postgres-storage must be a quantity such as 10Gi") }
     }
 
     func run() async throws {
@@ -82,7 +92,7 @@ struct InstallCommand: AsyncParsableCommand {
             }
         }
         print(Terminal.table(["KIND", "NAMESPACE", "NAME", "RESULT"], rows))
-        for (secret, key) in [(options.storeSecret, "url"), (options.credentialKeySecret, "credential.key")] {
+        for (secret, key) in [(options.storeSecret, bundledPostgres ? "password" : "url"), (options.credentialKeySecret, "credential.key")] {
             let found = try? await client.get("/api/v1/namespaces/\(Naming.systemNamespace)/secrets/\(secret)")
             if found == nil {
                 Terminal.writeError("warning: Secret \(Naming.systemNamespace)/\(secret) (key \(key)) is missing: the pods wait for it (see tarmac install --help)")
@@ -99,6 +109,13 @@ struct InstallCommand: AsyncParsableCommand {
         o.gatewayPort = gatewayPort
         o.inferencePort = inferencePort
         o.inferenceGateway = inferenceGateway
+        if bundledPostgres {
+            var pg = BundledPostgres()
+            pg.storage = postgresStorage
+            pg.storageClass = postgresStorageClass
+            pg.image = postgresImage
+            o.bundledPostgres = pg
+        }
         return o
     }
 

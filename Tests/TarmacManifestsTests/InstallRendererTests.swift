@@ -33,6 +33,44 @@ import TarmacTesting
         #expect(verbose.components(separatedBy: "INFO").count - 1 == objects.count, "each object validated: \(verbose)")
     }
 
+    /// A PostgreSQL for small installs: strictly valid, Pod Security `restricted` (its own uid, a read-only root, a
+    /// volume per pod), reachable by Tarmac's pods only, its password from the store's Secret, Tarmac pointed at it.
+    @Test func theBundledPostgresIsValidRestrictedAndOnlyTarmacReachesIt() throws {
+        var options = InstallOptions(image: "registry.example.com/tarmac:0.1.0")
+        var pg = BundledPostgres()
+        pg.storage = "20Gi"
+        pg.storageClass = "fast"
+        options.bundledPostgres = pg
+        let objects = try Self.objects(options)
+        #expect(objects.filter { $0.kind == "StatefulSet" || $0.kind == "NetworkPolicy" }.count == 2)
+        let result = try UpstreamSchemaTests().validate(objects)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let sts = try #require(objects.first { $0.kind == "StatefulSet" }).value
+        #expect(sts["spec"]?["replicas"] == 1 && sts["spec"]?["serviceName"] == "tarmac-postgres")
+        let pod = try #require(sts["spec"]?["template"]?["spec"])
+        #expect(pod["securityContext"]?["runAsNonRoot"] == true && pod["securityContext"]?["runAsUser"] == 999 && pod["securityContext"]?["fsGroup"] == 999)
+        #expect(pod["securityContext"]?["seccompProfile"]?["type"] == "RuntimeDefault")
+        let c = try #require(pod["containers"]?.list?.first)
+        #expect(c["securityContext"]?["allowPrivilegeEscalation"] == false && c["securityContext"]?["capabilities"]?["drop"] == ["ALL"])
+        #expect(c["securityContext"]?["readOnlyRootFilesystem"] == true)
+        let mounts = Set((c["volumeMounts"]?.list ?? []).compactMap { $0["mountPath"]?.string })
+        #expect(mounts == ["/var/lib/postgresql/data", "/var/run/postgresql", "/tmp"])
+        let env = c["env"]?.list ?? []
+        #expect(env.contains { $0["name"] == "POSTGRES_PASSWORD" && $0["valueFrom"]?["secretKeyRef"]?["name"] == "tarmac-store" && $0["valueFrom"]?["secretKeyRef"]?["key"] == "password" })
+        let claim = try #require(sts["spec"]?["volumeClaimTemplates"]?.list?.first)
+        #expect(claim["spec"]?["resources"]?["requests"]?["storage"] == "20Gi" && claim["spec"]?["storageClassName"] == "fast")
+        // Only Tarmac's pods reach it.
+        let policy = try #require(objects.first { $0.kind == "NetworkPolicy" }).value
+        #expect(policy["spec"]?["podSelector"]?["matchLabels"]?["app.kubernetes.io/name"] == "tarmac-postgres")
+        #expect(policy["spec"]?["ingress"]?.list?.first?["from"]?.list?.first?["podSelector"]?["matchLabels"]?["app.kubernetes.io/name"] == "tarmac")
+        // Tarmac's pods: the bundled store's address, the password from the Secret (required).
+        let d = try #require(objects.first { $0.kind == "Deployment" }).value
+        let tarmacEnv = d["spec"]?["template"]?["spec"]?["containers"]?.list?.first?["env"]?.list ?? []
+        #expect(tarmacEnv.contains { $0["name"] == "TARMAC_STORE" && $0["value"] == .string(BundledPostgres.url) })
+        #expect(tarmacEnv.contains { $0["name"] == "PGPASSWORD" && $0["valueFrom"]?["secretKeyRef"]?["optional"] == false })
+        #expect(!objects.contains { $0.kind == "Secret" })
+    }
+
     @Test func thePodsAreRestrictedSpreadAndOnlyTheLeaderIsReady() throws {
         let objects = try Self.objects()
         let ns = try #require(objects.first { $0.kind == "Namespace" })

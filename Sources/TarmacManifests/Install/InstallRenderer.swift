@@ -15,6 +15,8 @@ public struct InstallOptions: Sendable, Equatable {
     public var port = 8080
     /// The Gateway (Gateway API) InferenceServices' HTTPRoutes attach to, NAMESPACE/NAME.
     public var inferenceGateway: String?
+    /// A PostgreSQL in the cluster for the store (nil: the DSN of an existing one, in the store's Secret).
+    public var bundledPostgres: BundledPostgres?
     public init(image: String) { self.image = image }
 }
 
@@ -67,6 +69,7 @@ public enum InstallRenderer {
         var ports: [KValue] = [["name": "api", "port": .int(o.port), "targetPort": "api", "protocol": "TCP"]]
         if let g = o.gatewayPort { ports.append(["name": "tools", "port": .int(g), "targetPort": "tools", "protocol": "TCP"]) }
         if let i = o.inferencePort { ports.append(["name": "inference", "port": .int(i), "targetPort": "inference", "protocol": "TCP"]) }
+        if let pg = o.bundledPostgres { out += pg.render(labels: Naming.base(), storeSecret: o.storeSecret, tarmacSelector: selector) }
         // Every ready pod is an endpoint: the leader, and followers that forward to it (ready while it is).
         out.append(KubeObject("v1", "Service", name: name, namespace: ns, labels: labels, body: ["spec": [
             "type": "ClusterIP", "selector": .stringMap(selector), "ports": .list(ports),
@@ -104,8 +107,10 @@ public enum InstallRenderer {
             "env": [
                 ["name": "POD_NAME", "valueFrom": ["fieldRef": ["fieldPath": "metadata.name"]]],
                 ["name": "POD_IP", "valueFrom": ["fieldRef": ["fieldPath": "status.podIP"]]],
-                ["name": "TARMAC_STORE", "valueFrom": ["secretKeyRef": ["name": .string(o.storeSecret), "key": "url"]]],
-                ["name": "PGPASSWORD", "valueFrom": ["secretKeyRef": ["name": .string(o.storeSecret), "key": "password", "optional": true]]],
+                // The bundled PostgreSQL's address is known (its password is not); another one's DSN is in the Secret.
+                o.bundledPostgres == nil ? ["name": "TARMAC_STORE", "valueFrom": ["secretKeyRef": ["name": .string(o.storeSecret), "key": "url"]]]
+                    : ["name": "TARMAC_STORE", "value": .string(BundledPostgres.url)],
+                ["name": "PGPASSWORD", "valueFrom": ["secretKeyRef": ["name": .string(o.storeSecret), "key": "password", "optional": .bool(o.bundledPostgres == nil)]]],
             ],
             "ports": .list(ports),
             // Ready: leading with its state recovered, or following a leader that is. Alive: the process serves.
