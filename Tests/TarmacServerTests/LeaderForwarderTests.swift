@@ -36,21 +36,27 @@ import Testing
         let running: Task<Void, any Error>
         let group: ServiceGroup
         let client: HTTPClient
+        let testClient: HTTPClient
 
         func stop() async {
             await group.triggerGracefulShutdown()
             _ = try? await running.value
             try? await client.shutdown()
+            try? await testClient.shutdown()
         }
 
         func send(_ method: HTTPMethod, _ path: String, body: ByteBuffer? = nil, headers: [(String, String)] = []) async throws
             -> (status: Int, headers: HTTPHeaders, body: ByteBuffer) {
             var req = HTTPClientRequest(url: "http://127.0.0.1:\(followerPort)" + path)
             req.method = method
+            // A connection per request: what one request did to its connection (an upload answered early) does not
+            // decide how the next one fares.
+            req.headers.add(name: "Connection", value: "close")
             for (n, v) in headers { req.headers.add(name: n, value: v) }
             if let body { req.body = .bytes(body) }
-            // A client that follows no redirect (HTTPClient.shared would), as the follower's own.
-            let r = try await client.execute(req, timeout: .seconds(10))
+            // A client that follows no redirect (HTTPClient.shared would), of the test's own; generous for a loaded
+            // machine (megabytes through two debug-built servers).
+            let r = try await testClient.execute(req, timeout: .seconds(120))
             return (Int(r.status.code), r.headers, try await r.body.collect(upTo: 64 << 20))
         }
     }
@@ -90,7 +96,8 @@ import Testing
         let follower = buildFollowerApplication(host: "127.0.0.1", port: followerPort, forwarder: forwarder, logger: Logger(label: "test.follower"))
         let group = ServiceGroup(configuration: .init(services: [upstream, follower], logger: Logger(label: "test")))
         let running = Task { try await group.run() }
-        let pair = Pair(leaderPort: leaderPort, followerPort: followerPort, lease: lease, ready: ready, running: running, group: group, client: client)
+        let pair = Pair(leaderPort: leaderPort, followerPort: followerPort, lease: lease, ready: ready, running: running, group: group, client: client,
+                        testClient: HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow)))
         try await eventually("both ports answer") {
             let follower = (try? await pair.send(.GET, "/healthz").status) == 200
             let leader = (try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(leaderPort)/readyz"), timeout: .seconds(2)).status) == .ok
