@@ -28,7 +28,10 @@ public struct NodeView: Codable, Sendable, Hashable {
     public var accelerator: String?
     public var pool: String?
     public var domain: String?
-    public init(name: String, cpuMilli: Int, memoryMiB: Int, gpus: Int, accelerator: String?, pool: String? = nil, domain: String? = nil) {
+    /// The cluster it belongs to, when the platform has several (its name is then `CLUSTER/NODE`).
+    public var cluster: String?
+    public init(name: String, cpuMilli: Int, memoryMiB: Int, gpus: Int, accelerator: String?, pool: String? = nil, domain: String? = nil, cluster: String? = nil) {
+        self.cluster = cluster
         self.name = name
         self.cpuMilli = cpuMilli
         self.memoryMiB = memoryMiB

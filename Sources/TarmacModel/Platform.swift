@@ -16,6 +16,10 @@ public struct Platform: Sendable {
     public var identity = IdentitySettings()
     public var destinations: [String: Destination] = [:]
     public var datasets: [String: Dataset] = [:]
+    /// The clusters Tarmac drives as one platform, in contract order (empty: the one cluster it is pointed at).
+    public var clusters: [ClusterSpec] = []
+    /// How long a cluster may be out of reach (or a workload's nodes gone) before its workloads are placed elsewhere.
+    public var clusterLostTimeout = TimeSpan(seconds: 15)
     public var costs = Costs()
     /// Where rollouts read their versions' figures when not from Tarmac's own gateway.
     public var metrics = MetricsSettings()
@@ -416,6 +420,8 @@ public struct Dataset: Sendable, Hashable {
     public var name: String
     public var claim: String
     public var readOnly = true
+    /// The clusters whose team namespaces hold its claim (empty: every cluster): a workload mounting it runs there.
+    public var clusters: [String] = []
     public var origin = Origin.unknown
     public init(name: String, claim: String) {
         self.name = name

@@ -16,38 +16,68 @@ public struct EngineCluster: Sendable {
     /// Whether any node belongs to a pool (the local machine does not: then a workload may use any node).
     public var hasPools: Bool
 
+    /// Engine cluster index by cluster name (empty when the nodes belong to no named cluster).
+    public var clusterIndex: [String: Int16]
+
     public init(contract: Contract, nodes: [NodeInventory]) {
         var p = contract.platform
         p.pools = [:]
         let bare = ContractInventory(platform: p)
         var c = bare.cluster
         quotas = bare.quotas
+        // Clusters in contract order, then any other a node names; with clusters, an engine pool is a pool of one
+        // cluster (`CLUSTER/POOL`), so a workload's pools say which clusters it may use.
+        var clusterNames = contract.platform.clusters.map(\.name)
+        for n in nodes { if let k = n.cluster, !clusterNames.contains(k) { clusterNames.append(k) } }
+        if !nodes.contains(where: { $0.cluster != nil }) { clusterNames = [] }
+        var clusterIndex: [String: Int16] = [:]
+        for (i, k) in clusterNames.enumerated() { clusterIndex[k] = Int16(i) }
+        let poolNames = contract.platform.pools.keys.sorted()
         var poolIndex: [String: Int16] = [:]
-        for (i, name) in contract.platform.pools.keys.sorted().enumerated() { poolIndex[name] = Int16(i) }
+        if clusterNames.isEmpty {
+            for (i, name) in poolNames.enumerated() { poolIndex[name] = Int16(i) }
+        } else {
+            for (k, cluster) in clusterNames.enumerated() {
+                for (i, name) in poolNames.enumerated() { poolIndex[cluster + "/" + name] = Int16(k * poolNames.count + i) }
+            }
+        }
         var domains: [String: Int32] = [:]
         var nodeIndex: [String: Int] = [:]
         for n in nodes {
-            let pool = n.pool.flatMap { poolIndex[$0] } ?? -1
+            let poolKey = n.pool.map { name in n.cluster.map { $0 + "/" + name } ?? name }
+            let pool = poolKey.flatMap { poolIndex[$0] } ?? -1
             var domain: Int32 = 0
             if let d = n.domain {
-                let key = (n.pool ?? "") + "/" + d
+                let key = (poolKey ?? "") + "/" + d
                 if domains[key] == nil { domains[key] = Int32(domains.count + 1) }
                 domain = domains[key]!
             }
             nodeIndex[n.name] = c.addNode(name: n.name, cpuMilli: Int32(clamping: n.cpuMilli), memoryMiB: Int32(clamping: n.memoryMiB),
-                                          gpus: min(n.gpus, ClusterState.maxGPUsPerNode), model: n.accelerator, pool: pool, domain: domain)
+                                          gpus: min(n.gpus, ClusterState.maxGPUsPerNode), model: n.accelerator, pool: pool, domain: domain,
+                                          cluster: n.cluster.flatMap { clusterIndex[$0] } ?? 0)
         }
         self.poolIndex = poolIndex
         self.nodeIndex = nodeIndex
+        self.clusterIndex = clusterIndex
         typical = PodShapes.typical(contract.platform, models: &c)
         hasPools = nodes.contains { $0.pool != nil }
         cluster = c
     }
 
-    /// Pools a plan may use, as engine indices (nil: any node, when no node belongs to a pool).
+    /// Pools a plan may use, as engine indices (nil: any node, when no node belongs to a pool). With clusters: its
+    /// pools in the clusters it may run on (`WorkloadPlan.clusters`; nil there: every cluster).
     public func pools(for plan: WorkloadPlan) -> Set<Int16>? {
         guard hasPools else { return nil }
-        return Set(plan.poolNames.compactMap { poolIndex[$0] })
+        if clusterIndex.isEmpty { return Set(plan.poolNames.compactMap { poolIndex[$0] }) }
+        let clusters = plan.clusters ?? clusterIndex.keys.sorted()
+        return Set(clusters.flatMap { k in plan.poolNames.compactMap { poolIndex[k + "/" + $0] } })
+    }
+
+    /// The cluster name of an engine node.
+    public func clusterName(ofNode n: Int) -> String? {
+        guard !clusterIndex.isEmpty else { return nil }
+        let k = cluster.cluster[n]
+        return clusterIndex.first { $0.value == k }?.key
     }
 
     /// The engine's pod shape of a plan in this cluster.

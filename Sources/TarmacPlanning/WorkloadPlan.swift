@@ -20,7 +20,7 @@ public struct KindRules: Sendable, Hashable, Codable {
 /// contract give the same plan.
 public struct WorkloadPlan: Sendable, Hashable, Codable {
     /// The stored form's version; a plan written by another version is resolved again from the document.
-    public static let version = 3
+    public static let version = 4
 
     public var workload: Workload
     public var size: Size
@@ -31,6 +31,8 @@ public struct WorkloadPlan: Sendable, Hashable, Codable {
     public var minRuntime: Int64
     /// The contract's pools that can host its size.
     public var poolNames: [String]
+    /// The clusters it may run on (environment, pools, datasets), in contract order; nil when the contract names none.
+    public var clusters: [String]?
     /// Attempts allowed (only retryable causes retry): what its kind says (`KindRules`).
     public var maxAttempts: Int
     /// Long-running: a pod that exits, even with 0, is a failure to restart (services and agents).
@@ -56,6 +58,7 @@ public struct WorkloadPlan: Sendable, Hashable, Codable {
         preempts = platform.preemption.preempts(priority: priorityName)
         minRuntime = rules.minRuntime
         poolNames = platform.pools(for: size).filter { $0.canHost(size) }.map(\.name)
+        clusters = platform.clusters(environment: w.metadata.env, pools: poolNames, datasets: w.datasets.map(\.name))
         maxAttempts = rules.maxAttempts
         isService = rules.longRunning
         version = Self.version

@@ -98,3 +98,49 @@ public enum Run {
         return nil
     }
 }
+
+/// A platform of two clusters, for the several-clusters tests: `east` runs dev and prod and holds dataset `corpus`,
+/// `west` runs dev only; one pool `gpu` of 2 nodes × 4 h100 (fake nodes labelled `tarmac.dev/pool: gpu`), and a CPU pool `cpu`.
+public enum FleetFixture {
+    public static func platform(east: String, west: String, lostTimeout: String = "5s") -> String {
+        """
+        apiVersion: tarmac.dev/v1alpha1
+        kind: Platform
+        metadata: {name: fleet}
+        spec:
+          accelerators:
+            h100: {resource: nvidia.com/gpu, product: NVIDIA-H100-80GB-HBM3}
+          pools:
+            gpu: {accelerator: h100, gpusPerNode: 4, cpuPerNode: 32, memoryPerNode: 256Gi, nodes: 4, nodeSelector: {tarmac.dev/pool: gpu}, classes: [training, batch, inference]}
+            cpu: {cpuPerNode: 8, memoryPerNode: 32Gi, nodes: 4, nodeSelector: {tarmac.dev/pool: cpu}, classes: [training, batch, inference, agent]}
+          sizes:
+            training:
+              g4: {accelerator: h100, gpus: 4, cpu: 8, memory: 64Gi, shm: 8Gi}
+              g2: {accelerator: h100, gpus: 2, cpu: 4, memory: 32Gi, shm: 8Gi}
+            batch:
+              small: {cpu: 1, memory: 1Gi}
+          priorities: {normal: 100}
+          defaults:
+            priority: {training: normal, batch: normal, inference: normal, agent: normal}
+          teams:
+            search:
+              members: [alice@acme.example]
+              quota: {h100: 32, cpu: 200, memory: 2Ti}
+          environments:
+            dev: {}
+            prod: {}
+          datasets:
+            corpus: {claim: corpus, clusters: [east]}
+          clusterLostTimeout: \(lostTimeout)
+          clusters:
+            - name: east
+              kubeconfig: {path: \(east)}
+              environments: [dev, prod]
+              region: us-east
+            - name: west
+              kubeconfig: {path: \(west)}
+              environments: [dev]
+              region: us-west
+        """
+    }
+}

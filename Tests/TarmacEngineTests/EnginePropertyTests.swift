@@ -9,15 +9,17 @@ import Testing
         var future: [PendingWorkload]
     }
 
-    /// A random world from a seed: 1-10 nodes of two GPU models in 1-3 domains, 2-4 teams in up to 2 cohorts.
+    /// A random world from a seed: 1-10 nodes of two GPU models in 1-3 domains of 1-3 clusters, 2-4 teams in up to 2 cohorts.
     static func world(_ seed: UInt64) -> World {
         var rng = SplitMix64(seed: seed)
         var c = ClusterState()
         let domains = Int.random(in: 1...3, using: &rng)
+        let clusters = Int.random(in: 1...3, using: &rng)
         for i in 0..<Int.random(in: 1...10, using: &rng) {
             let gpus = [0, 2, 4, 8].randomElement(using: &rng)!
             c.addNode(name: "n\(i)", cpuMilli: Int32.random(in: 8...64, using: &rng) * 1000, memoryMiB: Int32.random(in: 16...256, using: &rng) * 1024,
-                      gpus: gpus, model: gpus == 0 ? nil : ["a100", "h100"].randomElement(using: &rng)!, domain: Int32(i % domains))
+                      gpus: gpus, model: gpus == 0 ? nil : ["a100", "h100"].randomElement(using: &rng)!, domain: Int32(i % domains),
+                      cluster: Int16((i / 2) % clusters))
         }
         let teams = (0..<Int.random(in: 2...4, using: &rng)).map { "t\($0)" }
         let quotas = teams.map { t in
@@ -91,6 +93,7 @@ import Testing
             #expect(w != nil, "admitted \(a.id) was not pending")
             #expect(a.placements.count == w?.pods.count, "gang \(a.id) admitted in part")
             if let w, w.sameDomain { #expect(Set(a.placements.map { s.cluster.domain[$0.node] }).count == 1, "gang \(a.id) split across domains") }
+            #expect(Set(a.placements.map { s.cluster.cluster[$0.node] }).count == 1, "gang \(a.id) split across clusters")
         }
         for p in d.preempted {
             guard let v = running[p.id], let by = pending[p.by] else {

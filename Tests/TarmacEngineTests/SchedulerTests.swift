@@ -206,3 +206,51 @@ import Testing
         #expect(c.cpuFree.allSatisfy { $0 >= 0 } && c.gpuFree.allSatisfy { $0 >= 0 })
     }
 }
+
+/// Several clusters in one engine: a gang of several pods stays in one of them; single pods go wherever the policy says.
+@Suite struct ClusterLevelTests {
+    /// Two clusters of two 8-GPU nodes each (nodes 0, 1 in cluster 0; 2, 3 in cluster 1).
+    static func twoClusters() -> ClusterState {
+        var c = ClusterState()
+        for i in 0..<4 { c.addNode(name: "n\(i)", cpuMilli: 64_000, memoryMiB: 512 * 1024, gpus: 8, model: "h100", cluster: Int16(i / 2)) }
+        return c
+    }
+
+    @Test func aGangLargerThanEitherClusterWaitsAndSaysWhy() throws {
+        let c = Self.twoClusters()
+        // 3 × 8 GPUs: 32 free in all, 16 in each cluster.
+        let d = Build.cycle(Snapshot(now: 0, cluster: c, pending: [Build.gang("big", team: "a", workers: 3, gpus: 8)], quotas: [Build.gpuQuota("a", 64)]))
+        #expect(d.admitted.isEmpty)
+        let reason = try #require(d.waiting["big"])
+        #expect(reason.description == "shape: needs 3 pods with 8 free GPUs of model h100 each of one cluster, plus 4 CPU and 16Gi memory; largest free blocks: 4×8")
+        // The same nodes as one cluster take it.
+        let one = Build.cycle(Snapshot(now: 0, cluster: Build.cluster(nodes: 4), pending: [Build.gang("big", team: "a", workers: 3, gpus: 8)], quotas: [Build.gpuQuota("a", 64)]))
+        #expect(one.admitted.map(\.id) == ["big"])
+    }
+
+    @Test func aGangGoesWhereItFitsWhole() throws {
+        var c = Self.twoClusters()
+        // Cluster 0 has one node left free, cluster 1 both: a 2-node gang can only go to cluster 1.
+        c.assign(Build.gpuPod(8), to: Placement(node: 0, gpus: GPUSet(Array(0..<8))))
+        let d = Build.cycle(Snapshot(now: 0, cluster: c, pending: [Build.gang("g", team: "a", workers: 2, gpus: 8)], quotas: [Build.gpuQuota("a", 64)]))
+        let nodes = try #require(d.admitted.first?.placements.map(\.node)).sorted()
+        #expect(nodes == [2, 3])
+    }
+
+    @Test func singlePodsUseEveryCluster() {
+        let c = Self.twoClusters()
+        let pods = (0..<4).map { Build.gang("p\($0)", team: "a", workers: 1, gpus: 8, at: Int64($0)) }
+        let d = Build.cycle(Snapshot(now: 0, cluster: c, pending: pods, quotas: [Build.gpuQuota("a", 64)]))
+        #expect(Set(d.admitted.flatMap { $0.placements.map(\.node) }) == [0, 1, 2, 3])
+    }
+
+    @Test func aGangInOneDomainStaysInItsCluster() throws {
+        // Domain 0 spans a node of each cluster: a same-domain gang may not use both.
+        var c = ClusterState()
+        for i in 0..<4 { c.addNode(name: "n\(i)", cpuMilli: 64_000, memoryMiB: 512 * 1024, gpus: 8, model: "h100", domain: Int32(i % 2), cluster: Int16(i / 2)) }
+        c.assign(Build.gpuPod(8), to: Placement(node: 1, gpus: GPUSet(Array(0..<8))))
+        c.assign(Build.gpuPod(8), to: Placement(node: 3, gpus: GPUSet(Array(0..<8))))
+        let d = Build.cycle(Snapshot(now: 0, cluster: c, pending: [Build.gang("g", team: "a", workers: 2, gpus: 8, sameDomain: true)], quotas: [Build.gpuQuota("a", 64)]))
+        #expect(d.admitted.isEmpty)
+    }
+}

@@ -122,9 +122,35 @@ public enum PlatformDecoder {
         for (name, n) in spec.named("datasets") {
             var d = Dataset(name: name, claim: n.str("claim") ?? name)
             d.readOnly = n.bool("readOnly") ?? true
+            d.clusters = n.strings("clusters")
             d.origin = n.origin()
             p.datasets[name] = d
         }
+        for n in spec["clusters"]?.items ?? [] {
+            let k = n["kubeconfig"]
+            let source: KubeconfigSource
+            if let ref = k?["secretRef"] {
+                source = .secret(name: ref.str("name") ?? "", key: ref.str("key") ?? "kubeconfig")
+            } else if k?.bool("inCluster") == true {
+                source = .inCluster
+            } else {
+                // A relative path is relative to the file that names it.
+                var path = k?.str("path")
+                if let given = path, !given.hasPrefix("/"), let file = k?["path"]?.location.file, file.contains("/") {
+                    path = String(file[..<file.lastIndex(of: "/")!]) + "/" + given
+                }
+                source = .file(path: path, context: k?.str("context"))
+            }
+            var c = ClusterSpec(name: n.str("name") ?? "", kubeconfig: source)
+            c.pools = n.strings("pools")
+            c.environments = n.strings("environments")
+            c.region = n.str("region")
+            c.labels = n.stringMap("labels")
+            c.description = n.str("description")
+            c.origin = n.origin()
+            p.clusters.append(c)
+        }
+        if let t = spec.duration("clusterLostTimeout") { p.clusterLostTimeout = t }
         if let l = spec["local"] {
             var m = LocalMachine()
             m.cpu = l.cpu("cpu")

@@ -171,6 +171,25 @@ public enum Schemas {
     static let dataset = Schema.object(ObjectSchema("A dataset mounted by name.", [
         Field("claim", s(.name, "PersistentVolumeClaim holding the data, in each team namespace."), required: true),
         Field("readOnly", s(.bool, "Mount read-only (default true).")),
+        Field("clusters", names("Clusters whose team namespaces hold the claim (default: every cluster): a workload mounting it is placed on one of them.")),
+        Field("description", s(.string, "Free text.")),
+    ]))
+
+    static let cluster = Schema.object(ObjectSchema("A Kubernetes cluster Tarmac drives as part of the platform: the platform's objects are applied to it, and workloads are placed on it by the same engine as on every other.", [
+        Field("name", s(.name, "The cluster's name in Tarmac (get, why, the audit trail, metrics)."), required: true),
+        Field("kubeconfig", .object(ObjectSchema("How Tarmac reaches its API server: exactly one of path (with an optional context), context, secretRef or inCluster.", [
+            Field("path", s(.relativePath, "A kubeconfig file, relative to this contract file (or absolute).")),
+            Field("context", s(.string, "A context of that file; alone, a context of the kubeconfig tarmac up was given.")),
+            Field("secretRef", .object(ObjectSchema("A kubeconfig kept in a Secret of tarmac-system in the cluster Tarmac runs in.", [
+                Field("name", s(.name, "The Secret's name."), required: true),
+                Field("key", s(.string, "Its key holding the kubeconfig (default kubeconfig).")),
+            ]))),
+            Field("inCluster", s(.bool, "The cluster Tarmac runs in, through its pod's service account.")),
+        ])), required: true),
+        Field("pools", names("Pools it offers (default: every pool of the contract).")),
+        Field("environments", names("Environments whose workloads may run there (default: every environment), e.g. [prod] for a production cluster.")),
+        Field("region", s(.string, "Where it is (shown, and matched by nothing yet).")),
+        Field("labels", stringMap),
         Field("description", s(.string, "Free text.")),
     ]))
 
@@ -246,6 +265,8 @@ public enum Schemas {
         ] + layerFields + [
             Field("teams", .map(keys: .name, values: team, description: "Teams by name.")),
             Field("environments", .map(keys: .name, values: environment, description: "Environments by name.")),
+            Field("clusters", .list(cluster, description: "The Kubernetes clusters Tarmac drives as one platform (unset: the one cluster tarmac up is pointed at). Each workload runs on exactly one of them.")),
+            Field("clusterLostTimeout", s(.duration, "How long a cluster's API server may be out of reach (or a running workload's nodes gone) before its workloads are placed on another cluster as their next attempt (default 15s).")),
         ])), required: true),
     ]))
 

@@ -106,6 +106,7 @@ public enum PlatformValidator {
             }
         }
 
+        out += clusterProblems(p)
         out += promotionProblems(p)
         out += identityProblems(p.identity)
         if p.metrics.prometheus == nil, !p.metrics.queries.isEmpty {

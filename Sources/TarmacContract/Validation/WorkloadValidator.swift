@@ -88,6 +88,14 @@ public enum WorkloadValidator {
         // Checks that read numbers and durations only run on a structurally valid document:
         // a malformed value must not cascade into a second, misleading problem.
         if w.isValid {
+            if let size {
+                let pools = p.pools(for: size).filter { $0.canHost(size) }.map(\.name)
+                let datasets = w.datasets.map(\.name).filter { p.datasets[$0] != nil }
+                if !pools.isEmpty, p.clusters(environment: md.env, pools: pools, datasets: datasets)?.isEmpty == true {
+                    out.append(.error(at: o.at(datasets.isEmpty ? "metadata.env" : "spec.datasets"), "no cluster can run it: " + p.whyNoCluster(environment: md.env, pools: pools, datasets: datasets),
+                                      rule: "no-cluster", help: "choose an environment, size or dataset that one cluster has together (tarmac clusters lists them)"))
+                }
+            }
             if let size { out += capacity(w, size, p) }
             out += hygiene(w, size, p)
         }

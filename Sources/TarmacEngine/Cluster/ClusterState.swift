@@ -23,6 +23,9 @@ public struct ClusterState: Sendable {
     public private(set) var domainNumber: [Int32] = []
     public private(set) var domains: [Int32] = []
     public private(set) var domainGPUFree: [Int] = []
+    /// The cluster of each node (0 when there is one), and how many there are: a gang of several pods never spans two.
+    public private(set) var cluster: [Int16] = []
+    public private(set) var clusterCount = 1
     /// Nodes grouped by state, kept current by every change: what policies score.
     public private(set) var classes = NodeClasses()
 
@@ -32,7 +35,9 @@ public struct ClusterState: Sendable {
 
     /// Adds a node; returns its index.
     @discardableResult
-    public mutating func addNode(name: String, cpuMilli: Int32, memoryMiB: Int32, gpus: Int, model modelName: String?, pool: Int16 = 0, domain: Int32 = 0) -> Int {
+    public mutating func addNode(name: String, cpuMilli: Int32, memoryMiB: Int32, gpus: Int, model modelName: String?, pool: Int16 = 0, domain: Int32 = 0,
+                                 cluster: Int16 = 0) -> Int {
+        precondition(cluster >= 0, "cluster indices start at 0")
         precondition(gpus >= 0 && gpus <= Self.maxGPUsPerNode, "at most \(Self.maxGPUsPerNode) GPUs per node")
         let id: UInt8 = if let modelName { modelID(modelName) } else { 0 }
         names.append(name)
@@ -45,6 +50,8 @@ public struct ClusterState: Sendable {
         for g in 0..<Self.maxGPUsPerNode { gpuFree.append(g < gpus ? 1000 : 0) }
         self.pool.append(pool)
         self.domain.append(domain)
+        self.cluster.append(cluster)
+        clusterCount = max(clusterCount, Int(cluster) + 1)
         nodesByDomain[domain, default: []].append(names.count - 1)
         if let k = domains.firstIndex(of: domain) {
             domainNumber.append(Int32(k))
@@ -64,7 +71,7 @@ public struct ClusterState: Sendable {
         let base = n &* Self.maxGPUsPerNode
         for i in 0..<4 { low |= UInt64(UInt16(bitPattern: gpuFree[base &+ i])) << (16 * UInt64(i)) }
         for i in 4..<8 { high |= UInt64(UInt16(bitPattern: gpuFree[base &+ i])) << (16 * UInt64(i - 4)) }
-        return NodeClasses.Key(model: model[n], gpuCount: gpuCount[n], pool: pool[n], cpu: cpuFree[n], memory: memoryFree[n], gpuLow: low, gpuHigh: high)
+        return NodeClasses.Key(model: model[n], gpuCount: gpuCount[n], pool: pool[n], cluster: cluster[n], cpu: cpuFree[n], memory: memoryFree[n], gpuLow: low, gpuHigh: high)
     }
 
     /// Gives a node all its capacity back (nothing placed on it).
@@ -130,6 +137,13 @@ public struct ClusterState: Sendable {
         placement.gpus.forEach { g in gpuFree[n &* Self.maxGPUsPerNode &+ g] += pod.gpuMilli }
         domainGPUFree[Int(domainNumber[n])] += placement.gpus.count * Int(pod.gpuMilli)
         classes.update(node: n, key: classKey(n))
+    }
+
+    /// Free GPU thousandths per cluster, counting only nodes whose pool `pools` allows (nil: all).
+    public func gpuFreeByCluster(pools: Set<Int16>?) -> [Int] {
+        var free = [Int](repeating: 0, count: clusterCount)
+        for n in 0..<count where pools?.contains(pool[n]) ?? true { free[Int(cluster[n])] += totalGPUFree(n) }
+        return free
     }
 
     /// The first `count` fully free GPUs of a node, in index order (how devices are handed out whole).

@@ -8,6 +8,7 @@ public struct NodeClasses: Sendable {
         var model: UInt8
         var gpuCount: Int8
         var pool: Int16
+        var cluster: Int16 = 0
         var cpu: Int32
         var memory: Int32
         var gpuLow: UInt64

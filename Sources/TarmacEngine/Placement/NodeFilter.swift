@@ -1,12 +1,22 @@
-/// Which nodes a pod may go to: any, those of some pools, or a given list (one topology domain of a gang).
+/// Which nodes a pod may go to: any, those of some pools, those of one cluster, or a given list (one topology domain
+/// of a gang).
 public struct NodeFilter: Sendable {
     public var pools: Set<Int16>?
     /// When set, only these nodes, in this order.
     public var nodes: [Int]?
+    /// When set, only nodes of this cluster (`ClusterState.cluster`).
+    public var cluster: Int16?
 
-    public init(pools: Set<Int16>? = nil, nodes: [Int]? = nil) {
+    public init(pools: Set<Int16>? = nil, nodes: [Int]? = nil, cluster: Int16? = nil) {
         self.pools = pools
         self.nodes = nodes
+        self.cluster = cluster
+    }
+
+    /// Whether the filter lets a node in by its pool and cluster (not by what is free on it).
+    @inline(__always) public func admits(_ n: Int, in c: ClusterState) -> Bool {
+        if let k = cluster, c.cluster[n] != k { return false }
+        return pools?.contains(c.pool[n]) ?? true
     }
 
     public static let all = NodeFilter()
@@ -19,13 +29,13 @@ extension ClusterState {
     @inline(__always)
     public func forEachCandidate(for pod: PodShape, _ filter: NodeFilter, ordered: Bool, _ body: (Int) -> Void) {
         if let nodes = filter.nodes {
-            for n in nodes where (filter.pools?.contains(pool[n]) ?? true) && fits(pod, on: n) { body(n) }
+            for n in nodes where filter.admits(n, in: self) && fits(pod, on: n) { body(n) }
             return
         }
         if !ordered {
             for c in classes.live {
                 let n = classes.first(c)
-                if let pools = filter.pools, !pools.contains(pool[n]) { continue }
+                if !filter.admits(n, in: self) { continue }
                 if fits(pod, on: n) { body(n) }
             }
             return
@@ -34,7 +44,7 @@ extension ClusterState {
         reps.reserveCapacity(classes.live.count)
         for c in classes.live {
             let n = classes.first(c)
-            if let pools = filter.pools, !pools.contains(pool[n]) { continue }
+            if !filter.admits(n, in: self) { continue }
             if fits(pod, on: n) { reps.append(n) }
         }
         reps.sort()
@@ -46,9 +56,9 @@ extension ClusterState {
     @inline(__always)
     public func forEachFittingNode(for pod: PodShape, _ filter: NodeFilter, _ body: (Int) -> Void) {
         if let nodes = filter.nodes {
-            for n in nodes where (filter.pools?.contains(pool[n]) ?? true) && fits(pod, on: n) { body(n) }
+            for n in nodes where filter.admits(n, in: self) && fits(pod, on: n) { body(n) }
             return
         }
-        for n in 0..<count where (filter.pools?.contains(pool[n]) ?? true) && fits(pod, on: n) { body(n) }
+        for n in 0..<count where filter.admits(n, in: self) && fits(pod, on: n) { body(n) }
     }
 }

@@ -297,12 +297,33 @@ public struct Scheduler: Sendable {
     /// taken back before returning (the cluster is left as it was). A gang that must share a topology domain tries the
     /// domains with the most free GPU first.
     static func placeGang(_ w: PendingWorkload, in c: inout ClusterState, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> [Placement]? {
-        if !w.sameDomain { return placeAll(w.pods, in: &c, NodeFilter(pools: w.pools), policy: &policy, rng: &rng) }
+        if w.pods.count > 1 && c.clusterCount > 1 { return placeInOneCluster(w, in: &c, policy: &policy, rng: &rng) }
+        return placeGang(w, in: &c, cluster: nil, policy: &policy, rng: &rng)
+    }
+
+    /// A gang of several pods on nodes of several clusters: all in one of them. The cluster the policy picks for its
+    /// first pod is tried first, then the others by most free GPU in the gang's pools; the first that holds it all wins.
+    static func placeInOneCluster(_ w: PendingWorkload, in c: inout ClusterState, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> [Placement]? {
+        guard let first = policy.place(w.pods[0], in: c, among: NodeFilter(pools: w.pools), rng: &rng), c.fits(w.pods[0], on: first.node) else { return nil }
+        let home = c.cluster[first.node]
+        let free = c.gpuFreeByCluster(pools: w.pools)
+        let need = w.gpuMilli
+        var others: [(cluster: Int16, free: Int)] = []
+        for k in 0..<c.clusterCount where Int16(k) != home && free[k] >= need { others.append((Int16(k), free[k])) }
+        others.sort { a, b in a.free != b.free ? a.free > b.free : a.cluster < b.cluster }
+        for k in [home] + others.map(\.cluster) {
+            if let p = placeGang(w, in: &c, cluster: k, policy: &policy, rng: &rng) { return p }
+        }
+        return nil
+    }
+
+    static func placeGang(_ w: PendingWorkload, in c: inout ClusterState, cluster: Int16?, policy: inout any PlacementPolicy, rng: inout SplitMix64) -> [Placement]? {
+        if !w.sameDomain { return placeAll(w.pods, in: &c, NodeFilter(pools: w.pools, cluster: cluster), policy: &policy, rng: &rng) }
         var freeByDomain: [(domain: Int32, free: Int)] = []
         if let pools = w.pools {
             for (d, nodes) in c.nodesByDomain {
                 var free = 0, any = false
-                for n in nodes where pools.contains(c.pool[n]) {
+                for n in nodes where pools.contains(c.pool[n]) && (cluster.map { c.cluster[n] == $0 } ?? true) {
                     free += c.totalGPUFree(n)
                     any = true
                 }
@@ -311,10 +332,13 @@ public struct Scheduler: Sendable {
         } else {
             // A domain with less free GPU than the gang needs in all cannot hold it.
             let need = w.gpuMilli
-            for (k, d) in c.domains.enumerated() where c.domainGPUFree[k] >= need { freeByDomain.append((d, c.domainGPUFree[k])) }
+            for (k, d) in c.domains.enumerated() where c.domainGPUFree[k] >= need {
+                if let cluster, let n = c.nodesByDomain[d]?.first, c.cluster[n] != cluster { continue }
+                freeByDomain.append((d, c.domainGPUFree[k]))
+            }
         }
         for (d, _) in freeByDomain.sorted(by: { $0.free != $1.free ? $0.free > $1.free : $0.domain < $1.domain }) {
-            if let p = placeAll(w.pods, in: &c, NodeFilter(pools: w.pools, nodes: c.nodesByDomain[d]), policy: &policy, rng: &rng) { return p }
+            if let p = placeAll(w.pods, in: &c, NodeFilter(pools: w.pools, nodes: c.nodesByDomain[d], cluster: cluster), policy: &policy, rng: &rng) { return p }
         }
         return nil
     }

@@ -6,7 +6,7 @@ public enum ShapeReport {
         let n = w.pods.count
         let pods = n == 1 ? "1 pod" : "\(n) pods"
         let models = pod.models.isAny ? "GPUs" : "GPUs of model " + (1..<c.modelNames.count).filter { pod.models.allows(UInt8($0)) }.map { c.modelNames[$0] }.joined(separator: "|")
-        let domain = w.sameDomain ? " in one topology domain" : ""
+        let domain = (w.sameDomain ? " in one topology domain" : "") + (n > 1 && c.clusterCount > 1 ? " of one cluster" : "")
         func eligible(_ node: Int) -> Bool {
             if let pools = w.pools, !pools.contains(c.pool[node]) { return false }
             if pod.usesGPU && (c.model[node] == 0 || !pod.models.allows(c.model[node])) { return false }
