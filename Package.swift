@@ -181,6 +181,15 @@ let package = Package(
                 "TarmacMetering", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // Several clusters as one backend: one Kubernetes backend per cluster, routed by the engine's placement.
+        .target(
+            name: "TarmacFleet",
+            dependencies: [
+                "TarmacCore", "TarmacPlanning", "TarmacContract", "TarmacModel", "TarmacKubernetesBackend",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         // The first subscriber of the transition stream: GPU- and CPU-seconds, admissions, preemptions, completions.
         .target(
             name: "TarmacMetering",
@@ -313,6 +322,7 @@ let package = Package(
         .testTarget(
             name: "TarmacWorkdirTests",
             dependencies: ["TarmacWorkdir", "TarmacTesting", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
+        .testTarget(name: "TarmacFleetTests", dependencies: ["TarmacFleet", "TarmacCore", "TarmacPlanning", "TarmacContract", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacPlanningTests", dependencies: ["TarmacPlanning", "TarmacContract", "TarmacModel", "TarmacTesting"], swiftSettings: strict),
         .testTarget(
             name: "TarmacMeteringTests",

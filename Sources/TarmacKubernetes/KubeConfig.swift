@@ -45,6 +45,11 @@ public struct KubeConfigError: Error, CustomStringConvertible, Sendable {
 public enum KubeConfig {
     public static func load(path: String, context name: String? = nil) throws -> ClusterAccess {
         guard let data = FileManager.default.contents(atPath: path) else { throw KubeConfigError("cannot read kubeconfig \(path)") }
+        return try parse(data, path: path, context: name)
+    }
+
+    /// A kubeconfig's text; `path` names it in messages, and relative files it names are read beside it.
+    public static func parse(_ data: Data, path: String, context name: String? = nil) throws -> ClusterAccess {
         let root: [String: Any]
         do {
             root = try Yams.load(yaml: String(decoding: data, as: UTF8.self)) as? [String: Any] ?? [:]

@@ -25,6 +25,10 @@ public struct PodExit: Codable, Sendable, Hashable {
         case evicted
         /// The model files it was to serve are not the registered ones (changed, missing): it was not started.
         case modelTampered
+        /// Its cluster's API server was out of reach (or its nodes gone) for longer than the contract's
+        /// `clusterLostTimeout`: its next attempt is placed on another cluster, and what it left there is deleted when the
+        /// cluster comes back.
+        case clusterLost
     }
 
     public var workload: String

@@ -34,7 +34,7 @@ extension KubernetesBackend {
         if removed > 0 { logger.notice("removed objects of workloads that no longer exist", metadata: ["objects": "\(removed)"]) }
         // Queued workloads have their held objects (created again if a crash came first; the ones listed above as
         // theirs are there already).
-        for a in active where !a.holdsCapacity {
+        for a in active where !a.holdsCapacity && options.prepareQueued {
             guard let o = workloads[a.id]?.objects else { continue }
             do {
                 try await ensure(o.queued.filter { !present.contains(a.id + " " + ResourcePath.of($0)) }, for: o)

@@ -27,6 +27,10 @@ public struct KubernetesBackendOptions: Sendable {
     /// How long a stopped attempt's pods may take to leave before they are reported stopped anyway.
     public var stopTimeout: TimeInterval
 
+    /// At start, create the held objects of queued workloads that lack them. A cluster of several (the Fleet) does
+    /// not: a workload's objects are created in the one cluster it is placed on, at launch.
+    public var prepareQueued = true
+
     public init(logDirectory: String, unschedulableGrace: TimeInterval = 60, applyPlatform: Bool = true, platformResync: Duration = .seconds(60),
                 controllerUser: String? = nil, stopTimeout: TimeInterval = 180) {
         self.logDirectory = logDirectory
@@ -67,6 +71,11 @@ public actor KubernetesBackend: Backend {
     var excluded: [String: String] = [:]
     public private(set) var controllerUser = Naming.controllerUser
     public private(set) var platformOutcomes: [PlatformSync.Outcome] = []
+    /// When the platform was last compared with the cluster, and the last drift found and corrected (kept until drift
+    /// is found again), as `Kind namespace/name: what differed`.
+    public private(set) var lastPlatformSync: Date?
+    public private(set) var lastDrift: [String] = []
+    public private(set) var lastDriftAt: Date?
     /// Wakes the control plane's loop when a watch brings something it acts on (see `wakes(_:_:before:)`).
     var wake: (@Sendable () -> Void)?
 
@@ -169,6 +178,12 @@ public actor KubernetesBackend: Backend {
             logger.error("platform object not applied", metadata: ["object": "\(o.kind) \(o.namespace.map { "\($0)/" } ?? "")\(o.name)", "error": "\(o.error ?? "")"])
         }
         platformOutcomes = outcomes
+        lastPlatformSync = clock.now
+        let drifted = outcomes.filter { !$0.drift.isEmpty }.map { "\($0.kind) \($0.namespace.map { "\($0)/" } ?? "")\($0.name): \($0.drift.joined(separator: "; "))" }
+        if !drifted.isEmpty, !dryRun {
+            lastDrift = drifted
+            lastDriftAt = clock.now
+        }
         return outcomes
     }
 
@@ -198,6 +213,19 @@ public actor KubernetesBackend: Backend {
             }
         }
     }
+    /// Whether it has a Job or Deployment of a workload, of any attempt (as the cache has them).
+    public func holds(workload: String) -> Bool { cache[.jobs][workload] != nil || cache[.deployments][workload] != nil }
+
+    /// Whether the API server answers `/readyz` within `timeout`.
+    public func probe(timeout: Duration = .seconds(2)) async -> Bool {
+        do {
+            _ = try await client.rawOnce("/readyz", timeout: timeout)
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// Pools may be scaled by a cluster autoscaler: what cannot start on today's nodes is accepted with a warning.
     public nonisolated var inventoryCanGrow: Bool { true }
 }

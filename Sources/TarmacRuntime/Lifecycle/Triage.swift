@@ -30,6 +30,8 @@ public struct Triage: Sendable, Hashable {
                           retryable: false)
         case .lost:
             return Triage(cause: "LostOnRestart", message: "pod \(exit.pod) was lost while the control plane was down (its supervisor is gone and left no exit status)", retryable: true)
+        case .clusterLost:
+            return Triage(cause: "ClusterLost", message: "pod \(exit.pod)'s cluster was lost: \(exit.detail ?? "its API server could not be reached"); placed again on a cluster that answers", retryable: true)
         case .launchFailed:
             return Triage(cause: "LaunchFailed", message: "pod \(exit.pod) could not be started: \(exit.detail ?? "unknown error")", retryable: false)
         case .stopped:

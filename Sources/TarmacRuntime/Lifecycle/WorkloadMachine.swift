@@ -276,17 +276,24 @@ public struct WorkloadMachine: Sendable {
                           message: "\(triage.message). Failed the same way twice (attempt \(e.attempt) as the one before it): not retrying; fix the cause, or set spec.retryIdenticalFailures: true to use every attempt",
                           actor: .lifecycle, now: now, endedAt: until, exitCode: exit.exitCode, first: stopGang, failure: facts)
         }
-        guard triage.retryable && e.attempt < e.maxAttempts else {
+        // A lost cluster is not the workload's failure: it is placed again at once, whatever attempts it has left.
+        let clusterLost = exit.reason == .clusterLost
+        guard clusterLost || (triage.retryable && e.attempt < e.maxAttempts) else {
             return finish(t, .failed, cause: triage.cause, message: triage.message, actor: .lifecycle, now: now, endedAt: until,
                           exitCode: exit.exitCode, first: stopGang, failure: facts)
         }
-        let delay = backoff(afterAttempt: e.attempt)
+        let delay = clusterLost ? 0 : backoff(afterAttempt: e.attempt)
         var n = requeue(e, plan: t.plan, now: now, until: until)
         n.failure = facts
         n.cause = triage.cause
         n.exitCode = exit.exitCode
         n.notBefore = now.addingTimeInterval(delay)
         n.message = "attempt \(e.attempt) of \(e.maxAttempts) failed (\(triage.cause): \(triage.message)); retrying in \(Int(delay))s"
+        if clusterLost {
+            // Like a preemption, it does not use up an attempt.
+            n.maxAttempts += 1
+            n.message = "attempt \(e.attempt): \(triage.message); back in the queue at once, from its last checkpoint"
+        }
         return record(&t, n, "retry", .lifecycle, now, detail: triage.cause, then: stopGang, usedUntil: until)
     }
 

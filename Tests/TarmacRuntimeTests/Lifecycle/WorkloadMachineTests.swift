@@ -59,6 +59,27 @@ import TarmacRuntime
         #expect(again.entry.attempt == 2 && again.entry.maxAttempts == allowed + 1)
     }
 
+    /// A lost cluster is not the workload's fault: the next attempt is queued at once (no back-off), the attempt is
+    /// given back, and it happens as often as clusters are lost, even on the last attempt.
+    @Test func aLostClusterRequeuesAtOnceWithoutUsingAnAttempt() {
+        var t = Lifecycle.tracked(Lifecycle.training("ft", workers: 2), at: t0)
+        let allowed = t.entry.maxAttempts
+        var now = t0
+        for attempt in 1...(allowed + 2) {
+            (t, _) = machine.step(t, .admitted(placements: Lifecycle.placements(2), charge: Lifecycle.charge), now: now)
+            (t, _) = machine.step(t, .started(attempt: attempt, reportedByBackend: true), now: now + 1)
+            now += 60
+            let lost = PodExit(workload: t.id, attempt: attempt, pod: 0, reason: .clusterLost, detail: "cluster east did not answer for 15s")
+            let (next, effects) = machine.step(t, .podExited(lost), now: now)
+            t = next
+            #expect(t.state == .queued && t.entry.cause == "ClusterLost" && t.entry.notBefore == now)
+            #expect(audits(effects) == ["retry"] && effects.contains(.stop(attempt: attempt)))
+            #expect(t.entry.maxAttempts == allowed + attempt, "each lost attempt is given back")
+            #expect(t.entry.message?.contains("cluster was lost: cluster east did not answer for 15s") == true, "\(t.entry.message ?? "")")
+        }
+        #expect(t.entry.attempt == allowed + 2)
+    }
+
     @Test(arguments: ["queued", "admitted", "running"])
     func cancelInEachState(_ state: String) {
         var t = Lifecycle.tracked(Lifecycle.training("ft", workers: 2), at: t0)
