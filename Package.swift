@@ -212,7 +212,7 @@ let package = Package(
             name: "tarmac",
             dependencies: [
                 "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacKinds", "TarmacEngine", "TarmacPlanning", "TarmacSimulator", "TarmacAPI", "TarmacWorkdir",
-                "TarmacCore", "TarmacRuntime", "TarmacMetering", "TarmacStoreSQLite", "TarmacStorePostgres", "TarmacLocal", "TarmacServer", "TarmacKubernetes", "TarmacKubernetesBackend",
+                "TarmacCore", "TarmacRuntime", "TarmacMetering", "TarmacStoreSQLite", "TarmacStorePostgres", "TarmacLocal", "TarmacServer", "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFleet",
                 "TarmacIdentity", "TarmacCredentials", "TarmacGateway", "TarmacDelivery", "TarmacPortal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -322,7 +322,7 @@ let package = Package(
         .testTarget(
             name: "TarmacWorkdirTests",
             dependencies: ["TarmacWorkdir", "TarmacTesting", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: strict),
-        .testTarget(name: "TarmacFleetTests", dependencies: ["TarmacFleet", "TarmacCore", "TarmacPlanning", "TarmacContract", "TarmacTesting"], swiftSettings: strict),
+        .testTarget(name: "TarmacFleetTests", dependencies: ["TarmacFleet", "TarmacCore", "TarmacPlanning", "TarmacContract", "TarmacRuntime", "TarmacStoreSQLite", "TarmacTesting"], swiftSettings: strict),
         .testTarget(name: "TarmacPlanningTests", dependencies: ["TarmacPlanning", "TarmacContract", "TarmacModel", "TarmacTesting"], swiftSettings: strict),
         .testTarget(
             name: "TarmacMeteringTests",

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the contract offers (`GET /v1/platform`).
 public struct PlatformView: Codable, Sendable, Hashable {
     public var name: String
@@ -78,4 +80,66 @@ public struct SizeView: Codable, Sendable, Hashable {
 public struct SizeList: Codable, Sendable, Hashable {
     public var items: [SizeView]
     public init(items: [SizeView]) { self.items = items }
+}
+
+/// One cluster of a platform that has several (`GET /v1/clusters`, `tarmac clusters`).
+public struct ClusterView: Codable, Sendable, Hashable {
+    public var name: String
+    public var region: String?
+    public var reachable: Bool
+    /// Unreachable past the contract's clusterLostTimeout: its workloads were placed elsewhere.
+    public var lost: Bool
+    public var lastContact: Date?
+    public var unreachableSince: Date?
+    public var nodes: Int
+    public var pools: [PoolUse]
+    /// Workloads whose current attempt is placed there.
+    public var workloads: Int
+    public var dispatched: Int
+    public var rejected: [String: Int]
+    public var failovers: Int
+    /// The platform objects whose drift was last corrected there (`Kind namespace/name: what`), and when.
+    public var drift: [String]
+    public var driftAt: Date?
+    public var platformErrors: [String]
+    public var lastSync: Date?
+
+    public init(name: String, region: String?, reachable: Bool, lost: Bool, lastContact: Date?, unreachableSince: Date?, nodes: Int, pools: [PoolUse],
+                workloads: Int, dispatched: Int, rejected: [String: Int], failovers: Int, drift: [String], driftAt: Date?, platformErrors: [String], lastSync: Date?) {
+        self.name = name
+        self.region = region
+        self.reachable = reachable
+        self.lost = lost
+        self.lastContact = lastContact
+        self.unreachableSince = unreachableSince
+        self.nodes = nodes
+        self.pools = pools
+        self.workloads = workloads
+        self.dispatched = dispatched
+        self.rejected = rejected
+        self.failovers = failovers
+        self.drift = drift
+        self.driftAt = driftAt
+        self.platformErrors = platformErrors
+        self.lastSync = lastSync
+    }
+
+    /// GPUs of one pool in one cluster: how many, and how many Tarmac's workloads hold.
+    public struct PoolUse: Codable, Sendable, Hashable {
+        public var pool: String
+        public var nodes: Int
+        public var gpus: Int
+        public var gpusUsed: Double
+        public init(pool: String, nodes: Int, gpus: Int, gpusUsed: Double) {
+            self.pool = pool
+            self.nodes = nodes
+            self.gpus = gpus
+            self.gpusUsed = gpusUsed
+        }
+    }
+}
+
+public struct ClusterList: Codable, Sendable, Hashable {
+    public var items: [ClusterView]
+    public init(items: [ClusterView]) { self.items = items }
 }

@@ -42,6 +42,8 @@ public struct WorkloadView: Codable, Sendable, Hashable {
     public var budget: String?
     /// What its GPU- and CPU-seconds so far cost at the contract's rates (`get` only).
     public var cost: Double?
+    /// The cluster its current attempt is placed on, when the platform has several.
+    public var cluster: String?
 
     public init(id: String, name: String, team: String, env: String, kind: String, owner: String? = nil, submittedBy: String,
                 requestID: String? = nil, size: String, pods: Int, priority: Int, state: String, message: String? = nil, cause: String? = nil,

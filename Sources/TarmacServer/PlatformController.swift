@@ -14,6 +14,14 @@ struct PlatformController {
     func register(_ group: RouterGroup<TarmacRequestContext>) {
         group.get("platform", use: platform)
         group.get("sizes", use: sizes)
+        group.get("clusters", use: clusters)
+    }
+
+    /// The platform's clusters: reachable, nodes, GPUs by pool, what was dispatched, refused and failed over, drift.
+    /// Empty when the server drives one cluster or this machine.
+    @Sendable func clusters(_ request: Request, context: TarmacRequestContext) async throws -> Response {
+        _ = try context.caller()
+        return try JSON.response(ClusterList(items: await controlPlane.clusters() ?? []))
     }
 
     @Sendable func platform(_ request: Request, context: TarmacRequestContext) async throws -> Response {

@@ -33,6 +33,7 @@ struct GetCommand: AsyncParsableCommand {
             ]
             if let s = w.startedAt { rows.append(("started", ISO8601DateFormatter().string(from: s))) }
             if let f = w.finishedAt { rows.append(("finished", ISO8601DateFormatter().string(from: f))) }
+            if let c = w.cluster { rows.append(("cluster", c)) }
             if !w.placements.isEmpty { rows.append(("placement", w.placements.map { $0.gpus.isEmpty ? $0.node : "\($0.node) gpus \($0.gpus.map(String.init).joined(separator: ","))" }.joined(separator: "; "))) }
             if let endpoints = w.endpoints, !endpoints.isEmpty { rows.append(("endpoints", endpoints.joined(separator: " "))) }
             if let g = w.gpu { rows.append(("gpu", g.summary)) }

@@ -26,7 +26,7 @@ struct Tarmac: AsyncParsableCommand {
             UpCommand.self, ApplyPlatformCommand.self, InstallCommand.self, SubmitCommand.self, GetCommand.self, ListCommand.self, LogsCommand.self, CancelCommand.self,
             WhyCommand.self, QueueCommand.self, SizesCommand.self, AuditCommand.self, TokenCommand.self, LoginCommand.self, PodSupervisorCommand.self,
             PodExecCommand.self, GrantCommand.self, WhoCanCommand.self, KeysCommand.self, ModelCommand.self, RolloutCommand.self, RollbackCommand.self, ReviewCommand.self, CostCommand.self, TopCommand.self,
-            PortalLinkCommand.self,
+            PortalLinkCommand.self, ClustersCommand.self,
         ]
     )
 

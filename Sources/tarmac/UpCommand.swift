@@ -15,6 +15,7 @@ import TarmacGateway
 import TarmacManifests
 import TarmacKinds
 import TarmacKubernetes
+import TarmacFleet
 import TarmacKubernetesBackend
 import TarmacLocal
 import TarmacMetering
@@ -51,6 +52,9 @@ struct UpCommand: AsyncParsableCommand {
                                discussion: "simulated is for benchmarks only: the contract's pools as declared, and pods that run without a process (`sleep N` ends after N seconds, anything else runs until stopped)."))
     var backend: BackendName = .local
     @OptionGroup(title: "Kubernetes backend") var cluster: ClusterOptions
+    @Option(help: ArgumentHelp("With --backend kubernetes: seconds between two comparisons of the platform's objects with each cluster (drift is corrected and reported).",
+                               valueName: "seconds"))
+    var platformResync: Int = 60
 
     @Option(help: "Data directory (store, pod logs).") var data: String = ".tarmac"
     @Option(help: ArgumentHelp("Where the control plane's state is kept: a PostgreSQL URL, postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require] (default: the SQLite file DATA/tarmac.db).",
@@ -149,6 +153,7 @@ struct UpCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
+        guard platformResync >= 1 else { throw ValidationError("--platform-resync must be at least 1 second") }
         if let g = gatewayPort {
             guard (1...65535).contains(g) else { throw ValidationError("--gateway-port must be 1 to 65535") }
             guard g != port else { throw ValidationError("--gateway-port must differ from --port") }
@@ -265,6 +270,8 @@ struct UpCommand: AsyncParsableCommand {
         var limitsLine: String?
         var kubernetes: KubernetesBackend?
         var kubeClient: KubeClient?
+        var fleet: FleetBackend?
+        var fleetMembers: [KubernetesBackend] = []
         /// Where GPU readings come from: this machine's NVML (one long-running nvidia-smi) when it has GPUs; on Kubernetes
         /// dcgm-exporter's pods.
         var telemetrySource: (any TelemetrySource)?
@@ -330,10 +337,28 @@ struct UpCommand: AsyncParsableCommand {
             isolationLine = "isolation \(chosen.summary)\n            \(toolchain.summary(home: home))"
             let gpuText = machine.gpus > 0 ? ", \(machine.gpus) GPU\(machine.gpus == 1 ? "" : "s") (\(machine.accelerator ?? "unknown model"))" : ", no GPU"
             where_ = "machine   \(machine.name): \(String(format: "%g", Double(machine.cpuMilli) / 1000)) CPUs, \(machine.memoryMiB / 1024) GiB\(gpuText)"
+        case .kubernetes where !contract.platform.clusters.isEmpty:
+            let started: FleetSetup.Started
+            do {
+                started = try await FleetSetup(contract: contract, cluster: cluster, dataDir: dataDir, platformResync: .seconds(platformResync)).start()
+            } catch {
+                Terminal.writeError("error: \(error)")
+                throw ExitCode(5)
+            }
+            let nodes = try await started.fleet.nodes()
+            where_ = "clusters  \(contract.platform.clusters.count) (\(nodes.count) nodes, \(nodes.map(\.gpus).reduce(0, +)) GPUs reachable; lost after \(contract.platform.clusterLostTimeout) out of reach)\n"
+                + started.lines.map { "          " + $0.dropFirst(2) }.joined(separator: "\n")
+            runtime = started.fleet
+            fleet = started.fleet
+            fleetMembers = started.members.map(\.backend)
+            if let first = started.members.first {
+                kubernetes = first.backend
+                kubeClient = first.client
+            }
         case .kubernetes:
             let access = try cluster.access()
             let client = try KubeClient(access, logger: Logger(label: "tarmac.kubernetes"))
-            let k = KubernetesBackend(client: client, contract: contract, options: KubernetesBackendOptions(logDirectory: dataDir + "/logs"))
+            let k = KubernetesBackend(client: client, contract: contract, options: KubernetesBackendOptions(logDirectory: dataDir + "/logs", platformResync: .seconds(platformResync)))
             do { try await k.start() } catch {
                 Terminal.writeError("error: cannot drive the cluster at \(access.server): \(error)")
                 throw ExitCode(5)
@@ -530,6 +555,8 @@ struct UpCommand: AsyncParsableCommand {
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         withExtendedLifetime(lock) {}
         try? await gatewayClient?.shutdown()
+        await fleet?.shutdown()
+        for m in fleetMembers where m !== kubernetes { await m.shutdown() }
         await kubernetes?.shutdown()
         logger.info("stopped; running workloads keep running and are taken back at the next start")
     }

@@ -322,16 +322,19 @@ final class Replica: @unchecked Sendable {
     /// The identity it elects under is HOST-PID: the pid names it.
     var identityHint: String { process.map { "-\($0.processIdentifier)" } ?? "?" }
 
-    init(arguments: [String]) throws {
+    let platform: String
+
+    init(arguments: [String], platform: String = Fixtures.examplePlatform) throws {
         dir = try TemporaryDirectory(prefix: "tarmac-replica")
         port = try TestPorts.free()
         self.arguments = arguments
+        self.platform = platform
     }
 
     func start() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Fixtures.tarmacBinary)
-        p.arguments = ["up", "--data", dir.path + "/data", "--port", String(port), "--platform", Fixtures.examplePlatform, "--rate-limit", "0"] + arguments
+        p.arguments = ["up", "--data", dir.path + "/data", "--port", String(port), "--platform", platform, "--rate-limit", "0"] + arguments
         var env = ProcessInfo.processInfo.environment
         env["TARMAC_CREDENTIALS"] = credentials
         env["NO_COLOR"] = "1"

@@ -26,6 +26,7 @@ import Yams
                             w.gpu = workloadTelemetry
                             w.budget = "b"
                             w.cost = 1.25
+                            w.cluster = "east"
                             return w }()
     static let estimate = StartEstimateView(at: at, inSeconds: 60, message: "m", assumptions: ["a"])
     static let quota = TeamQuotaView(team: "search", cohort: "research", lines: [.init(resource: "h100 GPUs", nominal: 16, used: 8, borrowed: 1, lent: 2)], hold: "h")
@@ -88,10 +89,13 @@ import Yams
                             createdBy: "admin", secret: "tmc_x")),
         ("TokenRequest", TokenRequest(name: "n", role: "member", team: "search", ttlSeconds: 60)),
         ("WhoAmI", WhoAmI(name: "n", role: "admin", team: "search", tokenID: "tok-1")),
-        ("Node", NodeView(name: "n", cpuMilli: 1000, memoryMiB: 1024, gpus: 8, accelerator: "h100", pool: "h100", domain: "rack-1")),
+        ("Node", NodeView(name: "n", cpuMilli: 1000, memoryMiB: 1024, gpus: 8, accelerator: "h100", pool: "h100", domain: "rack-1", cluster: "east")),
+        ("Cluster", ClusterView(name: "east", region: "us-east", reachable: true, lost: false, lastContact: at, unreachableSince: at, nodes: 2,
+                                pools: [.init(pool: "gpu", nodes: 2, gpus: 8, gpusUsed: 4.5)], workloads: 1, dispatched: 3, rejected: ["refused": 1], failovers: 1,
+                                drift: ["ResourceQuota search-dev/quota: spec.hard"], driftAt: at, platformErrors: ["e"], lastSync: at)),
         ("Platform", PlatformView(name: "acme", environments: ["dev"], teams: ["search"], accelerators: ["h100"], pools: ["h100"],
                                   priorities: ["training": 100], nodes: [NodeView(name: "n", cpuMilli: 1, memoryMiB: 1, gpus: 0, accelerator: "l4",
-                                                                                   pool: "l4", domain: "d")])),
+                                                                                   pool: "l4", domain: "d", cluster: "east")])),
         ("Size", SizeView(workloadClass: "training", name: "small", cpu: "8", memory: "32Gi", gpus: "1", accelerator: "l4", description: "d",
                           startsHere: false, why: "cannot start here: this machine has no l4 GPUs (it has: none)", pools: ["serve-l4"], hourlyCost: 1.28)),
         ("SVID", SVIDView(spiffeID: "spiffe://acme/team/a/env/dev/agent/x", svid: "e.y.z", expiresAt: at)),

@@ -60,6 +60,8 @@ public actor KubernetesBackend: Backend {
     /// Nodes, pods, and the Jobs and Deployments of workloads, as list+watch keeps them (`KubernetesBackend+Watch`).
     var cache = ObjectCache([.nodes, .pods, .jobs, .deployments])
     var tasks: [Task<Void, Never>] = []
+    var watching = false
+    var resyncing = false
     /// Logs to copy and objects to delete of ended workloads, done in the background a few at a time.
     let endings = EndingQueue()
 
@@ -109,7 +111,11 @@ public actor KubernetesBackend: Backend {
                 throw KubernetesBackendError("could not apply the platform: " + failed.map { "\($0.kind) \($0.namespace.map { "\($0)/" } ?? "")\($0.name): \($0.error ?? "")" }.joined(separator: "; "))
             }
         }
-        for r in cache.resources { watch(r) }
+        // Started again after a failed start (a cluster that did not answer): the watches already run.
+        if !watching {
+            watching = true
+            for r in cache.resources { watch(r) }
+        }
         let deadline = clock.elapsed + syncTimeout
         while !cache.isSynced {
             if clock.elapsed > deadline {
@@ -117,7 +123,8 @@ public actor KubernetesBackend: Backend {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        if options.applyPlatform {
+        if options.applyPlatform && !resyncing {
+            resyncing = true
             let every = options.platformResync
             tasks.append(Task { [weak self] in
                 while !Task.isCancelled {
