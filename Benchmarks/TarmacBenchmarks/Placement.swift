@@ -59,3 +59,44 @@ final class Results: @unchecked Sendable {
         lock.unlock()
     }
 }
+
+/// The engine over several clusters against one cluster of the same nodes: the placement benchmark's allocation with
+/// the trace's nodes dealt over K clusters, side by side with the same nodes as one cluster, per policy.
+func fleetPlacementBenchmark(_ args: [String]) {
+    let trace = option("--trace", args) ?? "../shared/traces/alibaba-gpu-v2023"
+    let seeds = Int(option("--seeds", args) ?? "") ?? 10
+    let clusters = Int(option("--clusters", args) ?? "") ?? 3
+    let lists = option("--lists", args).map { $0.split(separator: ",").map(String.init) } ?? AlibabaTrace.podLists(in: trace)
+    let policies = option("--policies", args).map { $0.split(separator: ",").compactMap { PolicyName.named(String($0)) } } ?? [.fgd, .tarmac]
+    let dir = AlibabaTrace.csvDirectory(trace)
+    guard FileManager.default.fileExists(atPath: dir + "/openb_node_list_gpu_node.csv") else {
+        print("no trace at \(trace) (expected csv/openb_node_list_gpu_node.csv); pass --trace DIR")
+        exit(1)
+    }
+    let nodes: [AlibabaTrace.Node]
+    do { nodes = try AlibabaTrace.loadNodes(dir + "/openb_node_list_gpu_node.csv") } catch { print(error); exit(1) }
+    print("GPU allocation % at 100% of capacity requested (mean of \(seeds) seeds): \(nodes.count) GPU nodes as 1 cluster | dealt over \(clusters) clusters | difference in points")
+    print("pod list".padding(toLength: 14, withPad: " ", startingAt: 0) + policies.map { ($0.rawValue + ": 1 | \(clusters) | diff").padding(toLength: 30, withPad: " ", startingAt: 0) }.joined())
+    var worst = 0.0
+    for list in lists {
+        let pods: [AlibabaTrace.Pod]
+        do { pods = try AlibabaTrace.loadPods(dir + "/openb_pod_list_\(list).csv") } catch { print(error); exit(1) }
+        let one = AllocationExperiment(nodes: nodes, pods: pods)
+        let several = one.split(into: clusters)
+        var cells: [String] = []
+        for policy in policies {
+            let a = Results(count: seeds), b = Results(count: seeds)
+            DispatchQueue.concurrentPerform(iterations: seeds) { seed in
+                let r1 = one.run(policy, seed: UInt64(42 + seed))
+                a.set(seed, r1.allocation(at: 100), r1.final, 0)
+                let r2 = several.run(policy, seed: UInt64(42 + seed))
+                b.set(seed, r2.allocation(at: 100), r2.final, 0)
+            }
+            let m1 = a.at100.reduce(0, +) / Double(seeds), m2 = b.at100.reduce(0, +) / Double(seeds)
+            worst = max(worst, abs(m2 - m1))
+            cells.append(String(format: "%5.2f | %5.2f | %+5.2f", m1, m2, m2 - m1).padding(toLength: 30, withPad: " ", startingAt: 0))
+        }
+        print(list.padding(toLength: 14, withPad: " ", startingAt: 0) + cells.joined())
+    }
+    print(String(format: "\nlargest difference: %.2f points (target: within 0.5)", worst))
+}

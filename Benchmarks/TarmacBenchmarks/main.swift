@@ -206,6 +206,7 @@ let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "render": renderBenchmark(Array(args.dropFirst()))
 case "placement": placementBenchmark(Array(args.dropFirst()))
+case "fleet-placement": fleetPlacementBenchmark(Array(args.dropFirst()))
 case "throughput": throughputBenchmark(Array(args.dropFirst()))
 case "kueue" where args.contains("--live"): runAsync { await kueueLiveBenchmark(Array(args.dropFirst())) }
 case "kueue": kueueBenchmark(Array(args.dropFirst()))
@@ -223,6 +224,7 @@ default:
     print("""
     usage: TarmacBenchmarks render [--count N] [--platform FILE]
            TarmacBenchmarks placement [--trace DIR] [--seeds N] [--lists default,cpu050,...] [--policies FGD,Tarmac,...]
+           TarmacBenchmarks fleet-placement [--clusters 3] [--trace DIR] [--seeds N] [--lists ...] [--policies FGD,Tarmac]
            TarmacBenchmarks throughput [--nodes N] [--workloads N] [--batch N] [--policies BestFit,Tarmac]
            TarmacBenchmarks kueue [--nodes N] [--preemption]
            TarmacBenchmarks gateway [--connections 1,16,64] [--duration 10s] [--paced MS] [--shared-nginx] [--tarmac PATH]

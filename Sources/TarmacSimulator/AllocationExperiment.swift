@@ -76,3 +76,22 @@ public struct AllocationExperiment: Sendable {
         return Result(policy: name, seed: seed, curve: curve, placed: placed, skipped: skipped, arrivals: sequence.count)
     }
 }
+
+extension AllocationExperiment {
+    /// The same nodes and arrivals with the nodes dealt over `clusters` clusters (node i in cluster i mod k): one engine
+    /// over several clusters should allocate as it does over one cluster of the same nodes.
+    public func split(into clusters: Int) -> AllocationExperiment {
+        precondition(clusters >= 1)
+        var split = ClusterState()
+        // The pods' shapes name GPU models by index: the same indices, in the same order.
+        for name in cluster.modelNames.dropFirst() { _ = split.modelID(name) }
+        for n in 0..<cluster.count {
+            let model = cluster.model[n] == 0 ? nil : cluster.modelNames[Int(cluster.model[n])]
+            split.addNode(name: cluster.names[n], cpuMilli: cluster.cpuCapacity[n], memoryMiB: cluster.memoryCapacity[n], gpus: Int(cluster.gpuCount[n]),
+                          model: model, pool: cluster.pool[n], domain: cluster.domain[n], cluster: Int16(n % clusters))
+        }
+        var copy = self
+        copy.cluster = split
+        return copy
+    }
+}
