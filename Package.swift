@@ -233,7 +233,7 @@ let package = Package(
             name: "TarmacBenchmarks",
             dependencies: [
                 "TarmacModel", "TarmacContract", "TarmacManifests", "TarmacKinds", "TarmacTesting", "TarmacEngine", "TarmacPlanning", "TarmacSimulator",
-                "TarmacCore", "TarmacRuntime", "TarmacStoreSQLite", "TarmacStorePostgres", "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFakeCluster", "TarmacAPI", "TarmacMetering",
+                "TarmacCore", "TarmacRuntime", "TarmacStoreSQLite", "TarmacStorePostgres", "TarmacKubernetes", "TarmacKubernetesBackend", "TarmacFleet", "TarmacFakeCluster", "TarmacAPI", "TarmacMetering",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),

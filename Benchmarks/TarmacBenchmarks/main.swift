@@ -214,6 +214,7 @@ case "api": runAsync { await apiBenchmark(Array(args.dropFirst())) }
 case "sidebyside": runAsync { await sideBySideBenchmark(Array(args.dropFirst())) }
 case "restart": runAsync { await restartBenchmark(Array(args.dropFirst())) }
 case "reconcile": runAsync { await reconcileBenchmark(Array(args.dropFirst())) }
+case "dispatch": runAsync { await dispatchBenchmark(Array(args.dropFirst())) }
 case "gateway": runAsync { await gatewayBenchmark(Array(args.dropFirst())) }
 case "inference-gateway": runAsync { await inferenceGatewayBenchmark(Array(args.dropFirst())) }
 case "metering": runAsync { await meteringBenchmark(Array(args.dropFirst())) }
@@ -224,6 +225,7 @@ default:
     print("""
     usage: TarmacBenchmarks render [--count N] [--platform FILE]
            TarmacBenchmarks placement [--trace DIR] [--seeds N] [--lists default,cpu050,...] [--policies FGD,Tarmac,...]
+           TarmacBenchmarks dispatch --kubeconfigs A,B,C [--workloads 1000]
            TarmacBenchmarks fleet-placement [--clusters 3] [--trace DIR] [--seeds N] [--lists ...] [--policies FGD,Tarmac]
            TarmacBenchmarks throughput [--nodes N] [--workloads N] [--batch N] [--policies BestFit,Tarmac]
            TarmacBenchmarks kueue [--nodes N] [--preemption]

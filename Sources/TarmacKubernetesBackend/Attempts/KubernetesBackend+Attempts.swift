@@ -105,25 +105,54 @@ extension KubernetesBackend {
         return byWorkload
     }
 
-    /// Pins each gated pod of a running attempt to its slot's node and lets the scheduler have it.
+    /// Pins each gated pod of a running attempt to its slot's node and lets the scheduler have it: up to
+    /// `options.pinConcurrency` PATCHes in flight (the API server's priority and fairness answers 429 with Retry-After
+    /// beyond what it admits, and the client waits as told).
     func pinGatedPods(_ byWorkload: [String: [[String: Any]]]) async {
+        var patches: [(name: String, path: String, node: String, body: Data)] = []
         for (id, r) in workloads {
             guard let attempt = r.running else { continue }
             let o = r.objects
             let pods = (byWorkload[id] ?? []).filter { AttemptStatus.labels($0)[Naming.attemptLabel] == String(attempt) && !ClusterInventory.isFinished($0) }
             for p in pods where !PodPinning.isGated(p) { pinning.remove(AttemptStatus.name(p)) }
             for (name, node) in PodPinning.assign(placement: r.nodes, pods: pods, isJob: o.isJob) where !pinning.contains(name) {
-                guard let pod = pods.first(where: { AttemptStatus.name($0) == name }) else { continue }
-                do {
-                    let body = try JSONSerialization.data(withJSONObject: PodPinning.patch(pod, to: node))
-                    _ = try await client.mergePatch("/api/v1/namespaces/\(o.namespace)/pods/\(name)", body: body)
-                    pinning.insert(name)
-                } catch let e as KubeError where e.isNotFound {
-                } catch {
-                    logger.warning("could not pin a pod to its node; retrying", metadata: ["pod": "\(o.namespace)/\(name)", "node": "\(node)", "error": "\(error)"])
-                }
+                guard let pod = pods.first(where: { AttemptStatus.name($0) == name }),
+                      let body = try? JSONSerialization.data(withJSONObject: PodPinning.patch(pod, to: node)) else { continue }
+                patches.append((name, "/api/v1/namespaces/\(o.namespace)/pods/\(name)", node, body))
             }
         }
+        guard !patches.isEmpty else { return }
+        // Marked before they are sent: a poll that comes in meanwhile does not send them again.
+        pinning.formUnion(patches.map(\.name))
+        let client = self.client, logger = self.logger
+        let width = max(1, options.pinConcurrency)
+        let pinned = await withTaskGroup(of: String?.self) { group in
+            var next = 0, out: [String] = []
+            func add() {
+                let p = patches[next]
+                next += 1
+                group.addTask {
+                    do {
+                        _ = try await client.mergePatch(p.path, body: p.body)
+                        return p.name
+                    } catch let e as KubeError where e.isNotFound {
+                        return p.name
+                    } catch {
+                        logger.warning("could not pin a pod to its node; retrying", metadata: ["pod": "\(p.path)", "node": "\(p.node)", "error": "\(error)"])
+                        return nil
+                    }
+                }
+            }
+            while next < min(width, patches.count) { add() }
+            for await name in group {
+                if let name { out.append(name) }
+                if next < patches.count { add() }
+            }
+            return out
+        }
+        // A pin that failed is sent again at the next poll (a pod gone is not).
+        let failed = Set(patches.map(\.name)).subtracting(pinned)
+        pinning.subtract(failed)
     }
 
     public nonisolated var reportsStarts: Bool { true }

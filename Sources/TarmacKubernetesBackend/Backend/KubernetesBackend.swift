@@ -30,6 +30,8 @@ public struct KubernetesBackendOptions: Sendable {
     /// At start, create the held objects of queued workloads that lack them. A cluster of several (the Fleet) does
     /// not: a workload's objects are created in the one cluster it is placed on, at launch.
     public var prepareQueued = true
+    /// Pod pins (PATCHes) in flight at once.
+    public var pinConcurrency = 16
 
     public init(logDirectory: String, unschedulableGrace: TimeInterval = 60, applyPlatform: Bool = true, platformResync: Duration = .seconds(60),
                 controllerUser: String? = nil, stopTimeout: TimeInterval = 180) {
