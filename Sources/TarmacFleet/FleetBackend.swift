@@ -210,8 +210,10 @@ public actor FleetBackend: Backend, ReportsClusters {
         guard pods.allSatisfy({ Self.split($0.placement.node)?.cluster == cluster }) else {
             throw BackendRejection("a gang's pods were placed on several clusters; each workload runs on one")
         }
-        guard isUp(cluster) else { throw FleetError("cluster \(cluster) does not answer; the attempt is placed again") }
         let id = first.workload
+        // The cluster stopped answering between placement and launch: the attempt goes back to the queue as from a lost
+        // cluster (placed again at once, on another), never failed for it.
+        guard isUp(cluster) else { return unreachableAtLaunch(pods, cluster: cluster) }
         // A previous attempt elsewhere (a retry that moved): its objects there go first.
         for other in (prepared[id] ?? []).subtracting([cluster]).sorted() {
             if isUp(other) { await byName[other]?.backend.release(workload: id) } else { leftovers[other, default: []].insert(id) }
@@ -231,11 +233,20 @@ public actor FleetBackend: Backend, ReportsClusters {
             throw BackendRejection("cluster \(cluster): \(r.message)")
         } catch {
             count(rejected: "error", in: cluster)
+            if await !m.backend.probe() { return unreachableAtLaunch(pods, cluster: cluster) }
             throw FleetError("cluster \(cluster): \(error)")
         }
         homes[id] = Home(cluster: cluster, attempt: first.attempt, pods: max(pods.count, (pods.map(\.pod).max() ?? 0) + 1))
         dispatched[cluster, default: 0] += 1
         Counter(label: "tarmac_cluster_dispatched_total", dimensions: [("cluster", cluster)]).increment()
+    }
+
+    func unreachableAtLaunch(_ pods: [PodLaunch], cluster: String) {
+        count(rejected: "unreachable", in: cluster)
+        for p in pods {
+            exits.append(PodExit(workload: p.workload, attempt: p.attempt, pod: p.pod, reason: .clusterLost, detail: "cluster \(cluster) did not answer at launch"))
+        }
+        wake?()
     }
 
     func count(rejected reason: String, in cluster: String) {

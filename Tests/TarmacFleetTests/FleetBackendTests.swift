@@ -115,7 +115,12 @@ final class FakeCluster: ClusterBackend, Sendable {
         // Cordoned: its nodes stay (what runs there is still counted) but in no pool; nothing is launched there.
         let nodes = try await fleet.nodes()
         #expect(nodes.filter { $0.cluster == "east" }.allSatisfy { $0.pool == nil } && nodes.count == 3)
-        await #expect(throws: FleetError.self) { try await fleet.launch(Self.pods("w1", attempt: 2, on: ["east/gpu-a"])) }
+        // Placed there just before it stopped answering: not failed, back to the queue as from a lost cluster.
+        try await fleet.accept(Self.workload("w3"))
+        try await fleet.launch(Self.pods("w3", attempt: 1, on: ["east/gpu-b"]))
+        let refused = await fleet.poll()
+        #expect(refused.map(\.reason) == [.clusterLost] && refused.first?.detail == "cluster east did not answer at launch")
+        #expect(!east.fake.launched.contains { $0.workload == "w3" })
         #expect(await fleet.poll().isEmpty)
         // Not yet lost 4.9 s after it stopped answering; lost at 5 s: both pods end as clusterLost, once.
         clock.advance(by: 4.9)
@@ -134,7 +139,7 @@ final class FakeCluster: ClusterBackend, Sendable {
         clock.advance(by: 30)
         await fleet.probeAll()
         #expect(east.fake.released == ["w1"] && west.fake.released.isEmpty)
-        #expect(east.reconciled.withLock { $0 } == [[], ["w1"]])
+        #expect(east.reconciled.withLock { $0 } == [[], ["w1", "w3"]], "reconciled with the workloads Tarmac keeps")
         let reports = await fleet.clusterReports()
         #expect(reports.map(\.failovers) == [1, 0] && reports.allSatisfy(\.reachable))
         #expect(try await fleet.nodes().count == 3)
