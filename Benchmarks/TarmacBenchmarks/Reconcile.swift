@@ -48,6 +48,14 @@ func reconcileBenchmark(_ args: [String]) async {
         }
         let dir = try TemporaryDirectory(prefix: "tarmac-bench-reconcile")
         let client = try KubeClient(access)
+        if args.contains("--baseline") {
+            guard fake == nil else {
+                print("--baseline needs a real cluster (--kubeconfig): it measures its Job controller and scheduler")
+                exit(2)
+            }
+            try await jobControllerBaseline(client, n: n)
+            return
+        }
         let backend = KubernetesBackend(client: client, contract: contract, options: KubernetesBackendOptions(logDirectory: dir.path + "/logs"))
         let t0 = now()
         try await backend.start()
@@ -62,20 +70,37 @@ func reconcileBenchmark(_ args: [String]) async {
         let run = UInt32.random(in: 0...UInt32.max)
         let t1 = now()
         var ids: [String] = []
-        for i in 0..<n {
-            let doc = """
-            apiVersion: tarmac.dev/v1alpha1
-            kind: BatchJob
-            metadata: {name: r\(run)-\(i), team: bench, env: dev}
-            spec:
-              size: tiny
-              tasks: 1
-              parallelism: 1
-              image: docker.io/library/busybox:1.36
-              command: [sh, -c, "sleep 600"]
-              env: {TEST_OUTCOME: run}
-            """
-            ids.append(try await cp.submit(text: doc, requestID: nil, by: admin, runsImages: true).workload.id)
+        // Submitted by `submitters` clients at once, as users do (each submit stores the workload and, on one cluster,
+        // creates its held objects).
+        let submitters = max(1, Int(option("--submitters", args) ?? "16") ?? 16)
+        ids = try await withThrowingTaskGroup(of: (Int, String).self) { g in
+            var next = 0
+            func add() {
+                let i = next
+                next += 1
+                g.addTask {
+                    let doc = """
+                    apiVersion: tarmac.dev/v1alpha1
+                    kind: BatchJob
+                    metadata: {name: r\(run)-\(i), team: bench, env: dev}
+                    spec:
+                      size: tiny
+                      tasks: 1
+                      parallelism: 1
+                      image: docker.io/library/busybox:1.36
+                      command: [sh, -c, "sleep 600"]
+                      env: {TEST_OUTCOME: run}
+                    """
+                    return (i, try await cp.submit(text: doc, requestID: nil, by: admin, runsImages: true).workload.id)
+                }
+            }
+            while next < min(submitters, n) { add() }
+            var out = Array(repeating: "", count: n)
+            for try await (i, id) in g {
+                out[i] = id
+                if next < n { add() }
+            }
+            return out
         }
         let tSubmitted = now() - t1
         let afterSubmit = client.requests
@@ -132,4 +157,52 @@ func reconcileBenchmark(_ args: [String]) async {
         print("reconcile benchmark failed: \(error)")
         exit(1)
     }
+}
+
+/// The same N one-pod Jobs created straight in the cluster (16 requests at a time, unsuspended, no Tarmac): the time the
+/// Job controller, the scheduler and the kubelets alone take to run them all, the figure Tarmac's is compared with.
+func jobControllerBaseline(_ client: KubeClient, n: Int) async throws {
+    let ns = "tarmac-bench-baseline"
+    _ = try? await client.create("/api/v1/namespaces", ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": ns]])
+    let run = UInt32.random(in: 0...UInt32.max)
+    let t0 = now()
+    try await withThrowingTaskGroup(of: Void.self) { g in
+        var next = 0
+        func add() {
+            let i = next
+            next += 1
+            g.addTask {
+                let job: [String: Any] = [
+                    "apiVersion": "batch/v1", "kind": "Job",
+                    "metadata": ["name": "b\(run)-\(i)", "labels": ["bench": "baseline"]],
+                    "spec": ["backoffLimit": 0, "template": ["metadata": ["labels": ["bench": "baseline"]], "spec": [
+                        "restartPolicy": "Never", "nodeSelector": ["tarmac.dev/pool": "cpu"],
+                        "containers": [["name": "main", "image": "docker.io/library/busybox:1.36", "command": ["sh", "-c", "sleep 600"],
+                                        "env": [["name": "TEST_OUTCOME", "value": "run"]],
+                                        "resources": ["requests": ["cpu": "1", "memory": "1Gi"], "limits": ["cpu": "1", "memory": "1Gi"]]]],
+                    ]]],
+                ]
+                _ = try await client.create("/apis/batch/v1/namespaces/\(ns)/jobs", job)
+            }
+        }
+        while next < min(16, n) { add() }
+        for try await _ in g where next < n { add() }
+    }
+    let tCreated = now() - t0
+    var running = 0
+    while true {
+        let (pods, _) = try await client.list("/api/v1/namespaces/\(ns)/pods?labelSelector=bench%3Dbaseline")
+        running = pods.filter { ($0["status"] as? [String: Any])?["phase"] as? String == "Running" }.count
+        if running >= n { break }
+        if now() - t0 > 900 {
+            print("timed out: \(running) of \(n) baseline pods running after 900 s")
+            break
+        }
+        try await Task.sleep(for: .milliseconds(200))
+    }
+    let tRunning = now() - t0
+    print("Baseline: \(n) one-pod Jobs created straight in the cluster (16 at a time), the Job controller and scheduler alone")
+    print(String(format: "all Jobs created                        %7.2f s", tCreated))
+    print(String(format: "first create -> all pods running        %7.2f s (%d running)", tRunning, running))
+    try? await client.delete("/api/v1/namespaces/\(ns)")
 }

@@ -9,6 +9,8 @@ public protocol ClusterBackend: Backend {
     func probe() async -> Bool
     /// Whether it has objects of a workload, of any attempt.
     func holds(workload: String) async -> Bool
+    /// Knows a workload without creating anything: its objects are created when an attempt of it is launched here.
+    func register(_ workload: ActiveWorkload) async throws
 }
 
 extension KubernetesBackend: ClusterBackend {

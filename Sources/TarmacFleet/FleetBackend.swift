@@ -222,7 +222,7 @@ public actor FleetBackend: Backend, ReportsClusters {
         do {
             if !(prepared[id]?.contains(cluster) ?? false) {
                 guard let w = accepted[id] else { throw BackendRejection("workload \(id) was not accepted") }
-                try await m.backend.accept(w)
+                try await m.backend.register(w)
                 prepared[id, default: []].insert(cluster)
             }
             var local = pods
@@ -314,7 +314,7 @@ public actor FleetBackend: Backend, ReportsClusters {
     }
 
     public func readLog(workload: String, attempt: Int, pod: Int, from offset: Int64, max: Int) async throws -> LogChunk {
-        var last: Error = FleetError("no cluster has logs of workload \(workload)")
+        var last: any Error = FleetError("no cluster has logs of workload \(workload)")
         for m in ordered(for: workload) {
             do { return try await m.backend.readLog(workload: workload, attempt: attempt, pod: pod, from: offset, max: max) } catch { last = error }
         }

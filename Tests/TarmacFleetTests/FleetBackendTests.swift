@@ -22,7 +22,8 @@ final class FakeCluster: ClusterBackend, Sendable {
     func probe() async -> Bool { answering.withLock { $0 } }
     func holds(workload: String) async -> Bool { fake.launched.contains { $0.workload == workload } && !fake.released.contains(workload) }
     func nodes() async throws -> [NodeInventory] { try await fake.nodes() }
-    func accept(_ workload: ActiveWorkload) async throws { accepted.withLock { $0.append(workload.id) } }
+    func accept(_ workload: ActiveWorkload) async throws { Issue.record("a fleet registers workloads in a cluster; it does not accept them there") }
+    func register(_ workload: ActiveWorkload) async throws { accepted.withLock { $0.append(workload.id) } }
     func reconcile(_ active: [ActiveWorkload]) async throws { reconciled.withLock { $0.append(active.map(\.id).sorted()) } }
     func launch(_ pods: [PodLaunch]) async throws { try await fake.launch(pods) }
     func stop(workload: String, attempt: Int) async { await fake.stop(workload: workload, attempt: attempt) }

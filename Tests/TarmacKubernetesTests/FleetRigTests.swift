@@ -147,6 +147,10 @@ struct FleetRigTests {
                                                                                       "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"])
         print("tarmac clusters:\n\(table.stdout)")
         #expect(table.status == 0 && table.stdout.contains("drift on east") && table.stdout.contains("reachable"))
+        // tarmac apply-platform compares every cluster the contract names: after the correction nothing differs.
+        let check = try Run.program(Fixtures.tarmacBinary, ["apply-platform", "--platform", platform, "--dry-run"], environment: ["NO_COLOR": "1", "HOME": dir.path])
+        #expect(check.status == 0 && check.stdout.contains("CLUSTER") && check.stdout.contains("in 2 clusters: 0 would be created, 0 would be updated"),
+                "\(check.stdout)\(check.stderr)")
 
         // prod runs only where prod is allowed (east); the dataset held only by east takes a dev workload there.
         let prod = try await submit(Self.training("prod-job", env: "prod"))

@@ -11,7 +11,10 @@ extension KubernetesBackend {
         let id = first.workload, attempt = first.attempt
         guard let record = workloads[id] else { throw BackendRejection("workload \(id) is not known to the Kubernetes backend") }
         let o = record.objects
-        if !record.prepared {
+        // Nothing of it exists yet (registered, not accepted here): its objects are created below, the controller at
+        // once in its launched form (one request instead of a held create and an apply).
+        let fresh = !record.prepared && controller(of: o) == nil
+        if !record.prepared && !fresh {
             try await ensure(o.supporting, for: o)
             workloads[id]?.prepared = true
         }
@@ -44,6 +47,17 @@ extension KubernetesBackend {
             throw BackendRejection("the service serves a model Tarmac keeps, but its pods cannot fetch it: start tarmac up with --advertise-url set to a URL the cluster's pods reach")
         }
         let desired = o.controller(attempt: attempt, nodes: nodes, checkpoint: checkpoint, workdir: workdir, model: first.model)
+        if fresh {
+            let existed = try await ensure(o.supporting + [desired], for: o)
+            workloads[id]?.prepared = true
+            // Created as launched, unless it turned out to exist already (then it is pointed at this attempt below).
+            if !existed.contains(o.controllerPath) {
+                workloads[id]?.launched = attempt
+                workloads[id]?.nodes = nodes
+                workloads[id]?.stopping[attempt] = nil
+                return
+            }
+        }
         let live = controller(of: o)
         // A Job that finished, or ran under another attempt, cannot be re-pointed: it is replaced.
         if o.isJob, let live, Self.isFinished(live) || (AttemptStatus.annotations(live)[Naming.attemptLabel] != String(attempt) && Self.hasStarted(live)) {

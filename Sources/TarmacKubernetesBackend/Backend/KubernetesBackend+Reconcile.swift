@@ -60,7 +60,10 @@ extension KubernetesBackend {
 
     /// Creates each object that does not exist. One left by an earlier workload of the same name is deleted first; a
     /// refusal by the cluster (admission, validation, a missing namespace) is the workload's rejection.
-    func ensure(_ objects: [KubeObject], for w: WorkloadObjects) async throws {
+    /// Returns the paths of the objects that already existed (as this workload's).
+    @discardableResult
+    func ensure(_ objects: [KubeObject], for w: WorkloadObjects) async throws -> Set<String> {
+        var existed = Set<String>()
         for o in objects {
             let collection = ResourcePath.collection(apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace)
             var tries = 0
@@ -72,7 +75,10 @@ extension KubernetesBackend {
                 } catch let e as KubeError where e.isConflict {
                     let live = try? await client.get(ResourcePath.of(o))
                     let owner = live.flatMap { AttemptStatus.labels($0)[Naming.workloadIDLabel] }
-                    if owner == w.id { break }
+                    if owner == w.id {
+                        existed.insert(ResourcePath.of(o))
+                        break
+                    }
                     guard tries < 60 else { throw BackendRejection("\(o.kind) \(o.namespace ?? "")/\(o.name) exists and belongs to \(owner.map { "workload \($0)" } ?? "no Tarmac workload")") }
                     if owner == nil && live != nil {
                         throw BackendRejection("\(o.kind) \(o.namespace ?? "")/\(o.name) already exists and was not created by Tarmac; rename the workload or remove the object")
@@ -85,6 +91,14 @@ extension KubernetesBackend {
                 }
             }
         }
+        return existed
+    }
+
+    /// Knows a workload without creating anything yet: its objects are created, in their launched form, when an attempt
+    /// is launched here (a cluster of several, where only the one a workload is placed on gets its objects).
+    public func register(_ w: ActiveWorkload) throws {
+        guard workloads[w.id] == nil else { return }
+        workloads[w.id] = WorkloadRecord(objects: try WorkloadObjects(id: w.id, plan: w.plan, contract: contract))
     }
 
     /// Forgets an ended workload at once; its logs are copied and its objects deleted in the background (`endings`).
