@@ -20,8 +20,10 @@ extension PostgresStore {
             Task { answer.give(await probe.value) }
             Task {
                 try? await Task.sleep(for: timeout)
-                probe.cancel()
+                // The timeout's answer first: the probe, once cancelled, answers with the pool's "request cancelled",
+                // which must not win the race (it did on a loaded machine).
                 answer.give(nil)
+                probe.cancel()
             }
         }
         switch outcome {
