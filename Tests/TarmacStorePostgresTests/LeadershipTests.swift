@@ -120,8 +120,10 @@ struct PausedWriterTests {
         holder.standardError = FileHandle.nullDevice
         try holder.run()
         defer { if holder.isRunning { holder.terminate() } }
+        // In this test's database only: the other tests' stores, in databases of their own on the same server, take the
+        // same lock key while the suite runs (the full run once saw two granted for 20 s).
         try await eventually("the other session holds the write lock") {
-            let held = try PostgresRig.psql(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = 1633878017")
+            let held = try PostgresRig.psql(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = 1633878017 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
             return held.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
         }
         let clock = ContinuousClock()
