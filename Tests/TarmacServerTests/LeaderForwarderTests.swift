@@ -98,10 +98,17 @@ import Testing
         let running = Task { try await group.run() }
         let pair = Pair(leaderPort: leaderPort, followerPort: followerPort, lease: lease, ready: ready, running: running, group: group, client: client,
                         testClient: HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow)))
-        try await eventually("both ports answer") {
-            let follower = (try? await pair.send(.GET, "/healthz").status) == 200
-            let leader = (try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(leaderPort)/readyz"), timeout: .seconds(2)).status) == .ok
-            return follower && leader
+        do {
+            // Generous: the full suite on 2 cores once took longer than 20 s to bind both.
+            try await eventually("both ports answer", timeout: .seconds(90), every: .milliseconds(100)) {
+                let follower = (try? await pair.send(.GET, "/healthz").status) == 200
+                let leader = (try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(leaderPort)/readyz"), timeout: .seconds(2)).status) == .ok
+                return follower && leader
+            }
+        } catch {
+            // Its clients are shut down before it goes (a client dropped without it stops a debug test process).
+            await pair.stop()
+            throw error
         }
         return pair
     }
