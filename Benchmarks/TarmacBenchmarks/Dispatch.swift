@@ -55,41 +55,10 @@ func dispatchBenchmark(_ args: [String]) async {
         try await cp.start()
         let loop = Task { await cp.run() }
         let admin = Principal(tokenID: "bench", name: "bench", role: .admin, team: nil)
-        let run = UInt32.random(in: 0...UInt32.max)
         let t0 = now()
-        var ids: [String] = []
-        // Submitted by `submitters` clients at once, as users do (each submit stores the workload and, on one cluster,
+        // Submitted by 16 clients at once (--submitters N), as users do: each submit stores the workload (and, on one cluster,
         // creates its held objects).
-        let submitters = max(1, Int(option("--submitters", args) ?? "16") ?? 16)
-        ids = try await withThrowingTaskGroup(of: (Int, String).self) { g in
-            var next = 0
-            func add() {
-                let i = next
-                next += 1
-                g.addTask {
-                    let doc = """
-                    apiVersion: tarmac.dev/v1alpha1
-                    kind: BatchJob
-                    metadata: {name: d\(run)-\(i), team: bench, env: dev}
-                    spec:
-                      size: tiny
-                      tasks: 1
-                      parallelism: 1
-                      image: docker.io/library/busybox:1.36
-                      command: [sh, -c, "sleep 600"]
-                      env: {TEST_OUTCOME: run}
-                    """
-                    return (i, try await cp.submit(text: doc, requestID: nil, by: admin, runsImages: true).workload.id)
-                }
-            }
-            while next < min(submitters, n) { add() }
-            var out = Array(repeating: "", count: n)
-            for try await (i, id) in g {
-                out[i] = id
-                if next < n { add() }
-            }
-            return out
-        }
+        let ids = try await submitBenchJobs(cp, n: n, prefix: "d", submitters: Int(option("--submitters", args) ?? "16") ?? 16)
         let tSubmitted = now() - t0
         func count(_ states: [WorkloadState]) async -> Int {
             var c = 0

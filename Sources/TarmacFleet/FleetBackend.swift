@@ -185,7 +185,7 @@ public actor FleetBackend: Backend, ReportsClusters {
             let up = h.reachable
             for var n in found {
                 if let pool = n.pool, let offered = m.pools, !offered.contains(pool) { continue }
-                n.name = m.name + "/" + n.name
+                n.name = FleetNodeName.join(cluster: m.name, node: n.name)
                 n.cluster = m.name
                 // Unreachable: kept so what runs there stays counted, but in no pool, so nothing new is placed there.
                 if !up { n.pool = nil }
@@ -195,19 +195,13 @@ public actor FleetBackend: Backend, ReportsClusters {
         return out
     }
 
-    /// The cluster and the node's own name of a fleet node name (`CLUSTER/NODE`).
-    static func split(_ node: String) -> (cluster: String, node: String)? {
-        guard let slash = node.firstIndex(of: "/") else { return nil }
-        return (String(node[..<slash]), String(node[node.index(after: slash)...]))
-    }
-
     // MARK: attempts
 
     public func launch(_ pods: [PodLaunch]) async throws {
-        guard let first = pods.first, let (cluster, _) = Self.split(first.placement.node), let m = byName[cluster] else {
+        guard let first = pods.first, let (cluster, _) = FleetNodeName.split(first.placement.node), let m = byName[cluster] else {
             throw BackendRejection("the pods were placed on no cluster of the platform (\(pods.first?.placement.node ?? "no node"))")
         }
-        guard pods.allSatisfy({ Self.split($0.placement.node)?.cluster == cluster }) else {
+        guard pods.allSatisfy({ FleetNodeName.split($0.placement.node)?.cluster == cluster }) else {
             throw BackendRejection("a gang's pods were placed on several clusters; each workload runs on one")
         }
         let id = first.workload
@@ -226,7 +220,7 @@ public actor FleetBackend: Backend, ReportsClusters {
                 prepared[id, default: []].insert(cluster)
             }
             var local = pods
-            for i in local.indices { local[i].placement.node = Self.split(local[i].placement.node)!.node }
+            for i in local.indices { local[i].placement.node = FleetNodeName.split(local[i].placement.node)!.node }
             try await m.backend.launch(local)
         } catch let r as BackendRejection {
             count(rejected: "refused", in: cluster)
@@ -373,7 +367,7 @@ public actor FleetBackend: Backend, ReportsClusters {
         var out: [String: ReplicaDemand] = [:]
         for m in members where isUp(m.name) {
             for (id, d) in await m.backend.desiredReplicas() where homes[id]?.cluster == m.name {
-                out[id] = ReplicaDemand(replicas: d.replicas, runningOn: d.runningOn.map { m.name + "/" + $0 })
+                out[id] = ReplicaDemand(replicas: d.replicas, runningOn: d.runningOn.map { FleetNodeName.join(cluster: m.name, node: $0) })
             }
         }
         return out
@@ -381,7 +375,7 @@ public actor FleetBackend: Backend, ReportsClusters {
 
     public func resize(workload: String, attempt: Int, nodes: [String]) async throws {
         guard let home = homes[workload], let m = byName[home.cluster] else { return }
-        try await m.backend.resize(workload: workload, attempt: attempt, nodes: nodes.map { Self.split($0)?.node ?? $0 })
+        try await m.backend.resize(workload: workload, attempt: attempt, nodes: nodes.map { FleetNodeName.split($0)?.node ?? $0 })
     }
 
     public func endpoints(workload: String, attempt: Int, pods: Int) async -> [String] {

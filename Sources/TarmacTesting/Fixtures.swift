@@ -144,3 +144,21 @@ public enum FleetFixture {
         """
     }
 }
+
+extension FleetFixture {
+    /// A TrainingJob of team `search` for the fleet platform; `outcome` sets `TEST_OUTCOME` (how the rig's node agent
+    /// plays its pod).
+    public static func training(_ name: String = "t", env: String, size: String = "g4", workers: Int = 1, datasets: [String] = [], outcome: String? = nil) -> String {
+        let mounts = datasets.isEmpty ? "" : "\n  datasets:\n" + datasets.map { "    - {name: \($0), mountPath: /data/\($0)}" }.joined(separator: "\n")
+        return """
+        apiVersion: tarmac.dev/v1alpha1
+        kind: TrainingJob
+        metadata: {name: \(name), team: search, env: \(env)}
+        spec:
+          size: \(size)
+          image: registry.example/train:1
+          command: [python, train.py]
+          workers: \(workers)\(outcome.map { "\n  env: {TEST_OUTCOME: \($0)}" } ?? "")\(mounts)
+        """
+    }
+}

@@ -52,9 +52,8 @@ struct ApplyPlatformCommand: AsyncParsableCommand {
         if contract.platform.clusters.isEmpty {
             targets = [(nil, try cluster.access())]
         } else {
-            let setup = FleetSetup(contract: contract, cluster: cluster, dataDir: NSTemporaryDirectory(), platformResync: .seconds(60))
             for c in contract.platform.clusters where only.isEmpty || only.contains(c.name) {
-                do { targets.append((c.name, try await setup.access(c))) } catch {
+                do { targets.append((c.name, try await FleetSetup.access(c, via: cluster))) } catch {
                     Terminal.writeError(Terminal.paint("error", "31;1") + ": cluster \(c.name) (\(c.kubeconfig)): \(error)")
                     throw ExitCode(5)
                 }

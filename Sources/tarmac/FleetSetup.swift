@@ -23,8 +23,8 @@ struct FleetSetup {
         var lines: [String]
     }
 
-    /// How one cluster is reached.
-    func access(_ c: ClusterSpec) async throws -> ClusterAccess {
+    /// How one cluster is reached (`cluster`: the server's own --kubeconfig, --context, --in-cluster).
+    static func access(_ c: ClusterSpec, via cluster: ClusterOptions) async throws -> ClusterAccess {
         switch c.kubeconfig {
         case .file(let path, let context):
             if let path { return try KubeConfig.load(path: path, context: context) }
@@ -51,7 +51,7 @@ struct FleetSetup {
         var members: [(name: String, backend: KubernetesBackend, client: KubeClient)] = []
         for c in p.clusters {
             let a: ClusterAccess
-            do { a = try await access(c) } catch {
+            do { a = try await Self.access(c, via: cluster) } catch {
                 throw ValidationError("cluster '\(c.name)' (\(c.kubeconfig)): \(error)")
             }
             var logger = Logger(label: "tarmac.kubernetes")

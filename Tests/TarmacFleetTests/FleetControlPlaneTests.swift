@@ -14,20 +14,6 @@ import Testing
 @Suite struct FleetControlPlaneTests {
     static func gpu(_ name: String) -> NodeInventory { NodeInventory(name: name, cpuMilli: 32_000, memoryMiB: 256 * 1024, gpus: 4, accelerator: "h100", pool: "gpu") }
 
-    static func training(_ name: String, env: String, size: String = "g4", workers: Int = 1, datasets: [String] = []) -> String {
-        let mounts = datasets.isEmpty ? "" : "\n  datasets:\n" + datasets.map { "    - {name: \($0), mountPath: /data/\($0)}" }.joined(separator: "\n")
-        return """
-        apiVersion: tarmac.dev/v1alpha1
-        kind: TrainingJob
-        metadata: {name: \(name), team: search, env: \(env)}
-        spec:
-          size: \(size)
-          image: registry.example/train:1
-          command: [python, train.py]
-          workers: \(workers)\(mounts)
-        """
-    }
-
     @Test func placementFollowsTheContractAndALostClustersWorkMoves() async throws {
         let dir = try TemporaryDirectory()
         let contract = try #require(ContractLoader.load(try dir.write("platform.yaml", FleetFixture.platform(east: "e", west: "w", lostTimeout: "5s"))).contract)
@@ -44,19 +30,19 @@ import Testing
             await cp.tick()
             return id
         }
-        func cluster(_ id: String) async -> String? { await cp.current(id)?.placements.first.flatMap { ControlPlane.cluster(ofNode: $0.node) } }
+        func cluster(_ id: String) async -> String? { await cp.current(id)?.placements.first.flatMap { FleetNodeName.split($0.node)?.cluster } }
 
-        let prod = try await submit(Self.training("prod-job", env: "prod"))
-        let data = try await submit(Self.training("data-job", env: "dev", size: "g2", datasets: ["corpus"]))
+        let prod = try await submit(FleetFixture.training("prod-job", env: "prod"))
+        let data = try await submit(FleetFixture.training("data-job", env: "dev", size: "g2", datasets: ["corpus"]))
         let placed = (await cluster(prod), await cluster(data))
         #expect(placed.0 == "east" && placed.1 == "east")
         #expect(east.fake.launched.map(\.workload) == [prod, data] && west.fake.launched.isEmpty)
         #expect(east.accepted.withLock { $0 } == [prod, data], "objects are created only where the attempt goes")
         // East has 2 GPUs left on one node: a 4-GPU pod fits only on west, and goes there at once.
-        let spill = try await submit(Self.training("spill", env: "dev"))
+        let spill = try await submit(FleetFixture.training("spill", env: "dev"))
         #expect(await cluster(spill) == "west")
         // 3 × 4 GPUs: 12 free in all after the above? No cluster has 3 free nodes: it waits, saying so.
-        let gang = try await submit(Self.training("gang", env: "dev", workers: 3))
+        let gang = try await submit(FleetFixture.training("gang", env: "dev", workers: 3))
         #expect(await cp.current(gang)?.state == .queued)
         let why = try await cp.why(gang, by: admin, estimate: false)
         #expect(why.message.contains("of one cluster"), "\(why.message)")

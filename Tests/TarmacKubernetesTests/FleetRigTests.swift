@@ -88,21 +88,6 @@ extension RealCluster {
 /// is killed, with the times printed.
 @Suite(.enabled(if: KubeRig.bin != nil, KubeRig.rigMessage))
 struct FleetRigTests {
-    static func training(_ name: String, env: String, size: String = "g4", workers: Int = 1, datasets: [String] = [], outcome: String = "run") -> String {
-        let mounts = datasets.isEmpty ? "" : "\n  datasets:\n" + datasets.map { "    - {name: \($0), mountPath: /data/\($0)}" }.joined(separator: "\n")
-        return """
-        apiVersion: tarmac.dev/v1alpha1
-        kind: TrainingJob
-        metadata: {name: \(name), team: search, env: \(env)}
-        spec:
-          size: \(size)
-          image: registry.example/train:1
-          command: [python, train.py]
-          workers: \(workers)
-          env: {TEST_OUTCOME: \(outcome)}\(mounts)
-        """
-    }
-
     static func json(_ body: String) -> [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]) ?? [:] }
 
     @Test func onePlatformOverTwoClusters() async throws {
@@ -153,8 +138,8 @@ struct FleetRigTests {
                 "\(check.stdout)\(check.stderr)")
 
         // prod runs only where prod is allowed (east); the dataset held only by east takes a dev workload there.
-        let prod = try await submit(Self.training("prod-job", env: "prod"))
-        let data = try await submit(Self.training("data-job", env: "dev", size: "g2", datasets: ["corpus"]))
+        let prod = try await submit(FleetFixture.training("prod-job", env: "prod", outcome: "run"))
+        let data = try await submit(FleetFixture.training("data-job", env: "dev", size: "g2", datasets: ["corpus"], outcome: "run"))
         for id in [prod, data] {
             try await eventually("\(id) is placed", timeout: .seconds(30)) { try await workload(id)["cluster"] as? String != nil }
             #expect(try await workload(id)["cluster"] as? String == "east")
@@ -162,7 +147,7 @@ struct FleetRigTests {
             #expect(try await rigs.jobs(of: id, in: "west") == 0)
         }
         // A gang of 3 × 4 GPUs: 12 GPUs, more than either cluster has (8 each), never split: it waits, and says why.
-        let gang = try await submit(Self.training("big-gang", env: "dev", workers: 3))
+        let gang = try await submit(FleetFixture.training("big-gang", env: "dev", workers: 3, outcome: "run"))
         try await eventually("the gang's wait is explained", timeout: .seconds(20)) {
             Self.json(try await server.get("/v1/workloads/\(gang)/why", token: token).body).description.contains("of one cluster")
         }
@@ -172,7 +157,7 @@ struct FleetRigTests {
         // East now holds 4 (prod) + 2 (dataset) of its 8 GPUs: a dev g4 (4 GPUs) fits nowhere there and runs on west at once.
         let clock = ContinuousClock()
         let submitted = clock.now
-        let spill = try await submit(Self.training("spill", env: "dev"))
+        let spill = try await submit(FleetFixture.training("spill", env: "dev", outcome: "run"))
         try await eventually("spill runs", timeout: .seconds(60), every: .milliseconds(100)) { try await workload(spill)["state"] as? String == "running" }
         let spillTook = clock.now - submitted
         #expect(try await workload(spill)["cluster"] as? String == "west")

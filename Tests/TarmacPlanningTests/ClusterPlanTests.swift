@@ -16,20 +16,6 @@ import Testing
         return (c, dir)
     }
 
-    static func training(env: String, datasets: [String] = [], workers: Int = 1) -> String {
-        let mounts = datasets.isEmpty ? "" : "\n  datasets:\n" + datasets.map { "    - {name: \($0), mountPath: /data/\($0)}" }.joined(separator: "\n")
-        return """
-        apiVersion: tarmac.dev/v1alpha1
-        kind: TrainingJob
-        metadata: {name: t, team: search, env: \(env)}
-        spec:
-          size: g4
-          image: registry.example/train:1
-          command: [python, train.py]
-          workers: \(workers)\(mounts)
-        """
-    }
-
     @Test func theClustersAreReadWithTheirKubeconfigsBesideTheContract() throws {
         let (c, dir) = try Self.contract()
         let p = c.platform
@@ -44,7 +30,7 @@ import Testing
     @Test(arguments: [("dev", [String](), ["east", "west"]), ("prod", [], ["east"]), ("dev", ["corpus"], ["east"])])
     func aPlanNamesTheClustersItMayUse(env: String, datasets: [String], clusters: [String]) throws {
         let (c, _) = try Self.contract()
-        let w = try #require(DocumentReader.read(text: Self.training(env: env, datasets: datasets), file: "t.yaml").workloads.first)
+        let w = try #require(DocumentReader.read(text: FleetFixture.training(env: env, datasets: datasets), file: "t.yaml").workloads.first)
         let plan = try #require(WorkloadPlan(workload: w, contract: c, rules: KindRules(maxAttempts: 1)))
         #expect(plan.clusters == clusters)
         // The engine's pools for it are that pool in those clusters only.
@@ -61,13 +47,13 @@ import Testing
         // The dataset lives only in west, which does not run prod: no cluster has both.
         let text = FleetFixture.platform(east: "e", west: "w").replacingOccurrences(of: "clusters: [east]}", with: "clusters: [west]}")
         let c = try #require(ContractLoader.load(try dir.write("platform.yaml", text)).contract)
-        let prod = try #require(DocumentReader.read(text: Self.training(env: "prod", datasets: ["corpus"]), file: "t.yaml").workloads.first)
+        let prod = try #require(DocumentReader.read(text: FleetFixture.training(env: "prod", datasets: ["corpus"]), file: "t.yaml").workloads.first)
         let problems = WorkloadValidator.validate(prod, against: c).filter { $0.rule == "no-cluster" }
         #expect(problems.map(\.message) == ["no cluster can run it: environment 'prod' runs only on east; its pools (gpu) are on east, west; dataset 'corpus' is only on west"])
         #expect(problems.first?.location?.line == 10)  // spec.datasets, its first item
         // In dev it can run (on west), and without the dataset prod runs on east.
         for (env, datasets) in [("dev", ["corpus"]), ("prod", [])] {
-            let w = try #require(DocumentReader.read(text: Self.training(env: env, datasets: datasets), file: "t.yaml").workloads.first)
+            let w = try #require(DocumentReader.read(text: FleetFixture.training(env: env, datasets: datasets), file: "t.yaml").workloads.first)
             #expect(WorkloadValidator.validate(w, against: c).filter { $0.rule == "no-cluster" }.isEmpty)
         }
     }

@@ -12,7 +12,7 @@ extension ControlPlane {
         var workloads: [String: Int] = [:]
         let poolOf = Dictionary(nodes.map { ($0.name, $0.pool ?? "-") }, uniquingKeysWith: { a, _ in a })
         for id in tracked.holding {
-            guard let e = tracked[id]?.entry, let first = e.placements.first, let cluster = Self.cluster(ofNode: first.node) else { continue }
+            guard let e = tracked[id]?.entry, let first = e.placements.first, let cluster = FleetNodeName.split(first.node)?.cluster else { continue }
             workloads[cluster, default: 0] += 1
             for p in e.placements {
                 used[cluster, default: [:]][poolOf[p.node] ?? "-", default: 0] += Double(p.gpus.count * p.gpuMilli) / 1000
@@ -31,10 +31,5 @@ extension ControlPlane {
                                nodes: mine.count, pools: pools.values.sorted { $0.pool < $1.pool }, workloads: workloads[r.name] ?? 0, dispatched: r.dispatched,
                                rejected: r.rejected, failovers: r.failovers, drift: r.drift, driftAt: r.driftAt, platformErrors: r.platformErrors, lastSync: r.lastSync)
         }
-    }
-
-    /// The cluster of a node of several clusters (`CLUSTER/NODE`; a Kubernetes node name has no slash).
-    public nonisolated static func cluster(ofNode node: String) -> String? {
-        node.firstIndex(of: "/").map { String(node[..<$0]) }
     }
 }

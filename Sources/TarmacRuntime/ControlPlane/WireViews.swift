@@ -20,7 +20,7 @@ extension WorkloadView {
                   createdAt: e.createdAt, updatedAt: e.updatedAt, admittedAt: e.admittedAt, startedAt: e.startedAt, finishedAt: e.finishedAt,
                   placements: e.placements.map(PlacementView.init), exitCode: e.exitCode,
                   gpuSeconds: e.gpuSeconds, cpuSeconds: e.cpuSeconds, lastCheckpoint: e.lastCheckpoint.map(CheckpointView.init))
-        cluster = e.placements.first.flatMap { ControlPlane.cluster(ofNode: $0.node) }
+        cluster = e.placements.first.flatMap { FleetNodeName.split($0.node)?.cluster }
     }
 }
 
